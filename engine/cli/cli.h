@@ -1,0 +1,68 @@
+/*
+ * The command line of DESIGN.md §1: one table of commands, each with the
+ * options it accepts, parsed by one strict parser (unknown flags are fatal,
+ * so a mistyped --dry-run never runs a migration).
+ */
+#ifndef PGSHIFT_CLI_CLI_H
+#define PGSHIFT_CLI_CLI_H
+
+#include <stdbool.h>
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_PREFLIGHT = 2,
+	EXIT_USAGE = 3,
+	EXIT_LOCKED = 4,
+};
+
+enum cli_opt {
+	OPT_HELP,
+	OPT_LOG_FORMAT,
+	OPT_VERBOSE,
+	OPT_QUIET,
+	OPT_FORMAT,
+	OPT_OFFLINE,
+	OPT_OUT,
+	OPT_EXPECT,
+	OPT_UNTIL,
+	OPT_APPROVE,
+	OPT_YES,
+	OPT_NO_PROGRESS,
+	OPT_FORCE,
+	OPT_JSON,
+	OPT_WATCH,
+	OPT_LEVEL,
+	OPT_UNFENCE,
+	OPT__COUNT
+};
+
+struct cli_args {
+	const char *command;
+	const char *plan;                   /* the PLAN argument */
+	bool set[OPT__COUNT];
+	const char *value[OPT__COUNT];      /* for options that take one */
+};
+
+struct command {
+	const char *name;
+	bool needs_plan;
+	const enum cli_opt *options;        /* accepted besides the global ones */
+	int n_options;
+	const char *help;                   /* full --help text */
+	int (*run)(const struct cli_args *args);
+};
+
+extern const struct command commands[];
+extern const int n_commands;
+extern const char main_help[];
+
+const struct command *command_find(const char *name);
+/* Parses argv into args; on a usage error prints it and returns false. */
+bool cli_parse(int argc, char **argv, const struct command **cmd, struct cli_args *args);
+
+int cmd_validate(const struct cli_args *args);
+int cmd_version(const struct cli_args *args);
+int cmd_not_built(const struct cli_args *args);
+
+#endif

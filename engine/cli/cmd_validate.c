@@ -1,0 +1,66 @@
+/*
+ * pgshift validate PLAN: the offline check. Diagnostics go to stderr as
+ * FILE:LINE:COL; on success a short summary of what the plan will do goes to
+ * stdout, with connection strings redacted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+#include "plan/plan.h"
+#include "plan/units.h"
+#include "util/redact.h"
+
+static void
+print_summary(const struct plan *p)
+{
+	char *src = redact_conninfo(p->source_uri);
+	char *dst = redact_conninfo(p->target_uri);
+	char split[32], lag[32];
+
+	format_size(p->copy.split_tables_larger_than, split, sizeof(split));
+	format_duration(p->cdc.max_lag_ms, lag, sizeof(lag));
+	printf("plan \"%s\" is valid (%s)\n", p->name, p->file);
+	printf("  source:  %s\n", src);
+	printf("  target:  %s\n", dst);
+	printf("  copy:    %d table jobs, %d index jobs, %s format, split tables above %s into up to %d parts\n",
+		   p->copy.table_jobs, p->copy.index_jobs,
+		   p->copy.format == COPY_FORMAT_TEXT ? "text" : "binary", split, p->copy.split_max_parts);
+	if (p->cdc.enabled)
+		printf("  cdc:     slot %s, publication %s, caught up below %s lag\n", p->cdc.slot,
+			   p->cdc.publication, lag);
+	else
+		printf("  cdc:     off (offline copy)\n");
+	printf("  cutover: %s approval;", p->cutover.approval == APPROVAL_MANUAL ? "manual" : "auto");
+	for (size_t i = 0; i < p->cutover.nsteps; i++)
+		printf(" %zu:%s", i + 1, cutover_kind_name(p->cutover.steps[i].kind));
+	if (p->cutover.nsteps == 0)
+		printf(" no steps");
+	printf("\n");
+	printf("  hooks:   %zu Lua hook(s); notify: %zu target(s)\n", p->hooks.nlua, p->nnotify);
+	free(src);
+	free(dst);
+}
+
+int
+cmd_validate(const struct cli_args *args)
+{
+	struct diag_list dl;
+	struct plan *plan;
+	int rc;
+
+	diag_init(&dl, args->plan);
+	plan = plan_load(args->plan, &dl);
+	diag_print(&dl, stderr);
+	if (plan) {
+		print_summary(plan);
+		rc = EXIT_OK;
+	} else {
+		fprintf(stderr, "pgshift: error: %s: %zu error(s); the plan is not valid\n", args->plan,
+				dl.nerrors);
+		rc = EXIT_USAGE;
+	}
+	plan_free(plan);
+	diag_free(&dl);
+	return rc;
+}

@@ -1,0 +1,131 @@
+/*
+ * The table of commands with their options and --help texts. README.md
+ * quotes these texts; keep the two in step.
+ */
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define OPTS(...) (const enum cli_opt[]) {__VA_ARGS__}, \
+	(int) (sizeof((const enum cli_opt[]) {__VA_ARGS__}) / sizeof(enum cli_opt))
+
+const char main_help[] =
+	"pgshift moves a live PostgreSQL database to another server, driven by a plan file.\n"
+	"\n"
+	"Usage: pgshift [GLOBAL OPTIONS] COMMAND [PLAN] [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  validate PLAN   check the plan file offline (no connection)\n"
+	"  plan     PLAN   dry run: connect read-only, run preflight, show the step DAG\n"
+	"  apply    PLAN   execute the plan; resumes after a crash\n"
+	"  status   PLAN   show the state of every step of a run\n"
+	"  cutover  PLAN   approve the manual cutover gate of a running apply\n"
+	"  verify   PLAN   compare source and target (schema, counts, checksums)\n"
+	"  cleanup  PLAN   drop slot, publication, spool and state (idempotent)\n"
+	"  reset    PLAN   drop what apply created on the target, to start over\n"
+	"  version         print the version\n"
+	"\n"
+	"Global options:\n"
+	"  --log-format text|json   format of log lines on stderr (default text)\n"
+	"  -v, --verbose            more log lines\n"
+	"  -q, --quiet              errors only\n"
+	"  -h, --help               this help; \"pgshift COMMAND --help\" for a command\n"
+	"\n"
+	"Exit codes: 0 success, 1 failed, 2 preflight found blocking problems,\n"
+	"3 usage error or invalid plan, 4 another apply holds the plan's lock.\n";
+
+static const char validate_help[] =
+	"Usage: pgshift validate PLAN\n"
+	"\n"
+	"Checks the plan file offline: YAML, every key and value, ${VAR} expansion,\n"
+	"hook files. Reports every problem as FILE:LINE:COL. Opens no connection.\n"
+	"Exit 0 when valid, 3 when not.\n";
+
+static const char plan_help[] =
+	"Usage: pgshift plan PLAN [--format text|json|markdown|dot] [--offline] [--out SAVED.json]\n"
+	"\n"
+	"Dry run: connects read-only, reads the source catalog, runs preflight and\n"
+	"prints the step DAG. Creates nothing anywhere.\n"
+	"\n"
+	"  --format FORMAT   text (default), json, markdown (for a PR comment) or dot\n"
+	"  --offline         compile without connecting (stage-level DAG)\n"
+	"  --out FILE        save the compiled DAG with plan hash and catalog fingerprint\n"
+	"\n"
+	"Exit 0 when preflight found nothing blocking, 2 when it did, 1 when a\n"
+	"server could not be reached, 3 for an invalid plan.\n";
+
+static const char apply_help[] =
+	"Usage: pgshift apply PLAN [--expect SAVED.json] [--until STEP] [--approve] [--yes]\n"
+	"                          [--no-progress] [--force]\n"
+	"\n"
+	"Executes the plan; a re-run resumes where the last one stopped.\n"
+	"\n"
+	"  --expect FILE   refuse to start when the plan or source schema drifted from FILE\n"
+	"  --until STEP    stop after STEP (a step id or stage name)\n"
+	"  --approve       approve the manual cutover gate in advance\n"
+	"  --yes           do not ask for confirmation on a terminal\n"
+	"  --no-progress   plain log lines instead of the live view\n"
+	"  --force         resume although the plan file changed since the run began\n";
+
+static const char status_help[] =
+	"Usage: pgshift status PLAN [--json] [--watch SECONDS]\n"
+	"\n"
+	"Shows every stage and step of the plan's run, read from the state on the target.\n"
+	"\n"
+	"  --json            machine-readable output\n"
+	"  --watch SECONDS   refresh every SECONDS until interrupted\n";
+
+static const char cutover_help[] =
+	"Usage: pgshift cutover PLAN\n"
+	"\n"
+	"Approves the manual cutover gate of a running apply (recorded on the target,\n"
+	"so it works from any machine).\n";
+
+static const char verify_help[] =
+	"Usage: pgshift verify PLAN [--level schema|count|checksum] [--json]\n"
+	"\n"
+	"Compares source and target: schema, exact row counts, or row checksums.\n"
+	"Exit 0 when identical, 1 when a difference was found.\n";
+
+static const char cleanup_help[] =
+	"Usage: pgshift cleanup PLAN [--unfence]\n"
+	"\n"
+	"Drops the replication slot, publication, spool and state of the plan.\n"
+	"Safe to run twice.\n"
+	"\n"
+	"  --unfence   also undo fence_writes (source database writable again)\n";
+
+static const char reset_help[] =
+	"Usage: pgshift reset PLAN --yes\n"
+	"\n"
+	"Drops on the target what apply created, to start over. Prints what it will\n"
+	"drop first and refuses without --yes.\n";
+
+static const char version_help[] =
+	"Usage: pgshift version\n"
+	"\n"
+	"Prints the version of pgshift and of the libraries it was built with.\n";
+
+const struct command commands[] = {
+	{"validate", true, NULL, 0, validate_help, cmd_validate},
+	{"plan", true, OPTS(OPT_FORMAT, OPT_OFFLINE, OPT_OUT), plan_help, cmd_not_built},
+	{"apply", true, OPTS(OPT_EXPECT, OPT_UNTIL, OPT_APPROVE, OPT_YES, OPT_NO_PROGRESS, OPT_FORCE),
+	 apply_help, cmd_not_built},
+	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_not_built},
+	{"cutover", true, NULL, 0, cutover_help, cmd_not_built},
+	{"verify", true, OPTS(OPT_LEVEL, OPT_JSON), verify_help, cmd_not_built},
+	{"cleanup", true, OPTS(OPT_UNFENCE), cleanup_help, cmd_not_built},
+	{"reset", true, OPTS(OPT_YES), reset_help, cmd_not_built},
+	{"version", false, NULL, 0, version_help, cmd_version},
+};
+
+const int n_commands = (int) (sizeof(commands) / sizeof(commands[0]));
+
+const struct command *
+command_find(const char *name)
+{
+	for (int i = 0; i < n_commands; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}

@@ -1,0 +1,30 @@
+/*
+ * pgshift's entry point: parse the command line, configure logging, run one
+ * command and turn its result into the exit code. The only place that exits.
+ */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "util/log.h"
+
+int
+main(int argc, char **argv)
+{
+	const struct command *cmd;
+	struct cli_args args;
+	int verbosity = 0;
+
+	if (!cli_parse(argc, argv, &cmd, &args))
+		return EXIT_USAGE;
+	if (args.set[OPT_HELP] || !cmd) {
+		fputs(cmd ? cmd->help : main_help, args.set[OPT_HELP] ? stdout : stderr);
+		return args.set[OPT_HELP] ? EXIT_OK : EXIT_USAGE;
+	}
+	if (args.set[OPT_QUIET])
+		verbosity = -1;
+	else if (args.set[OPT_VERBOSE])
+		verbosity = 1;
+	log_configure(args.value[OPT_LOG_FORMAT] && args.value[OPT_LOG_FORMAT][0] == 'j'
+				  ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT, verbosity);
+	return cmd->run(&args);
+}

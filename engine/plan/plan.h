@@ -1,0 +1,121 @@
+/*
+ * The checked plan: what a plan file (DESIGN.md §2) says, with defaults filled
+ * in, ${VAR}s expanded and relative paths made absolute. Every string is
+ * owned by the plan and freed by plan_free.
+ */
+#ifndef PGSHIFT_PLAN_PLAN_H
+#define PGSHIFT_PLAN_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan/diag.h"
+
+struct strlist {
+	char **items;
+	size_t n;
+};
+
+enum copy_format { COPY_FORMAT_TEXT, COPY_FORMAT_BINARY };
+enum replica_identity_mode { REPLICA_IDENTITY_FAIL, REPLICA_IDENTITY_FULL };
+enum approval_mode { APPROVAL_MANUAL, APPROVAL_AUTO };
+enum cleanup_when { CLEANUP_AFTER_CUTOVER, CLEANUP_MANUAL };
+enum verify_level { VERIFY_SCHEMA, VERIFY_COUNT, VERIFY_CHECKSUM };
+enum notify_kind { NOTIFY_SLACK, NOTIFY_WEBHOOK };
+
+enum cutover_kind {
+	CUTOVER_LUA,
+	CUTOVER_FENCE_WRITES,
+	CUTOVER_WAIT_FOR_CATCHUP,
+	CUTOVER_SYNC_SEQUENCES,
+	CUTOVER_VERIFY,
+};
+
+struct cutover_step {
+	enum cutover_kind kind;
+	int line;                   /* 1-based line in the plan file */
+	char *lua_file;             /* CUTOVER_LUA: absolute path */
+	struct strlist roles;       /* CUTOVER_FENCE_WRITES */
+	int64_t timeout_ms;         /* CUTOVER_WAIT_FOR_CATCHUP */
+	int64_t margin;             /* CUTOVER_SYNC_SEQUENCES */
+	enum verify_level level;    /* CUTOVER_VERIFY */
+};
+
+struct lua_hook {
+	char *file;                 /* absolute path */
+	struct strlist on;          /* event globs */
+};
+
+struct notify_target {
+	enum notify_kind kind;
+	char *url;
+	char *secret;               /* NULL when unsigned */
+	struct strlist on;
+};
+
+struct plan {
+	char *file;                 /* path as given */
+	char *dir;                  /* absolute directory of the plan file */
+	char *sha256;               /* hex digest of the file's bytes */
+	int version;
+	char *name;
+	char *source_uri;
+	char *target_uri;
+
+	struct {
+		struct strlist include_schemas, exclude_schemas;
+		struct strlist include_tables, exclude_tables;
+		struct strlist exclude_table_data, exclude_extensions;
+	} filters;
+
+	struct {
+		int table_jobs, index_jobs;
+		int64_t split_tables_larger_than;   /* bytes */
+		int split_max_parts;
+		enum copy_format format;
+		bool vacuum_analyze, require_empty_target;
+	} copy;
+
+	struct {
+		bool enabled;
+		char *slot, *publication;
+		enum replica_identity_mode replica_identity;
+		char *spool_dir;                    /* absolute */
+		int64_t max_lag_ms;
+	} cdc;
+
+	struct {
+		enum approval_mode approval;
+		struct cutover_step *steps;
+		size_t nsteps;
+	} cutover;
+
+	struct {
+		enum cleanup_when when;
+		bool drop_slot, drop_publication, keep_state;
+	} cleanup;
+
+	struct {
+		bool allow_shell;
+		int64_t timeout_ms;
+		struct lua_hook *lua;
+		size_t nlua;
+	} hooks;
+
+	struct notify_target *notify;
+	size_t nnotify;
+};
+
+/*
+ * Reads and checks the plan file at path. Every problem found goes to diags
+ * (errors and warnings, with line and column); returns NULL when there was
+ * any error, so a caller never sees a half-checked plan.
+ */
+struct plan *plan_load(const char *path, struct diag_list *diags);
+void plan_free(struct plan *plan);
+
+const char *cutover_kind_name(enum cutover_kind kind);
+const char *verify_level_name(enum verify_level level);
+
+#endif

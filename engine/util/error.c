@@ -1,0 +1,63 @@
+/* Filling and annotating pgs_error; see error.h for the contract. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+
+void
+pgs_error_clear(struct pgs_error *err)
+{
+	memset(err, 0, sizeof(*err));
+}
+
+bool
+pgs_fail(struct pgs_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+void
+pgs_error_hint(struct pgs_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->hint, sizeof(err->hint), fmt, ap);
+	va_end(ap);
+}
+
+void
+pgs_error_detail(struct pgs_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+	va_end(ap);
+}
+
+void
+pgs_error_prefix(struct pgs_error *err, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+	size_t n;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_printf(&b, ": %s", err->message);
+	/* a long context cuts the end of the message, never overflows it */
+	n = b.len < sizeof(err->message) - 1 ? b.len : sizeof(err->message) - 1;
+	memcpy(err->message, b.data, n);
+	err->message[n] = '\0';
+	buf_free(&b);
+}

@@ -1,0 +1,36 @@
+/*
+ * The one way errors travel in pgshift: a function returns false and fills a
+ * pgs_error that callers may annotate (step, table, LSN) but never copy into
+ * a second message. Only main.c turns an error into an exit code.
+ */
+#ifndef PGSHIFT_UTIL_ERROR_H
+#define PGSHIFT_UTIL_ERROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pgs_error {
+	char message[2048];
+	char detail[1024];
+	char hint[512];
+	char sqlstate[6];   /* empty when the error did not come from a server */
+	char step[256];     /* step id, when one is known */
+};
+
+void pgs_error_clear(struct pgs_error *err);
+
+/* Sets message (printf-style). Always returns false, so `return pgs_fail(...)`. */
+bool pgs_fail(struct pgs_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+void pgs_error_hint(struct pgs_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+void pgs_error_detail(struct pgs_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Prefixes the message with context, "what we were doing: original". */
+void pgs_error_prefix(struct pgs_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * Log lines to stderr. One mutex keeps lines of parallel workers whole;
+ * JSON lines carry a UTC timestamp so they can be shipped as they are.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "util/buf.h"
+#include "util/json.h"
+#include "util/log.h"
+
+static enum log_format log_format = LOG_FORMAT_TEXT;
+static int log_verbosity;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+void
+log_configure(enum log_format format, int verbosity)
+{
+	log_format = format;
+	log_verbosity = verbosity;
+}
+
+enum log_format
+log_get_format(void)
+{
+	return log_format;
+}
+
+static bool
+log_enabled(enum log_level level)
+{
+	if (level == LOG_ERROR)
+		return true;
+	if (log_verbosity < 0)
+		return false;
+	if (level == LOG_DEBUG)
+		return log_verbosity > 0;
+	return true;
+}
+
+static void
+log_emit(enum log_level level, const char *msg, const char *detail,
+		 const char *hint)
+{
+	struct buf line;
+
+	buf_init(&line);
+	if (log_format == LOG_FORMAT_JSON) {
+		char ts[32];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		buf_puts(&line, "{\"ts\":");
+		json_put_string(&line, ts);
+		buf_puts(&line, ",\"level\":");
+		json_put_string(&line, level_names[level]);
+		buf_puts(&line, ",\"msg\":");
+		json_put_string(&line, msg);
+		if (detail && *detail) {
+			buf_puts(&line, ",\"detail\":");
+			json_put_string(&line, detail);
+		}
+		if (hint && *hint) {
+			buf_puts(&line, ",\"hint\":");
+			json_put_string(&line, hint);
+		}
+		buf_puts(&line, "}\n");
+	} else {
+		if (level == LOG_INFO)
+			buf_printf(&line, "pgshift: %s\n", msg);
+		else
+			buf_printf(&line, "pgshift: %s: %s\n", level_names[level], msg);
+		if (detail && *detail)
+			buf_printf(&line, "pgshift: detail: %s\n", detail);
+		if (hint && *hint)
+			buf_printf(&line, "pgshift: hint: %s\n", hint);
+	}
+	pthread_mutex_lock(&log_lock);
+	fputs(line.data, stderr);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_lock);
+	buf_free(&line);
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	struct buf msg;
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	buf_init(&msg);
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	log_emit(level, msg.data ? msg.data : "", NULL, NULL);
+	buf_free(&msg);
+}
+
+void
+log_report(enum log_level level, const struct pgs_error *err)
+{
+	if (!log_enabled(level))
+		return;
+	log_emit(level, err->message, err->detail, err->hint);
+}

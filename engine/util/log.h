@@ -1,0 +1,26 @@
+/*
+ * Logging to stderr in text (PostgreSQL's voice: "pgshift: error: ...") or
+ * JSON lines. Command output never goes through here: it goes to stdout.
+ */
+#ifndef PGSHIFT_UTIL_LOG_H
+#define PGSHIFT_UTIL_LOG_H
+
+#include "util/error.h"
+
+enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+/* verbosity: -1 quiet (errors only), 0 default, 1 verbose (debug). */
+void log_configure(enum log_format format, int verbosity);
+enum log_format log_get_format(void);
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints message, detail and hint of err, each on its own line. */
+void log_report(enum log_level level, const struct pgs_error *err);
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

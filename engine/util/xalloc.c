@@ -1,0 +1,62 @@
+/* Allocation that aborts on exhaustion; see xalloc.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+
+static void *
+check(void *p)
+{
+	if (!p) {
+		fputs("pgshift: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+void *
+xmalloc(size_t size)
+{
+	return check(malloc(size ? size : 1));
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	return check(calloc(n ? n : 1, size ? size : 1));
+}
+
+void *
+xrealloc(void *p, size_t size)
+{
+	return check(realloc(p, size ? size : 1));
+}
+
+char *
+xstrdup(const char *s)
+{
+	return check(strdup(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	return check(strndup(s, n));
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return check(NULL);
+	return s;
+}

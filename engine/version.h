@@ -1,0 +1,6 @@
+#ifndef PGSHIFT_VERSION_H
+#define PGSHIFT_VERSION_H
+
+#define PGSHIFT_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,47 @@
+# Running the pgshift binary from integration tests and capturing what it
+# prints, with the environment the test chooses.
+package PgShift::Run;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp qw(tempfile tempdir);
+use FindBin;
+
+our @EXPORT = qw(pgshift_bin run_pgshift write_plan);
+
+sub pgshift_bin { return "$FindBin::Bin/../../pgshift"; }
+
+# run_pgshift(\%env, @args) -> { rc, out, err }
+sub run_pgshift {
+    my ($env, @args) = @_;
+    my ($ofh, $out) = tempfile(UNLINK => 1);
+    my ($efh, $err) = tempfile(UNLINK => 1);
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        $ENV{$_} = $env->{$_} for keys %{ $env || {} };
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>&', $ofh) or die;
+        open(STDERR, '>&', $efh) or die;
+        exec(pgshift_bin(), @args) or die "exec: $!";
+    }
+    waitpid($pid, 0);
+    my $rc = $? >> 8;
+    local $/;
+    open(my $o, '<', $out); my $stdout = <$o>; close $o;
+    open(my $e, '<', $err); my $stderr = <$e>; close $e;
+    return { rc => $rc, out => $stdout // '', err => $stderr // '' };
+}
+
+# write_plan($yaml [, $dir]) -> path of a new plan file
+sub write_plan {
+    my ($text, $dir) = @_;
+    $dir //= tempdir(CLEANUP => 1);
+    my $path = "$dir/plan.yaml";
+    open(my $fh, '>', $path) or die "$path: $!";
+    print $fh $text;
+    close $fh;
+    return $path;
+}
+
+1;
