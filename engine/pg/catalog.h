@@ -1,0 +1,126 @@
+/*
+ * The source catalog as pgshift needs it: the tables the plan's filters
+ * select (with columns, sizes, partitioning, replica identity), their
+ * indexes and constraints, sequences, extensions and views. Read with
+ * read-only queries only. Every string is owned by the catalog.
+ */
+#ifndef PGSHIFT_PG_CATALOG_H
+#define PGSHIFT_PG_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "plan/plan.h"
+#include "util/error.h"
+
+struct cat_column {
+	char *name;
+	char *type;                 /* format_type() text, e.g. "numeric(10,2)" */
+	int attnum;
+	bool not_null;
+	bool generated;             /* GENERATED ALWAYS AS (...) STORED: left out of COPY */
+	char identity;              /* 'a' always, 'd' by default, 0 none */
+};
+
+struct cat_table {
+	uint32_t oid;
+	char *schema, *name;
+	char relkind;               /* 'r' table, 'p' partitioned parent */
+	bool is_partition;          /* a leaf (or sub-parent) of a partitioned table */
+	char *parent_schema, *parent_name;  /* direct parent when is_partition */
+	int64_t est_rows;           /* reltuples, -1 when never analyzed */
+	int64_t bytes;              /* pg_table_size */
+	char replident;             /* 'd' default, 'n' nothing, 'f' full, 'i' index */
+	bool has_pk;
+	bool exclude_data;          /* matched filters.exclude_table_data */
+	struct cat_column *cols;
+	size_t ncols;
+};
+
+struct cat_index {
+	char *schema, *name;
+	size_t table;               /* index into catalog.tables */
+	char *def;                  /* pg_get_indexdef */
+	bool is_primary, is_unique;
+	bool backs_constraint;      /* created by a PK/UNIQUE/EXCLUDE constraint */
+	int64_t bytes;
+};
+
+struct cat_constraint {
+	char *name;
+	size_t table;               /* index into catalog.tables */
+	char type;                  /* 'p' 'u' 'f' 'c' 'x' */
+	char *def;                  /* pg_get_constraintdef */
+	bool validated;             /* false for NOT VALID */
+	long index;                 /* index into catalog.indexes for p/u/x, -1 otherwise */
+	long ref_table;             /* index into catalog.tables for 'f', -1 if not migrated */
+	char *ref_schema, *ref_name;/* the referenced table, for 'f' */
+};
+
+struct cat_sequence {
+	char *schema, *name;
+	char *owner_schema, *owner_table, *owner_column;    /* OWNED BY, NULL if none */
+};
+
+struct cat_extension {
+	char *name, *version, *schema;
+};
+
+struct cat_view {
+	char *schema, *name;
+	bool materialized;
+};
+
+/* A filter pattern that matched nothing, reported by preflight. */
+struct cat_unmatched {
+	const char *key;            /* e.g. "filters.include_tables" (static) */
+	char *pattern;
+	bool is_include;            /* include_* → FAIL; exclude_* → WARN */
+};
+
+struct catalog {
+	int server_version_num;
+	char *server_version;
+	char *database;
+	struct cat_table *tables;           /* filtered; parents and leaves */
+	size_t ntables;
+	struct cat_index *indexes;
+	size_t nindexes;
+	struct cat_constraint *constraints;
+	size_t nconstraints;
+	struct cat_sequence *sequences;
+	size_t nsequences;
+	struct cat_extension *extensions;   /* after filters.exclude_extensions */
+	size_t nextensions;
+	struct cat_view *views;
+	size_t nviews;
+	char **schemas;                     /* filtered user schemas */
+	size_t nschemas;
+	bool has_large_objects;
+	int64_t total_bytes;                /* of the filtered tables */
+	struct cat_unmatched *unmatched;
+	size_t nunmatched;
+};
+
+/*
+ * Reads the source catalog and applies the plan's filters. System schemas,
+ * pg_toast, temp schemas and pgshift's own "pgshift" schema are never part of
+ * it. A partition follows its root table's filter decision.
+ */
+bool catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat,
+				  struct pgs_error *err);
+void catalog_free(struct catalog *cat);
+
+/* True when the table is copied (a leaf or plain table, not exclude_data). */
+bool cat_table_copies_data(const struct cat_table *t);
+
+/*
+ * A stable digest (sha256 hex, malloc'd) of the filtered tables, columns,
+ * indexes and constraints, for saved plans (`plan --out`, `apply --expect`).
+ */
+char *catalog_fingerprint(const struct catalog *cat);
+
+#endif

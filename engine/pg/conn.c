@@ -1,0 +1,179 @@
+/*
+ * Opening and configuring libpq connections; see conn.h. Session settings are
+ * sent as SET commands after connecting (not via the "options" keyword) so a
+ * user's own options in the conninfo stay untouched.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/conn.h"
+#include "util/buf.h"
+#include "util/redact.h"
+#include "util/xalloc.h"
+
+/* Why each one: 0 timeouts so server defaults cannot kill a long COPY or index build;
+ * the rest fix the text form of values so nothing is lost or shifted. */
+static const char *const session_settings[] = {
+	"statement_timeout = 0",
+	"idle_in_transaction_session_timeout = 0",
+	"lock_timeout = 0",
+	"extra_float_digits = 3",
+	"DateStyle = 'ISO, YMD'",
+	"IntervalStyle = postgres",
+	"TimeZone = 'UTC'",
+	"bytea_output = hex",
+	"client_encoding = 'UTF8'",
+	"standard_conforming_strings = on",
+	"xmloption = content",
+	"search_path = pg_catalog",
+};
+
+static bool
+configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *err)
+{
+	struct buf sql;
+	bool ok;
+
+	buf_init(&sql);
+	for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
+		buf_printf(&sql, "SET %s; ", session_settings[i]);
+	if (s->read_only)
+		buf_puts(&sql, "SET default_transaction_read_only = on; ");
+	ok = pg_exec(conn, sql.data, 0, NULL, err);
+	buf_free(&sql);
+	return ok;
+}
+
+PGconn *
+pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err)
+{
+	const char *keys[] = {"dbname", "application_name", "fallback_application_name",
+						  "replication", NULL};
+	const char *vals[] = {conninfo, s->app_name ? s->app_name : "pgshift", "pgshift",
+						  s->replication ? "database" : NULL, NULL};
+	PGconn *conn;
+
+	if (!s->replication)
+		keys[3] = NULL;
+	/* expand_dbname=1: conninfo may be a URI or key=value string */
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		char *shown = redact_conninfo(conninfo);
+		const char *why = conn ? PQerrorMessage(conn) : "out of memory";
+		size_t len = strlen(why);
+
+		while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == ' '))
+			len--;
+		pgs_fail(err, "could not connect to the %s (%s): %.*s", s->role, shown, (int) len, why);
+		pgs_error_hint(err, "check %s.uri in the plan and that the server accepts connections",
+					   s->role);
+		free(shown);
+		PQfinish(conn);
+		return NULL;
+	}
+	if (!s->replication && !configure_session(conn, s, err)) {
+		pgs_error_prefix(err, "could not configure the %s session", s->role);
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+bool
+pg_fail_result(struct pgs_error *err, const PGresult *res, const char *what)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (!msg && res)
+		msg = PQresultErrorMessage(res);
+	pgs_fail(err, "%s: %s", what, msg && *msg ? msg : "no answer from server");
+	if (detail)
+		pgs_error_detail(err, "%s", detail);
+	if (hint)
+		pgs_error_hint(err, "%s", hint);
+	if (state)
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
+	return false;
+}
+
+static PGresult *
+run(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	if (nparams == 0 && !params)
+		return PQexec(conn, sql);
+	return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
+bool
+pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		struct pgs_error *err)
+{
+	PGresult *res = run(conn, sql, nparams, params);
+	ExecStatusType st = PQresultStatus(res);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+	if (!ok) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
+		pg_fail_result(err, res, what);
+	}
+	PQclear(res);
+	return ok;
+}
+
+PGresult *
+pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		 struct pgs_error *err)
+{
+	PGresult *res = run(conn, sql, nparams, params);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
+		pg_fail_result(err, res, what);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+char *
+pg_quote_ident(PGconn *conn, const char *ident)
+{
+	char *q = PQescapeIdentifier(conn, ident, strlen(ident));
+	char *copy;
+	struct buf b;
+
+	if (!q) {
+		/* only invalid encoding gets here; quote by the SQL rule: double every quote */
+		buf_init(&b);
+		buf_putc(&b, '"');
+		for (const char *p = ident; *p; p++) {
+			if (*p == '"')
+				buf_putc(&b, '"');
+			buf_putc(&b, *p);
+		}
+		buf_putc(&b, '"');
+		return buf_steal(&b);
+	}
+	copy = xstrdup(q);
+	PQfreemem(q);
+	return copy;
+}
+
+char *
+pg_quote_qualified(PGconn *conn, const char *schema, const char *name)
+{
+	char *s = pg_quote_ident(conn, schema);
+	char *n = pg_quote_ident(conn, name);
+	char *out = xasprintf("%s.%s", s, n);
+
+	free(s);
+	free(n);
+	return out;
+}

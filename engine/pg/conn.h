@@ -1,0 +1,42 @@
+/*
+ * Connections pgshift opens: every session gets an application_name, timeouts
+ * that cannot kill a long COPY or index build, and the settings that fix the
+ * text form of values (DESIGN.md §4). Errors carry the redacted conninfo and
+ * the server's SQLSTATE.
+ */
+#ifndef PGSHIFT_PG_CONN_H
+#define PGSHIFT_PG_CONN_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "util/error.h"
+
+struct pg_session {
+	const char *role;           /* "source" or "target": named in errors */
+	const char *app_name;       /* application_name; "pgshift" when NULL */
+	bool read_only;             /* default_transaction_read_only = on */
+	bool replication;           /* a replication=database connection */
+};
+
+/* Connects and configures the session; NULL with err filled on failure. */
+PGconn *pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err);
+
+/* Runs a statement that returns no rows (params may be NULL). */
+bool pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+			 struct pgs_error *err);
+
+/* Runs a query; returns a PGRES_TUPLES_OK result the caller PQclear()s, or NULL. */
+PGresult *pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+				   struct pgs_error *err);
+
+/* Fills err from a failed result: message, detail, hint, SQLSTATE. */
+bool pg_fail_result(struct pgs_error *err, const PGresult *res, const char *what);
+
+/* Quoted identifier (PQescapeIdentifier) as a malloc'd string. */
+char *pg_quote_ident(PGconn *conn, const char *ident);
+/* "schema"."name" as a malloc'd string. */
+char *pg_quote_qualified(PGconn *conn, const char *schema, const char *name);
+
+#endif
