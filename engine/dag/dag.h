@@ -1,0 +1,73 @@
+/*
+ * The step DAG of DESIGN.md §3, compiled from a plan and (unless offline) the
+ * source catalog. `plan` prints it, `apply` executes it, `status` reports on
+ * it: all three use the same compiler, so step ids are stable across them.
+ */
+#ifndef PGSHIFT_DAG_DAG_H
+#define PGSHIFT_DAG_DAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pg/catalog.h"
+#include "plan/plan.h"
+#include "util/error.h"
+
+enum step_kind {
+	STEP_PREFLIGHT,
+	STEP_SNAPSHOT,
+	STEP_SCHEMA_PRE,
+	STEP_COPY,
+	STEP_INDEX,
+	STEP_CONSTRAINT,
+	STEP_SCHEMA_POST,
+	STEP_BLOBS,
+	STEP_VACUUM,
+	STEP_CDC_STREAM,
+	STEP_CDC_CATCHUP,
+	STEP_CUTOVER_GATE,
+	STEP_CUTOVER,
+	STEP_CLEANUP,
+};
+
+struct step {
+	char *id;                   /* owned; e.g. "copy:public.orders#2/4" */
+	enum step_kind kind;
+	long table;                 /* catalog table (copy, vacuum, constraint), -1 if none */
+	long index;                 /* catalog index (STEP_INDEX), -1 if none */
+	long constraint;            /* catalog constraint (STEP_CONSTRAINT), -1 if none */
+	int part, nparts;           /* copy part K of N (1-based); 0/0 when not split */
+	long cutover;               /* plan->cutover.steps index (STEP_CUTOVER), -1 if none */
+	int64_t est_bytes;          /* bytes this step moves or reads, 0 when unknown */
+	bool placeholder;           /* offline: stands for all steps of its kind */
+	size_t *deps;               /* owned; indexes of steps that must finish first */
+	size_t ndeps, capdeps;
+};
+
+struct dag {
+	struct step *steps;         /* owned; in a topological order */
+	size_t n, cap;
+	bool offline;
+};
+
+/*
+ * Compiles plan (+ cat, or NULL for the stage-level offline DAG) into dag.
+ * Fails only on an internal inconsistency, which dag_check names.
+ */
+bool dag_compile(const struct plan *plan, const struct catalog *cat, struct dag *dag,
+				 struct pgs_error *err);
+void dag_free(struct dag *dag);
+
+/* Every edge points at an existing step, ids are unique, no cycle (named). */
+bool dag_check(const struct dag *dag, struct pgs_error *err);
+
+long dag_find(const struct dag *dag, const char *id);
+const char *step_kind_name(enum step_kind kind);
+/* The stage a step belongs to, as used by events: "copy", "schema", ... */
+const char *step_stage(const struct step *step);
+
+/* How many parts a table of `bytes` is split into under the plan's copy settings. */
+int dag_copy_parts(const struct plan *plan, int64_t bytes);
+
+#endif

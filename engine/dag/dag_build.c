@@ -1,0 +1,119 @@
+/* Building blocks of a DAG: adding steps and edges, lookup, freeing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dag/dag.h"
+#include "dag/dag_build.h"
+#include "util/xalloc.h"
+
+size_t
+dag_add(struct dag *dag, enum step_kind kind, char *id)
+{
+	struct step *s;
+
+	if (dag->n == dag->cap) {
+		dag->cap = dag->cap ? dag->cap * 2 : 32;
+		dag->steps = xrealloc(dag->steps, dag->cap * sizeof(*dag->steps));
+	}
+	s = &dag->steps[dag->n];
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->kind = kind;
+	s->table = s->index = s->constraint = s->cutover = -1;
+	return dag->n++;
+}
+
+void
+dag_edge(struct dag *dag, size_t step, size_t after)
+{
+	struct step *s = &dag->steps[step];
+
+	for (size_t i = 0; i < s->ndeps; i++)
+		if (s->deps[i] == after)
+			return;
+	if (s->ndeps == s->capdeps) {
+		s->capdeps = s->capdeps ? s->capdeps * 2 : 4;
+		s->deps = xrealloc(s->deps, s->capdeps * sizeof(size_t));
+	}
+	s->deps[s->ndeps++] = after;
+}
+
+void
+dag_edges(struct dag *dag, size_t step, const struct idlist *after)
+{
+	for (size_t i = 0; i < after->n; i++)
+		dag_edge(dag, step, after->items[i]);
+}
+
+void
+idlist_push(struct idlist *l, size_t v)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->items = xrealloc(l->items, l->cap * sizeof(size_t));
+	}
+	l->items[l->n++] = v;
+}
+
+void
+idlist_free(struct idlist *l)
+{
+	free(l->items);
+	l->items = NULL;
+	l->n = l->cap = 0;
+}
+
+long
+dag_find(const struct dag *dag, const char *id)
+{
+	for (size_t i = 0; i < dag->n; i++)
+		if (strcmp(dag->steps[i].id, id) == 0)
+			return (long) i;
+	return -1;
+}
+
+void
+dag_free(struct dag *dag)
+{
+	for (size_t i = 0; i < dag->n; i++) {
+		free(dag->steps[i].id);
+		free(dag->steps[i].deps);
+	}
+	free(dag->steps);
+	memset(dag, 0, sizeof(*dag));
+}
+
+static const char *const kind_names[] = {
+	[STEP_PREFLIGHT] = "preflight", [STEP_SNAPSHOT] = "snapshot",
+	[STEP_SCHEMA_PRE] = "schema.pre", [STEP_COPY] = "copy", [STEP_INDEX] = "index",
+	[STEP_CONSTRAINT] = "constraint", [STEP_SCHEMA_POST] = "schema.post",
+	[STEP_BLOBS] = "blobs", [STEP_VACUUM] = "vacuum", [STEP_CDC_STREAM] = "cdc.stream",
+	[STEP_CDC_CATCHUP] = "cdc.catchup", [STEP_CUTOVER_GATE] = "cutover.gate",
+	[STEP_CUTOVER] = "cutover", [STEP_CLEANUP] = "cleanup",
+};
+
+const char *
+step_kind_name(enum step_kind kind)
+{
+	return kind_names[kind];
+}
+
+const char *
+step_stage(const struct step *step)
+{
+	switch (step->kind) {
+	case STEP_SCHEMA_PRE:
+	case STEP_SCHEMA_POST:
+		return "schema";
+	case STEP_BLOBS:
+		return "copy";
+	case STEP_CDC_STREAM:
+	case STEP_CDC_CATCHUP:
+		return "cdc";
+	case STEP_CUTOVER_GATE:
+	case STEP_CUTOVER:
+		return "cutover";
+	default:
+		return kind_names[step->kind];
+	}
+}

@@ -1,0 +1,24 @@
+/* Internal to engine/dag: adding steps and edges while compiling. */
+#ifndef PGSHIFT_DAG_DAG_BUILD_H
+#define PGSHIFT_DAG_DAG_BUILD_H
+
+#include <stddef.h>
+
+#include "dag/dag.h"
+
+/* A growable list of step indexes. */
+struct idlist {
+	size_t *items;
+	size_t n, cap;
+};
+
+/* Appends a step (taking ownership of id); returns its index. */
+size_t dag_add(struct dag *dag, enum step_kind kind, char *id);
+/* step runs after `after`; duplicate edges are ignored. */
+void dag_edge(struct dag *dag, size_t step, size_t after);
+void dag_edges(struct dag *dag, size_t step, const struct idlist *after);
+
+void idlist_push(struct idlist *l, size_t v);
+void idlist_free(struct idlist *l);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * Plan + catalog -> step DAG (DESIGN.md §3). Steps are added in an order
+ * where every dependency comes first, so the array is already topological;
+ * dag_check proves it after every compile.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dag/dag.h"
+#include "dag/dag_build.h"
+#include "util/xalloc.h"
+
+struct compile {
+	const struct plan *plan;
+	const struct catalog *cat;
+	struct dag *dag;
+	size_t preflight, snapshot, schema_pre, schema_post;
+	long blobs, catchup;
+	struct idlist *copies;          /* per table: copy steps (leaves' for parents) */
+	struct idlist *indexes;         /* per table: index steps */
+	struct idlist *keys;            /* per table: PK/unique/exclusion constraint steps */
+	long *index_step;               /* per catalog index: its step */
+	struct idlist all_copies, all_indexes, all_constraints, all_vacuums;
+};
+
+int
+dag_copy_parts(const struct plan *plan, int64_t bytes)
+{
+	int64_t limit = plan->copy.split_tables_larger_than;
+	int64_t parts;
+
+	if (limit <= 0 || bytes <= limit || plan->copy.split_max_parts < 2)
+		return 1;
+	parts = (bytes + limit - 1) / limit;
+	if (parts < 2)
+		parts = 2;
+	return parts > plan->copy.split_max_parts ? plan->copy.split_max_parts : (int) parts;
+}
+
+static bool
+copies_data(const struct cat_table *t)
+{
+	return t->relkind != 'p' && !t->exclude_data;
+}
+
+static long
+find_table(const struct catalog *cat, const char *schema, const char *name)
+{
+	for (size_t i = 0; i < cat->ntables; i++)
+		if (strcmp(cat->tables[i].schema, schema) == 0 && strcmp(cat->tables[i].name, name) == 0)
+			return (long) i;
+	return -1;
+}
+
+static void
+add_copy_steps(struct compile *c, size_t t)
+{
+	const struct cat_table *tab = &c->cat->tables[t];
+	int n = dag_copy_parts(c->plan, tab->bytes);
+
+	for (int k = 1; k <= n; k++) {
+		char *id = n == 1 ? xasprintf("copy:%s.%s", tab->schema, tab->name)
+			: xasprintf("copy:%s.%s#%d/%d", tab->schema, tab->name, k, n);
+		size_t s = dag_add(c->dag, STEP_COPY, id);
+		struct step *st = &c->dag->steps[s];
+
+		st->table = (long) t;
+		st->part = n == 1 ? 0 : k;
+		st->nparts = n == 1 ? 0 : n;
+		st->est_bytes = tab->bytes / n;
+		dag_edge(c->dag, s, c->snapshot);
+		dag_edge(c->dag, s, c->schema_pre);
+		idlist_push(&c->copies[t], s);
+		idlist_push(&c->all_copies, s);
+	}
+}
+
+/* A partitioned parent's data is its leaves': give every ancestor their copies. */
+static void
+propagate_to_parents(struct compile *c)
+{
+	const struct catalog *cat = c->cat;
+
+	for (size_t t = 0; t < cat->ntables; t++) {
+		const struct cat_table *leaf = &cat->tables[t];
+		long p;
+		int depth = 0;
+
+		if (!leaf->is_partition || c->copies[t].n == 0)
+			continue;
+		p = find_table(cat, leaf->parent_schema, leaf->parent_name);
+		while (p >= 0 && depth++ < 64) {
+			for (size_t i = 0; i < c->copies[t].n; i++)
+				idlist_push(&c->copies[p], c->copies[t].items[i]);
+			if (!cat->tables[p].is_partition)
+				break;
+			p = find_table(cat, cat->tables[p].parent_schema, cat->tables[p].parent_name);
+		}
+	}
+}
+
+/* After the table's data, or after the schema when it has none to copy. */
+static void
+after_table_data(struct compile *c, size_t step, long table)
+{
+	if (table >= 0 && c->copies[table].n > 0)
+		dag_edges(c->dag, step, &c->copies[table]);
+	else
+		dag_edge(c->dag, step, c->schema_pre);
+}
+
+static void
+add_index_steps(struct compile *c)
+{
+	for (size_t i = 0; i < c->cat->nindexes; i++) {
+		const struct cat_index *ix = &c->cat->indexes[i];
+		size_t s = dag_add(c->dag, STEP_INDEX, xasprintf("index:%s.%s", ix->schema, ix->name));
+
+		c->dag->steps[s].index = (long) i;
+		c->dag->steps[s].table = (long) ix->table;
+		c->dag->steps[s].est_bytes = c->cat->tables[ix->table].bytes;
+		after_table_data(c, s, (long) ix->table);
+		c->index_step[i] = (long) s;
+		idlist_push(&c->indexes[ix->table], s);
+		idlist_push(&c->all_indexes, s);
+	}
+}
+
+/* Validated CHECK constraints are part of CREATE TABLE (pre-data): no step. */
+static bool
+needs_step(const struct cat_constraint *con)
+{
+	return con->type != 'c' || !con->validated;
+}
+
+static void
+add_constraint_step(struct compile *c, size_t k)
+{
+	const struct cat_constraint *con = &c->cat->constraints[k];
+	const struct cat_table *tab = &c->cat->tables[con->table];
+	size_t s = dag_add(c->dag, STEP_CONSTRAINT,
+					   xasprintf("constraint:%s.%s.%s", tab->schema, tab->name, con->name));
+
+	c->dag->steps[s].constraint = (long) k;
+	c->dag->steps[s].table = (long) con->table;
+	if (con->index >= 0)
+		dag_edge(c->dag, s, (size_t) c->index_step[con->index]);
+	after_table_data(c, s, (long) con->table);
+	if (con->type == 'f' && con->ref_table >= 0) {
+		/* the referenced key must exist and hold its rows before the FK is checked */
+		dag_edges(c->dag, s, &c->keys[con->ref_table]);
+		dag_edges(c->dag, s, &c->indexes[con->ref_table]);
+		after_table_data(c, s, con->ref_table);
+	}
+	if (con->type == 'p' || con->type == 'u' || con->type == 'x')
+		idlist_push(&c->keys[con->table], s);
+	idlist_push(&c->all_constraints, s);
+}
+
+static void
+add_constraint_steps(struct compile *c)
+{
+	/* keys first, so every FK finds the steps of the key it references */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t k = 0; k < c->cat->nconstraints; k++) {
+			const struct cat_constraint *con = &c->cat->constraints[k];
+
+			if (needs_step(con) && (con->type == 'f') == (pass == 1))
+				add_constraint_step(c, k);
+		}
+}
+
+static void
+add_vacuum_steps(struct compile *c)
+{
+	if (!c->plan->copy.vacuum_analyze)
+		return;
+	for (size_t t = 0; t < c->cat->ntables; t++) {
+		const struct cat_table *tab = &c->cat->tables[t];
+		size_t s;
+
+		if (!copies_data(tab))
+			continue;
+		s = dag_add(c->dag, STEP_VACUUM, xasprintf("vacuum:%s.%s", tab->schema, tab->name));
+		c->dag->steps[s].table = (long) t;
+		c->dag->steps[s].est_bytes = tab->bytes;
+		dag_edges(c->dag, s, &c->copies[t]);
+		dag_edges(c->dag, s, &c->indexes[t]);
+		idlist_push(&c->all_vacuums, s);
+	}
+}
+
+static void
+add_catalog_steps(struct compile *c)
+{
+	size_t nt = c->cat->ntables;
+
+	c->copies = xcalloc(nt, sizeof(struct idlist));
+	c->indexes = xcalloc(nt, sizeof(struct idlist));
+	c->keys = xcalloc(nt, sizeof(struct idlist));
+	c->index_step = xcalloc(c->cat->nindexes, sizeof(long));
+	for (size_t t = 0; t < nt; t++)
+		if (copies_data(&c->cat->tables[t]))
+			add_copy_steps(c, t);
+	propagate_to_parents(c);
+	if (c->cat->has_large_objects) {
+		c->blobs = (long) dag_add(c->dag, STEP_BLOBS, xstrdup("blobs"));
+		dag_edge(c->dag, (size_t) c->blobs, c->schema_pre);
+		dag_edge(c->dag, (size_t) c->blobs, c->snapshot);
+	}
+	add_index_steps(c);
+	add_constraint_steps(c);
+}
+
+static size_t
+add_placeholder(struct compile *c, enum step_kind kind, const char *id, size_t after)
+{
+	size_t s = dag_add(c->dag, kind, xstrdup(id));
+
+	c->dag->steps[s].placeholder = true;
+	dag_edge(c->dag, s, after);
+	return s;
+}
+
+/* Offline: one step stands for all copies, all indexes, all constraints. */
+static void
+add_offline_steps(struct compile *c)
+{
+	size_t copy = add_placeholder(c, STEP_COPY, "copy:*", c->snapshot);
+	size_t index, con;
+
+	dag_edge(c->dag, copy, c->schema_pre);
+	index = add_placeholder(c, STEP_INDEX, "index:*", copy);
+	con = add_placeholder(c, STEP_CONSTRAINT, "constraint:*", index);
+	idlist_push(&c->all_copies, copy);
+	idlist_push(&c->all_indexes, index);
+	idlist_push(&c->all_constraints, con);
+}
+
+static void
+add_schema_post(struct compile *c)
+{
+	c->schema_post = dag_add(c->dag, STEP_SCHEMA_POST, xstrdup("schema.post"));
+	dag_edge(c->dag, c->schema_post, c->schema_pre);
+	dag_edges(c->dag, c->schema_post, &c->all_copies);
+	dag_edges(c->dag, c->schema_post, &c->all_indexes);
+	dag_edges(c->dag, c->schema_post, &c->all_constraints);
+}
+
+static void
+add_offline_vacuum(struct compile *c)
+{
+	size_t s;
+
+	if (!c->plan->copy.vacuum_analyze)
+		return;
+	s = add_placeholder(c, STEP_VACUUM, "vacuum:*", c->all_indexes.items[0]);
+	idlist_push(&c->all_vacuums, s);
+}
+
+static void
+add_cdc_steps(struct compile *c)
+{
+	size_t stream;
+
+	if (!c->plan->cdc.enabled)
+		return;
+	stream = dag_add(c->dag, STEP_CDC_STREAM, xstrdup("cdc.stream"));
+	dag_edge(c->dag, stream, c->snapshot);
+	c->catchup = (long) dag_add(c->dag, STEP_CDC_CATCHUP, xstrdup("cdc.catchup"));
+	dag_edges(c->dag, (size_t) c->catchup, &c->all_copies);
+	dag_edge(c->dag, (size_t) c->catchup, c->schema_post);
+}
+
+/*
+ * The gate also waits for vacuums and large objects: DESIGN.md puts it after
+ * cdc.catchup only, but cutting over to a target still being vacuumed, or
+ * missing its large objects, is not what an operator approves.
+ */
+static void
+add_cutover_steps(struct compile *c)
+{
+	size_t gate = dag_add(c->dag, STEP_CUTOVER_GATE, xstrdup("cutover.gate"));
+	size_t prev = gate;
+
+	dag_edge(c->dag, gate, c->schema_post);
+	if (c->catchup >= 0)
+		dag_edge(c->dag, gate, (size_t) c->catchup);
+	if (c->blobs >= 0)
+		dag_edge(c->dag, gate, (size_t) c->blobs);
+	dag_edges(c->dag, gate, &c->all_vacuums);
+	for (size_t i = 0; i < c->plan->cutover.nsteps; i++) {
+		size_t s = dag_add(c->dag, STEP_CUTOVER, xasprintf("cutover.%zu:%s", i + 1,
+							cutover_kind_name(c->plan->cutover.steps[i].kind)));
+
+		c->dag->steps[s].cutover = (long) i;
+		dag_edge(c->dag, s, prev);
+		prev = s;
+	}
+	if (c->plan->cleanup.when == CLEANUP_AFTER_CUTOVER) {
+		size_t s = dag_add(c->dag, STEP_CLEANUP, xstrdup("cleanup"));
+
+		dag_edge(c->dag, s, prev);
+	}
+}
+
+static void
+compile_free(struct compile *c)
+{
+	size_t nt = c->cat ? c->cat->ntables : 0;
+
+	for (size_t t = 0; t < nt; t++) {
+		idlist_free(&c->copies[t]);
+		idlist_free(&c->indexes[t]);
+		idlist_free(&c->keys[t]);
+	}
+	free(c->copies);
+	free(c->indexes);
+	free(c->keys);
+	free(c->index_step);
+	idlist_free(&c->all_copies);
+	idlist_free(&c->all_indexes);
+	idlist_free(&c->all_constraints);
+	idlist_free(&c->all_vacuums);
+}
+
+bool
+dag_compile(const struct plan *plan, const struct catalog *cat, struct dag *dag,
+			struct pgs_error *err)
+{
+	struct compile c = {.plan = plan, .cat = cat, .dag = dag, .blobs = -1, .catchup = -1};
+	bool ok;
+
+	memset(dag, 0, sizeof(*dag));
+	dag->offline = cat == NULL;
+	c.preflight = dag_add(dag, STEP_PREFLIGHT, xstrdup("preflight"));
+	c.snapshot = dag_add(dag, STEP_SNAPSHOT, xstrdup("snapshot"));
+	dag_edge(dag, c.snapshot, c.preflight);
+	c.schema_pre = dag_add(dag, STEP_SCHEMA_PRE, xstrdup("schema.pre"));
+	dag_edge(dag, c.schema_pre, c.preflight);
+	if (cat)
+		add_catalog_steps(&c);
+	else
+		add_offline_steps(&c);
+	add_schema_post(&c);
+	if (cat)
+		add_vacuum_steps(&c);
+	else
+		add_offline_vacuum(&c);
+	add_cdc_steps(&c);
+	add_cutover_steps(&c);
+	compile_free(&c);
+	ok = dag_check(dag, err);
+	if (!ok)
+		pgs_error_prefix(err, "internal error while compiling the plan");
+	return ok;
+}
