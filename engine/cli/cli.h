@@ -61,7 +61,12 @@ const struct command *command_find(const char *name);
 /* Parses argv into args; on a usage error prints it and returns false. */
 bool cli_parse(int argc, char **argv, const struct command **cmd, struct cli_args *args);
 
+struct plan;
+/* Loads and checks args->plan, printing every diagnostic; NULL when invalid. */
+struct plan *cli_load_plan(const char *path);
+
 int cmd_validate(const struct cli_args *args);
+int cmd_plan(const struct cli_args *args);
 int cmd_version(const struct cli_args *args);
 int cmd_not_built(const struct cli_args *args);
 

@@ -45,22 +45,11 @@ print_summary(const struct plan *p)
 int
 cmd_validate(const struct cli_args *args)
 {
-	struct diag_list dl;
-	struct plan *plan;
-	int rc;
+	struct plan *plan = cli_load_plan(args->plan);
 
-	diag_init(&dl, args->plan);
-	plan = plan_load(args->plan, &dl);
-	diag_print(&dl, stderr);
-	if (plan) {
-		print_summary(plan);
-		rc = EXIT_OK;
-	} else {
-		fprintf(stderr, "pgshift: error: %s: %zu error(s); the plan is not valid\n", args->plan,
-				dl.nerrors);
-		rc = EXIT_USAGE;
-	}
+	if (!plan)
+		return EXIT_USAGE;
+	print_summary(plan);
 	plan_free(plan);
-	diag_free(&dl);
-	return rc;
+	return EXIT_OK;
 }

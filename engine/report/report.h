@@ -1,0 +1,49 @@
+/*
+ * What `pgshift plan` prints: the same compiled DAG, preflight verdicts and
+ * catalog summary in four forms (text for a terminal, JSON with a stable
+ * shape, Markdown for a pull-request comment, dot for Graphviz). The JSON
+ * form is also the saved plan of `plan --out`.
+ */
+#ifndef PGSHIFT_REPORT_REPORT_H
+#define PGSHIFT_REPORT_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dag/dag.h"
+#include "pg/catalog.h"
+#include "plan/plan.h"
+#include "preflight/preflight.h"
+#include "util/buf.h"
+
+struct plan_report {
+	const struct plan *plan;
+	const struct catalog *cat;              /* NULL offline */
+	const struct dag *dag;
+	const struct preflight_report *pf;      /* NULL offline */
+	const char *fingerprint;                /* catalog fingerprint, NULL offline */
+};
+
+struct plan_summary {
+	size_t tables, tables_copied, tables_schema_only, partitioned_parents;
+	size_t tables_split, copy_steps, indexes, constraints, sequences, steps;
+	int64_t bytes;
+};
+
+#define JSON_FORMAT_VERSION 1
+
+void plan_summarize(const struct plan_report *r, struct plan_summary *s);
+/* "pass", "warn" or "fail" over all preflight checks ("not run" offline). */
+const char *plan_verdict(const struct plan_report *r);
+const char *status_word(enum check_status s);
+/* The ids of a step's dependencies, comma-separated, into b. */
+void put_step_deps(struct buf *b, const struct dag *dag, const struct step *st);
+
+void report_text(FILE *out, const struct plan_report *r);
+void report_json(struct buf *out, const struct plan_report *r);
+void report_markdown(FILE *out, const struct plan_report *r);
+void report_dot(FILE *out, const struct plan_report *r);
+
+extern const char dry_run_notice[];
+
+#endif

@@ -1,0 +1,67 @@
+/* What every report form shares: the summary numbers and the verdict. */
+#include "report/report.h"
+
+const char dry_run_notice[] =
+	"dry run: every session was read-only; no slot, publication, schema or row "
+	"was created or changed on either server";
+
+void
+plan_summarize(const struct plan_report *r, struct plan_summary *s)
+{
+	*s = (struct plan_summary) {0};
+	s->steps = r->dag->n;
+	for (size_t i = 0; i < r->dag->n; i++) {
+		const struct step *st = &r->dag->steps[i];
+
+		if (st->kind == STEP_COPY && !st->placeholder) {
+			s->copy_steps++;
+			if (st->part == 1)
+				s->tables_split++;
+		}
+	}
+	if (!r->cat)
+		return;
+	s->tables = r->cat->ntables;
+	for (size_t t = 0; t < r->cat->ntables; t++) {
+		const struct cat_table *tab = &r->cat->tables[t];
+
+		if (tab->relkind == 'p')
+			s->partitioned_parents++;
+		else if (tab->exclude_data)
+			s->tables_schema_only++;
+		else {
+			s->tables_copied++;
+			s->bytes += tab->bytes;
+		}
+	}
+	s->indexes = r->cat->nindexes;
+	s->constraints = r->cat->nconstraints;
+	s->sequences = r->cat->nsequences;
+}
+
+const char *
+plan_verdict(const struct plan_report *r)
+{
+	if (!r->pf)
+		return "not run";
+	if (r->pf->nfail)
+		return "fail";
+	return r->pf->nwarn ? "warn" : "pass";
+}
+
+const char *
+status_word(enum check_status s)
+{
+	switch (s) {
+	case CHECK_PASS: return "PASS";
+	case CHECK_WARN: return "WARN";
+	default: return "FAIL";
+	}
+}
+
+void
+put_step_deps(struct buf *b, const struct dag *dag, const struct step *st)
+{
+	for (size_t k = 0; k < st->ndeps; k++)
+		buf_printf(b, "%s%s", k ? ", " : "", dag->steps[st->deps[k]].id);
+}

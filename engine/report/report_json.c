@@ -1,0 +1,180 @@
+/*
+ * The JSON form of a plan (format_version 1; shape documented in README.md).
+ * Keys are only ever added, never renamed, so scripts and `apply --expect`
+ * keep working across versions.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "report/report.h"
+#include "util/json.h"
+#include "util/redact.h"
+#include "version.h"
+
+/* Writes `"key":`, preceded by a comma unless it opens an object. */
+static void
+key(struct buf *b, const char *k)
+{
+	if (b->len > 0 && b->data[b->len - 1] != '{' && b->data[b->len - 1] != '[')
+		buf_putc(b, ',');
+	json_put_string(b, k);
+	buf_putc(b, ':');
+}
+
+static void
+kstr(struct buf *b, const char *k, const char *v)
+{
+	key(b, k);
+	json_put_string(b, v);
+}
+
+static void
+kint(struct buf *b, const char *k, int64_t v)
+{
+	key(b, k);
+	buf_printf(b, "%" PRId64, v);
+}
+
+static void
+kbool(struct buf *b, const char *k, bool v)
+{
+	key(b, k);
+	buf_puts(b, v ? "true" : "false");
+}
+
+static void
+put_plan(struct buf *b, const struct plan *p)
+{
+	char *src = redact_conninfo(p->source_uri);
+	char *dst = redact_conninfo(p->target_uri);
+
+	key(b, "plan");
+	buf_putc(b, '{');
+	kstr(b, "name", p->name);
+	kstr(b, "file", p->file);
+	kstr(b, "sha256", p->sha256);
+	kstr(b, "source", src);
+	kstr(b, "target", dst);
+	kbool(b, "cdc_enabled", p->cdc.enabled);
+	kstr(b, "slot", p->cdc.enabled ? p->cdc.slot : NULL);
+	kstr(b, "publication", p->cdc.enabled ? p->cdc.publication : NULL);
+	kstr(b, "copy_format", p->copy.format == COPY_FORMAT_TEXT ? "text" : "binary");
+	kint(b, "table_jobs", p->copy.table_jobs);
+	kint(b, "index_jobs", p->copy.index_jobs);
+	kstr(b, "approval", p->cutover.approval == APPROVAL_MANUAL ? "manual" : "auto");
+	buf_putc(b, '}');
+	free(src);
+	free(dst);
+}
+
+static void
+put_summary(struct buf *b, const struct plan_report *r)
+{
+	struct plan_summary s;
+
+	plan_summarize(r, &s);
+	key(b, "summary");
+	buf_putc(b, '{');
+	kint(b, "tables", (int64_t) s.tables);
+	kint(b, "tables_copied", (int64_t) s.tables_copied);
+	kint(b, "tables_schema_only", (int64_t) s.tables_schema_only);
+	kint(b, "partitioned_parents", (int64_t) s.partitioned_parents);
+	kint(b, "tables_split", (int64_t) s.tables_split);
+	kint(b, "copy_steps", (int64_t) s.copy_steps);
+	kint(b, "bytes", s.bytes);
+	kint(b, "indexes", (int64_t) s.indexes);
+	kint(b, "constraints", (int64_t) s.constraints);
+	kint(b, "sequences", (int64_t) s.sequences);
+	kint(b, "steps", (int64_t) s.steps);
+	buf_putc(b, '}');
+}
+
+static void
+put_preflight(struct buf *b, const struct plan_report *r)
+{
+	key(b, "preflight");
+	buf_putc(b, '{');
+	kstr(b, "verdict", plan_verdict(r));
+	key(b, "checks");
+	buf_putc(b, '[');
+	for (size_t i = 0; r->pf && i < r->pf->nchecks; i++) {
+		const struct check_result *c = &r->pf->checks[i];
+
+		buf_puts(b, i ? ",{" : "{");
+		kstr(b, "name", c->name);
+		kstr(b, "status", status_word(c->status));
+		kstr(b, "observed", c->observed);
+		kstr(b, "hint", c->hint);
+		buf_putc(b, '}');
+	}
+	buf_putc(b, ']');
+	key(b, "compare_params");
+	buf_putc(b, '[');
+	for (size_t i = 0; r->pf && i < r->pf->nparams; i++) {
+		const struct param_diff *d = &r->pf->params[i];
+
+		buf_puts(b, i ? ",{" : "{");
+		kstr(b, "name", d->name);
+		kstr(b, "source", d->source_value);
+		kstr(b, "target", d->target_value);
+		kbool(b, "changes_behaviour", d->changes_behaviour);
+		buf_putc(b, '}');
+	}
+	buf_puts(b, "]}");
+}
+
+static void
+put_step(struct buf *b, const struct plan_report *r, const struct step *st)
+{
+	buf_putc(b, '{');
+	kstr(b, "id", st->id);
+	kstr(b, "kind", step_kind_name(st->kind));
+	kstr(b, "stage", step_stage(st));
+	key(b, "after");
+	buf_putc(b, '[');
+	for (size_t k = 0; k < st->ndeps; k++) {
+		if (k)
+			buf_putc(b, ',');
+		json_put_string(b, r->dag->steps[st->deps[k]].id);
+	}
+	buf_putc(b, ']');
+	if (st->table >= 0 && r->cat) {
+		const struct cat_table *t = &r->cat->tables[st->table];
+
+		key(b, "table");
+		buf_putc(b, '{');
+		kstr(b, "schema", t->schema);
+		kstr(b, "name", t->name);
+		buf_putc(b, '}');
+	}
+	if (st->nparts) {
+		kint(b, "part", st->part);
+		kint(b, "parts", st->nparts);
+	}
+	kint(b, "est_bytes", st->est_bytes);
+	buf_putc(b, '}');
+}
+
+void
+report_json(struct buf *b, const struct plan_report *r)
+{
+	buf_putc(b, '{');
+	kint(b, "format_version", JSON_FORMAT_VERSION);
+	kstr(b, "pgshift_version", PGSHIFT_VERSION);
+	kbool(b, "dry_run", true);
+	kbool(b, "offline", r->cat == NULL);
+	kstr(b, "notice", r->cat ? dry_run_notice : "offline: no connection was made");
+	put_plan(b, r->plan);
+	kstr(b, "source_server_version", r->cat ? r->cat->server_version : NULL);
+	kstr(b, "catalog_fingerprint", r->fingerprint);
+	put_summary(b, r);
+	put_preflight(b, r);
+	key(b, "steps");
+	buf_putc(b, '[');
+	for (size_t i = 0; i < r->dag->n; i++) {
+		if (i)
+			buf_putc(b, ',');
+		put_step(b, r, &r->dag->steps[i]);
+	}
+	buf_puts(b, "]}\n");
+}

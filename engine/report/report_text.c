@@ -1,0 +1,117 @@
+/*
+ * The terminal form of a plan: the summary first (what an operator checks
+ * before reading further), then stages and steps, then preflight verdicts
+ * with their fixes, then settings that differ between the servers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan/units.h"
+#include "report/report.h"
+#include "util/redact.h"
+
+static void
+text_header(FILE *out, const struct plan_report *r)
+{
+	char *src = redact_conninfo(r->plan->source_uri);
+	char *dst = redact_conninfo(r->plan->target_uri);
+
+	fprintf(out, "pgshift plan \"%s\" (%s)\n", r->plan->name, r->plan->file);
+	fprintf(out, "%s\n\n", r->cat ? dry_run_notice
+			: "offline: no connection was made; the DAG is shown at stage level");
+	fprintf(out, "  source   %s", src);
+	if (r->cat)
+		fprintf(out, " (PostgreSQL %s, database %s)", r->cat->server_version, r->cat->database);
+	fprintf(out, "\n  target   %s\n", dst);
+	fprintf(out, "  mode     %s, %s cutover approval\n\n",
+			r->plan->cdc.enabled ? "online (copy + CDC)" : "offline copy (no CDC)",
+			r->plan->cutover.approval == APPROVAL_MANUAL ? "manual" : "auto");
+	free(src);
+	free(dst);
+}
+
+static void
+text_summary(FILE *out, const struct plan_report *r)
+{
+	struct plan_summary s;
+	char bytes[32];
+
+	plan_summarize(r, &s);
+	format_size(s.bytes, bytes, sizeof(bytes));
+	fprintf(out, "Summary\n");
+	if (r->cat) {
+		fprintf(out, "  tables        %zu (%zu copied, %zu schema only, %zu partitioned parents)\n",
+				s.tables, s.tables_copied, s.tables_schema_only, s.partitioned_parents);
+		fprintf(out, "  data          %s in %zu copy steps (%zu tables split into parts)\n", bytes,
+				s.copy_steps, s.tables_split);
+		fprintf(out, "  indexes       %zu\n  constraints   %zu\n  sequences     %zu\n", s.indexes,
+				s.constraints, s.sequences);
+	}
+	fprintf(out, "  steps         %zu\n\n", s.steps);
+}
+
+static void
+text_steps(FILE *out, const struct plan_report *r)
+{
+	const char *stage = NULL;
+	struct buf deps;
+
+	buf_init(&deps);
+	fprintf(out, "Steps (by stage; each runs after the steps listed)\n");
+	for (size_t i = 0; i < r->dag->n; i++) {
+		const struct step *st = &r->dag->steps[i];
+		char size[32] = "";
+
+		if (!stage || strcmp(stage, step_stage(st)) != 0) {
+			stage = step_stage(st);
+			fprintf(out, "  [%s]\n", stage);
+		}
+		if (st->est_bytes > 0)
+			format_size(st->est_bytes, size, sizeof(size));
+		buf_reset(&deps);
+		put_step_deps(&deps, r->dag, st);
+		fprintf(out, "    %-44s %10s  after: %s\n", st->id, size,
+				deps.len ? deps.data : "-");
+	}
+	fputc('\n', out);
+	buf_free(&deps);
+}
+
+static void
+text_preflight(FILE *out, const struct plan_report *r)
+{
+	if (!r->pf) {
+		fprintf(out, "Preflight: not run (offline)\n");
+		return;
+	}
+	fprintf(out, "Preflight\n");
+	for (size_t i = 0; i < r->pf->nchecks; i++) {
+		const struct check_result *c = &r->pf->checks[i];
+
+		fprintf(out, "  %s  %-26s %s\n", status_word(c->status), c->name,
+				c->observed ? c->observed : "");
+		if (c->hint && c->status != CHECK_PASS)
+			fprintf(out, "        fix: %s\n", c->hint);
+	}
+	if (r->pf->nparams) {
+		fprintf(out, "\ncompare-params (server defaults that differ)\n");
+		for (size_t i = 0; i < r->pf->nparams; i++) {
+			const struct param_diff *d = &r->pf->params[i];
+
+			fprintf(out, "  %-30s source %-20s target %-20s%s\n", d->name, d->source_value,
+					d->target_value, d->changes_behaviour ? " (changes behaviour)" : "");
+		}
+	}
+	fprintf(out, "\nVerdict: %zu FAIL, %zu WARN — %s\n", r->pf->nfail, r->pf->nwarn,
+			r->pf->nfail ? "apply would stop at preflight; fix the FAIL checks first"
+			: "nothing blocks apply");
+}
+
+void
+report_text(FILE *out, const struct plan_report *r)
+{
+	text_header(out, r);
+	text_summary(out, r);
+	text_steps(out, r);
+	text_preflight(out, r);
+}
