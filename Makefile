@@ -84,8 +84,9 @@ $(BUILD)/unit-all: $(UNIT_BINS)
 install: pgshift
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgshift/lua $(DESTDIR)$(PREFIX)/share/pgshift/hooks
 	install -m 0755 pgshift $(DESTDIR)$(PREFIX)/bin/pgshift
-	cp -r lua/. $(DESTDIR)$(PREFIX)/share/pgshift/lua/
-	cp -r hooks/. $(DESTDIR)$(PREFIX)/share/pgshift/hooks/
+	for d in lua hooks; do \
+	  if [ -n "$$(ls -A $$d 2>/dev/null)" ]; then cp -r $$d/. $(DESTDIR)$(PREFIX)/share/pgshift/$$d/; fi; \
+	done
 
 demo: deps pgshift
 	$(Q)bash examples/quickstart/demo.sh

@@ -94,9 +94,12 @@ cmd_stop() {
 }
 
 cmd_run() {
-  local dir rc=0
-  dir=$(mktemp -d /tmp/pgshift-clusters.XXXXXX)
-  trap 'cmd_stop "$dir"; rm -rf "$dir"' EXIT INT TERM
+  local rc=0
+  # global, not local: the EXIT trap runs after this function has returned
+  RUN_DIR=$(mktemp -d /tmp/pgshift-clusters.XXXXXX)
+  local dir=$RUN_DIR
+  trap 'cmd_stop "$RUN_DIR"; rm -rf "$RUN_DIR"' EXIT
+  trap 'exit 130' INT TERM
   cmd_start "$dir"
   set -a; . "$dir/env"; set +a
   "$@" || rc=$?
