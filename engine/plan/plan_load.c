@@ -285,6 +285,15 @@ plan_directory(const char *path)
 	return dir;
 }
 
+static void
+report_yaml_error(const yaml_parser_t *parser, struct diag_list *dl)
+{
+	diag_add(dl, DIAG_ERROR, (int) parser->problem_mark.line + 1,
+			 (int) parser->problem_mark.column + 1, "invalid YAML: %s%s%s",
+			 parser->problem ? parser->problem : "syntax error",
+			 parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
 /* Loads one YAML document; reports a syntax error at its place. */
 static bool
 load_yaml(const char *data, size_t len, yaml_document_t *doc, struct diag_list *dl)
@@ -297,10 +306,7 @@ load_yaml(const char *data, size_t len, yaml_document_t *doc, struct diag_list *
 	yaml_parser_set_input_string(&parser, (const unsigned char *) data, len);
 	ok = yaml_parser_load(&parser, doc);
 	if (!ok) {
-		diag_add(dl, DIAG_ERROR, (int) parser.problem_mark.line + 1,
-				 (int) parser.problem_mark.column + 1, "invalid YAML: %s%s%s",
-				 parser.problem ? parser.problem : "syntax error",
-				 parser.context ? " " : "", parser.context ? parser.context : "");
+		report_yaml_error(&parser, dl);
 		yaml_parser_delete(&parser);
 		return false;
 	}
@@ -318,6 +324,9 @@ load_yaml(const char *data, size_t len, yaml_document_t *doc, struct diag_list *
 					 (int) extra.start_mark.column + 1,
 					 "a plan file holds one YAML document; found a second one here");
 		yaml_document_delete(&extra);
+	} else {
+		/* text after the first document that is not even YAML must not pass unseen */
+		report_yaml_error(&parser, dl);
 	}
 	yaml_parser_delete(&parser);
 	return true;
