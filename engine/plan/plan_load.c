@@ -337,6 +337,7 @@ plan_load(const char *path, struct diag_list *dl)
 {
 	struct plan *plan;
 	yaml_document_t doc;
+	yaml_node_t *steps;
 	struct parse_ctx ctx;
 	size_t len = 0;
 	char *data = read_file(path, &len, dl);
@@ -355,7 +356,9 @@ plan_load(const char *path, struct diag_list *dl)
 	plan_defaults(plan);
 	ctx = (struct parse_ctx) {dl, &doc, plan};
 	parse_mapping(&ctx, yaml_document_get_root_node(&doc), &top_sec, plan, "");
-	plan_finish_defaults(plan, top_value(&doc, "cutover", "steps") != NULL);
+	steps = top_value(&doc, "cutover", "steps");
+	/* "steps:" with no value is "not set", like every other key: defaults apply */
+	plan_finish_defaults(plan, steps && !node_is_null(steps));
 	plan_cross_checks(&ctx);
 	yaml_document_delete(&doc);
 	if (dl->nerrors > 0) {
