@@ -148,8 +148,11 @@ f_cutover_steps(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node,
 		yaml_node_t *item = yaml_document_get_node(ctx->doc, node->data.sequence.items.start[i]);
 		char *ipath = xasprintf("%s[%zu]", path, i + 1);
 
-		if (parse_cutover_step(ctx, item, &(*steps)[*nsteps], ipath))
+		if (parse_cutover_step(ctx, item, &(*steps)[*nsteps], ipath)) {
+			/* steps that failed to parse are dropped; later checks still name the place */
+			(*steps)[*nsteps].pos = i + 1;
 			(*nsteps)++;
+		}
 		free(ipath);
 	}
 }

@@ -212,22 +212,19 @@ plan_cross_checks(struct parse_ctx *ctx)
 
 	for (size_t i = 0; i < p->cutover.nsteps; i++) {
 		const struct cutover_step *st = &p->cutover.steps[i];
+		size_t pos = st->pos ? st->pos : i + 1;
 		yaml_node_t *item = NULL;
 
-		if (steps && steps->type == YAML_SEQUENCE_NODE)
-			for (yaml_node_item_t *it = steps->data.sequence.items.start;
-				 it < steps->data.sequence.items.top; it++) {
-				yaml_node_t *n = yaml_document_get_node(ctx->doc, *it);
-
-				if (NODE_LINE(n) == st->line)
-					item = n;
-			}
+		/* by position, not line: a flow list holds several steps on one line */
+		if (st->pos && steps && steps->type == YAML_SEQUENCE_NODE &&
+			st->pos <= (size_t) (steps->data.sequence.items.top - steps->data.sequence.items.start))
+			item = yaml_document_get_node(ctx->doc, steps->data.sequence.items.start[st->pos - 1]);
 		if (!p->cdc.enabled && st->kind == CUTOVER_WAIT_FOR_CATCHUP)
 			perr(ctx, item, "cutover.steps[%zu]: wait_for_catchup needs cdc.enabled: true "
-				 "(without CDC there is nothing to catch up)", i + 1);
+				 "(without CDC there is nothing to catch up)", pos);
 		if (st->kind == CUTOVER_FENCE_WRITES && !p->cdc.enabled)
 			pwarn(ctx, item, "cutover.steps[%zu]: fence_writes without CDC only makes the "
-				  "source read-only after the copy", i + 1);
+				  "source read-only after the copy", pos);
 	}
 }
 
