@@ -155,7 +155,8 @@ parse_mapping(struct parse_ctx *ctx, yaml_node_t *node, const struct section *se
 			perr(ctx, knode, "duplicate key \"%s\"", fpath);
 		} else {
 			seen[f - sec->fields] = true;
-			if (!node_is_null(vnode) || f->parse == f_section)
+			/* a required section left empty ("source:") is as missing as its keys */
+			if (!node_is_null(vnode))
 				f->parse(ctx, f, vnode, (char *) base + f->offset, fpath);
 			else if (f->required)
 				perr(ctx, vnode, "%s: a value is required", fpath);
