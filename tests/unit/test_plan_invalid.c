@@ -203,6 +203,9 @@ static const struct invalid_case cases[] = {
 	/* notify */
 	{"bad notify kind", BASE "notify:\n  - {kind: webhok, url: \"https://example.com/h\"}\n", 1, {
 		{E, 6, 12, "notify[1].kind: unknown value \"webhok\"; did you mean \"webhook\"? (expected slack or webhook)"}}},
+	{"misspelt kind with a secret is not taken for slack",
+	 BASE "notify:\n  - {kind: webhok, url: \"https://example.com/h\", secret: \"${PGSHIFT_TEST_UNSET:-s}\"}\n", 1, {
+		{E, 6, 12, "notify[1].kind: unknown value \"webhok\"; did you mean \"webhook\"? (expected slack or webhook)"}}},
 	{"notify url that is not http", BASE "notify:\n  - {kind: webhook, url: \"ftp://example.com/h\"}\n", 1, {
 		{E, 6, 26, "notify[1].url: expected an http:// or https:// URL"}}},
 	{"notify without url", BASE "notify:\n  - kind: slack\n", 1, {
