@@ -35,8 +35,19 @@ expand_ref(const char *body, size_t len, struct buf *out, char **err)
 		}
 	}
 	if (!valid_var_name(body, name_len)) {
-		*err = xasprintf("invalid variable reference \"${%.*s}\": names are letters, digits and _",
-						 (int) len, body);
+		/*
+		 * Quote only the name's characters and the first one that breaks it:
+		 * the rest may be a password, as in the shell's ${PW-secret}.
+		 */
+		size_t shown = strspn(body, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+
+		if (shown < len)
+			*err = xasprintf("invalid variable reference \"${%.*s...}\": names are letters, "
+							 "digits and _; a default is written ${NAME:-default}",
+							 (int) (shown + 1), body);
+		else
+			*err = xasprintf("invalid variable reference \"${%.*s}\": names are letters, digits "
+							 "and _, not starting with a digit", (int) len, body);
 		return false;
 	}
 	name = xstrndup(body, name_len);

@@ -155,7 +155,8 @@ parse_mapping(struct parse_ctx *ctx, yaml_node_t *node, const struct section *se
 			perr(ctx, knode, "duplicate key \"%s\"", fpath);
 		} else {
 			seen[f - sec->fields] = true;
-			if (!node_is_null(vnode) || f->parse == f_section)
+			/* a required section left empty ("source:") is as missing as its keys */
+			if (!node_is_null(vnode))
 				f->parse(ctx, f, vnode, (char *) base + f->offset, fpath);
 			else if (f->required)
 				perr(ctx, vnode, "%s: a value is required", fpath);
@@ -214,7 +215,11 @@ f_ident(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *d
 	set_string(dst, s);
 }
 
-/* Replaces every ${...} with \x01 so a literal password can be told apart. */
+/*
+ * Replaces every ${VAR} with \x01 so a literal password can be told apart.
+ * ${VAR:-default} becomes its default: that text is written in the plan, so
+ * a password there is as literal as one outside a reference.
+ */
 static char *
 mask_references(const char *raw)
 {
@@ -222,10 +227,14 @@ mask_references(const char *raw)
 
 	buf_init(&b);
 	for (const char *p = raw; *p; p++) {
-		const char *close;
+		const char *close, *dflt;
 
 		if (p[0] == '$' && p[1] == '{' && (close = strchr(p, '}'))) {
-			buf_putc(&b, '\x01');
+			dflt = strstr(p, ":-");
+			if (dflt && dflt < close)
+				buf_append(&b, dflt + 2, (size_t) (close - dflt - 2));
+			else
+				buf_putc(&b, '\x01');
 			p = close;
 		} else {
 			buf_putc(&b, *p);
@@ -239,7 +248,8 @@ has_literal_secret(const char *raw)
 {
 	char *masked = mask_references(raw);
 	char *pw = conninfo_password(masked);
-	bool literal = pw && pw[strspn(pw, "\x01")] != '\0';
+	/* password='${PW}' quotes a reference (for spaces in it); the quotes hold no secret */
+	bool literal = pw && pw[strspn(pw, "\x01'")] != '\0';
 
 	free(pw);
 	free(masked);

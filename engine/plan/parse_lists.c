@@ -148,8 +148,11 @@ f_cutover_steps(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node,
 		yaml_node_t *item = yaml_document_get_node(ctx->doc, node->data.sequence.items.start[i]);
 		char *ipath = xasprintf("%s[%zu]", path, i + 1);
 
-		if (parse_cutover_step(ctx, item, &(*steps)[*nsteps], ipath))
+		if (parse_cutover_step(ctx, item, &(*steps)[*nsteps], ipath)) {
+			/* steps that failed to parse are dropped; later checks still name the place */
+			(*steps)[*nsteps].pos = i + 1;
 			(*nsteps)++;
+		}
 		free(ipath);
 	}
 }
@@ -248,7 +251,8 @@ f_lua_hooks(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, voi
 }
 
 static const char *const notify_kinds[] = {"slack", "webhook"};
-static const struct enum_def notify_kind_enum = {notify_kinds, 2};
+#define N_NOTIFY_KINDS (sizeof(notify_kinds) / sizeof(notify_kinds[0]))
+static const struct enum_def notify_kind_enum = {notify_kinds, N_NOTIFY_KINDS};
 
 static const struct field notify_fields[] = {
 	{"kind", f_enum, offsetof(struct notify_target, kind), &notify_kind_enum, true},
@@ -311,6 +315,11 @@ f_notify(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *
 		char *ipath = xasprintf("%s[%zu]", path, i + 1);
 		struct notify_target *t = &(*targets)[*n];
 
+		/*
+		 * No kind until one parses: a missing or misspelt kind ("webhok") must
+		 * not be taken for slack and draw a second, misleading error.
+		 */
+		t->kind = (enum notify_kind) N_NOTIFY_KINDS;
 		parse_mapping(ctx, item, &notify_section, t, ipath);
 		check_notify_target(ctx, item, t, ipath);
 		default_on(&t->on);

@@ -35,6 +35,7 @@ enum cutover_kind {
 struct cutover_step {
 	enum cutover_kind kind;
 	int line;                   /* 1-based line in the plan file */
+	size_t pos;                 /* 1-based place in cutover.steps; 0 for a default step */
 	char *lua_file;             /* CUTOVER_LUA: absolute path */
 	struct strlist roles;       /* CUTOVER_FENCE_WRITES */
 	int64_t timeout_ms;         /* CUTOVER_WAIT_FOR_CATCHUP */

@@ -212,22 +212,19 @@ plan_cross_checks(struct parse_ctx *ctx)
 
 	for (size_t i = 0; i < p->cutover.nsteps; i++) {
 		const struct cutover_step *st = &p->cutover.steps[i];
+		size_t pos = st->pos ? st->pos : i + 1;
 		yaml_node_t *item = NULL;
 
-		if (steps && steps->type == YAML_SEQUENCE_NODE)
-			for (yaml_node_item_t *it = steps->data.sequence.items.start;
-				 it < steps->data.sequence.items.top; it++) {
-				yaml_node_t *n = yaml_document_get_node(ctx->doc, *it);
-
-				if (NODE_LINE(n) == st->line)
-					item = n;
-			}
+		/* by position, not line: a flow list holds several steps on one line */
+		if (st->pos && steps && steps->type == YAML_SEQUENCE_NODE &&
+			st->pos <= (size_t) (steps->data.sequence.items.top - steps->data.sequence.items.start))
+			item = yaml_document_get_node(ctx->doc, steps->data.sequence.items.start[st->pos - 1]);
 		if (!p->cdc.enabled && st->kind == CUTOVER_WAIT_FOR_CATCHUP)
 			perr(ctx, item, "cutover.steps[%zu]: wait_for_catchup needs cdc.enabled: true "
-				 "(without CDC there is nothing to catch up)", i + 1);
+				 "(without CDC there is nothing to catch up)", pos);
 		if (st->kind == CUTOVER_FENCE_WRITES && !p->cdc.enabled)
 			pwarn(ctx, item, "cutover.steps[%zu]: fence_writes without CDC only makes the "
-				  "source read-only after the copy", i + 1);
+				  "source read-only after the copy", pos);
 	}
 }
 
@@ -285,6 +282,15 @@ plan_directory(const char *path)
 	return dir;
 }
 
+static void
+report_yaml_error(const yaml_parser_t *parser, struct diag_list *dl)
+{
+	diag_add(dl, DIAG_ERROR, (int) parser->problem_mark.line + 1,
+			 (int) parser->problem_mark.column + 1, "invalid YAML: %s%s%s",
+			 parser->problem ? parser->problem : "syntax error",
+			 parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
 /* Loads one YAML document; reports a syntax error at its place. */
 static bool
 load_yaml(const char *data, size_t len, yaml_document_t *doc, struct diag_list *dl)
@@ -297,10 +303,7 @@ load_yaml(const char *data, size_t len, yaml_document_t *doc, struct diag_list *
 	yaml_parser_set_input_string(&parser, (const unsigned char *) data, len);
 	ok = yaml_parser_load(&parser, doc);
 	if (!ok) {
-		diag_add(dl, DIAG_ERROR, (int) parser.problem_mark.line + 1,
-				 (int) parser.problem_mark.column + 1, "invalid YAML: %s%s%s",
-				 parser.problem ? parser.problem : "syntax error",
-				 parser.context ? " " : "", parser.context ? parser.context : "");
+		report_yaml_error(&parser, dl);
 		yaml_parser_delete(&parser);
 		return false;
 	}
@@ -318,6 +321,9 @@ load_yaml(const char *data, size_t len, yaml_document_t *doc, struct diag_list *
 					 (int) extra.start_mark.column + 1,
 					 "a plan file holds one YAML document; found a second one here");
 		yaml_document_delete(&extra);
+	} else {
+		/* text after the first document that is not even YAML must not pass unseen */
+		report_yaml_error(&parser, dl);
 	}
 	yaml_parser_delete(&parser);
 	return true;
@@ -328,6 +334,7 @@ plan_load(const char *path, struct diag_list *dl)
 {
 	struct plan *plan;
 	yaml_document_t doc;
+	yaml_node_t *steps;
 	struct parse_ctx ctx;
 	size_t len = 0;
 	char *data = read_file(path, &len, dl);
@@ -346,7 +353,9 @@ plan_load(const char *path, struct diag_list *dl)
 	plan_defaults(plan);
 	ctx = (struct parse_ctx) {dl, &doc, plan};
 	parse_mapping(&ctx, yaml_document_get_root_node(&doc), &top_sec, plan, "");
-	plan_finish_defaults(plan, top_value(&doc, "cutover", "steps") != NULL);
+	steps = top_value(&doc, "cutover", "steps");
+	/* "steps:" with no value is "not set", like every other key: defaults apply */
+	plan_finish_defaults(plan, steps && !node_is_null(steps));
 	plan_cross_checks(&ctx);
 	yaml_document_delete(&doc);
 	if (dl->nerrors > 0) {
