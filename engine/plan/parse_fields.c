@@ -374,6 +374,9 @@ f_duration(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void
 		return;
 	if (!parse_duration(s, dst, &why))
 		perr(ctx, node, "%s: invalid duration \"%s\": %s", path, s, why);
+	else if (*(int64_t *) dst == 0)
+		/* a zero lag, catch-up or hook timeout can never be met: always a typo */
+		perr(ctx, node, "%s: the duration must be greater than zero", path);
 	free(s);
 }
 

@@ -118,6 +118,8 @@ static const struct invalid_case cases[] = {
 		{E, 5, 34, "copy.split_tables_larger_than: invalid size \"9000000000TB\": size is too large"}}},
 	{"duration without a unit", BASE "cdc: {max_lag: 10}\n", 1, {
 		{E, 5, 16, "cdc.max_lag: invalid duration \"10\": " DURATION_WHY}}},
+	{"zero duration", BASE "cdc: {max_lag: 0s}\n", 1, {
+		{E, 5, 16, "cdc.max_lag: the duration must be greater than zero"}}},
 	{"duration in days", BASE "hooks: {timeout: 1d}\n", 1, {
 		{E, 5, 18, "hooks.timeout: invalid duration \"1d\": " DURATION_WHY}}},
 	{"negative duration", BASE "cutover:\n  steps:\n    - wait_for_catchup: {timeout: -5m}\n", 1, {
