@@ -1,0 +1,31 @@
+/*
+ * One function per step kind (DESIGN.md §3), each in its own file under
+ * engine/steps/. step_execute (steps.c) dispatches on the step's kind.
+ * Every function opens the connections it needs (run_connect_*), reports
+ * progress in run->progress[step index], and returns false with err filled
+ * and naming the table or object when it fails. A step must be safe to run
+ * again after a crash: the scheduler re-runs any step not recorded done.
+ */
+#ifndef PGSHIFT_STEPS_STEPS_H
+#define PGSHIFT_STEPS_STEPS_H
+
+#include <stdbool.h>
+
+#include "run/run.h"
+
+bool step_snapshot(struct run *run, size_t step, struct pgs_error *err);
+bool step_schema_pre(struct run *run, size_t step, struct pgs_error *err);
+bool step_copy(struct run *run, size_t step, struct pgs_error *err);
+bool step_index(struct run *run, size_t step, struct pgs_error *err);
+bool step_constraint(struct run *run, size_t step, struct pgs_error *err);
+bool step_schema_post(struct run *run, size_t step, struct pgs_error *err);
+bool step_blobs(struct run *run, size_t step, struct pgs_error *err);
+bool step_vacuum(struct run *run, size_t step, struct pgs_error *err);
+bool step_cutover_gate(struct run *run, size_t step, struct pgs_error *err);
+bool step_cutover(struct run *run, size_t step, struct pgs_error *err);
+bool step_cleanup(struct run *run, size_t step, struct pgs_error *err);
+
+/* Releases the exported snapshot once no step needs it any more. */
+void run_release_snapshot(struct run *run);
+
+#endif
