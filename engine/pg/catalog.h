@@ -41,12 +41,14 @@ struct cat_table {
 };
 
 struct cat_index {
+	uint32_t oid;               /* on the source, to match constraints; not stable elsewhere */
 	char *schema, *name;
 	size_t table;               /* index into catalog.tables */
 	char *def;                  /* pg_get_indexdef */
 	bool is_primary, is_unique;
 	bool backs_constraint;      /* created by a PK/UNIQUE/EXCLUDE constraint */
 	int64_t bytes;
+	long parent;                /* partitioned index this one is attached to, -1 if none */
 };
 
 struct cat_constraint {
@@ -58,6 +60,8 @@ struct cat_constraint {
 	long index;                 /* index into catalog.indexes for p/u/x, -1 otherwise */
 	long ref_table;             /* index into catalog.tables for 'f', -1 if not migrated */
 	char *ref_schema, *ref_name;/* the referenced table, for 'f' */
+	bool inherited;             /* cloned from a parent's constraint (partitions,
+								 * inheritance): created with it, never on its own */
 };
 
 struct cat_sequence {
@@ -120,6 +124,8 @@ bool cat_table_copies_data(const struct cat_table *t);
 /*
  * A stable digest (sha256 hex, malloc'd) of the filtered tables, columns,
  * indexes and constraints, for saved plans (`plan --out`, `apply --expect`).
+ * Sizes, row estimates and oids are not part of it. NULL only when libcrypto
+ * cannot compute sha256 (e.g. a FIPS provider that was not loaded).
  */
 char *catalog_fingerprint(const struct catalog *cat);
 
