@@ -17,6 +17,9 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 LIBOBJS := $(filter-out $(BUILD)/engine/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+# C tests that need a real server (SOURCE_URI); run by tests/integration/*.t
+PGTEST_SRCS := $(wildcard tests/pg/test_*.c)
+PGTEST_BINS := $(PGTEST_SRCS:tests/pg/%.c=$(BUILD)/pgtest/%)
 
 DEB_PKGS := build-essential pkg-config libpq-dev libyaml-dev liblua5.4-dev \
             libcurl4-openssl-dev libssl-dev postgresql-15 postgresql-client-15 \
@@ -45,6 +48,11 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/tap.h $(LIBOBJS)
 	@echo "CC $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIBOBJS) $(LIBS)
 
+$(BUILD)/pgtest/%: tests/pg/%.c tests/unit/tap.h $(wildcard tests/pg/*.h) $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIBOBJS) $(LIBS)
+
 # Installs what build, tests and demo need on Debian 12 when run as root.
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -60,11 +68,11 @@ unit: deps
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
 
 integration: deps
-	$(Q)$(MAKE) --no-print-directory pgshift
+	$(Q)$(MAKE) --no-print-directory pgshift $(PGTEST_BINS)
 	$(Q)prove -j2 tests/integration/
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS) $(PGTEST_BINS)
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
 	$(Q)prove -j2 tests/integration/
 
@@ -78,7 +86,7 @@ valgrind: deps
 	$(Q)$(MAKE) --no-print-directory $(UNIT_BINS)
 	$(Q)cd tests/unit && prove -e 'valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9' $(UNIT_BINS:%=../../%)
 
-$(BUILD)/unit-all: $(UNIT_BINS)
+$(BUILD)/unit-all: $(UNIT_BINS) $(PGTEST_BINS)
 	@touch $@
 
 install: pgshift
