@@ -112,7 +112,15 @@ struct catalog {
 /*
  * Reads the source catalog and applies the plan's filters. System schemas,
  * pg_toast, temp schemas and pgshift's own "pgshift" schema are never part of
- * it. A partition follows its root table's filter decision.
+ * it, nor objects that belong to an extension. A partition follows its root
+ * table's filter decision unless the partition itself (or its schema) is
+ * named by an exclude pattern; exclude_table_data on a parent covers its
+ * partitions. Table patterns also select views and free-standing sequences
+ * (as pg_dump --table); an owned sequence follows its table. With
+ * include_tables set, schemas lists only schemas holding a kept object.
+ * Runs in its own REPEATABLE READ READ ONLY transaction when conn is idle,
+ * else inside the caller's. plan may be NULL (no filters). On failure cat
+ * is left empty.
  */
 bool catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat,
 				  struct pgs_error *err);

@@ -67,6 +67,8 @@ CREATE TABLE app.sessions (id integer PRIMARY KEY, data text);
 CREATE TABLE app.ext_owned (id integer);
 ALTER EXTENSION plpgsql ADD TABLE app.ext_owned;
 CREATE TABLE scratch.junk (id integer);
+CREATE SCHEMA pgshift;
+CREATE TABLE pgshift.state (id integer PRIMARY KEY);
 
 CREATE VIEW app.order_totals AS SELECT customer_id, sum(total) AS total FROM app.orders GROUP BY customer_id;
 CREATE MATERIALIZED VIEW app.customer_count AS SELECT count(*) AS n FROM app.customers;

@@ -301,6 +301,30 @@ test_plan_b(PGconn *ro, const struct plan *plan)
 	catalog_free(&cat);
 }
 
+/* Without a plan only system, extension and pgshift's own objects are left out. */
+static void
+test_no_plan(PGconn *ro)
+{
+	struct catalog cat;
+	char *tables, *objects;
+
+	if (!load(ro, NULL, &cat, "catalog_load without a plan"))
+		return;
+	tables = render_tables(&cat);
+	objects = render_objects(&cat);
+	ok(strstr(tables, "scratch.junk r") && strstr(tables, "app.tmp_scratch r"),
+	   "no plan: every user table is there");
+	ok(!strstr(tables, "pgshift.") && !strstr(objects, "schema pgshift"),
+	   "no plan: pgshift's own schema is never part of the catalog");
+	ok(!strstr(tables, "ext_owned"), "no plan: a table owned by an extension is left out");
+	ok(!strstr(objects, "pg_catalog") && !strstr(objects, "information_schema") &&
+	   !strstr(objects, "pg_toast"), "no plan: no system schema");
+	is_int(cat.nunmatched, 0, "no plan: nothing unmatched");
+	free(tables);
+	free(objects);
+	catalog_free(&cat);
+}
+
 static char *
 fingerprint(PGconn *ro, const struct plan *plan, const char *what)
 {
@@ -351,6 +375,7 @@ run(PGconn *ro, PGconn *rw, struct plan *a, struct plan *b)
 		catalog_free(&cat);
 	}
 	test_plan_b(ro, b);
+	test_no_plan(ro);
 	test_fingerprint(ro, rw, a);
 }
 
