@@ -41,12 +41,14 @@ struct cat_table {
 };
 
 struct cat_index {
+	uint32_t oid;               /* on the source, to match constraints; not stable elsewhere */
 	char *schema, *name;
 	size_t table;               /* index into catalog.tables */
 	char *def;                  /* pg_get_indexdef */
 	bool is_primary, is_unique;
 	bool backs_constraint;      /* created by a PK/UNIQUE/EXCLUDE constraint */
 	int64_t bytes;
+	long parent;                /* partitioned index this one is attached to, -1 if none */
 };
 
 struct cat_constraint {
@@ -58,6 +60,8 @@ struct cat_constraint {
 	long index;                 /* index into catalog.indexes for p/u/x, -1 otherwise */
 	long ref_table;             /* index into catalog.tables for 'f', -1 if not migrated */
 	char *ref_schema, *ref_name;/* the referenced table, for 'f' */
+	bool inherited;             /* cloned from a parent's constraint (partitions,
+								 * inheritance): created with it, never on its own */
 };
 
 struct cat_sequence {
@@ -108,7 +112,15 @@ struct catalog {
 /*
  * Reads the source catalog and applies the plan's filters. System schemas,
  * pg_toast, temp schemas and pgshift's own "pgshift" schema are never part of
- * it. A partition follows its root table's filter decision.
+ * it, nor objects that belong to an extension. A partition follows its root
+ * table's filter decision unless the partition itself (or its schema) is
+ * named by an exclude pattern; exclude_table_data on a parent covers its
+ * partitions. Table patterns also select views and free-standing sequences
+ * (as pg_dump --table); an owned sequence follows its table. With
+ * include_tables set, schemas lists only schemas holding a kept object.
+ * Runs in its own REPEATABLE READ READ ONLY transaction when conn is idle,
+ * else inside the caller's. plan may be NULL (no filters). On failure cat
+ * is left empty.
  */
 bool catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat,
 				  struct pgs_error *err);
@@ -120,6 +132,8 @@ bool cat_table_copies_data(const struct cat_table *t);
 /*
  * A stable digest (sha256 hex, malloc'd) of the filtered tables, columns,
  * indexes and constraints, for saved plans (`plan --out`, `apply --expect`).
+ * Sizes, row estimates and oids are not part of it. NULL only when libcrypto
+ * cannot compute sha256 (e.g. a FIPS provider that was not loaded).
  */
 char *catalog_fingerprint(const struct catalog *cat);
 

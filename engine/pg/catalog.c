@@ -1,0 +1,194 @@
+/*
+ * catalog_load: reads the source catalog kind by kind (catalog_tables.c,
+ * catalog_indexes.c, catalog_objects.c) inside one REPEATABLE READ READ ONLY
+ * transaction, so tables, indexes and constraints all describe the same
+ * moment even while the application runs DDL. About ten queries in all,
+ * however many tables the source has.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/catalog.h"
+#include "pg/catalog_int.h"
+#include "pg/conn.h"
+#include "util/xalloc.h"
+
+static const char server_sql[] =
+	"SELECT current_setting('server_version_num'), current_setting('server_version'),"
+	" current_database(), EXISTS (SELECT 1 FROM pg_largeobject_metadata)";
+
+/* Extensions' own schemas are created by CREATE EXTENSION, never by pgshift. */
+static const char schemas_sql[] =
+	"SELECT n.nspname FROM pg_namespace n WHERE " CAT_USER_SCHEMA
+	" AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_namespace'::regclass"
+	"  AND e.objid = n.oid AND e.deptype = 'e')"
+	" ORDER BY n.nspname COLLATE \"C\"";
+
+static bool
+load_server(struct cat_load *ctx)
+{
+	PGresult *res = pg_query(ctx->conn, server_sql, 0, NULL, ctx->err);
+
+	if (!res)
+		return false;
+	ctx->cat->server_version_num = (int) cat_int64(res, 0, 0);
+	ctx->cat->server_version = cat_str(res, 0, 1);
+	ctx->cat->database = cat_str(res, 0, 2);
+	ctx->cat->has_large_objects = cat_bool(res, 0, 3);
+	PQclear(res);
+	return true;
+}
+
+/*
+ * Every schema is tried against the schema patterns (so their hits are
+ * known). With include_tables set, only schemas holding a kept object are
+ * listed (finish_schemas), as pg_dump --table creates no other schema.
+ */
+static bool
+load_schemas(struct cat_load *ctx, bool list_all)
+{
+	PGresult *res = pg_query(ctx->conn, schemas_sql, 0, NULL, ctx->err);
+
+	if (!res)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (cat_filter_schema(&ctx->filter, PQgetvalue(res, i, 0)) && list_all)
+			cat_add_schema(ctx->cat, PQgetvalue(res, i, 0));
+	PQclear(res);
+	return true;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* A kept partition or owned sequence may live in a schema the filters left out. */
+static void
+finish_schemas(struct catalog *cat)
+{
+	for (size_t i = 0; i < cat->ntables; i++)
+		cat_add_schema(cat, cat->tables[i].schema);
+	for (size_t i = 0; i < cat->nsequences; i++)
+		cat_add_schema(cat, cat->sequences[i].schema);
+	for (size_t i = 0; i < cat->nviews; i++)
+		cat_add_schema(cat, cat->views[i].schema);
+	if (cat->nschemas > 1)
+		qsort(cat->schemas, cat->nschemas, sizeof(char *), cmp_str);
+}
+
+static bool
+load_all(struct cat_load *ctx, const struct plan *plan)
+{
+	bool list_all = !plan || plan->filters.include_tables.n == 0;
+
+	return load_server(ctx) && load_schemas(ctx, list_all) && cat_load_tables(ctx) &&
+		   cat_load_columns(ctx) && cat_load_indexes(ctx) && cat_load_constraints(ctx) &&
+		   cat_load_sequences(ctx) && cat_load_extensions(ctx) && cat_load_views(ctx);
+}
+
+bool
+catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat, struct pgs_error *err)
+{
+	struct cat_load ctx = {.conn = conn, .cat = cat, .err = err};
+	/* a caller already in a transaction (e.g. on an exported snapshot) keeps it */
+	bool own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
+	bool ok;
+
+	memset(cat, 0, sizeof(*cat));
+	cat_filter_init(&ctx.filter, plan);
+	ok = !own_tx || pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, err);
+	ok = ok && load_all(&ctx, plan);
+	if (own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+		struct pgs_error end_err;
+
+		/* a failed COMMIT after successful reads changes nothing we read */
+		pg_exec(conn, ok ? "COMMIT" : "ROLLBACK", 0, NULL, &end_err);
+	}
+	if (ok) {
+		finish_schemas(cat);
+		cat_filter_unmatched(&ctx.filter, cat);
+	} else {
+		pgs_error_prefix(err, "could not read the source catalog");
+		if (!err->hint[0])
+			pgs_error_hint(err, "check that the source user may read the system catalogs");
+		catalog_free(cat);
+	}
+	cat_filter_free(&ctx.filter);
+	cat_oidmap_free(&ctx.tables);
+	cat_oidmap_free(&ctx.indexes);
+	free(ctx.table_oids);
+	return ok;
+}
+
+bool
+cat_table_copies_data(const struct cat_table *t)
+{
+	return t->relkind == 'r' && !t->exclude_data;
+}
+
+static void
+free_indexes_constraints(struct catalog *cat)
+{
+	for (size_t i = 0; i < cat->nindexes; i++) {
+		free(cat->indexes[i].schema);
+		free(cat->indexes[i].name);
+		free(cat->indexes[i].def);
+	}
+	free(cat->indexes);
+	for (size_t i = 0; i < cat->nconstraints; i++) {
+		free(cat->constraints[i].name);
+		free(cat->constraints[i].def);
+		free(cat->constraints[i].ref_schema);
+		free(cat->constraints[i].ref_name);
+	}
+	free(cat->constraints);
+}
+
+static void
+free_objects(struct catalog *cat)
+{
+	for (size_t i = 0; i < cat->nsequences; i++) {
+		struct cat_sequence *s = &cat->sequences[i];
+
+		free(s->schema);
+		free(s->name);
+		free(s->owner_schema);
+		free(s->owner_table);
+		free(s->owner_column);
+	}
+	free(cat->sequences);
+	for (size_t i = 0; i < cat->nextensions; i++) {
+		free(cat->extensions[i].name);
+		free(cat->extensions[i].version);
+		free(cat->extensions[i].schema);
+	}
+	free(cat->extensions);
+	for (size_t i = 0; i < cat->nviews; i++) {
+		free(cat->views[i].schema);
+		free(cat->views[i].name);
+	}
+	free(cat->views);
+}
+
+void
+catalog_free(struct catalog *cat)
+{
+	if (!cat)
+		return;
+	for (size_t i = 0; i < cat->ntables; i++)
+		cat_free_table(&cat->tables[i]);
+	free(cat->tables);
+	free_indexes_constraints(cat);
+	free_objects(cat);
+	for (size_t i = 0; i < cat->nschemas; i++)
+		free(cat->schemas[i]);
+	free(cat->schemas);
+	for (size_t i = 0; i < cat->nunmatched; i++)
+		free(cat->unmatched[i].pattern);
+	free(cat->unmatched);
+	free(cat->server_version);
+	free(cat->database);
+	memset(cat, 0, sizeof(*cat));
+}

@@ -1,0 +1,120 @@
+/*
+ * The fingerprint of a catalog that `plan --out` saves and `apply --expect`
+ * compares: sha256 over a canonical text of the filtered tables, columns,
+ * indexes and constraints. Only what changes the migration's meaning goes
+ * in: never oids, sizes or row estimates, which move on a live source
+ * without anybody changing the schema. Column positions go in by their
+ * order, not attnum, so a dropped column's gap does not count as drift.
+ * Every field is length-prefixed so no name can forge another record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "pg/catalog.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+static void
+field(struct buf *b, const char *s)
+{
+	if (!s)
+		buf_puts(b, "-;");
+	else
+		buf_printf(b, "%zu:%s;", strlen(s), s);
+}
+
+static void
+flag(struct buf *b, char c)
+{
+	buf_putc(b, c ? c : '0');
+	buf_putc(b, ';');
+}
+
+static void
+table_text(struct buf *b, const struct cat_table *t)
+{
+	buf_puts(b, "T;");
+	field(b, t->schema);
+	field(b, t->name);
+	flag(b, t->relkind);
+	field(b, t->parent_schema);
+	field(b, t->parent_name);
+	flag(b, t->replident);
+	buf_putc(b, '\n');
+	for (size_t i = 0; i < t->ncols; i++) {
+		const struct cat_column *c = &t->cols[i];
+
+		buf_puts(b, "C;");
+		field(b, c->name);
+		field(b, c->type);
+		flag(b, c->not_null ? 't' : 'f');
+		flag(b, c->generated ? 't' : 'f');
+		flag(b, c->identity);
+		buf_putc(b, '\n');
+	}
+}
+
+static void
+index_text(struct buf *b, const struct catalog *cat, const struct cat_index *ix)
+{
+	buf_puts(b, "I;");
+	field(b, cat->tables[ix->table].schema);
+	field(b, cat->tables[ix->table].name);
+	field(b, ix->schema);
+	field(b, ix->name);
+	field(b, ix->def);
+	buf_putc(b, '\n');
+}
+
+static void
+constraint_text(struct buf *b, const struct catalog *cat, const struct cat_constraint *k)
+{
+	buf_puts(b, "K;");
+	field(b, cat->tables[k->table].schema);
+	field(b, cat->tables[k->table].name);
+	field(b, k->name);
+	flag(b, k->type);
+	field(b, k->def);
+	flag(b, k->validated ? 't' : 'f');
+	field(b, k->ref_schema);
+	field(b, k->ref_name);
+	buf_putc(b, '\n');
+}
+
+static char *
+sha256_hex(const void *data, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char *hex;
+
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+		return NULL;
+	hex = xmalloc(2 * (size_t) mdlen + 1);
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex[2 * mdlen] = '\0';
+	return hex;
+}
+
+char *
+catalog_fingerprint(const struct catalog *cat)
+{
+	struct buf b;
+	char *hex;
+
+	buf_init(&b);
+	buf_puts(&b, "pgshift-catalog-v1\n");
+	for (size_t i = 0; i < cat->ntables; i++)
+		table_text(&b, &cat->tables[i]);
+	for (size_t i = 0; i < cat->nindexes; i++)
+		index_text(&b, cat, &cat->indexes[i]);
+	for (size_t i = 0; i < cat->nconstraints; i++)
+		constraint_text(&b, cat, &cat->constraints[i]);
+	hex = sha256_hex(b.data, b.len);
+	buf_free(&b);
+	return hex;
+}

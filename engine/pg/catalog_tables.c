@@ -1,0 +1,222 @@
+/*
+ * Tables of the source catalog: plain and partitioned tables with their
+ * partition parent, size, row estimate, replica identity and primary key,
+ * and then their columns. One query per kind, whatever the table count.
+ * Which tables are kept is decided here, because partitions follow their
+ * root table: a leaf is kept when its parent is kept and the leaf itself is
+ * not named by exclude_tables (or its schema by exclude_schemas).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/catalog_int.h"
+#include "pg/conn.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+static const char tables_sql[] =
+	"SELECT c.oid, n.nspname, c.relname, c.relkind, c.relispartition, pi.inhparent,"
+	" pn.nspname, pc.relname, c.reltuples, pg_table_size(c.oid), c.relreplident,"
+	" EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')"
+	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" LEFT JOIN pg_inherits pi ON c.relispartition AND pi.inhrelid = c.oid"
+	" LEFT JOIN pg_class pc ON pc.oid = pi.inhparent"
+	" LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace"
+	" WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'"
+	" AND " CAT_USER_SCHEMA " AND " CAT_NOT_EXTENSION_MEMBER
+	" ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"";
+
+static const char columns_sql[] =
+	"SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnum,"
+	" a.attnotnull, a.attgenerated <> '', a.attidentity"
+	" FROM pg_attribute a WHERE a.attrelid = ANY ($1::oid[])"
+	" AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum";
+
+enum { UNDECIDED, DECIDING, DECIDED };
+
+/* A table read from the server, before the filters decided on it. */
+struct candidate {
+	struct cat_table t;
+	uint32_t parent_oid;
+	long parent;                /* index into the candidates, -1 if none */
+	int state;
+	bool keep;
+};
+
+void
+cat_free_table(struct cat_table *t)
+{
+	free(t->schema);
+	free(t->name);
+	free(t->parent_schema);
+	free(t->parent_name);
+	for (size_t i = 0; i < t->ncols; i++) {
+		free(t->cols[i].name);
+		free(t->cols[i].type);
+	}
+	free(t->cols);
+}
+
+static void
+read_candidate(const PGresult *res, int row, struct candidate *c)
+{
+	const char *tuples = PQgetvalue(res, row, 8);
+
+	memset(c, 0, sizeof(*c));
+	c->t.oid = cat_oid(res, row, 0);
+	c->t.schema = cat_str(res, row, 1);
+	c->t.name = cat_str(res, row, 2);
+	c->t.relkind = PQgetvalue(res, row, 3)[0];
+	c->t.is_partition = cat_bool(res, row, 4);
+	c->parent_oid = cat_oid(res, row, 5);
+	c->t.parent_schema = cat_str(res, row, 6);
+	c->t.parent_name = cat_str(res, row, 7);
+	/* reltuples is -1 until the first VACUUM/ANALYZE (PostgreSQL 14+) */
+	c->t.est_rows = strtod(tuples, NULL) < 0 ? -1 : (int64_t) strtod(tuples, NULL);
+	c->t.bytes = cat_int64(res, row, 9);
+	c->t.replident = PQgetvalue(res, row, 10)[0];
+	c->t.has_pk = cat_bool(res, row, 11);
+	c->parent = -1;
+}
+
+/*
+ * Decides one candidate, parents first. Exclude patterns are tried on a
+ * partition even when its root is dropped: a pattern naming an existing
+ * table is not a typo, so it must not be reported as matching nothing.
+ * An include pattern naming a partition counts as matched only when the
+ * root is kept anyway; otherwise it had no effect and preflight says so.
+ */
+static void
+decide(struct cat_filter *f, struct candidate *cs, struct candidate *c)
+{
+	bool named, schema_named;
+
+	if (c->state != UNDECIDED)
+		return;                 /* DECIDING: a cycle, impossible in pg_inherits */
+	c->state = DECIDING;
+	if (c->parent < 0) {
+		c->keep = cat_filter_schema(f, c->t.schema) &&
+				  cat_filter_relation(f, c->t.schema, c->t.name);
+		c->t.exclude_data = c->keep && cat_filter_data_excluded(f, c->t.schema, c->t.name);
+	} else {
+		struct candidate *p = &cs[c->parent];
+
+		decide(f, cs, p);
+		if (p->keep)
+			cat_filter_table_included(f, c->t.schema, c->t.name);
+		named = cat_filter_table_excluded(f, c->t.schema, c->t.name);
+		schema_named = cat_filter_schema_excluded(f, c->t.schema);
+		c->keep = p->keep && !named && !schema_named;
+		c->t.exclude_data = c->keep &&
+			(cat_filter_data_excluded(f, c->t.schema, c->t.name) || p->t.exclude_data);
+	}
+	c->state = DECIDED;
+}
+
+static void
+link_parents(struct candidate *cs, size_t n)
+{
+	uint32_t *oids = xcalloc(n + 1, sizeof(uint32_t));
+	struct cat_oidmap m;
+
+	for (size_t i = 0; i < n; i++)
+		oids[i] = cs[i].t.oid;
+	cat_oidmap_build(&m, oids, n);
+	for (size_t i = 0; i < n; i++)
+		if (cs[i].t.is_partition && cs[i].parent_oid)
+			cs[i].parent = cat_oidmap_find(&m, cs[i].parent_oid);
+	cat_oidmap_free(&m);
+	free(oids);
+}
+
+/* Moves the kept candidates into cat->tables and builds the oid map and list. */
+static void
+keep_tables(struct cat_load *ctx, struct candidate *cs, size_t n)
+{
+	struct catalog *cat = ctx->cat;
+	uint32_t *oids = xcalloc(n + 1, sizeof(uint32_t));
+	struct buf list;
+
+	buf_init(&list);
+	buf_putc(&list, '{');
+	cat->tables = xcalloc(n + 1, sizeof(*cat->tables));
+	for (size_t i = 0; i < n; i++) {
+		if (!cs[i].keep) {
+			cat_free_table(&cs[i].t);
+			continue;
+		}
+		buf_printf(&list, "%s%u", cat->ntables ? "," : "", cs[i].t.oid);
+		oids[cat->ntables] = cs[i].t.oid;
+		cat->total_bytes += cs[i].t.bytes;
+		cat->tables[cat->ntables++] = cs[i].t;
+	}
+	buf_putc(&list, '}');
+	ctx->table_oids = buf_steal(&list);
+	cat_oidmap_build(&ctx->tables, oids, cat->ntables);
+	free(oids);
+}
+
+bool
+cat_load_tables(struct cat_load *ctx)
+{
+	PGresult *res = pg_query(ctx->conn, tables_sql, 0, NULL, ctx->err);
+	struct candidate *cs;
+	size_t n;
+
+	if (!res)
+		return false;
+	n = (size_t) PQntuples(res);
+	cs = xcalloc(n + 1, sizeof(*cs));
+	for (size_t i = 0; i < n; i++)
+		read_candidate(res, (int) i, &cs[i]);
+	PQclear(res);
+	link_parents(cs, n);
+	for (size_t i = 0; i < n; i++)
+		decide(&ctx->filter, cs, &cs[i]);
+	keep_tables(ctx, cs, n);
+	free(cs);
+	return true;
+}
+
+static void
+read_column(const PGresult *res, int row, struct cat_column *col)
+{
+	col->name = cat_str(res, row, 1);
+	col->type = cat_str(res, row, 2);
+	col->attnum = (int) cat_int64(res, row, 3);
+	col->not_null = cat_bool(res, row, 4);
+	col->generated = cat_bool(res, row, 5);
+	col->identity = PQgetvalue(res, row, 6)[0];
+}
+
+bool
+cat_load_columns(struct cat_load *ctx)
+{
+	const char *params[] = {ctx->table_oids};
+	PGresult *res = pg_query(ctx->conn, columns_sql, 1, params, ctx->err);
+	struct catalog *cat = ctx->cat;
+	int n;
+
+	if (!res)
+		return false;
+	n = PQntuples(res);
+	/* count first, so each table's array is allocated once */
+	for (int i = 0; i < n; i++) {
+		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 0));
+
+		if (t >= 0)
+			cat->tables[t].ncols++;
+	}
+	for (size_t t = 0; t < cat->ntables; t++) {
+		cat->tables[t].cols = xcalloc(cat->tables[t].ncols + 1, sizeof(struct cat_column));
+		cat->tables[t].ncols = 0;
+	}
+	for (int i = 0; i < n; i++) {
+		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 0));
+
+		if (t >= 0)
+			read_column(res, i, &cat->tables[t].cols[cat->tables[t].ncols++]);
+	}
+	PQclear(res);
+	return true;
+}
