@@ -17,6 +17,8 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 LIBOBJS := $(filter-out $(BUILD)/engine/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+PGTEST_SRCS := $(wildcard tests/pg/test_*.c)
+PGTEST_BINS := $(PGTEST_SRCS:tests/pg/%.c=$(BUILD)/pgtest/%)
 
 DEB_PKGS := build-essential pkg-config libpq-dev libyaml-dev liblua5.4-dev \
             libcurl4-openssl-dev libssl-dev postgresql-15 postgresql-client-15 \
@@ -45,6 +47,11 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/tap.h $(LIBOBJS)
 	@echo "CC $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIBOBJS) $(LIBS)
 
+$(BUILD)/pgtest/%: tests/pg/%.c tests/unit/tap.h $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIBOBJS) $(LIBS)
+
 # Installs what build, tests and demo need on Debian 12 when run as root.
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -60,11 +67,11 @@ unit: deps
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
 
 integration: deps
-	$(Q)$(MAKE) --no-print-directory pgshift
+	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS) $(PGTEST_BINS)
 	$(Q)prove -j2 tests/integration/
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS) $(PGTEST_BINS)
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
 	$(Q)prove -j2 tests/integration/
 
