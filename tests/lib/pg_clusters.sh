@@ -101,7 +101,8 @@ cmd_stop() {
 cmd_run() {
   local dir rc=0
   dir=$(mktemp -d /tmp/pgshift-clusters.XXXXXX)
-  trap 'cmd_stop "$dir"; rm -rf "$dir"' EXIT INT TERM
+  # expanded now: the EXIT trap runs after this function's locals are gone
+  trap "cmd_stop '$dir'; rm -rf '$dir'" EXIT INT TERM
   cmd_start "$dir"
   set -a; . "$dir/env"; set +a
   "$@" || rc=$?
