@@ -14,6 +14,7 @@
 
 #include "pg/catalog.h"
 #include "plan/plan.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 enum check_status { CHECK_PASS, CHECK_WARN, CHECK_FAIL };
@@ -40,15 +41,26 @@ struct preflight_report {
 };
 
 /*
- * Runs every check. src/dst are open sessions (read-only in a dry run); when
- * dst is NULL the target checks FAIL with the connection error given in
- * target_error. resuming: a run of this plan exists in the target's state,
- * so a leftover slot/publication is expected, not a FAIL.
+ * Runs every check. src/dst are open sessions (read-only in a dry run); src
+ * and cat are required (without the source there is nothing to check). When
+ * dst is NULL the target checks FAIL and target_connect shows the connection
+ * error given in target_error. resuming: a run of this plan exists in the
+ * target's state, so a leftover slot/publication is expected, not a FAIL.
+ * A check whose query fails becomes a WARN naming the error; false (with err)
+ * only when a connection is lost, as then no result can be trusted.
  */
 bool preflight_run(const struct plan *plan, PGconn *src, PGconn *dst,
-				   const struct catalog *cat, bool resuming,
+				   const char *target_error, const struct catalog *cat, bool resuming,
 				   struct preflight_report *report, struct pgs_error *err);
 void preflight_report_free(struct preflight_report *report);
 const char *check_status_name(enum check_status s);
+/* The check named name, or NULL. */
+const struct check_result *preflight_find(const struct preflight_report *report,
+										  const char *name);
+
+/* Human report: one line per check, then the compare-params section. */
+void preflight_report_text(const struct preflight_report *report, struct buf *out);
+/* {"checks":[{name,status,observed,hint}],"params":[...],"fail":N,"warn":N} */
+void preflight_report_json(const struct preflight_report *report, struct buf *out);
 
 #endif

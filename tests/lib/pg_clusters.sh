@@ -8,6 +8,10 @@
 #   pg_clusters.sh stop DIR      stop both (safe to call twice)
 #   pg_clusters.sh run CMD...    start in a temp dir, export the env, run CMD,
 #                                always stop (trap), exit with CMD's status
+#
+# PGSHIFT_PG_EXTRA_CONF, when set, is appended to both clusters' settings
+# (e.g. "max_prepared_transactions = 4"), for tests that need more than the
+# defaults below.
 set -euo pipefail
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -57,6 +61,7 @@ full_page_writes = off
 shared_buffers = 64MB
 log_min_messages = warning
 logging_collector = off
+${PGSHIFT_PG_EXTRA_CONF:-}
 CONF
     as_pg cp "$dir/$name.conf" "$dir/$name/postgresql.auto.conf"
     if as_pg "$PGBIN/pg_ctl" -D "$dir/$name" -l "$dir/$name.log" -w -t 60 start >/dev/null 2>&1; then

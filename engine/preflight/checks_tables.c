@@ -1,0 +1,285 @@
+/*
+ * Checks of what the catalog selected: tables CDC cannot replicate, extensions
+ * the target cannot create, target tables that already hold rows, and filter
+ * patterns that matched nothing (a typo in include_tables would otherwise
+ * migrate less than the operator thinks).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/conn.h"
+#include "preflight/preflight_int.h"
+#include "util/xalloc.h"
+
+static char *
+table_name(const struct cat_table *t)
+{
+	return xasprintf("%s.%s", t->schema, t->name);
+}
+
+/* Rows of this table are copied (and replicated): not a partitioned parent, not exclude_data. */
+static bool
+copies_data(const struct cat_table *t)
+{
+	return t->relkind != 'p' && !t->exclude_data;
+}
+
+/*
+ * pgoutput can send UPDATE/DELETE only with a replica identity: a primary
+ * key (identity default), an index, or FULL. NOTHING never works, even with
+ * a key. Tables whose data is not copied are left out: their changes are not
+ * applied and the publication does not list them.
+ */
+static bool
+lacks_identity(const struct cat_table *t)
+{
+	return copies_data(t) && (t->replident == 'n' || (t->replident == 'd' && !t->has_pk));
+}
+
+static void
+check_replica_identity(struct pf_ctx *c)
+{
+	const struct catalog *cat = c->cat;
+	size_t n = 0, i = 0;
+	struct buf b;
+	bool full = c->plan->cdc.replica_identity == REPLICA_IDENTITY_FULL;
+
+	for (size_t k = 0; k < cat->ntables; k++)
+		n += lacks_identity(&cat->tables[k]);
+	buf_init(&b);
+	if (n == 0)
+		buf_puts(&b, "none");
+	for (size_t k = 0; k < cat->ntables; k++) {
+		char *name;
+
+		if (!lacks_identity(&cat->tables[k]))
+			continue;
+		name = table_name(&cat->tables[k]);
+		pf_list_append(&b, i++, n, name);
+		free(name);
+	}
+	if (n > 0 && full)
+		pf_add_cdc(c, "replica_identity", CHECK_WARN, buf_steal(&b),
+				   "will set REPLICA IDENTITY FULL on them (their updates and deletes then log whole rows)");
+	else
+		pf_add_cdc(c, "replica_identity", n > 0 ? CHECK_FAIL : CHECK_PASS, buf_steal(&b),
+				   "add a primary key or ALTER TABLE ... REPLICA IDENTITY USING INDEX, "
+				   "or set cdc.replica_identity: full");
+}
+
+static bool
+available(const PGresult *res, const char *name)
+{
+	for (int r = 0; r < PQntuples(res); r++)
+		if (strcmp(PQgetvalue(res, r, 0), name) == 0)
+			return true;
+	return false;
+}
+
+static void
+check_extensions(struct pf_ctx *c)
+{
+	const struct catalog *cat = c->cat;
+	PGresult *res;
+	struct buf b;
+	size_t missing = 0, i = 0;
+
+	if (!c->dst) {
+		pf_no_target(c, "extensions");
+		return;
+	}
+	res = pf_query(c->dst, "SELECT name FROM pg_available_extensions", 0, NULL);
+	if (!res) {
+		pf_query_failed(c, "extensions", c->dst, NULL);
+		return;
+	}
+	for (size_t k = 0; k < cat->nextensions; k++)
+		missing += !available(res, cat->extensions[k].name);
+	buf_init(&b);
+	if (missing == 0)
+		buf_printf(&b, "all %zu available on the target", cat->nextensions);
+	else
+		buf_puts(&b, "not available on the target: ");
+	for (size_t k = 0; k < cat->nextensions && missing > 0; k++)
+		if (!available(res, cat->extensions[k].name))
+			pf_list_append(&b, i++, missing, cat->extensions[k].name);
+	PQclear(res);
+	pf_add_owned(c, "extensions", missing > 0 ? CHECK_FAIL : CHECK_PASS, buf_steal(&b),
+				 "install the packages that provide them on the target, "
+				 "or list them in filters.exclude_extensions");
+}
+
+/* The target's tables, sorted by (schema, name), so each catalog table is one bsearch. */
+struct qname {
+	const char *schema, *name;
+};
+
+static int
+qname_cmp(const void *a, const void *b)
+{
+	const struct qname *x = a, *y = b;
+	int d = strcmp(x->schema, y->schema);
+
+	return d ? d : strcmp(x->name, y->name);
+}
+
+enum row_state { ROWS_NONE, ROWS_SOME, ROWS_UNREADABLE };
+
+/* Cheap: stops at the first row, and ONLY keeps a parent from counting its partitions. */
+static enum row_state
+table_rows(PGconn *dst, const struct cat_table *t)
+{
+	char *qualified = pg_quote_qualified(dst, t->schema, t->name);
+	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM ONLY %s LIMIT 1)", qualified);
+	PGresult *res = pf_query(dst, sql, 0, NULL);
+	enum row_state st = ROWS_UNREADABLE;
+
+	if (res)
+		st = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? ROWS_SOME : ROWS_NONE;
+	PQclear(res);
+	free(sql);
+	free(qualified);
+	return st;
+}
+
+/* Table names (owned) found with rows, and those the target role could not read. */
+struct nonempty {
+	char **some, **unreadable;
+	size_t nsome, nunreadable;
+};
+
+static void
+push_name(char ***list, size_t *n, char *name)
+{
+	*list = xrealloc(*list, (*n + 1) * sizeof(**list));
+	(*list)[(*n)++] = name;
+}
+
+static void
+render_names(struct buf *b, char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pf_list_append(b, i, n, list[i]);
+}
+
+static void
+free_names(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+static void
+scan_target_tables(struct pf_ctx *c, const PGresult *res, struct nonempty *ne)
+{
+	size_t ntarget = (size_t) PQntuples(res);
+	struct qname *names = xcalloc(ntarget ? ntarget : 1, sizeof(*names));
+
+	for (size_t r = 0; r < ntarget; r++) {
+		names[r].schema = PQgetvalue(res, (int) r, 0);
+		names[r].name = PQgetvalue(res, (int) r, 1);
+	}
+	qsort(names, ntarget, sizeof(*names), qname_cmp);
+	for (size_t k = 0; k < c->cat->ntables; k++) {
+		const struct cat_table *t = &c->cat->tables[k];
+		struct qname key = {t->schema, t->name};
+		enum row_state st;
+		char *name;
+
+		if (!copies_data(t) || !bsearch(&key, names, ntarget, sizeof(*names), qname_cmp))
+			continue;
+		st = table_rows(c->dst, t);
+		if (st == ROWS_NONE)
+			continue;
+		name = table_name(t);
+		if (st == ROWS_SOME)
+			push_name(&ne->some, &ne->nsome, name);
+		else
+			push_name(&ne->unreadable, &ne->nunreadable, name);
+	}
+	free(names);
+}
+
+static void
+report_nonempty(struct pf_ctx *c, struct nonempty *ne)
+{
+	bool require = c->plan->copy.require_empty_target;
+	enum check_status st = ne->nsome > 0 ? (require ? CHECK_FAIL : CHECK_WARN)
+		: ne->nunreadable > 0 ? CHECK_WARN : CHECK_PASS;
+	struct buf b;
+
+	buf_init(&b);
+	if (ne->nsome == 0 && ne->nunreadable == 0)
+		buf_puts(&b, "none");
+	if (ne->nsome > 0) {
+		buf_printf(&b, "%zu with rows: ", ne->nsome);
+		render_names(&b, ne->some, ne->nsome);
+	}
+	if (ne->nunreadable > 0) {
+		buf_printf(&b, "%scould not read %zu: ", b.len ? "; " : "", ne->nunreadable);
+		render_names(&b, ne->unreadable, ne->nunreadable);
+	}
+	pf_add_owned(c, "target_tables_empty", st, buf_steal(&b),
+				 ne->nsome == 0 ? "grant SELECT on them to the target role"
+				 : require ? "empty (TRUNCATE) or drop them on the target, "
+				 "or set copy.require_empty_target: false"
+				 : "their rows will be replaced: each is truncated before its copy");
+}
+
+static void
+check_target_empty(struct pf_ctx *c)
+{
+	struct nonempty ne = {0};
+	PGresult *res;
+
+	if (!c->dst) {
+		pf_no_target(c, "target_tables_empty");
+		return;
+	}
+	res = pf_query(c->dst,
+				   "SELECT n.nspname, c.relname FROM pg_class c"
+				   " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'",
+				   0, NULL);
+	if (!res) {
+		pf_query_failed(c, "target_tables_empty", c->dst, NULL);
+		return;
+	}
+	scan_target_tables(c, res, &ne);
+	PQclear(res);
+	report_nonempty(c, &ne);
+	free_names(ne.some, ne.nsome);
+	free_names(ne.unreadable, ne.nunreadable);
+}
+
+static void
+check_filters(struct pf_ctx *c)
+{
+	const struct catalog *cat = c->cat;
+	bool any_include = false;
+	struct buf b;
+
+	buf_init(&b);
+	for (size_t k = 0; k < cat->nunmatched; k++) {
+		const struct cat_unmatched *u = &cat->unmatched[k];
+
+		any_include |= u->is_include;
+		buf_printf(&b, "%s%s \"%s\" matched nothing", k ? "; " : "", u->key, u->pattern);
+	}
+	if (cat->nunmatched == 0)
+		buf_puts(&b, "every pattern matched");
+	pf_add_owned(c, "filters",
+				 any_include ? CHECK_FAIL : cat->nunmatched ? CHECK_WARN : CHECK_PASS,
+				 buf_steal(&b),
+				 any_include ? "fix or remove the include pattern: as written it selects nothing"
+				 : "remove the exclude pattern or fix its spelling");
+}
+
+void
+pf_checks_tables(struct pf_ctx *c)
+{
+	check_replica_identity(c);
+	check_extensions(c);
+	check_target_empty(c);
+	check_filters(c);
+}
