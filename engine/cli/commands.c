@@ -108,7 +108,7 @@ static const char version_help[] =
 
 const struct command commands[] = {
 	{"validate", true, NULL, 0, validate_help, cmd_validate},
-	{"plan", true, OPTS(OPT_FORMAT, OPT_OFFLINE, OPT_OUT), plan_help, cmd_not_built},
+	{"plan", true, OPTS(OPT_FORMAT, OPT_OFFLINE, OPT_OUT), plan_help, cmd_plan},
 	{"apply", true, OPTS(OPT_EXPECT, OPT_UNTIL, OPT_APPROVE, OPT_YES, OPT_NO_PROGRESS, OPT_FORCE),
 	 apply_help, cmd_not_built},
 	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_not_built},

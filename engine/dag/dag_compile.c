@@ -37,12 +37,6 @@ dag_copy_parts(const struct plan *plan, int64_t bytes)
 	return parts > plan->copy.split_max_parts ? plan->copy.split_max_parts : (int) parts;
 }
 
-static bool
-copies_data(const struct cat_table *t)
-{
-	return t->relkind != 'p' && !t->exclude_data;
-}
-
 static long
 find_table(const struct catalog *cat, const char *schema, const char *name)
 {
@@ -110,27 +104,64 @@ after_table_data(struct compile *c, size_t step, long table)
 }
 
 static void
-add_index_steps(struct compile *c)
+add_index_step(struct compile *c, size_t i)
 {
-	for (size_t i = 0; i < c->cat->nindexes; i++) {
-		const struct cat_index *ix = &c->cat->indexes[i];
-		size_t s = dag_add(c->dag, STEP_INDEX, xasprintf("index:%s.%s", ix->schema, ix->name));
+	const struct cat_index *ix = &c->cat->indexes[i];
+	size_t s = dag_add(c->dag, STEP_INDEX, xasprintf("index:%s.%s", ix->schema, ix->name));
 
-		c->dag->steps[s].index = (long) i;
-		c->dag->steps[s].table = (long) ix->table;
-		c->dag->steps[s].est_bytes = c->cat->tables[ix->table].bytes;
-		after_table_data(c, s, (long) ix->table);
-		c->index_step[i] = (long) s;
-		idlist_push(&c->indexes[ix->table], s);
-		idlist_push(&c->all_indexes, s);
-	}
+	c->dag->steps[s].index = (long) i;
+	c->dag->steps[s].table = (long) ix->table;
+	c->dag->steps[s].est_bytes = c->cat->tables[ix->table].bytes;
+	after_table_data(c, s, (long) ix->table);
+	c->index_step[i] = (long) s;
+	idlist_push(&c->indexes[ix->table], s);
+	idlist_push(&c->all_indexes, s);
 }
 
-/* Validated CHECK constraints are part of CREATE TABLE (pre-data): no step. */
+static int
+index_depth(const struct catalog *cat, size_t i)
+{
+	int depth = 0;
+
+	for (long p = cat->indexes[i].parent; p >= 0 && depth < 64; p = cat->indexes[p].parent)
+		depth++;
+	return depth;
+}
+
+/*
+ * A partitioned index adopts the partitions' matching indexes when it is
+ * created, so the deepest (leaf) indexes come first and each parent runs
+ * after the indexes attached to it.
+ */
+static void
+add_index_steps(struct compile *c)
+{
+	int *depth = xcalloc(c->cat->nindexes, sizeof(int));
+	int max = 0;
+
+	for (size_t i = 0; i < c->cat->nindexes; i++) {
+		depth[i] = index_depth(c->cat, i);
+		max = depth[i] > max ? depth[i] : max;
+	}
+	for (int d = max; d >= 0; d--)
+		for (size_t i = 0; i < c->cat->nindexes; i++)
+			if (depth[i] == d)
+				add_index_step(c, i);
+	for (size_t i = 0; i < c->cat->nindexes; i++)
+		if (c->cat->indexes[i].parent >= 0)
+			dag_edge(c->dag, (size_t) c->index_step[c->cat->indexes[i].parent],
+					 (size_t) c->index_step[i]);
+	free(depth);
+}
+
+/*
+ * Validated CHECK constraints are part of CREATE TABLE (pre-data), and a
+ * partition's copy of its parent's constraint is made by the parent's: no step.
+ */
 static bool
 needs_step(const struct cat_constraint *con)
 {
-	return con->type != 'c' || !con->validated;
+	return !con->inherited && (con->type != 'c' || !con->validated);
 }
 
 static void
@@ -179,7 +210,7 @@ add_vacuum_steps(struct compile *c)
 		const struct cat_table *tab = &c->cat->tables[t];
 		size_t s;
 
-		if (!copies_data(tab))
+		if (!cat_table_copies_data(tab))
 			continue;
 		s = dag_add(c->dag, STEP_VACUUM, xasprintf("vacuum:%s.%s", tab->schema, tab->name));
 		c->dag->steps[s].table = (long) t;
@@ -200,7 +231,7 @@ add_catalog_steps(struct compile *c)
 	c->keys = xcalloc(nt, sizeof(struct idlist));
 	c->index_step = xcalloc(c->cat->nindexes, sizeof(long));
 	for (size_t t = 0; t < nt; t++)
-		if (copies_data(&c->cat->tables[t]))
+		if (cat_table_copies_data(&c->cat->tables[t]))
 			add_copy_steps(c, t);
 	propagate_to_parents(c);
 	if (c->cat->has_large_objects) {

@@ -134,13 +134,15 @@ json_param(struct buf *out, const struct param_diff *pd)
 void
 preflight_report_json(const struct preflight_report *report, struct buf *out)
 {
-	buf_puts(out, "{\"checks\":[");
+	buf_puts(out, "{\"verdict\":");
+	json_put_string(out, report->nfail ? "fail" : report->nwarn ? "warn" : "pass");
+	buf_puts(out, ",\"checks\":[");
 	for (size_t i = 0; i < report->nchecks; i++) {
 		if (i > 0)
 			buf_putc(out, ',');
 		json_check(out, &report->checks[i]);
 	}
-	buf_puts(out, "],\"params\":[");
+	buf_puts(out, "],\"compare_params\":[");
 	for (size_t i = 0; i < report->nparams; i++) {
 		if (i > 0)
 			buf_putc(out, ',');

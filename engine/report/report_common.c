@@ -49,16 +49,6 @@ plan_verdict(const struct plan_report *r)
 	return r->pf->nwarn ? "warn" : "pass";
 }
 
-const char *
-status_word(enum check_status s)
-{
-	switch (s) {
-	case CHECK_PASS: return "PASS";
-	case CHECK_WARN: return "WARN";
-	default: return "FAIL";
-	}
-}
-
 void
 put_step_deps(struct buf *b, const struct dag *dag, const struct step *st)
 {

@@ -93,34 +93,10 @@ static void
 put_preflight(struct buf *b, const struct plan_report *r)
 {
 	key(b, "preflight");
-	buf_putc(b, '{');
-	kstr(b, "verdict", plan_verdict(r));
-	key(b, "checks");
-	buf_putc(b, '[');
-	for (size_t i = 0; r->pf && i < r->pf->nchecks; i++) {
-		const struct check_result *c = &r->pf->checks[i];
-
-		buf_puts(b, i ? ",{" : "{");
-		kstr(b, "name", c->name);
-		kstr(b, "status", status_word(c->status));
-		kstr(b, "observed", c->observed);
-		kstr(b, "hint", c->hint);
-		buf_putc(b, '}');
-	}
-	buf_putc(b, ']');
-	key(b, "compare_params");
-	buf_putc(b, '[');
-	for (size_t i = 0; r->pf && i < r->pf->nparams; i++) {
-		const struct param_diff *d = &r->pf->params[i];
-
-		buf_puts(b, i ? ",{" : "{");
-		kstr(b, "name", d->name);
-		kstr(b, "source", d->source_value);
-		kstr(b, "target", d->target_value);
-		kbool(b, "changes_behaviour", d->changes_behaviour);
-		buf_putc(b, '}');
-	}
-	buf_puts(b, "]}");
+	if (r->pf)
+		preflight_report_json(r->pf, b);
+	else
+		buf_puts(b, "{\"verdict\":\"not run\",\"checks\":[],\"compare_params\":[]}");
 }
 
 static void

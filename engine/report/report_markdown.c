@@ -88,7 +88,7 @@ md_preflight(FILE *out, const struct plan_report *r)
 	for (size_t i = 0; i < r->pf->nchecks; i++) {
 		const struct check_result *c = &r->pf->checks[i];
 
-		fprintf(out, "| %s | %s | ", c->name, status_word(c->status));
+		fprintf(out, "| %s | %s | ", c->name, check_status_name(c->status));
 		md_cell(out, c->observed);
 		fputs(" | ", out);
 		md_cell(out, c->status == CHECK_PASS ? "" : c->hint);

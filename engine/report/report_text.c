@@ -80,31 +80,18 @@ text_steps(FILE *out, const struct plan_report *r)
 static void
 text_preflight(FILE *out, const struct plan_report *r)
 {
+	struct buf b;
+
 	if (!r->pf) {
 		fprintf(out, "Preflight: not run (offline)\n");
 		return;
 	}
-	fprintf(out, "Preflight\n");
-	for (size_t i = 0; i < r->pf->nchecks; i++) {
-		const struct check_result *c = &r->pf->checks[i];
-
-		fprintf(out, "  %s  %-26s %s\n", status_word(c->status), c->name,
-				c->observed ? c->observed : "");
-		if (c->hint && c->status != CHECK_PASS)
-			fprintf(out, "        fix: %s\n", c->hint);
-	}
-	if (r->pf->nparams) {
-		fprintf(out, "\ncompare-params (server defaults that differ)\n");
-		for (size_t i = 0; i < r->pf->nparams; i++) {
-			const struct param_diff *d = &r->pf->params[i];
-
-			fprintf(out, "  %-30s source %-20s target %-20s%s\n", d->name, d->source_value,
-					d->target_value, d->changes_behaviour ? " (changes behaviour)" : "");
-		}
-	}
-	fprintf(out, "\nVerdict: %zu FAIL, %zu WARN — %s\n", r->pf->nfail, r->pf->nwarn,
-			r->pf->nfail ? "apply would stop at preflight; fix the FAIL checks first"
-			: "nothing blocks apply");
+	buf_init(&b);
+	preflight_report_text(r->pf, &b);
+	fprintf(out, "Preflight\n%s", b.data);
+	fprintf(out, "Verdict: %s\n", r->pf->nfail
+			? "apply would stop at preflight; fix the FAIL checks first" : "nothing blocks apply");
+	buf_free(&b);
 }
 
 void

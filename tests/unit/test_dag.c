@@ -118,10 +118,11 @@ fake_catalog(struct catalog *c)
 		{.schema = "public", .name = "sessions", .relkind = 'r', .exclude_data = true},
 	};
 	static struct cat_index indexes[] = {
-		{.schema = "public", .name = "orders_pkey", .table = 0, .is_primary = true},
-		{.schema = "public", .name = "customers_pkey", .table = 1, .is_primary = true},
-		{.schema = "public", .name = "events_pkey", .table = 2, .is_primary = true},
-		{.schema = "public", .name = "sessions_idx", .table = 5},
+		{.schema = "public", .name = "orders_pkey", .table = 0, .is_primary = true, .parent = -1},
+		{.schema = "public", .name = "customers_pkey", .table = 1, .is_primary = true, .parent = -1},
+		{.schema = "public", .name = "events_pkey", .table = 2, .is_primary = true, .parent = -1},
+		{.schema = "public", .name = "sessions_idx", .table = 5, .parent = -1},
+		{.schema = "public", .name = "events_2024_pkey", .table = 3, .is_primary = true, .parent = 2},
 	};
 	static struct cat_constraint cons[] = {
 		{.name = "orders_customer_fk", .table = 0, .type = 'f', .validated = true, .index = -1,
@@ -129,6 +130,8 @@ fake_catalog(struct catalog *c)
 		{.name = "orders_pkey", .table = 0, .type = 'p', .validated = true, .index = 0, .ref_table = -1},
 		{.name = "customers_pkey", .table = 1, .type = 'p', .validated = true, .index = 1, .ref_table = -1},
 		{.name = "events_pkey", .table = 2, .type = 'p', .validated = true, .index = 2, .ref_table = -1},
+		{.name = "events_2024_pkey", .table = 3, .type = 'p', .validated = true, .index = 4,
+		 .ref_table = -1, .inherited = true},
 		{.name = "orders_amount_check", .table = 0, .type = 'c', .validated = true, .index = -1, .ref_table = -1},
 		{.name = "customers_name_check", .table = 1, .type = 'c', .validated = false, .index = -1, .ref_table = -1},
 	};
@@ -137,9 +140,9 @@ fake_catalog(struct catalog *c)
 	c->tables = tables;
 	c->ntables = 6;
 	c->indexes = indexes;
-	c->nindexes = 4;
+	c->nindexes = 5;
 	c->constraints = cons;
-	c->nconstraints = 6;
+	c->nconstraints = 7;
 }
 
 static void
@@ -162,7 +165,11 @@ test_catalog_dag(void)
 	is_deps(&d, "copy:public.customers", "snapshot, schema.pre");
 	is_deps(&d, "index:public.orders_pkey",
 			"copy:public.orders#1/3, copy:public.orders#2/3, copy:public.orders#3/3");
-	is_deps(&d, "index:public.events_pkey", "copy:public.events_2024, copy:public.events_2025");
+	is_deps(&d, "index:public.events_pkey",
+			"copy:public.events_2024, copy:public.events_2025, index:public.events_2024_pkey");
+	is_deps(&d, "index:public.events_2024_pkey", "copy:public.events_2024");
+	ok(dag_find(&d, "constraint:public.events_2024.events_2024_pkey") < 0,
+	   "a partition's inherited constraint has no step of its own");
 	is_deps(&d, "index:public.sessions_idx", "schema.pre");
 	is_deps(&d, "constraint:public.orders.orders_pkey",
 			"index:public.orders_pkey, copy:public.orders#1/3, copy:public.orders#2/3, copy:public.orders#3/3");

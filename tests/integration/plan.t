@@ -44,7 +44,7 @@ sub fingerprint {
         psql($uri, "SELECT string_agg(c.oid::regclass::text || ':' || relkind::text, ',' ORDER BY c.oid) FROM pg_class c WHERE relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace, 'pg_toast'::regnamespace)"),
         psql($uri, "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables"),
         psql($uri, "SELECT count(*) FROM pg_largeobject_metadata"),
-        psql($uri, "SELECT coalesce(string_agg(setting, ','), '') FROM pg_db_role_setting"),
+        psql($uri, "SELECT coalesce(string_agg(setconfig::text, ','), '') FROM pg_db_role_setting"),
     );
 }
 

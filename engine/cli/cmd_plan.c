@@ -1,0 +1,152 @@
+/*
+ * pgshift plan PLAN: the dry run. Opens read-only sessions, reads the source
+ * catalog, runs preflight, compiles the DAG that apply would execute, and
+ * prints it. Exit 0 / 2 (preflight FAIL) / 3 (bad plan) / 1 (cannot connect).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "dag/dag.h"
+#include "pg/catalog.h"
+#include "pg/conn.h"
+#include "plan/plan.h"
+#include "preflight/preflight.h"
+#include "report/report.h"
+#include "util/log.h"
+
+/* Writes the file next to its final name first, so a reader never sees half of it. */
+static bool
+write_file_atomically(const char *path, const char *data, size_t len, struct pgs_error *err)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if ((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return pgs_fail(err, "path too long: %s", path);
+	f = fopen(tmp, "wb");
+	if (!f)
+		return pgs_fail(err, "could not write \"%s\": %s", tmp, strerror(errno));
+	if (fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+		remove(tmp);
+		return pgs_fail(err, "could not write \"%s\": %s", tmp, strerror(errno));
+	}
+	if (rename(tmp, path) != 0) {
+		remove(tmp);
+		return pgs_fail(err, "could not rename \"%s\" to \"%s\": %s", tmp, path, strerror(errno));
+	}
+	return true;
+}
+
+static bool
+emit(const struct cli_args *args, const struct plan_report *r, struct pgs_error *err)
+{
+	const char *format = args->value[OPT_FORMAT] ? args->value[OPT_FORMAT] : "text";
+	struct buf json;
+	bool ok = true;
+
+	buf_init(&json);
+	report_json(&json, r);
+	if (strcmp(format, "json") == 0)
+		fputs(json.data, stdout);
+	else if (strcmp(format, "markdown") == 0)
+		report_markdown(stdout, r);
+	else if (strcmp(format, "dot") == 0)
+		report_dot(stdout, r);
+	else
+		report_text(stdout, r);
+	fflush(stdout);
+	if (args->value[OPT_OUT]) {
+		ok = write_file_atomically(args->value[OPT_OUT], json.data, json.len, err);
+		if (ok)
+			log_info("saved plan written to %s", args->value[OPT_OUT]);
+	}
+	buf_free(&json);
+	return ok;
+}
+
+static int
+plan_offline(const struct cli_args *args, struct plan *plan)
+{
+	struct dag dag;
+	struct pgs_error err;
+	struct plan_report r = {.plan = plan, .dag = &dag};
+	int rc = EXIT_OK;
+
+	pgs_error_clear(&err);
+	if (!dag_compile(plan, NULL, &dag, &err) || !emit(args, &r, &err)) {
+		log_report(LOG_ERROR, &err);
+		rc = EXIT_FAILED;
+	}
+	dag_free(&dag);
+	return rc;
+}
+
+struct online {
+	PGconn *src, *dst;
+	struct catalog cat;
+	struct preflight_report pf;
+	struct dag dag;
+	char *fingerprint;
+};
+
+static bool
+plan_collect(const struct plan *plan, struct online *o, struct pgs_error *err)
+{
+	struct pg_session src_s = {"source", "pgshift plan", true, false};
+	struct pg_session dst_s = {"target", "pgshift plan", true, false};
+
+	o->src = pg_connect(plan->source_uri, &src_s, err);
+	if (!o->src)
+		return false;
+	o->dst = pg_connect(plan->target_uri, &dst_s, err);
+	if (!o->dst)
+		return false;
+	if (!catalog_load(o->src, plan, &o->cat, err))
+		return false;
+	if (!preflight_run(plan, o->src, o->dst, NULL, &o->cat, false, &o->pf, err))
+		return false;
+	o->fingerprint = catalog_fingerprint(&o->cat);
+	return dag_compile(plan, &o->cat, &o->dag, err);
+}
+
+static int
+plan_online(const struct cli_args *args, struct plan *plan)
+{
+	struct online o;
+	struct pgs_error err;
+	int rc = EXIT_FAILED;
+
+	memset(&o, 0, sizeof(o));
+	pgs_error_clear(&err);
+	if (plan_collect(plan, &o, &err)) {
+		struct plan_report r = {plan, &o.cat, &o.dag, &o.pf, o.fingerprint};
+
+		if (emit(args, &r, &err))
+			rc = o.pf.nfail ? EXIT_PREFLIGHT : EXIT_OK;
+	}
+	if (rc == EXIT_FAILED)
+		log_report(LOG_ERROR, &err);
+	dag_free(&o.dag);
+	free(o.fingerprint);
+	preflight_report_free(&o.pf);
+	catalog_free(&o.cat);
+	PQfinish(o.src);
+	PQfinish(o.dst);
+	return rc;
+}
+
+int
+cmd_plan(const struct cli_args *args)
+{
+	struct plan *plan = cli_load_plan(args->plan);
+	int rc;
+
+	if (!plan)
+		return EXIT_USAGE;
+	rc = args->set[OPT_OFFLINE] ? plan_offline(args, plan) : plan_online(args, plan);
+	plan_free(plan);
+	return rc;
+}
