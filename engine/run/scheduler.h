@@ -1,0 +1,35 @@
+/*
+ * The DAG scheduler (after pg_restore's restore_toc_entries_parallel): one
+ * scheduler loop holds a count of unfinished dependencies per step and
+ * starts each step on its own worker thread as soon as the count reaches
+ * zero, within the bound of its class: copy.table_jobs for copies,
+ * copy.index_jobs for indexes, constraints and vacuums, and a small fixed
+ * bound for the rest. A failed step stops new work; running steps finish
+ * (or notice run->cancel) and the run reports the first failure.
+ */
+#ifndef PGSHIFT_RUN_SCHEDULER_H
+#define PGSHIFT_RUN_SCHEDULER_H
+
+#include <stdbool.h>
+
+#include "run/run.h"
+
+struct sched_hooks {
+	/* runs one step on a worker thread (step_execute in pgshift; a fake in tests) */
+	bool (*execute)(struct run *run, size_t step, struct pgs_error *err);
+	/* called on the worker thread around each step; may be NULL */
+	void (*started)(struct run *run, size_t step);
+	void (*finished)(struct run *run, size_t step, bool ok, const struct pgs_error *err);
+	/* every copy step is done: the snapshot can be let go; may be NULL */
+	void (*copies_done)(struct run *run);
+};
+
+/*
+ * Runs every step of run->dag that is wanted[i] (all when wanted is NULL)
+ * and not already done[i] (done may be NULL). On failure fills err with the
+ * first failed step's error, err->step naming it.
+ */
+bool scheduler_run(struct run *run, const bool *done, const bool *wanted,
+				   const struct sched_hooks *hooks, struct pgs_error *err);
+
+#endif
