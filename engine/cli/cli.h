@@ -67,6 +67,7 @@ struct plan *cli_load_plan(const char *path);
 
 int cmd_validate(const struct cli_args *args);
 int cmd_plan(const struct cli_args *args);
+int cmd_apply(const struct cli_args *args);
 int cmd_version(const struct cli_args *args);
 int cmd_not_built(const struct cli_args *args);
 

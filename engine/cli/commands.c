@@ -110,7 +110,7 @@ const struct command commands[] = {
 	{"validate", true, NULL, 0, validate_help, cmd_validate},
 	{"plan", true, OPTS(OPT_FORMAT, OPT_OFFLINE, OPT_OUT), plan_help, cmd_plan},
 	{"apply", true, OPTS(OPT_EXPECT, OPT_UNTIL, OPT_APPROVE, OPT_YES, OPT_NO_PROGRESS, OPT_FORCE),
-	 apply_help, cmd_not_built},
+	 apply_help, cmd_apply},
 	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_not_built},
 	{"cutover", true, NULL, 0, cutover_help, cmd_not_built},
 	{"verify", true, OPTS(OPT_LEVEL, OPT_JSON), verify_help, cmd_not_built},

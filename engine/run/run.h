@@ -25,7 +25,8 @@ struct step_progress {
 	atomic_llong bytes;
 	atomic_llong total_bytes;
 	atomic_bool running;
-	double started_at;
+	atomic_bool finished;
+	double started_at, finished_at;
 };
 
 struct run {
@@ -44,6 +45,7 @@ struct run {
 
 	struct step_progress *progress;     /* one per dag step */
 	atomic_bool cancel;                 /* a step failed: stop long loops */
+	bool drop_state_at_end;             /* set by the cleanup step */
 };
 
 /* Runs one step of run->dag; the scheduler calls it from a worker thread. */

@@ -1,0 +1,49 @@
+/*
+ * pgshift apply PLAN: execute the plan (engine/run/apply.c). Exit 0 done,
+ * 1 failed (naming the step and the server's error), 3 bad plan or flags,
+ * 4 another apply holds the plan's lock.
+ */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "plan/plan.h"
+#include "run/apply.h"
+#include "util/log.h"
+
+int
+cmd_apply(const struct cli_args *args)
+{
+	struct plan *plan = cli_load_plan(args->plan);
+	struct apply_options opts = {
+		.expect = args->value[OPT_EXPECT],
+		.until = args->value[OPT_UNTIL],
+		.approve = args->set[OPT_APPROVE],
+		.yes = args->set[OPT_YES],
+		.force = args->set[OPT_FORCE],
+		.progress = !args->set[OPT_NO_PROGRESS],
+	};
+	struct pgs_error err;
+	enum apply_result rc;
+
+	if (!plan)
+		return EXIT_USAGE;
+	pgs_error_clear(&err);
+	rc = apply_plan(plan, &opts, &err);
+	plan_free(plan);
+	switch (rc) {
+	case APPLY_OK:
+		log_info("apply finished");
+		return EXIT_OK;
+	case APPLY_DECLINED:
+		log_info("nothing was changed");
+		return EXIT_FAILED;
+	case APPLY_LOCKED:
+		log_report(LOG_ERROR, &err);
+		return EXIT_LOCKED;
+	default:
+		if (err.step[0])
+			log_error("step %s failed", err.step);
+		log_report(LOG_ERROR, &err);
+		return EXIT_FAILED;
+	}
+}

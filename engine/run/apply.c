@@ -1,0 +1,321 @@
+/* apply: see apply.h. Each phase is one function; apply_plan strings them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pg/conn.h"
+#include "preflight/preflight.h"
+#include "run/apply.h"
+#include "run/progress.h"
+#include "run/run.h"
+#include "run/saved_plan.h"
+#include "run/scheduler.h"
+#include "steps/steps.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+struct apply {
+	const struct plan *plan;
+	const struct apply_options *opts;
+	struct state *state;
+	PGconn *src, *dst;
+	struct catalog cat;
+	struct dag dag;
+	struct run run;
+	struct run_state prior;         /* the state before this run began */
+	bool prior_exists;
+	bool *done, *wanted;
+};
+
+static bool
+phase_connect(struct apply *a, struct pgs_error *err)
+{
+	struct pg_session src_s = {"source", "pgshift apply", true, false};
+	struct pg_session dst_s = {"target", "pgshift apply", true, false};
+
+	a->src = pg_connect(a->plan->source_uri, &src_s, err);
+	a->dst = a->src ? pg_connect(a->plan->target_uri, &dst_s, err) : NULL;
+	return a->dst && catalog_load(a->src, a->plan, &a->cat, err) &&
+		dag_compile(a->plan, &a->cat, &a->dag, err);
+}
+
+static bool
+phase_expect(struct apply *a, struct pgs_error *err)
+{
+	struct saved_plan sp;
+	char *fingerprint;
+	bool ok;
+
+	if (!a->opts->expect)
+		return true;
+	if (!saved_plan_read(a->opts->expect, &sp, err))
+		return false;
+	fingerprint = catalog_fingerprint(&a->cat);
+	ok = saved_plan_check(&sp, a->plan, fingerprint, &a->dag, err);
+	if (ok)
+		log_info("the plan and the source schema match the saved plan %s", a->opts->expect);
+	free(fingerprint);
+	saved_plan_free(&sp);
+	return ok;
+}
+
+static void
+log_preflight(const struct preflight_report *pf)
+{
+	for (size_t i = 0; i < pf->nchecks; i++) {
+		const struct check_result *c = &pf->checks[i];
+
+		if (c->status == CHECK_PASS)
+			log_debug("preflight PASS %s: %s", c->name, c->observed);
+		else
+			log_msg(c->status == CHECK_FAIL ? LOG_ERROR : LOG_WARNING, "preflight %s %s: %s%s%s",
+					check_status_name(c->status), c->name, c->observed,
+					c->hint ? " — fix: " : "", c->hint ? c->hint : "");
+	}
+}
+
+static bool
+phase_preflight(struct apply *a, struct pgs_error *err)
+{
+	struct preflight_report pf;
+	bool ok;
+
+	if (!state_read(a->plan, &a->prior, &a->prior_exists, err))
+		return false;
+	if (!preflight_run(a->plan, a->src, a->dst, NULL, &a->cat, a->prior_exists, &pf, err))
+		return false;
+	log_preflight(&pf);
+	ok = pf.nfail == 0;
+	if (!ok)
+		pgs_fail(err, "preflight found %zu blocking problem(s); nothing was changed", pf.nfail);
+	preflight_report_free(&pf);
+	return ok;
+}
+
+/* On a terminal, unless --yes: show what will happen and ask. */
+static bool
+phase_confirm(struct apply *a)
+{
+	char answer[16] = "";
+
+	if (a->opts->yes || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+		return true;
+	fprintf(stderr, "pgshift will %s plan \"%s\": %zu tables, %zu steps, into the target.\n"
+			"Proceed? [y/N] ", a->prior_exists ? "resume" : "apply", a->plan->name,
+			a->cat.ntables, a->dag.n);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+static bool
+step_recorded_done(const struct run_state *rs, const char *id)
+{
+	for (size_t i = 0; i < rs->nsteps; i++)
+		if (strcmp(rs->steps[i].step_id, id) == 0)
+			return rs->steps[i].status == STEP_DONE;
+	return false;
+}
+
+/*
+ * Which steps a resumed run skips. The exported snapshot died with the
+ * previous process, so while any copy is left the snapshot is taken again;
+ * a split table with any part left is copied again whole, since a part may
+ * have committed without its state row.
+ */
+static void
+mark_done(struct apply *a, const struct run_state *rs)
+{
+	bool copies_left = false;
+
+	a->done = xcalloc(a->dag.n, sizeof(bool));
+	for (size_t i = 0; i < a->dag.n; i++)
+		a->done[i] = step_recorded_done(rs, a->dag.steps[i].id);
+	for (size_t i = 0; i < a->dag.n; i++) {
+		const struct step *st = &a->dag.steps[i];
+
+		if (st->kind != STEP_COPY || a->done[i])
+			continue;
+		copies_left = true;
+		for (size_t k = 0; st->nparts && k < a->dag.n; k++)
+			if (a->dag.steps[k].kind == STEP_COPY && a->dag.steps[k].table == st->table)
+				a->done[k] = false;
+	}
+	for (size_t i = 0; i < a->dag.n; i++)
+		if (a->dag.steps[i].kind == STEP_SNAPSHOT && copies_left)
+			a->done[i] = false;
+}
+
+/* Marks step i and everything it runs after as wanted. */
+static void
+want_with_ancestors(const struct dag *dag, bool *wanted, size_t i)
+{
+	if (wanted[i])
+		return;
+	wanted[i] = true;
+	for (size_t k = 0; k < dag->steps[i].ndeps; k++)
+		want_with_ancestors(dag, wanted, dag->steps[i].deps[k]);
+}
+
+/* --until STEP: a step id, or a stage name meaning all its steps. */
+static bool
+phase_until(struct apply *a, struct pgs_error *err)
+{
+	const char *until = a->opts->until;
+	bool matched = false;
+
+	if (!until)
+		return true;
+	a->wanted = xcalloc(a->dag.n, sizeof(bool));
+	for (size_t i = 0; i < a->dag.n; i++) {
+		const struct step *st = &a->dag.steps[i];
+
+		if (strcmp(st->id, until) == 0 || strcmp(step_stage(st), until) == 0 ||
+			strcmp(step_kind_name(st->kind), until) == 0) {
+			want_with_ancestors(&a->dag, a->wanted, i);
+			matched = true;
+		}
+	}
+	if (!matched) {
+		pgs_fail(err, "--until %s: no step or stage of this plan has that name", until);
+		pgs_error_hint(err, "pgshift plan shows the step ids; stages are schema, copy, index, "
+					   "constraint, vacuum, cutover, cleanup");
+	}
+	return matched;
+}
+
+static bool
+phase_begin(struct apply *a, struct pgs_error *err)
+{
+	struct run_state rs;
+	bool resuming, exists;
+	char run_id[40];
+	bool ok;
+
+	if (!state_ensure_schema(a->state, err) ||
+		!state_begin_run(a->state, a->plan->sha256, a->opts->force, &resuming, run_id,
+						 sizeof(run_id), err))
+		return false;
+	/* read again: begin_run turned steps left running by a crash into pending */
+	ok = state_read(a->plan, &rs, &exists, err);
+	if (ok) {
+		mark_done(a, &rs);
+		run_state_free(&rs);
+	}
+	snprintf(a->run.run_id, sizeof(a->run.run_id), "%s", run_id);
+	log_info("%s run %s of plan \"%s\"", resuming ? "resuming" : "starting", run_id, a->plan->name);
+	return ok;
+}
+
+/* A split table with parts left is emptied once before its parts run again. */
+static bool
+prepare_split_tables(struct apply *a, struct pgs_error *err)
+{
+	long schema_pre = dag_find(&a->dag, "schema.pre");
+
+	if (schema_pre < 0 || !a->done[schema_pre])
+		return true;
+	for (size_t i = 0; i < a->dag.n; i++) {
+		const struct step *st = &a->dag.steps[i];
+
+		if (st->kind == STEP_COPY && st->part == 1 && !a->done[i] &&
+			!copy_prepare_split_table(&a->run, st->table, err))
+			return false;
+	}
+	return true;
+}
+
+static bool
+phase_run(struct apply *a, struct pgs_error *err)
+{
+	struct run *run = &a->run;
+	const struct sched_hooks hooks = {step_execute, progress_step_started,
+									  progress_step_finished, run_release_snapshot};
+	char workdir[] = "/tmp/pgshift-run-XXXXXX";
+	bool ok;
+
+	run->plan = a->plan;
+	run->cat = &a->cat;
+	run->dag = &a->dag;
+	run->state = a->state;
+	run->approve = a->opts->approve;
+	run->progress = xcalloc(a->dag.n, sizeof(struct step_progress));
+	pthread_mutex_init(&run->snapshot_lock, NULL);
+	if (!mkdtemp(workdir))
+		return pgs_fail(err, "could not create a scratch directory in /tmp: %m");
+	snprintf(run->workdir, sizeof(run->workdir), "%s", workdir);
+	ok = state_step_finished(a->state, "preflight", 0, 0, err) && prepare_split_tables(a, err);
+	if (ok) {
+		progress_start(run, a->opts->progress);
+		ok = scheduler_run(run, a->done, a->wanted, &hooks, err);
+		progress_stop(run);
+	}
+	run_release_snapshot(run);
+	remove_tree(workdir);
+	return ok;
+}
+
+static void
+apply_free(struct apply *a)
+{
+	free(a->done);
+	free(a->wanted);
+	free(a->run.progress);
+	if (a->prior_exists)
+		run_state_free(&a->prior);
+	dag_free(&a->dag);
+	catalog_free(&a->cat);
+	PQfinish(a->src);
+	PQfinish(a->dst);
+	state_close(a->state);
+}
+
+static enum apply_result
+finish(struct apply *a, bool ok, struct pgs_error *err)
+{
+	struct pgs_error ferr;
+
+	pgs_error_clear(&ferr);
+	if (!state_finish_run(a->state, ok, ok ? NULL : err->message, &ferr))
+		log_report(LOG_WARNING, &ferr);
+	if (ok && a->run.drop_state_at_end) {
+		state_close(a->state);
+		a->state = NULL;
+		if (!state_drop(a->plan, &ferr))
+			log_report(LOG_WARNING, &ferr);
+	}
+	return ok ? APPLY_OK : APPLY_FAILED;
+}
+
+enum apply_result
+apply_plan(const struct plan *plan, const struct apply_options *opts, struct pgs_error *err)
+{
+	struct apply a = {.plan = plan, .opts = opts};
+	bool locked = false;
+	enum apply_result rc = APPLY_FAILED;
+
+	if (plan->cdc.enabled) {
+		pgs_fail(err, "online migration (cdc.enabled: true) is not available in this build of pgshift");
+		pgs_error_hint(err, "set cdc.enabled: false for an offline copy during a maintenance window");
+		return APPLY_FAILED;
+	}
+	a.state = state_open(plan, &locked, err);
+	if (!a.state)
+		return locked ? APPLY_LOCKED : APPLY_FAILED;
+	if (!phase_connect(&a, err) || !phase_expect(&a, err) || !phase_until(&a, err) ||
+		!phase_preflight(&a, err))
+		goto out;
+	if (!phase_confirm(&a)) {
+		rc = APPLY_DECLINED;
+		goto out;
+	}
+	if (!phase_begin(&a, err))
+		goto out;
+	rc = finish(&a, phase_run(&a, err), err);
+out:
+	apply_free(&a);
+	return rc;
+}

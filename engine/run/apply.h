@@ -1,0 +1,26 @@
+/*
+ * apply: execute a plan (DESIGN.md §4). Takes the plan's lock on the target
+ * before anything else, reads the source catalog, checks a saved plan
+ * (--expect), runs preflight, records the run in the target's state and
+ * hands the DAG to the scheduler; a re-run resumes where the last stopped.
+ */
+#ifndef PGSHIFT_RUN_APPLY_H
+#define PGSHIFT_RUN_APPLY_H
+
+#include <stdbool.h>
+
+#include "plan/plan.h"
+#include "util/error.h"
+
+enum apply_result { APPLY_OK, APPLY_FAILED, APPLY_LOCKED, APPLY_DECLINED };
+
+struct apply_options {
+	const char *expect;         /* saved plan to compare against, or NULL */
+	const char *until;          /* step id or stage to stop after, or NULL */
+	bool approve, yes, force, progress;
+};
+
+enum apply_result apply_plan(const struct plan *plan, const struct apply_options *opts,
+							 struct pgs_error *err);
+
+#endif
