@@ -11,6 +11,7 @@ bool
 step_cleanup(struct run *run, size_t step, struct pgs_error *err)
 {
 	(void) step;
+	(void) err;
 	if (run->plan->cleanup.keep_state) {
 		log_info("cleanup: keeping the state in schema pgshift on the target (keep_state)");
 		return true;
