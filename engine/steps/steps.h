@@ -25,7 +25,30 @@ bool step_cutover_gate(struct run *run, size_t step, struct pgs_error *err);
 bool step_cutover(struct run *run, size_t step, struct pgs_error *err);
 bool step_cleanup(struct run *run, size_t step, struct pgs_error *err);
 
-/* Releases the exported snapshot once no step needs it any more. */
+/*
+ * Makes id the run's snapshot and conn (which keeps it importable) the run's
+ * to close. step_snapshot calls it; the CDC slot creation will call it with
+ * the id of CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT.
+ */
+bool run_hold_snapshot(struct run *run, PGconn *conn, const char *id, struct pgs_error *err);
+
+/*
+ * Releases the exported snapshot once no step needs it any more: ends the
+ * holding transaction and closes its session. Safe to call more than once.
+ */
 void run_release_snapshot(struct run *run);
+
+/*
+ * A split table (copy steps "copy:S.T#K/N") is copied by N parts in N target
+ * transactions that run in parallel, so no part can empty the table in its
+ * own transaction. The scheduler calls this once per split table, before any
+ * of its parts starts, whenever any part is not recorded done: it truncates
+ * the target table (TRUNCATE ONLY, triggers off). After it returns EVERY part
+ * of the table must run again, including parts recorded done by an earlier
+ * attempt: their rows are gone, and they were read under another snapshot,
+ * which must never be mixed with this one. An unsplit copy step empties its
+ * table itself, in the same transaction as its COPY.
+ */
+bool copy_prepare_split_table(struct run *run, long table, struct pgs_error *err);
 
 #endif
