@@ -14,6 +14,30 @@ static const char others_sql[] =
 	" OR EXISTS (SELECT 1 FROM pgshift.steps)"
 	" OR EXISTS (SELECT 1 FROM pgshift.created_objects)";
 
+/*
+ * Drops our tables, then the schema only if that leaves it empty: never
+ * CASCADE, so an object someone else put in schema pgshift survives (and
+ * keeps the schema).
+ */
+static bool
+drop_schema(PGconn *conn, struct pgs_error *err)
+{
+	struct pgs_error ignored;
+
+	pgs_error_clear(&ignored);
+	if (!pg_exec(conn, "DROP TABLE pgshift.steps, pgshift.created_objects, pgshift.runs", 0, NULL,
+				 err) ||
+		!pg_exec(conn, "SAVEPOINT drop_schema", 0, NULL, err))
+		return false;
+	if (pg_exec(conn, "DROP SCHEMA pgshift", 0, NULL, &ignored))
+		return true;
+	if (strcmp(ignored.sqlstate, "2BP01") != 0) {
+		*err = ignored;
+		return false;
+	}
+	return pg_exec(conn, "ROLLBACK TO SAVEPOINT drop_schema", 0, NULL, err);
+}
+
 static bool
 drop_in_tx(struct state *st, struct pgs_error *err)
 {
@@ -34,8 +58,8 @@ drop_in_tx(struct state *st, struct pgs_error *err)
 		return false;
 	others = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	/* the schema holds state only; another plan's rows keep it */
-	return others || pg_exec(st->conn, "DROP SCHEMA pgshift CASCADE", 0, NULL, err);
+	/* another plan's rows keep the schema */
+	return others || drop_schema(st->conn, err);
 }
 
 bool
