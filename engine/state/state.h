@@ -57,6 +57,7 @@ struct run_state {
 	int64_t lag_bytes;                  /* received - applied; -1 when either is unknown */
 	double lag_seconds;                 /* age of the last applied commit while behind; -1 unknown */
 	char *error;
+	double read_at;                     /* the server's clock when read (durations, "ago") */
 	struct step_state *steps;
 	size_t nsteps;
 };

@@ -20,7 +20,8 @@ static const char run_sql[] =
 	" pg_wal_lsn_diff(received_lsn, applied_lsn)::bigint,"
 	" CASE WHEN received_lsn IS NULL OR applied_lsn IS NULL THEN NULL"
 	"  WHEN received_lsn <= applied_lsn THEN 0"
-	"  ELSE extract(epoch FROM now() - applied_commit_at)::float8 END"
+	"  ELSE extract(epoch FROM now() - applied_commit_at)::float8 END,"
+	" extract(epoch FROM now())::float8"
 	" FROM pgshift.runs WHERE plan = $1";
 
 static const char steps_sql[] =
@@ -69,6 +70,7 @@ fill_run(const PGresult *res, struct run_state *out)
 	out->error = state_getstr(res, 0, 11);
 	out->lag_bytes = state_getll(res, 0, 12, -1);
 	out->lag_seconds = PQgetisnull(res, 0, 13) ? -1 : state_getdbl(res, 0, 13);
+	out->read_at = state_getdbl(res, 0, 14);
 }
 
 static void
