@@ -46,10 +46,14 @@ report(const struct plan *plan, const struct approval *a, const char *target_sho
 	char when[40];
 
 	if (!a->exists) {
-		log_error("no run of plan %s on the target (%s); there is no cutover to approve",
-				  plan->name, target_shown);
-		fprintf(stderr, "pgshift: hint: \"pgshift apply %s\" starts the run; "
-				"\"apply --approve\" approves its cutover in advance\n", plan->file);
+		struct pgs_error err;
+
+		pgs_error_clear(&err);
+		pgs_fail(&err, "no run of plan %s on the target (%s); there is no cutover to approve",
+				 plan->name, target_shown);
+		pgs_error_hint(&err, "\"pgshift apply %s\" starts the run; \"apply --approve\" "
+					   "approves its cutover in advance", plan->file);
+		log_report(LOG_ERROR, &err);
 		return EXIT_FAILED;
 	}
 	fmt_utc(when, sizeof(when), a->approved_at);

@@ -42,8 +42,12 @@ parse_watch(const char *s, long *secs)
 static void
 print_no_run(const struct plan *plan, const char *target_shown)
 {
-	log_error("no run of plan %s on the target (%s)", plan->name, target_shown);
-	fprintf(stderr, "pgshift: hint: \"pgshift apply %s\" starts one\n", plan->file);
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	pgs_fail(&err, "no run of plan %s on the target (%s)", plan->name, target_shown);
+	pgs_error_hint(&err, "\"pgshift apply %s\" starts one", plan->file);
+	log_report(LOG_ERROR, &err);
 }
 
 static void

@@ -65,6 +65,22 @@ take_lock(PGconn *conn, const struct plan *plan, bool *locked, struct pgs_error 
 	return true;
 }
 
+/*
+ * The state session stays idle for hours while steps run; a server's
+ * idle_session_timeout (PostgreSQL 14+) would end it and silently release
+ * the lock, so it is switched off for this session.
+ */
+static bool
+keep_alive(PGconn *conn, struct pgs_error *err)
+{
+	if (PQserverVersion(conn) < 140000)
+		return true;
+	if (pg_exec(conn, "SET idle_session_timeout = 0", 0, NULL, err))
+		return true;
+	pgs_error_prefix(err, "could not configure the state session on the target");
+	return false;
+}
+
 struct state *
 state_open(const struct plan *plan, bool *locked, struct pgs_error *err)
 {
@@ -76,7 +92,7 @@ state_open(const struct plan *plan, bool *locked, struct pgs_error *err)
 	conn = pg_connect(plan->target_uri, &s, err);
 	if (!conn)
 		return NULL;
-	if (!take_lock(conn, plan, locked, err)) {
+	if (!keep_alive(conn, err) || !take_lock(conn, plan, locked, err)) {
 		PQfinish(conn);
 		return NULL;
 	}
