@@ -68,6 +68,8 @@ struct plan *cli_load_plan(const char *path);
 int cmd_validate(const struct cli_args *args);
 int cmd_plan(const struct cli_args *args);
 int cmd_version(const struct cli_args *args);
+int cmd_status(const struct cli_args *args);
+int cmd_cutover(const struct cli_args *args);
 int cmd_not_built(const struct cli_args *args);
 
 #endif
