@@ -69,6 +69,8 @@ int cmd_validate(const struct cli_args *args);
 int cmd_plan(const struct cli_args *args);
 int cmd_apply(const struct cli_args *args);
 int cmd_version(const struct cli_args *args);
+int cmd_status(const struct cli_args *args);
+int cmd_cutover(const struct cli_args *args);
 int cmd_not_built(const struct cli_args *args);
 
 #endif

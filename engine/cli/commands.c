@@ -70,16 +70,23 @@ static const char apply_help[] =
 static const char status_help[] =
 	"Usage: pgshift status PLAN [--json] [--watch SECONDS]\n"
 	"\n"
-	"Shows every stage and step of the plan's run, read from the state on the target.\n"
+	"Shows the plan's run and every stage and step of it, read from the state on the\n"
+	"target on a read-only session, without the plan's lock (safe while apply runs).\n"
 	"\n"
-	"  --json            machine-readable output\n"
-	"  --watch SECONDS   refresh every SECONDS until interrupted\n";
+	"  --json            one JSON object: plan, run_id, status, times, approved,\n"
+	"                    fenced, received_lsn, applied_lsn, lag_bytes, lag_seconds,\n"
+	"                    stages[], steps[] (one line per refresh with --watch)\n"
+	"  --watch SECONDS   refresh every SECONDS (a whole number, 1 or more) until\n"
+	"                    interrupted\n"
+	"\n"
+	"Exit 0 when a run was shown, 1 when the plan has no run on the target.\n";
 
 static const char cutover_help[] =
 	"Usage: pgshift cutover PLAN\n"
 	"\n"
 	"Approves the manual cutover gate of a running apply (recorded on the target,\n"
-	"so it works from any machine).\n";
+	"so it works from any machine). Approving twice keeps the first approval.\n"
+	"Exit 0 when approved, 1 when the plan has no run on the target.\n";
 
 static const char verify_help[] =
 	"Usage: pgshift verify PLAN [--level schema|count|checksum] [--json]\n"
@@ -111,8 +118,8 @@ const struct command commands[] = {
 	{"plan", true, OPTS(OPT_FORMAT, OPT_OFFLINE, OPT_OUT), plan_help, cmd_plan},
 	{"apply", true, OPTS(OPT_EXPECT, OPT_UNTIL, OPT_APPROVE, OPT_YES, OPT_NO_PROGRESS, OPT_FORCE),
 	 apply_help, cmd_apply},
-	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_not_built},
-	{"cutover", true, NULL, 0, cutover_help, cmd_not_built},
+	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_status},
+	{"cutover", true, NULL, 0, cutover_help, cmd_cutover},
 	{"verify", true, OPTS(OPT_LEVEL, OPT_JSON), verify_help, cmd_not_built},
 	{"cleanup", true, OPTS(OPT_UNFENCE), cleanup_help, cmd_not_built},
 	{"reset", true, OPTS(OPT_YES), reset_help, cmd_not_built},

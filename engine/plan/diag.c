@@ -66,7 +66,8 @@ diag_print(struct diag_list *dl, void *stream)
 	FILE *out = stream;
 
 	/* in file order, as an editor shows them, not in the order checks ran */
-	qsort(dl->items, dl->n, sizeof(*dl->items), diag_cmp);
+	if (dl->n > 1)
+		qsort(dl->items, dl->n, sizeof(*dl->items), diag_cmp);
 	for (size_t i = 0; i < dl->n; i++) {
 		const struct diag *d = &dl->items[i];
 		const char *sev = d->severity == DIAG_ERROR ? "error" : "warning";

@@ -281,12 +281,8 @@ finish(struct apply *a, bool ok, struct pgs_error *err)
 	pgs_error_clear(&ferr);
 	if (!state_finish_run(a->state, ok, ok ? NULL : err->message, &ferr))
 		log_report(LOG_WARNING, &ferr);
-	if (ok && a->run.drop_state_at_end) {
-		state_close(a->state);
-		a->state = NULL;
-		if (!state_drop(a->plan, &ferr))
-			log_report(LOG_WARNING, &ferr);
-	}
+	if (ok && a->run.drop_state_at_end && !state_drop(a->state, &ferr))
+		log_report(LOG_WARNING, &ferr);
 	return ok ? APPLY_OK : APPLY_FAILED;
 }
 

@@ -6,6 +6,21 @@
  *
  * One struct state owns one target connection; its calls are serialised by
  * a mutex so worker threads can report through it.
+ *
+ * Layout (created by state_ensure_schema; every row keyed by the plan name):
+ *   pgshift.runs            plan PK, run_id uuid, plan_sha256, status
+ *                           (running|failed|finished), started_at, updated_at,
+ *                           finished_at, approved_at, approved_by, fenced,
+ *                           received_lsn, applied_lsn, applied_commit_at, error
+ *   pgshift.steps           (plan, step_id) PK -> runs ON DELETE CASCADE;
+ *                           status (pending|running|done|failed), attempts,
+ *                           rows, bytes, total_bytes, started_at, finished_at,
+ *                           updated_at, error
+ *   pgshift.created_objects (plan, kind, schema_name, object_name) PK, created_at
+ *
+ * The lock is pg_try_advisory_lock(hashtextextended('pgshift:' || plan, 0)),
+ * held by the state connection for its whole life. Approval and `status`
+ * never need it: they only touch one row, so they work while apply runs.
  */
 #ifndef PGSHIFT_STATE_STATE_H
 #define PGSHIFT_STATE_STATE_H
@@ -35,32 +50,53 @@ struct run_state {
 	char *status;                       /* running | failed | finished */
 	double started_at, updated_at, finished_at;
 	bool approved;                      /* cutover gate approved */
+	double approved_at;                 /* 0 when not approved */
+	char *approved_by;                  /* role that approved; NULL when not approved */
 	bool fenced;                        /* fence_writes applied, not yet undone */
 	char *applied_lsn, *received_lsn;   /* NULL without CDC */
+	int64_t lag_bytes;                  /* received - applied; -1 when either is unknown */
+	double lag_seconds;                 /* age of the last applied commit while behind; -1 unknown */
 	char *error;
+	double read_at;                     /* the server's clock when read (durations, "ago") */
 	struct step_state *steps;
 	size_t nsteps;
 };
 
 /*
  * Opens the state connection to the target and takes the plan's advisory
- * lock (pg_try_advisory_lock). When another apply holds it, returns false
- * with *locked = true so the caller exits 4.
+ * lock (pg_try_advisory_lock) before anything is written. When another apply
+ * holds it, returns NULL with *locked = true so the caller exits 4; any other
+ * failure returns NULL with *locked = false.
  */
 struct state *state_open(const struct plan *plan, bool *locked, struct pgs_error *err);
 void state_close(struct state *st);
 
-/* Creates schema pgshift and its tables if missing (idempotent). */
+/*
+ * Creates schema pgshift and its tables if missing (idempotent, and safe
+ * when two processes race: both serialise on a transaction advisory lock,
+ * and a duplicate-object error from anyone else is retried).
+ */
 bool state_ensure_schema(struct state *st, struct pgs_error *err);
 
 /*
- * Starts or resumes the plan's run. With a run present whose plan hash
- * differs, fails naming both hashes unless force. *resuming tells which.
+ * Starts or resumes the plan's run (creating the schema when missing). With
+ * no row, inserts one with a new run id (UUID v4). With a row - whatever its
+ * status, finished included - resumes it: same run id, status running, steps
+ * that were running (interrupted) back to pending with their attempts kept,
+ * done steps stay done so the scheduler skips them (a finished run re-applied
+ * does nothing; `pgshift reset` starts over). A row whose plan hash differs
+ * fails naming both hashes, unless force (then the new hash is recorded).
  */
 bool state_begin_run(struct state *st, const char *plan_sha256, bool force, bool *resuming,
 					 char *run_id_out, size_t run_id_len, struct pgs_error *err);
+/* Marks the run finished (ok) or failed with error; sets finished_at. */
 bool state_finish_run(struct state *st, bool ok, const char *error, struct pgs_error *err);
 
+/*
+ * Step transitions, each one upsert on pgshift.steps (and runs.updated_at):
+ * started: running, attempts + 1, rows/bytes 0, started_at now, error cleared;
+ * progress: rows/bytes; finished: done, finished_at now; failed: error text.
+ */
 bool state_step_started(struct state *st, const char *step_id, int64_t total_bytes,
 						struct pgs_error *err);
 bool state_step_progress(struct state *st, const char *step_id, int64_t rows, int64_t bytes,
@@ -70,17 +106,60 @@ bool state_step_finished(struct state *st, const char *step_id, int64_t rows, in
 bool state_step_failed(struct state *st, const char *step_id, const char *error,
 					   struct pgs_error *err);
 
-/* Records an object apply created on the target (kind: "schema", "table", ...). */
+/*
+ * Records an object apply created on the target (kind: "schema", "table",
+ * ...; schema NULL for objects outside a schema). Recording twice is fine.
+ */
 bool state_record_object(struct state *st, const char *kind, const char *schema,
 						 const char *name, struct pgs_error *err);
 
-/* Whether the cutover gate was approved (by `pgshift cutover` or apply --approve). */
+/* CDC and fencing fields of the run row. lsn NULL clears it. */
+bool state_set_received_lsn(struct state *st, const char *lsn, struct pgs_error *err);
+bool state_set_fenced(struct state *st, bool fenced, struct pgs_error *err);
+
+/*
+ * The statement the CDC applier runs on its own target connection, in the
+ * same transaction as the changes it applies (DESIGN.md §4), so the applied
+ * LSN commits with the data. Parameters: $1 plan name, $2 applied LSN
+ * (text), $3 source commit time of that transaction (timestamptz text, may
+ * be NULL). It updates one row and needs no lock.
+ */
+extern const char state_applied_lsn_sql[];
+
+/* Approves the cutover gate of the locked run (apply --approve). */
 bool state_approve(struct state *st, struct pgs_error *err);
+/* Whether the cutover gate was approved (by `pgshift cutover` or apply --approve). */
 bool state_is_approved(struct state *st, bool *approved, struct pgs_error *err);
+
+/* What state_approve_plan found and did. Strings owned; free with approval_free. */
+struct approval {
+	bool exists;                        /* false: no run of the plan on the target */
+	bool already;                       /* it was approved before this call */
+	char *run_id, *status, *approved_by;
+	double approved_at;
+};
+
+/*
+ * `pgshift cutover`: approves the plan's run on its own connection, without
+ * the plan's lock, so it works from any machine while apply holds the lock.
+ * A first approval is kept (time and role) when approved twice. With no run,
+ * returns true and a->exists = false.
+ */
+bool state_approve_plan(const struct plan *plan, struct approval *a, struct pgs_error *err);
+void approval_free(struct approval *a);
+
+/*
+ * Deletes every row of the plan (runs, steps, created_objects) on the
+ * locked connection, and drops schema pgshift when no other plan has rows
+ * left in it. For cleanup and reset, which hold the lock so no apply of the
+ * plan can run meanwhile; st stays open (and locked) afterwards.
+ */
+bool state_drop(struct state *st, struct pgs_error *err);
 
 /*
  * Reads the plan's run for `status` without taking the lock (a separate
- * read-only connection); false with err when there is no run.
+ * read-only connection). No schema, table or row: true with *exists = false.
+ * Steps come ordered by started_at (unstarted last), then step id.
  */
 bool state_read(const struct plan *plan, struct run_state *out, bool *exists,
 				struct pgs_error *err);

@@ -1,0 +1,152 @@
+/*
+ * pgshift status PLAN [--json] [--watch SECONDS]: the state of the plan's
+ * run, read on its own read-only connection without the plan's lock, so it
+ * works from any machine while apply runs. Exit 0 when a run was shown,
+ * 1 when there is no run or the target cannot be read, 3 for a bad plan or
+ * a bad --watch. The JSON shape is documented in status_view.h.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/status_view.h"
+#include "dag/dag.h"
+#include "plan/plan.h"
+#include "state/state.h"
+#include "util/log.h"
+#include "util/redact.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	(void) sig;
+	interrupted = 1;
+}
+
+/* --watch takes a whole number of seconds, at least 1. */
+static bool
+parse_watch(const char *s, long *secs)
+{
+	char *end;
+
+	errno = 0;
+	*secs = strtol(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && *secs >= 1 && *secs <= 86400;
+}
+
+static void
+print_no_run(const struct plan *plan, const char *target_shown)
+{
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	pgs_fail(&err, "no run of plan %s on the target (%s)", plan->name, target_shown);
+	pgs_error_hint(&err, "\"pgshift apply %s\" starts one", plan->file);
+	log_report(LOG_ERROR, &err);
+}
+
+static void
+print_view(const struct cli_args *args, const struct plan *plan, const struct dag *dag,
+		   const struct run_state *rs, const char *target_shown)
+{
+	struct status_view v;
+	struct buf json;
+
+	status_view_build(&v, plan, dag, rs);
+	if (args->set[OPT_JSON]) {
+		buf_init(&json);
+		status_render_json(&json, &v);
+		fputs(json.data, stdout);
+		buf_free(&json);
+	} else {
+		status_render_text(stdout, &v, target_shown);
+	}
+	fflush(stdout);
+	status_view_free(&v);
+}
+
+/* One read and one screen; EXIT_OK when a run was shown. */
+static int
+show_once(const struct cli_args *args, const struct plan *plan, const struct dag *dag,
+		  const char *target_shown, bool clear)
+{
+	struct run_state rs;
+	struct pgs_error err;
+	bool exists;
+
+	pgs_error_clear(&err);
+	if (!state_read(plan, &rs, &exists, &err)) {
+		log_report(LOG_ERROR, &err);
+		return EXIT_FAILED;
+	}
+	if (clear)
+		fputs("\033[H\033[2J", stdout);
+	if (!exists) {
+		fflush(stdout);
+		print_no_run(plan, target_shown);
+		return EXIT_FAILED;
+	}
+	print_view(args, plan, dag, &rs, target_shown);
+	run_state_free(&rs);
+	return EXIT_OK;
+}
+
+/* Redraws until SIGINT/SIGTERM; a failed read is shown and retried, not fatal. */
+static int
+watch(const struct cli_args *args, const struct plan *plan, const struct dag *dag,
+	  const char *target_shown, long secs)
+{
+	struct sigaction sa = {0};
+	bool tty = isatty(STDOUT_FILENO) && !args->set[OPT_JSON];
+
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!interrupted) {
+		show_once(args, plan, dag, target_shown, tty);
+		/* one second at a time: an interrupt ends the wait at once */
+		for (long i = 0; i < secs && !interrupted; i++)
+			sleep(1);
+	}
+	return EXIT_OK;
+}
+
+int
+cmd_status(const struct cli_args *args)
+{
+	struct plan *plan;
+	struct dag dag;
+	struct pgs_error err;
+	char *target_shown;
+	long secs = 0;
+	int rc;
+
+	if (args->value[OPT_WATCH] && !parse_watch(args->value[OPT_WATCH], &secs)) {
+		fprintf(stderr, "pgshift: error: --watch needs a whole number of seconds from 1 to "
+				"86400, not \"%s\"\n", args->value[OPT_WATCH]);
+		return EXIT_USAGE;
+	}
+	plan = cli_load_plan(args->plan);
+	if (!plan)
+		return EXIT_USAGE;
+	pgs_error_clear(&err);
+	if (!dag_compile(plan, NULL, &dag, &err)) {
+		log_report(LOG_ERROR, &err);
+		plan_free(plan);
+		return EXIT_FAILED;
+	}
+	target_shown = redact_conninfo(plan->target_uri);
+	if (secs > 0)
+		rc = watch(args, plan, &dag, target_shown, secs);
+	else
+		rc = show_once(args, plan, &dag, target_shown, false);
+	free(target_shown);
+	dag_free(&dag);
+	plan_free(plan);
+	return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * What the files of engine/state/ share: the struct behind the opaque
+ * struct state, and small query helpers. Not for use outside engine/state/.
+ */
+#ifndef PGSHIFT_STATE_STATE_INT_H
+#define PGSHIFT_STATE_STATE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "state/state.h"
+#include "util/error.h"
+
+struct state {
+	PGconn *conn;                   /* owned; its session holds the plan's advisory lock */
+	pthread_mutex_t conn_lock;      /* serialises every use of conn (worker threads report here) */
+	char *plan;                     /* owned copy of the plan name: the key of every row */
+};
+
+/*
+ * Key of the transaction advisory lock that serialises DDL on schema pgshift
+ * and the check-then-drop of state_drop. It uses the two-int4 key space,
+ * which never meets the bigint keys of the per-plan locks.
+ */
+#define STATE_DDL_LOCK_SQL "SELECT pg_advisory_xact_lock(1885827944, 1)"
+
+/* Runs the DDL in the caller's open transaction (creates only what is missing). */
+bool state_ddl_in_tx(PGconn *conn, struct pgs_error *err);
+
+/* ROLLBACK after a failure, keeping err (the first failure is the one to report). */
+void state_rollback(PGconn *conn);
+
+/* NULL for SQL NULL, else a copy of the value. */
+char *state_getstr(const PGresult *res, int row, int col);
+/* 0 for SQL NULL (timestamps as epoch seconds, counts). */
+double state_getdbl(const PGresult *res, int row, int col);
+long long state_getll(const PGresult *res, int row, int col, long long null_value);
+
+/* A connection without the lock, for status, cutover: NULL with err on failure. */
+PGconn *state_connect_unlocked(const struct plan *plan, const char *app, bool read_only,
+							   struct pgs_error *err);
+/* Whether pgshift.runs exists (to_regclass), so readers never fail on a fresh target. */
+bool state_runs_table_exists(PGconn *conn, bool *exists, struct pgs_error *err);
+
+#endif

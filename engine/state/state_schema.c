@@ -1,0 +1,127 @@
+/*
+ * The DDL of schema pgshift on the target (layout in state.h). Created only
+ * when missing: CREATE SCHEMA checks the CREATE privilege on the database
+ * even with IF NOT EXISTS, so a target where the state already exists works
+ * for a role that could not create it. Concurrent creators serialise on a
+ * transaction advisory lock; a duplicate-object error raised by a creator
+ * that does not take it is retried, and the retry finds the object there.
+ */
+#include <string.h>
+
+#include "pg/conn.h"
+#include "state/state_int.h"
+
+static const char exists_sql[] =
+	"SELECT to_regclass('pgshift.runs') IS NOT NULL"
+	" AND to_regclass('pgshift.steps') IS NOT NULL"
+	" AND to_regclass('pgshift.created_objects') IS NOT NULL";
+
+/* One statement per element: a failure names the statement it came from. */
+static const char *const ddl[] = {
+	"CREATE SCHEMA IF NOT EXISTS pgshift",
+	"CREATE TABLE IF NOT EXISTS pgshift.runs ("
+	" plan text PRIMARY KEY,"
+	" run_id uuid NOT NULL,"
+	" plan_sha256 text NOT NULL,"
+	" status text NOT NULL CHECK (status IN ('running', 'failed', 'finished')),"
+	" started_at timestamptz NOT NULL DEFAULT now(),"
+	" updated_at timestamptz NOT NULL DEFAULT now(),"
+	" finished_at timestamptz,"
+	" approved_at timestamptz,"
+	" approved_by text,"
+	" fenced boolean NOT NULL DEFAULT false,"
+	" received_lsn pg_lsn,"
+	" applied_lsn pg_lsn,"
+	" applied_commit_at timestamptz,"
+	" error text)",
+	"CREATE TABLE IF NOT EXISTS pgshift.steps ("
+	" plan text NOT NULL REFERENCES pgshift.runs (plan) ON DELETE CASCADE,"
+	" step_id text NOT NULL,"
+	" status text NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),"
+	" attempts integer NOT NULL DEFAULT 0,"
+	" rows bigint NOT NULL DEFAULT 0,"
+	" bytes bigint NOT NULL DEFAULT 0,"
+	" total_bytes bigint NOT NULL DEFAULT 0,"
+	" started_at timestamptz,"
+	" finished_at timestamptz,"
+	" updated_at timestamptz NOT NULL DEFAULT now(),"
+	" error text,"
+	" PRIMARY KEY (plan, step_id))",
+	/* no foreign key: the list must outlive a lost run row, it is all reset drops */
+	"CREATE TABLE IF NOT EXISTS pgshift.created_objects ("
+	" plan text NOT NULL,"
+	" kind text NOT NULL,"
+	" schema_name text NOT NULL DEFAULT '',"
+	" object_name text NOT NULL,"
+	" created_at timestamptz NOT NULL DEFAULT now(),"
+	" PRIMARY KEY (plan, kind, schema_name, object_name))",
+};
+
+static bool
+state_complete(PGconn *conn, bool *complete, struct pgs_error *err)
+{
+	PGresult *res = pg_query(conn, exists_sql, 0, NULL, err);
+
+	if (!res)
+		return false;
+	*complete = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
+}
+
+bool
+state_ddl_in_tx(PGconn *conn, struct pgs_error *err)
+{
+	bool complete;
+
+	if (!pg_exec(conn, STATE_DDL_LOCK_SQL, 0, NULL, err) || !state_complete(conn, &complete, err))
+		return false;
+	if (complete)
+		return true;
+	for (size_t i = 0; i < sizeof(ddl) / sizeof(ddl[0]); i++) {
+		if (!pg_exec(conn, ddl[i], 0, NULL, err)) {
+			pgs_error_prefix(err, "could not create the state schema \"pgshift\" on the target");
+			if (!err->hint[0])
+				pgs_error_hint(err, "the target user needs CREATE on the database (or create "
+							   "schema pgshift for it once)");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Errors a concurrent CREATE ... IF NOT EXISTS can still raise: the object appeared meanwhile. */
+static bool
+is_create_race(const char *sqlstate)
+{
+	return strcmp(sqlstate, "23505") == 0 || strcmp(sqlstate, "42P06") == 0 ||
+		   strcmp(sqlstate, "42P07") == 0 || strcmp(sqlstate, "42710") == 0;
+}
+
+static bool
+ensure_once(PGconn *conn, struct pgs_error *err)
+{
+	if (!pg_exec(conn, "BEGIN", 0, NULL, err))
+		return false;
+	if (!state_ddl_in_tx(conn, err)) {
+		state_rollback(conn);
+		return false;
+	}
+	return pg_exec(conn, "COMMIT", 0, NULL, err);
+}
+
+bool
+state_ensure_schema(struct state *st, struct pgs_error *err)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&st->conn_lock);
+	for (int attempt = 0; attempt < 3 && !ok; attempt++) {
+		pgs_error_clear(err);
+		ok = ensure_once(st->conn, err);
+		if (!ok && !is_create_race(err->sqlstate))
+			break;
+	}
+	pthread_mutex_unlock(&st->conn_lock);
+	return ok;
+}
