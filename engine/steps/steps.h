@@ -25,6 +25,14 @@ bool step_cutover_gate(struct run *run, size_t step, struct pgs_error *err);
 bool step_cutover(struct run *run, size_t step, struct pgs_error *err);
 bool step_cleanup(struct run *run, size_t step, struct pgs_error *err);
 
+/*
+ * cutover sync_sequences: every catalog sequence set on the target from the
+ * source's last_value / is_called; with a margin, last_value moved by margin
+ * in the sequence's direction (within its bounds) and is_called set.
+ */
+bool cutover_sync_sequences(struct run *run, const struct cutover_step *cs,
+							struct pgs_error *err);
+
 /* Releases the exported snapshot once no step needs it any more. */
 void run_release_snapshot(struct run *run);
 
