@@ -130,8 +130,8 @@ run_restore(struct schema_job *j, bool clean, struct pgs_error *err)
 
 /* How many of the catalog's tables the target already has. */
 static bool
-count_existing_tables(struct schema_job *j, size_t *present, const char **one_present,
-					  const char **one_missing, struct pgs_error *err)
+count_existing_tables(struct schema_job *j, size_t *present, const struct cat_table **one_present,
+					  const struct cat_table **one_missing, struct pgs_error *err)
 {
 	const struct catalog *cat = j->run->cat;
 	struct name_set rels = {0};
@@ -142,9 +142,9 @@ count_existing_tables(struct schema_job *j, size_t *present, const char **one_pr
 	for (size_t t = 0; t < cat->ntables; t++) {
 		if (name_set_has(&rels, cat->tables[t].schema, cat->tables[t].name)) {
 			(*present)++;
-			*one_present = cat->tables[t].name;
+			*one_present = &cat->tables[t];
 		} else {
-			*one_missing = cat->tables[t].name;
+			*one_missing = &cat->tables[t];
 		}
 	}
 	name_set_free(&rels);
@@ -161,7 +161,7 @@ static bool
 already_restored(struct schema_job *j, bool *done, struct pgs_error *err)
 {
 	const struct catalog *cat = j->run->cat;
-	const char *in = NULL, *out = NULL;
+	const struct cat_table *in = NULL, *out = NULL;
 	size_t present;
 
 	*done = false;
@@ -175,8 +175,9 @@ already_restored(struct schema_job *j, bool *done, struct pgs_error *err)
 		*done = true;
 		return true;
 	}
-	pgs_fail(err, "the target already holds %zu of the %zu tables to restore (\"%s\" is there, "
-			 "\"%s\" is not)", present, cat->ntables, in, out);
+	pgs_fail(err, "the target already holds %zu of the %zu tables to restore (\"%s\".\"%s\" is "
+			 "there, \"%s\".\"%s\" is not)", present, cat->ntables, in->schema, in->name,
+			 out->schema, out->name);
 	pgs_error_hint(err, "drop them from the target (pgshift reset) or restore into an empty "
 				   "database");
 	return false;

@@ -354,6 +354,68 @@ verify_sequences(PGconn *src, PGconn *tgt, const char *who)
 	free(b);
 }
 
+static long
+find_step(const struct dag *dag, enum step_kind kind, const char *id)
+{
+	for (size_t s = 0; s < dag->n; s++)
+		if (dag->steps[s].kind == kind && (!id || strcmp(dag->steps[s].id, id) == 0))
+			return (long) s;
+	return -1;
+}
+
+/* An index left invalid (a build that failed half way) is dropped and built again. */
+static void
+invalid_index_rebuilt(struct run *run, PGconn *tgt)
+{
+	long s = find_step(run->dag, STEP_INDEX, "index:app.orders_big");
+	struct pgs_error err;
+	char *got;
+
+	PQclear(PQexec(tgt, "UPDATE pg_index SET indisvalid = false"
+				   " WHERE indexrelid = 'app.orders_big'::regclass"));
+	ok(s >= 0 && step_index(run, (size_t) s, &err), "index step over an invalid index succeeds");
+	got = rows(tgt, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'app.orders_big'::regclass");
+	is_str(got, "t\n", "the invalid index was built again");
+	free(got);
+}
+
+/*
+ * A target holding some of the tables was not filled by pgshift's one
+ * transaction: schema.pre refuses, naming what it found.
+ */
+static void
+partial_target_refused(const struct catalog *cat,
+					   const struct dag *dag, const char *tgt_uri, const char *dir)
+{
+	PGconn *admin = connect_uri(tgt_uri), *conn;
+	char *uri = xasprintf("%.*s/partial", (int) (strrchr(tgt_uri, '/') - tgt_uri), tgt_uri);
+	struct plan *plan = load_plan(dir, uri);
+	struct run run;
+	struct pgs_error err;
+	long s = find_step(dag, STEP_SCHEMA_PRE, NULL);
+
+	memset(&run, 0, sizeof(run));
+	PQclear(PQexec(admin, "CREATE DATABASE partial"));
+	conn = connect_uri(uri);
+	PQclear(PQexec(conn, "CREATE SCHEMA app; CREATE TABLE app.customers (id int)"));
+	run.plan = plan;
+	run.cat = cat;
+	run.dag = dag;
+	snprintf(run.workdir, sizeof(run.workdir), "%s/work", dir);
+	pgs_error_clear(&err);
+	ok(plan && s >= 0 && !step_schema_pre(&run, (size_t) s, &err),
+	   "schema.pre refuses a target holding some of the tables");
+	ok(strstr(err.message, "step schema.pre: the target already holds 1 of the 9 tables") &&
+	   strstr(err.message, "\"app\".\"customers\" is there") && strstr(err.hint, "pgshift reset"),
+	   "... naming one present table and pointing at reset");
+	printf("# %s\n", err.message);
+	PQfinish(conn);
+	PQclear(PQexec(admin, "DROP DATABASE partial"));
+	PQfinish(admin);
+	plan_free(plan);
+	free(uri);
+}
+
 static void
 migrate(const char *src_uri, const char *tgt_uri, const char *dir, const char *who)
 {
@@ -386,6 +448,10 @@ migrate(const char *src_uri, const char *tgt_uri, const char *dir, const char *w
 	run_all(&run, src, tgt, 2, who);
 	same_schema(src_uri, tgt_uri, dir, who);
 	verify_target(src, tgt, who);
+	if (strcmp(who, "superuser") == 0) {
+		invalid_index_rebuilt(&run, tgt);
+		partial_target_refused(&cat, &dag, tgt_uri, dir);
+	}
 
 	free(run.progress);
 	rmdir(run.workdir);
