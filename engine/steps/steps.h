@@ -26,6 +26,14 @@ bool step_cutover(struct run *run, size_t step, struct pgs_error *err);
 bool step_cleanup(struct run *run, size_t step, struct pgs_error *err);
 
 /*
+ * cutover sync_sequences: every catalog sequence set on the target from the
+ * source's last_value / is_called; with a margin, last_value moved by margin
+ * in the sequence's direction (within its bounds) and is_called set.
+ */
+bool cutover_sync_sequences(struct run *run, const struct cutover_step *cs,
+							struct pgs_error *err);
+
+/*
  * Makes id the run's snapshot and conn (which keeps it importable) the run's
  * to close. step_snapshot calls it; the CDC slot creation will call it with
  * the id of CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT.

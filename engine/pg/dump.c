@@ -1,0 +1,408 @@
+/*
+ * pg_dump / pg_restore runs and archive lists; see dump.h. The child gets
+ * stdout on /dev/null (every run writes to files named in argv) and stderr
+ * on a pipe whose first bytes become the error detail when the tool fails.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "pg/dump.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+#define STDERR_KEEP 4096        /* bytes of a tool's stderr kept for the error */
+
+void
+pgtool_init(struct pgtool_cmd *cmd, const char *tool)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	pgtool_arg(cmd, tool);
+}
+
+void
+pgtool_free(struct pgtool_cmd *cmd)
+{
+	for (size_t i = 0; i < cmd->argc; i++)
+		free(cmd->argv[i]);
+	free(cmd->argv);
+	free(cmd->password);
+	memset(cmd, 0, sizeof(*cmd));
+}
+
+void
+pgtool_arg(struct pgtool_cmd *cmd, const char *arg)
+{
+	if (cmd->argc + 2 > cmd->cap) {
+		cmd->cap = cmd->cap ? cmd->cap * 2 : 16;
+		cmd->argv = xrealloc(cmd->argv, cmd->cap * sizeof(char *));
+	}
+	cmd->argv[cmd->argc++] = xstrdup(arg);
+	cmd->argv[cmd->argc] = NULL;
+}
+
+void
+pgtool_argf(struct pgtool_cmd *cmd, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	pgtool_arg(cmd, b.data);
+	buf_free(&b);
+}
+
+/* key='value' with \ and ' escaped, as libpq's conninfo parser reads it. */
+static void
+put_conn_value(struct buf *b, const char *key, const char *val)
+{
+	if (b->len > 0)
+		buf_putc(b, ' ');
+	buf_printf(b, "%s='", key);
+	for (const char *p = val; *p; p++) {
+		if (*p == '\\' || *p == '\'')
+			buf_putc(b, '\\');
+		buf_putc(b, *p);
+	}
+	buf_putc(b, '\'');
+}
+
+char *
+conninfo_strip_password(const char *conninfo, char **password, struct pgs_error *err)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+	struct buf b;
+
+	*password = NULL;
+	if (!opts) {
+		pgs_fail(err, "could not parse connection string: %s",
+				 msg ? msg : "out of memory");
+		PQfreemem(msg);
+		return NULL;
+	}
+	buf_init(&b);
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (strcmp(o->keyword, "password") == 0) {
+			free(*password);
+			*password = xstrdup(o->val);
+			continue;
+		}
+		put_conn_value(&b, o->keyword, o->val);
+	}
+	PQconninfoFree(opts);
+	return buf_steal(&b);
+}
+
+bool
+pgtool_dbname(struct pgtool_cmd *cmd, const char *conninfo, struct pgs_error *err)
+{
+	char *pw = NULL;
+	char *clean = conninfo_strip_password(conninfo, &pw, err);
+
+	if (!clean)
+		return false;
+	free(cmd->password);
+	cmd->password = pw;
+	pgtool_argf(cmd, "--dbname=%s", clean);
+	free(clean);
+	return true;
+}
+
+static void
+put_quoted_part(struct buf *b, const char *part)
+{
+	buf_putc(b, '"');
+	for (const char *p = part; *p; p++) {
+		if (*p == '"')
+			buf_putc(b, '"');
+		buf_putc(b, *p);
+	}
+	buf_putc(b, '"');
+}
+
+char *
+pgtool_exact_pattern(const char *schema, const char *name)
+{
+	struct buf b;
+
+	buf_init(&b);
+	put_quoted_part(&b, schema);
+	if (name) {
+		buf_putc(&b, '.');
+		put_quoted_part(&b, name);
+	}
+	return buf_steal(&b);
+}
+
+static int
+version_of_dir(const char *path)
+{
+	/* /usr/lib/postgresql/N/bin/tool */
+	const char *p = path + strlen("/usr/lib/postgresql/");
+
+	return (int) strtol(p, NULL, 10);
+}
+
+/*
+ * The tool's path: a bare name when PATH has it (execvp searches), else the
+ * newest Debian-style install, as preflight's tool check looks for it.
+ */
+static char *
+resolve_tool(const char *tool)
+{
+	const char *path = getenv("PATH");
+	char *pattern, *best = NULL;
+	int best_v = -1;
+	glob_t g;
+
+	while (path && *path) {
+		size_t len = strcspn(path, ":");
+		char *cand = xasprintf("%.*s/%s", (int) len, len ? path : ".", tool);
+		bool found = access(cand, X_OK) == 0;
+
+		free(cand);
+		if (found)
+			return xstrdup(tool);
+		path += len + (path[len] == ':');
+	}
+	pattern = xasprintf("/usr/lib/postgresql/*/bin/%s", tool);
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			if (version_of_dir(g.gl_pathv[i]) > best_v) {
+				best_v = version_of_dir(g.gl_pathv[i]);
+				free(best);
+				best = xstrdup(g.gl_pathv[i]);
+			}
+		globfree(&g);
+	}
+	free(pattern);
+	return best ? best : xstrdup(tool);
+}
+
+static void
+child_exec(struct pgtool_cmd *cmd, const char *path, int errfd)
+{
+	int devnull = open("/dev/null", O_RDWR);
+
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+	}
+	dup2(errfd, STDERR_FILENO);
+	if (cmd->password)
+		setenv("PGPASSWORD", cmd->password, 1);
+	execvp(path, cmd->argv);
+	dprintf(STDERR_FILENO, "could not execute \"%s\": %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+/* Reads the child's stderr to the end, keeping the first STDERR_KEEP bytes. */
+static void
+drain(int fd, struct buf *out)
+{
+	char chunk[1024];
+	ssize_t got;
+
+	while ((got = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (out->len < STDERR_KEEP)
+			buf_append(out, chunk, (size_t) got);
+	}
+}
+
+static bool
+tool_failed(struct pgs_error *err, const char *what, const char *tool, int status,
+			const struct buf *errout)
+{
+	size_t len = errout->len;
+
+	while (len > 0 && (errout->data[len - 1] == '\n' || errout->data[len - 1] == ' '))
+		len--;
+	if (WIFEXITED(status))
+		pgs_fail(err, "%s: %s exited with status %d", what, tool, WEXITSTATUS(status));
+	else
+		pgs_fail(err, "%s: %s was terminated by signal %d", what, tool,
+				 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	if (len > 0)
+		pgs_error_detail(err, "%.*s", (int) len, errout->data);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		pgs_error_hint(err, "install postgresql-client (pg_dump and pg_restore) on this machine");
+	return false;
+}
+
+bool
+pgtool_run(struct pgtool_cmd *cmd, const char *what, struct pgs_error *err)
+{
+	char *path = resolve_tool(cmd->argv[0]);
+	struct buf errout;
+	int fds[2], status = 0;
+	pid_t pid;
+	bool ok;
+
+	if (pipe(fds) != 0) {
+		free(path);
+		return pgs_fail(err, "%s: could not create pipe: %s", what, strerror(errno));
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		child_exec(cmd, path, fds[1]);
+	}
+	close(fds[1]);
+	buf_init(&errout);
+	if (pid > 0)
+		drain(fds[0], &errout);
+	close(fds[0]);
+	if (pid < 0) {
+		ok = pgs_fail(err, "%s: could not fork: %s", what, strerror(errno));
+	} else {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (!ok)
+			tool_failed(err, what, cmd->argv[0], status, &errout);
+	}
+	buf_free(&errout);
+	free(path);
+	return ok;
+}
+
+/* Every desc pg_dump 15 writes; longer ones first so "INDEX ATTACH" wins over "INDEX". */
+static const char *const toc_descs[] = {
+	"MATERIALIZED VIEW DATA", "PUBLICATION TABLES IN SCHEMA", "TEXT SEARCH CONFIGURATION",
+	"TEXT SEARCH DICTIONARY", "TEXT SEARCH TEMPLATE", "TEXT SEARCH PARSER",
+	"FOREIGN DATA WRAPPER", "DATABASE PROPERTIES", "PROCEDURAL LANGUAGE",
+	"SEQUENCE OWNED BY", "PUBLICATION TABLE", "MATERIALIZED VIEW", "CHECK CONSTRAINT",
+	"OPERATOR FAMILY", "OPERATOR CLASS", "SECURITY LABEL", "FK CONSTRAINT",
+	"EVENT TRIGGER", "ACCESS METHOD", "FOREIGN TABLE", "SEQUENCE SET", "INDEX ATTACH",
+	"TABLE ATTACH", "USER MAPPING", "ROW SECURITY", "DEFAULT ACL", "SUBSCRIPTION",
+	"PUBLICATION", "TABLE DATA", "SHELL TYPE", "STATISTICS", "CONVERSION", "CONSTRAINT",
+	"COLLATION", "PROCEDURE", "EXTENSION", "AGGREGATE", "TRANSFORM", "SEQUENCE",
+	"OPERATOR", "FUNCTION", "DATABASE", "ENCODING", "STDSTRINGS", "SEARCHPATH",
+	"COMMENT", "TRIGGER", "DEFAULT", "DOMAIN", "SCHEMA", "SERVER", "POLICY", "BLOBS",
+	"INDEX", "TABLE", "VIEW", "TYPE", "CAST", "RULE", "BLOB", "ACL",
+};
+
+static void
+toc_parse_line(struct toc_entry *e, char *line)
+{
+	char *p = strchr(line, ';');
+	unsigned long cls, oid;
+	int used = 0;
+
+	e->line = line;
+	e->desc = NULL;
+	e->rest = "";
+	e->classoid = e->oid = 0;
+	if (!p || sscanf(p + 1, " %lu %lu %n", &cls, &oid, &used) < 2 || used == 0)
+		return;
+	e->classoid = (uint32_t) cls;
+	e->oid = (uint32_t) oid;
+	p += 1 + used;
+	for (size_t i = 0; i < sizeof(toc_descs) / sizeof(toc_descs[0]); i++) {
+		size_t len = strlen(toc_descs[i]);
+
+		if (strncmp(p, toc_descs[i], len) == 0 && p[len] == ' ') {
+			e->desc = toc_descs[i];
+			e->rest = p + len + 1;
+			return;
+		}
+	}
+}
+
+void
+toc_parse(struct toc *toc, const char *text)
+{
+	memset(toc, 0, sizeof(*toc));
+	while (*text) {
+		size_t len = strcspn(text, "\n");
+
+		if (len > 0 && text[0] != ';') {
+			if (toc->n == toc->cap) {
+				toc->cap = toc->cap ? toc->cap * 2 : 64;
+				toc->items = xrealloc(toc->items, toc->cap * sizeof(*toc->items));
+			}
+			toc_parse_line(&toc->items[toc->n++], xstrndup(text, len));
+		}
+		text += len + (text[len] == '\n');
+	}
+}
+
+void
+toc_free(struct toc *toc)
+{
+	for (size_t i = 0; i < toc->n; i++)
+		free(toc->items[i].line);
+	free(toc->items);
+	memset(toc, 0, sizeof(*toc));
+}
+
+bool
+toc_names(const struct toc_entry *e, const char *schema, const char *name)
+{
+	const char *s = schema ? schema : "-";
+	size_t ls = strlen(s), ln = strlen(name);
+
+	return strncmp(e->rest, s, ls) == 0 && e->rest[ls] == ' ' &&
+		strncmp(e->rest + ls + 1, name, ln) == 0 &&
+		(e->rest[ls + 1 + ln] == ' ' || e->rest[ls + 1 + ln] == '\0');
+}
+
+char *
+read_file_text(const char *path, struct pgs_error *err)
+{
+	FILE *f = fopen(path, "r");
+	struct buf b;
+	char chunk[8192];
+	size_t got;
+
+	if (!f) {
+		pgs_fail(err, "could not open file \"%s\": %s", path, strerror(errno));
+		return NULL;
+	}
+	buf_init(&b);
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&b, chunk, got);
+	if (ferror(f)) {
+		pgs_fail(err, "could not read file \"%s\": %s", path, strerror(errno));
+		fclose(f);
+		buf_free(&b);
+		return NULL;
+	}
+	fclose(f);
+	return buf_steal(&b);
+}
+
+bool
+write_file_text(const char *path, const char *text, struct pgs_error *err)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return pgs_fail(err, "could not create file \"%s\": %s", path, strerror(errno));
+	if (fputs(text, f) == EOF) {
+		fclose(f);
+		return pgs_fail(err, "could not write file \"%s\": %s", path, strerror(errno));
+	}
+	if (fclose(f) != 0)
+		return pgs_fail(err, "could not write file \"%s\": %s", path, strerror(errno));
+	return true;
+}

@@ -1,0 +1,227 @@
+/*
+ * constraint:SCHEMA.TABLE.NAME — adds one constraint on the target, in one
+ * transaction, as pg_dump would write it (ONLY where pg_dump says ONLY):
+ *
+ *  - PRIMARY KEY / UNIQUE on a plain table: USING INDEX the index the index
+ *    step built, so the key costs no second scan.
+ *  - PRIMARY KEY / UNIQUE on a partitioned table: ADD CONSTRAINT on the
+ *    parent alone (an invalid partitioned index), then for each partition
+ *    its own key (USING INDEX its prebuilt index, or the same recursion for
+ *    a sub-partitioned one) and ATTACH PARTITION of its index; the parent's
+ *    index becomes valid with the last one. The partitions' keys are
+ *    "inherited" in the catalog and have no step of their own.
+ *  - EXCLUDE: ADD CONSTRAINT with its definition, which builds its index
+ *    (USING INDEX cannot make an exclusion constraint).
+ *  - FOREIGN KEY and NOT VALID CHECK: the definition as is, so NOT VALID
+ *    stays NOT VALID. A CHECK recurses to inheritance children, as pg_dump's
+ *    does; an FK on a partitioned table must recurse (no ONLY).
+ *
+ * A constraint already on the target was added by an earlier run: done.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/conn.h"
+#include "steps/steps.h"
+#include "steps/steps_int.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+static const char constraint_exists_sql[] =
+	"SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = $1::pg_catalog.regclass"
+	" AND conname = $2";
+
+struct con_job {
+	PGconn *conn;
+	const struct catalog *cat;
+};
+
+static bool
+constraint_exists(struct con_job *j, const struct cat_constraint *con, bool *exists,
+				  struct pgs_error *err)
+{
+	const struct cat_table *t = &j->cat->tables[con->table];
+	char *qt = pg_quote_qualified(j->conn, t->schema, t->name);
+	const char *params[2] = {qt, con->name};
+	PGresult *res = pg_query(j->conn, constraint_exists_sql, 2, params, err);
+
+	free(qt);
+	if (!res)
+		return false;
+	*exists = PQntuples(res) > 0;
+	PQclear(res);
+	return true;
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+/* "ALTER TABLE [ONLY] t ADD CONSTRAINT name " */
+static void
+alter_prefix(struct buf *sql, struct con_job *j, const struct cat_constraint *con, bool only)
+{
+	const struct cat_table *t = &j->cat->tables[con->table];
+	char *qt = pg_quote_qualified(j->conn, t->schema, t->name);
+	char *qn = pg_quote_ident(j->conn, con->name);
+
+	buf_printf(sql, "ALTER TABLE %s%s ADD CONSTRAINT %s ", only ? "ONLY " : "", qt, qn);
+	free(qt);
+	free(qn);
+}
+
+/* PRIMARY KEY / UNIQUE USING INDEX, keeping the definition's deferrability. */
+static void
+using_index_sql(struct buf *sql, struct con_job *j, const struct cat_constraint *con)
+{
+	char *qi = pg_quote_ident(j->conn, j->cat->indexes[con->index].name);
+
+	alter_prefix(sql, j, con, true);
+	buf_printf(sql, "%s USING INDEX %s", con->type == 'p' ? "PRIMARY KEY" : "UNIQUE", qi);
+	if (ends_with(con->def, " DEFERRABLE INITIALLY DEFERRED"))
+		buf_puts(sql, " DEFERRABLE INITIALLY DEFERRED");
+	else if (ends_with(con->def, " DEFERRABLE"))
+		buf_puts(sql, " DEFERRABLE");
+	free(qi);
+}
+
+static bool
+exec_for(struct con_job *j, const struct cat_constraint *con, const char *sql,
+		 struct pgs_error *err)
+{
+	const struct cat_table *t = &j->cat->tables[con->table];
+
+	if (pg_exec(j->conn, sql, 0, NULL, err))
+		return true;
+	pgs_error_prefix(err, "could not add constraint \"%s\" on \"%s\".\"%s\"", con->name,
+					 t->schema, t->name);
+	return false;
+}
+
+static bool
+add_with_def(struct con_job *j, const struct cat_constraint *con, bool only,
+			 struct pgs_error *err)
+{
+	struct buf sql;
+	bool ok;
+
+	buf_init(&sql);
+	alter_prefix(&sql, j, con, only);
+	buf_puts(&sql, con->def);
+	ok = exec_for(j, con, sql.data, err);
+	buf_free(&sql);
+	return ok;
+}
+
+static bool add_key(struct con_job *j, const struct cat_constraint *con, struct pgs_error *err);
+
+static bool
+attach_index(struct con_job *j, const struct cat_index *parent, const struct cat_index *child,
+			 struct pgs_error *err)
+{
+	char *qp = pg_quote_qualified(j->conn, parent->schema, parent->name);
+	char *qc = pg_quote_qualified(j->conn, child->schema, child->name);
+	char *sql = xasprintf("ALTER INDEX %s ATTACH PARTITION %s", qp, qc);
+	bool ok = pg_exec(j->conn, sql, 0, NULL, err);
+
+	if (!ok)
+		pgs_error_prefix(err, "could not attach index \"%s\".\"%s\" to \"%s\"", child->schema,
+						 child->name, parent->name);
+	free(sql);
+	free(qc);
+	free(qp);
+	return ok;
+}
+
+/* Each partition's key, then its index attached to the parent's. */
+static bool
+add_partition_keys(struct con_job *j, const struct cat_constraint *con, struct pgs_error *err)
+{
+	const struct catalog *cat = j->cat;
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < cat->nindexes; i++) {
+		long k;
+
+		if (cat->indexes[i].parent != con->index)
+			continue;
+		k = cat_constraint_of_index(cat, (long) i);
+		ok = k < 0 || add_key(j, &cat->constraints[k], err);
+		if (ok)
+			ok = attach_index(j, &cat->indexes[con->index], &cat->indexes[i], err);
+	}
+	return ok;
+}
+
+static bool
+add_key(struct con_job *j, const struct cat_constraint *con, struct pgs_error *err)
+{
+	struct buf sql;
+	bool ok;
+
+	if (j->cat->tables[con->table].relkind == 'p')
+		return add_with_def(j, con, true, err) && add_partition_keys(j, con, err);
+	buf_init(&sql);
+	using_index_sql(&sql, j, con);
+	ok = exec_for(j, con, sql.data, err);
+	buf_free(&sql);
+	return ok;
+}
+
+static bool
+add_constraint(struct con_job *j, const struct cat_constraint *con, struct pgs_error *err)
+{
+	bool partitioned = j->cat->tables[con->table].relkind == 'p';
+
+	switch (con->type) {
+	case 'p':
+	case 'u':
+		if (con->index < 0)
+			return add_with_def(j, con, true, err);
+		return add_key(j, con, err);
+	case 'x':
+		return add_with_def(j, con, true, err);
+	case 'f':
+		return add_with_def(j, con, !partitioned, err);
+	case 'c':
+		return add_with_def(j, con, false, err);
+	default:
+		return pgs_fail(err, "constraint \"%s\" has a type pgshift does not know (%c)",
+						con->name, con->type);
+	}
+}
+
+static bool
+run_constraint(struct con_job *j, const struct cat_constraint *con, struct pgs_error *err)
+{
+	bool exists, ok;
+
+	if (!pg_exec(j->conn, "BEGIN", 0, NULL, err))
+		return false;
+	ok = constraint_exists(j, con, &exists, err) && (exists || add_constraint(j, con, err));
+	if (ok)
+		return pg_exec(j->conn, "COMMIT", 0, NULL, err);
+	PQclear(PQexec(j->conn, "ROLLBACK"));
+	return false;
+}
+
+bool
+step_constraint(struct run *run, size_t step, struct pgs_error *err)
+{
+	long k = run->dag->steps[step].constraint;
+	struct con_job j = {NULL, run->cat};
+	bool ok;
+
+	/* a partition's copy of its parent's constraint comes with the parent's */
+	if (k < 0 || run->cat->constraints[k].inherited)
+		return true;
+	j.conn = run_connect_target(run, run->dag->steps[step].id, err);
+	ok = j.conn && steps_ddl_session(j.conn, err) &&
+		run_constraint(&j, &run->cat->constraints[k], err);
+	PQfinish(j.conn);
+	return ok || step_failed(run, step, err);
+}

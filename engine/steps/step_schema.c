@@ -1,0 +1,459 @@
+/*
+ * schema.pre and schema.post (DESIGN.md §3): the source's DDL as pg_dump
+ * writes it, filtered to the plan's objects, restored on the target by
+ * pg_restore. Nothing here writes DDL by hand.
+ *
+ * schema.pre restores the pre-data section (schemas, extensions, types,
+ * functions, tables with their validated CHECKs, defaults, sequences,
+ * views) in one transaction, so a crash leaves nothing behind. schema.post
+ * restores what the index and constraint steps do not build: triggers (with
+ * their enabled state), rules, policies and row security, statistics
+ * objects, event triggers, indexes of materialized views, comments on
+ * indexes and constraints, and the data of populated materialized views
+ * (REFRESH, from the data section; table rows come from the copy steps).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pg/conn.h"
+#include "steps/steps.h"
+#include "steps/steps_int.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+struct schema_job {
+	struct run *run;
+	size_t step;
+	PGconn *src, *tgt;
+	char *dump, *use_list;          /* owned: files in run->workdir */
+	struct toc toc;
+	bool *keep;                     /* owned; per toc entry */
+};
+
+static const char target_schemas_sql[] =
+	"SELECT '', nspname FROM pg_catalog.pg_namespace";
+static const char target_relations_sql[] =
+	"SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace";
+static const char target_extensions_sql[] =
+	"SELECT '', extname FROM pg_catalog.pg_extension";
+
+static bool
+job_open(struct schema_job *j, struct run *run, size_t step, const char *base,
+		 struct pgs_error *err)
+{
+	char *list = xasprintf("%s.use", base);
+
+	memset(j, 0, sizeof(*j));
+	j->run = run;
+	j->step = step;
+	j->dump = work_file(run, base, err);
+	j->use_list = j->dump ? work_file(run, list, err) : NULL;
+	free(list);
+	if (!j->use_list)
+		return false;
+	j->src = run_connect_source(run, run->dag->steps[step].id, err);
+	if (j->src)
+		j->tgt = run_connect_target(run, run->dag->steps[step].id, err);
+	return j->tgt != NULL;
+}
+
+static void
+job_close(struct schema_job *j)
+{
+	PQfinish(j->src);
+	PQfinish(j->tgt);
+	if (j->dump)
+		unlink(j->dump);
+	if (j->use_list)
+		unlink(j->use_list);
+	free(j->dump);
+	free(j->use_list);
+	toc_free(&j->toc);
+	free(j->keep);
+}
+
+static bool
+run_dump(struct schema_job *j, const char *const *sections, bool exclude_table_data,
+		 struct pgs_error *err)
+{
+	struct pgtool_cmd cmd;
+	bool ok;
+
+	pgtool_init(&cmd, "pg_dump");
+	for (const char *const *s = sections; *s; s++)
+		pgtool_argf(&cmd, "--section=%s", *s);
+	ok = dump_common_args(j->run, &cmd, j->dump, err) &&
+		dump_filter_args(j->run, j->src, &cmd, err);
+	/* rows move by COPY on the snapshot, never through a dump */
+	for (size_t t = 0; ok && exclude_table_data && t < j->run->cat->ntables; t++) {
+		const struct cat_table *tab = &j->run->cat->tables[t];
+		char *p = pgtool_exact_pattern(tab->schema, tab->name);
+
+		pgtool_argf(&cmd, "--exclude-table-data=%s", p);
+		free(p);
+	}
+	if (ok)
+		ok = pgtool_run(&cmd, "pg_dump of the source schema failed", err);
+	pgtool_free(&cmd);
+	if (ok)
+		ok = toc_list(j->dump, &j->toc, err);
+	if (ok)
+		j->keep = xcalloc(j->toc.n ? j->toc.n : 1, sizeof(bool));
+	return ok;
+}
+
+static bool
+run_restore(struct schema_job *j, bool clean, struct pgs_error *err)
+{
+	struct pgtool_cmd cmd;
+	bool ok;
+
+	if (!toc_write_kept(&j->toc, j->keep, j->use_list, err))
+		return false;
+	pgtool_init(&cmd, "pg_restore");
+	/* all or nothing: a crash or an error leaves the target as it was */
+	pgtool_arg(&cmd, "--single-transaction");
+	if (clean) {
+		pgtool_arg(&cmd, "--clean");
+		pgtool_arg(&cmd, "--if-exists");
+	}
+	pgtool_argf(&cmd, "--use-list=%s", j->use_list);
+	ok = restore_common_args(j->run, &cmd, err);
+	pgtool_arg(&cmd, j->dump);
+	if (ok)
+		ok = pgtool_run(&cmd, "pg_restore on the target failed", err);
+	pgtool_free(&cmd);
+	return ok;
+}
+
+/* How many of the catalog's tables the target already has. */
+static bool
+count_existing_tables(struct schema_job *j, size_t *present, const struct cat_table **one_present,
+					  const struct cat_table **one_missing, struct pgs_error *err)
+{
+	const struct catalog *cat = j->run->cat;
+	struct name_set rels = {0};
+
+	if (!name_set_query(&rels, j->tgt, target_relations_sql, err))
+		return false;
+	*present = 0;
+	for (size_t t = 0; t < cat->ntables; t++) {
+		if (name_set_has(&rels, cat->tables[t].schema, cat->tables[t].name)) {
+			(*present)++;
+			*one_present = &cat->tables[t];
+		} else {
+			*one_missing = &cat->tables[t];
+		}
+	}
+	name_set_free(&rels);
+	return true;
+}
+
+/*
+ * The restore is one transaction, so the target holds either none of the
+ * tables or all of them (an earlier attempt committed, then stopped before
+ * recording the step done). Some but not all means something else created
+ * them: pgshift does not guess which to keep.
+ */
+static bool
+already_restored(struct schema_job *j, bool *done, struct pgs_error *err)
+{
+	const struct catalog *cat = j->run->cat;
+	const struct cat_table *in = NULL, *out = NULL;
+	size_t present;
+
+	*done = false;
+	if (!count_existing_tables(j, &present, &in, &out, err))
+		return false;
+	if (present == 0)
+		return true;
+	if (present == cat->ntables) {
+		log_info("%s: the target already holds all %zu tables (an earlier attempt restored "
+				 "them)", j->run->dag->steps[j->step].id, present);
+		*done = true;
+		return true;
+	}
+	pgs_fail(err, "the target already holds %zu of the %zu tables to restore (\"%s\".\"%s\" is "
+			 "there, \"%s\".\"%s\" is not)", present, cat->ntables, in->schema, in->name,
+			 out->schema, out->name);
+	pgs_error_hint(err, "drop them from the target (pgshift reset) or restore into an empty "
+				   "database");
+	return false;
+}
+
+/* Keeps every entry except CREATE SCHEMA of schemas the target has (e.g. public). */
+static bool
+select_pre_entries(struct schema_job *j, struct name_set *existing, struct pgs_error *err)
+{
+	if (!name_set_query(existing, j->tgt, target_schemas_sql, err))
+		return false;
+	for (size_t i = 0; i < j->toc.n; i++) {
+		const struct toc_entry *e = &j->toc.items[i];
+
+		j->keep[i] = true;
+		if (e->desc && strcmp(e->desc, "SCHEMA") == 0)
+			for (size_t s = 0; s < j->run->cat->nschemas; s++)
+				if (name_set_has(existing, "", j->run->cat->schemas[s]) &&
+					toc_names(e, NULL, j->run->cat->schemas[s]))
+					j->keep[i] = false;
+	}
+	return true;
+}
+
+static bool
+record_relations(struct run *run, struct pgs_error *err)
+{
+	const struct catalog *cat = run->cat;
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < cat->ntables; i++)
+		ok = steps_record(run, "table", cat->tables[i].schema, cat->tables[i].name, err);
+	for (size_t i = 0; ok && i < cat->nviews; i++)
+		ok = steps_record(run, cat->views[i].materialized ? "materialized view" : "view",
+						  cat->views[i].schema, cat->views[i].name, err);
+	for (size_t i = 0; ok && i < cat->nsequences; i++)
+		ok = steps_record(run, "sequence", cat->sequences[i].schema, cat->sequences[i].name,
+						  err);
+	return ok;
+}
+
+/* What the restore created: schemas and extensions the target lacked, and relations. */
+static bool
+record_created(struct schema_job *j, const struct name_set *schemas_before,
+			   const struct name_set *exts_before, struct pgs_error *err)
+{
+	const struct catalog *cat = j->run->cat;
+	bool ok = true;
+
+	for (size_t s = 0; ok && s < cat->nschemas; s++)
+		if (!name_set_has(schemas_before, "", cat->schemas[s]))
+			ok = steps_record(j->run, "schema", NULL, cat->schemas[s], err);
+	for (size_t e = 0; ok && e < cat->nextensions; e++)
+		if (!name_set_has(exts_before, "", cat->extensions[e].name))
+			ok = steps_record(j->run, "extension", NULL, cat->extensions[e].name, err);
+	return ok && record_relations(j->run, err);
+}
+
+static bool
+schema_pre(struct schema_job *j, struct pgs_error *err)
+{
+	static const char *const sections[] = {"pre-data", NULL};
+	struct name_set schemas = {0}, exts = {0};
+	bool done, ok;
+
+	if (!already_restored(j, &done, err))
+		return false;
+	if (done || j->run->cat->nschemas == 0)
+		return true;
+	ok = run_dump(j, sections, false, err) &&
+		select_pre_entries(j, &schemas, err) &&
+		name_set_query(&exts, j->tgt, target_extensions_sql, err) &&
+		run_restore(j, false, err) &&
+		record_created(j, &schemas, &exts, err);
+	name_set_free(&schemas);
+	name_set_free(&exts);
+	return ok;
+}
+
+bool
+step_schema_pre(struct run *run, size_t step, struct pgs_error *err)
+{
+	struct schema_job j;
+	bool ok = job_open(&j, run, step, "schema-pre.dump", err) && schema_pre(&j, err);
+
+	job_close(&j);
+	return ok || step_failed(run, step, err);
+}
+
+/* pg_constraint oids on the source of the constraints the constraint steps build. */
+static const char source_constraints_sql[] =
+	"SELECT n.nspname, t.relname, c.conname, c.oid FROM pg_catalog.pg_constraint c"
+	" JOIN pg_catalog.pg_class t ON t.oid = c.conrelid"
+	" JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace";
+
+/*
+ * A constraint with its own step, or a partition's copy of a key, which its
+ * parent's step attaches (see step_constraint.c).
+ */
+static bool *
+constraints_built_by_steps(const struct run *run)
+{
+	const struct catalog *cat = run->cat;
+	bool *built = xcalloc(cat->nconstraints ? cat->nconstraints : 1, sizeof(bool));
+
+	for (size_t s = 0; s < run->dag->n; s++)
+		if (run->dag->steps[s].kind == STEP_CONSTRAINT && run->dag->steps[s].constraint >= 0)
+			built[run->dag->steps[s].constraint] = true;
+	for (size_t k = 0; k < cat->nconstraints; k++) {
+		const struct cat_constraint *c = &cat->constraints[k];
+
+		if (c->inherited && (c->type == 'p' || c->type == 'u') && c->index >= 0 &&
+			cat->indexes[c->index].parent >= 0)
+			built[k] = true;
+	}
+	return built;
+}
+
+static bool
+built_constraint_oids(struct schema_job *j, struct name_set *oids, struct pgs_error *err)
+{
+	const struct catalog *cat = j->run->cat;
+	bool *built = constraints_built_by_steps(j->run);
+	struct name_set names = {0};
+	PGresult *res;
+
+	for (size_t k = 0; k < cat->nconstraints; k++)
+		if (built[k]) {
+			const struct cat_table *t = &cat->tables[cat->constraints[k].table];
+			char *tn = xasprintf("%s\x1f%s", t->schema, t->name);
+
+			name_set_add(&names, tn, cat->constraints[k].name);
+			free(tn);
+		}
+	name_set_sort(&names);
+	free(built);
+	res = pg_query(j->src, source_constraints_sql, 0, NULL, err);
+	for (int r = 0; res && r < PQntuples(res); r++) {
+		char *tn = xasprintf("%s\x1f%s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+
+		if (name_set_has(&names, tn, PQgetvalue(res, r, 2)))
+			name_set_add(oids, "", PQgetvalue(res, r, 3));
+		free(tn);
+	}
+	name_set_sort(oids);
+	name_set_free(&names);
+	PQclear(res);
+	return res != NULL;
+}
+
+static bool
+is_catalog_index_oid(const struct catalog *cat, uint32_t oid)
+{
+	for (size_t i = 0; i < cat->nindexes; i++)
+		if (cat->indexes[i].oid == oid)
+			return true;
+	return false;
+}
+
+static bool
+is_attached_catalog_index(const struct catalog *cat, const struct toc_entry *e)
+{
+	for (size_t i = 0; i < cat->nindexes; i++)
+		if (cat->indexes[i].parent >= 0 &&
+			toc_names(e, cat->indexes[i].schema, cat->indexes[i].name))
+			return true;
+	return false;
+}
+
+static bool
+is_desc(const struct toc_entry *e, const char *desc)
+{
+	return e->desc && strcmp(e->desc, desc) == 0;
+}
+
+/*
+ * Whether a post-data (or data) entry is restored here. Left out: table rows
+ * and large objects (their own steps), sequence values (set at cutover), and
+ * the indexes, keys, checks and FKs the index and constraint steps build.
+ * Indexes pg_dump writes for objects outside the catalog (materialized
+ * views) stay.
+ */
+static bool
+keep_post_entry(const struct catalog *cat, const struct name_set *con_oids,
+				const struct toc_entry *e)
+{
+	char oid[16];
+
+	if (is_desc(e, "TABLE DATA") || is_desc(e, "SEQUENCE SET") || is_desc(e, "BLOB") ||
+		is_desc(e, "BLOBS"))
+		return false;
+	if (is_desc(e, "INDEX"))
+		return !is_catalog_index_oid(cat, e->oid);
+	if (is_desc(e, "INDEX ATTACH"))
+		return !is_attached_catalog_index(cat, e);
+	if (is_desc(e, "CONSTRAINT") || is_desc(e, "CHECK CONSTRAINT") ||
+		is_desc(e, "FK CONSTRAINT")) {
+		snprintf(oid, sizeof(oid), "%u", e->oid);
+		return !name_set_has(con_oids, "", oid);
+	}
+	return true;
+}
+
+/* Replica identity USING INDEX is written with the key by pg_dump, which the steps replace. */
+static const char replident_sql[] =
+	"SELECT n.nspname, t.relname, i.relname FROM pg_catalog.pg_index x"
+	" JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid"
+	" JOIN pg_catalog.pg_class t ON t.oid = x.indrelid"
+	" JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
+	" WHERE x.indisreplident";
+
+static bool
+set_replica_identity_index(struct schema_job *j, const char *schema, const char *table,
+						   const char *index, struct pgs_error *err)
+{
+	char *qt = pg_quote_qualified(j->tgt, schema, table);
+	char *qi = pg_quote_ident(j->tgt, index);
+	char *sql = xasprintf("ALTER TABLE ONLY %s REPLICA IDENTITY USING INDEX %s", qt, qi);
+	bool ok = pg_exec(j->tgt, sql, 0, NULL, err);
+
+	if (!ok)
+		pgs_error_prefix(err, "could not set the replica identity of \"%s\".\"%s\"", schema,
+						 table);
+	free(sql);
+	free(qt);
+	free(qi);
+	return ok;
+}
+
+static bool
+replica_identity_indexes(struct schema_job *j, struct pgs_error *err)
+{
+	const struct catalog *cat = j->run->cat;
+	struct name_set kept = {0};
+	PGresult *res = pg_query(j->src, replident_sql, 0, NULL, err);
+	bool ok = res != NULL;
+
+	for (size_t t = 0; t < cat->ntables; t++)
+		name_set_add(&kept, cat->tables[t].schema, cat->tables[t].name);
+	name_set_sort(&kept);
+	for (int r = 0; ok && r < PQntuples(res); r++)
+		if (name_set_has(&kept, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1)))
+			ok = set_replica_identity_index(j, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+											PQgetvalue(res, r, 2), err);
+	PQclear(res);
+	name_set_free(&kept);
+	return ok;
+}
+
+/*
+ * --clean --if-exists inside the single transaction: a second run drops and
+ * recreates exactly the entries it restores (triggers, rules, policies...),
+ * never a table, so it is safe to repeat.
+ */
+static bool
+schema_post(struct schema_job *j, struct pgs_error *err)
+{
+	static const char *const sections[] = {"data", "post-data", NULL};
+	struct name_set con_oids = {0};
+	bool ok;
+
+	if (j->run->cat->nschemas == 0)
+		return true;
+	ok = run_dump(j, sections, true, err) && built_constraint_oids(j, &con_oids, err);
+	for (size_t i = 0; ok && i < j->toc.n; i++)
+		j->keep[i] = keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
+	name_set_free(&con_oids);
+	return ok && run_restore(j, true, err) && replica_identity_indexes(j, err);
+}
+
+bool
+step_schema_post(struct run *run, size_t step, struct pgs_error *err)
+{
+	struct schema_job j;
+	bool ok = job_open(&j, run, step, "schema-post.dump", err) && schema_post(&j, err);
+
+	job_close(&j);
+	return ok || step_failed(run, step, err);
+}

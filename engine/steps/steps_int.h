@@ -1,0 +1,67 @@
+/*
+ * What the DDL steps (schema, index, constraint, vacuum, blobs, sequences)
+ * share: naming a failure after its step, recording created objects in the
+ * state, a sorted set of "schema.name" keys, the pg_dump filter arguments
+ * that reproduce the catalog's filters, and catalog lookups. Not public.
+ */
+#ifndef PGSHIFT_STEPS_STEPS_INT_H
+#define PGSHIFT_STEPS_STEPS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "pg/dump.h"
+#include "run/run.h"
+
+/* Names the step in err (err->step and a message prefix); returns false. */
+bool step_failed(struct run *run, size_t step, struct pgs_error *err);
+
+/* state_record_object when the run has a state; true otherwise. */
+bool steps_record(struct run *run, const char *kind, const char *schema, const char *name,
+				  struct pgs_error *err);
+
+/* A set of (schema, name) pairs, looked up by binary search. */
+struct name_set {
+	char **keys;                /* owned; "schema\x1fname", sorted */
+	size_t n, cap;
+};
+
+void name_set_add(struct name_set *s, const char *schema, const char *name);
+void name_set_sort(struct name_set *s);
+bool name_set_has(const struct name_set *s, const char *schema, const char *name);
+void name_set_free(struct name_set *s);
+/* Fills s from a query whose first two columns are schema and name. */
+bool name_set_query(struct name_set *s, PGconn *conn, const char *sql, struct pgs_error *err);
+
+/*
+ * Adds the pg_dump arguments that select exactly the catalog's objects: each
+ * kept schema and extension by an exact pattern, and --exclude-table for
+ * every table, view or sequence of a kept schema the filters left out
+ * (read from the source, whose pg_class holds them).
+ */
+bool dump_filter_args(struct run *run, PGconn *src, struct pgtool_cmd *cmd,
+					  struct pgs_error *err);
+/* Adds --dbname and the options every pg_dump of pgshift takes. */
+bool dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
+					  struct pgs_error *err);
+/* Adds the options every pg_restore of pgshift takes, connected to the target. */
+bool restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_error *err);
+
+/* run->workdir/name, creating workdir when missing; NULL with err when impossible. */
+char *work_file(struct run *run, const char *name, struct pgs_error *err);
+
+/* `pg_restore --list` of dump, parsed. */
+bool toc_list(const char *dump, struct toc *toc, struct pgs_error *err);
+/* Writes the kept entries (keep[i]) as a list for pg_restore --use-list. */
+bool toc_write_kept(const struct toc *toc, const bool *keep, const char *path,
+					struct pgs_error *err);
+
+/* The constraint that owns index i (p/u/x), or -1. */
+long cat_constraint_of_index(const struct catalog *cat, long i);
+
+/* The target session settings of a DDL step: a large maintenance_work_mem. */
+bool steps_ddl_session(PGconn *conn, struct pgs_error *err);
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * Helpers of the DDL steps; see steps_int.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pg/conn.h"
+#include "steps/steps_int.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+/*
+ * engine/state/state.c is written on another branch: until it is merged a
+ * weak reference keeps this branch linking (the address is NULL without it,
+ * and run->state is NULL then too). Once merged this resolves normally.
+ */
+#pragma weak state_record_object
+
+bool
+step_failed(struct run *run, size_t step, struct pgs_error *err)
+{
+	const char *id = run->dag->steps[step].id;
+
+	snprintf(err->step, sizeof(err->step), "%s", id);
+	pgs_error_prefix(err, "step %s", id);
+	return false;
+}
+
+bool
+steps_record(struct run *run, const char *kind, const char *schema, const char *name,
+			 struct pgs_error *err)
+{
+	if (!run->state || !state_record_object)
+		return true;
+	return state_record_object(run->state, kind, schema, name, err);
+}
+
+static char *
+name_key(const char *schema, const char *name)
+{
+	return xasprintf("%s\x1f%s", schema ? schema : "", name);
+}
+
+static int
+cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+void
+name_set_add(struct name_set *s, const char *schema, const char *name)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->keys = xrealloc(s->keys, s->cap * sizeof(char *));
+	}
+	s->keys[s->n++] = name_key(schema, name);
+}
+
+void
+name_set_sort(struct name_set *s)
+{
+	if (s->n > 1)
+		qsort(s->keys, s->n, sizeof(char *), cmp_keys);
+}
+
+bool
+name_set_has(const struct name_set *s, const char *schema, const char *name)
+{
+	char *key = name_key(schema, name);
+	bool found = s->n > 0 && bsearch(&key, s->keys, s->n, sizeof(char *), cmp_keys) != NULL;
+
+	free(key);
+	return found;
+}
+
+void
+name_set_free(struct name_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->keys[i]);
+	free(s->keys);
+	memset(s, 0, sizeof(*s));
+}
+
+bool
+name_set_query(struct name_set *s, PGconn *conn, const char *sql, struct pgs_error *err)
+{
+	PGresult *res = pg_query(conn, sql, 0, NULL, err);
+
+	if (!res)
+		return false;
+	for (int r = 0; r < PQntuples(res); r++)
+		name_set_add(s, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+	PQclear(res);
+	name_set_sort(s);
+	return true;
+}
+
+/* Every relation pg_dump could dump on its own, of a user schema (as the catalog reads them). */
+static const char source_relations_sql[] =
+	"SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND c.relpersistence <> 't'"
+	" AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname NOT IN ('information_schema', 'pgshift')"
+	" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e"
+	"  WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+	"  AND e.objid = c.oid AND e.deptype = 'e')";
+
+static void
+catalog_relations(const struct catalog *cat, struct name_set *kept, struct name_set *schemas)
+{
+	for (size_t i = 0; i < cat->ntables; i++)
+		name_set_add(kept, cat->tables[i].schema, cat->tables[i].name);
+	for (size_t i = 0; i < cat->nviews; i++)
+		name_set_add(kept, cat->views[i].schema, cat->views[i].name);
+	for (size_t i = 0; i < cat->nsequences; i++)
+		name_set_add(kept, cat->sequences[i].schema, cat->sequences[i].name);
+	for (size_t i = 0; i < cat->nschemas; i++)
+		name_set_add(schemas, NULL, cat->schemas[i]);
+	name_set_sort(kept);
+	name_set_sort(schemas);
+}
+
+bool
+dump_filter_args(struct run *run, PGconn *src, struct pgtool_cmd *cmd, struct pgs_error *err)
+{
+	const struct catalog *cat = run->cat;
+	struct name_set kept = {0}, schemas = {0};
+	PGresult *res;
+
+	for (size_t i = 0; i < cat->nschemas; i++) {
+		char *p = pgtool_exact_pattern(cat->schemas[i], NULL);
+
+		pgtool_argf(cmd, "--schema=%s", p);
+		free(p);
+	}
+	/* with --schema, pg_dump dumps only the extensions named by --extension */
+	for (size_t i = 0; i < cat->nextensions; i++) {
+		char *p = pgtool_exact_pattern(cat->extensions[i].name, NULL);
+
+		pgtool_argf(cmd, "--extension=%s", p);
+		free(p);
+	}
+	res = pg_query(src, source_relations_sql, 0, NULL, err);
+	if (!res)
+		return false;
+	catalog_relations(cat, &kept, &schemas);
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *s = PQgetvalue(res, r, 0), *n = PQgetvalue(res, r, 1);
+		char *p;
+
+		if (!name_set_has(&schemas, NULL, s) || name_set_has(&kept, s, n))
+			continue;
+		p = pgtool_exact_pattern(s, n);
+		pgtool_argf(cmd, "--exclude-table=%s", p);
+		free(p);
+	}
+	PQclear(res);
+	name_set_free(&kept);
+	name_set_free(&schemas);
+	return true;
+}
+
+/*
+ * Publications and subscriptions are never moved: pgshift's own publication
+ * lives on the source, and a subscription copied to the target would start
+ * replicating into it.
+ */
+bool
+dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
+				 struct pgs_error *err)
+{
+	pgtool_arg(cmd, "--format=custom");
+	pgtool_argf(cmd, "--file=%s", file);
+	pgtool_arg(cmd, "--no-publications");
+	pgtool_arg(cmd, "--no-subscriptions");
+	return pgtool_dbname(cmd, run->plan->source_uri, err);
+}
+
+/*
+ * --no-owner --no-privileges: objects belong to the role pgshift connects as,
+ * so a target role that is not a superuser (the usual case on managed
+ * services) can restore; owners and grants are the operator's to set.
+ * --no-tablespaces: the target's storage layout is its own.
+ */
+bool
+restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_error *err)
+{
+	pgtool_arg(cmd, "--no-owner");
+	pgtool_arg(cmd, "--no-privileges");
+	pgtool_arg(cmd, "--no-tablespaces");
+	pgtool_arg(cmd, "--exit-on-error");
+	return pgtool_dbname(cmd, run->plan->target_uri, err);
+}
+
+char *
+work_file(struct run *run, const char *name, struct pgs_error *err)
+{
+	if (run->workdir[0] == '\0') {
+		pgs_fail(err, "no work directory for dump files");
+		return NULL;
+	}
+	if (mkdir(run->workdir, 0700) != 0 && errno != EEXIST) {
+		pgs_fail(err, "could not create directory \"%s\": %s", run->workdir, strerror(errno));
+		return NULL;
+	}
+	return xasprintf("%s/%s", run->workdir, name);
+}
+
+bool
+toc_list(const char *dump, struct toc *toc, struct pgs_error *err)
+{
+	struct pgtool_cmd cmd;
+	char *list = xasprintf("%s.list", dump);
+	char *text = NULL;
+	bool ok;
+
+	pgtool_init(&cmd, "pg_restore");
+	pgtool_arg(&cmd, "--list");
+	pgtool_argf(&cmd, "--file=%s", list);
+	pgtool_arg(&cmd, dump);
+	ok = pgtool_run(&cmd, "could not list the dump", err);
+	if (ok)
+		ok = (text = read_file_text(list, err)) != NULL;
+	if (ok)
+		toc_parse(toc, text);
+	unlink(list);
+	free(text);
+	free(list);
+	pgtool_free(&cmd);
+	return ok;
+}
+
+bool
+toc_write_kept(const struct toc *toc, const bool *keep, const char *path,
+			   struct pgs_error *err)
+{
+	struct buf b;
+	bool ok;
+
+	buf_init(&b);
+	for (size_t i = 0; i < toc->n; i++)
+		if (keep[i])
+			buf_printf(&b, "%s\n", toc->items[i].line);
+	ok = write_file_text(path, b.data, err);
+	buf_free(&b);
+	return ok;
+}
+
+long
+cat_constraint_of_index(const struct catalog *cat, long i)
+{
+	for (size_t k = 0; k < cat->nconstraints; k++)
+		if (cat->constraints[k].index == i)
+			return (long) k;
+	return -1;
+}
+
+/*
+ * 512MB per session: index builds and constraint checks sort whole tables,
+ * and the server default (64MB) makes a large build spill to disk many times
+ * over. index_jobs sessions may hold it at once.
+ */
+bool
+steps_ddl_session(PGconn *conn, struct pgs_error *err)
+{
+	return pg_exec(conn, "SET maintenance_work_mem = '512MB'", 0, NULL, err);
+}

@@ -1,0 +1,483 @@
+/*
+ * The DDL steps on real servers, prepared by tests/integration/ddl.t: the
+ * plan is compiled against the source catalog and its steps run in DAG
+ * order (copies are simulated here with COPY; the copy step is someone
+ * else's), then run a second time, which must succeed and change nothing.
+ * The target must then match the source: pg_dump --schema-only of the kept
+ * schemas is identical once owners and grants are left out, and each state
+ * DESIGN.md §4 names (trigger enabled state, replica identity, NOT VALID,
+ * populated materialized views) is as on the source, as are large objects
+ * and sequences. The whole run happens twice: as a superuser, and as a
+ * role that only owns its target database.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "dag/dag.h"
+#include "pg/catalog.h"
+#include "pg/conn.h"
+#include "pg/dump.h"
+#include "plan/plan.h"
+#include "run/run.h"
+#include "steps/steps.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+static const char plan_fmt[] =
+	"version: 1\n"
+	"name: ddl_test\n"
+	"source: { uri: \"${SOURCE_URI}\" }\n"
+	"target: { uri: \"%s\" }\n"
+	"filters:\n"
+	"  exclude_schemas: [scratch]\n"
+	"  exclude_tables: [\"app.tmp_*\"]\n"
+	"  exclude_extensions: [pgcrypto]\n"
+	"cutover:\n"
+	"  steps:\n"
+	"    - sync_sequences: { margin: 1000 }\n";
+
+static struct plan *
+load_plan(const char *dir, const char *target_uri)
+{
+	char *path = xasprintf("%s/plan.yaml", dir);
+	FILE *f = fopen(path, "w");
+	struct diag_list diags;
+	struct plan *plan;
+
+	if (!f || fprintf(f, plan_fmt, target_uri) < 0 || fclose(f) != 0) {
+		printf("# could not write %s\n", path);
+		free(path);
+		return NULL;
+	}
+	diag_init(&diags, path);
+	plan = plan_load(path, &diags);
+	if (!plan)
+		diag_print(&diags, stdout);
+	diag_free(&diags);
+	unlink(path);
+	free(path);
+	return plan;
+}
+
+static PGconn *
+connect_uri(const char *uri)
+{
+	struct pg_session s = {"test", "pgshift test_ddl", false, false};
+	struct pgs_error err;
+	PGconn *conn = pg_connect(uri, &s, &err);
+
+	if (!conn)
+		printf("# %s\n", err.message);
+	return conn;
+}
+
+/* Rows as "a|b\n" lines; "ERROR: ..." when the query fails. */
+static char *
+rows(PGconn *conn, const char *sql)
+{
+	struct pgs_error err;
+	PGresult *res = pg_query(conn, sql, 0, NULL, &err);
+	struct buf b;
+
+	buf_init(&b);
+	if (!res) {
+		buf_printf(&b, "ERROR: %s", err.message);
+		return buf_steal(&b);
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		for (int c = 0; c < PQnfields(res); c++)
+			buf_printf(&b, "%s%s", c ? "|" : "", PQgetisnull(res, r, c) ? "NULL"
+					   : PQgetvalue(res, r, c));
+		buf_putc(&b, '\n');
+	}
+	PQclear(res);
+	return buf_steal(&b);
+}
+
+/* The copy step, simulated: COPY out of the source into the target. */
+static bool
+copy_table(PGconn *src, PGconn *tgt, const struct cat_table *t)
+{
+	char *q = pg_quote_qualified(src, t->schema, t->name);
+	struct buf cols;
+	char *out, *in, *data;
+	PGresult *res;
+	int len;
+	bool ok = true;
+
+	buf_init(&cols);
+	for (size_t c = 0; c < t->ncols; c++)
+		if (!t->cols[c].generated) {
+			char *qc = pg_quote_ident(src, t->cols[c].name);
+
+			buf_printf(&cols, "%s%s", cols.len ? ", " : "", qc);
+			free(qc);
+		}
+	out = xasprintf("COPY %s (%s) TO STDOUT", q, cols.data);
+	in = xasprintf("COPY %s (%s) FROM STDIN", q, cols.data);
+	PQclear(PQexec(src, out));
+	PQclear(PQexec(tgt, in));
+	while ((len = PQgetCopyData(src, &data, 0)) > 0) {
+		ok = ok && PQputCopyData(tgt, data, len) == 1;
+		PQfreemem(data);
+	}
+	PQclear(PQgetResult(src));
+	ok = ok && PQputCopyEnd(tgt, NULL) == 1;
+	res = PQgetResult(tgt);
+	ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		printf("# copy %s: %s", q, PQerrorMessage(tgt));
+	PQclear(res);
+	while ((res = PQgetResult(tgt)))
+		PQclear(res);
+	buf_free(&cols);
+	free(out);
+	free(in);
+	free(q);
+	return ok;
+}
+
+static bool
+run_step(struct run *run, size_t s, PGconn *src, PGconn *tgt, int pass, struct pgs_error *err)
+{
+	const struct step *st = &run->dag->steps[s];
+
+	switch (st->kind) {
+	case STEP_SCHEMA_PRE: return step_schema_pre(run, s, err);
+	case STEP_INDEX: return step_index(run, s, err);
+	case STEP_CONSTRAINT: return step_constraint(run, s, err);
+	case STEP_SCHEMA_POST: return step_schema_post(run, s, err);
+	case STEP_VACUUM: return step_vacuum(run, s, err);
+	case STEP_BLOBS: return step_blobs(run, s, err);
+	case STEP_COPY:
+		/* the copy step is not under test; rows go in once */
+		if (pass == 1 && !copy_table(src, tgt, &run->cat->tables[st->table]))
+			return pgs_fail(err, "test copy failed");
+		return true;
+	case STEP_CUTOVER:
+		if (run->plan->cutover.steps[st->cutover].kind == CUTOVER_SYNC_SEQUENCES)
+			return cutover_sync_sequences(run, &run->plan->cutover.steps[st->cutover], err);
+		return true;
+	default:
+		return true;
+	}
+}
+
+static bool
+is_ddl_step(enum step_kind k)
+{
+	return k == STEP_SCHEMA_PRE || k == STEP_INDEX || k == STEP_CONSTRAINT ||
+		k == STEP_SCHEMA_POST || k == STEP_VACUUM || k == STEP_BLOBS || k == STEP_CUTOVER;
+}
+
+/* Runs every step in the DAG's (topological) order; one TAP line per step kind. */
+static void
+run_all(struct run *run, PGconn *src, PGconn *tgt, int pass, const char *who)
+{
+	int failed[STEP_CLEANUP + 1] = {0}, seen[STEP_CLEANUP + 1] = {0};
+
+	for (size_t s = 0; s < run->dag->n; s++) {
+		struct pgs_error err;
+		enum step_kind k = run->dag->steps[s].kind;
+
+		pgs_error_clear(&err);
+		seen[k]++;
+		if (!run_step(run, s, src, tgt, pass, &err)) {
+			failed[k]++;
+			printf("# %s pass %d: %s\n#   detail: %s\n#   hint: %s\n", who, pass, err.message,
+				   err.detail, err.hint);
+		}
+	}
+	for (int k = 0; k <= STEP_CLEANUP; k++) {
+		char name[160];
+
+		if (!seen[k] || !is_ddl_step((enum step_kind) k))
+			continue;
+		snprintf(name, sizeof(name), "%s, pass %d: all %d %s steps succeed", who, pass, seen[k],
+				 step_kind_name((enum step_kind) k));
+		is_int(failed[k], 0, name);
+	}
+}
+
+/* pg_dump --schema-only of the kept schemas without owners, grants and comments' headers. */
+static char *
+schema_text(const char *uri, const char *file)
+{
+	struct pgtool_cmd cmd;
+	struct pgs_error err;
+	char *text, *line;
+	struct buf out;
+	bool ok;
+
+	pgtool_init(&cmd, "pg_dump");
+	pgtool_arg(&cmd, "--schema-only");
+	pgtool_arg(&cmd, "--no-owner");
+	pgtool_arg(&cmd, "--no-privileges");
+	pgtool_arg(&cmd, "--schema=app");
+	pgtool_arg(&cmd, "--schema=\"select\"");
+	pgtool_arg(&cmd, "--exclude-table=app.tmp_*");
+	pgtool_argf(&cmd, "--file=%s", file);
+	ok = pgtool_dbname(&cmd, uri, &err) && pgtool_run(&cmd, "schema dump", &err);
+	pgtool_free(&cmd);
+	if (!ok) {
+		printf("# %s\n# %s\n", err.message, err.detail);
+		return xstrdup("(dump failed)");
+	}
+	text = read_file_text(file, &err);
+	unlink(file);
+	buf_init(&out);
+	for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		if (strncmp(line, "--", 2) != 0 && line[0] != '\\' && strncmp(line, "SET ", 4) != 0)
+			buf_printf(&out, "%s\n", line);
+	free(text);
+	return buf_steal(&out);
+}
+
+static void
+same_schema(const char *src_uri, const char *tgt_uri, const char *dir, const char *who)
+{
+	char *sf = xasprintf("%s/src.sql", dir), *tf = xasprintf("%s/tgt.sql", dir);
+	char *a = schema_text(src_uri, sf), *b = schema_text(tgt_uri, tf);
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s: pg_dump --schema-only of target equals source", who);
+	if (!ok(strcmp(a, b) == 0 && strlen(a) > 1000, name)) {
+		size_t i = 0;
+
+		while (a[i] && a[i] == b[i])
+			i++;
+		printf("# first difference at byte %zu:\n# source: %.200s\n# target: %.200s\n", i,
+			   a + i, b + i);
+	}
+	free(a); free(b); free(sf); free(tf);
+}
+
+/* The same query gives the same rows on both servers. */
+static void
+same_rows(PGconn *src, PGconn *tgt, const char *sql, const char *name, bool nonempty)
+{
+	char *a = rows(src, sql), *b = rows(tgt, sql);
+
+	if (!is_str(b, a, name))
+		printf("# query: %s\n", sql);
+	else if (nonempty)
+		ok(strlen(a) > 0 && strncmp(a, "ERROR", 5) != 0, "... and it has rows");
+	free(a);
+	free(b);
+}
+
+static void
+verify_target(PGconn *src, PGconn *tgt, const char *who)
+{
+	char name[160];
+	char *got;
+
+#define NAME(what) (snprintf(name, sizeof(name), "%s: %s", who, what), name)
+	same_rows(src, tgt, "SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t"
+			  " JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal ORDER BY 1, 2",
+			  NAME("triggers with their enabled state"), true);
+	same_rows(src, tgt, "SELECT n.nspname, c.relname, c.relreplident, c.relrowsecurity"
+			  " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+			  " WHERE n.nspname IN ('app', 'select') AND c.relkind IN ('r', 'p')"
+			  " AND c.relname NOT LIKE 'tmp\\_%' ORDER BY 1, 2",
+			  NAME("replica identity and row security per table"), true);
+	same_rows(src, tgt, "SELECT c.relname, i.relname FROM pg_index x"
+			  " JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid"
+			  " WHERE x.indisreplident ORDER BY 1", NAME("replica identity index"), true);
+	same_rows(src, tgt, "SELECT conrelid::regclass::text, conname, contype, convalidated"
+			  " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+			  " WHERE n.nspname IN ('app', 'select') AND conrelid::regclass::text NOT LIKE"
+			  " 'app.tmp\\_%' ORDER BY 1, 2", NAME("constraints, NOT VALID kept"), true);
+	same_rows(src, tgt, "SELECT relname, relispopulated FROM pg_class WHERE relkind = 'm'"
+			  " ORDER BY 1", NAME("materialized views populated as on the source"), true);
+	same_rows(src, tgt, "SELECT n FROM app.customer_count", NAME("matview rows"), true);
+	same_rows(src, tgt, "SELECT indexrelid::regclass::text, indisvalid FROM pg_index x"
+			  " JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n"
+			  " ON n.oid = c.relnamespace WHERE n.nspname IN ('app', 'select')"
+			  " AND c.relname NOT LIKE 'tmp\\_%' ORDER BY 1", NAME("indexes, all valid"), true);
+	same_rows(src, tgt, "SELECT oid, encode(lo_get(oid), 'hex') FROM pg_largeobject_metadata"
+			  " ORDER BY 1", NAME("large objects: OIDs and contents"), true);
+	same_rows(src, tgt, "SELECT obj_description('app.customers'::regclass, 'pg_class')",
+			  NAME("comment on a table"), true);
+	same_rows(src, tgt, "SELECT count(*) FROM app.orders", NAME("rows copied"), true);
+	got = rows(tgt, "SELECT extname FROM pg_extension ORDER BY 1");
+	is_str(got, "hstore\nplpgsql\n", NAME("extensions: hstore kept, pgcrypto excluded"));
+	free(got);
+	got = rows(tgt, "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n"
+			   " ON n.oid = c.relnamespace WHERE c.relname LIKE 'tmp\\_%' OR n.nspname = 'scratch'"
+			   " OR n.nspname = 'pgshift' UNION ALL SELECT nspname FROM pg_namespace"
+			   " WHERE nspname IN ('scratch', 'pgshift')");
+	is_str(got, "", NAME("excluded table, its sequence and schema are absent"));
+	free(got);
+#undef NAME
+}
+
+/* After sync_sequences (margin 1000), every sequence is past the source's position. */
+static void
+verify_sequences(PGconn *src, PGconn *tgt, const char *who)
+{
+	static const char sql[] =
+		"SELECT schemaname || '.' || sequencename, coalesce(last_value, 0)"
+		" FROM pg_sequences WHERE schemaname IN ('app', 'select') ORDER BY 1";
+	char *a = rows(src, sql), *b = rows(tgt, sql);
+	char name[160], *sp, *tp;
+	int n = 0, ahead = 0;
+
+	for (char *sl = strtok_r(a, "\n", &sp), *tl = strtok_r(b, "\n", &tp); sl && tl;
+		 sl = strtok_r(NULL, "\n", &sp), tl = strtok_r(NULL, "\n", &tp)) {
+		long long sv = strtoll(strchr(sl, '|') + 1, NULL, 10);
+		long long tv = strtoll(strchr(tl, '|') + 1, NULL, 10);
+
+		n++;
+		if (tv >= sv + 1000 || (strstr(sl, "free_seq") && tv >= sv))
+			ahead++;
+		else
+			printf("# %s -> %s\n", sl, tl);
+	}
+	snprintf(name, sizeof(name), "%s: all %d sequences set past the source by the margin", who, n);
+	ok(n >= 4 && ahead == n, name);
+	free(a);
+	free(b);
+	a = rows(src, "SELECT last_value FROM app.orders_id_seq");
+	b = rows(tgt, "SELECT last_value - 1000, is_called FROM app.orders_id_seq");
+	snprintf(name, sizeof(name), "%s: identity sequence = source last_value + margin, called", who);
+	{
+		char *want = xasprintf("%.*s|t\n", (int) strcspn(a, "\n"), a);
+
+		is_str(b, want, name);
+		free(want);
+	}
+	free(a);
+	free(b);
+}
+
+static long
+find_step(const struct dag *dag, enum step_kind kind, const char *id)
+{
+	for (size_t s = 0; s < dag->n; s++)
+		if (dag->steps[s].kind == kind && (!id || strcmp(dag->steps[s].id, id) == 0))
+			return (long) s;
+	return -1;
+}
+
+/* An index left invalid (a build that failed half way) is dropped and built again. */
+static void
+invalid_index_rebuilt(struct run *run, PGconn *tgt)
+{
+	long s = find_step(run->dag, STEP_INDEX, "index:app.orders_big");
+	struct pgs_error err;
+	char *got;
+
+	PQclear(PQexec(tgt, "UPDATE pg_index SET indisvalid = false"
+				   " WHERE indexrelid = 'app.orders_big'::regclass"));
+	ok(s >= 0 && step_index(run, (size_t) s, &err), "index step over an invalid index succeeds");
+	got = rows(tgt, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'app.orders_big'::regclass");
+	is_str(got, "t\n", "the invalid index was built again");
+	free(got);
+}
+
+/*
+ * A target holding some of the tables was not filled by pgshift's one
+ * transaction: schema.pre refuses, naming what it found.
+ */
+static void
+partial_target_refused(const struct catalog *cat,
+					   const struct dag *dag, const char *tgt_uri, const char *dir)
+{
+	PGconn *admin = connect_uri(tgt_uri), *conn;
+	char *uri = xasprintf("%.*s/partial", (int) (strrchr(tgt_uri, '/') - tgt_uri), tgt_uri);
+	struct plan *plan = load_plan(dir, uri);
+	struct run run;
+	struct pgs_error err;
+	long s = find_step(dag, STEP_SCHEMA_PRE, NULL);
+
+	memset(&run, 0, sizeof(run));
+	PQclear(PQexec(admin, "CREATE DATABASE partial"));
+	conn = connect_uri(uri);
+	PQclear(PQexec(conn, "CREATE SCHEMA app; CREATE TABLE app.customers (id int)"));
+	run.plan = plan;
+	run.cat = cat;
+	run.dag = dag;
+	snprintf(run.workdir, sizeof(run.workdir), "%s/work", dir);
+	pgs_error_clear(&err);
+	ok(plan && s >= 0 && !step_schema_pre(&run, (size_t) s, &err),
+	   "schema.pre refuses a target holding some of the tables");
+	ok(strstr(err.message, "step schema.pre: the target already holds 1 of the 9 tables") &&
+	   strstr(err.message, "\"app\".\"customers\" is there") && strstr(err.hint, "pgshift reset"),
+	   "... naming one present table and pointing at reset");
+	printf("# %s\n", err.message);
+	PQfinish(conn);
+	PQclear(PQexec(admin, "DROP DATABASE partial"));
+	PQfinish(admin);
+	plan_free(plan);
+	free(uri);
+}
+
+static void
+migrate(const char *src_uri, const char *tgt_uri, const char *dir, const char *who)
+{
+	struct plan *plan = load_plan(dir, tgt_uri);
+	PGconn *src = connect_uri(src_uri), *tgt = connect_uri(tgt_uri);
+	struct catalog cat;
+	struct dag dag;
+	struct pgs_error err;
+	struct run run;
+
+	memset(&run, 0, sizeof(run));
+	if (!ok(plan && src && tgt, "plan loads, both servers answer") ||
+		!ok(catalog_load(src, plan, &cat, &err), "catalog_load")) {
+		PQfinish(src);
+		PQfinish(tgt);
+		plan_free(plan);
+		return;
+	}
+	ok(dag_compile(plan, &cat, &dag, &err), "dag_compile");
+	run.plan = plan;
+	run.cat = &cat;
+	run.dag = &dag;
+	snprintf(run.workdir, sizeof(run.workdir), "%s/work", dir);
+	run.progress = xcalloc(dag.n, sizeof(*run.progress));
+
+	run_all(&run, src, tgt, 1, who);
+	same_schema(src_uri, tgt_uri, dir, who);
+	verify_target(src, tgt, who);
+	verify_sequences(src, tgt, who);
+	run_all(&run, src, tgt, 2, who);
+	same_schema(src_uri, tgt_uri, dir, who);
+	verify_target(src, tgt, who);
+	if (strcmp(who, "superuser") == 0) {
+		invalid_index_rebuilt(&run, tgt);
+		partial_target_refused(&cat, &dag, tgt_uri, dir);
+	}
+
+	free(run.progress);
+	rmdir(run.workdir);
+	dag_free(&dag);
+	catalog_free(&cat);
+	plan_free(plan);
+	PQfinish(src);
+	PQfinish(tgt);
+}
+
+int
+main(void)
+{
+	const char *src = getenv("SOURCE_URI"), *tgt = getenv("TARGET_URI");
+	const char *mig = getenv("MIGRATOR_URI");
+	char tmpl[] = "/tmp/pgshift-ddl-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+
+	/* whole lines, so the steps' log lines on stderr never split a TAP line */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!src || !tgt || !mig || !dir) {
+		printf("1..0 # SKIP SOURCE_URI, TARGET_URI and MIGRATOR_URI are not all set\n");
+		return 0;
+	}
+	migrate(src, tgt, dir, "superuser");
+	migrate(src, mig, dir, "non-superuser");
+	rmdir(dir);
+	return done_testing();
+}
