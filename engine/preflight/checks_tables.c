@@ -204,8 +204,9 @@ scan_target_tables(struct pf_ctx *c, const PGresult *res, struct nonempty *ne)
 static void
 report_nonempty(struct pf_ctx *c, struct nonempty *ne)
 {
-	bool require = c->plan->copy.require_empty_target;
-	enum check_status st = ne->nsome > 0 ? (require ? CHECK_FAIL : CHECK_WARN)
+	/* resuming: the rows are this plan's own, and unfinished copies start over */
+	bool require = c->plan->copy.require_empty_target && !c->resuming;
+	enum check_status st = ne->nsome > 0 ? (require ? CHECK_FAIL : c->resuming ? CHECK_PASS : CHECK_WARN)
 		: ne->nunreadable > 0 ? CHECK_WARN : CHECK_PASS;
 	struct buf b;
 
@@ -220,6 +221,8 @@ report_nonempty(struct pf_ctx *c, struct nonempty *ne)
 		buf_printf(&b, "%scould not read %zu: ", b.len ? "; " : "", ne->nunreadable);
 		render_names(&b, ne->unreadable, ne->nunreadable);
 	}
+	if (c->resuming && ne->nsome > 0)
+		buf_puts(&b, " (resuming: rows of the earlier attempt)");
 	pf_add_owned(c, "target_tables_empty", st, buf_steal(&b),
 				 ne->nsome == 0 ? "grant SELECT on them to the target role"
 				 : require ? "empty (TRUNCATE) or drop them on the target, "

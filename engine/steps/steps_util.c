@@ -13,13 +13,6 @@
 #include "util/buf.h"
 #include "util/xalloc.h"
 
-/*
- * engine/state/state.c is written on another branch: until it is merged a
- * weak reference keeps this branch linking (the address is NULL without it,
- * and run->state is NULL then too). Once merged this resolves normally.
- */
-#pragma weak state_record_object
-
 bool
 step_failed(struct run *run, size_t step, struct pgs_error *err)
 {
@@ -34,7 +27,7 @@ bool
 steps_record(struct run *run, const char *kind, const char *schema, const char *name,
 			 struct pgs_error *err)
 {
-	if (!run->state || !state_record_object)
+	if (!run->state)
 		return true;
 	return state_record_object(run->state, kind, schema, name, err);
 }
