@@ -240,7 +240,7 @@ toc_write_kept(const struct toc *toc, const bool *keep, const char *path,
 	for (size_t i = 0; i < toc->n; i++)
 		if (keep[i])
 			buf_printf(&b, "%s\n", toc->items[i].line);
-	ok = write_file_text(path, b.data, err);
+	ok = write_file_text(path, b.data ? b.data : "", err);
 	buf_free(&b);
 	return ok;
 }
