@@ -16,7 +16,8 @@ set -euo pipefail
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 HERE=$(cd "$(dirname "$0")" && pwd)
-TEMPLATE_ROOT=${PGSHIFT_PG_TEMPLATE:-$HERE/../../build/pg-template}
+# in /tmp, not the checkout: the postgres user must reach it wherever CI clones
+TEMPLATE_ROOT=${PGSHIFT_PG_TEMPLATE:-/tmp/pgshift-pg-template-15}
 
 as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
