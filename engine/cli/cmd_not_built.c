@@ -10,7 +10,7 @@ int
 cmd_not_built(const struct cli_args *args)
 {
 	fprintf(stderr, "pgshift: error: \"pgshift %s\" is not available in this build of pgshift\n"
-			"pgshift: hint: this build only has validate and version; see README.md\n",
+			"pgshift: hint: README.md (Status of this build) lists what this build has\n",
 			args->command);
 	return EXIT_FAILED;
 }
