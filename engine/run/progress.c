@@ -125,7 +125,9 @@ view_main(void *arg)
 	struct buf b;
 
 	buf_init(&b);
-	while (!atomic_load(&view_stop)) {
+	for (bool last = false; !last;) {
+		/* one more frame after the stop, so the final state stays on screen */
+		last = atomic_load(&view_stop);
 		buf_reset(&b);
 		if (view_lines > 0)
 			buf_printf(&b, "\033[%dA\033[J", view_lines);
