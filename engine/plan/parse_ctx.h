@@ -65,6 +65,10 @@ const char *node_kind(yaml_node_t *node);
 void parse_mapping(struct parse_ctx *ctx, yaml_node_t *node, const struct section *sec,
 				   void *base, const char *path);
 
+/* Parses a list of scalars into dst; check (may be NULL) vets each item. */
+void parse_list(struct parse_ctx *ctx, yaml_node_t *node, struct strlist *dst, const char *path,
+				bool (*check)(struct parse_ctx *, yaml_node_t *, const char *, const char *));
+
 /* Field parsers; dst points at the field. */
 void f_section(struct parse_ctx *, const struct field *, yaml_node_t *, void *, const char *);
 void f_string(struct parse_ctx *, const struct field *, yaml_node_t *, void *, const char *);

@@ -411,8 +411,7 @@ f_enum(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *ds
 	free(s);
 }
 
-/* Parses a list of scalars; check (may be NULL) vets each item. */
-static void
+void
 parse_list(struct parse_ctx *ctx, yaml_node_t *node, struct strlist *dst, const char *path,
 		   bool (*check)(struct parse_ctx *, yaml_node_t *, const char *, const char *))
 {

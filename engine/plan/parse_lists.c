@@ -182,27 +182,38 @@ void
 f_event_globs(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *dst,
 			  const char *path)
 {
-	struct strlist *l = dst;
-
 	(void) f;
-	if (node->type != YAML_SEQUENCE_NODE) {
-		perr(ctx, node, "%s: expected a list of event patterns such as [\"copy.*\"], found %s",
-			 path, node_kind(node));
-		return;
-	}
-	strlist_free(l);
-	l->items = xcalloc((size_t) (node->data.sequence.items.top - node->data.sequence.items.start),
-					   sizeof(char *));
-	for (yaml_node_item_t *it = node->data.sequence.items.start;
-		 it < node->data.sequence.items.top; it++) {
-		yaml_node_t *item = yaml_document_get_node(ctx->doc, *it);
-		char *s = node_text(ctx, item, path);
+	parse_list(ctx, node, dst, path, check_event_glob);
+}
 
-		if (s && check_event_glob(ctx, item, path, s))
-			l->items[l->n++] = s;
-		else
-			free(s);
+/*
+ * A list of records (mappings): allocates the array, and calls each() on
+ * every item with its element and its path ("notify[2]"). *n counts them.
+ */
+static void *
+parse_records(struct parse_ctx *ctx, yaml_node_t *node, const char *path, const char *shape,
+			  size_t elem_size, size_t *n,
+			  void (*each)(struct parse_ctx *, yaml_node_t *, void *, const char *))
+{
+	size_t count;
+	char *items;
+
+	if (node->type != YAML_SEQUENCE_NODE) {
+		perr(ctx, node, "%s: expected a list of %s entries, found %s", path, shape,
+			 node_kind(node));
+		return NULL;
 	}
+	count = (size_t) (node->data.sequence.items.top - node->data.sequence.items.start);
+	items = xcalloc(count, elem_size);
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *item = yaml_document_get_node(ctx->doc, node->data.sequence.items.start[i]);
+		char *ipath = xasprintf("%s[%zu]", path, i + 1);
+
+		each(ctx, item, items + (*n) * elem_size, ipath);
+		(*n)++;
+		free(ipath);
+	}
+	return items;
 }
 
 static void
@@ -221,33 +232,24 @@ static const struct field hook_fields[] = {
 };
 static const struct section hook_section = {hook_fields, 2};
 
+static void
+parse_hook(struct parse_ctx *ctx, yaml_node_t *item, void *elem, const char *path)
+{
+	struct lua_hook *h = elem;
+
+	parse_mapping(ctx, item, &hook_section, h, path);
+	check_hook_file(ctx, item, path, h->file);
+	default_on(&h->on);
+}
+
 void
 f_lua_hooks(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *dst,
 			const char *path)
 {
-	struct lua_hook **hooks = dst;
-	size_t *n = &ctx->plan->hooks.nlua;
-	size_t count;
-
 	(void) f;
-	if (node->type != YAML_SEQUENCE_NODE) {
-		perr(ctx, node, "%s: expected a list of {file, on} entries, found %s", path,
-			 node_kind(node));
-		return;
-	}
-	count = (size_t) (node->data.sequence.items.top - node->data.sequence.items.start);
-	*hooks = xcalloc(count, sizeof(struct lua_hook));
-	for (size_t i = 0; i < count; i++) {
-		yaml_node_t *item = yaml_document_get_node(ctx->doc, node->data.sequence.items.start[i]);
-		char *ipath = xasprintf("%s[%zu]", path, i + 1);
-		struct lua_hook *h = &(*hooks)[*n];
-
-		parse_mapping(ctx, item, &hook_section, h, ipath);
-		check_hook_file(ctx, item, ipath, h->file);
-		default_on(&h->on);
-		(*n)++;
-		free(ipath);
-	}
+	*(struct lua_hook **) dst = parse_records(ctx, node, path, "{file, on}",
+											  sizeof(struct lua_hook), &ctx->plan->hooks.nlua,
+											  parse_hook);
 }
 
 static const char *const notify_kinds[] = {"slack", "webhook"};
@@ -294,36 +296,27 @@ check_notify_target(struct parse_ctx *ctx, yaml_node_t *item, struct notify_targ
 			  "(${VAR}) instead", path);
 }
 
+static void
+parse_notify_target(struct parse_ctx *ctx, yaml_node_t *item, void *elem, const char *path)
+{
+	struct notify_target *t = elem;
+
+	/*
+	 * No kind until one parses: a missing or misspelt kind ("webhok") must
+	 * not be taken for slack and draw a second, misleading error.
+	 */
+	t->kind = (enum notify_kind) N_NOTIFY_KINDS;
+	parse_mapping(ctx, item, &notify_section, t, path);
+	check_notify_target(ctx, item, t, path);
+	default_on(&t->on);
+}
+
 void
 f_notify(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *dst,
 		 const char *path)
 {
-	struct notify_target **targets = dst;
-	size_t *n = &ctx->plan->nnotify;
-	size_t count;
-
 	(void) f;
-	if (node->type != YAML_SEQUENCE_NODE) {
-		perr(ctx, node, "%s: expected a list of {kind, url, on} entries, found %s", path,
-			 node_kind(node));
-		return;
-	}
-	count = (size_t) (node->data.sequence.items.top - node->data.sequence.items.start);
-	*targets = xcalloc(count, sizeof(struct notify_target));
-	for (size_t i = 0; i < count; i++) {
-		yaml_node_t *item = yaml_document_get_node(ctx->doc, node->data.sequence.items.start[i]);
-		char *ipath = xasprintf("%s[%zu]", path, i + 1);
-		struct notify_target *t = &(*targets)[*n];
-
-		/*
-		 * No kind until one parses: a missing or misspelt kind ("webhok") must
-		 * not be taken for slack and draw a second, misleading error.
-		 */
-		t->kind = (enum notify_kind) N_NOTIFY_KINDS;
-		parse_mapping(ctx, item, &notify_section, t, ipath);
-		check_notify_target(ctx, item, t, ipath);
-		default_on(&t->on);
-		(*n)++;
-		free(ipath);
-	}
+	*(struct notify_target **) dst = parse_records(ctx, node, path, "{kind, url, on}",
+												   sizeof(struct notify_target),
+												   &ctx->plan->nnotify, parse_notify_target);
 }
