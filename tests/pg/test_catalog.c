@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pgtest.h"
 #include "tap.h"
 #include "test_catalog_expected.h"
 #include "pg/catalog.h"
@@ -39,29 +40,6 @@ static const char plan_b[] =
 	"  include_schemas: [app, \"nosuch*\"]\n"
 	"  include_tables: [app.events, app.orders, app.events_2023, app.log_2024, \"app.nosuch*\"]\n"
 	"  exclude_table_data: [app.events_2024]\n";
-
-static struct plan *
-load_plan(const char *dir, const char *name, const char *text)
-{
-	char *path = xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	struct diag_list diags;
-	struct plan *plan;
-
-	if (!f || fputs(text, f) == EOF || fclose(f) != 0) {
-		printf("# could not write %s\n", path);
-		free(path);
-		return NULL;
-	}
-	diag_init(&diags, path);
-	plan = plan_load(path, &diags);
-	if (!plan)
-		diag_print(&diags, stdout);
-	diag_free(&diags);
-	unlink(path);
-	free(path);
-	return plan;
-}
 
 static char *
 render_tables(const struct catalog *cat)
@@ -383,10 +361,6 @@ int
 main(void)
 {
 	const char *uri = getenv("SOURCE_URI");
-	char dir[] = "/tmp/pgshift-catalog.XXXXXX";
-	struct pg_session ro_s = {"source", "pgshift-test", true, false};
-	struct pg_session rw_s = {"source", "pgshift-test-writer", false, false};
-	struct pgs_error err;
 	struct plan *a, *b;
 	PGconn *ro, *rw;
 
@@ -394,15 +368,12 @@ main(void)
 		printf("1..0 # SKIP SOURCE_URI is not set (run tests/integration/catalog.t)\n");
 		return 0;
 	}
-	if (!mkdtemp(dir))
-		return printf("Bail out! mkdtemp failed\n"), 1;
-	a = load_plan(dir, "a.yaml", plan_a);
-	b = load_plan(dir, "b.yaml", plan_b);
-	rmdir(dir);
-	ro = pg_connect(uri, &ro_s, &err);
-	rw = ro ? pg_connect(uri, &rw_s, &err) : NULL;
+	a = pgtest_load_plan(plan_a);
+	b = pgtest_load_plan(plan_b);
+	ro = pgtest_connect(uri, "source", true);
+	rw = ro ? pgtest_connect(uri, "source", false) : NULL;
 	if (!a || !b || !ro || !rw) {
-		printf("Bail out! setup failed: %s\n", (!a || !b) ? "plan_load" : err.message);
+		printf("Bail out! setup failed (see above)\n");
 		return 1;
 	}
 	run(ro, rw, a, b);

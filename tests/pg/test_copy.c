@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgtest.h"
 #include "tap.h"
 #include "dag/dag.h"
 #include "pg/catalog.h"
@@ -50,42 +51,6 @@ static const char plan_atomic[] =
 	"copy:\n"
 	"  format: ${COPY_FORMAT}\n"
 	"cdc: { enabled: false }\n";
-
-static struct plan *
-load_plan(const char *text)
-{
-	char path[] = "/tmp/pgshift-copy-plan-XXXXXX";
-	int fd = mkstemp(path);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	struct diag_list diags;
-	struct plan *plan;
-
-	if (!f || fputs(text, f) == EOF || fclose(f) != 0) {
-		printf("# could not write a plan file\n");
-		return NULL;
-	}
-	diag_init(&diags, path);
-	plan = plan_load(path, &diags);
-	if (!plan)
-		diag_print(&diags, stdout);
-	diag_free(&diags);
-	unlink(path);
-	return plan;
-}
-
-static PGconn *
-connect_to(const char *uri, const char *role)
-{
-	struct pg_session s = {role, "pgshift test_copy", false, false};
-	struct pgs_error err;
-	PGconn *c;
-
-	pgs_error_clear(&err);
-	c = pg_connect(uri, &s, &err);
-	if (!c)
-		printf("# %s\n", err.message);
-	return c;
-}
 
 /* The one value of a query, malloc'd; "(error)" when it failed. */
 static char *
@@ -137,9 +102,9 @@ fixture_open(struct fixture *fx, const char *plan_text)
 
 	memset(fx, 0, sizeof(*fx));
 	pgs_error_clear(&err);
-	fx->plan = load_plan(plan_text);
-	fx->src = fx->plan ? connect_to(fx->plan->source_uri, "source") : NULL;
-	fx->dst = fx->src ? connect_to(fx->plan->target_uri, "target") : NULL;
+	fx->plan = pgtest_load_plan(plan_text);
+	fx->src = fx->plan ? pgtest_connect(fx->plan->source_uri, "source", false) : NULL;
+	fx->dst = fx->src ? pgtest_connect(fx->plan->target_uri, "target", false) : NULL;
 	if (!fx->dst)
 		return false;
 	if (!catalog_load(fx->src, fx->plan, &fx->cat, &err) ||

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pgtest.h"
 #include "tap.h"
 #include "dag/dag.h"
 #include "pg/catalog.h"
@@ -40,38 +41,13 @@ static const char plan_fmt[] =
 	"    - sync_sequences: { margin: 1000 }\n";
 
 static struct plan *
-load_plan(const char *dir, const char *target_uri)
+load_plan(const char *target_uri)
 {
-	char *path = xasprintf("%s/plan.yaml", dir);
-	FILE *f = fopen(path, "w");
-	struct diag_list diags;
-	struct plan *plan;
+	char *yaml = xasprintf(plan_fmt, target_uri);
+	struct plan *plan = pgtest_load_plan(yaml);
 
-	if (!f || fprintf(f, plan_fmt, target_uri) < 0 || fclose(f) != 0) {
-		printf("# could not write %s\n", path);
-		free(path);
-		return NULL;
-	}
-	diag_init(&diags, path);
-	plan = plan_load(path, &diags);
-	if (!plan)
-		diag_print(&diags, stdout);
-	diag_free(&diags);
-	unlink(path);
-	free(path);
+	free(yaml);
 	return plan;
-}
-
-static PGconn *
-connect_uri(const char *uri)
-{
-	struct pg_session s = {"test", "pgshift test_ddl", false, false};
-	struct pgs_error err;
-	PGconn *conn = pg_connect(uri, &s, &err);
-
-	if (!conn)
-		printf("# %s\n", err.message);
-	return conn;
 }
 
 /* Rows as "a|b\n" lines; "ERROR: ..." when the query fails. */
@@ -387,16 +363,16 @@ static void
 partial_target_refused(const struct catalog *cat,
 					   const struct dag *dag, const char *tgt_uri, const char *dir)
 {
-	PGconn *admin = connect_uri(tgt_uri), *conn;
+	PGconn *admin = pgtest_connect(tgt_uri, "test", false), *conn;
 	char *uri = xasprintf("%.*s/partial", (int) (strrchr(tgt_uri, '/') - tgt_uri), tgt_uri);
-	struct plan *plan = load_plan(dir, uri);
+	struct plan *plan = load_plan(uri);
 	struct run run;
 	struct pgs_error err;
 	long s = find_step(dag, STEP_SCHEMA_PRE, NULL);
 
 	memset(&run, 0, sizeof(run));
 	PQclear(PQexec(admin, "CREATE DATABASE partial"));
-	conn = connect_uri(uri);
+	conn = pgtest_connect(uri, "test", false);
 	PQclear(PQexec(conn, "CREATE SCHEMA app; CREATE TABLE app.customers (id int)"));
 	run.plan = plan;
 	run.cat = cat;
@@ -419,8 +395,8 @@ partial_target_refused(const struct catalog *cat,
 static void
 migrate(const char *src_uri, const char *tgt_uri, const char *dir, const char *who)
 {
-	struct plan *plan = load_plan(dir, tgt_uri);
-	PGconn *src = connect_uri(src_uri), *tgt = connect_uri(tgt_uri);
+	struct plan *plan = load_plan(tgt_uri);
+	PGconn *src = pgtest_connect(src_uri, "test", false), *tgt = pgtest_connect(tgt_uri, "test", false);
 	struct catalog cat;
 	struct dag dag;
 	struct pgs_error err;

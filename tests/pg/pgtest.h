@@ -1,0 +1,54 @@
+/*
+ * Helpers shared by the C tests that run against real servers: loading a
+ * plan from YAML text and opening a session. Everything is static; each test
+ * binary includes this once.
+ */
+#ifndef PGSHIFT_TESTS_PGTEST_H
+#define PGSHIFT_TESTS_PGTEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "pg/conn.h"
+#include "plan/plan.h"
+
+/* Loads a plan from YAML text (through a temp file); NULL after printing why. */
+static struct plan *
+pgtest_load_plan(const char *yaml)
+{
+	char path[] = "/tmp/pgshift-pgtest-plan-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	struct diag_list diags;
+	struct plan *plan;
+
+	if (!f || fputs(yaml, f) == EOF || fclose(f) != 0) {
+		printf("# could not write a plan file\n");
+		return NULL;
+	}
+	diag_init(&diags, path);
+	plan = plan_load(path, &diags);
+	if (!plan)
+		diag_print(&diags, stdout);
+	diag_free(&diags);
+	unlink(path);
+	return plan;
+}
+
+/* A session with pgshift's settings; NULL after printing the error. */
+static PGconn *
+pgtest_connect(const char *uri, const char *role, bool read_only)
+{
+	struct pg_session s = {role, "pgshift test", read_only, false};
+	struct pgs_error err;
+	PGconn *conn;
+
+	pgs_error_clear(&err);
+	conn = pg_connect(uri, &s, &err);
+	if (!conn)
+		printf("# %s\n", err.message);
+	return conn;
+}
+
+#endif
