@@ -31,7 +31,7 @@ else
 Q := @
 endif
 
-.PHONY: all check unit integration asan valgrind deps install clean demo
+.PHONY: all check unit integration asan valgrind deps install clean demo bench
 all: pgshift
 
 pgshift: $(OBJS)
@@ -95,6 +95,11 @@ install: pgshift
 	for d in lua hooks; do \
 	  if [ -n "$$(ls -A $$d 2>/dev/null)" ]; then cp -r $$d/. $(DESTDIR)$(PREFIX)/share/pgshift/$$d/; fi; \
 	done
+
+# side by side with pg_dump/pg_restore, pgcopydb and native logical replication
+bench: deps pgshift
+	$(Q)DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb bc >/dev/null 2>&1 || true
+	$(Q)tests/bench/offline_copy.sh $(ROWS)
 
 demo: deps pgshift
 	$(Q)bash examples/quickstart/demo.sh
