@@ -17,8 +17,10 @@
 # decodes, and with the SQL functions that is the session running the peek:
 # a plain SET in that session is enough (no ALTER SYSTEM needed).
 #
-# Regenerating changes LSNs, xids, relids and timestamps: test_pgoutput.c
-# asserts those exactly and must be updated with the new fixture.
+# Every cluster is a copy of one initdb template, so a rerun gives the same
+# LSNs, xids and relids and only new commit timestamps; another PostgreSQL
+# build changes them all. test_pgoutput.c asserts those values exactly and
+# must be updated with a regenerated fixture.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
