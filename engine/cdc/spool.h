@@ -65,6 +65,16 @@ bool spool_open_writer(const char *dir, size_t segment_size,
 					   struct spool_writer **w, struct pgs_error *err);
 
 /*
+ * Bytes of torn tail spool_open_writer() cut, for the log. The length field
+ * has no CRC of its own: a damaged length anywhere in the newest segment that
+ * points past the end of the file looks like a torn tail too, and all after
+ * it is cut. So the receiver must check that
+ * spool_durable_lsn() after open is >= the slot's confirmed_flush_lsn, or
+ * confirmed changes were lost and the migration cannot go on from this spool.
+ */
+uint64_t spool_writer_repaired_bytes(struct spool_writer *w);
+
+/*
  * Queues one record. lsn must be >= the last appended one. May write and
  * fdatasync the current segment when it rolls over; nothing is promised
  * durable until spool_flush() returns.

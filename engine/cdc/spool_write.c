@@ -35,6 +35,7 @@ struct spool_writer {
 	uint64_t last_lsn;          /* last appended record's LSN */
 	bool unsynced;              /* written since the last fdatasync */
 	bool broken;                /* a write or sync failed: the file's tail is unknown */
+	uint64_t repaired;          /* torn-tail bytes cut at open */
 
 	pthread_mutex_t durable_lock;   /* protects the three durable_* fields */
 	uint64_t durable_lsn;
@@ -72,6 +73,23 @@ spool_writer_durable_pos(struct spool_writer *w, uint64_t *seg, uint64_t *off)
 	pthread_mutex_unlock(&w->durable_lock);
 }
 
+/* A directory just created exists after a crash only once its parent is synced. */
+static bool
+fsync_parent(char *path, struct pgs_error *err)
+{
+	char *slash = strrchr(path, '/');
+	bool okay;
+
+	if (slash == NULL)
+		return spool_fsync_dir(".", err);
+	if (slash == path)
+		return spool_fsync_dir("/", err);
+	*slash = '\0';
+	okay = spool_fsync_dir(path, err);
+	*slash = '/';
+	return okay;
+}
+
 static bool
 mkdir_p(const char *dir, struct pgs_error *err)
 {
@@ -84,7 +102,9 @@ mkdir_p(const char *dir, struct pgs_error *err)
 		if (*p != '/' && !last)
 			continue;
 		*p = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		if (mkdir(path, 0700) == 0)
+			okay = fsync_parent(path, err);
+		else if (errno != EEXIST)
 			okay = pgs_fail(err, "could not create spool directory \"%s\": %s", path,
 							strerror(errno));
 		if (last)
@@ -136,9 +156,13 @@ sync_segment(struct spool_writer *w, struct pgs_error *err)
  * the segment if nothing does).
  */
 static bool
-repair_tail(struct spool_seg *s, size_t count, struct pgs_error *err)
+repair_tail(struct spool_writer *w, struct spool_seg *s, size_t count, struct pgs_error *err)
 {
+	struct stat st;
+
 	/* the torn tail is what a crash cut short: never confirmed, so dropped */
+	if (s->torn && fstat(s->fd, &st) == 0 && (uint64_t) st.st_size > s->pos)
+		w->repaired += (uint64_t) st.st_size - s->pos;
 	if (s->torn && ftruncate(s->fd, (off_t) s->pos) != 0)
 		return pgs_fail(err, "could not truncate spool file \"%s\" to %" PRIu64 " bytes: %s",
 						s->path, s->pos, strerror(errno));
@@ -181,7 +205,7 @@ adopt_segment(struct spool_writer *w, uint64_t lsn, struct pgs_error *err)
 		w->have_last = true;
 		w->last_lsn = rec.lsn;
 	}
-	if (st == 0 && !repair_tail(&s, count, err))
+	if (st == 0 && !repair_tail(w, &s, count, err))
 		st = -1;
 	if (st < 0 || count == 0) {
 		spool_seg_close(&s);
@@ -403,6 +427,12 @@ spool_flush(struct spool_writer *w, uint64_t *durable_lsn, struct pgs_error *err
 	if (durable_lsn != NULL)
 		*durable_lsn = spool_durable_lsn(w);
 	return true;
+}
+
+uint64_t
+spool_writer_repaired_bytes(struct spool_writer *w)
+{
+	return w->repaired;
 }
 
 void

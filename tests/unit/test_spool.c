@@ -182,6 +182,7 @@ test_reopen_and_start(void)
 	before = file_size(seg);
 
 	ok(spool_open_writer(dir, 0, &w, &err), "writer reopens");
+	is_int(spool_writer_repaired_bytes(w), 0, "a clean close leaves nothing to repair");
 	is_int(spool_durable_lsn(w), 190, "reopened writer reports what is on disk as durable");
 	ok(!spool_append(w, 1, 150, "x", 1, &err), "an LSN below the last one on disk is refused");
 	for (i = 10; i < 15; i++)
@@ -311,10 +312,11 @@ test_torn_tail(int t)
 	struct spool_record rec;
 	struct pgs_error err;
 	int st, n, left = tears[t].records_left;
-	off_t whole = 16 + (off_t) left * (17 + 100);
+	off_t whole = 16 + (off_t) left * (17 + 100), torn_size;
 	char name[160];
 
 	tear(path, tears[t].how);
+	torn_size = file_size(path);
 	n = read_all(dir, &st);
 	snprintf(name, sizeof(name), "%s: reader sees the %d whole records and waits", tears[t].name, left);
 	ok(n == left && st == 0, name);
@@ -323,6 +325,7 @@ test_torn_tail(int t)
 		;
 	snprintf(name, sizeof(name), "%s: reopening the writer is not an error", tears[t].name);
 	ok(spool_open_writer(dir, 0, &w, &err), name);
+	is_int(spool_writer_repaired_bytes(w), torn_size - whole, "the writer reports the bytes it cut");
 	is_int(file_size(path), whole, "the torn tail was truncated away");
 	is_int(spool_durable_lsn(w), left * 10, "durable LSN is the last whole record");
 	append_gen(w, 3, 60, 7, &err);
