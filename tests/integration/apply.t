@@ -51,7 +51,7 @@ source:
 target:
   uri: \${TARGET_URI}
 copy:
-  table_jobs: 2
+  table_jobs: 1          # copies one after another: a wide window for the kill -9
   index_jobs: 2
   split_tables_larger_than: 512kB
   split_max_parts: 3
