@@ -74,28 +74,31 @@ state_step_started(struct state *st, const char *step_id, int64_t total_bytes,
 	return record(st, started_sql, 3, params, "the start", step_id, err);
 }
 
-bool
-state_step_progress(struct state *st, const char *step_id, int64_t rows, int64_t bytes,
-					struct pgs_error *err)
+/* Records a step's rows and bytes with one of the progress/finish statements. */
+static bool
+record_counts(struct state *st, const char *sql, const char *what, const char *step_id,
+			  int64_t rows, int64_t bytes, struct pgs_error *err)
 {
 	char r[24], b[24];
 	const char *params[4] = {st->plan, step_id, r, b};
 
 	snprintf(r, sizeof(r), "%" PRId64, rows);
 	snprintf(b, sizeof(b), "%" PRId64, bytes);
-	return record(st, progress_sql, 4, params, "the progress", step_id, err);
+	return record(st, sql, 4, params, what, step_id, err);
+}
+
+bool
+state_step_progress(struct state *st, const char *step_id, int64_t rows, int64_t bytes,
+					struct pgs_error *err)
+{
+	return record_counts(st, progress_sql, "the progress", step_id, rows, bytes, err);
 }
 
 bool
 state_step_finished(struct state *st, const char *step_id, int64_t rows, int64_t bytes,
 					struct pgs_error *err)
 {
-	char r[24], b[24];
-	const char *params[4] = {st->plan, step_id, r, b};
-
-	snprintf(r, sizeof(r), "%" PRId64, rows);
-	snprintf(b, sizeof(b), "%" PRId64, bytes);
-	return record(st, finished_sql, 4, params, "the end", step_id, err);
+	return record_counts(st, finished_sql, "the end", step_id, rows, bytes, err);
 }
 
 bool
