@@ -210,8 +210,10 @@ cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
 	*snapshot_name = NULL;
 	*consistent_lsn = 0;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		pg_fail_result(err, res, "query failed");
-		pgs_error_prefix(err, "could not create replication slot \"%s\"", slot);
+		char what[160];
+
+		snprintf(what, sizeof(what), "could not create replication slot \"%s\"", slot);
+		pg_fail_result(err, res, what);
 		if (strcmp(err->sqlstate, "42710") == 0)
 			pgs_error_hint(err, "a slot of that name exists: drop it with pgshift cleanup, "
 						   "or set cdc.slot to another name");
