@@ -542,6 +542,7 @@ test_stream(uint64_t start_lsn)
 	ok(replay_spool(&rp), "the spool reads back to its end");
 	is_int(rp.bad, 0, "every record decodes with pgo_decode");
 	is_int(rp.nonmonotonic, 0, "record LSNs never decrease");
+	ok(confirmed_flush() <= rp.last_lsn, "the slot confirmed no more than the last record on disk");
 	is_int(rp.counts[CDC_REC_RESTART], 1, "one restart record");
 	is_int(rp.counts['B'], txns, "one Begin per plain transaction");
 	is_int(rp.counts['C'], txns, "one Commit per plain transaction");
