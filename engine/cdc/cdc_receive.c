@@ -1,0 +1,555 @@
+/*
+ * The receiver thread (see cdc_receive.h): START_REPLICATION on its own
+ * replication connection, then a loop in the manner of pg_recvlogical's
+ * StreamLogicalLog: read CopyData without blocking, spool each pgoutput
+ * message, fdatasync the spool when the stream goes quiet (or every second
+ * or 8 MB while it is busy), and tell the server the durable LSN, never
+ * more. Between messages it waits on the socket with a timeout, so a status
+ * update goes out at least every feedback_ms even when nothing arrives and a
+ * stop request is seen within 100 ms.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "cdc/cdc_receive.h"
+#include "cdc/cdc_receive_int.h"
+#include "cdc/cdc_slot.h"
+#include "cdc/pgoutput.h"
+#include "cdc/spool.h"
+#include "pg/conn.h"
+#include "util/xalloc.h"
+
+#define FLUSH_EVERY_US INT64_C(1000000)
+#define FLUSH_EVERY_BYTES ((size_t) 8 * 1024 * 1024)
+#define POLL_MAX_MS 100
+#define STOP_DRAIN_US INT64_C(5000000)
+
+struct cdc_receiver {
+	/* set before the thread starts; read-only after */
+	char *conninfo, *slot, *publication, *spool_dir;    /* owned */
+	int feedback_ms;
+	uint64_t (*applied_lsn)(void *arg);
+	void *applied_arg;
+
+	/* the thread's own once it runs */
+	PGconn *conn;
+	struct spool_writer *spool;
+	struct cdc_position pos;
+	bool dirty;                 /* records appended since the last spool_flush */
+	size_t unflushed;           /* their bytes */
+	int64_t last_flush, last_feedback;  /* cdc_pg_now() */
+
+	pthread_t thread;
+	bool started, joined;
+
+	/* shared: atomics, read by status and progress on any thread */
+	atomic_bool stop;
+	atomic_bool running;
+	atomic_bool failed;
+	atomic_ullong received_lsn, durable_lsn, confirmed_lsn, bytes, messages;
+
+	pthread_mutex_t error_lock; /* guards error */
+	struct pgs_error error;
+};
+
+static void
+lsn_text(uint64_t lsn, char out[PGO_LSN_TEXT_SIZE])
+{
+	pgo_lsn_text(lsn, out);
+}
+
+static void
+atomic_max(atomic_ullong *a, uint64_t v)
+{
+	unsigned long long cur = atomic_load(a);
+
+	while (cur < v && !atomic_compare_exchange_weak(a, &cur, v))
+		;
+}
+
+/* Adds "replication slot NAME at LSN" to the error, so every message names both. */
+static bool
+fail_at(struct cdc_receiver *r, struct pgs_error *err)
+{
+	char lsn[PGO_LSN_TEXT_SIZE];
+
+	lsn_text(atomic_load(&r->received_lsn), lsn);
+	pgs_error_prefix(err, "replication slot \"%s\" (received up to %s)", r->slot, lsn);
+	return false;
+}
+
+static bool
+fail_conn(struct cdc_receiver *r, const char *what, struct pgs_error *err)
+{
+	const char *why = PQerrorMessage(r->conn);
+	size_t len = strlen(why);
+
+	while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == ' '))
+		len--;
+	pgs_fail(err, "%s: %.*s", what, (int) len, len ? why : "connection lost");
+	return fail_at(r, err);
+}
+
+static bool
+flush_spool(struct cdc_receiver *r, struct pgs_error *err)
+{
+	uint64_t durable = 0;
+
+	if (!spool_flush(r->spool, &durable, err))
+		return fail_at(r, err);
+	atomic_max(&r->durable_lsn, durable);
+	r->dirty = false;
+	r->unflushed = 0;
+	r->last_flush = cdc_pg_now();
+	return true;
+}
+
+/* Status update: write = flush = the spool's durable LSN, never what is only received. */
+static bool
+send_feedback(struct cdc_receiver *r, bool reply, struct pgs_error *err)
+{
+	uint8_t msg[CDC_STATUS_UPDATE_SIZE];
+	uint64_t durable = atomic_load(&r->durable_lsn);
+	uint64_t applied = r->applied_lsn ? r->applied_lsn(r->applied_arg) : 0;
+	int64_t now = cdc_pg_now();
+
+	if (applied > durable)
+		applied = durable;
+	cdc_status_update(msg, durable, durable, applied, now, reply);
+	if (PQputCopyData(r->conn, (const char *) msg, sizeof(msg)) <= 0 || PQflush(r->conn) != 0)
+		return fail_conn(r, "could not send a status update", err);
+	atomic_store(&r->confirmed_lsn, durable);
+	r->last_feedback = now;
+	return true;
+}
+
+static bool
+append(struct cdc_receiver *r, uint8_t type, uint64_t lsn, const uint8_t *data, size_t len,
+	   struct pgs_error *err)
+{
+	if (!spool_append(r->spool, type, lsn, data, len, err))
+		return fail_at(r, err);
+	r->dirty = true;
+	r->unflushed += len;
+	return true;
+}
+
+static bool
+on_xlogdata(struct cdc_receiver *r, const struct cdc_copy_msg *m, struct pgs_error *err)
+{
+	struct pgo_msg msg;
+	uint64_t lsn;
+	bool ok;
+
+	atomic_max(&r->received_lsn, m->wal_start > m->wal_end ? m->wal_start : m->wal_end);
+	if (!pgo_decode(m->data, m->len, r->pos.in_stream, &msg, err)) {
+		char at[PGO_LSN_TEXT_SIZE];
+
+		lsn_text(m->wal_start, at);
+		pgs_error_prefix(err, "could not decode the pgoutput message at %s", at);
+		return fail_at(r, err);
+	}
+	lsn = cdc_position_message(&r->pos, &msg, m->wal_start);
+	ok = append(r, (uint8_t) msg.kind, lsn, m->data, m->len, err);
+	pgo_msg_free(&msg);
+	if (ok) {
+		atomic_fetch_add(&r->bytes, m->len);
+		atomic_fetch_add(&r->messages, 1);
+	}
+	return ok;
+}
+
+static bool
+on_keepalive(struct cdc_receiver *r, const struct cdc_copy_msg *m, struct pgs_error *err)
+{
+	atomic_max(&r->received_lsn, m->wal_end);
+	if (cdc_position_keepalive(&r->pos, m->wal_end) &&
+		!append(r, CDC_REC_KEEPALIVE, r->pos.lsn, NULL, 0, err))
+		return false;
+	if (!m->reply_requested)
+		return true;
+	/* the server is about to time us out: answer now, with what is durable now */
+	if (r->dirty && !flush_spool(r, err))
+		return false;
+	return send_feedback(r, false, err);
+}
+
+static bool
+on_copydata(struct cdc_receiver *r, const uint8_t *buf, size_t len, struct pgs_error *err)
+{
+	struct cdc_copy_msg m;
+
+	if (!cdc_parse_copy(buf, len, &m, err))
+		return fail_at(r, err);
+	if (m.kind == 'w')
+		return on_xlogdata(r, &m, err);
+	return on_keepalive(r, &m, err);
+}
+
+/* Due work while the stream is busy: a flush every second or 8 MB, feedback on time. */
+static bool
+periodic(struct cdc_receiver *r, struct pgs_error *err)
+{
+	int64_t now = cdc_pg_now();
+
+	if (r->dirty && (r->unflushed >= FLUSH_EVERY_BYTES || now - r->last_flush >= FLUSH_EVERY_US) &&
+		!flush_spool(r, err))
+		return false;
+	if (now - r->last_feedback >= (int64_t) r->feedback_ms * 1000)
+		return send_feedback(r, false, err);
+	return true;
+}
+
+/*
+ * Nothing to read: make what arrived durable and confirm it (readers follow
+ * only fdatasynced records), then sleep on the socket until data, the next
+ * status update, or the next look at the stop flag.
+ */
+static bool
+idle(struct cdc_receiver *r, struct pgs_error *err)
+{
+	struct pollfd pfd = {PQsocket(r->conn), POLLIN, 0};
+	int64_t until_feedback;
+	int timeout;
+
+	if (r->dirty) {
+		if (!flush_spool(r, err))
+			return false;
+		if (atomic_load(&r->durable_lsn) > atomic_load(&r->confirmed_lsn) &&
+			!send_feedback(r, false, err))
+			return false;
+	}
+	until_feedback = r->last_feedback + (int64_t) r->feedback_ms * 1000 - cdc_pg_now();
+	timeout = until_feedback <= 0 ? 0 :
+		until_feedback / 1000 < POLL_MAX_MS ? (int) (until_feedback / 1000) : POLL_MAX_MS;
+	if (pfd.fd < 0)
+		return fail_conn(r, "the replication connection has no socket", err);
+	if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+		pgs_fail(err, "could not wait on the replication connection: %m");
+		return fail_at(r, err);
+	}
+	if (!PQconsumeInput(r->conn))
+		return fail_conn(r, "could not receive data from the replication stream", err);
+	return true;
+}
+
+/* PQgetCopyData said -1: the server ended the COPY; its result says why. */
+static bool
+stream_ended(struct cdc_receiver *r, struct pgs_error *err)
+{
+	PGresult *res = PQgetResult(r->conn);
+
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR)
+		pg_fail_result(err, res, "the server ended the replication stream");
+	else
+		pgs_fail(err, "the server ended the replication stream unexpectedly");
+	PQclear(res);
+	return fail_at(r, err);
+}
+
+static bool
+stream_loop(struct cdc_receiver *r, struct pgs_error *err)
+{
+	while (!atomic_load(&r->stop)) {
+		char *buf = NULL;
+		int n;
+		bool ok;
+
+		if (!periodic(r, err))
+			return false;
+		n = PQgetCopyData(r->conn, &buf, 1);
+		if (n == 0) {
+			if (!idle(r, err))
+				return false;
+			continue;
+		}
+		if (n == -1)
+			return stream_ended(r, err);
+		if (n < 0)
+			return fail_conn(r, "could not read from the replication stream", err);
+		ok = on_copydata(r, (const uint8_t *) buf, (size_t) n, err);
+		PQfreemem(buf);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Ends the COPY politely (CopyDone, then whatever the server still sends,
+ * for at most 5 s, discarded: it is not confirmed and will be sent again).
+ */
+static void
+end_copy(struct cdc_receiver *r)
+{
+	int64_t deadline = cdc_pg_now() + STOP_DRAIN_US;
+	PGresult *res;
+
+	if (PQputCopyEnd(r->conn, NULL) <= 0 || PQflush(r->conn) != 0)
+		return;
+	while (cdc_pg_now() < deadline) {
+		char *buf = NULL;
+		int n = PQgetCopyData(r->conn, &buf, 1);
+		struct pollfd pfd = {PQsocket(r->conn), POLLIN, 0};
+
+		if (n > 0) {
+			PQfreemem(buf);
+			continue;
+		}
+		if (n < 0)
+			break;
+		if (poll(&pfd, 1, POLL_MAX_MS) < 0 || !PQconsumeInput(r->conn))
+			return;
+	}
+	while ((res = PQgetResult(r->conn)) != NULL)
+		PQclear(res);
+}
+
+static void
+set_error(struct cdc_receiver *r, const struct pgs_error *err)
+{
+	pthread_mutex_lock(&r->error_lock);
+	r->error = *err;
+	pthread_mutex_unlock(&r->error_lock);
+	atomic_store(&r->failed, true);
+}
+
+static void *
+receiver_main(void *arg)
+{
+	struct cdc_receiver *r = arg;
+	struct pgs_error err;
+	bool ok;
+
+	pgs_error_clear(&err);
+	ok = stream_loop(r, &err);
+	/* on an error too: what was received is good, make it durable and say so */
+	if (r->dirty && !flush_spool(r, ok ? &err : &(struct pgs_error) {0}))
+		ok = false;
+	if (ok && PQstatus(r->conn) == CONNECTION_OK && send_feedback(r, false, &err))
+		end_copy(r);
+	if (!ok)
+		set_error(r, &err);
+	PQfinish(r->conn);
+	r->conn = NULL;
+	spool_close(r->spool);
+	r->spool = NULL;
+	atomic_store(&r->running, false);
+	return NULL;
+}
+
+/* Slot facts checked before streaming; the walsender runs simple-protocol SQL. */
+static bool
+read_slot(struct cdc_receiver *r, uint64_t *confirmed, struct pgs_error *err)
+{
+	char *lit = PQescapeLiteral(r->conn, r->slot, strlen(r->slot));
+	char *sql = xasprintf("SELECT plugin, confirmed_flush_lsn FROM pg_catalog.pg_replication_slots"
+						  " WHERE slot_name = %s AND slot_type = 'logical'", lit ? lit : "NULL");
+	PGresult *res = PQexec(r->conn, sql);
+	bool ok = false;
+
+	*confirmed = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_fail_result(err, res, "could not read pg_replication_slots");
+	} else if (PQntuples(res) != 1) {
+		pgs_fail(err, "logical replication slot \"%s\" does not exist", r->slot);
+		pgs_error_hint(err, "the snapshot step creates it; run apply again from the start");
+	} else if (strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0) {
+		pgs_fail(err, "replication slot \"%s\" uses plugin %s, not pgoutput", r->slot,
+				 PQgetvalue(res, 0, 0));
+	} else {
+		ok = PQgetisnull(res, 0, 1) || cdc_lsn_parse(PQgetvalue(res, 0, 1), confirmed);
+		if (!ok)
+			pgs_fail(err, "replication slot \"%s\" has confirmed_flush_lsn \"%s\"", r->slot,
+					 PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	free(sql);
+	PQfreemem(lit);
+	return ok;
+}
+
+/*
+ * Where to start: the spool's durable LSN, or start_lsn for a new spool.
+ * The slot must not have confirmed more than the spool holds (a torn or
+ * lost spool), or changes the source has released are gone.
+ */
+static bool
+start_position(struct cdc_receiver *r, uint64_t start_lsn, uint64_t confirmed, uint64_t *pos,
+			   struct pgs_error *err)
+{
+	uint64_t durable = spool_durable_lsn(r->spool);
+	char a[PGO_LSN_TEXT_SIZE], b[PGO_LSN_TEXT_SIZE];
+
+	*pos = durable ? durable : start_lsn;
+	if (*pos == 0 || *pos >= confirmed)
+		return true;
+	lsn_text(*pos, a);
+	lsn_text(confirmed, b);
+	pgs_fail(err, "the spool in \"%s\" ends at %s but replication slot \"%s\" confirmed %s",
+			 r->spool_dir, a, r->slot, b);
+	pgs_error_detail(err, "changes between the two were released by the source and are lost");
+	pgs_error_hint(err, "start the migration over: pgshift reset, then apply");
+	return false;
+}
+
+static char *
+start_sql(struct cdc_receiver *r, uint64_t pos)
+{
+	char *qslot = pg_quote_ident(r->conn, r->slot);
+	/* publication_names is a list of identifiers inside a string literal */
+	char *qpub = pg_quote_ident(r->conn, r->publication);
+	char *lit = PQescapeLiteral(r->conn, qpub, strlen(qpub));
+	char *sql = xasprintf("START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '2', "
+						  "streaming 'on', publication_names %s, binary 'false')",
+						  qslot, (unsigned) (pos >> 32), (unsigned) pos, lit ? lit : "''");
+
+	PQfreemem(lit);
+	free(qpub);
+	free(qslot);
+	return sql;
+}
+
+static bool
+start_streaming(struct cdc_receiver *r, uint64_t pos, struct pgs_error *err)
+{
+	char *sql = start_sql(r, pos);
+	PGresult *res = PQexec(r->conn, sql);
+	bool ok = PQresultStatus(res) == PGRES_COPY_BOTH;
+
+	if (!ok) {
+		char at[PGO_LSN_TEXT_SIZE];
+
+		lsn_text(pos, at);
+		pg_fail_result(err, res, "START_REPLICATION failed");
+		pgs_error_prefix(err, "could not stream from replication slot \"%s\" at %s", r->slot, at);
+	}
+	PQclear(res);
+	free(sql);
+	return ok;
+}
+
+/* Spool, connection, slot check, the restart record, START_REPLICATION. */
+static bool
+prepare(struct cdc_receiver *r, const struct cdc_receiver_config *cfg, struct pgs_error *err)
+{
+	struct pg_session s = {"source", "pgshift cdc.stream", false, true};
+	uint64_t confirmed, pos;
+
+	if (!spool_open_writer(r->spool_dir, cfg->segment_size, &r->spool, err))
+		return false;
+	r->conn = pg_connect(r->conninfo, &s, err);
+	if (!r->conn || !read_slot(r, &confirmed, err) ||
+		!start_position(r, cfg->start_lsn, confirmed, &pos, err))
+		return false;
+	r->pos.lsn = spool_durable_lsn(r->spool) > pos ? spool_durable_lsn(r->spool) : pos;
+	/* tells the applier that whatever is still open will come again, whole */
+	if (!append(r, CDC_REC_RESTART, r->pos.lsn, NULL, 0, err) || !flush_spool(r, err))
+		return false;
+	atomic_store(&r->received_lsn, pos);
+	return start_streaming(r, pos, err);
+}
+
+static struct cdc_receiver *
+receiver_new(const struct cdc_receiver_config *cfg)
+{
+	struct cdc_receiver *r = xcalloc(1, sizeof(*r));
+
+	r->conninfo = xstrdup(cfg->conninfo);
+	r->slot = xstrdup(cfg->slot);
+	r->publication = xstrdup(cfg->publication);
+	r->spool_dir = xstrdup(cfg->spool_dir);
+	r->feedback_ms = cfg->feedback_ms > 0 ? cfg->feedback_ms : 10000;
+	r->applied_lsn = cfg->applied_lsn;
+	r->applied_arg = cfg->applied_arg;
+	pthread_mutex_init(&r->error_lock, NULL);
+	pgs_error_clear(&r->error);
+	return r;
+}
+
+bool
+cdc_receiver_start(const struct cdc_receiver_config *cfg, struct cdc_receiver **out,
+				   struct pgs_error *err)
+{
+	struct cdc_receiver *r = receiver_new(cfg);
+
+	*out = NULL;
+	if (!prepare(r, cfg, err))
+		goto fail;
+	r->last_feedback = r->last_flush = cdc_pg_now();
+	atomic_store(&r->running, true);
+	if (pthread_create(&r->thread, NULL, receiver_main, r) != 0) {
+		atomic_store(&r->running, false);
+		pgs_fail(err, "could not start the receiver thread of replication slot \"%s\"", r->slot);
+		goto fail;
+	}
+	r->started = true;
+	*out = r;
+	return true;
+
+fail:
+	PQfinish(r->conn);
+	r->conn = NULL;
+	spool_close(r->spool);
+	r->spool = NULL;
+	cdc_receiver_free(r);
+	return false;
+}
+
+void
+cdc_receiver_stats(struct cdc_receiver *r, struct cdc_receiver_stats *out)
+{
+	out->received_lsn = atomic_load(&r->received_lsn);
+	out->durable_lsn = atomic_load(&r->durable_lsn);
+	out->confirmed_lsn = atomic_load(&r->confirmed_lsn);
+	out->bytes = atomic_load(&r->bytes);
+	out->messages = atomic_load(&r->messages);
+	out->running = atomic_load(&r->running);
+	out->failed = atomic_load(&r->failed);
+}
+
+bool
+cdc_receiver_error(struct cdc_receiver *r, struct pgs_error *err)
+{
+	if (!atomic_load(&r->failed))
+		return false;
+	pthread_mutex_lock(&r->error_lock);
+	*err = r->error;
+	pthread_mutex_unlock(&r->error_lock);
+	return true;
+}
+
+bool
+cdc_receiver_stop(struct cdc_receiver *r, struct pgs_error *err)
+{
+	atomic_store(&r->stop, true);
+	if (r->started && !r->joined) {
+		pthread_join(r->thread, NULL);
+		r->joined = true;
+	}
+	return !cdc_receiver_error(r, err);
+}
+
+void
+cdc_receiver_free(struct cdc_receiver *r)
+{
+	struct pgs_error ignored;
+
+	if (!r)
+		return;
+	cdc_receiver_stop(r, &ignored);
+	pthread_mutex_destroy(&r->error_lock);
+	free(r->conninfo);
+	free(r->slot);
+	free(r->publication);
+	free(r->spool_dir);
+	free(r);
+}
