@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use PgShift::Cluster;
+use PgShift::CTest;
 use PgShift::Compare qw(compare_tables compare_table);
 
 my $bin = "$FindBin::Bin/../../build/pgtest/test_copy";
@@ -135,19 +136,7 @@ psql($dst, $target_only);
 
 sub run_bin {
     my ($name, %env) = @_;
-    local %ENV = (%ENV, SOURCE_URI => $src, TARGET_URI => $dst, %env);
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open(STDERR, '>&', \*STDOUT);
-        exec($bin) or die "exec $bin: $!";
-    }
-    my $out = do { local $/; <$fh> // '' };
-    close $fh;
-    my $rc = $?;
-    (my $shown = $out) =~ s/^/    /mg;
-    print "# Subtest: $name\n$shown";
-    ok($rc == 0 && $out =~ /^1\.\.\d+$/m && $out !~ /^not ok/m, $name)
-        or diag("exit status $rc");
+    run_c_test($bin, $name, SOURCE_URI => $src, TARGET_URI => $dst, %env);
 }
 
 sub compare_all {

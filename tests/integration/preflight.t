@@ -8,6 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Test::More;
 use PgShift::Cluster;
+use PgShift::CTest;
 
 my $bin = "$FindBin::Bin/../../build/pgtest/test_preflight";
 plan skip_all => "$bin not built (make check builds it)" unless -x $bin;
@@ -19,19 +20,8 @@ my ($src, $dst) = ($c->{source_uri}, $c->{target_uri});
 
 sub scenario {
     my ($name, %env) = @_;
-    local %ENV = (%ENV, SOURCE_URI => $src, TARGET_URI => $dst, PGSHIFT_SCENARIO => $name, %env);
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open(STDERR, '>&', \*STDOUT);
-        exec($bin) or die "exec $bin: $!";
-    }
-    my $out = do { local $/; <$fh> // '' };
-    close $fh;
-    my $rc = $?;
-    (my $shown = $out) =~ s/^/    /mg;
-    print "# Subtest: $name\n$shown";
-    ok($rc == 0 && $out =~ /^1\.\.\d+$/m && $out !~ /^not ok/m, "preflight scenario: $name")
-        or diag("exit status $rc");
+    run_c_test($bin, "preflight scenario: $name", SOURCE_URI => $src, TARGET_URI => $dst,
+               PGSHIFT_SCENARIO => $name, %env);
 }
 
 # ALTER SYSTEM and ROLLBACK PREPARED refuse a multi-statement string (a transaction block).

@@ -12,6 +12,7 @@ use lib "$FindBin::Bin/../lib";
 use File::Temp qw(tempdir);
 use Test::More;
 use PgShift::Cluster;
+use PgShift::CTest;
 
 my $bin = "$FindBin::Bin/../../build/pgtest/test_receive";
 plan skip_all => "$bin not built (make check builds it)" unless -x $bin;
@@ -34,22 +35,8 @@ psql($src, 'SELECT pg_reload_conf()');
 is(psql($src, 'SHOW logical_decoding_work_mem'), '64kB', 'logical_decoding_work_mem is 64kB');
 
 my $spool = tempdir('/tmp/pgshift-spool.XXXXXX', CLEANUP => 1);
-{
-    local %ENV = (%ENV, SOURCE_URI => $src, TARGET_URI => $c->{target_uri},
-                  SPOOL_DIR => "$spool/spool");
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open(STDERR, '>&', \*STDOUT);
-        exec($bin) or die "exec $bin: $!";
-    }
-    my $out = do { local $/; <$fh> // '' };
-    close $fh;
-    my $rc = $?;
-    (my $shown = $out) =~ s/^/    /mg;
-    print "# Subtest: publication, slot, receiver\n$shown";
-    ok($rc == 0 && $out =~ /^1\.\.\d+$/m && $out !~ /^not ok/m, 'publication, slot, receiver')
-        or diag("exit status $rc");
-}
+run_c_test($bin, 'publication, slot, receiver', SOURCE_URI => $src, TARGET_URI => $c->{target_uri},
+           SPOOL_DIR => "$spool/spool");
 ok(scalar(glob("$spool/spool/*.spool")) , 'the spool has segments');
 is(psql($src, 'SELECT count(*) FROM pg_replication_slots'), 0, 'no slot left on the source');
 is(psql($src, 'SELECT count(*) FROM pg_publication'), 0, 'no publication left on the source');
