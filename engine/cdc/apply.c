@@ -51,6 +51,9 @@ collect(struct cdc_applier *a, struct pgs_error *err)
 
 	if (keep <= a->gc_done)
 		return true;
+	/* the Relation messages in the segments about to go must survive them */
+	if (a->rels_dirty && !apply_relfile_write(a, err))
+		return false;
 	if (!spool_remove_below(a->spool_dir, keep, &removed, err))
 		return false;
 	a->gc_done = keep;
@@ -157,6 +160,18 @@ copy_tables(struct cdc_applier *a, const struct catalog *cat)
 			a->tables[a->ntables++] = xasprintf("%s\n%s", cat->tables[i].schema,
 												cat->tables[i].name);
 	qsort(a->tables, a->ntables, sizeof(char *), cmp_table);
+	for (size_t i = 0; i < cat->ntables; i++)
+		for (size_t c = 0; c < cat->tables[i].ncols; c++) {
+			const struct cat_table *t = &cat->tables[i];
+
+			if (t->cols[c].identity != 'a')
+				continue;
+			a->always = xrealloc(a->always, (a->nalways + 1) * sizeof(char *));
+			a->always[a->nalways++] = xasprintf("%s\n%s\n%s", t->schema, t->name,
+												t->cols[c].name);
+		}
+	if (a->nalways)
+		qsort(a->always, a->nalways, sizeof(char *), cmp_table);
 }
 
 static struct cdc_applier *
@@ -193,6 +208,8 @@ prepare(struct cdc_applier *a, uint64_t start_lsn, struct pgs_error *err)
 	a->applied = a->next_applied = found ? lsn : start_lsn;
 	a->gc_done = 0;
 	atomic_store(&a->applied_lsn, a->applied);
+	if (!apply_relfile_load(a, err))
+		return false;
 	/*
 	 * From the oldest segment, not from the applied LSN: the first chunk of a
 	 * streamed transaction still open may lie before it (GC kept it).
@@ -290,6 +307,9 @@ cdc_applier_free(struct cdc_applier *a)
 	for (size_t i = 0; i < a->ntables; i++)
 		free(a->tables[i]);
 	free(a->tables);
+	for (size_t i = 0; i < a->nalways; i++)
+		free(a->always[i]);
+	free(a->always);
 	pthread_mutex_destroy(&a->error_lock);
 	free(a->conninfo);
 	free(a->plan_name);

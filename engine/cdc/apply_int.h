@@ -41,6 +41,10 @@ struct apply_rel {
 	char *display;              /* owned: schema.name as the operator reads it */
 	char *qname;                /* owned: "schema"."name", quoted for SQL */
 	bool applied;               /* migrated: its changes are applied */
+	bool *always;               /* owned, per column: GENERATED ALWAYS AS IDENTITY */
+	uint8_t *raw;               /* owned: its last Relation message, as received */
+	uint32_t raw_len;
+	bool raw_stream;            /* it was inside a stream chunk (carries an xid) */
 	struct apply_stmt *stmts;   /* owned list */
 };
 
@@ -102,6 +106,9 @@ struct cdc_applier {
 	char *conninfo, *plan_name, *spool_dir;     /* owned */
 	char **tables;              /* owned, sorted "schema\nname" of migrated tables */
 	size_t ntables;
+	char **always;              /* owned, sorted "schema\nname\ncolumn" of their
+								 * GENERATED ALWAYS identity columns */
+	size_t nalways;
 	bool filtered;              /* false: no catalog, every table applied */
 	int batch_changes, batch_ms;
 	uint64_t (*durable_lsn)(void *arg);
@@ -113,6 +120,7 @@ struct cdc_applier {
 	struct pgo_relcache *rc;
 	struct apply_rel *rels;     /* owned open-addressing table, rels_cap slots */
 	size_t rels_cap, nrels;
+	bool rels_dirty;            /* a relation changed since apply_relfile_write */
 	struct apply_txn txn;
 	struct apply_stream *streams;   /* owned, nstreams entries */
 	size_t nstreams;
@@ -148,7 +156,12 @@ bool apply_fail_ctx(struct pgs_error *err, const char *table, const struct apply
 /* apply_rel.c */
 struct apply_rel *apply_rel_get(struct cdc_applier *a, uint32_t relid);
 bool apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel,
+					   const uint8_t *raw, uint32_t raw_len, bool in_stream,
 					   struct pgs_error *err);
+
+/* apply_relfile.c */
+bool apply_relfile_write(struct cdc_applier *a, struct pgs_error *err);
+bool apply_relfile_load(struct cdc_applier *a, struct pgs_error *err);
 void apply_rels_free(struct cdc_applier *a);
 
 /* apply_stmt.c */
@@ -165,7 +178,7 @@ bool apply_target_read_applied(struct apply_target *t, const char *plan, bool *f
 							   uint64_t *lsn, struct pgs_error *err);
 bool apply_target_begin(struct apply_target *t, struct pgs_error *err);
 bool apply_target_prepare(struct apply_target *t, const char *name, const char *sql,
-						  int nparams, struct pgs_error *err);
+						  int nparams, const struct apply_pending *what, struct pgs_error *err);
 /* Sends one change; key (owned, may be NULL) is shown when expect_one fails. */
 bool apply_target_send(struct apply_target *t, const char *stmt, int nparams,
 					   const char *const *values, const int *lengths,

@@ -75,6 +75,25 @@ is_migrated(const struct cdc_applier *a, const char *schema, const char *name)
 	return found;
 }
 
+/* Per column of rel: GENERATED ALWAYS AS IDENTITY in the catalog (NULL: none known). */
+static bool *
+always_columns(const struct cdc_applier *a, const char *schema, const struct pgo_relation *rel)
+{
+	bool *always = NULL;
+
+	for (uint16_t i = 0; i < rel->ncols && a->nalways; i++) {
+		char *key = xasprintf("%s\n%s\n%s", schema, rel->relname, rel->cols[i].name);
+
+		if (bsearch(&key, a->always, a->nalways, sizeof(char *), cmp_table)) {
+			if (!always)
+				always = xcalloc(rel->ncols, sizeof(bool));
+			always[i] = true;
+		}
+		free(key);
+	}
+	return always;
+}
+
 static void
 describe(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *rel)
 {
@@ -86,6 +105,8 @@ describe(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *
 	r->display = xasprintf("%s.%s", schema, rel->relname);
 	r->qname = pg_quote_qualified(a->tgt.conn, schema, rel->relname);
 	r->applied = is_migrated(a, schema, rel->relname);
+	free(r->always);
+	r->always = always_columns(a, schema, rel);
 	apply_stmts_free(r->stmts);
 	r->stmts = NULL;
 }
@@ -147,7 +168,8 @@ schema_changed(const struct pgo_relation *was, const struct pgo_relation *now,
  * already known. The old entry is compared before pgo_relcache_put frees it.
  */
 bool
-apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel, struct pgs_error *err)
+apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel, const uint8_t *raw,
+				  uint32_t raw_len, bool in_stream, struct pgs_error *err)
 {
 	const struct pgo_relation *was = pgo_relcache_get(a->rc, rel->relid);
 	struct apply_rel *r;
@@ -161,6 +183,12 @@ apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel, struct 
 	pgo_relcache_put(a->rc, rel, NULL);
 	r = find(a, rel->relid, true);
 	describe(a, r, pgo_relcache_get(a->rc, rel->relid));
+	free(r->raw);
+	r->raw = xmalloc(raw_len ? raw_len : 1);
+	memcpy(r->raw, raw, raw_len);
+	r->raw_len = raw_len;
+	r->raw_stream = in_stream;
+	a->rels_dirty = true;
 	return true;
 }
 
@@ -179,6 +207,8 @@ apply_rels_free(struct cdc_applier *a)
 			continue;
 		free(a->rels[i].display);
 		free(a->rels[i].qname);
+		free(a->rels[i].always);
+		free(a->rels[i].raw);
 		apply_stmts_free(a->rels[i].stmts);
 	}
 	free(a->rels);

@@ -64,13 +64,39 @@ in_where(const struct pgo_relation *rel, const struct pgo_change *c, uint16_t i)
 	return (rel->cols[i].flags & PGO_COLUMN_KEY) != 0;
 }
 
+static bool
+same_value(const struct pgo_value *a, const struct pgo_value *b)
+{
+	return a->kind == b->kind && a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+/*
+ * Is column i set by this change? Not when its value was not sent
+ * (unchanged TOAST). Nor when it is GENERATED ALWAYS AS IDENTITY and not
+ * provably changed: the target refuses any value but DEFAULT for it in an
+ * UPDATE, and the source can change it only with SET ... = DEFAULT, whose
+ * new value arrives with an old tuple that shows the difference.
+ */
+static bool
+is_set(const struct apply_rel *r, const struct pgo_change *c, char kind, uint16_t i)
+{
+	const struct pgo_value *v = &c->new.cols[i];
+
+	if (kind == 'D' || v->kind == PGO_VALUE_UNCHANGED)
+		return false;
+	if (kind == 'I' || !r->always || !r->always[i])
+		return true;
+	return c->old_kind != 0 && !same_value(&c->old.cols[i], v);
+}
+
 /*
  * The shape: kind, old kind, then per column whether it is set ('s') and
  * whether it is in the WHERE clause ('w'). Two changes with one shape share
  * one prepared statement.
  */
 static char *
-shape_of(char kind, const struct pgo_relation *rel, const struct pgo_change *c)
+shape_of(char kind, const struct apply_rel *r, const struct pgo_relation *rel,
+		 const struct pgo_change *c)
 {
 	char *s = xmalloc(3 + 2 * (size_t) rel->ncols);
 	size_t n = 0;
@@ -78,7 +104,7 @@ shape_of(char kind, const struct pgo_relation *rel, const struct pgo_change *c)
 	s[n++] = kind;
 	s[n++] = c->old_kind ? c->old_kind : '-';
 	for (uint16_t i = 0; i < rel->ncols; i++) {
-		s[n++] = kind != 'D' && c->new.cols[i].kind != PGO_VALUE_UNCHANGED ? 's' : '.';
+		s[n++] = is_set(r, c, kind, i) ? 's' : '.';
 		s[n++] = kind != 'I' && in_where(rel, c, i) ? 'w' : '.';
 	}
 	s[n] = '\0';
@@ -193,8 +219,9 @@ delete_sql(struct buf *sql, PGconn *conn, const char *qname, const struct pgo_re
 /* The relation's statement of this shape, prepared (in the pipeline) when new. */
 static const struct apply_stmt *
 statement(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *rel,
-		  char *shape, struct pgs_error *err)
+		  char *shape, const struct apply_ctx *ctx, struct pgs_error *err)
 {
+	struct apply_pending what = {'P', false, r->display, ctx->xid, ctx->commit_lsn, NULL};
 	struct apply_stmt *s;
 	struct buf sql;
 	int n;
@@ -215,7 +242,7 @@ statement(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation 
 	s = xcalloc(1, sizeof(*s));
 	s->shape = shape;
 	snprintf(s->name, sizeof(s->name), "pgs_apply_%u", a->tgt.next_stmt++);
-	ok = apply_target_prepare(&a->tgt, s->name, sql.data, n, err);
+	ok = apply_target_prepare(&a->tgt, s->name, sql.data, n, &what, err);
 	buf_free(&sql);
 	s->next = r->stmts;
 	r->stmts = s;
@@ -352,7 +379,7 @@ apply_change(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_
 		return true;            /* filtered out of the migration (DESIGN §4) */
 	if (!check_tuples(rel, c, kind, err))
 		return apply_fail_ctx(err, r->display, ctx);
-	s = statement(a, r, rel, shape_of(kind, rel, c), err);
+	s = statement(a, r, rel, shape_of(kind, r, rel, c), ctx, err);
 	if (!s)
 		return apply_fail_ctx(err, r->display, ctx);
 	return execute(a, r, s, rel, c, ctx, err);

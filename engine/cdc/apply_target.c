@@ -207,10 +207,13 @@ apply_target_begin(struct apply_target *t, struct pgs_error *err)
 
 bool
 apply_target_prepare(struct apply_target *t, const char *name, const char *sql, int nparams,
-					 struct pgs_error *err)
+					 const struct apply_pending *what, struct pgs_error *err)
 {
-	struct apply_pending p = {.what = 'P'};
+	struct apply_pending p = *what;
 
+	p.what = 'P';
+	p.expect_one = false;
+	p.key = NULL;
 	if (!PQsendPrepare(t->conn, name, sql, nparams, NULL))
 		return conn_fail(t, "could not send PREPARE to the target", err);
 	push(t, &p);

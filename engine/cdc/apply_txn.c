@@ -344,7 +344,8 @@ dispatch(struct cdc_applier *a, const struct spool_record *rec, const struct pgo
 		case PGO_COMMIT:
 			return on_commit(a, &m->u.commit, err);
 		case PGO_RELATION:
-			return apply_rel_message(a, &m->u.relation, err);
+			return apply_rel_message(a, &m->u.relation, rec->payload, rec->len, m->stream_xid != 0,
+									 err);
 		case PGO_INSERT:
 		case PGO_UPDATE:
 		case PGO_DELETE:
@@ -391,6 +392,15 @@ apply_record(struct cdc_applier *a, const struct spool_record *rec, struct pgs_e
 		on_keepalive(a, rec->lsn);
 		return true;
 	}
+	/*
+	 * Before the first transaction boundary, the oldest segment may start in
+	 * the middle of a stream chunk, whose records cannot even be decoded
+	 * without knowing that. They belong to transactions applied (or aborted)
+	 * before the spool was collected, and their Relation messages are in the
+	 * relation file: skip them unread.
+	 */
+	if (!a->synced && rec->type && strchr("IUDTRYOM", rec->type))
+		return true;
 	if (!decode_at(rec->payload, rec->len, a->in_stream, rec->lsn, &m, err))
 		return false;
 	ok = dispatch(a, rec, &m, err);
