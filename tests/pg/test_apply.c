@@ -38,7 +38,7 @@
 #define BIG_ROWS 200000
 #define SMALL_TXNS 3000
 #define CRASH_SMALL 1000
-#define CRASH_BIG 50000
+#define CRASH_BIG 100000
 
 static const char plan_text[] =
 	"version: 1\n"
@@ -148,6 +148,18 @@ wait_applied(uint64_t lsn, pid_t child, int seconds)
 		sleep_ms(50);
 	}
 	return false;
+}
+
+/* The applier's target session has been inside one transaction for a while. */
+static bool
+applier_busy(void)
+{
+	char *v = value(dst, "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+					" 'pgshift cdc.catchup' AND now() - xact_start > interval '30 ms'");
+	bool busy = strcmp(v, "1") == 0;
+
+	free(v);
+	return busy;
 }
 
 static bool
@@ -446,6 +458,8 @@ crash_section(pid_t *child, uint64_t start_lsn)
 {
 	PGconn *big = pgtest_connect(plan->source_uri, "source", false);
 	char sql[400];
+	uint64_t commit;
+	int i;
 
 	ok(crash_rows(1, CRASH_SMALL / 2), "small transactions on the crash tables");
 	snprintf(sql, sizeof(sql), "BEGIN; INSERT INTO public.crash SELECT i, 'b' FROM"
@@ -454,9 +468,13 @@ crash_section(pid_t *child, uint64_t start_lsn)
 			 CRASH_SMALL + 1, CRASH_SMALL + CRASH_BIG);
 	ok(exec(big, sql), "a big transaction on the crash tables");
 	PQfinish(big);
-	/* the big transaction is being read back from the spool and applied */
-	sleep_ms(700);
+	commit = lsn_of(src, "SELECT pg_current_wal_lsn()");
+	/* kill while the big transaction is being read back and applied */
+	for (i = 0; i < 1000 && applied_lsn() < commit && !applier_busy(); i++)
+		sleep_ms(5);
 	ok(kill_applier(*child), "applier killed with SIGKILL while applying");
+	printf("# at the kill the big transaction was %s\n",
+		   applied_lsn() >= commit ? "already applied" : "not yet committed on the target");
 	*child = spawn_applier(start_lsn);
 	ok(crash_rows(CRASH_SMALL / 2 + 1, CRASH_SMALL - 100), "more small transactions");
 	sleep_ms(50);
