@@ -1,0 +1,318 @@
+/*
+ * The applier thread (see apply.h): reads the spool, hands each record to
+ * apply_record, commits the open target transaction whenever the spool has
+ * nothing more to give, and deletes the spool segments below what a
+ * restart still needs, every few seconds. Start and stop are shaped like
+ * the receiver's.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cdc/apply_int.h"
+#include "cdc/cdc_receive.h"
+#include "pg/conn.h"
+#include "util/xalloc.h"
+
+#define IDLE_SLEEP_MS 20
+#define GC_EVERY_US INT64_C(2000000)
+#define RATE_EVERY_US INT64_C(1000000)
+
+int64_t
+apply_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+apply_lsn_text(uint64_t lsn, char out[PGO_LSN_TEXT_SIZE])
+{
+	pgo_lsn_text(lsn, out);
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Spool segments below what a restart needs go; a failure only delays it. */
+static bool
+collect(struct cdc_applier *a, struct pgs_error *err)
+{
+	uint64_t keep = apply_keep_lsn(a);
+	int removed = 0;
+
+	if (keep <= a->gc_done)
+		return true;
+	/* the Relation messages in the segments about to go must survive them */
+	if (a->rels_dirty && !apply_relfile_write(a, err))
+		return false;
+	if (!spool_remove_below(a->spool_dir, keep, &removed, err))
+		return false;
+	a->gc_done = keep;
+	return true;
+}
+
+static void
+measure(struct cdc_applier *a, int64_t now)
+{
+	uint64_t changes = atomic_load(&a->changes);
+
+	if (a->rate_us && now - a->rate_us < RATE_EVERY_US)
+		return;
+	if (a->rate_us)
+		atomic_store(&a->rate, (double) (changes - a->rate_changes) * 1e6 /
+					 (double) (now - a->rate_us));
+	a->rate_us = now;
+	a->rate_changes = changes;
+}
+
+/* Nothing to read: commit what is applied, tidy the spool, wait a little. */
+static bool
+idle(struct cdc_applier *a, struct pgs_error *err)
+{
+	int64_t now = apply_now_us();
+
+	if (!apply_flush(a, err))
+		return false;
+	measure(a, now);
+	if (now - a->last_gc_us >= GC_EVERY_US) {
+		a->last_gc_us = now;
+		if (!collect(a, err))
+			return false;
+	}
+	sleep_ms(IDLE_SLEEP_MS);
+	return true;
+}
+
+static bool
+apply_loop(struct cdc_applier *a, struct pgs_error *err)
+{
+	unsigned n = 0;
+
+	while (!atomic_load(&a->stop)) {
+		struct spool_record rec;
+		int got = spool_next(a->reader, &rec, err);
+
+		if (got < 0)
+			return false;
+		if (got == 0) {
+			if (!idle(a, err))
+				return false;
+			continue;
+		}
+		if (!apply_record(a, &rec, err))
+			return false;
+		/* a busy spool never idles: measure and collect on the way */
+		if (++n % 4096 == 0) {
+			measure(a, apply_now_us());
+			if (apply_now_us() - a->last_gc_us >= GC_EVERY_US && !a->tgt.in_txn) {
+				a->last_gc_us = apply_now_us();
+				if (!collect(a, err))
+					return false;
+			}
+		}
+	}
+	/* only whole source transactions are in the open target transaction */
+	return apply_flush(a, err);
+}
+
+static void *
+applier_main(void *arg)
+{
+	struct cdc_applier *a = arg;
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	if (!apply_loop(a, &err)) {
+		pthread_mutex_lock(&a->error_lock);
+		a->error = err;
+		pthread_mutex_unlock(&a->error_lock);
+		atomic_store(&a->failed, true);
+	}
+	apply_target_close(&a->tgt);
+	atomic_store(&a->running, false);
+	return NULL;
+}
+
+static int
+cmp_table(const void *x, const void *y)
+{
+	return strcmp(*(char *const *) x, *(char *const *) y);
+}
+
+static void
+copy_tables(struct cdc_applier *a, const struct catalog *cat)
+{
+	a->filtered = cat != NULL;
+	if (!cat)
+		return;
+	a->tables = xcalloc(cat->ntables + 1, sizeof(char *));
+	for (size_t i = 0; i < cat->ntables; i++)
+		if (cat_table_copies_data(&cat->tables[i]))
+			a->tables[a->ntables++] = xasprintf("%s\n%s", cat->tables[i].schema,
+												cat->tables[i].name);
+	qsort(a->tables, a->ntables, sizeof(char *), cmp_table);
+	for (size_t i = 0; i < cat->ntables; i++)
+		for (size_t c = 0; c < cat->tables[i].ncols; c++) {
+			const struct cat_table *t = &cat->tables[i];
+
+			if (t->cols[c].identity != 'a')
+				continue;
+			a->always = xrealloc(a->always, (a->nalways + 1) * sizeof(char *));
+			a->always[a->nalways++] = xasprintf("%s\n%s\n%s", t->schema, t->name,
+												t->cols[c].name);
+		}
+	if (a->nalways)
+		qsort(a->always, a->nalways, sizeof(char *), cmp_table);
+}
+
+static struct cdc_applier *
+applier_new(const struct cdc_applier_config *cfg)
+{
+	struct cdc_applier *a = xcalloc(1, sizeof(*a));
+
+	a->conninfo = xstrdup(cfg->conninfo);
+	a->plan_name = xstrdup(cfg->plan_name);
+	a->spool_dir = xstrdup(cfg->spool_dir);
+	a->batch_changes = cfg->batch_changes > 0 ? cfg->batch_changes : 10000;
+	a->batch_ms = cfg->batch_ms > 0 ? cfg->batch_ms : 500;
+	a->durable_lsn = cfg->durable_lsn;
+	a->durable_arg = cfg->durable_arg;
+	copy_tables(a, cfg->cat);
+	buf_init(&a->txn.data);
+	a->rc = pgo_relcache_new();
+	pthread_mutex_init(&a->error_lock, NULL);
+	pgs_error_clear(&a->error);
+	return a;
+}
+
+/* Target session, the applied LSN it recorded, and the spool from its oldest segment. */
+static bool
+prepare(struct cdc_applier *a, uint64_t start_lsn, struct pgs_error *err)
+{
+	bool found;
+	uint64_t lsn;
+
+	if (!apply_target_connect(&a->tgt, a->conninfo, err) ||
+		!apply_target_read_applied(&a->tgt, a->plan_name, &found, &lsn, err) ||
+		!apply_target_pipeline(&a->tgt, err))
+		return false;
+	a->applied = a->next_applied = found ? lsn : start_lsn;
+	a->gc_done = 0;
+	atomic_store(&a->applied_lsn, a->applied);
+	if (!apply_relfile_load(a, err))
+		return false;
+	/*
+	 * From the oldest segment, not from the applied LSN: the first chunk of a
+	 * streamed transaction still open may lie before it (GC kept it).
+	 */
+	return spool_open_reader(a->spool_dir, 0, &a->reader, err);
+}
+
+bool
+cdc_applier_start(const struct cdc_applier_config *cfg, struct cdc_applier **out,
+				  struct pgs_error *err)
+{
+	struct cdc_applier *a = applier_new(cfg);
+
+	*out = NULL;
+	if (!prepare(a, cfg->start_lsn, err)) {
+		pgs_error_prefix(err, "could not start the CDC applier of plan \"%s\"", a->plan_name);
+		goto fail;
+	}
+	a->last_gc_us = apply_now_us();
+	atomic_store(&a->running, true);
+	if (pthread_create(&a->thread, NULL, applier_main, a) != 0) {
+		atomic_store(&a->running, false);
+		pgs_fail(err, "could not start the CDC applier thread of plan \"%s\"", a->plan_name);
+		goto fail;
+	}
+	a->started = true;
+	*out = a;
+	return true;
+
+fail:
+	apply_target_close(&a->tgt);
+	cdc_applier_free(a);
+	return false;
+}
+
+void
+cdc_applier_stats(struct cdc_applier *a, struct cdc_applier_stats *out)
+{
+	uint64_t durable = a->durable_lsn ? a->durable_lsn(a->durable_arg) : 0;
+
+	out->applied_lsn = atomic_load(&a->applied_lsn);
+	out->applied_commit_time = atomic_load(&a->commit_time);
+	out->changes = atomic_load(&a->changes);
+	out->transactions = atomic_load(&a->transactions);
+	out->batches = atomic_load(&a->batches);
+	out->changes_per_sec = atomic_load(&a->rate);
+	out->lag_bytes = !a->durable_lsn ? -1 :
+		durable > out->applied_lsn ? (int64_t) (durable - out->applied_lsn) : 0;
+	out->running = atomic_load(&a->running);
+	out->failed = atomic_load(&a->failed);
+}
+
+uint64_t
+cdc_applier_applied_lsn(void *applier)
+{
+	struct cdc_applier *a = applier;
+
+	return atomic_load(&a->applied_lsn);
+}
+
+bool
+cdc_applier_error(struct cdc_applier *a, struct pgs_error *err)
+{
+	if (!atomic_load(&a->failed))
+		return false;
+	pthread_mutex_lock(&a->error_lock);
+	*err = a->error;
+	pthread_mutex_unlock(&a->error_lock);
+	return true;
+}
+
+bool
+cdc_applier_stop(struct cdc_applier *a, struct pgs_error *err)
+{
+	atomic_store(&a->stop, true);
+	if (a->started && !a->joined) {
+		pthread_join(a->thread, NULL);
+		a->joined = true;
+	}
+	return !cdc_applier_error(a, err);
+}
+
+void
+cdc_applier_free(struct cdc_applier *a)
+{
+	struct pgs_error ignored;
+
+	if (!a)
+		return;
+	cdc_applier_stop(a, &ignored);
+	spool_close_reader(a->reader);
+	apply_txn_state_free(a);
+	apply_rels_free(a);
+	pgo_relcache_free(a->rc);
+	for (size_t i = 0; i < a->ntables; i++)
+		free(a->tables[i]);
+	free(a->tables);
+	for (size_t i = 0; i < a->nalways; i++)
+		free(a->always[i]);
+	free(a->always);
+	pthread_mutex_destroy(&a->error_lock);
+	free(a->conninfo);
+	free(a->plan_name);
+	free(a->spool_dir);
+	free(a);
+}

@@ -1,0 +1,110 @@
+/*
+ * The CDC applier (step cdc.catchup): one thread with its own target
+ * connection reads the spool the receiver writes (cdc_receive.h), decodes
+ * each record with pgo_decode and replays the source's transactions on the
+ * target in source commit order, in the manner of PostgreSQL's logical
+ * apply worker (worker.c):
+ *
+ *   - every change is a prepared statement per (table, shape), executed with
+ *     bound text parameters exactly as pgoutput sent them (NULL as NULL);
+ *   - session_replication_role = replica, so the target's triggers and FK
+ *     actions do not fire a second time;
+ *   - many small source transactions go into one target transaction, sent in
+ *     libpq pipeline mode, and that target transaction also records the
+ *     applied LSN in pgshift.runs (state_applied_lsn_sql): the applied LSN
+ *     commits atomically with the data, so a crash never loses or repeats a
+ *     change;
+ *   - spool segments nobody needs any more are deleted as the applied LSN
+ *     moves.
+ *
+ * The applied LSN A means: every source transaction whose commit record
+ * starts before A is on the target, and no other. On start the applier
+ * reads A from pgshift.runs and reads the spool from its oldest segment,
+ * skipping what A says is applied; it keeps (does not GC) the segments that
+ * hold the first chunk of a streamed transaction still open, so a restart
+ * finds it.
+ *
+ * An UPDATE or DELETE that matches no row on the target, an INSERT that
+ * conflicts, or any other failed statement stops the applier with an error
+ * naming the table, the source xid, the commit LSN and (for a missing row)
+ * the key: the target has diverged from the source and no automatic choice
+ * is right. With a correct copy it cannot happen: the copy reads the slot's
+ * exported snapshot, so every transaction the slot decodes committed after
+ * the copied state, and every row an UPDATE or DELETE touches was either
+ * copied or inserted by an earlier decoded transaction.
+ */
+#ifndef PGSHIFT_CDC_APPLY_H
+#define PGSHIFT_CDC_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pg/catalog.h"
+#include "util/error.h"
+
+struct cdc_applier_config {
+	const char *conninfo;       /* the target */
+	const char *plan_name;      /* its row in pgshift.runs must exist (state_begin_run) */
+	const char *spool_dir;
+	/*
+	 * Applied LSN to use when pgshift.runs has none yet (a first start): the
+	 * slot's consistent point, or 0. A recorded applied LSN always wins.
+	 */
+	uint64_t start_lsn;
+	/*
+	 * The migrated tables (borrowed; read only in cdc_applier_start).
+	 * Changes to a table that is not in it, or whose data is not copied
+	 * (exclude_table_data, partitioned roots), are skipped. NULL: every
+	 * table the spool names is applied.
+	 */
+	const struct catalog *cat;
+	int batch_changes;          /* commit the target transaction after this many changes; 0: 10000 */
+	int batch_ms;               /* ... or this long after its first change; 0: 500 */
+	/* The receiver's durable LSN, for lag_bytes (NULL: lag unknown). Any thread. */
+	uint64_t (*durable_lsn)(void *arg);
+	void *durable_arg;
+};
+
+struct cdc_applier_stats {
+	uint64_t applied_lsn;       /* committed on the target with the data */
+	int64_t applied_commit_time;/* source commit time of the last applied transaction:
+								 * microseconds since 2000-01-01 UTC; 0 unknown */
+	uint64_t changes;           /* rows inserted, updated, deleted; tables truncated */
+	uint64_t transactions;      /* source transactions applied (skipped ones not counted) */
+	uint64_t batches;           /* target transactions committed */
+	double changes_per_sec;     /* over the last few seconds */
+	int64_t lag_bytes;          /* durable_lsn - applied_lsn; -1 unknown */
+	bool running;
+	bool failed;
+};
+
+struct cdc_applier;
+
+/*
+ * Connects to the target (session_replication_role = replica), reads the
+ * applied LSN from pgshift.runs, opens the spool and starts the thread.
+ */
+bool cdc_applier_start(const struct cdc_applier_config *cfg, struct cdc_applier **out,
+					   struct pgs_error *err);
+
+/* Any thread, any time before cdc_applier_free. */
+void cdc_applier_stats(struct cdc_applier *a, struct cdc_applier_stats *out);
+
+/* The committed applied LSN; the receiver's applied_lsn callback (arg: the applier). */
+uint64_t cdc_applier_applied_lsn(void *applier);
+
+/* Copies the error the thread ended with; false when it has not failed. */
+bool cdc_applier_error(struct cdc_applier *a, struct pgs_error *err);
+
+/*
+ * Asks the thread to stop and waits: it commits the whole source
+ * transactions it has applied so far (with their applied LSN) and closes its
+ * connection. Returns false with the thread's error when it had failed.
+ */
+bool cdc_applier_stop(struct cdc_applier *a, struct pgs_error *err);
+
+/* Frees an applier, stopping it first when needed. NULL is ignored. */
+void cdc_applier_free(struct cdc_applier *a);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * The applier's parts, shared by its files (one job each):
+ *   apply.c         the thread: spool loop, start/stop, stats, spool GC
+ *   apply_txn.c     record by record: Begin/Commit buffering, streamed
+ *                   transactions, restarts, skipping what is applied
+ *   apply_rel.c     the relation cache of the target side: names, filters,
+ *                   schema-change checks
+ *   apply_stmt.c    SQL of each (relation, shape), prepared once
+ *   apply_target.c  the target connection: pipeline, batches, row counts,
+ *                   the applied LSN committed with the data
+ * Everything here is owned by the applier's thread once it runs.
+ */
+#ifndef PGSHIFT_CDC_APPLY_INT_H
+#define PGSHIFT_CDC_APPLY_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "cdc/apply.h"
+#include "cdc/pgoutput.h"
+#include "cdc/relcache.h"
+#include "cdc/spool.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+/* One prepared statement of a relation: its shape and its server-side name. */
+struct apply_stmt {
+	char *shape;                /* owned; see apply_shape() */
+	char name[24];              /* "pgs_apply_N" */
+	struct apply_stmt *next;    /* owned */
+};
+
+/* What the applier knows of one source relation, keyed by relid. */
+struct apply_rel {
+	uint32_t relid;             /* 0: a free slot of the hash table */
+	char *display;              /* owned: schema.name as the operator reads it */
+	char *qname;                /* owned: "schema"."name", quoted for SQL */
+	bool applied;               /* migrated: its changes are applied */
+	bool *always;               /* owned, per column: GENERATED ALWAYS AS IDENTITY */
+	uint8_t *raw;               /* owned: its last Relation message, as received */
+	uint32_t raw_len;
+	bool raw_stream;            /* it was inside a stream chunk (carries an xid) */
+	struct apply_stmt *stmts;   /* owned list */
+};
+
+/* A record's place in the spool: its LSN and how many records of that LSN precede it. */
+struct apply_pos {
+	uint64_t lsn;
+	uint32_t eq;
+};
+
+/* One statement sent in the pipeline whose result is not read yet. */
+struct apply_pending {
+	char what;                  /* 'P' prepare, 'B' begin, 'I' 'U' 'D' 'T' change,
+								 * 'S' applied LSN, 'C' commit */
+	bool expect_one;            /* must affect exactly one row */
+	const char *table;          /* borrowed from its apply_rel; NULL for no table */
+	uint32_t xid;
+	uint64_t lsn;               /* commit LSN of the source transaction */
+	char *key;                  /* owned: the key shown when no row matched; may be NULL */
+};
+
+struct apply_target {
+	PGconn *conn;
+	bool in_txn;                /* BEGIN sent, COMMIT not yet */
+	struct apply_pending *pending;  /* owned queue, npending entries */
+	size_t npending, cap;
+	unsigned next_stmt;         /* numbers prepared statements */
+	long changes;               /* in the open target transaction */
+	int64_t started_us;         /* when it began (monotonic) */
+};
+
+/* The plain (not streamed) transaction being received: its records, copied. */
+struct apply_txn {
+	bool open;
+	bool skip;                  /* committed before the applied LSN: already applied */
+	uint32_t xid;
+	uint64_t final_lsn;         /* the commit record's start (Begin) */
+	struct buf data;            /* owned: the change records' payloads, back to back */
+	size_t *ends;               /* owned: end offset of each record in data */
+	size_t n, cap;
+};
+
+/* A streamed transaction seen but not yet committed or aborted. */
+struct apply_stream {
+	uint32_t xid;
+	struct apply_pos first;     /* its first Stream Start: where to read it back from */
+	bool incomplete;            /* its first chunk was before the spool we read */
+	uint32_t *aborted;          /* owned: subtransactions rolled back */
+	size_t naborted;
+};
+
+/* What the source transaction being applied is, for statements and errors. */
+struct apply_ctx {
+	uint32_t xid;
+	uint64_t commit_lsn;
+};
+
+struct cdc_applier {
+	/* set before the thread starts; read-only after */
+	char *conninfo, *plan_name, *spool_dir;     /* owned */
+	char **tables;              /* owned, sorted "schema\nname" of migrated tables */
+	size_t ntables;
+	char **always;              /* owned, sorted "schema\nname\ncolumn" of their
+								 * GENERATED ALWAYS identity columns */
+	size_t nalways;
+	bool filtered;              /* false: no catalog, every table applied */
+	int batch_changes, batch_ms;
+	uint64_t (*durable_lsn)(void *arg);
+	void *durable_arg;
+
+	/* the thread's own */
+	struct apply_target tgt;
+	struct spool_reader *reader;
+	struct pgo_relcache *rc;
+	struct apply_rel *rels;     /* owned open-addressing table, rels_cap slots */
+	size_t rels_cap, nrels;
+	bool rels_dirty;            /* a relation changed since apply_relfile_write */
+	struct apply_txn txn;
+	struct apply_stream *streams;   /* owned, nstreams entries */
+	size_t nstreams;
+	bool in_stream;             /* between Stream Start and Stream Stop */
+	uint32_t stream_xid;        /* the chunk's top-level xid */
+	struct apply_pos pos;       /* of the record being handled */
+	uint32_t eq_next;           /* records seen so far with pos.lsn */
+	bool synced;                /* a transaction boundary was seen since the first record */
+	uint64_t applied;           /* A: committed on the target */
+	uint64_t next_applied;      /* A once the open target transaction commits */
+	int64_t next_commit_time;   /* source commit time of its last transaction; 0 none */
+	long batch_txns;            /* source transactions in the open target transaction */
+	int64_t last_gc_us, rate_us;
+	uint64_t rate_changes, gc_done;
+
+	pthread_t thread;
+	bool started, joined;
+
+	/* shared with other threads */
+	atomic_bool stop, running, failed;
+	atomic_ullong applied_lsn, changes, transactions, batches;
+	atomic_llong commit_time;
+	_Atomic double rate;
+	pthread_mutex_t error_lock; /* guards error */
+	struct pgs_error error;
+};
+
+int64_t apply_now_us(void);
+void apply_lsn_text(uint64_t lsn, char out[PGO_LSN_TEXT_SIZE]);
+/* Prefixes err with the table (may be NULL), xid and commit LSN of ctx. */
+bool apply_fail_ctx(struct pgs_error *err, const char *table, const struct apply_ctx *ctx);
+
+/* apply_rel.c */
+struct apply_rel *apply_rel_get(struct cdc_applier *a, uint32_t relid);
+bool apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel,
+					   const uint8_t *raw, uint32_t raw_len, bool in_stream,
+					   struct pgs_error *err);
+
+/* apply_relfile.c */
+bool apply_relfile_write(struct cdc_applier *a, struct pgs_error *err);
+bool apply_relfile_load(struct cdc_applier *a, struct pgs_error *err);
+void apply_rels_free(struct cdc_applier *a);
+
+/* apply_stmt.c */
+bool apply_change(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_ctx *ctx,
+				  struct pgs_error *err);
+bool apply_truncate(struct cdc_applier *a, const struct pgo_truncate *t,
+					const struct apply_ctx *ctx, struct pgs_error *err);
+void apply_stmts_free(struct apply_stmt *s);
+
+/* apply_target.c */
+bool apply_target_connect(struct apply_target *t, const char *conninfo, struct pgs_error *err);
+bool apply_target_pipeline(struct apply_target *t, struct pgs_error *err);
+bool apply_target_read_applied(struct apply_target *t, const char *plan, bool *found,
+							   uint64_t *lsn, struct pgs_error *err);
+bool apply_target_begin(struct apply_target *t, struct pgs_error *err);
+bool apply_target_prepare(struct apply_target *t, const char *name, const char *sql,
+						  int nparams, const struct apply_pending *what, struct pgs_error *err);
+/* Sends one change; key (owned, may be NULL) is shown when expect_one fails. */
+bool apply_target_send(struct apply_target *t, const char *stmt, int nparams,
+					   const char *const *values, const int *lengths,
+					   const struct apply_pending *what, struct pgs_error *err);
+/* Sends one statement without parameters (TRUNCATE). */
+bool apply_target_send_sql(struct apply_target *t, const char *sql,
+						   const struct apply_pending *what, struct pgs_error *err);
+bool apply_target_commit(struct apply_target *t, const char *plan, uint64_t applied,
+						 int64_t commit_time, struct pgs_error *err);
+void apply_target_close(struct apply_target *t);
+
+/* apply_txn.c */
+bool apply_record(struct cdc_applier *a, const struct spool_record *rec, struct pgs_error *err);
+/* Commits the open target transaction, if any (at a source transaction boundary). */
+bool apply_flush(struct cdc_applier *a, struct pgs_error *err);
+/* The oldest LSN a restart still needs: min(applied, first chunk of an open stream). */
+uint64_t apply_keep_lsn(const struct cdc_applier *a);
+void apply_txn_state_free(struct cdc_applier *a);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * The applier's side of the relation cache (worker.c's LogicalRepRelMap):
+ * per source relid, the target table's quoted name, whether the plan
+ * migrates it (DESIGN §4: filters hold for CDC too), and the statements
+ * prepared for it. The columns themselves stay in the decoder's pgo_relcache.
+ *
+ * A Relation message that changes a known relation's columns (added,
+ * dropped, renamed, retyped) stops the applier: the target was created with
+ * the old columns, and applying the new shape would fail or lose a column's
+ * values. A change of only the replica identity (key flags) is fine: the
+ * relation's statements are rebuilt with the new key.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/apply_int.h"
+#include "pg/conn.h"
+#include "util/xalloc.h"
+
+static size_t
+slot_of(size_t cap, uint32_t relid)
+{
+	return (size_t) (relid * 2654435761u) & (cap - 1);
+}
+
+static struct apply_rel *
+find(struct cdc_applier *a, uint32_t relid, bool create)
+{
+	size_t i;
+
+	if (a->rels_cap == 0 || (create && (a->nrels + 1) * 2 > a->rels_cap)) {
+		struct apply_rel *old = a->rels;
+		size_t old_cap = a->rels_cap;
+
+		a->rels_cap = old_cap ? old_cap * 2 : 64;
+		a->rels = xcalloc(a->rels_cap, sizeof(*a->rels));
+		for (size_t j = 0; j < old_cap; j++) {
+			if (!old[j].relid)
+				continue;
+			for (i = slot_of(a->rels_cap, old[j].relid); a->rels[i].relid; i = (i + 1) & (a->rels_cap - 1))
+				;
+			a->rels[i] = old[j];
+		}
+		free(old);
+	}
+	for (i = slot_of(a->rels_cap, relid); a->rels[i].relid; i = (i + 1) & (a->rels_cap - 1))
+		if (a->rels[i].relid == relid)
+			return &a->rels[i];
+	if (!create)
+		return NULL;
+	a->rels[i].relid = relid;
+	a->nrels++;
+	return &a->rels[i];
+}
+
+static int
+cmp_table(const void *x, const void *y)
+{
+	return strcmp(*(char *const *) x, *(char *const *) y);
+}
+
+/* Migrated: named by the catalog (after the plan's filters) and its data copied. */
+static bool
+is_migrated(const struct cdc_applier *a, const char *schema, const char *name)
+{
+	char *key;
+	bool found;
+
+	if (!a->filtered)
+		return true;
+	key = xasprintf("%s\n%s", schema, name);
+	found = bsearch(&key, a->tables, a->ntables, sizeof(char *), cmp_table) != NULL;
+	free(key);
+	return found;
+}
+
+/* Per column of rel: GENERATED ALWAYS AS IDENTITY in the catalog (NULL: none known). */
+static bool *
+always_columns(const struct cdc_applier *a, const char *schema, const struct pgo_relation *rel)
+{
+	bool *always = NULL;
+
+	for (uint16_t i = 0; i < rel->ncols && a->nalways; i++) {
+		char *key = xasprintf("%s\n%s\n%s", schema, rel->relname, rel->cols[i].name);
+
+		if (bsearch(&key, a->always, a->nalways, sizeof(char *), cmp_table)) {
+			if (!always)
+				always = xcalloc(rel->ncols, sizeof(bool));
+			always[i] = true;
+		}
+		free(key);
+	}
+	return always;
+}
+
+static void
+describe(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *rel)
+{
+	/* pgoutput sends "" for pg_catalog */
+	const char *schema = rel->nspname[0] ? rel->nspname : "pg_catalog";
+
+	free(r->display);
+	free(r->qname);
+	r->display = xasprintf("%s.%s", schema, rel->relname);
+	r->qname = pg_quote_qualified(a->tgt.conn, schema, rel->relname);
+	r->applied = is_migrated(a, schema, rel->relname);
+	free(r->always);
+	r->always = always_columns(a, schema, rel);
+	apply_stmts_free(r->stmts);
+	r->stmts = NULL;
+}
+
+/* The first column whose name, type or typmod differs, described for the operator. */
+static void
+column_change(const struct pgo_relation *was, const struct pgo_relation *now, char *out,
+			  size_t size)
+{
+	uint16_t n = was->ncols < now->ncols ? was->ncols : now->ncols;
+
+	for (uint16_t i = 0; i < n; i++) {
+		const struct pgo_column *a = &was->cols[i], *b = &now->cols[i];
+
+		if (strcmp(a->name, b->name) != 0) {
+			snprintf(out, size, "column \"%s\" is now \"%s\" (renamed, or a column was"
+					 " dropped or added)", a->name, b->name);
+			return;
+		}
+		if (a->type_oid != b->type_oid || a->typmod != b->typmod) {
+			snprintf(out, size, "column \"%s\" changed its type (oid %u typmod %d -> oid %u"
+					 " typmod %d)", a->name, a->type_oid, a->typmod, b->type_oid, b->typmod);
+			return;
+		}
+	}
+	if (now->ncols > was->ncols)
+		snprintf(out, size, "column \"%s\" was added", now->cols[n].name);
+	else if (now->ncols < was->ncols)
+		snprintf(out, size, "column \"%s\" was dropped", was->cols[n].name);
+	else
+		out[0] = '\0';
+}
+
+static bool
+schema_changed(const struct pgo_relation *was, const struct pgo_relation *now,
+			   struct pgs_error *err)
+{
+	char what[512];
+
+	if (strcmp(was->nspname, now->nspname) != 0 || strcmp(was->relname, now->relname) != 0) {
+		pgs_fail(err, "table \"%s.%s\" was renamed to \"%s.%s\" on the source", was->nspname,
+				 was->relname, now->nspname, now->relname);
+	} else {
+		column_change(was, now, what, sizeof(what));
+		if (!what[0])
+			return true;        /* only the replica identity changed */
+		pgs_fail(err, "the columns of table \"%s.%s\" changed on the source: %s",
+				 now->nspname, now->relname, what);
+	}
+	pgs_error_detail(err, "the target table was created with the old columns; changes in the"
+					 " new shape cannot be applied to it");
+	pgs_error_hint(err, "make the same schema change on the target, then start the migration"
+				   " over (DDL is not replicated)");
+	return false;
+}
+
+/*
+ * A Relation message: caches it, and stops on a schema change of a relation
+ * already known. The old entry is compared before pgo_relcache_put frees it.
+ */
+bool
+apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel, const uint8_t *raw,
+				  uint32_t raw_len, bool in_stream, struct pgs_error *err)
+{
+	const struct pgo_relation *was = pgo_relcache_get(a->rc, rel->relid);
+	struct apply_rel *r;
+
+	if (was && !pgo_relation_columns_equal(was, rel) && !schema_changed(was, rel, err))
+		return false;
+	if (was && pgo_relation_columns_equal(was, rel) && was->replident == rel->replident &&
+		strcmp(was->nspname, rel->nspname) == 0 && strcmp(was->relname, rel->relname) == 0 &&
+		find(a, rel->relid, false))
+		return true;            /* sent again (a new walsender): nothing changed */
+	pgo_relcache_put(a->rc, rel, NULL);
+	r = find(a, rel->relid, true);
+	describe(a, r, pgo_relcache_get(a->rc, rel->relid));
+	free(r->raw);
+	r->raw = xmalloc(raw_len ? raw_len : 1);
+	memcpy(r->raw, raw, raw_len);
+	r->raw_len = raw_len;
+	r->raw_stream = in_stream;
+	a->rels_dirty = true;
+	return true;
+}
+
+/* The relation a change names; NULL when no Relation message came for it. */
+struct apply_rel *
+apply_rel_get(struct cdc_applier *a, uint32_t relid)
+{
+	return a->rels_cap ? find(a, relid, false) : NULL;
+}
+
+void
+apply_rels_free(struct cdc_applier *a)
+{
+	for (size_t i = 0; i < a->rels_cap; i++) {
+		if (!a->rels[i].relid)
+			continue;
+		free(a->rels[i].display);
+		free(a->rels[i].qname);
+		free(a->rels[i].always);
+		free(a->rels[i].raw);
+		apply_stmts_free(a->rels[i].stmts);
+	}
+	free(a->rels);
+	a->rels = NULL;
+	a->rels_cap = a->nrels = 0;
+}

@@ -1,0 +1,329 @@
+/*
+ * The applier's target connection. It stays in libpq pipeline mode: BEGIN,
+ * PREPAREs, the changes, the applied-LSN update and COMMIT are sent without
+ * waiting for each answer, and the answers are read back in order from a
+ * queue of what was sent, which is how a failed statement is still named
+ * by its table, xid, LSN and key. The queue is drained every PIPELINE_DEPTH
+ * statements: each answer is a few dozen bytes, so the server never blocks
+ * on a full socket while we block on sending (the deadlock libpq warns of in
+ * blocking pipeline mode).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "cdc/apply_int.h"
+#include "cdc/cdc_slot.h"
+#include "pg/conn.h"
+#include "state/state.h"
+#include "util/xalloc.h"
+
+#define PIPELINE_DEPTH 512
+#define PG_EPOCH_OFFSET_S INT64_C(946684800)
+
+static bool
+conn_fail(struct apply_target *t, const char *what, struct pgs_error *err)
+{
+	const char *why = PQerrorMessage(t->conn);
+	size_t len = strlen(why);
+
+	while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == ' '))
+		len--;
+	return pgs_fail(err, "%s: %.*s", what, (int) len, len ? why : "connection lost");
+}
+
+bool
+apply_target_connect(struct apply_target *t, const char *conninfo, struct pgs_error *err)
+{
+	struct pg_session s = {"target", "pgshift cdc.catchup", false, false};
+
+	t->conn = pg_connect(conninfo, &s, err);
+	if (!t->conn)
+		return false;
+	/* what the source's triggers and FK actions did arrives as changes of its own */
+	if (!pg_exec(t->conn, "SET session_replication_role = replica", 0, NULL, err)) {
+		pgs_error_prefix(err, "could not configure the applier's target session");
+		pgs_error_hint(err, "session_replication_role needs superuser or, from PostgreSQL 15,"
+					   " a role granted SET on it");
+		return false;
+	}
+	return true;
+}
+
+/* From here on every statement goes through the pipeline. */
+bool
+apply_target_pipeline(struct apply_target *t, struct pgs_error *err)
+{
+	if (!PQenterPipelineMode(t->conn))
+		return conn_fail(t, "could not enter pipeline mode on the target", err);
+	return true;
+}
+
+/* Before pipeline mode: the applied LSN a previous applier committed. */
+bool
+apply_target_read_applied(struct apply_target *t, const char *plan, bool *found, uint64_t *lsn,
+						  struct pgs_error *err)
+{
+	const char *params[1] = {plan};
+	PGresult *res = pg_query(t->conn, "SELECT applied_lsn::text FROM pgshift.runs WHERE plan = $1",
+							 1, params, err);
+	bool ok = res != NULL;
+
+	*found = false;
+	*lsn = 0;
+	if (ok && PQntuples(res) != 1) {
+		ok = pgs_fail(err, "plan \"%s\" has no run in pgshift.runs on the target", plan);
+		pgs_error_hint(err, "the applier records its progress in the run that apply started");
+	} else if (ok && !PQgetisnull(res, 0, 0)) {
+		*found = true;
+		if (!cdc_lsn_parse(PQgetvalue(res, 0, 0), lsn))
+			ok = pgs_fail(err, "pgshift.runs.applied_lsn is \"%s\"", PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	return ok;
+}
+
+static void
+push(struct apply_target *t, const struct apply_pending *p)
+{
+	if (t->npending == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->pending = xrealloc(t->pending, t->cap * sizeof(*t->pending));
+	}
+	t->pending[t->npending++] = *p;
+}
+
+static void
+clear_pending(struct apply_target *t)
+{
+	for (size_t i = 0; i < t->npending; i++)
+		free(t->pending[i].key);
+	t->npending = 0;
+}
+
+static const char *
+what_name(char what)
+{
+	switch (what) {
+		case 'P': return "PREPARE";
+		case 'B': return "BEGIN";
+		case 'I': return "INSERT";
+		case 'U': return "UPDATE";
+		case 'D': return "DELETE";
+		case 'T': return "TRUNCATE";
+		case 'S': return "the applied LSN update";
+		default: return "COMMIT";
+	}
+}
+
+/* Every apply error names the table, the source xid and the commit LSN. */
+static bool
+fail_entry(const struct apply_pending *p, struct pgs_error *err)
+{
+	struct apply_ctx ctx = {p->xid, p->lsn};
+
+	pgs_error_prefix(err, "%s", what_name(p->what));
+	return apply_fail_ctx(err, p->table, &ctx);
+}
+
+static bool
+check_result(const struct apply_pending *p, PGresult *res, struct pgs_error *err)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED || !res) {
+		pg_fail_result(err, res, "the target refused it");
+		return fail_entry(p, err);
+	}
+	if (p->expect_one && p->what == 'S' && strcmp(PQcmdTuples(res), "1") != 0) {
+		pgs_fail(err, "the run's row in pgshift.runs is gone");
+		return fail_entry(p, err);
+	}
+	if (p->expect_one && strcmp(PQcmdTuples(res), "1") != 0) {
+		pgs_fail(err, "%s rows matched on the target instead of one", PQcmdTuples(res));
+		if (p->key)
+			pgs_error_detail(err, "replica identity %s", p->key);
+		pgs_error_hint(err, "the target diverged from the source (written to by someone else,"
+					   " or not copied from the slot's snapshot); start the migration over");
+		return fail_entry(p, err);
+	}
+	return true;
+}
+
+/* Reads the answer of every queued statement, in order. */
+static bool
+drain(struct apply_target *t, struct pgs_error *err)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < t->npending && ok; i++) {
+		PGresult *res = PQgetResult(t->conn);
+
+		if (!res)
+			ok = conn_fail(t, "the target sent no answer", err);
+		else
+			ok = check_result(&t->pending[i], res, err);
+		PQclear(res);
+		/* each statement's results end with a NULL */
+		while (ok && (res = PQgetResult(t->conn)) != NULL) {
+			PQclear(res);
+			ok = pgs_fail(err, "the target sent an unexpected second result");
+		}
+	}
+	clear_pending(t);
+	return ok;
+}
+
+/* Keeps the queue short: asks the server to flush its answers, then reads them. */
+static bool
+maybe_drain(struct apply_target *t, struct pgs_error *err)
+{
+	if (t->npending < PIPELINE_DEPTH)
+		return true;
+	if (!PQsendFlushRequest(t->conn) || PQflush(t->conn) != 0)
+		return conn_fail(t, "could not send to the target", err);
+	return drain(t, err);
+}
+
+bool
+apply_target_begin(struct apply_target *t, struct pgs_error *err)
+{
+	struct apply_pending p = {.what = 'B'};
+
+	if (t->in_txn)
+		return true;
+	if (!PQsendQueryParams(t->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+		return conn_fail(t, "could not send BEGIN to the target", err);
+	push(t, &p);
+	t->in_txn = true;
+	t->changes = 0;
+	t->started_us = apply_now_us();
+	return true;
+}
+
+bool
+apply_target_prepare(struct apply_target *t, const char *name, const char *sql, int nparams,
+					 const struct apply_pending *what, struct pgs_error *err)
+{
+	struct apply_pending p = *what;
+
+	p.what = 'P';
+	p.expect_one = false;
+	p.key = NULL;
+	if (!PQsendPrepare(t->conn, name, sql, nparams, NULL))
+		return conn_fail(t, "could not send PREPARE to the target", err);
+	push(t, &p);
+	return true;
+}
+
+bool
+apply_target_send(struct apply_target *t, const char *stmt, int nparams,
+				  const char *const *values, const int *lengths, const struct apply_pending *what,
+				  struct pgs_error *err)
+{
+	/* text format: the target parses each value with its own input function */
+	if (!PQsendQueryPrepared(t->conn, stmt, nparams, values, lengths, NULL, 0)) {
+		free(what->key);
+		conn_fail(t, "could not send a change to the target", err);
+		return fail_entry(what, err);
+	}
+	push(t, what);
+	t->changes++;
+	return maybe_drain(t, err);
+}
+
+bool
+apply_target_send_sql(struct apply_target *t, const char *sql, const struct apply_pending *what,
+					  struct pgs_error *err)
+{
+	if (!PQsendQueryParams(t->conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+		conn_fail(t, "could not send a change to the target", err);
+		return fail_entry(what, err);
+	}
+	push(t, what);
+	t->changes++;
+	return maybe_drain(t, err);
+}
+
+/* Source commit time (microseconds since 2000-01-01 UTC) as timestamptz text. */
+static void
+commit_time_text(int64_t pg_us, char *out, size_t size)
+{
+	time_t secs = (time_t) (pg_us / 1000000 + PG_EPOCH_OFFSET_S);
+	long us = (long) (pg_us % 1000000);
+	struct tm tm;
+
+	if (us < 0) {
+		us += 1000000;
+		secs--;
+	}
+	gmtime_r(&secs, &tm);
+	snprintf(out, size, "%04d-%02d-%02d %02d:%02d:%02d.%06ld+00", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+}
+
+/* Reads everything up to the sync point the commit ended with. */
+static bool
+read_sync(struct apply_target *t, struct pgs_error *err)
+{
+	bool ok = drain(t, err);
+	PGresult *res;
+
+	if (!ok)
+		return false;
+	res = PQgetResult(t->conn);
+	if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		ok = conn_fail(t, "the target did not confirm the commit", err);
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * The applied LSN and COMMIT go in the same target transaction as the
+ * changes (STYLE habit 7): either both are on the target or neither is.
+ */
+bool
+apply_target_commit(struct apply_target *t, const char *plan, uint64_t applied,
+					int64_t commit_time, struct pgs_error *err)
+{
+	char lsn[PGO_LSN_TEXT_SIZE], at[48];
+	const char *params[3] = {plan, lsn, commit_time ? at : NULL};
+	struct apply_pending s = {.what = 'S', .expect_one = true, .lsn = applied};
+	struct apply_pending c = {.what = 'C', .lsn = applied};
+
+	if (!apply_target_begin(t, err))
+		return false;
+	apply_lsn_text(applied, lsn);
+	commit_time_text(commit_time, at, sizeof(at));
+	if (!PQsendQueryParams(t->conn, state_applied_lsn_sql, 3, NULL, params, NULL, NULL, 0))
+		return conn_fail(t, "could not send the applied LSN to the target", err);
+	push(t, &s);
+	if (!PQsendQueryParams(t->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+		return conn_fail(t, "could not send COMMIT to the target", err);
+	push(t, &c);
+	if (!PQpipelineSync(t->conn))
+		return conn_fail(t, "could not send to the target", err);
+	t->in_txn = false;
+	if (!read_sync(t, err)) {
+		pgs_error_prefix(err, "could not commit the changes up to %s on the target", lsn);
+		return false;
+	}
+	return true;
+}
+
+void
+apply_target_close(struct apply_target *t)
+{
+	clear_pending(t);
+	free(t->pending);
+	t->pending = NULL;
+	t->cap = 0;
+	/* an open transaction rolls back with the session: nothing half-applied stays */
+	PQfinish(t->conn);
+	t->conn = NULL;
+	t->in_txn = false;
+}
