@@ -71,7 +71,12 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 		PQfinish(conn);
 		return NULL;
 	}
-	if (!s->replication && !configure_session(conn, s, err)) {
+	/*
+	 * Replication sessions too: the walsender writes pgoutput's text values
+	 * with this session's DateStyle, IntervalStyle, extra_float_digits and
+	 * bytea_output, so they must be pgshift's, not the source's defaults.
+	 */
+	if (!configure_session(conn, s, err)) {
 		pgs_error_prefix(err, "could not configure the %s session", s->role);
 		PQfinish(conn);
 		return NULL;

@@ -60,6 +60,10 @@ for my $uri ($src, $dst) {
 }
 # the copy keeps each row's TOAST value; the target must too
 psql($src, "ALTER SYSTEM SET logical_decoding_work_mem = '64kB'");
+# hostile server defaults: pgoutput writes text values with the walsender
+# session's settings, which pgshift must fix whatever the source's defaults
+psql($src, "ALTER SYSTEM SET $_") for ("DateStyle = 'SQL, DMY'", "TimeZone = 'Asia/Kolkata'",
+    "IntervalStyle = 'sql_standard'", "bytea_output = 'escape'", "extra_float_digits = 0");
 psql($src, 'SELECT pg_reload_conf()');
 # FOR ALL TABLES: the applier's own filters must keep out skipped and nodata
 psql($src, 'CREATE PUBLICATION pgshift_apply FOR ALL TABLES');
