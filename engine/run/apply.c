@@ -4,11 +4,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdc/cdc_slot.h"
 #include "pg/conn.h"
 #include "preflight/preflight.h"
 #include "run/apply.h"
 #include "run/progress.h"
 #include "run/run.h"
+#include "run/run_cdc.h"
 #include "run/saved_plan.h"
 #include "run/scheduler.h"
 #include "steps/steps.h"
@@ -27,6 +29,8 @@ struct apply {
 	struct run run;
 	struct run_state prior;         /* the state before this run began */
 	bool prior_exists;
+	bool resuming;                  /* state_begin_run found this plan's run */
+	bool cdc_recopy;                /* CDC resume with copies left: new slot, copy all again */
 	bool *done, *wanted;
 };
 
@@ -121,6 +125,26 @@ step_recorded_done(const struct run_state *rs, const char *id)
 }
 
 /*
+ * With CDC, a copy left means the slot's exported snapshot is gone with the
+ * process that held it, and rows copied on it cannot be joined to a new
+ * slot's changes (the old slot's changes from its consistent point would
+ * have to be replayed on those tables only, and on the others not at all).
+ * So the slot is created again and EVERY table copied again on its
+ * snapshot; indexes and constraints already built stay.
+ */
+static void
+mark_cdc_recopy(struct apply *a)
+{
+	a->cdc_recopy = true;
+	for (size_t i = 0; i < a->dag.n; i++) {
+		enum step_kind k = a->dag.steps[i].kind;
+
+		if (k == STEP_COPY || k == STEP_CDC_STREAM || k == STEP_CDC_CATCHUP)
+			a->done[i] = false;
+	}
+}
+
+/*
  * Which steps a resumed run skips. The exported snapshot died with the
  * previous process, so while any copy is left the snapshot is taken again;
  * a split table with any part left is copied again whole, since a part may
@@ -147,6 +171,8 @@ mark_done(struct apply *a, const struct run_state *rs)
 	for (size_t i = 0; i < a->dag.n; i++)
 		if (a->dag.steps[i].kind == STEP_SNAPSHOT && copies_left)
 			a->done[i] = false;
+	if (a->plan->cdc.enabled && copies_left)
+		mark_cdc_recopy(a);
 }
 
 /* Marks step i and everything it runs after as wanted. */
@@ -203,8 +229,12 @@ phase_begin(struct apply *a, struct pgs_error *err)
 	ok = state_read(a->plan, &rs, &exists, err);
 	if (ok) {
 		mark_done(a, &rs);
+		/* where CDC starts: the slot's consistent point, or what the applier committed since */
+		if (rs.applied_lsn && !cdc_lsn_parse(rs.applied_lsn, &a->run.cdc_start_lsn))
+			a->run.cdc_start_lsn = 0;
 		run_state_free(&rs);
 	}
+	a->resuming = resuming;
 	snprintf(a->run.run_id, sizeof(a->run.run_id), "%s", run_id);
 	log_info("%s run %s of plan \"%s\"", resuming ? "resuming" : "starting", run_id, a->plan->name);
 	return ok;
@@ -233,7 +263,9 @@ phase_run(struct apply *a, struct pgs_error *err)
 {
 	struct run *run = &a->run;
 	const struct sched_hooks hooks = {step_execute, progress_step_started,
-									  progress_step_finished, run_release_snapshot};
+									  progress_step_finished, run_release_snapshot,
+									  a->plan->cdc.enabled ? run_cdc_tick : NULL};
+	struct pgs_error cdc_err;
 	char workdir[] = "/tmp/pgshift-run-XXXXXX";
 	bool ok;
 
@@ -244,16 +276,28 @@ phase_run(struct apply *a, struct pgs_error *err)
 	run->approve = a->opts->approve;
 	run->progress = xcalloc(a->dag.n, sizeof(struct step_progress));
 	pthread_mutex_init(&run->snapshot_lock, NULL);
+	pthread_mutex_init(&run->cdc_lock, NULL);
 	if (!mkdtemp(workdir))
 		return pgs_fail(err, "could not create a scratch directory in /tmp: %m");
 	snprintf(run->workdir, sizeof(run->workdir), "%s", workdir);
-	ok = state_step_finished(a->state, "preflight", 0, 0, err) && prepare_split_tables(a, err);
+	ok = state_step_finished(a->state, "preflight", 0, 0, err) &&
+		(!a->resuming || run_cdc_prepare_resume(run, a->done, a->cdc_recopy, err)) &&
+		(run->copy_pretruncated || prepare_split_tables(a, err));
 	if (ok) {
 		progress_start(run, a->opts->progress);
 		ok = scheduler_run(run, a->done, a->wanted, &hooks, err);
 		progress_stop(run);
 	}
 	run_release_snapshot(run);
+	/* applier first: it commits whole transactions; then the receiver confirms its spool */
+	pgs_error_clear(&cdc_err);
+	if (!run_cdc_stop(run, &cdc_err)) {
+		if (ok)
+			*err = cdc_err;
+		else
+			log_report(LOG_WARNING, &cdc_err);
+		ok = false;
+	}
 	remove_tree(workdir);
 	return ok;
 }
@@ -293,11 +337,6 @@ apply_plan(const struct plan *plan, const struct apply_options *opts, struct pgs
 	bool locked = false;
 	enum apply_result rc = APPLY_FAILED;
 
-	if (plan->cdc.enabled) {
-		pgs_fail(err, "online migration (cdc.enabled: true) is not available in this build of pgshift");
-		pgs_error_hint(err, "set cdc.enabled: false for an offline copy during a maintenance window");
-		return APPLY_FAILED;
-	}
 	a.state = state_open(plan, &locked, err);
 	if (!a.state)
 		return locked ? APPLY_LOCKED : APPLY_FAILED;

@@ -4,8 +4,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdc/pgoutput.h"
 #include "plan/units.h"
 #include "run/progress.h"
+#include "run/run_cdc.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -88,6 +90,31 @@ render_step(struct buf *b, const struct step *st, struct step_progress *p, doubl
 	buf_putc(b, '\n');
 }
 
+/* One line for CDC: how far the spool and the target are, and the lag between. */
+static void
+render_cdc(struct run *run, struct buf *b)
+{
+	struct run_cdc_view v;
+	char received[PGO_LSN_TEXT_SIZE], applied[PGO_LSN_TEXT_SIZE], lag[32];
+
+	if (!run->plan->cdc.enabled)
+		return;
+	run_cdc_view(run, &v);
+	if (!v.receiving) {
+		buf_puts(b, "  cdc: not streaming yet\n");
+		return;
+	}
+	pgo_lsn_text(v.durable_lsn, received);
+	if (!v.applying) {
+		buf_printf(b, "  cdc: received %s (spooled; applied after the copy)\n", received);
+		return;
+	}
+	pgo_lsn_text(v.applied_lsn, applied);
+	format_size(v.durable_lsn > v.applied_lsn ? (long long) (v.durable_lsn - v.applied_lsn) : 0,
+				lag, sizeof(lag));
+	buf_printf(b, "  cdc: received %s, applied %s, lag %s\n", received, applied, lag);
+}
+
 static void
 render(struct run *run, struct buf *b)
 {
@@ -113,6 +140,7 @@ render(struct run *run, struct buf *b)
 	buf_printf(b, "[%.*s%.*s] %s / %s copied   steps: %zu done, %zu running, %zu total\n",
 			   filled, "##############################", 30 - filled,
 			   "..............................", done_s, total_s, finished, running, run->dag->n);
+	render_cdc(run, b);
 	for (size_t i = 0; i < run->dag->n; i++)
 		if (atomic_load(&run->progress[i].running))
 			render_step(b, &run->dag->steps[i], &run->progress[i], now);

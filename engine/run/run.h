@@ -20,6 +20,9 @@
 #include "state/state.h"
 #include "util/error.h"
 
+struct cdc_receiver;
+struct cdc_applier;
+
 struct step_progress {
 	atomic_llong rows;
 	atomic_llong bytes;
@@ -42,6 +45,27 @@ struct run {
 	char snapshot[128];
 	PGconn *snapshot_conn;              /* holds the snapshot open; owned by the run */
 	pthread_mutex_t snapshot_lock;      /* guards releasing snapshot_conn */
+
+	/*
+	 * CDC (cdc.enabled). cdc_start_lsn is the slot's consistent point, set
+	 * by the snapshot step (or read back from the state on resume) before
+	 * cdc.stream runs. The receiver (cdc.stream) and the applier
+	 * (cdc.catchup) outlive their steps: they run until run_cdc_stop at the
+	 * end of apply or in cleanup. cdc_lock guards the two pointers; the
+	 * threads they own are stopped and freed only by run_cdc_stop.
+	 */
+	uint64_t cdc_start_lsn;
+	pthread_mutex_t cdc_lock;
+	struct cdc_receiver *receiver;      /* owned by the run */
+	struct cdc_applier *applier;        /* owned by the run */
+	uint64_t reported_received;         /* last received LSN written to the state */
+	/*
+	 * Every migrated table was emptied in one TRUNCATE before this run's
+	 * copies (a CDC resume that copies again): copy steps do not truncate
+	 * their own table, which a foreign key built by the earlier attempt
+	 * would refuse.
+	 */
+	bool copy_pretruncated;
 
 	struct step_progress *progress;     /* one per dag step */
 	atomic_bool cancel;                 /* a step failed: stop long loops */

@@ -1,7 +1,9 @@
 /* The DAG scheduler; see scheduler.h. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "run/scheduler.h"
 #include "util/xalloc.h"
@@ -210,6 +212,33 @@ sched_free(struct sched *s)
 	pthread_cond_destroy(&s->changed);
 }
 
+/* Waits for a step to finish, or a second; then runs the tick hook. Lock held. */
+static void
+wait_or_tick(struct sched *s)
+{
+	struct timespec until;
+	struct pgs_error err;
+	bool ok;
+
+	if (!s->hooks->tick) {
+		pthread_cond_wait(&s->changed, &s->lock);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	if (pthread_cond_timedwait(&s->changed, &s->lock, &until) != ETIMEDOUT)
+		return;
+	pgs_error_clear(&err);
+	pthread_mutex_unlock(&s->lock);
+	ok = s->hooks->tick(s->run, &err);
+	pthread_mutex_lock(&s->lock);
+	if (ok || s->failed)
+		return;
+	s->first_error = err;
+	s->failed = true;
+	atomic_store(&s->run->cancel, true);
+}
+
 bool
 scheduler_run(struct run *run, const bool *done, const bool *wanted,
 			  const struct sched_hooks *hooks, struct pgs_error *err)
@@ -223,7 +252,7 @@ scheduler_run(struct run *run, const bool *done, const bool *wanted,
 		dispatch(&s);
 		if (!anything_running(&s))
 			break;
-		pthread_cond_wait(&s.changed, &s.lock);
+		wait_or_tick(&s);
 	}
 	if (!s.failed && anything_waiting(&s)) {
 		/* only a step whose dependency was not wanted can be left waiting */

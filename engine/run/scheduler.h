@@ -22,6 +22,12 @@ struct sched_hooks {
 	void (*finished)(struct run *run, size_t step, bool ok, const struct pgs_error *err);
 	/* every copy step is done: the snapshot can be let go; may be NULL */
 	void (*copies_done)(struct run *run);
+	/*
+	 * called about once a second on the scheduler's thread while steps run,
+	 * without the scheduler's lock; false fails the run with err as if a
+	 * step had failed (a CDC thread died). May be NULL.
+	 */
+	bool (*tick)(struct run *run, struct pgs_error *err);
 };
 
 /*

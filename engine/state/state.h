@@ -116,6 +116,8 @@ bool state_record_object(struct state *st, const char *kind, const char *schema,
 /* CDC and fencing fields of the run row. lsn NULL clears it. */
 bool state_set_received_lsn(struct state *st, const char *lsn, struct pgs_error *err);
 bool state_set_fenced(struct state *st, bool fenced, struct pgs_error *err);
+/* Only for the slot's consistent point; the applier records every later value itself. */
+bool state_set_applied_lsn(struct state *st, const char *lsn, struct pgs_error *err);
 
 /*
  * The statement the CDC applier runs on its own target connection, in the

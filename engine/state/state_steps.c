@@ -142,6 +142,25 @@ state_set_received_lsn(struct state *st, const char *lsn, struct pgs_error *err)
 	return ok;
 }
 
+/*
+ * The snapshot step records the slot's consistent point as the applied LSN:
+ * the copy on the slot's snapshot holds every transaction before it. Later
+ * values are written by the applier, with its data (state_applied_lsn_sql).
+ */
+bool
+state_set_applied_lsn(struct state *st, const char *lsn, struct pgs_error *err)
+{
+	const char *params[3] = {st->plan, lsn, NULL};
+	bool ok;
+
+	pthread_mutex_lock(&st->conn_lock);
+	ok = pg_exec(st->conn, state_applied_lsn_sql, 3, params, err);
+	pthread_mutex_unlock(&st->conn_lock);
+	if (!ok)
+		pgs_error_prefix(err, "could not record the applied LSN %s", lsn ? lsn : "(none)");
+	return ok;
+}
+
 bool
 state_set_fenced(struct state *st, bool fenced, struct pgs_error *err)
 {

@@ -1,17 +1,51 @@
 /*
- * cleanup: what the run leaves behind once the cutover is done. Without CDC
- * there is no slot, publication or spool; the state is dropped unless the
- * plan keeps it (cleanup.keep_state), so a finished migration leaves no
- * pgshift schema on the target.
+ * cleanup: what the run leaves behind once the cutover is done. With CDC
+ * the receiver and applier are stopped first (the cutover is past: nothing
+ * more is to be replayed, and a walsender still streaming would keep the
+ * slot from being dropped), then the slot and the publication go as the
+ * plan says (a slot left behind keeps WAL on the source forever), and the
+ * spool. The state is dropped unless the plan keeps it
+ * (cleanup.keep_state), so a finished migration leaves no pgshift schema on
+ * the target. REPLICA IDENTITY FULL set by the snapshot step stays: it
+ * changes no data and the operator was told.
  */
+#include "cdc/cdc_slot.h"
+#include "run/run_cdc.h"
 #include "steps/steps.h"
+#include "util/fs.h"
 #include "util/log.h"
+
+static bool
+cleanup_cdc(struct run *run, size_t step, struct pgs_error *err)
+{
+	const struct plan *plan = run->plan;
+	PGconn *src;
+	bool ok;
+
+	if (!run_cdc_stop(run, err))
+		return false;
+	src = run_connect_source(run, run->dag->steps[step].id, err);
+	if (!src)
+		return false;
+	ok = (!plan->cleanup.drop_slot || cdc_drop_slot(src, plan->cdc.slot, err)) &&
+		(!plan->cleanup.drop_publication || cdc_drop_publication(src, plan->cdc.publication, err));
+	PQfinish(src);
+	if (!ok)
+		return false;
+	if (plan->cleanup.drop_slot)
+		log_info("cleanup: dropped replication slot \"%s\" on the source", plan->cdc.slot);
+	if (plan->cleanup.drop_publication)
+		log_info("cleanup: dropped publication \"%s\" on the source", plan->cdc.publication);
+	if (remove_tree(plan->cdc.spool_dir) != 0)
+		return pgs_fail(err, "could not remove the spool directory \"%s\": %m", plan->cdc.spool_dir);
+	return true;
+}
 
 bool
 step_cleanup(struct run *run, size_t step, struct pgs_error *err)
 {
-	(void) step;
-	(void) err;
+	if (run->plan->cdc.enabled && !cleanup_cdc(run, step, err))
+		return false;
 	if (run->plan->cleanup.keep_state) {
 		log_info("cleanup: keeping the state in schema pgshift on the target (keep_state)");
 		return true;

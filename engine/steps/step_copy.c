@@ -287,7 +287,7 @@ step_copy(struct run *run, size_t step, struct pgs_error *err)
 		goto out;
 	job.qname = pg_quote_qualified(job.src, job.t->schema, job.t->name);
 	column_list(&job, job.src);
-	ok = source_begin(&job, err) && target_begin(&job, st->nparts == 0, err) &&
+	ok = source_begin(&job, err) && target_begin(&job, st->nparts == 0 && !run->copy_pretruncated, err) &&
 		stream(&job, step, err);
 	/* read-only: ending it only releases the snapshot and the lock sooner */
 	if (ok)

@@ -1,5 +1,5 @@
 /*
- * The snapshot step without CDC: a source session in a REPEATABLE READ READ
+ * The snapshot step without CDC (with CDC: step_snapshot_cdc.c): a source session in a REPEATABLE READ READ
  * ONLY transaction exports its snapshot, and stays open (idle in that
  * transaction) so every copy worker can import the same snapshot with SET
  * TRANSACTION SNAPSHOT. The run holds the session until
@@ -32,9 +32,12 @@ bool
 step_snapshot(struct run *run, size_t step, struct pgs_error *err)
 {
 	const struct step *st = &run->dag->steps[step];
-	PGconn *conn = run_connect_source(run, st->id, err);
+	PGconn *conn;
 	PGresult *res = NULL;
 
+	if (run->plan->cdc.enabled)
+		return step_snapshot_cdc(run, step, err);
+	conn = run_connect_source(run, st->id, err);
 	if (!conn)
 		return false;
 	if (!pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, err))

@@ -31,9 +31,10 @@ step_execute(struct run *run, size_t step, struct pgs_error *err)
 	case STEP_CLEANUP:
 		return step_cleanup(run, step, err);
 	case STEP_CDC_STREAM:
+		return step_cdc_stream(run, step, err);
 	case STEP_CDC_CATCHUP:
-		break;
+		return step_cdc_catchup(run, step, err);
 	}
-	return pgs_fail(err, "step \"%s\" needs CDC, which this build of pgshift does not have",
+	return pgs_fail(err, "step \"%s\" has a kind this build of pgshift does not know",
 					run->dag->steps[step].id);
 }

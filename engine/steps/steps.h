@@ -14,6 +14,10 @@
 #include "run/run.h"
 
 bool step_snapshot(struct run *run, size_t step, struct pgs_error *err);
+/* With cdc.enabled: publication, replica identity, slot + its exported snapshot. */
+bool step_snapshot_cdc(struct run *run, size_t step, struct pgs_error *err);
+bool step_cdc_stream(struct run *run, size_t step, struct pgs_error *err);
+bool step_cdc_catchup(struct run *run, size_t step, struct pgs_error *err);
 bool step_schema_pre(struct run *run, size_t step, struct pgs_error *err);
 bool step_copy(struct run *run, size_t step, struct pgs_error *err);
 bool step_index(struct run *run, size_t step, struct pgs_error *err);

@@ -1,0 +1,64 @@
+/*
+ * The CDC threads of one apply (DESIGN.md §3 cdc.stream, cdc.catchup): the
+ * receiver and the applier outlive the steps that start them, so the run
+ * owns them. Steps start them; the scheduler looks at them every second
+ * (run_cdc_tick: a dead receiver or applier fails the run, the received LSN
+ * goes into the state for `pgshift status`); cleanup or the end of apply
+ * stops them, applier first.
+ */
+#ifndef PGSHIFT_RUN_RUN_CDC_H
+#define PGSHIFT_RUN_RUN_CDC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "run/run.h"
+#include "util/error.h"
+
+/*
+ * Starts the receiver: the slot's changes into plan->cdc.spool_dir, from
+ * the spool's durable LSN, or run->cdc_start_lsn for an empty spool. A
+ * receiver already running is left alone.
+ */
+bool run_cdc_start_receiver(struct run *run, struct pgs_error *err);
+
+/*
+ * Starts the applier on the spool, from the applied LSN the state holds
+ * (run->cdc_start_lsn when it holds none). One already running is left alone.
+ */
+bool run_cdc_start_applier(struct run *run, struct pgs_error *err);
+
+/*
+ * The scheduler's once-a-second look: false with the thread's error when
+ * the receiver or the applier has failed; records the receiver's durable
+ * LSN in the state when it moved.
+ */
+bool run_cdc_tick(struct run *run, struct pgs_error *err);
+
+/* What the progress view and catchup show; applied_lsn 0 before the applier starts. */
+struct run_cdc_view {
+	bool receiving, applying;
+	uint64_t durable_lsn, applied_lsn;
+};
+void run_cdc_view(struct run *run, struct run_cdc_view *out);
+
+/*
+ * Before the scheduler of a resumed apply (DESIGN.md §4 resume, with CDC).
+ * recopy (copies were left: the old slot's snapshot is gone): drops the old
+ * slot, empties the spool and, once schema.pre is done, empties every
+ * migrated table on the target in one TRUNCATE, so the copies run again on
+ * the new slot's snapshot (run->copy_pretruncated). Otherwise restarts the
+ * receiver and applier whose steps are recorded done: the receiver from
+ * the spool's durable LSN, the applier from its applied LSN. done[] is the
+ * scheduler's; nothing happens once cleanup is done.
+ */
+bool run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pgs_error *err);
+
+/*
+ * Stops the applier (it commits the whole transactions it applied), then
+ * the receiver (it flushes and confirms the spool). False with the first
+ * error either thread ended with. Safe to call more than once.
+ */
+bool run_cdc_stop(struct run *run, struct pgs_error *err);
+
+#endif

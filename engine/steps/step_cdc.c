@@ -1,0 +1,163 @@
+/*
+ * cdc.stream and cdc.catchup (DESIGN.md §3). cdc.stream starts the receiver
+ * and returns: the receiver keeps streaming the slot into the spool for the
+ * rest of the apply, the copy included, so the source releases WAL as it
+ * goes. cdc.catchup starts the applier once every copy and schema.post are
+ * done, and returns when the target has caught up; the applier keeps
+ * replaying while the run waits at the cutover gate.
+ *
+ * "Caught up" (cdc.max_lag is a duration): catchup reads the source's
+ * pg_current_wal_lsn() W at time t, then watches the applied LSN; caught up
+ * means the applier committed everything up to W (applied >= W) no later
+ * than t + max_lag. Then every change the source had written max_lag ago is
+ * on the target, whatever the write rate. A sample not applied within
+ * max_lag is dropped and a new one read, so a busy source is measured
+ * against recent positions, never against an old one that is easy to pass.
+ * The applied LSN moves past transactions of tables not published, other
+ * databases and idle WAL too (the receiver spools the walsender's
+ * keepalives), so an idle source is caught up at once.
+ */
+#include <inttypes.h>
+#include <time.h>
+
+#include "cdc/cdc_slot.h"
+#include "cdc/pgoutput.h"
+#include "pg/conn.h"
+#include "run/run_cdc.h"
+#include "steps/steps.h"
+#include "util/log.h"
+
+#define POLL_MS 50
+#define REPORT_EVERY_S 10.0
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+bool
+step_cdc_stream(struct run *run, size_t step, struct pgs_error *err)
+{
+	(void) step;
+	return run_cdc_start_receiver(run, err);
+}
+
+static bool
+source_wal_lsn(PGconn *conn, uint64_t *lsn, struct pgs_error *err)
+{
+	PGresult *res = pg_query(conn, "SELECT pg_catalog.pg_current_wal_lsn()::text", 0, NULL, err);
+	bool ok = res && PQntuples(res) == 1 && cdc_lsn_parse(PQgetvalue(res, 0, 0), lsn);
+
+	if (res && !ok)
+		pgs_fail(err, "pg_current_wal_lsn() on the source returned no LSN");
+	PQclear(res);
+	return ok;
+}
+
+/* The threads are healthy and the run goes on; else false with why. */
+static bool
+still_going(struct run *run, struct pgs_error *err)
+{
+	if (!run_cdc_tick(run, err))
+		return false;
+	if (atomic_load(&run->cancel))
+		return pgs_fail(err, "cdc.catchup: the run was stopped while catching up");
+	return true;
+}
+
+static void
+report(struct run *run, size_t step, uint64_t target, uint64_t applied, uint64_t from)
+{
+	char a[PGO_LSN_TEXT_SIZE], w[PGO_LSN_TEXT_SIZE];
+	struct step_progress *p = &run->progress[step];
+
+	if (target > from)
+		atomic_store(&p->total_bytes, (long long) (target - from));
+	atomic_store(&p->bytes, (long long) (applied > from ? applied - from : 0));
+	pgo_lsn_text(applied, a);
+	pgo_lsn_text(target, w);
+	log_info("cdc.catchup: applied %s, source at %s: %" PRIu64 " bytes behind", a, w,
+			 target > applied ? target - applied : 0);
+}
+
+/*
+ * One sample: true with *caught = whether the applied LSN reached the
+ * source's current WAL position within max_lag of reading it.
+ */
+static bool
+sample(struct run *run, PGconn *src, uint64_t *target, bool *caught, struct pgs_error *err)
+{
+	double max_lag = (double) run->plan->cdc.max_lag_ms / 1000.0, t0;
+	struct run_cdc_view v;
+
+	*caught = false;
+	t0 = now_s();
+	if (!source_wal_lsn(src, target, err))
+		return false;
+	for (;;) {
+		run_cdc_view(run, &v);
+		if (v.applied_lsn >= *target) {
+			*caught = now_s() - t0 <= max_lag;
+			return true;
+		}
+		if (now_s() - t0 > max_lag)
+			return true;
+		if (!still_going(run, err))
+			return false;
+		sleep_ms(POLL_MS);
+	}
+}
+
+static bool
+wait_caught_up(struct run *run, size_t step, PGconn *src, struct pgs_error *err)
+{
+	struct run_cdc_view v;
+	uint64_t target = 0, from;
+	double last_report = now_s();
+	bool caught = false;
+
+	run_cdc_view(run, &v);
+	from = v.applied_lsn;
+	while (!caught) {
+		if (!still_going(run, err) || !sample(run, src, &target, &caught, err))
+			return false;
+		if (now_s() - last_report >= REPORT_EVERY_S) {
+			run_cdc_view(run, &v);
+			report(run, step, target, v.applied_lsn, from);
+			last_report = now_s();
+		}
+	}
+	run_cdc_view(run, &v);
+	report(run, step, target, v.applied_lsn, from);
+	log_info("cdc.catchup: caught up (lag below %" PRId64 " ms); the applier keeps replaying",
+			 run->plan->cdc.max_lag_ms);
+	return true;
+}
+
+bool
+step_cdc_catchup(struct run *run, size_t step, struct pgs_error *err)
+{
+	PGconn *src;
+	bool ok;
+
+	if (!run_cdc_start_applier(run, err))
+		return false;
+	src = run_connect_source(run, run->dag->steps[step].id, err);
+	if (!src)
+		return false;
+	ok = wait_caught_up(run, step, src, err);
+	PQfinish(src);
+	return ok;
+}
