@@ -11,13 +11,18 @@
 #include "state/state_int.h"
 #include "util/xalloc.h"
 
-/* lag_seconds: how old the last applied source commit is, while the applier is behind. */
+/*
+ * lag_seconds: how old the last applied source commit is, while the applier
+ * is behind. apply writes received_lsn about once a second and the applier
+ * its applied_lsn with every batch, so applied may read ahead of received:
+ * that is no lag, not a negative one.
+ */
 static const char run_sql[] =
 	"SELECT run_id::text, plan_sha256, status, extract(epoch FROM started_at)::float8,"
 	" extract(epoch FROM updated_at)::float8, extract(epoch FROM finished_at)::float8,"
 	" extract(epoch FROM approved_at)::float8, approved_by, fenced,"
 	" received_lsn::text, applied_lsn::text, error,"
-	" pg_wal_lsn_diff(received_lsn, applied_lsn)::bigint,"
+	" greatest(pg_wal_lsn_diff(received_lsn, applied_lsn), 0)::bigint,"
 	" CASE WHEN received_lsn IS NULL OR applied_lsn IS NULL THEN NULL"
 	"  WHEN received_lsn <= applied_lsn THEN 0"
 	"  ELSE extract(epoch FROM now() - applied_commit_at)::float8 END,"

@@ -41,7 +41,7 @@ INSERT INTO public.accounts SELECT g, 'name ' || g,
 INSERT INTO public.nopk SELECT g, 'row ' || g FROM generate_series(1, 1000) g;
 INSERT INTO public.events SELECT g, date '2024-01-01' + g % 700, 'e' || g FROM generate_series(1, 3000) g;
 INSERT INTO public.small SELECT g, 's' || g FROM generate_series(1, 20) g;
-INSERT INTO public.fat SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 300000) g;
+INSERT INTO public.fat SELECT g, repeat(md5(g::text), 12) FROM generate_series(1, 300000) g;
 ANALYZE;
 SQL
 
@@ -175,7 +175,7 @@ sub same_tables {
         push @diff, $d if $d;
     }
     ok(@$tables >= 7 && !@diff, "$label: all " . scalar(@$tables) . " tables identical (Compare.pm)")
-        or diag(join("\n", @diff));
+        or diag(scalar(@$tables) . " tables, " . scalar(@diff) . " differ:\n" . join("\n", @diff));
 }
 
 sub slot_lsn {
