@@ -6,8 +6,8 @@
  * done, and returns when the target has caught up; the applier keeps
  * replaying while the run waits at the cutover gate.
  *
- * "Caught up" (cdc.max_lag is a duration): catchup reads the source's
- * pg_current_wal_lsn() W at time t, then watches the applied LSN; caught up
+ * "Caught up" (cdc.max_lag is a duration): catchup reads where the source's
+ * WAL ends, W (source_wal_lsn), at time t, then watches the applied LSN; caught up
  * means the applier committed everything up to W (applied >= W) no later
  * than t + max_lag. Then every change the source had written max_lag ago is
  * on the target, whatever the write rate. A sample not applied within
@@ -18,6 +18,7 @@
  * keepalives), so an idle source is caught up at once.
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "cdc/cdc_slot.h"
@@ -54,14 +55,33 @@ step_cdc_stream(struct run *run, size_t step, struct pgs_error *err)
 	return run_cdc_start_receiver(run, err);
 }
 
+/*
+ * Where the source's WAL ends: the INSERT position, not pg_current_wal_lsn()
+ * (the write position), which with synchronous_commit = off can lie before
+ * commits the source has already acknowledged. The insert position is
+ * given after a page header when the last record ended on a page boundary,
+ * where no record can end: it is moved back over the header (24 bytes, 40
+ * at a segment start), or a keepalive at the record's end would never
+ * reach it on an idle source.
+ */
 static bool
 source_wal_lsn(PGconn *conn, uint64_t *lsn, struct pgs_error *err)
 {
-	PGresult *res = pg_query(conn, "SELECT pg_catalog.pg_current_wal_lsn()::text", 0, NULL, err);
+	static const char sql[] =
+		"SELECT pg_catalog.pg_current_wal_insert_lsn()::text,"
+		" current_setting('wal_block_size')::bigint,"
+		" pg_catalog.pg_size_bytes(current_setting('wal_segment_size'))";
+	PGresult *res = pg_query(conn, sql, 0, NULL, err);
 	bool ok = res && PQntuples(res) == 1 && cdc_lsn_parse(PQgetvalue(res, 0, 0), lsn);
+	long long block = ok ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+	long long segment = ok ? strtoll(PQgetvalue(res, 0, 2), NULL, 10) : 0;
 
 	if (res && !ok)
-		pgs_fail(err, "pg_current_wal_lsn() on the source returned no LSN");
+		pgs_fail(err, "pg_current_wal_insert_lsn() on the source returned no LSN");
+	else if (ok && segment > 0 && *lsn % (uint64_t) segment == 40)
+		*lsn -= 40;
+	else if (ok && block > 0 && *lsn % (uint64_t) block == 24)
+		*lsn -= 24;
 	PQclear(res);
 	return ok;
 }

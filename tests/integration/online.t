@@ -161,6 +161,9 @@ sub step_status {
 
 sub caught_up {
     my ($uri, $plan_name, $label) = @_;
+    # the test clusters run synchronous_commit = off: one synchronous commit
+    # first, so the WAL position covers every commit the workload saw acknowledged
+    psql($src, "SET synchronous_commit = on; CREATE TEMP TABLE flush_wal (); DROP TABLE flush_wal");
     my $w = psql($src, "SELECT pg_current_wal_lsn()");
     ok(wait_until(sub { q_or_empty($uri, "SELECT applied_lsn >= '$w' FROM pgshift.runs WHERE plan = '$plan_name'") eq 't' }, 30),
        "$label: the applied LSN passes the source's WAL position $w");
