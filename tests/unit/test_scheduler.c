@@ -59,7 +59,7 @@ copies_done(struct run *run)
 	copies_done_calls++;
 }
 
-static const struct sched_hooks hooks = {fake_execute, NULL, NULL, copies_done};
+static const struct sched_hooks hooks = {fake_execute, NULL, NULL, copies_done, NULL};
 
 static void
 make_catalog(struct catalog *c)
