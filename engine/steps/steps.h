@@ -39,8 +39,9 @@ bool cutover_sync_sequences(struct run *run, const struct cutover_step *cs,
 
 /*
  * Makes id the run's snapshot and conn (which keeps it importable) the run's
- * to close. step_snapshot calls it; the CDC slot creation will call it with
- * the id of CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT.
+ * to close. step_snapshot calls it; with CDC step_snapshot_cdc calls it with
+ * the id of CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export') and the
+ * replication connection that holds it.
  */
 bool run_hold_snapshot(struct run *run, PGconn *conn, const char *id, struct pgs_error *err);
 
