@@ -181,3 +181,48 @@ step_cdc_catchup(struct run *run, size_t step, struct pgs_error *err)
 	PQfinish(src);
 	return ok;
 }
+
+/*
+ * cutover wait_for_catchup: after writes stopped, the source's WAL position
+ * is the stop position; every transaction that committed before it is
+ * applied once the applied LSN reaches it. The applied LSN only passes a
+ * point when every commit before that point is on the target (a keepalive
+ * moves it only with no transaction open), so neither a keepalive nor an idle
+ * stretch of WAL can end the replay early.
+ */
+bool
+cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
+{
+	PGconn *src = run_connect_source(run, "wait_for_catchup", err);
+	uint64_t stop = 0;
+	struct run_cdc_view v;
+	char s[PGO_LSN_TEXT_SIZE], a[PGO_LSN_TEXT_SIZE];
+	double deadline = now_s() + (double) cs->timeout_ms / 1000.0;
+	bool ok;
+
+	if (!src)
+		return false;
+	ok = source_wal_lsn(src, &stop, err);
+	PQfinish(src);
+	pgo_lsn_text(stop, s);
+	if (ok)
+		log_info("wait_for_catchup: applying every change committed before %s", s);
+	while (ok) {
+		run_cdc_view(run, &v);
+		if (v.applied_lsn >= stop) {
+			log_info("wait_for_catchup: caught up at %s", s);
+			return true;
+		}
+		if (now_s() > deadline) {
+			pgo_lsn_text(v.applied_lsn, a);
+			pgs_fail(err, "wait_for_catchup: timed out: applied %s, stop position %s "
+					 "(%" PRIu64 " bytes behind)", a, s, stop - v.applied_lsn);
+			pgs_error_hint(err, "raise the step's timeout, or check that writes really "
+						   "stopped (fence_writes) and that the applier is running");
+			return false;
+		}
+		ok = still_going(run, err);
+		sleep_ms(POLL_MS);
+	}
+	return false;
+}

@@ -18,8 +18,9 @@ step_cutover(struct run *run, size_t step, struct pgs_error *err)
 	case CUTOVER_LUA:
 		return pgs_fail(err, "lua hooks are not available in this build of pgshift (%s)",
 						cs->lua_file);
-	case CUTOVER_FENCE_WRITES:
 	case CUTOVER_WAIT_FOR_CATCHUP:
+		return cutover_wait_for_catchup(run, cs, err);
+	case CUTOVER_FENCE_WRITES:
 		break;
 	}
 	return pgs_fail(err, "cutover step %s is not available in this build of pgshift",

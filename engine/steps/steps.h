@@ -38,6 +38,14 @@ bool cutover_sync_sequences(struct run *run, const struct cutover_step *cs,
 							struct pgs_error *err);
 
 /*
+ * cutover wait_for_catchup: reads the source's WAL position (after writes
+ * stopped) and waits, up to the step's timeout, until every transaction that
+ * committed before it is applied on the target.
+ */
+bool cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs,
+							  struct pgs_error *err);
+
+/*
  * Makes id the run's snapshot and conn (which keeps it importable) the run's
  * to close. step_snapshot calls it; with CDC step_snapshot_cdc calls it with
  * the id of CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export') and the

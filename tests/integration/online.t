@@ -68,7 +68,8 @@ cdc:
   max_lag: 2s
 cutover:
   approval: manual
-  steps:                   # wait_for_catchup is not in this build; the test waits itself
+  steps:
+    - wait_for_catchup: { timeout: 30s }
     - sync_sequences: { margin: 0 }
     - verify: { level: count }
 cleanup:
@@ -219,6 +220,8 @@ sub slot_lsn {
     is($r->{rc}, 0, 'pgshift cutover approves');
     waitpid($pid, 0);
     is($? >> 8, 0, 'apply finishes after the cutover') or diag(`tail -20 $dir/apply1.err`);
+    like(slurp("$dir/apply1.err"), qr/wait_for_catchup: caught up at \d+\/[0-9A-F]+/,
+         'the cutover waited for catch-up to the source\'s stop position');
     is(psql($src, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_online1'"), '0', 'cleanup dropped the slot');
     is(psql($src, "SELECT count(*) FROM pg_publication WHERE pubname = 'pgshift_online1'"), '0', 'and the publication');
 }
