@@ -37,8 +37,9 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 	buf_init(&sql);
 	for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
 		buf_printf(&sql, "SET %s; ", session_settings[i]);
-	if (s->read_only)
-		buf_puts(&sql, "SET default_transaction_read_only = on; ");
+	/* off explicitly: fence_writes makes the source database read-only by
+	 * default, and pgshift's own writing sessions (cleanup) must still work */
+	buf_printf(&sql, "SET default_transaction_read_only = %s; ", s->read_only ? "on" : "off");
 	ok = pg_exec(conn, sql.data, 0, NULL, err);
 	buf_free(&sql);
 	return ok;

@@ -21,8 +21,7 @@ step_cutover(struct run *run, size_t step, struct pgs_error *err)
 	case CUTOVER_WAIT_FOR_CATCHUP:
 		return cutover_wait_for_catchup(run, cs, err);
 	case CUTOVER_FENCE_WRITES:
-		break;
+		return cutover_fence_writes(run, cs, err);
 	}
-	return pgs_fail(err, "cutover step %s is not available in this build of pgshift",
-					cutover_kind_name(cs->kind));
+	return pgs_fail(err, "unknown cutover step kind %d", (int) cs->kind);
 }

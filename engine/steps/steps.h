@@ -38,6 +38,12 @@ bool cutover_sync_sequences(struct run *run, const struct cutover_step *cs,
 							struct pgs_error *err);
 
 /*
+ * cutover fence_writes: source database read-only for new sessions, the
+ * listed roles' sessions ended, fenced recorded in the state (fence.h).
+ */
+bool cutover_fence_writes(struct run *run, const struct cutover_step *cs, struct pgs_error *err);
+
+/*
  * cutover wait_for_catchup: reads the source's WAL position (after writes
  * stopped) and waits, up to the step's timeout, until every transaction that
  * committed before it is applied on the target.
