@@ -71,6 +71,9 @@ int cmd_apply(const struct cli_args *args);
 int cmd_version(const struct cli_args *args);
 int cmd_status(const struct cli_args *args);
 int cmd_cutover(const struct cli_args *args);
+int cmd_cleanup(const struct cli_args *args);
+int cmd_reset(const struct cli_args *args);
+int cmd_verify(const struct cli_args *args);
 int cmd_not_built(const struct cli_args *args);
 
 #endif

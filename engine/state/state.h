@@ -158,6 +158,23 @@ void approval_free(struct approval *a);
  */
 bool state_drop(struct state *st, struct pgs_error *err);
 
+/* An object apply created on the target (pgshift.created_objects). */
+struct created_object {
+	char *kind;                         /* owned: "schema", "table", "view", ... */
+	char *schema;                       /* owned; NULL for schemas and extensions */
+	char *name;                         /* owned */
+};
+
+/*
+ * On the locked connection: whether the plan has a run row (*has_run) and
+ * the objects apply recorded, in the order reset drops them (views, tables,
+ * sequences, then extensions and schemas). No state at all is not an
+ * error: *has_run false and no objects.
+ */
+bool state_list_objects(struct state *st, bool *has_run, struct created_object **objs,
+						size_t *n, struct pgs_error *err);
+void created_objects_free(struct created_object *objs, size_t n);
+
 /*
  * Reads the plan's run for `status` without taking the lock (a separate
  * read-only connection). No schema, table or row: true with *exists = false.

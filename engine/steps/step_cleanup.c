@@ -11,14 +11,35 @@
  */
 #include "cdc/cdc_slot.h"
 #include "run/run_cdc.h"
+#include "steps/cleanup.h"
 #include "steps/steps.h"
 #include "util/fs.h"
 #include "util/log.h"
 
+bool
+cleanup_cdc_objects(const struct plan *plan, PGconn *src, struct pgs_error *err)
+{
+	if (plan->cleanup.drop_slot) {
+		if (!cdc_drop_slot(src, plan->cdc.slot, err))
+			return false;
+		log_info("cleanup: dropped replication slot \"%s\" on the source", plan->cdc.slot);
+	} else
+		log_info("cleanup: keeping replication slot \"%s\" (drop_slot: false)", plan->cdc.slot);
+	if (plan->cleanup.drop_publication) {
+		if (!cdc_drop_publication(src, plan->cdc.publication, err))
+			return false;
+		log_info("cleanup: dropped publication \"%s\" on the source", plan->cdc.publication);
+	} else
+		log_info("cleanup: keeping publication \"%s\" (drop_publication: false)",
+				 plan->cdc.publication);
+	if (remove_tree(plan->cdc.spool_dir) != 0)
+		return pgs_fail(err, "could not remove the spool directory \"%s\": %m", plan->cdc.spool_dir);
+	return true;
+}
+
 static bool
 cleanup_cdc(struct run *run, size_t step, struct pgs_error *err)
 {
-	const struct plan *plan = run->plan;
 	PGconn *src;
 	bool ok;
 
@@ -27,18 +48,9 @@ cleanup_cdc(struct run *run, size_t step, struct pgs_error *err)
 	src = run_connect_source(run, run->dag->steps[step].id, err);
 	if (!src)
 		return false;
-	ok = (!plan->cleanup.drop_slot || cdc_drop_slot(src, plan->cdc.slot, err)) &&
-		(!plan->cleanup.drop_publication || cdc_drop_publication(src, plan->cdc.publication, err));
+	ok = cleanup_cdc_objects(run->plan, src, err);
 	PQfinish(src);
-	if (!ok)
-		return false;
-	if (plan->cleanup.drop_slot)
-		log_info("cleanup: dropped replication slot \"%s\" on the source", plan->cdc.slot);
-	if (plan->cleanup.drop_publication)
-		log_info("cleanup: dropped publication \"%s\" on the source", plan->cdc.publication);
-	if (remove_tree(plan->cdc.spool_dir) != 0)
-		return pgs_fail(err, "could not remove the spool directory \"%s\": %m", plan->cdc.spool_dir);
-	return true;
+	return ok;
 }
 
 bool

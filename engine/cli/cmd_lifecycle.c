@@ -1,0 +1,60 @@
+/*
+ * pgshift cleanup PLAN [--unfence] and pgshift reset PLAN --yes
+ * (engine/run/cleanup.c, reset.c). Exit 0 done, 1 failed, 3 bad plan or
+ * reset without --yes, 4 an apply of the plan holds its lock.
+ */
+#include "cli/cli.h"
+#include "plan/plan.h"
+#include "run/lifecycle.h"
+#include "util/log.h"
+
+static int
+exit_for(enum lifecycle_result rc, const struct pgs_error *err)
+{
+	switch (rc) {
+	case LIFECYCLE_OK:
+		return EXIT_OK;
+	case LIFECYCLE_LOCKED:
+		log_report(LOG_ERROR, err);
+		return EXIT_LOCKED;
+	case LIFECYCLE_REFUSED:
+		log_report(LOG_ERROR, err);
+		return EXIT_USAGE;
+	case LIFECYCLE_FAILED:
+		break;
+	}
+	log_report(LOG_ERROR, err);
+	return EXIT_FAILED;
+}
+
+int
+cmd_cleanup(const struct cli_args *args)
+{
+	struct plan *plan = cli_load_plan(args->plan);
+	struct pgs_error err;
+	enum lifecycle_result rc;
+
+	if (!plan)
+		return EXIT_USAGE;
+	pgs_error_clear(&err);
+	rc = cleanup_plan(plan, args->set[OPT_UNFENCE], &err);
+	if (rc == LIFECYCLE_OK)
+		log_info("cleanup of plan \"%s\" finished", plan->name);
+	plan_free(plan);
+	return exit_for(rc, &err);
+}
+
+int
+cmd_reset(const struct cli_args *args)
+{
+	struct plan *plan = cli_load_plan(args->plan);
+	struct pgs_error err;
+	enum lifecycle_result rc;
+
+	if (!plan)
+		return EXIT_USAGE;
+	pgs_error_clear(&err);
+	rc = reset_plan(plan, args->set[OPT_YES], &err);
+	plan_free(plan);
+	return exit_for(rc, &err);
+}

@@ -1,0 +1,86 @@
+/*
+ * pgshift cleanup: see lifecycle.h. Order matters: the fence is undone
+ * (and recorded) before the state that records it may be dropped, and
+ * the source objects go before the state so a failure leaves the state
+ * that says what is still to clean.
+ */
+#include <stdio.h>
+
+#include "pg/conn.h"
+#include "run/lifecycle.h"
+#include "state/state.h"
+#include "steps/cleanup.h"
+#include "steps/fence.h"
+#include "util/log.h"
+
+static bool
+do_unfence(struct state *st, PGconn *src, bool has_run, struct pgs_error *err)
+{
+	if (!unfence_source(src, err))
+		return false;
+	log_info("cleanup: the source database is writable again for new sessions "
+			 "(default_transaction_read_only reset)");
+	return !has_run || state_set_fenced(st, false, err);
+}
+
+/* Whether the run recorded fence_writes without a later --unfence. */
+static bool
+still_fenced(const struct plan *plan)
+{
+	struct run_state rs;
+	struct pgs_error ignored;
+	bool exists = false, fenced;
+
+	pgs_error_clear(&ignored);
+	if (!state_read(plan, &rs, &exists, &ignored) || !exists)
+		return false;
+	fenced = rs.fenced;
+	run_state_free(&rs);
+	return fenced;
+}
+
+static bool
+cleanup_locked(const struct plan *plan, struct state *st, bool unfence, struct pgs_error *err)
+{
+	struct pg_session s = {"source", "pgshift cleanup", false, false};
+	struct created_object *objs;
+	size_t n;
+	bool has_run, ok;
+	PGconn *src;
+
+	if (!state_list_objects(st, &has_run, &objs, &n, err))
+		return false;
+	created_objects_free(objs, n);
+	if (!unfence && still_fenced(plan))
+		log_warning("cleanup: the source database is still fenced (read-only for new sessions); "
+					"\"pgshift cleanup %s --unfence\" undoes it", plan->file);
+	src = pg_connect(plan->source_uri, &s, err);
+	if (!src)
+		return false;
+	ok = (!unfence || do_unfence(st, src, has_run, err)) && cleanup_cdc_objects(plan, src, err);
+	PQfinish(src);
+	if (!ok)
+		return false;
+	if (plan->cleanup.keep_state) {
+		log_info("cleanup: keeping the state in schema pgshift on the target (keep_state)");
+		return true;
+	}
+	if (!state_drop(st, err))
+		return false;
+	log_info("cleanup: dropped the state of plan \"%s\" on the target", plan->name);
+	return true;
+}
+
+enum lifecycle_result
+cleanup_plan(const struct plan *plan, bool unfence, struct pgs_error *err)
+{
+	bool locked = false;
+	struct state *st = state_open(plan, &locked, err);
+	bool ok;
+
+	if (!st)
+		return locked ? LIFECYCLE_LOCKED : LIFECYCLE_FAILED;
+	ok = cleanup_locked(plan, st, unfence, err);
+	state_close(st);
+	return ok ? LIFECYCLE_OK : LIFECYCLE_FAILED;
+}

@@ -1,0 +1,32 @@
+/*
+ * The end of a plan's life cycle outside `apply` (DESIGN.md §1): `cleanup`
+ * drops what the migration left on the source (slot, publication), the
+ * local spool and the state, and undoes fence_writes on request; `reset`
+ * drops on the target what apply created, to start over. Both take the
+ * plan's advisory lock first, so neither runs under a live apply.
+ */
+#ifndef PGSHIFT_RUN_LIFECYCLE_H
+#define PGSHIFT_RUN_LIFECYCLE_H
+
+#include <stdbool.h>
+
+#include "plan/plan.h"
+#include "util/error.h"
+
+enum lifecycle_result {
+	LIFECYCLE_OK,
+	LIFECYCLE_FAILED,
+	LIFECYCLE_LOCKED,           /* an apply of the plan holds its lock */
+	LIFECYCLE_REFUSED,          /* reset without --yes: nothing was dropped */
+};
+
+/* Idempotent: safe twice, after a failed run, or with nothing left. */
+enum lifecycle_result cleanup_plan(const struct plan *plan, bool unfence, struct pgs_error *err);
+
+/*
+ * Prints (stdout) what it will drop: every object of
+ * pgshift.created_objects and the plan's state; without yes stops there.
+ */
+enum lifecycle_result reset_plan(const struct plan *plan, bool yes, struct pgs_error *err);
+
+#endif
