@@ -120,7 +120,7 @@ const struct command commands[] = {
 	 apply_help, cmd_apply},
 	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_status},
 	{"cutover", true, NULL, 0, cutover_help, cmd_cutover},
-	{"verify", true, OPTS(OPT_LEVEL, OPT_JSON), verify_help, cmd_not_built},
+	{"verify", true, OPTS(OPT_LEVEL, OPT_JSON), verify_help, cmd_verify},
 	{"cleanup", true, OPTS(OPT_UNFENCE), cleanup_help, cmd_cleanup},
 	{"reset", true, OPTS(OPT_YES), reset_help, cmd_reset},
 	{"version", false, NULL, 0, version_help, cmd_version},

@@ -1,14 +1,11 @@
 /*
  * verify level count: exact row counts of every copied table, source
  * against target, in one REPEATABLE READ transaction per side so the
- * counts of all tables describe one moment.
+ * counts of all tables describe one moment on each server.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "pg/conn.h"
-#include "util/buf.h"
-#include "util/log.h"
 #include "util/xalloc.h"
 #include "verify/verify.h"
 
@@ -32,57 +29,36 @@ verify_count_table(PGconn *conn, const char *schema, const char *table, long lon
 }
 
 static bool
-count_all(struct run *run, PGconn *src, PGconn *dst, struct buf *diffs, size_t *ndiff,
+count_all(const struct catalog *cat, PGconn *src, PGconn *dst, struct verify_report *r,
 		  struct pgs_error *err)
 {
-	for (size_t t = 0; t < run->cat->ntables; t++) {
-		const struct cat_table *tab = &run->cat->tables[t];
-		long long a, b;
+	for (size_t t = 0; t < cat->ntables; t++) {
+		const struct cat_table *tab = &cat->tables[t];
+		struct verify_entry *e = &r->entries[t];
 
-		if (!cat_table_copies_data(tab))
+		if (!cat_table_copies_data(tab) || e->missing)
 			continue;
-		if (!verify_count_table(src, tab->schema, tab->name, &a, err) ||
-			!verify_count_table(dst, tab->schema, tab->name, &b, err))
+		if (!verify_count_table(src, tab->schema, tab->name, &e->src_rows, err) ||
+			!verify_count_table(dst, tab->schema, tab->name, &e->dst_rows, err))
 			return false;
-		if (a != b) {
-			buf_printf(diffs, "%s%s.%s (source %lld, target %lld)", *ndiff ? ", " : "",
-					   tab->schema, tab->name, a, b);
-			(*ndiff)++;
-		}
+		if (e->src_rows != e->dst_rows)
+			verify_note(r, t, VS_FAIL, "row count differs (source %lld, target %lld)",
+						e->src_rows, e->dst_rows);
 	}
 	return true;
 }
 
-static bool
-verify_counts(struct run *run, struct pgs_error *err)
-{
-	PGconn *src = run_connect_source(run, "verify", err);
-	PGconn *dst = src ? run_connect_target(run, "verify", err) : NULL;
-	const char *begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-	struct buf diffs;
-	size_t ndiff = 0;
-	bool ok = false;
-
-	buf_init(&diffs);
-	if (dst && pg_exec(src, begin, 0, NULL, err) && pg_exec(dst, begin, 0, NULL, err) &&
-		count_all(run, src, dst, &diffs, &ndiff, err)) {
-		ok = ndiff == 0;
-		if (!ok)
-			pgs_fail(err, "verify count: %zu table(s) differ: %s", ndiff, diffs.data);
-		else
-			log_info("verify count: every copied table has the same row count on both servers");
-	}
-	buf_free(&diffs);
-	PQfinish(src);
-	PQfinish(dst);
-	return ok;
-}
-
 bool
-cutover_verify(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
+verify_counts(const struct catalog *cat, PGconn *src, PGconn *dst, struct verify_report *r,
+			  struct pgs_error *err)
 {
-	if (cs->level != VERIFY_COUNT)
-		return pgs_fail(err, "verify level %s is not available in this build of pgshift; "
-						"use level: count", verify_level_name(cs->level));
-	return verify_counts(run, err);
+	const char *begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+	bool ok = pg_exec(src, begin, 0, NULL, err) && pg_exec(dst, begin, 0, NULL, err) &&
+		count_all(cat, src, dst, r, err);
+	struct pgs_error ignored;
+
+	pgs_error_clear(&ignored);
+	pg_exec(src, "ROLLBACK", 0, NULL, &ignored);
+	pg_exec(dst, "ROLLBACK", 0, NULL, &ignored);
+	return ok;
 }

@@ -1,0 +1,65 @@
+/*
+ * Running a verify level (verify_plan) for `pgshift verify` and the cutover
+ * step verify, which share it. Outside a run the source may still take
+ * writes: counts and checksums then describe two different moments, and a
+ * difference is only conclusive once writes stopped (fence_writes).
+ */
+#include <stdlib.h>
+
+#include "pg/conn.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "verify/verify.h"
+
+PGconn *
+verify_connect(const char *conninfo, const char *role, struct pgs_error *err)
+{
+	struct pg_session s = {role, "pgshift verify", true, false};
+
+	return pg_connect(conninfo, &s, err);
+}
+
+bool
+verify_plan(const struct plan *plan, const struct catalog *cat, enum verify_level level,
+			struct verify_report *r, struct pgs_error *err)
+{
+	PGconn *src = verify_connect(plan->source_uri, "source", err);
+	PGconn *dst = src ? verify_connect(plan->target_uri, "target", err) : NULL;
+	bool ok = dst && verify_schema(plan, cat, dst, r, err);
+
+	if (ok && level == VERIFY_COUNT)
+		ok = verify_counts(cat, src, dst, r, err);
+	if (ok && level == VERIFY_CHECKSUM)
+		ok = verify_checksums(plan, cat, src, r, err);
+	if (ok && level != VERIFY_SCHEMA)
+		ok = verify_sequences(cat, src, dst, r, err);
+	PQfinish(src);
+	PQfinish(dst);
+	return ok;
+}
+
+bool
+cutover_verify(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
+{
+	struct verify_report r;
+	struct buf out;
+	bool ok;
+
+	verify_report_init(&r, run->cat, cs->level);
+	buf_init(&out);
+	ok = verify_plan(run->plan, run->cat, cs->level, &r, err);
+	if (ok) {
+		verify_print_text(&r, run->plan->name, &out);
+		log_info("%s", out.data);
+		buf_reset(&out);
+		verify_failures(&r, &out);
+		if (out.len) {
+			ok = false;
+			pgs_fail(err, "verify %s: %zu difference(s): %s", verify_level_name(cs->level),
+					 verify_count_status(&r, VS_FAIL), out.data);
+		}
+	}
+	buf_free(&out);
+	verify_report_free(&r);
+	return ok;
+}

@@ -1,0 +1,198 @@
+/*
+ * verify level schema: the target's catalog, read with the plan's filters,
+ * compared with the source's by name. Something of the source missing or
+ * different on the target is a FAIL; something only on the target (an
+ * extra index, column or table) or a NOT VALID state or an extension
+ * version that differs is a WARN: the migrated data is not affected.
+ */
+#include <string.h>
+
+#include "verify/verify.h"
+
+static bool
+same(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+static long
+find_table(const struct catalog *c, const char *schema, const char *name)
+{
+	for (size_t i = 0; i < c->ntables; i++)
+		if (same(c->tables[i].schema, schema) && same(c->tables[i].name, name))
+			return (long) i;
+	return -1;
+}
+
+static const struct cat_column *
+find_column(const struct cat_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->ncols; i++)
+		if (same(t->cols[i].name, name))
+			return &t->cols[i];
+	return NULL;
+}
+
+static void
+compare_column(struct verify_report *r, size_t e, const struct cat_column *a,
+			   const struct cat_column *b)
+{
+	if (!b) {
+		verify_note(r, e, VS_FAIL, "column %s missing on the target", a->name);
+		return;
+	}
+	if (!same(a->type, b->type))
+		verify_note(r, e, VS_FAIL, "column %s is %s on the source, %s on the target", a->name,
+					a->type, b->type);
+	if (a->not_null != b->not_null)
+		verify_note(r, e, VS_FAIL, "column %s is %sNOT NULL on the target", a->name,
+					b->not_null ? "" : "not ");
+	if (a->identity != b->identity || a->generated != b->generated)
+		verify_note(r, e, VS_FAIL, "column %s: identity or generated differs", a->name);
+}
+
+static void
+compare_tables(const struct catalog *s, const struct catalog *d, struct verify_report *r)
+{
+	for (size_t t = 0; t < s->ntables; t++) {
+		const struct cat_table *a = &s->tables[t];
+		long k = find_table(d, a->schema, a->name);
+
+		if (k < 0) {
+			r->entries[t].missing = true;
+			verify_note(r, t, VS_FAIL, "table missing on the target");
+			continue;
+		}
+		for (size_t c = 0; c < a->ncols; c++)
+			compare_column(r, t, &a->cols[c], find_column(&d->tables[k], a->cols[c].name));
+		for (size_t c = 0; c < d->tables[k].ncols; c++)
+			if (!find_column(a, d->tables[k].cols[c].name))
+				verify_note(r, t, VS_WARN, "column %s only on the target",
+							d->tables[k].cols[c].name);
+	}
+	for (size_t k = 0; k < d->ntables; k++)
+		if (find_table(s, d->tables[k].schema, d->tables[k].name) < 0)
+			verify_note(r, verify_report_add(r, "table", d->tables[k].schema, d->tables[k].name),
+						VS_WARN, "table only on the target");
+}
+
+static long
+find_index(const struct catalog *c, const char *schema, const char *name)
+{
+	for (size_t i = 0; i < c->nindexes; i++)
+		if (same(c->indexes[i].schema, schema) && same(c->indexes[i].name, name))
+			return (long) i;
+	return -1;
+}
+
+static void
+compare_indexes(const struct catalog *s, const struct catalog *d, struct verify_report *r)
+{
+	for (size_t i = 0; i < s->nindexes; i++) {
+		const struct cat_index *a = &s->indexes[i];
+		long k = find_index(d, a->schema, a->name);
+
+		if (k < 0)
+			verify_note(r, a->table, VS_FAIL, "index %s missing on the target", a->name);
+		else if (!same(a->def, d->indexes[k].def))
+			verify_note(r, a->table, VS_FAIL, "index %s differs: %s on the target", a->name,
+						d->indexes[k].def);
+	}
+	for (size_t k = 0; k < d->nindexes; k++) {
+		const struct cat_index *b = &d->indexes[k];
+		const struct cat_table *bt = &d->tables[b->table];
+		long t = find_table(s, bt->schema, bt->name);
+
+		if (t >= 0 && find_index(s, b->schema, b->name) < 0)
+			verify_note(r, (size_t) t, VS_WARN, "index %s only on the target", b->name);
+	}
+}
+
+static const struct cat_constraint *
+find_constraint(const struct catalog *c, const struct cat_table *t, const char *name)
+{
+	for (size_t i = 0; i < c->nconstraints; i++) {
+		const struct cat_table *ct = &c->tables[c->constraints[i].table];
+
+		if (same(c->constraints[i].name, name) && same(ct->schema, t->schema) &&
+			same(ct->name, t->name))
+			return &c->constraints[i];
+	}
+	return NULL;
+}
+
+static void
+compare_constraints(const struct catalog *s, const struct catalog *d, struct verify_report *r)
+{
+	for (size_t i = 0; i < s->nconstraints; i++) {
+		const struct cat_constraint *a = &s->constraints[i];
+		const struct cat_constraint *b = find_constraint(d, &s->tables[a->table], a->name);
+
+		if (r->entries[a->table].missing)
+			continue;
+		if (!b)
+			verify_note(r, a->table, VS_FAIL, "constraint %s missing on the target", a->name);
+		else if (!same(a->def, b->def))
+			verify_note(r, a->table, VS_FAIL, "constraint %s differs: %s on the target", a->name,
+						b->def);
+		else if (a->validated != b->validated)
+			verify_note(r, a->table, VS_WARN, "constraint %s is %s on the target", a->name,
+						b->validated ? "validated" : "NOT VALID");
+	}
+}
+
+static void
+compare_others(const struct catalog *s, const struct catalog *d, struct verify_report *r)
+{
+	for (size_t i = 0; i < s->nsequences; i++) {
+		const struct cat_sequence *a = &s->sequences[i];
+		bool found = false;
+
+		for (size_t k = 0; !found && k < d->nsequences; k++)
+			found = same(a->schema, d->sequences[k].schema) && same(a->name, d->sequences[k].name);
+		if (!found)
+			verify_note(r, verify_report_add(r, "sequence", a->schema, a->name), VS_FAIL,
+						"sequence missing on the target");
+	}
+	for (size_t i = 0; i < s->nviews; i++) {
+		bool found = false;
+
+		for (size_t k = 0; !found && k < d->nviews; k++)
+			found = same(s->views[i].schema, d->views[k].schema) &&
+				same(s->views[i].name, d->views[k].name);
+		if (!found)
+			verify_note(r, verify_report_add(r, "view", s->views[i].schema, s->views[i].name),
+						VS_FAIL, "view missing on the target");
+	}
+	for (size_t i = 0; i < s->nextensions; i++) {
+		const struct cat_extension *a = &s->extensions[i];
+		const struct cat_extension *b = NULL;
+
+		for (size_t k = 0; !b && k < d->nextensions; k++)
+			b = same(a->name, d->extensions[k].name) ? &d->extensions[k] : NULL;
+		if (!b)
+			verify_note(r, verify_report_add(r, "extension", NULL, a->name), VS_FAIL,
+						"extension missing on the target");
+		else if (!same(a->version, b->version))
+			verify_note(r, verify_report_add(r, "extension", NULL, a->name), VS_WARN,
+						"version %s on the source, %s on the target", a->version, b->version);
+	}
+}
+
+bool
+verify_schema(const struct plan *plan, const struct catalog *cat, PGconn *dst,
+			  struct verify_report *r, struct pgs_error *err)
+{
+	struct catalog tcat;
+
+	if (!catalog_load(dst, plan, &tcat, err)) {
+		pgs_error_prefix(err, "could not read the target's catalog");
+		return false;
+	}
+	compare_tables(cat, &tcat, r);
+	compare_indexes(cat, &tcat, r);
+	compare_constraints(cat, &tcat, r);
+	compare_others(cat, &tcat, r);
+	catalog_free(&tcat);
+	return true;
+}
