@@ -91,22 +91,38 @@ static const char cutover_help[] =
 static const char verify_help[] =
 	"Usage: pgshift verify PLAN [--level schema|count|checksum] [--json]\n"
 	"\n"
-	"Compares source and target: schema, exact row counts, or row checksums.\n"
-	"Exit 0 when identical, 1 when a difference was found.\n";
+	"Compares source and target, also outside a run. Levels add up: schema compares\n"
+	"tables, columns and types, indexes, constraints, sequences, views and extensions\n"
+	"by name; count adds exact row counts and sequence positions; checksum (the\n"
+	"default) adds a digest of every row's text form, per table or per key range,\n"
+	"in parallel. Prints PASS/WARN/FAIL per table and a summary naming each\n"
+	"difference. Meaningful once the source stopped taking writes.\n"
+	"\n"
+	"  --level LEVEL   schema, count or checksum (default checksum)\n"
+	"  --json          the report as one JSON object\n"
+	"\n"
+	"Exit 0 when nothing FAILed (WARN: only on the target, or an extension's\n"
+	"version), 1 when a difference was found or a server could not be read.\n";
 
 static const char cleanup_help[] =
 	"Usage: pgshift cleanup PLAN [--unfence]\n"
 	"\n"
-	"Drops the replication slot, publication, spool and state of the plan.\n"
-	"Safe to run twice.\n"
+	"Drops the replication slot (ending a walsender still streaming from it), the\n"
+	"publication, the spool and the state of the plan, as cleanup.drop_slot,\n"
+	"drop_publication and keep_state say. Safe to run twice or after a failed run.\n"
 	"\n"
-	"  --unfence   also undo fence_writes (source database writable again)\n";
+	"  --unfence   also undo fence_writes (source database writable again)\n"
+	"\n"
+	"Exit 0 done, 1 failed, 4 an apply of the plan is running.\n";
 
 static const char reset_help[] =
 	"Usage: pgshift reset PLAN --yes\n"
 	"\n"
-	"Drops on the target what apply created, to start over. Prints what it will\n"
-	"drop first and refuses without --yes.\n";
+	"Drops on the target what apply created (pgshift.created_objects) and the\n"
+	"plan's state, to start over. Prints what it will drop first; without --yes\n"
+	"it stops there (exit 3). Leaves the source alone (see cleanup).\n"
+	"\n"
+	"Exit 0 done, 1 failed, 3 without --yes, 4 an apply of the plan is running.\n";
 
 static const char version_help[] =
 	"Usage: pgshift version\n"
