@@ -79,6 +79,13 @@ t0=$(date +%s.%N)
 BENCH_TARGET="$base/pgshift" ./pgshift apply "$work/plan.yaml" --yes --no-progress -q
 took[pgshift]=$(seconds "$t0")
 
+# DESIGN.md §4 verify: a checksum of every row should cost no more than the copy
+t0=$(date +%s.%N)
+BENCH_TARGET="$base/pgshift" ./pgshift verify "$work/plan.yaml" --level checksum -q >"$work/verify.txt" \
+  || { cat "$work/verify.txt" >&2; exit 1; }
+verify_took=$(seconds "$t0")
+echo "pgshift apply: ${took[pgshift]} s; pgshift verify --level checksum: $verify_took s ($(grep '^summary' "$work/verify.txt"))"
+
 t0=$(date +%s.%N)
 pg_dump -d "$SOURCE_URI" -Fd -j "$JOBS" -f "$work/dump" --no-publications
 pg_restore -d "$base/dumprestore" -j "$JOBS" --no-owner "$work/dump"
