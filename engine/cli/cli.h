@@ -74,6 +74,5 @@ int cmd_cutover(const struct cli_args *args);
 int cmd_cleanup(const struct cli_args *args);
 int cmd_reset(const struct cli_args *args);
 int cmd_verify(const struct cli_args *args);
-int cmd_not_built(const struct cli_args *args);
 
 #endif
