@@ -62,8 +62,11 @@ const struct command *command_find(const char *name);
 bool cli_parse(int argc, char **argv, const struct command **cmd, struct cli_args *args);
 
 struct plan;
-/* Loads and checks args->plan, printing every diagnostic; NULL when invalid. */
-struct plan *cli_load_plan(const char *path);
+/*
+ * Loads and checks a plan file, printing every diagnostic; NULL when invalid.
+ * runnable: also refuse what this build cannot execute (lua hooks).
+ */
+struct plan *cli_load_plan(const char *path, bool runnable);
 
 int cmd_validate(const struct cli_args *args);
 int cmd_plan(const struct cli_args *args);

@@ -13,7 +13,7 @@
 int
 cmd_apply(const struct cli_args *args)
 {
-	struct plan *plan = cli_load_plan(args->plan);
+	struct plan *plan = cli_load_plan(args->plan, true);
 	struct apply_options opts = {
 		.expect = args->value[OPT_EXPECT],
 		.until = args->value[OPT_UNTIL],

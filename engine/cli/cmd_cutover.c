@@ -71,7 +71,7 @@ report(const struct plan *plan, const struct approval *a, const char *target_sho
 int
 cmd_cutover(const struct cli_args *args)
 {
-	struct plan *plan = cli_load_plan(args->plan);
+	struct plan *plan = cli_load_plan(args->plan, false);
 	struct approval a;
 	struct pgs_error err;
 	char *target_shown;

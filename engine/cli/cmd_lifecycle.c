@@ -30,7 +30,7 @@ exit_for(enum lifecycle_result rc, const struct pgs_error *err)
 int
 cmd_cleanup(const struct cli_args *args)
 {
-	struct plan *plan = cli_load_plan(args->plan);
+	struct plan *plan = cli_load_plan(args->plan, false);
 	struct pgs_error err;
 	enum lifecycle_result rc;
 
@@ -47,7 +47,7 @@ cmd_cleanup(const struct cli_args *args)
 int
 cmd_reset(const struct cli_args *args)
 {
-	struct plan *plan = cli_load_plan(args->plan);
+	struct plan *plan = cli_load_plan(args->plan, false);
 	struct pgs_error err;
 	enum lifecycle_result rc;
 

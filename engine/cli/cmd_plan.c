@@ -141,7 +141,7 @@ plan_online(const struct cli_args *args, struct plan *plan)
 int
 cmd_plan(const struct cli_args *args)
 {
-	struct plan *plan = cli_load_plan(args->plan);
+	struct plan *plan = cli_load_plan(args->plan, true);
 	int rc;
 
 	if (!plan)

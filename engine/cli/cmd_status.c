@@ -131,7 +131,7 @@ cmd_status(const struct cli_args *args)
 				"86400, not \"%s\"\n", args->value[OPT_WATCH]);
 		return EXIT_USAGE;
 	}
-	plan = cli_load_plan(args->plan);
+	plan = cli_load_plan(args->plan, false);
 	if (!plan)
 		return EXIT_USAGE;
 	pgs_error_clear(&err);

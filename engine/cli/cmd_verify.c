@@ -79,7 +79,7 @@ cmd_verify(const struct cli_args *args)
 				args->value[OPT_LEVEL]);
 		return EXIT_USAGE;
 	}
-	plan = cli_load_plan(args->plan);
+	plan = cli_load_plan(args->plan, false);
 	if (!plan)
 		return EXIT_USAGE;
 	rc = run_verify(plan, level, args->set[OPT_JSON]);
