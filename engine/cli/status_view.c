@@ -196,6 +196,16 @@ render_cdc(FILE *out, const struct run_state *rs)
 	fputc('\n', out);
 }
 
+/* The run stands at the manual cutover gate: its step is running. */
+static bool
+gate_waiting(const struct run_state *rs)
+{
+	for (size_t i = 0; i < rs->nsteps; i++)
+		if (strcmp(rs->steps[i].step_id, "cutover.gate") == 0)
+			return rs->steps[i].status == STEP_RUNNING;
+	return false;
+}
+
 static void
 render_header(FILE *out, const struct status_view *v, const char *target_shown)
 {
@@ -216,7 +226,8 @@ render_header(FILE *out, const struct status_view *v, const char *target_shown)
 		fprintf(out, "cutover    approved %s by %s\n", approved,
 				rs->approved_by ? rs->approved_by : "?");
 	else
-		fprintf(out, "cutover    not approved (pgshift cutover %s approves it)\n", v->plan->file);
+		fprintf(out, "cutover    %s (pgshift cutover %s approves it)\n",
+				gate_waiting(rs) ? "WAITING FOR APPROVAL" : "not approved", v->plan->file);
 	fprintf(out, "fenced     %s\n", rs->fenced ? "yes (source writes are fenced)" : "no");
 	render_cdc(out, rs);
 	if (rs->error)

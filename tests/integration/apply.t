@@ -178,6 +178,8 @@ for (1 .. 300) {
     sleep 0.1;
 }
 ok($waiting, 'apply waits at the manual cutover gate');
+$r = run_pgshift(\%genv, 'status', $gplan);
+like($r->{out}, qr/^cutover\s+WAITING FOR APPROVAL \(pgshift cutover /m, 'status says the run waits for approval');
 my $t0 = time;
 $r = run_pgshift(\%genv, 'apply', $gplan, '--yes', '--no-progress');
 is($r->{rc}, 4, 'a second apply of the same plan: exit 4');
