@@ -1,0 +1,17 @@
+/* event_init: an event with its optional fields marked unset. */
+#include <time.h>
+
+#include "events/events.h"
+
+struct event
+event_init(const char *name, const char *plan, const char *run_id, const char *step)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (struct event) {
+		.name = name, .plan = plan, .run_id = run_id, .step = step,
+		.at = (double) ts.tv_sec + ts.tv_nsec / 1e9,
+		.rows = -1, .bytes = -1, .lag_bytes = -1, .lag_seconds = -1,
+	};
+}
