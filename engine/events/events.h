@@ -30,18 +30,27 @@ struct event {
 	const char *error;          /* the error message on failure, else NULL */
 };
 
+/*
+ * A subscriber: deliver() gets every event and filters by its own `on:`
+ * globs; returning false (err filled) fails the step that emitted the event
+ * (Lua hooks). close() flushes and frees ctx (notifications drain their
+ * queue there, bounded by their timeouts). Both run on the emitting thread.
+ */
+struct event_sink {
+	bool (*deliver)(void *ctx, const struct event *ev, struct pgs_error *err);
+	void (*close)(void *ctx);
+	void *ctx;
+};
+
 struct event_bus;
 
-/* Builds the subscribers of the plan (hooks, notify targets); NULL + err on failure. */
-struct event_bus *event_bus_open(const struct plan *plan, const char *run_id,
-								 struct pgs_error *err);
-/*
- * Delivers ev to every matching subscriber. Returns false (err filled) only
- * when a Lua hook failed or returned false: the caller fails its step.
- */
+struct event_bus *event_bus_new(void);
+/* Takes ownership of the sink (its close() runs in event_bus_free). */
+void event_bus_add(struct event_bus *bus, struct event_sink sink);
+/* Delivers ev to every sink, in order; false with err from the first that failed. */
 bool event_emit(struct event_bus *bus, const struct event *ev, struct pgs_error *err);
-/* Flushes queued notifications (bounded by their timeouts) and frees the bus. */
-void event_bus_close(struct event_bus *bus);
+/* Closes every sink, then frees the bus. NULL is fine. */
+void event_bus_free(struct event_bus *bus);
 
 /* An event with every optional field unset (rows/bytes/lags -1). */
 struct event event_init(const char *name, const char *plan, const char *run_id, const char *step);

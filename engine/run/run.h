@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "dag/dag.h"
+#include "events/events.h"
 #include "pg/catalog.h"
 #include "plan/plan.h"
 #include "state/state.h"
@@ -67,6 +68,7 @@ struct run {
 	 */
 	bool copy_pretruncated;
 
+	struct event_bus *bus;              /* hooks and notifications; NULL when none */
 	struct step_progress *progress;     /* one per dag step */
 	atomic_bool cancel;                 /* a step failed: stop long loops */
 	bool drop_state_at_end;             /* set by the cleanup step */

@@ -1,0 +1,65 @@
+/*
+ * The event bus: an ordered list of sinks (Lua hooks first, so a failing
+ * hook is known before notifications say anything; then notification
+ * targets). A mutex keeps events of parallel steps from interleaving inside
+ * a sink; sinks that queue (notify) return at once.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "events/events.h"
+#include "util/xalloc.h"
+
+struct event_bus {
+	pthread_mutex_t lock;       /* one event at a time through the sinks */
+	struct event_sink *sinks;
+	size_t n, cap;
+};
+
+struct event_bus *
+event_bus_new(void)
+{
+	struct event_bus *bus = xcalloc(1, sizeof(*bus));
+
+	pthread_mutex_init(&bus->lock, NULL);
+	return bus;
+}
+
+void
+event_bus_add(struct event_bus *bus, struct event_sink sink)
+{
+	pthread_mutex_lock(&bus->lock);
+	if (bus->n == bus->cap) {
+		bus->cap = bus->cap ? bus->cap * 2 : 4;
+		bus->sinks = xrealloc(bus->sinks, bus->cap * sizeof(*bus->sinks));
+	}
+	bus->sinks[bus->n++] = sink;
+	pthread_mutex_unlock(&bus->lock);
+}
+
+bool
+event_emit(struct event_bus *bus, const struct event *ev, struct pgs_error *err)
+{
+	bool ok = true;
+
+	if (!bus)
+		return true;
+	pthread_mutex_lock(&bus->lock);
+	for (size_t i = 0; i < bus->n && ok; i++)
+		ok = bus->sinks[i].deliver(bus->sinks[i].ctx, ev, err);
+	pthread_mutex_unlock(&bus->lock);
+	return ok;
+}
+
+void
+event_bus_free(struct event_bus *bus)
+{
+	if (!bus)
+		return;
+	for (size_t i = 0; i < bus->n; i++)
+		if (bus->sinks[i].close)
+			bus->sinks[i].close(bus->sinks[i].ctx);
+	free(bus->sinks);
+	pthread_mutex_destroy(&bus->lock);
+	free(bus);
+}
