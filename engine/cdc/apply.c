@@ -270,6 +270,14 @@ cdc_applier_applied_lsn(void *applier)
 	return atomic_load(&a->applied_lsn);
 }
 
+int64_t
+cdc_applier_commit_time(void *applier)
+{
+	struct cdc_applier *a = applier;
+
+	return atomic_load(&a->commit_time);
+}
+
 bool
 cdc_applier_error(struct cdc_applier *a, struct pgs_error *err)
 {

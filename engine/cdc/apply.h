@@ -94,6 +94,9 @@ void cdc_applier_stats(struct cdc_applier *a, struct cdc_applier_stats *out);
 /* The committed applied LSN; the receiver's applied_lsn callback (arg: the applier). */
 uint64_t cdc_applier_applied_lsn(void *applier);
 
+/* Source commit time of the last applied transaction (µs since 2000-01-01 UTC), 0 unknown. */
+int64_t cdc_applier_commit_time(void *applier);
+
 /* Copies the error the thread ended with; false when it has not failed. */
 bool cdc_applier_error(struct cdc_applier *a, struct pgs_error *err);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "events/event_names.h"
+#include "notify/notify.h"
 #include "plan/glob.h"
 #include "plan/parse_ctx.h"
 #include "plan/suggest.h"
@@ -285,8 +286,13 @@ check_notify_target(struct parse_ctx *ctx, yaml_node_t *item, struct notify_targ
 	yaml_node_t *url = mapping_value(ctx, item, "url");
 	yaml_node_t *secret = mapping_value(ctx, item, "secret");
 
-	if (t->url && strncmp(t->url, "https://", 8) != 0 && strncmp(t->url, "http://", 7) != 0)
-		perr(ctx, url, "%s.url: expected an http:// or https:// URL", path);
+	const char *why;
+
+	/* curl's own parser: what validate accepts, the notifier can send to */
+	if (t->url && !notify_url_check(t->url, &why))
+		perr(ctx, url, "%s.url: %s", path, why);
+	if (t->secret && t->kind == NOTIFY_WEBHOOK && !notify_secret_check(t->secret, &why))
+		perr(ctx, secret, "%s.secret: %s", path, why);
 	if (secret && t->kind == NOTIFY_SLACK)
 		perr(ctx, secret, "%s.secret: slack webhooks are not signed; secret is for kind webhook",
 			 path);

@@ -11,6 +11,7 @@
 #include "run/progress.h"
 #include "run/run.h"
 #include "run/run_cdc.h"
+#include "run/run_events.h"
 #include "run/saved_plan.h"
 #include "run/scheduler.h"
 #include "steps/steps.h"
@@ -258,13 +259,20 @@ prepare_split_tables(struct apply *a, struct pgs_error *err)
 	return true;
 }
 
+/* The scheduler's look every second while CDC runs: its threads, then cdc.lag. */
+static bool
+apply_cdc_tick(struct run *run, struct pgs_error *err)
+{
+	return run_cdc_tick(run, err) && run_events_cdc_tick(run, err);
+}
+
 static bool
 phase_run(struct apply *a, struct pgs_error *err)
 {
 	struct run *run = &a->run;
-	const struct sched_hooks hooks = {step_execute, progress_step_started,
+	const struct sched_hooks hooks = {run_step_execute, progress_step_started,
 									  progress_step_finished, run_release_snapshot,
-									  a->plan->cdc.enabled ? run_cdc_tick : NULL};
+									  a->plan->cdc.enabled ? apply_cdc_tick : NULL};
 	struct pgs_error cdc_err;
 	char workdir[] = "/tmp/pgshift-run-XXXXXX";
 	bool ok;
@@ -282,7 +290,8 @@ phase_run(struct apply *a, struct pgs_error *err)
 	snprintf(run->workdir, sizeof(run->workdir), "%s", workdir);
 	ok = state_step_finished(a->state, "preflight", 0, 0, err) &&
 		(!a->resuming || run_cdc_prepare_resume(run, a->done, a->cdc_recopy, err)) &&
-		(run->copy_pretruncated || prepare_split_tables(a, err));
+		(run->copy_pretruncated || prepare_split_tables(a, err)) &&
+		run_events_begin(run, a->done, a->wanted, err);
 	if (ok) {
 		progress_start(run, a->opts->progress);
 		ok = scheduler_run(run, a->done, a->wanted, &hooks, err);
@@ -299,6 +308,8 @@ phase_run(struct apply *a, struct pgs_error *err)
 		ok = false;
 	}
 	remove_tree(workdir);
+	/* last: run.finished means everything above is over; notifications drain here */
+	run_events_end(run, ok, err);
 	return ok;
 }
 

@@ -23,6 +23,7 @@
 
 struct cdc_receiver;
 struct cdc_applier;
+struct run_events;
 
 struct step_progress {
 	atomic_llong rows;
@@ -69,6 +70,7 @@ struct run {
 	bool copy_pretruncated;
 
 	struct event_bus *bus;              /* hooks and notifications; NULL when none */
+	struct run_events *events;          /* owned; what run_events.c counts per stage */
 	struct step_progress *progress;     /* one per dag step */
 	atomic_bool cancel;                 /* a step failed: stop long loops */
 	bool drop_state_at_end;             /* set by the cleanup step */

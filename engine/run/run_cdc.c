@@ -158,6 +158,7 @@ run_cdc_view(struct run *run, struct run_cdc_view *out)
 	if (run->receiver)
 		cdc_receiver_stats(run->receiver, &rs);
 	out->applied_lsn = run->applier ? cdc_applier_applied_lsn(run->applier) : 0;
+	out->applied_commit_time = run->applier ? cdc_applier_commit_time(run->applier) : 0;
 	pthread_mutex_unlock(&run->cdc_lock);
 	out->durable_lsn = rs.durable_lsn;
 }

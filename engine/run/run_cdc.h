@@ -39,6 +39,7 @@ bool run_cdc_tick(struct run *run, struct pgs_error *err);
 struct run_cdc_view {
 	bool receiving, applying;
 	uint64_t durable_lsn, applied_lsn;
+	int64_t applied_commit_time;        /* µs since 2000-01-01 UTC; 0 unknown */
 };
 void run_cdc_view(struct run *run, struct run_cdc_view *out);
 

@@ -5,6 +5,7 @@
  */
 #include <unistd.h>
 
+#include "run/run_events.h"
 #include "steps/steps.h"
 #include "util/log.h"
 
@@ -13,11 +14,12 @@ step_cutover_gate(struct run *run, size_t step, struct pgs_error *err)
 {
 	bool approved = false;
 
-	(void) step;
 	if (run->plan->cutover.approval == APPROVAL_AUTO)
 		return true;
 	if (run->approve)
 		return state_approve(run->state, err);
+	if (!run_events_gate(run, step, err))
+		return false;
 	log_info("cutover gate: waiting for approval; run \"pgshift cutover %s\" to continue",
 			 run->plan->file);
 	while (!atomic_load(&run->cancel)) {

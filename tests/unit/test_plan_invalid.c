@@ -218,8 +218,13 @@ static const struct invalid_case cases[] = {
 	 BASE "notify:\n  - kind: slack\n    url: \"https://hooks.slack.com/x\"\n    secret: \"${PGSHIFT_TEST_UNSET:-s}\"\n", 1, {
 		{E, 8, 13, "notify[1].secret: slack webhooks are not signed; secret is for kind webhook"}}},
 	{"literal webhook secret is a warning",
-	 BASE "notify:\n  - kind: webhook\n    url: \"https://example.com/h\"\n    secret: whsec_abc\n", 0, {
+	 BASE "notify:\n  - kind: webhook\n    url: \"https://example.com/h\"\n    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", 0, {
 		{W, 8, 13, "notify[1].secret is written in the plan; take it from the environment (${VAR}) instead"}}},
+	{"whsec_ secret that is not base64",
+	 BASE "notify:\n  - kind: webhook\n    url: \"https://example.com/h\"\n    secret: \"${PGSHIFT_TEST_UNSET:-whsec_abc}\"\n", 1, {
+		{E, 8, 13, "notify[1].secret: a secret starting with whsec_ must continue in base64"}}},
+	{"notify url curl cannot parse", BASE "notify:\n  - {kind: slack, url: \"https://exa mple.com/h\"}\n", 1, {
+		{E, 6, 24, "notify[1].url: not a URL curl can parse"}}},
 	{"event glob matching nothing is a warning",
 	 BASE "notify:\n  - kind: webhook\n    url: \"https://example.com/h\"\n    on: [\"copy.*\", \"copy.stated\", \"deploy.*\"]\n", 0, {
 		{W, 8, 20, "notify[1].on: pattern \"copy.stated\" matches no event; did you mean \"copy.started\"?"},
