@@ -163,9 +163,13 @@ attempt_budget_ms(struct target *t)
 	return budget;
 }
 
-/* Sleeps ms before a retry; false when closing leaves no time for it. */
+/*
+ * Sleeps ms before a retry; false when closing leaves no time for it, or
+ * when the run is over and the endpoint cannot be reached (network: the
+ * last attempt did not get an answer) or has been failing already.
+ */
 static bool
-pause_before_retry(struct target *t, long ms)
+pause_before_retry(struct target *t, long ms, bool network)
 {
 	double wake = now_s() + ms / 1000.0;
 	bool go = true;
@@ -174,7 +178,7 @@ pause_before_retry(struct target *t, long ms)
 	for (;;) {
 		struct timespec until = {(time_t) wake, (long) ((wake - (double) (time_t) wake) * 1e9)};
 
-		if (t->closing && (t->dead || wake > t->deadline)) {
+		if (t->closing && (t->dead || network || wake > t->deadline)) {
 			go = false;
 			break;
 		}
@@ -201,6 +205,15 @@ report_failure(struct target *t, const struct notify_msg *m, const struct pgs_er
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* The server's Retry-After (capped), else our backoff. */
+static long
+retry_pause_ms(int attempt, long retry_after_s)
+{
+	if (retry_after_s < 0)
+		return backoff_ms(attempt);
+	return (retry_after_s < RETRY_AFTER_MAX_S ? retry_after_s : RETRY_AFTER_MAX_S) * 1000;
+}
+
 static void
 send_with_retries(struct target *t, const struct notify_msg *m)
 {
@@ -224,8 +237,7 @@ send_with_retries(struct target *t, const struct notify_msg *m)
 		}
 		if (r == ATTEMPT_GIVE_UP || attempt == MAX_ATTEMPTS)
 			break;
-		if (!pause_before_retry(t, after >= 0 ? (after < RETRY_AFTER_MAX_S ? after : RETRY_AFTER_MAX_S) * 1000
-								: backoff_ms(attempt)))
+		if (!pause_before_retry(t, retry_pause_ms(attempt, after), r == ATTEMPT_RETRY_NETWORK))
 			break;
 	}
 	report_failure(t, m, &err);

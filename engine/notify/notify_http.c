@@ -114,7 +114,7 @@ http_attempt(struct http_target *t, const struct notify_msg *msg, long timeout_m
 		/* curl's messages name host and port, never the path that holds tokens */
 		pgs_fail(err, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		r = rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL ? ATTEMPT_GIVE_UP
-			: ATTEMPT_RETRY;
+			: ATTEMPT_RETRY_NETWORK;
 	}
 	curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(headers);

@@ -61,8 +61,12 @@ struct notify_msg {
 	char id[48];                /* webhook-id, the same on every attempt */
 };
 
-/* How an attempt ended, and what the retry policy makes of it. */
-enum attempt_result { ATTEMPT_OK, ATTEMPT_RETRY, ATTEMPT_GIVE_UP };
+/*
+ * How an attempt ended, and what the retry policy makes of it. A network
+ * error is told apart: once the run is over nobody waits on an endpoint
+ * that cannot even be reached.
+ */
+enum attempt_result { ATTEMPT_OK, ATTEMPT_RETRY, ATTEMPT_RETRY_NETWORK, ATTEMPT_GIVE_UP };
 
 struct http_target {
 	CURL *curl;                 /* owned by the target's worker thread only */

@@ -1,0 +1,220 @@
+# Notifications end to end: an offline apply on real servers with a signed
+# webhook, a Slack target, a target that answers 429 with Retry-After and
+# one that is not there at all, all pointed at a local receiver. Checks
+# every event of the run in order, the payloads, the Standard Webhooks
+# signature (recomputed here, independently of the C code), the Slack
+# shape and escaping, retries with the same webhook-id, and that the dead
+# endpoint neither fails the run nor holds it up beyond its timeout.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Digest::SHA qw(hmac_sha256_base64);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use JSON::PP;
+use MIME::Base64 qw(decode_base64);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use PgShift::Cluster;
+use PgShift::Run;
+
+my $dir = tempdir(CLEANUP => 1);
+my $c = start_clusters();
+my ($src, $dst) = ($c->{source_uri}, $c->{target_uri});
+
+# the receiver
+my $reqdir = "$dir/requests";
+mkdir $reqdir or die;
+my $rpid = fork() // die;
+if ($rpid == 0) {
+    exec($^X, "$FindBin::Bin/../lib/http_receiver.pl", '--dir', $reqdir, '--port-file', "$dir/port") or die;
+}
+END { kill 'TERM', $rpid if $rpid; }
+my $deadline = time + 10;
+sleep 0.05 until -s "$dir/port" || time > $deadline;
+open(my $pf, '<', "$dir/port") or die "receiver did not start";
+chomp(my $port = <$pf>);
+close $pf;
+
+# a port nobody listens on: bound once, then let go
+my $probe = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die;
+my $dead_port = $probe->sockport;
+close $probe;
+
+psql($src, <<'SQL');
+CREATE TABLE public.items (id int PRIMARY KEY, name text NOT NULL);
+CREATE INDEX items_name_idx ON public.items (name);
+CREATE TABLE public."odd<&>name" (id int PRIMARY KEY);
+INSERT INTO public.items SELECT g, 'item ' || g FROM generate_series(1, 2000) g;
+INSERT INTO public."odd<&>name" SELECT g FROM generate_series(1, 10) g;
+ANALYZE;
+SQL
+psql($dst, "CREATE DATABASE baseline");
+(my $baseline_uri = $dst) =~ s{/([^/?]+)(\?|$)}{/baseline$2};
+
+my $secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+my %env = (SOURCE_URI => $src, TARGET_URI => $dst, HOOK_SECRET => $secret);
+
+sub plan_yaml {
+    my ($name, $notify) = @_;
+    return <<"YAML";
+version: 1
+name: $name
+source:
+  uri: \${SOURCE_URI}
+target:
+  uri: \${TARGET_URI}
+copy:
+  table_jobs: 1
+  index_jobs: 1
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+  steps:
+    - sync_sequences: { margin: 0 }
+    - verify: { level: count }
+cleanup:
+  keep_state: true
+$notify
+YAML
+}
+
+my $notify = <<"YAML";
+notify:
+  - kind: webhook
+    url: http://127.0.0.1:$port/fail500/2/hook
+    secret: \${HOOK_SECRET}
+  - kind: slack
+    url: http://127.0.0.1:$port/ok/services/T000/B000/SLACKTOKEN
+  - kind: webhook
+    url: http://127.0.0.1:$port/r429/1/2/limited
+    on: [run.started]
+  - kind: webhook
+    url: http://127.0.0.1:$dead_port/dead/DEADTOKEN
+    on: ["*"]
+YAML
+
+mkdir "$dir/a"; mkdir "$dir/b";
+my $r = run_pgshift({}, 'validate', write_plan(plan_yaml('bad', "notify:\n  - {kind: webhook, url: \"http://exa mple.com/\"}\n"), "$dir/a"));
+is($r->{rc}, 3, 'validate refuses a notification URL curl cannot parse') or diag($r->{err});
+like($r->{err}, qr/notify\[1\]\.url: not a URL curl can parse/, 'and says which');
+
+# the same migration without notifications, into another database: how long a run takes
+my $t0 = time;
+$r = run_pgshift({ %env, TARGET_URI => $baseline_uri }, 'apply', write_plan(plan_yaml('notified', ''), "$dir/a"), '--yes', '--no-progress');
+my $baseline = time - $t0;
+is($r->{rc}, 0, 'baseline apply without notifications') or diag($r->{err});
+
+my $plan = write_plan(plan_yaml('notified', $notify), "$dir/b");
+$r = run_pgshift(\%env, 'validate', $plan);
+is($r->{rc}, 0, 'validate accepts the notification targets') or diag($r->{err});
+$t0 = time;
+$r = run_pgshift(\%env, 'apply', $plan, '--yes', '--no-progress');
+my $elapsed = time - $t0;
+is($r->{rc}, 0, 'apply succeeds although one endpoint is unreachable') or diag($r->{err});
+cmp_ok($elapsed, '<', $baseline + 10 + 3,
+       sprintf('the dead endpoint holds the run up by less than its 10 s timeout (%.1f s vs %.1f s)', $elapsed, $baseline));
+my @dead_warnings = $r->{err} =~ /(could not deliver .*127\.0\.0\.1:$dead_port.*)/g;
+is(scalar @dead_warnings, 1, 'the unreachable endpoint is logged once') or diag($r->{err});
+unlike($r->{err}, qr/DEADTOKEN|SLACKTOKEN|fail500|MfKQ9r8G/, 'no URL path, token or secret in the logs');
+
+# the requests, in arrival order
+my @reqs;
+for my $f (sort glob("$reqdir/*.json")) {
+    open(my $fh, '<', $f) or die; local $/; push @reqs, decode_json(<$fh>); close $fh;
+}
+my @hook = grep { $_->{path} eq '/fail500/2/hook' } @reqs;
+my @slack = grep { $_->{path} =~ m{^/ok/services/} } @reqs;
+my @limited = grep { $_->{path} eq '/r429/1/2/limited' } @reqs;
+
+# retries after 500: the first event three times, one id
+is_deeply([map { $_->{status} } @hook[0..2]], [500, 500, 200], 'the webhook answered 500 twice, then 200');
+is(scalar(grep { $_->{headers}{'webhook-id'} eq $hook[0]{headers}{'webhook-id'} } @hook[0..2]), 3,
+   'every retry carries the same webhook-id');
+is($hook[0]{body}, $hook[2]{body}, 'and the same body');
+my @delivered = grep { $_->{status} == 200 } @hook;
+my %ids = map { $_->{headers}{'webhook-id'} => 1 } @delivered;
+is(scalar keys %ids, scalar @delivered, 'each event has its own webhook-id');
+
+# the events of the run
+my @events = map { decode_json($_->{body})->{event} } @delivered;
+my @expected = qw(run.started preflight.started preflight.finished schema.started
+    copy.started copy.table.finished copy.table.finished copy.finished
+    index.started index.finished constraint.started constraint.finished
+    vacuum.started vacuum.finished schema.finished
+    cutover.started sequences.started sequences.finished verify.started verify.finished
+    cutover.finished cleanup.started cleanup.finished run.finished);
+is_deeply([sort @events], [sort @expected], 'every event of the run arrives exactly once')
+    or diag(join(' ', @events));
+is($events[0], 'run.started', 'run.started comes first');
+is($events[-1], 'run.finished', 'run.finished comes last');
+my %pos; $pos{$events[$_]} //= $_ for 0..$#events;
+my @order = qw(preflight schema copy index constraint cutover sequences verify cleanup);
+for my $i (0..$#order - 1) {
+    ok($pos{"$order[$i].started"} < $pos{"$order[$i+1].started"}, "$order[$i] starts before $order[$i+1]");
+}
+for my $s (@order, 'vacuum') {
+    ok($pos{"$s.started"} < $pos{"$s.finished"}, "$s: started before finished");
+}
+my @tables = grep { $events[$_] eq 'copy.table.finished' } 0..$#events;
+ok($pos{'copy.started'} < $tables[0] && $tables[-1] < $pos{'copy.finished'}, 'copy.table.finished between copy.started and copy.finished');
+ok($pos{'sequences.finished'} < $pos{'verify.started'} && $pos{'verify.finished'} < $pos{'cutover.finished'},
+   'sequences and verify run inside the cutover, in plan order');
+
+# payloads and signatures
+my ($key) = decode_base64(substr($secret, 6));
+my ($run_id, $bad_sig, $bad_hdr, $bad_shape) = (undef, 0, 0, 0);
+for my $q (@delivered) {
+    my $h = $q->{headers};
+    my $p = decode_json($q->{body});
+    my $want = hmac_sha256_base64("$h->{'webhook-id'}.$h->{'webhook-timestamp'}.$q->{body}", $key);
+    $want .= '=' while length($want) % 4;
+    $bad_sig++ unless $h->{'webhook-signature'} eq "v1,$want";
+    $bad_hdr++ unless $h->{'x-pgshift-event'} eq $p->{event} && abs($h->{'webhook-timestamp'} - $q->{at}) < 60
+        && $h->{'content-type'} eq 'application/json';
+    $bad_shape++ unless join(',', sort keys %$p) eq 'at,data,event,plan,run_id,step'
+        && $p->{plan} eq 'notified' && $p->{at} =~ /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    $run_id //= $p->{run_id};
+    $bad_shape++ unless $p->{run_id} eq $run_id;
+}
+is($bad_sig, 0, 'every webhook-signature verifies (HMAC-SHA256 recomputed in Perl)');
+is($bad_hdr, 0, 'X-Pgshift-Event names the event; webhook-timestamp is the time of sending');
+is($bad_shape, 0, 'every body is {event, plan, run_id, step, at, data} of one run');
+is($run_id, psql($dst, "SELECT run_id FROM pgshift.runs ORDER BY started_at DESC LIMIT 1"), 'run_id is the run in the state');
+my %by = map { my $p = decode_json($_->{body}); ($p->{event} eq 'copy.table.finished' ? "$p->{event}:$p->{data}{table}" : $p->{event}) => $p } @delivered;
+my $items = $by{'copy.table.finished:public.items'};
+ok($items, 'copy.table.finished for public.items') or diag(join ' ', keys %by);
+is($items->{data}{rows}, 2000, 'with its rows');
+cmp_ok($items->{data}{bytes}, '>', 0, 'and bytes');
+like($items->{step}, qr/^copy:public\.items/, 'and the copy step');
+ok(exists $by{'copy.table.finished:public.odd<&>name'}, 'the odd table too, its name as is');
+is($by{'run.started'}{step}, undef, 'run.started has no step');
+ok(defined $by{'run.finished'}{data}{duration_s}, 'run.finished carries the duration');
+is($by{'index.started'}{step}, 'index:public.items_name_idx', 'index.started names the step that began it');
+is($by{'sequences.started'}{step}, 'cutover.1:sync_sequences', 'sequences is the sync_sequences cutover step');
+
+# Slack
+is(scalar @slack, scalar @expected, 'Slack got every event');
+my ($bad_slack, $raw) = (0, 0);
+for my $q (@slack) {
+    my $p = decode_json($q->{body});
+    $bad_slack++ unless join(',', sort keys %$p) eq 'blocks,text' && ref $p->{blocks} eq 'ARRAY'
+        && $p->{blocks}[0]{type} eq 'section' && $p->{blocks}[0]{text}{type} eq 'mrkdwn'
+        && length($p->{blocks}[0]{text}{text}) < 3000 && $p->{text} =~ /^pgshift notified: /;
+    $raw++ if grep { /[<>]/ } $p->{text}, map { $_->{text}{text} } @{ $p->{blocks} };
+    ok(!exists $q->{headers}{'webhook-signature'}, 'Slack requests are not signed') if $q == $slack[0];
+}
+is($bad_slack, 0, 'every Slack message is {text, blocks} with mrkdwn sections under 3,000 characters');
+is($raw, 0, 'no raw < or > in any Slack text');
+my ($odd) = grep { $_->{body} =~ /odd/ } @slack;
+like(decode_json($odd->{body})->{blocks}[0]{text}{text}, qr/\*table:\* public\.odd&lt;&amp;&gt;name/, 'a table name is escaped (&amp; &lt; &gt;)');
+like(decode_json($odd->{body})->{blocks}[0]{text}{text}, qr/\*rows:\* 10\b/, 'Slack shows the rows');
+
+# 429 with Retry-After: 2
+is_deeply([map { $_->{status} } @limited], [429, 200], 'the 429 target: one refusal, then delivered');
+cmp_ok($limited[1]{at} - $limited[0]{at}, '>=', 1.9, 'the retry waited for Retry-After (2 s)');
+is(decode_json($limited[1]{body})->{event}, 'run.started', 'and only the event it subscribed to');
+
+done_testing();
