@@ -4,7 +4,9 @@
  * stripped to the functions named below, and what a script might reach for
  * (io, os.execute, debug, package, dofile, loadfile) raises an error that
  * says why instead of "attempt to call a nil value". load() compiles text
- * only: bytecode can break the VM's safety. debug stays off even with
+ * only: bytecode can break the VM's safety. Nothing may run where the
+ * timeout cannot reach it: no __gc finalizers, and xpcall's handler runs
+ * after the pcall, not inside the raising context. debug stays off even with
  * hooks.allow_shell: debug.sethook would remove the timeout.
  */
 #include <string.h>
@@ -17,8 +19,9 @@
 
 static const char *const base_allowed[] = {
 	"assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal",
-	"rawget", "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type",
-	"xpcall", "_G", "_VERSION", NULL,
+	"rawget", "rawlen", "rawset", "select", "tonumber", "tostring", "type", "_G", "_VERSION",
+	"load", "print", "xpcall", "setmetatable",  /* replaced below */
+	NULL,
 };
 static const char *const os_allowed[] = {"time", "clock", "date", "difftime", NULL};
 
@@ -175,6 +178,49 @@ hook_require(lua_State *L)
 	return 1;
 }
 
+/*
+ * xpcall(f, msgh, ...) as pcall followed by msgh(error). Lua runs a message
+ * handler inside the raising context, where a timeout raised from the count
+ * hook leaves hooks disabled: a handler that loops would never be stopped.
+ * Called after pcall returns, it runs under the timeout like any code. (The
+ * stack the real handler could see is useless here anyway: debug is off.)
+ */
+static int
+late_xpcall(lua_State *L)
+{
+	int n = lua_gettop(L);
+
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 1);
+	for (int i = 3; i <= n; i++)
+		lua_pushvalue(L, i);
+	if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK) {
+		lua_pushboolean(L, 1);
+		lua_insert(L, n + 1);
+		return lua_gettop(L) - n;
+	}
+	lua_pushvalue(L, 2);
+	lua_insert(L, -2);
+	lua_call(L, 1, 1);                 /* msgh(error), under the timeout */
+	lua_pushboolean(L, 0);
+	lua_insert(L, -2);
+	return 2;
+}
+
+/* setmetatable that refuses __gc: finalizers run with hooks disabled, out of the timeout's reach. */
+static int
+safe_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "__gc") != LUA_TNIL)
+		return luaL_error(L, "__gc metamethods are not allowed in pgshift hooks: a finalizer "
+						  "cannot be stopped by hooks.timeout");
+	lua_settop(L, 2);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, 2, 1);
+	return 1;
+}
+
 /* print() goes to pgshift's log, not to stdout where command output goes. */
 static int
 log_print(lua_State *L)
@@ -201,12 +247,17 @@ hook_sandbox_open(lua_State *L)
 	lua_newtable(L);
 	lua_setfield(L, LUA_REGISTRYINDEX, "pgshift.loaded");
 	luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+	keep_only(L, base_allowed);
 	lua_getfield(L, -1, "load");
-	keep_only(L, base_allowed);        /* drops load too; the closure below comes back */
 	lua_pushcclosure(L, text_load, 1);
 	lua_setfield(L, -2, "load");
 	lua_pushcfunction(L, log_print);
 	lua_setfield(L, -2, "print");
+	lua_pushcfunction(L, late_xpcall);
+	lua_setfield(L, -2, "xpcall");
+	lua_getfield(L, -1, "setmetatable");
+	lua_pushcclosure(L, safe_setmetatable, 1);
+	lua_setfield(L, -2, "setmetatable");
 	lua_pop(L, 1);
 	luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
 	lua_pushnil(L);

@@ -67,7 +67,7 @@ load_hook_file(struct hook_state *hs, struct pgs_error *err)
 	lua_State *L = hs->L;
 
 	if (luaL_loadfilex(L, hs->file, "t") != LUA_OK) {
-		pgs_fail(err, "could not load lua hook %s", lua_tostring(L, -1));
+		pgs_fail(err, "lua hook %s", lua_tostring(L, -1));
 		lua_pop(L, 1);
 		return false;
 	}
