@@ -432,6 +432,40 @@ test_shipped_hooks(void)
 	ok(n >= 5, "the ready hooks are there");
 	pgs_error_clear(&err);
 	ok(hooks_compile("../../lua/pgshift.lua", &err), "lua/pgshift.lua compiles");
+	pgs_error_clear(&err);
+	{
+		char *bad = hook_file("bad.lua", "return function()\n  if x then\nend\n");
+
+		ok(!hooks_compile(bad, &err), "a syntax error is found");
+		free(bad);
+	}
+	{
+		char want[1024];
+
+		snprintf(want, sizeof(want), "%s/bad.lua:4: 'end' expected (to close 'function' at line 1) near <eof>", dir);
+		is_str(err.message, want, "is reported as FILE:LINE: message");
+	}
+}
+
+/* hooks/wait_for_file.lua, run for real: passes for a file that is there, fails in time otherwise. */
+static void
+test_wait_for_file(void)
+{
+	struct hooks_config cfg = {.timeout_ms = 5000};
+	struct hooks *h = hooks_new(&cfg);
+	struct event ev = event_init("cutover.1:lua", "p", "r", "cutover.1:lua");
+	struct pgs_error err;
+
+	setenv("WAIT_FOR_FILE", "/", 1);
+	setenv("WAIT_FOR_FILE_TIMEOUT", "1", 1);
+	pgs_error_clear(&err);
+	ok(hooks_run(h, "../../hooks/wait_for_file.lua", &ev, &err), "wait_for_file passes for a file that exists");
+	setenv("WAIT_FOR_FILE", "/nonexistent/ready", 1);
+	pgs_error_clear(&err);
+	ok(!hooks_run(h, "../../hooks/wait_for_file.lua", &ev, &err), "and fails when it does not appear");
+	is_str(err.message, "lua hook ../../hooks/wait_for_file.lua returned false: /nonexistent/ready did "
+		   "not appear within 1s", "saying which file and how long it waited");
+	hooks_free(h);
 }
 
 int
@@ -452,6 +486,7 @@ main(void)
 	test_notify();
 	test_sink();
 	test_shipped_hooks();
+	test_wait_for_file();
 	{
 		char *cmd = xasprintf("rm -rf '%s'", dir);
 
