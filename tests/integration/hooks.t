@@ -12,6 +12,7 @@ use lib "$FindBin::Bin/../lib";
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use Test::More;
+use PgShift::CTest;
 use PgShift::Cluster;
 use PgShift::Run;
 
@@ -123,5 +124,9 @@ $r = run_pgshift(\%env, 'apply', $plan, '--yes', '--no-progress');
 is($r->{rc}, 0, 'once the hook passes, apply finishes') or diag($r->{err});
 is(psql($dst, "SELECT step FROM hooklog.marks WHERE name = 'c'"), 'cutover.3:lua', 'the last hook ran, with its event');
 is(psql($dst, "SELECT count(*) FROM hooklog.marks WHERE name = 'a'"), '1', 'the first hook ran once in all');
+
+# the event sink and pgshift.query's values, from C (build/pgtest/test_hooks)
+run_c_test("$FindBin::Bin/../../build/pgtest/test_hooks", 'event hooks and pgshift.query against real servers',
+           SOURCE_URI => $src, TARGET_URI => $dst);
 
 done_testing();
