@@ -13,7 +13,10 @@ LIBS       = $(PKG_LIBS) -lpthread -lm
 
 BUILD   := build
 SRCS    := $(shell find engine -name '*.c' | sort)
-OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
+# lua/pgshift.lua is compiled into the binary, so hooks never depend on an install path
+LUALIB_C := $(BUILD)/gen/lua_lib.c
+LUALIB_O := $(BUILD)/gen/lua_lib.o
+OBJS    := $(SRCS:%.c=$(BUILD)/%.o) $(LUALIB_O)
 LIBOBJS := $(filter-out $(BUILD)/engine/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
@@ -42,6 +45,15 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LUALIB_C): lua/pgshift.lua tools/embed.pl
+	@mkdir -p $(dir $@)
+	@echo "GEN $@"
+	$(Q)perl tools/embed.pl hooks_lua_lib < $< > $@
+
+$(LUALIB_O): $(LUALIB_C)
+	@echo "CC $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBOBJS)
 	@mkdir -p $(dir $@)

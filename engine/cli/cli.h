@@ -64,9 +64,9 @@ bool cli_parse(int argc, char **argv, const struct command **cmd, struct cli_arg
 struct plan;
 /*
  * Loads and checks a plan file, printing every diagnostic; NULL when invalid.
- * runnable: also refuse what this build cannot execute (lua hooks).
+ * check_hooks: also compile every Lua hook file it names (validate, plan, apply).
  */
-struct plan *cli_load_plan(const char *path, bool runnable);
+struct plan *cli_load_plan(const char *path, bool check_hooks);
 
 int cmd_validate(const struct cli_args *args);
 int cmd_plan(const struct cli_args *args);

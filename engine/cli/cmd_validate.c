@@ -45,7 +45,7 @@ print_summary(const struct plan *p)
 int
 cmd_validate(const struct cli_args *args)
 {
-	struct plan *plan = cli_load_plan(args->plan, false);
+	struct plan *plan = cli_load_plan(args->plan, true);
 
 	if (!plan)
 		return EXIT_USAGE;

@@ -1,53 +1,77 @@
 /* Loading the PLAN argument of a command, with its diagnostics on stderr. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "hooks/hooks.h"
 #include "plan/plan.h"
 
 /*
- * Lua hooks are part of the plan format but not of this build: a plan that
- * uses them is refused before anything runs, not halfway through a cutover.
+ * Prints a hook file that does not compile as "FILE:LINE: error: message",
+ * Lua's "FILE:LINE: message" in the voice of the plan's diagnostics.
  */
 static size_t
-refuse_lua(const struct plan *plan, struct diag_list *dl)
+check_hook_file(const char *file)
+{
+	struct pgs_error err;
+	const char *p;
+
+	pgs_error_clear(&err);
+	if (hooks_compile(file, &err))
+		return 0;
+	p = err.message;
+	if (strncmp(p, file, strlen(file)) == 0 && p[strlen(file)] == ':') {
+		p += strlen(file) + 1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p == ':' && p[1] == ' ') {
+			fprintf(stderr, "%.*s error: %s\n", (int) (p + 1 - err.message), err.message, p + 2);
+			return 1;
+		}
+	}
+	fprintf(stderr, "%s: error: %s\n", file, err.message);
+	return 1;
+}
+
+/*
+ * Every Lua file the plan names is compiled (not run) now, so a syntax
+ * error is found by validate, not halfway through a cutover.
+ */
+static size_t
+check_hook_files(const struct plan *plan)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < plan->cutover.nsteps; i++) {
-		const struct cutover_step *st = &plan->cutover.steps[i];
-
-		if (st->kind == CUTOVER_LUA && ++n)
-			diag_add(dl, DIAG_ERROR, st->line, 7, "cutover.steps[%zu]: lua hooks are not "
-					 "built in this version of pgshift; remove the step or use a release "
-					 "with hooks", st->pos);
-	}
-	for (size_t i = 0; i < plan->hooks.nlua; i++, n++)
-		diag_add(dl, DIAG_ERROR, 0, 0, "hooks.lua[%zu] (%s): lua hooks are not built in this "
-				 "version of pgshift", i + 1, plan->hooks.lua[i].file);
+	for (size_t i = 0; i < plan->cutover.nsteps; i++)
+		if (plan->cutover.steps[i].kind == CUTOVER_LUA)
+			n += check_hook_file(plan->cutover.steps[i].lua_file);
+	for (size_t i = 0; i < plan->hooks.nlua; i++)
+		n += check_hook_file(plan->hooks.lua[i].file);
 	return n;
 }
 
 /*
  * Loads and checks the plan file, printing diagnostics; NULL when invalid.
- * runnable: the command will run the plan (plan, apply), so parts of the
- * format this build cannot execute are refused now, before anything runs.
+ * check_hooks: the command validates or will run the plan (validate, plan,
+ * apply), so every Lua hook file is compiled now, before anything runs.
  */
 struct plan *
-cli_load_plan(const char *path, bool runnable)
+cli_load_plan(const char *path, bool check_hooks)
 {
 	struct diag_list dl;
 	struct plan *plan;
+	size_t nhook = 0;
 
 	diag_init(&dl, path);
 	plan = plan_load(path, &dl);
-	if (plan && runnable && refuse_lua(plan, &dl) > 0) {
+	diag_print(&dl, stderr);
+	if (plan && check_hooks && (nhook = check_hook_files(plan)) > 0) {
 		plan_free(plan);
 		plan = NULL;
 	}
-	diag_print(&dl, stderr);
 	if (!plan)
 		fprintf(stderr, "pgshift: error: %s: %zu error(s); the plan is not valid\n", path,
-				dl.nerrors);
+				dl.nerrors + nhook);
 	diag_free(&dl);
 	return plan;
 }
