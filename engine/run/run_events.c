@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cdc/pgoutput.h"
+#include "hooks/hooks.h"
 #include "notify/notify.h"
 #include "run/run_cdc.h"
 #include "run/run_events.h"
@@ -172,8 +173,9 @@ run_events_begin(struct run *run, const bool *done, const bool *wanted, struct p
 
 	run->events = run_events_new(run, done, wanted);
 	run->bus = event_bus_new();
-	/* Lua hooks are added here, before notifications: a refusing hook is known first */
-	if (!notify_attach(run->bus, run->plan, run->run_id, err))
+	/* Lua hooks first: a refusing hook is known before notifications say anything */
+	if (!hooks_attach(run->bus, run->plan, err) ||
+		!notify_attach(run->bus, run->plan, run->run_id, err))
 		return false;
 	ev = run_event(run, "run.started", NULL);
 	return event_emit(run->bus, &ev, err);

@@ -58,6 +58,13 @@ return function(event, ctx)
 end
 LUA
 
+hook('record.lua', <<'LUA');
+return function(event, ctx)
+  pgshift.query("target", "INSERT INTO hooklog.marks (name, step) VALUES ($1, $2)",
+                event .. " " .. tostring(ctx.table) .. " " .. tostring(ctx.rows), "event")
+end
+LUA
+
 my $plan = write_plan(<<'YAML', $dir);
 version: 1
 name: hooked
@@ -75,6 +82,9 @@ cutover:
     - lua: hooks/c.lua
 hooks:
   timeout: 10s
+  lua:
+    - file: hooks/record.lua
+      on: ["copy.table.finished", "run.started"]
 cleanup:
   keep_state: true
 YAML
@@ -84,6 +94,11 @@ is($r->{rc}, 0, 'validate accepts a plan with lua steps whose files compile') or
 
 $r = run_pgshift(\%env, 'apply', $plan, '--yes', '--no-progress');
 is($r->{rc}, 1, 'a hook returning false fails apply (exit 1)');
+is(psql($dst, "SELECT count(*) FROM hooklog.marks WHERE name = 'run.started nil nil'"), '1',
+   'a hooks.lua entry subscribed to run.started ran once');
+my $copied = psql($dst, "SELECT string_agg(name, ',' ORDER BY name) FROM hooklog.marks WHERE name LIKE 'copy.table.finished %'");
+like($copied, qr/^copy\.table\.finished \S+\.\S+ \d+/, 'it got copy.table.finished with ctx.table and ctx.rows')
+    or diag($copied);
 like($r->{err}, qr/cutover\.2:lua/, 'the failure names the step cutover.2:lua');
 like($r->{err}, qr/lua hook \Q$dir\E\/hooks\/fail\.lua returned false: nope/, 'and the hook file and its reason');
 is(psql($dst, "SELECT count(*) FROM hooklog.marks WHERE name = 'a'"), '1', 'the first hook ran');
