@@ -28,6 +28,7 @@ struct event {
 	int64_t lag_bytes;          /* -1 when not applicable */
 	double lag_seconds;         /* -1 when not applicable */
 	const char *error;          /* the error message on failure, else NULL */
+	const char *text;           /* a hook's pgshift.notify(text) (event hook.notify), else NULL */
 };
 
 /*

@@ -386,15 +386,13 @@ target_init(struct target *t, const struct notify_target *conf, struct pgs_error
 	return true;
 }
 
-bool
-notify_attach(struct event_bus *bus, const struct plan *plan, const char *run_id,
-			  struct pgs_error *err)
+struct notifier *
+notify_open(const struct plan *plan, struct pgs_error *err)
 {
 	struct notifier *nf;
 
-	(void) run_id;              /* every event carries it */
 	if (plan->nnotify == 0)
-		return true;
+		return NULL;
 	pthread_once(&curl_once, curl_init_once);
 	nf = xcalloc(1, sizeof(*nf));
 	nf->targets = xcalloc(plan->nnotify, sizeof(struct target));
@@ -403,8 +401,33 @@ notify_attach(struct event_bus *bus, const struct plan *plan, const char *run_id
 			nf->n++;
 			notifier_close(nf);
 			pgs_error_prefix(err, "notify[%zu]", i + 1);
-			return false;
+			return NULL;
 		}
-	event_bus_add(bus, (struct event_sink) {notifier_deliver, notifier_close, nf});
-	return true;
+	return nf;
+}
+
+void
+notify_add(struct event_bus *bus, struct notifier *nf)
+{
+	if (nf)
+		event_bus_add(bus, (struct event_sink) {notifier_deliver, notifier_close, nf});
+}
+
+/*
+ * A hook asked to say something: every target gets it, whatever its `on:`
+ * globs, since the hook's author chose to notify. Never blocks: queued.
+ */
+void
+notify_post_text(void *ctx, const char *hook_file, const struct event *ev, const char *text)
+{
+	struct notifier *nf = ctx;
+	struct event e = *ev;
+	char id[48];
+
+	(void) hook_file;
+	e.name = "hook.notify";
+	e.text = text;
+	webhook_new_id(id, sizeof(id));
+	for (size_t i = 0; i < nf->n; i++)
+		enqueue(&nf->targets[i], render(&nf->targets[i], &e, id));
 }

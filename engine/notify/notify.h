@@ -14,14 +14,18 @@
 #include "plan/plan.h"
 #include "util/error.h"
 
+struct notifier;
+
 /*
- * Adds one sink for all of plan->notify to bus (nothing when the plan has
- * no targets) and starts its workers. The sink's close drains the queues,
- * bounded by the HTTP timeouts. False only when a target cannot be set up
- * (a whsec_ secret that is not base64, no thread): nothing is added then.
+ * Starts the workers of plan->notify. NULL when the plan has no targets
+ * (err untouched) or when one cannot be set up (a whsec_ secret that is not
+ * base64, no thread: err filled).
  */
-bool notify_attach(struct event_bus *bus, const struct plan *plan, const char *run_id,
-				   struct pgs_error *err);
+struct notifier *notify_open(const struct plan *plan, struct pgs_error *err);
+/* Adds nf to bus as a sink; the bus closes it, draining the queues within the HTTP timeouts. */
+void notify_add(struct event_bus *bus, struct notifier *nf);
+/* pgshift.notify(text) of a hook (matches struct hooks_notifier's post). */
+void notify_post_text(void *ctx, const char *hook_file, const struct event *ev, const char *text);
 
 /* validate: a notification URL curl can parse, http(s), with a host. *why when not. */
 bool notify_url_check(const char *url, const char **why);

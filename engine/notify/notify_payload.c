@@ -89,6 +89,10 @@ slack_facts(struct buf *s, const struct event *ev)
 {
 	char size[32];
 
+	if (ev->text) {
+		buf_puts(s, "\n");
+		escape_into(s, ev->text);
+	}
 	if (ev->step) {
 		buf_puts(s, "\n*step:* ");
 		escape_into(s, ev->step);
@@ -214,6 +218,10 @@ webhook_data(struct buf *b, const struct event *ev)
 	if (ev->error) {
 		put_key(b, &first, "error");
 		json_put_string(b, ev->error);
+	}
+	if (ev->text) {
+		put_key(b, &first, "text");
+		json_put_string(b, ev->text);
 	}
 	buf_putc(b, '}');
 }

@@ -16,6 +16,7 @@
 
 #include "dag/dag.h"
 #include "events/events.h"
+#include "hooks/hooks.h"
 #include "pg/catalog.h"
 #include "plan/plan.h"
 #include "state/state.h"
@@ -70,6 +71,7 @@ struct run {
 	bool copy_pretruncated;
 
 	struct event_bus *bus;              /* hooks and notifications; NULL when none */
+	struct hooks_notifier notifier;     /* where hooks' pgshift.notify goes (post NULL: log only) */
 	struct run_events *events;          /* owned; what run_events.c counts per stage */
 	struct step_progress *progress;     /* one per dag step */
 	atomic_bool cancel;                 /* a step failed: stop long loops */

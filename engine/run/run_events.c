@@ -169,13 +169,20 @@ run_event(const struct run *run, const char *name, const char *step)
 bool
 run_events_begin(struct run *run, const bool *done, const bool *wanted, struct pgs_error *err)
 {
+	struct notifier *nf;
 	struct event ev;
+	bool ok;
 
 	run->events = run_events_new(run, done, wanted);
 	run->bus = event_bus_new();
+	nf = notify_open(run->plan, err);
+	if (!nf && run->plan->nnotify > 0)
+		return false;
+	run->notifier = (struct hooks_notifier) {nf ? notify_post_text : NULL, nf};
 	/* Lua hooks first: a refusing hook is known before notifications say anything */
-	if (!hooks_attach(run->bus, run->plan, err) ||
-		!notify_attach(run->bus, run->plan, run->run_id, err))
+	ok = hooks_attach_with(run->bus, run->plan, &run->notifier, err);
+	notify_add(run->bus, nf);
+	if (!ok)
 		return false;
 	ev = run_event(run, "run.started", NULL);
 	return event_emit(run->bus, &ev, err);

@@ -19,7 +19,10 @@ cutover_lua(struct run *run, size_t step, const struct cutover_step *cs, struct 
 	const char *id = run->dag->steps[step].id;
 	struct hooks_config cfg = hooks_config_from_plan(run->plan);
 	struct event ev = event_init(id, run->plan->name, run->run_id, id);
-	struct hooks *h = hooks_new(&cfg);
+	struct hooks *h;
+
+	cfg.notifier = run->notifier;
+	h = hooks_new(&cfg);
 	bool ok = hooks_run(h, cs->lua_file, &ev, err);
 
 	hooks_free(h);

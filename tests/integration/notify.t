@@ -217,4 +217,34 @@ is_deeply([map { $_->{status} } @limited], [429, 200], 'the 429 target: one refu
 cmp_ok($limited[1]{at} - $limited[0]{at}, '>=', 1.9, 'the retry waited for Retry-After (2 s)');
 is(decode_json($limited[1]{body})->{event}, 'run.started', 'and only the event it subscribed to');
 
+# a hook's pgshift.notify(text) reaches every target, whatever its on: globs
+psql($dst, "CREATE DATABASE hooked");
+(my $hooked_uri = $dst) =~ s{/([^/?]+)(\?|$)}{/hooked$2};
+mkdir "$dir/c"; mkdir "$dir/c/hooks";
+open(my $hf, '>', "$dir/c/hooks/say.lua") or die;
+print $hf "return function(event, ctx) pgshift.notify(\"rows <ok> & done: \" .. ctx.step) end\n";
+close $hf;
+(my $hooked_plan_text = plan_yaml('hooked', <<"YAML")) =~ s{    - sync_sequences: \{ margin: 0 \}\n}{    - lua: hooks/say.lua\n    - sync_sequences: { margin: 0 }\n};
+notify:
+  - kind: webhook
+    url: http://127.0.0.1:$port/ok/said
+    on: [run.finished]
+  - kind: slack
+    url: http://127.0.0.1:$port/ok/services/said
+    on: [run.finished]
+YAML
+$r = run_pgshift({ %env, TARGET_URI => $hooked_uri }, 'apply', write_plan($hooked_plan_text, "$dir/c"), '--yes', '--no-progress');
+is($r->{rc}, 0, 'an apply whose cutover hook calls pgshift.notify') or diag($r->{err});
+my (@said, @said_slack);
+for my $f (sort glob("$reqdir/*.json")) {
+    open(my $fh, '<', $f) or die; local $/; my $q = decode_json(<$fh>); close $fh;
+    push @said, decode_json($q->{body}) if $q->{path} eq '/ok/said';
+    push @said_slack, $q->{body} if $q->{path} eq '/ok/services/said';
+}
+my ($note) = grep { $_->{event} eq 'hook.notify' } @said;
+ok($note, 'the webhook received a hook.notify event although it subscribed to run.finished only');
+is($note && $note->{data}{text}, 'rows <ok> & done: cutover.1:lua', 'carrying the hook\'s text');
+is($note && $note->{step}, 'cutover.1:lua', 'and the step that said it');
+ok((grep { /rows &lt;ok&gt; &amp; done/ } @said_slack), 'Slack gets the text, escaped');
+
 done_testing();
