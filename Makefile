@@ -26,7 +26,7 @@ PGTEST_BINS := $(PGTEST_SRCS:tests/pg/%.c=$(BUILD)/pgtest/%)
 
 DEB_PKGS := build-essential pkg-config libpq-dev libyaml-dev liblua5.4-dev \
             libcurl4-openssl-dev libssl-dev postgresql-15 postgresql-client-15 \
-            perl libjson-pp-perl valgrind
+            perl libjson-pp-perl valgrind python3-yaml
 
 ifeq ($(V),1)
 Q :=

@@ -31,10 +31,18 @@ sub slurp {
 }
 
 # --- every shipped plan validates, with no warning -------------------------
+# A pgshift plan is a YAML file with top-level version: and source: keys;
+# other YAML under examples/ (CI pipelines, Kubernetes manifests) is checked
+# by examples.t.
+sub is_plan {
+    my $text = slurp($_[0]);
+    return $text =~ /^version:/m && $text =~ /^source:/m;
+}
 my @shipped;
-find({ no_chdir => 1, wanted => sub { push @shipped, $_ if /\.yaml\z/ && -f } },
+find({ no_chdir => 1, wanted => sub { push @shipped, $_ if /\.ya?ml\z/ && -f && is_plan($_) } },
      grep { -d } "$root/plans", "$root/examples");
 @shipped = sort @shipped;
+ok(scalar(grep { m{/examples/quickstart/plan\.yaml\z} } @shipped), 'the quickstart plan is among the plans checked');
 cmp_ok(scalar(grep { m{/plans/[^/]+\.yaml\z} } @shipped), '>=', 5, 'plans/ holds the ready plans');
 for my $plan (@shipped) {
     (my $name = $plan) =~ s{^\Q$root\E/}{};
