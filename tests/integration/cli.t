@@ -46,4 +46,19 @@ like($r->{out}, qr/^pgshift \d+\.\d+\.\d+\n/, 'version prints the version');
 $r = run_pgshift({}, '--log-format', 'json', 'validate', '/nonexistent/plan.yaml');
 is($r->{rc}, 3, 'global options before the command are accepted');
 
+# README.md lists every command with the usage line of its --help (the
+# continuation lines joined; runs of spaces count as one).
+{
+    open(my $fh, '<', "$FindBin::Bin/../../README.md") or die "README.md: $!";
+    local $/;
+    (my $readme = <$fh>) =~ s/[ \t]+/ /g;
+    for my $cmd (@commands) {
+        my $h = run_pgshift({}, $cmd, '--help');
+        my ($usage) = $h->{out} =~ /^Usage: (pgshift \Q$cmd\E.*?)\n(?!\s{8})/ms;
+        $usage //= "pgshift $cmd";
+        $usage =~ s/\s+/ /g;
+        ok(index($readme, $usage) >= 0, "README.md shows the usage of $cmd: $usage");
+    }
+}
+
 done_testing();
