@@ -206,6 +206,7 @@ sub check_value {
 sub invocations {
     my ($text) = @_;
     $text =~ s/\\\n[ \t#]*/ /g;                  # continuation lines
+    $text =~ s{(?<![\w/.])\./pgshift\b}{pgshift}g;  # ./pgshift in the tutorial
     my @found;
     for my $line (split /\n/, $text) {
         while ($line =~ /(?<![\w"'\/.:-])(pgshift(?=[ \t])[^\n]*)/g) {
@@ -231,8 +232,8 @@ my @sources = (
 # Markdown: only code (fenced blocks and `inline` spans) holds command lines.
 sub markdown_code {
     my ($md) = @_;
-    my @code = $md =~ /^```[^\n]*\n(.*?)^```/msg;
-    (my $prose = $md) =~ s/^```[^\n]*\n.*?^```//msg;
+    my @code = $md =~ /^[ \t]*```[^\n]*\n(.*?)^[ \t]*```/msg;
+    (my $prose = $md) =~ s/^[ \t]*```[^\n]*\n.*?^[ \t]*```//msg;
     push @code, $prose =~ /`([^`\n]+)`/g;
     return join "\n", @code;
 }
