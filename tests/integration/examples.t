@@ -209,8 +209,8 @@ sub invocations {
     $text =~ s{(?<![\w/.])\./pgshift\b}{pgshift}g;  # ./pgshift in the tutorial
     my @found;
     for my $line (split /\n/, $text) {
-        while ($line =~ /(?<![\w"'\/.:-])(pgshift(?=[ \t])[^\n]*)/g) {
-            my $inv = $1;
+        while ($line =~ /(?<![\w"'\/.:-])pgshift(?=[ \t])/g) {
+            my $inv = substr($line, $-[0]);
             $inv =~ s/\s*(?:\s\|\|?\s|[;`)]|&&|\s[<>]|\s#|\s\().*//s;
             my ($first) = $inv =~ /^pgshift\s+(?:-\S+\s+(?:json\s+|text\s+)?)*(\S+)/;
             next unless defined $first;
@@ -226,6 +226,7 @@ sub invocations {
 
 my @sources = (
     (map { [ $_, slurp("$root/$_") ] } grep { -f "$root/$_" } sort(keys %docs),
+        (map { s{^\Q$root\E/}{}r } glob("$root/plans/*.yaml")),
         'examples/quickstart/demo.sh', 'examples/kubernetes/Dockerfile', 'README.md'),
     map { [ 'examples/kubernetes Job command', $_ ] } @k8s_commands,
 );
