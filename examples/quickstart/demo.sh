@@ -232,8 +232,10 @@ sed 's/^/    /' "$WORK/verify.txt"
 step "pgshift status"
 rc=0
 "$PGSHIFT" status "$PLAN" >"$WORK/status.txt" 2>"$WORK/status.err" || rc=$?
-sed 's/^/    /' "$WORK/status.txt"
 [ "$rc" = 0 ] || { show_log "$WORK/status.err"; die "pgshift status exited $rc"; }
+# the run and its stages; the list of every step is long (pgshift status shows it)
+sed -n '/^Steps/q; p' "$WORK/status.txt" | sed 's/^/    /'
+info "Steps: $(grep -cE '^  +[a-z][^ ]* +done ' "$WORK/status.txt") done, $(grep -cE '^  +[a-z][^ ]* +(failed|pending|running) ' "$WORK/status.txt") not done (every step: pgshift status $PLAN)"
 
 # ---------------------------------------------------------------------------
 printf '\n%s==> summary%s\n' "$BOLD" "$OFF"
