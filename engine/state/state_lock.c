@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg/conn.h"
 #include "state/state_int.h"
@@ -81,6 +82,30 @@ keep_alive(PGconn *conn, struct pgs_error *err)
 	return false;
 }
 
+/*
+ * A crashed apply's lock lives until its server process notices the client
+ * is gone, which under load takes a moment: a re-run right after a kill -9
+ * would be told another apply runs. So a held lock is tried again for up to
+ * LOCK_GRACE_MS before the answer is "locked" (exit 4).
+ */
+#define LOCK_GRACE_MS 2000
+#define LOCK_RETRY_MS 100
+
+static bool
+take_lock_with_grace(PGconn *conn, const struct plan *plan, bool *locked, struct pgs_error *err)
+{
+	struct timespec pause = {0, LOCK_RETRY_MS * 1000000L};
+
+	for (int waited = 0;; waited += LOCK_RETRY_MS) {
+		*locked = false;
+		if (take_lock(conn, plan, locked, err))
+			return true;
+		if (!*locked || waited >= LOCK_GRACE_MS)
+			return false;
+		nanosleep(&pause, NULL);
+	}
+}
+
 struct state *
 state_open(const struct plan *plan, bool *locked, struct pgs_error *err)
 {
@@ -92,7 +117,7 @@ state_open(const struct plan *plan, bool *locked, struct pgs_error *err)
 	conn = pg_connect(plan->target_uri, &s, err);
 	if (!conn)
 		return NULL;
-	if (!keep_alive(conn, err) || !take_lock(conn, plan, locked, err)) {
+	if (!keep_alive(conn, err) || !take_lock_with_grace(conn, plan, locked, err)) {
 		PQfinish(conn);
 		return NULL;
 	}
@@ -108,7 +133,11 @@ state_close(struct state *st)
 {
 	if (!st)
 		return;
-	/* closing the session releases the advisory lock */
+	/*
+	 * Released here, synchronously: closing the session releases it too, but
+	 * only once the server has processed the goodbye, after we returned.
+	 */
+	PQclear(PQexec(st->conn, "SELECT pg_catalog.pg_advisory_unlock_all()"));
 	PQfinish(st->conn);
 	pthread_mutex_destroy(&st->conn_lock);
 	free(st->plan);
