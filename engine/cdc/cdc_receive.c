@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -418,21 +419,39 @@ start_sql(struct cdc_receiver *r, uint64_t pos)
 	return sql;
 }
 
+/*
+ * After a crash the dead receiver's walsender keeps the slot active until
+ * the server notices its client is gone (SQLSTATE 55006, "replication slot
+ * ... is active for PID"); a resume right after a kill -9 must wait that
+ * out, not fail. Other errors are final.
+ */
+#define SLOT_BUSY_RETRIES 100
+#define SLOT_BUSY_WAIT_MS 100
+
 static bool
 start_streaming(struct cdc_receiver *r, uint64_t pos, struct pgs_error *err)
 {
 	char *sql = start_sql(r, pos);
-	PGresult *res = PQexec(r->conn, sql);
-	bool ok = PQresultStatus(res) == PGRES_COPY_BOTH;
+	struct timespec pause = {0, SLOT_BUSY_WAIT_MS * 1000000L};
+	bool ok = false;
 
-	if (!ok) {
+	for (int attempt = 0; !ok && attempt < SLOT_BUSY_RETRIES; attempt++) {
+		PGresult *res = PQexec(r->conn, sql);
 		char at[PGO_LSN_TEXT_SIZE];
 
-		lsn_text(pos, at);
-		pg_fail_result(err, res, "START_REPLICATION failed");
-		pgs_error_prefix(err, "could not stream from replication slot \"%s\" at %s", r->slot, at);
+		ok = PQresultStatus(res) == PGRES_COPY_BOTH;
+		if (!ok) {
+			lsn_text(pos, at);
+			pg_fail_result(err, res, "START_REPLICATION failed");
+			pgs_error_prefix(err, "could not stream from replication slot \"%s\" at %s",
+							 r->slot, at);
+		}
+		PQclear(res);
+		if (!ok && strcmp(err->sqlstate, "55006") != 0)
+			break;
+		if (!ok)
+			nanosleep(&pause, NULL);
 	}
-	PQclear(res);
 	free(sql);
 	return ok;
 }

@@ -58,14 +58,6 @@ static struct catalog cat;
 static PGconn *src, *dst;
 static volatile sig_atomic_t term;
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 static double
 now_s(void)
 {
@@ -73,18 +65,6 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static bool
-exec(PGconn *conn, const char *sql)
-{
-	struct pgs_error err;
-
-	pgs_error_clear(&err);
-	if (pg_exec(conn, sql, 0, NULL, &err))
-		return true;
-	printf("# %s: %s\n", sql, err.message);
-	return false;
 }
 
 static bool
@@ -99,26 +79,10 @@ exec_params(PGconn *conn, const char *sql, int n, const char *const *params)
 	return false;
 }
 
-static char *
-value(PGconn *conn, const char *sql)
-{
-	struct pgs_error err;
-	PGresult *res;
-	char *v;
-
-	pgs_error_clear(&err);
-	res = pg_query(conn, sql, 0, NULL, &err);
-	if (!res)
-		return xstrdup("(error)");
-	v = xstrdup(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "(null)");
-	PQclear(res);
-	return v;
-}
-
 static uint64_t
 lsn_of(PGconn *conn, const char *sql)
 {
-	char *v = value(conn, sql);
+	char *v = pgtest_value(conn, sql);
 	uint64_t lsn = 0;
 
 	cdc_lsn_parse(v, &lsn);
@@ -145,7 +109,7 @@ wait_applied(uint64_t lsn, pid_t child, int seconds)
 			printf("# the applier exited (status %d)\n", status);
 			return false;
 		}
-		sleep_ms(50);
+		pgtest_sleep_ms(50);
 	}
 	return false;
 }
@@ -154,7 +118,7 @@ wait_applied(uint64_t lsn, pid_t child, int seconds)
 static bool
 applier_busy(void)
 {
-	char *v = value(dst, "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+	char *v = pgtest_value(dst, "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
 					" 'pgshift cdc.catchup' AND now() - xact_start > interval '30 ms'");
 	bool busy = strcmp(v, "1") == 0;
 
@@ -192,14 +156,9 @@ start_receiver(uint64_t start_lsn)
 	cfg.segment_size = 1024 * 1024;
 	cfg.start_lsn = start_lsn;
 	cfg.feedback_ms = 500;
-	for (int attempt = 0; attempt < 100; attempt++) {
-		pgs_error_clear(&err);
-		if (cdc_receiver_start(&cfg, &r, &err))
-			return r;
-		if (strcmp(err.sqlstate, "55006") != 0)
-			break;
-		sleep_ms(100);
-	}
+	pgs_error_clear(&err);
+	if (cdc_receiver_start(&cfg, &r, &err))
+		return r;
 	printf("# %s\n", err.message);
 	return NULL;
 }
@@ -251,7 +210,7 @@ child_applier(uint64_t start_lsn)
 		_exit(3);
 	}
 	do {
-		sleep_ms(50);
+		pgtest_sleep_ms(50);
 		cdc_applier_stats(a, &st);
 	} while (!term && !st.failed);
 	ok = cdc_applier_stop(a, &err);
@@ -319,44 +278,44 @@ nasty_values(void)
 						  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, p) && all;
 	}
 	ok(all, "inserts with nasty values, bound as parameters on the source too");
-	ok(exec(src, "UPDATE public.vals SET t = 'changed ''x''' WHERE id IN (100, 102)") &&
-	   exec(src, "UPDATE public.vals SET t = NULL WHERE id = 101") &&
-	   exec(src, "DELETE FROM public.vals WHERE id = 103"), "updates and a delete of them");
+	ok(pgtest_exec(src, "UPDATE public.vals SET t = 'changed ''x''' WHERE id IN (100, 102)") &&
+	   pgtest_exec(src, "UPDATE public.vals SET t = NULL WHERE id = 101") &&
+	   pgtest_exec(src, "DELETE FROM public.vals WHERE id = 103"), "updates and a delete of them");
 }
 
 static void
 varied_changes(void)
 {
-	ok(exec(src, "UPDATE public.vals SET n = 42 WHERE id = 1"),
+	ok(pgtest_exec(src, "UPDATE public.vals SET n = 42 WHERE id = 1"),
 	   "an update of a small column of the row with a TOASTed value");
-	ok(exec(src, "UPDATE public.vals SET id = 1001, t = 'moved' WHERE id = 3") &&
-	   exec(src, "UPDATE public.vals SET id = 1 WHERE id = 1") &&
-	   exec(src, "UPDATE public.vals SET id = 1002 WHERE id = 2"), "primary key changes");
-	ok(exec(src, "DELETE FROM public.full_t WHERE ctid = (SELECT ctid FROM public.full_t"
+	ok(pgtest_exec(src, "UPDATE public.vals SET id = 1001, t = 'moved' WHERE id = 3") &&
+	   pgtest_exec(src, "UPDATE public.vals SET id = 1 WHERE id = 1") &&
+	   pgtest_exec(src, "UPDATE public.vals SET id = 1002 WHERE id = 2"), "primary key changes");
+	ok(pgtest_exec(src, "DELETE FROM public.full_t WHERE ctid = (SELECT ctid FROM public.full_t"
 			" WHERE a = 1 LIMIT 1)") &&
-	   exec(src, "UPDATE public.full_t SET b = 'was null' WHERE a = 2") &&
-	   exec(src, "UPDATE public.full_t SET b = NULL WHERE a = 3") &&
-	   exec(src, "INSERT INTO public.full_t VALUES (4, 'x'), (4, 'x'), (NULL, NULL)") &&
-	   exec(src, "UPDATE public.full_t SET b = 'y' WHERE ctid = (SELECT ctid FROM public.full_t"
+	   pgtest_exec(src, "UPDATE public.full_t SET b = 'was null' WHERE a = 2") &&
+	   pgtest_exec(src, "UPDATE public.full_t SET b = NULL WHERE a = 3") &&
+	   pgtest_exec(src, "INSERT INTO public.full_t VALUES (4, 'x'), (4, 'x'), (NULL, NULL)") &&
+	   pgtest_exec(src, "UPDATE public.full_t SET b = 'y' WHERE ctid = (SELECT ctid FROM public.full_t"
 			" WHERE a = 4 LIMIT 1)") &&
-	   exec(src, "DELETE FROM public.full_t WHERE a IS NULL"),
+	   pgtest_exec(src, "DELETE FROM public.full_t WHERE a IS NULL"),
 	   "REPLICA IDENTITY FULL: one of two duplicates deleted, NULLs matched");
-	ok(exec(src, "INSERT INTO public.ident (v) VALUES ('one'), ('three')") &&
-	   exec(src, "UPDATE public.ident SET v = 'eleven' WHERE v = 'one'"),
+	ok(pgtest_exec(src, "INSERT INTO public.ident (v) VALUES ('one'), ('three')") &&
+	   pgtest_exec(src, "UPDATE public.ident SET v = 'eleven' WHERE v = 'one'"),
 	   "identity and generated columns");
-	ok(exec(src, "INSERT INTO public.trunc_me SELECT generate_series(1, 50)") &&
-	   exec(src, "TRUNCATE public.trunc_me") &&
-	   exec(src, "INSERT INTO public.trunc_me VALUES (7)") &&
-	   exec(src, "BEGIN; INSERT INTO public.trunc_me VALUES (8); TRUNCATE public.trunc_me,"
+	ok(pgtest_exec(src, "INSERT INTO public.trunc_me SELECT generate_series(1, 50)") &&
+	   pgtest_exec(src, "TRUNCATE public.trunc_me") &&
+	   pgtest_exec(src, "INSERT INTO public.trunc_me VALUES (7)") &&
+	   pgtest_exec(src, "BEGIN; INSERT INTO public.trunc_me VALUES (8); TRUNCATE public.trunc_me,"
 			" public.skipped, public.nodata; INSERT INTO public.trunc_me VALUES (9); COMMIT"),
 	   "TRUNCATE, also inside a transaction and with filtered tables");
-	ok(exec(src, "INSERT INTO public.events VALUES (1, '2023-06-01', 'a'), (2, '2024-06-01', 'b')") &&
-	   exec(src, "UPDATE public.events SET at = '2024-07-01' WHERE id = 1") &&
-	   exec(src, "INSERT INTO public.skipped VALUES (1)") &&
-	   exec(src, "INSERT INTO public.nodata VALUES (1)") &&
-	   exec(src, "DELETE FROM public.parent_fk WHERE id = 1") &&
-	   exec(src, "INSERT INTO public.\"odd \"\"name\"\"\" VALUES ('k2', 'it''s odd')") &&
-	   exec(src, "UPDATE public.\"odd \"\"name\"\"\" SET \"Mixed Case\" = NULL WHERE k = 'k1'"),
+	ok(pgtest_exec(src, "INSERT INTO public.events VALUES (1, '2023-06-01', 'a'), (2, '2024-06-01', 'b')") &&
+	   pgtest_exec(src, "UPDATE public.events SET at = '2024-07-01' WHERE id = 1") &&
+	   pgtest_exec(src, "INSERT INTO public.skipped VALUES (1)") &&
+	   pgtest_exec(src, "INSERT INTO public.nodata VALUES (1)") &&
+	   pgtest_exec(src, "DELETE FROM public.parent_fk WHERE id = 1") &&
+	   pgtest_exec(src, "INSERT INTO public.\"odd \"\"name\"\"\" VALUES ('k2', 'it''s odd')") &&
+	   pgtest_exec(src, "UPDATE public.\"odd \"\"name\"\"\" SET \"Mixed Case\" = NULL WHERE k = 'k1'"),
 	   "partition move, filtered tables, an FK cascade, odd identifiers");
 }
 
@@ -364,18 +323,18 @@ varied_changes(void)
 static uint64_t
 big_transaction(void)
 {
-	bool all = exec(src, "BEGIN") &&
-		exec(src, "INSERT INTO public.big SELECT i, repeat('x', 20) || i FROM generate_series(1, 100000) i") &&
-		exec(src, "SAVEPOINT s") &&
-		exec(src, "INSERT INTO public.big SELECT i, 'rolled back' FROM generate_series(300001, 350000) i") &&
-		exec(src, "ROLLBACK TO SAVEPOINT s") &&
-		exec(src, "INSERT INTO public.big SELECT i, repeat('y', 20) || i FROM generate_series(100001, 200000) i") &&
-		exec(src, "COMMIT");
+	bool all = pgtest_exec(src, "BEGIN") &&
+		pgtest_exec(src, "INSERT INTO public.big SELECT i, repeat('x', 20) || i FROM generate_series(1, 100000) i") &&
+		pgtest_exec(src, "SAVEPOINT s") &&
+		pgtest_exec(src, "INSERT INTO public.big SELECT i, 'rolled back' FROM generate_series(300001, 350000) i") &&
+		pgtest_exec(src, "ROLLBACK TO SAVEPOINT s") &&
+		pgtest_exec(src, "INSERT INTO public.big SELECT i, repeat('y', 20) || i FROM generate_series(100001, 200000) i") &&
+		pgtest_exec(src, "COMMIT");
 
 	ok(all, "a 200,000-row transaction with a rolled-back savepoint");
-	ok(exec(src, "BEGIN") &&
-	   exec(src, "INSERT INTO public.big SELECT i, 'aborted' FROM generate_series(400001, 450000) i") &&
-	   exec(src, "ROLLBACK"), "a big transaction rolled back");
+	ok(pgtest_exec(src, "BEGIN") &&
+	   pgtest_exec(src, "INSERT INTO public.big SELECT i, 'aborted' FROM generate_series(400001, 450000) i") &&
+	   pgtest_exec(src, "ROLLBACK"), "a big transaction rolled back");
 	return lsn_of(src, "SELECT pg_current_wal_lsn()");
 }
 
@@ -393,7 +352,7 @@ small_transactions(void)
 			snprintf(sql, sizeof(sql), "DELETE FROM public.small WHERE id = %d", i - 2);
 		else
 			snprintf(sql, sizeof(sql), "INSERT INTO public.small VALUES (%d, 'small %d')", i, i);
-		all = exec(src, sql);
+		all = pgtest_exec(src, sql);
 	}
 	return all;
 }
@@ -408,7 +367,7 @@ crash_rows(int from, int to)
 
 		snprintf(sql, sizeof(sql), "BEGIN; INSERT INTO public.crash VALUES (%d, 'c'); "
 				 "INSERT INTO public.crash_full VALUES (%d, 'c'); COMMIT", i, i);
-		all = exec(src, sql);
+		all = pgtest_exec(src, sql);
 	}
 	return all;
 }
@@ -475,18 +434,18 @@ crash_section(pid_t *child, uint64_t start_lsn)
 			 " generate_series(%d, %d) i; INSERT INTO public.crash_full SELECT i, 'b' FROM"
 			 " generate_series(%d, %d) i; COMMIT", CRASH_SMALL + 1, CRASH_SMALL + CRASH_BIG,
 			 CRASH_SMALL + 1, CRASH_SMALL + CRASH_BIG);
-	ok(exec(big, sql), "a big transaction on the crash tables");
+	ok(pgtest_exec(big, sql), "a big transaction on the crash tables");
 	PQfinish(big);
 	commit = lsn_of(src, "SELECT pg_current_wal_lsn()");
 	/* kill while the big transaction is being read back and applied */
 	for (i = 0; i < 1000 && applied_lsn() < commit && !applier_busy(); i++)
-		sleep_ms(5);
+		pgtest_sleep_ms(5);
 	ok(kill_applier(*child), "applier killed with SIGKILL while applying");
 	printf("# at the kill the big transaction was %s\n",
 		   applied_lsn() >= commit ? "already applied" : "not yet committed on the target");
 	*child = spawn_applier(start_lsn);
 	ok(crash_rows(CRASH_SMALL / 2 + 1, CRASH_SMALL - 100), "more small transactions");
-	sleep_ms(50);
+	pgtest_sleep_ms(50);
 	ok(kill_applier(*child), "applier killed with SIGKILL again, among small transactions");
 	*child = spawn_applier(start_lsn);
 	ok(crash_rows(CRASH_SMALL - 99, CRASH_SMALL), "the last small transactions");
@@ -513,17 +472,17 @@ phase_run(void)
 	measure_big(child);
 	measure_small(child);
 	crash_section(&child, start_lsn);
-	exec(src, "UPDATE public.crash_full SET v = 'after' WHERE id = 5");
-	exec(src, "DELETE FROM public.crash_full WHERE id = 6");
+	pgtest_exec(src, "UPDATE public.crash_full SET v = 'after' WHERE id = 5");
+	pgtest_exec(src, "DELETE FROM public.crash_full WHERE id = 6");
 	end_lsn = lsn_of(src, "SELECT pg_current_wal_lsn()");
 	ok(wait_applied(end_lsn, child, 300), "the applied LSN passed the source's WAL position");
 	kill(child, SIGTERM);
 	waitpid(child, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the applier stopped cleanly on SIGTERM");
-	v = value(dst, "SELECT applied_commit_at IS NOT NULL FROM pgshift.runs WHERE plan = 'apply_test'");
+	v = pgtest_value(dst, "SELECT applied_commit_at IS NOT NULL FROM pgshift.runs WHERE plan = 'apply_test'");
 	is_str(v, "t", "the source commit time of the last applied transaction is recorded");
 	free(v);
-	v = value(dst, "SELECT count(*) FROM public.big");
+	v = pgtest_value(dst, "SELECT count(*) FROM public.big");
 	is_str(v, "200000", "big: the savepoint's and the aborted transaction's rows are not there");
 	free(v);
 	cdc_receiver_free(r);
@@ -555,20 +514,20 @@ phase_schema(void)
 		printf("# %s\n", err.message);
 		return;
 	}
-	exec(src, "INSERT INTO public.vals (id, t) VALUES (5000, 'before the ALTER')");
+	pgtest_exec(src, "INSERT INTO public.vals (id, t) VALUES (5000, 'before the ALTER')");
 	lsn = lsn_of(src, "SELECT pg_current_wal_lsn()");
 	for (i = 0; i < 600 && cdc_applier_applied_lsn(a) < lsn; i++)
-		sleep_ms(50);
+		pgtest_sleep_ms(50);
 	ok(i < 600, "a change before the schema change is applied");
 	cdc_applier_stats(a, &stats);
 	ok(stats.lag_bytes >= 0 && stats.running && !stats.failed, "stats: running, lag known");
-	exec(src, "ALTER TABLE public.vals ADD COLUMN extra integer");
-	exec(src, "INSERT INTO public.vals (id, t, extra) VALUES (5001, 'after', 7)");
+	pgtest_exec(src, "ALTER TABLE public.vals ADD COLUMN extra integer");
+	pgtest_exec(src, "INSERT INTO public.vals (id, t, extra) VALUES (5001, 'after', 7)");
 	for (i = 0; i < 600; i++) {
 		cdc_applier_stats(a, &stats);
 		if (!stats.running)
 			break;
-		sleep_ms(50);
+		pgtest_sleep_ms(50);
 	}
 	ok(!cdc_applier_stop(a, &err), "the applier stopped on the schema change");
 	printf("# %s\n# hint: %s\n", err.message, err.hint);
