@@ -8,10 +8,13 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pg/conn.h"
 #include "plan/plan.h"
+#include "util/xalloc.h"
 
 /* Loads a plan from YAML text (through a temp file); NULL after printing why. */
 static struct plan *
@@ -49,6 +52,46 @@ pgtest_connect(const char *uri, const char *role, bool read_only)
 	if (!conn)
 		printf("# %s\n", err.message);
 	return conn;
+}
+
+static inline void
+pgtest_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Runs a statement; false after printing the server's error. */
+static inline bool
+pgtest_exec(PGconn *conn, const char *sql)
+{
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	if (pg_exec(conn, sql, 0, NULL, &err))
+		return true;
+	printf("# %s: %s\n", sql, err.message);
+	return false;
+}
+
+/* The one value of a query, malloc'd; "(error)" when it failed, "(null)" for NULL. */
+static inline char *
+pgtest_value(PGconn *conn, const char *sql)
+{
+	struct pgs_error err;
+	PGresult *res;
+	char *v;
+
+	pgs_error_clear(&err);
+	res = pg_query(conn, sql, 0, NULL, &err);
+	if (!res) {
+		printf("# %s\n", err.message);
+		return xstrdup("(error)");
+	}
+	v = xstrdup(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "(null)");
+	PQclear(res);
+	return v;
 }
 
 #endif

@@ -52,39 +52,10 @@ static const char plan_atomic[] =
 	"  format: ${COPY_FORMAT}\n"
 	"cdc: { enabled: false }\n";
 
-/* The one value of a query, malloc'd; "(error)" when it failed. */
-static char *
-value(PGconn *conn, const char *sql)
-{
-	struct pgs_error err;
-	PGresult *res;
-	char *v;
-
-	pgs_error_clear(&err);
-	res = pg_query(conn, sql, 0, NULL, &err);
-	if (!res) {
-		printf("# %s\n", err.message);
-		return xstrdup("(error)");
-	}
-	v = xstrdup(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "(null)");
-	PQclear(res);
-	return v;
-}
-
 static bool
 starts_with(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static void
-exec_or_say(PGconn *conn, const char *sql)
-{
-	struct pgs_error err;
-
-	pgs_error_clear(&err);
-	if (!pg_exec(conn, sql, 0, NULL, &err))
-		printf("# %s\n", err.message);
 }
 
 struct fixture {
@@ -182,7 +153,7 @@ count_rows(PGconn *conn, const struct cat_table *t)
 {
 	char *q = pg_quote_qualified(conn, t->schema, t->name);
 	char *sql = xasprintf("SELECT count(*) FROM ONLY %s", q);
-	char *v = value(conn, sql);
+	char *v = pgtest_value(conn, sql);
 	long long n = strtoll(v, NULL, 10);
 
 	free(q);
@@ -259,20 +230,20 @@ copy_one(struct fixture *fx, size_t s)
 static void
 write_after_snapshot(struct fixture *fx)
 {
-	exec_or_say(fx->src, "INSERT INTO public.probe VALUES (2, 'after')");
-	exec_or_say(fx->src, "UPDATE public.probe SET v = 'changed' WHERE id = 1");
+	(void) pgtest_exec(fx->src, "INSERT INTO public.probe VALUES (2, 'after')");
+	(void) pgtest_exec(fx->src, "UPDATE public.probe SET v = 'changed' WHERE id = 1");
 }
 
 static void
 check_probe(struct fixture *fx)
 {
-	char *v = value(fx->dst, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM public.probe");
+	char *v = pgtest_value(fx->dst, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM public.probe");
 
 	is_str(v, "1:before", "rows written on the source after the snapshot did not arrive");
 	free(v);
 	/* back to the snapshot's state, so the .t's comparison holds */
-	exec_or_say(fx->src, "DELETE FROM public.probe WHERE id = 2");
-	exec_or_say(fx->src, "UPDATE public.probe SET v = 'before' WHERE id = 1");
+	(void) pgtest_exec(fx->src, "DELETE FROM public.probe WHERE id = 2");
+	(void) pgtest_exec(fx->src, "UPDATE public.probe SET v = 'before' WHERE id = 1");
 }
 
 static long
@@ -371,7 +342,7 @@ scenario_atomic(void)
 	   "the error names the table and the server's reason");
 	is_str(err.sqlstate, "23514", "the SQLSTATE is kept");
 	is_str(err.step, "copy:public.guarded", "the error names the step");
-	v = value(fx.dst, "SELECT count(*) FROM public.guarded");
+	v = pgtest_value(fx.dst, "SELECT count(*) FROM public.guarded");
 	is_str(v, "2", "the refused copy left the target's rows");
 	free(v);
 
@@ -380,14 +351,14 @@ scenario_atomic(void)
 	ok(replaced >= 0 && !step_copy(&fx.run, (size_t) replaced, &err), "a cancelled copy fails");
 	ok(strstr(err.message, "cancelled") != NULL, "and says it was cancelled");
 	printf("# %s\n", err.message);
-	v = value(fx.dst, "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.replaced");
+	v = pgtest_value(fx.dst, "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.replaced");
 	is_str(v, "7", "the cancelled copy left the target's rows");
 	free(v);
 
 	atomic_store(&fx.run.cancel, false);
 	pgs_error_clear(&err);
 	ok(replaced >= 0 && step_copy(&fx.run, (size_t) replaced, &err), "a copy into a non-empty table");
-	v = value(fx.dst, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM public.replaced");
+	v = pgtest_value(fx.dst, "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM public.replaced");
 	is_str(v, "1:source one,2:source two", "replaces its rows with the source's");
 	free(v);
 	fixture_close(&fx);
