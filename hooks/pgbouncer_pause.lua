@@ -24,27 +24,6 @@
 --   PGBOUNCER_DATABASE  the database to pause; unset pauses every database
 --
 -- PAUSE waits for running transactions to finish; hooks.timeout bounds that.
-local function admin(command)
-  local conninfo = pgshift.env("PGBOUNCER_ADMIN")
-  if not conninfo then
-    return false, "PGBOUNCER_ADMIN is not set (conninfo of the PgBouncer admin console)"
-  end
-  local db = pgshift.env("PGBOUNCER_DATABASE")
-  if db then
-    if not db:match("^[%w_]+$") then
-      return false, "PGBOUNCER_DATABASE must be a plain database name"
-    end
-    command = command .. " " .. db
-  end
-  local code, out = pgshift.exec("psql -X -q -v ON_ERROR_STOP=1 " .. pgshift.shell_quote(conninfo)
-    .. " -c " .. pgshift.shell_quote(command) .. " 2>&1")
-  if code ~= 0 then
-    return false, string.format("%s failed (exit %d): %s", command, code, out)
-  end
-  pgshift.log("info", "pgbouncer: " .. command .. " done")
-  return true
-end
-
 return function(event, ctx)
-  return admin("PAUSE")
+  return pgshift.pgbouncer("PAUSE", true)
 end

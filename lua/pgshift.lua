@@ -79,3 +79,29 @@ function M.exec_ok(cmd)
   end
   return out
 end
+
+-- pgshift.pgbouncer(command [, per_database]) -> true, or false and the reason.
+-- Runs one PgBouncer admin-console command (PAUSE, RESUME, RELOAD) through
+-- psql: the console speaks only the simple query protocol, which
+-- pgshift.query (bound parameters) does not. Needs hooks.allow_shell.
+-- per_database appends PGBOUNCER_DATABASE when it is set.
+function M.pgbouncer(command, per_database)
+  local conninfo = M.env("PGBOUNCER_ADMIN")
+  if not conninfo then
+    return false, "PGBOUNCER_ADMIN is not set (conninfo of the PgBouncer admin console)"
+  end
+  local db = per_database and M.env("PGBOUNCER_DATABASE")
+  if db then
+    if not db:match("^[%w_]+$") then
+      return false, "PGBOUNCER_DATABASE must be a plain database name"
+    end
+    command = command .. " " .. db
+  end
+  local code, out = M.exec("psql -X -q -v ON_ERROR_STOP=1 " .. M.shell_quote(conninfo)
+    .. " -c " .. M.shell_quote(command) .. " 2>&1")
+  if code ~= 0 then
+    return false, string.format("%s failed (exit %d): %s", command, code, out)
+  end
+  M.log("info", "pgbouncer: " .. command .. " done")
+  return true
+end

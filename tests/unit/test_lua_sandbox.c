@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -468,6 +469,95 @@ test_wait_for_file(void)
 	hooks_free(h);
 }
 
+/* Writes an executable fake psql into DIR/bin that records its arguments (one per line). */
+static char *
+fake_psql(int exit_code)
+{
+	char *bin = xasprintf("%s/bin", dir);
+	char *script = xasprintf("#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > %s/psql.args\n"
+							 "echo 'ERROR:  no such database'\nexit %d\n", dir, exit_code);
+	char *path;
+
+	mkdir(bin, 0700);
+	free(hook_file("bin/psql", script));
+	path = xasprintf("%s/psql", bin);
+	chmod(path, 0700);
+	free(path);
+	free(script);
+	return bin;
+}
+
+static char *
+psql_args(void)
+{
+	char *path = xasprintf("%s/psql.args", dir);
+	FILE *f = fopen(path, "r");
+	char buf[1024] = "";
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	unlink(path);
+	free(path);
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+/* hooks/pgbouncer_*.lua, run for real against a fake psql that records what it was asked. */
+static void
+test_pgbouncer(void)
+{
+	struct hooks_config cfg = {.timeout_ms = 5000, .allow_shell = true};
+	struct event ev = event_init("cutover.1:lua", "p", "r", "cutover.1:lua");
+	const char *old_path = getenv("PATH");
+	char *bin = fake_psql(0), *path = xasprintf("%s:%s", bin, old_path ? old_path : "/usr/bin:/bin");
+	char *saved_path = xstrdup(old_path ? old_path : "/usr/bin:/bin");
+	struct hooks *h = hooks_new(&cfg);
+	struct pgs_error err;
+	char *args;
+
+	setenv("PATH", path, 1);
+	unsetenv("PGBOUNCER_ADMIN");
+	pgs_error_clear(&err);
+	ok(!hooks_run(h, "../../hooks/pgbouncer_pause.lua", &ev, &err), "pause without PGBOUNCER_ADMIN fails");
+	is_str(err.message, "lua hook ../../hooks/pgbouncer_pause.lua returned false: PGBOUNCER_ADMIN is "
+		   "not set (conninfo of the PgBouncer admin console)", "saying what to set");
+	setenv("PGBOUNCER_ADMIN", "host=127.0.0.1 port=6432 dbname=pgbouncer", 1);
+	setenv("PGBOUNCER_DATABASE", "app", 1);
+	pgs_error_clear(&err);
+	ok(hooks_run(h, "../../hooks/pgbouncer_pause.lua", &ev, &err), "pause runs psql on the admin console");
+	args = psql_args();
+	is_str(args, "-X\n-q\n-v\nON_ERROR_STOP=1\nhost=127.0.0.1 port=6432 dbname=pgbouncer\n-c\nPAUSE app\n",
+		   "with the conninfo as one argument and PAUSE of the database");
+	free(args);
+	setenv("PGBOUNCER_RELOAD", "1", 1);
+	pgs_error_clear(&err);
+	ok(hooks_run(h, "../../hooks/pgbouncer_resume.lua", &ev, &err), "resume runs RELOAD then RESUME");
+	args = psql_args();
+	ok(strstr(args, "RESUME app\n") != NULL, "the last command is RESUME of the database");
+	free(args);
+	setenv("PGBOUNCER_DATABASE", "app; SHUTDOWN", 1);
+	pgs_error_clear(&err);
+	ok(!hooks_run(h, "../../hooks/pgbouncer_pause.lua", &ev, &err), "a database name with more in it is refused");
+	hooks_free(h);
+	free(bin);
+	bin = fake_psql(3);
+	h = hooks_new(&cfg);
+	setenv("PGBOUNCER_DATABASE", "app", 1);
+	pgs_error_clear(&err);
+	ok(!hooks_run(h, "../../hooks/pgbouncer_pause.lua", &ev, &err), "a failing psql fails the hook");
+	ok(strstr(err.message, "PAUSE app failed (exit 3): ERROR:  no such database") != NULL,
+	   "with the command, exit code and psql's output");
+	hooks_free(h);
+	setenv("PATH", saved_path, 1);
+	unsetenv("PGBOUNCER_ADMIN");
+	unsetenv("PGBOUNCER_DATABASE");
+	unsetenv("PGBOUNCER_RELOAD");
+	free(saved_path);
+	free(path);
+	free(bin);
+}
+
 int
 main(void)
 {
@@ -487,6 +577,7 @@ main(void)
 	test_sink();
 	test_shipped_hooks();
 	test_wait_for_file();
+	test_pgbouncer();
 	{
 		char *cmd = xasprintf("rm -rf '%s'", dir);
 
