@@ -7,7 +7,7 @@
  *
  * On-disk format (all integers little-endian):
  *
- *   <dir>/XXXXXXXXXXXXXXXX.spool   one segment; the name is the LSN of its
+ *   <dir>/<16 hex digits>.spool   one segment; the name is the LSN of its
  *                                  first record as 16 upper-case hex digits
  *   segment header, 16 bytes:      "PGSSPOOL" | version u32 (1) | zero u32
  *   then records, back to back:    type u8 | lsn u64 | length u32 |
