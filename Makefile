@@ -34,7 +34,7 @@ else
 Q := @
 endif
 
-.PHONY: all check unit integration asan valgrind deps install clean demo bench
+.PHONY: all check unit integration asan valgrind deps have-deps install clean demo bench
 all: pgshift
 
 pgshift: $(OBJS)
@@ -75,26 +75,33 @@ deps:
 	  echo "run as root, or: sudo apt-get install -y $(DEB_PKGS)"; \
 	fi
 
-unit: deps
+# Test and demo targets never change the machine: they only say what is missing.
+have-deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || printf ' %s' $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "missing packages:$$missing"; echo "install them with: make deps (as root)"; exit 1; \
+	fi
+
+unit: have-deps
 	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS)
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
 
-integration: deps
+integration: have-deps
 	$(Q)$(MAKE) --no-print-directory pgshift $(PGTEST_BINS)
 	$(Q)prove -j2 tests/integration/
 
-check: deps
+check: have-deps
 	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS) $(PGTEST_BINS)
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
 	$(Q)prove -j2 tests/integration/
 
-asan: deps
+asan: have-deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan CC=gcc \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  build/asan/unit-all
 	$(Q)cd tests/unit && ASAN_OPTIONS=detect_leaks=1 prove -e '' ../../build/asan/unit/test_*
 
-valgrind: deps
+valgrind: have-deps
 	$(Q)$(MAKE) --no-print-directory $(UNIT_BINS)
 	$(Q)cd tests/unit && prove -e 'valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9' $(UNIT_BINS:%=../../%)
 
@@ -113,7 +120,7 @@ bench: deps pgshift
 	$(Q)DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb bc >/dev/null 2>&1 || true
 	$(Q)tests/bench/offline_copy.sh $(ROWS)
 
-demo: deps pgshift
+demo: have-deps pgshift
 	$(Q)bash examples/quickstart/demo.sh
 
 clean:
