@@ -8,12 +8,27 @@
 #include "util/rng.h"
 
 static _Thread_local uint64_t state;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* A forked child would otherwise repeat its parent's sequence. */
+static void
+forget_in_child(void)
+{
+	state = 0;
+}
+
+static void
+register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_in_child);
+}
 
 static void
 seed(void)
 {
 	uint64_t s = 0;
 
+	pthread_once(&atfork_once, register_atfork);
 	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t) sizeof(s)) {
 		struct timespec ts;
 
