@@ -84,6 +84,7 @@ struct plan {
 		enum replica_identity_mode replica_identity;
 		char *spool_dir;                    /* absolute */
 		int64_t max_lag_ms;
+		int64_t reconnect_for_ms;           /* how long a lost CDC-phase connection is retried */
 	} cdc;
 
 	struct {

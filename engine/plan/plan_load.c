@@ -81,6 +81,7 @@ static const struct field cdc_fields[] = {
 	{"replica_identity", f_enum, PF(cdc.replica_identity), &ri_enum, false},
 	{"spool_dir", f_path, PF(cdc.spool_dir), NULL, false},
 	{"max_lag", f_duration, PF(cdc.max_lag_ms), NULL, false},
+	{"reconnect_for", f_duration, PF(cdc.reconnect_for_ms), NULL, false},
 };
 static const struct field cutover_fields[] = {
 	{"approval", f_enum, PF(cutover.approval), &approval_enum, false},
@@ -136,6 +137,7 @@ plan_defaults(struct plan *p)
 	p->cdc.enabled = true;
 	p->cdc.replica_identity = REPLICA_IDENTITY_FAIL;
 	p->cdc.max_lag_ms = 1000;
+	p->cdc.reconnect_for_ms = 10 * 60 * 1000;
 	p->cutover.approval = APPROVAL_MANUAL;
 	p->cleanup.when = CLEANUP_AFTER_CUTOVER;
 	p->cleanup.drop_slot = true;
