@@ -34,7 +34,7 @@ else
 Q := @
 endif
 
-.PHONY: all check unit integration asan valgrind fuzz fuzz-smoke deps have-deps install clean demo bench
+.PHONY: all check unit integration asan tsan valgrind fuzz deps have-deps install clean demo bench
 all: pgshift
 
 pgshift: $(OBJS)
@@ -100,6 +100,14 @@ asan: have-deps
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  build/asan/unit-all
 	$(Q)cd tests/unit && ASAN_OPTIONS=detect_leaks=1 prove -e '' ../../build/asan/unit/test_*
+
+# ThreadSanitizer over the unit tests (the scheduler, spool, event bus and
+# hook tests run threads).
+tsan: have-deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan CC=gcc \
+	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
+	  build/tsan/unit-all
+	$(Q)cd tests/unit && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" prove -e '' ../../build/tsan/unit/test_*
 
 valgrind: have-deps
 	$(Q)$(MAKE) --no-print-directory $(UNIT_BINS)
