@@ -49,14 +49,22 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 PGconn *
 pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err)
 {
-	const char *keys[] = {"dbname", "application_name", "fallback_application_name",
-						  "replication", NULL};
-	const char *vals[] = {conninfo, s->app_name ? s->app_name : "pgshift", "pgshift",
+	/*
+	 * TCP keepalives and a connect timeout before dbname, so the plan's
+	 * conninfo can change them: an idle session whose network path died is
+	 * noticed within about a minute, and a connection attempt into a dead
+	 * path ends, so CDC reconnects (retry.h) instead of waiting for ever.
+	 */
+	const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+						  "keepalives_count", "connect_timeout", "dbname", "application_name",
+						  "fallback_application_name", "replication", NULL};
+	const char *vals[] = {"1", "30", "10", "3", "30", conninfo,
+						  s->app_name ? s->app_name : "pgshift", "pgshift",
 						  s->replication ? "database" : NULL, NULL};
 	PGconn *conn;
 
 	if (!s->replication)
-		keys[3] = NULL;
+		keys[8] = NULL;
 	/* expand_dbname=1: conninfo may be a URI or key=value string */
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
