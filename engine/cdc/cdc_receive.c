@@ -74,7 +74,7 @@ struct cdc_receiver {
 	atomic_bool stop;
 	atomic_bool running;
 	atomic_bool failed;
-	atomic_ullong received_lsn, durable_lsn, confirmed_lsn, bytes, messages, reconnects;
+	atomic_ullong received_lsn, durable_lsn, confirmed_lsn, bytes, messages;
 
 	pthread_mutex_t error_lock; /* guards error */
 	struct pgs_error error;
@@ -506,10 +506,7 @@ reconnect(struct cdc_receiver *r, struct pgs_error *err)
 		return false;
 	PQfinish(r->conn);
 	r->conn = NULL;
-	if (!pg_backoff_wait(&r->backoff, err, &r->stop, err) || !start_with_retries(r, true, err))
-		return false;
-	atomic_fetch_add(&r->reconnects, 1);
-	return true;
+	return pg_backoff_wait(&r->backoff, err, &r->stop, err) && start_with_retries(r, true, err);
 }
 
 static void *
@@ -604,7 +601,6 @@ cdc_receiver_stats(struct cdc_receiver *r, struct cdc_receiver_stats *out)
 	out->confirmed_lsn = atomic_load(&r->confirmed_lsn);
 	out->bytes = atomic_load(&r->bytes);
 	out->messages = atomic_load(&r->messages);
-	out->reconnects = atomic_load(&r->reconnects);
 	out->running = atomic_load(&r->running);
 	out->failed = atomic_load(&r->failed);
 }
