@@ -82,8 +82,8 @@ sub plan_for {
     my $path = write_plan(<<"YAML", $pdir);
 version: 1
 name: $name
-source: { uri: \${SOURCE_URI} }
-target: { uri: \${TARGET_URI} }
+source: { uri: "\${SOURCE_URI}" }
+target: { uri: "\${TARGET_URI}" }
 filters: { exclude_schemas: [scratch] }
 copy: { table_jobs: 2, index_jobs: 2, vacuum_analyze: false }
 cdc: { enabled: true, max_lag: 2s, ddl: stop }
@@ -112,12 +112,21 @@ sub start_apply {
 
 sub slurp { my ($f) = @_; open(my $fh, '<', $f) or return ''; local $/; return <$fh> // ''; }
 
+# An apply that ended keeps its exit code in $r->{rc}.
+sub ended {
+    my ($r) = @_;
+    return 1 if defined $r->{rc};
+    return 0 unless waitpid($r->{pid}, 1) == $r->{pid};
+    $r->{rc} = $? >> 8;
+    return 1;
+}
+
 sub wait_until {
-    my ($cond, $secs, $pid) = @_;
+    my ($cond, $secs, $r) = @_;
     my $deadline = time + $secs;
     while (time < $deadline) {
         return 1 if $cond->();
-        return 0 if $pid && waitpid($pid, 1) == $pid;
+        return 0 if $r && ended($r);
         sleep 0.2;
     }
     return 0;
@@ -137,7 +146,7 @@ for my $name (@names) {
 }
 for my $name (@names) {
     my $r = $run{$name};
-    ok(wait_until(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r->{pid}),
+    ok(wait_until(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
        "$name: apply reaches the cutover gate") or diag(slurp($r->{log}));
 }
 for my $name (@names) {
@@ -149,10 +158,10 @@ for my $name (@names) {
 for my $name (@names) {
     my $r = $run{$name};
     my ($sql, $names_it, $want) = @{ $cases{$name} };
-    my $ok = wait_until(sub { waitpid($r->{pid}, 1) == $r->{pid} }, 120);
-    my $rc = $ok ? $? >> 8 : -1;
+    my $rc = wait_until(sub { ended($r) }, 120) ? $r->{rc} : -1;
     my $log = slurp($r->{log});
     is($rc, $want, "$name: apply exits $want") or diag($log);
+    note("$name: $1") if $log =~ /^pgshift: error: (?!step )(.*)$/m;
     if ($names_it) {
         like($log, $names_it, "$name: the error names the change");
         like($log, qr/source (?:LSN|transaction)|commit [0-9A-F]+\/[0-9A-F]+/,
