@@ -62,4 +62,19 @@ bool run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, stru
  */
 bool run_cdc_stop(struct run *run, struct pgs_error *err);
 
+/*
+ * cdc.ddl: stop (run_ddl.c). Reads the source catalog now and compares it
+ * by name with run->cat; false naming every change and the source LSN it
+ * was seen at ("when" says where: "while streaming", "at the stop
+ * position"), or when the source could not be read.
+ */
+bool run_ddl_check(struct run *run, const char *when, struct pgs_error *err);
+
+/*
+ * At most every 10 s while the receiver runs: run_ddl_check. A source that
+ * cannot be read is a warning (looked at again next time); a change fails.
+ * The scheduler's thread only.
+ */
+bool run_ddl_tick(struct run *run, struct pgs_error *err);
+
 #endif

@@ -188,7 +188,9 @@ step_cdc_catchup(struct run *run, size_t step, struct pgs_error *err)
  * applied once the applied LSN reaches it. The applied LSN only passes a
  * point when every commit before that point is on the target (a keepalive
  * moves it only with no transaction open), so neither a keepalive nor an idle
- * stretch of WAL can end the replay early.
+ * stretch of WAL can end the replay early. Then, with writes stopped, the
+ * source catalog is compared with the run's one last time (cdc.ddl), and
+ * the large objects, which the slot never carries, are brought in line.
  */
 bool
 cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
@@ -211,7 +213,8 @@ cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct 
 		run_cdc_view(run, &v);
 		if (v.applied_lsn >= stop) {
 			log_info("wait_for_catchup: caught up at %s", s);
-			return true;
+			return run_ddl_check(run, "at the stop position", err) &&
+				   cutover_sync_blobs(run, err);
 		}
 		if (now_s() > deadline) {
 			pgo_lsn_text(v.applied_lsn, a);
