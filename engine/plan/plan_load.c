@@ -104,6 +104,7 @@ static const struct field cdc_fields[] = {
 	{"spool_dir", f_path, PF(cdc.spool_dir), NULL, false},
 	{"max_lag", f_duration, PF(cdc.max_lag_ms), NULL, false},
 	{"ddl", f_ddl, PF(cdc.ddl), &ddl_enum, false},
+	{"reconnect_for", f_duration, PF(cdc.reconnect_for_ms), NULL, false},
 };
 static const struct field cutover_fields[] = {
 	{"approval", f_enum, PF(cutover.approval), &approval_enum, false},
@@ -160,6 +161,7 @@ plan_defaults(struct plan *p)
 	p->cdc.replica_identity = REPLICA_IDENTITY_FAIL;
 	p->cdc.max_lag_ms = 1000;
 	p->cdc.ddl = DDL_STOP;
+	p->cdc.reconnect_for_ms = 10 * 60 * 1000;
 	p->cutover.approval = APPROVAL_MANUAL;
 	p->cleanup.when = CLEANUP_AFTER_CUTOVER;
 	p->cleanup.drop_slot = true;

@@ -30,8 +30,10 @@ bool run_cdc_start_applier(struct run *run, struct pgs_error *err);
 
 /*
  * The scheduler's once-a-second look: false with the thread's error when
- * the receiver or the applier has failed; records the receiver's durable
- * LSN in the state when it moved.
+ * the receiver or the applier has failed (they ride out lost connections
+ * themselves, within cdc.reconnect_for), or when another apply took the
+ * plan's lock while the target was unreachable; records the receiver's
+ * durable LSN in the state when it moved.
  */
 bool run_cdc_tick(struct run *run, struct pgs_error *err);
 
