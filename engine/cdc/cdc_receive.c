@@ -460,7 +460,7 @@ start_streaming(struct cdc_receiver *r, uint64_t pos, struct pgs_error *err)
 static bool
 prepare(struct cdc_receiver *r, const struct cdc_receiver_config *cfg, struct pgs_error *err)
 {
-	struct pg_session s = {"source", "pgshift cdc.stream", false, true};
+	struct pg_session s = {"source", "pgshift cdc.stream", false, true, false};
 	uint64_t confirmed, pos;
 
 	if (!spool_open_writer(r->spool_dir, cfg->segment_size, &r->spool, err))

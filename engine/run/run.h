@@ -61,6 +61,7 @@ struct run {
 	pthread_mutex_t cdc_lock;
 	struct cdc_receiver *receiver;      /* owned by the run */
 	struct cdc_applier *applier;        /* owned by the run */
+	uint64_t applied_at_stop;           /* the applier's applied LSN when it was stopped */
 	uint64_t reported_received;         /* last received LSN written to the state */
 	/*
 	 * Every migrated table was emptied in one TRUNCATE before this run's
@@ -84,5 +85,7 @@ bool step_execute(struct run *run, size_t step, struct pgs_error *err);
 /* Connections for steps: session settings of pg/conn.h, application_name per step. */
 PGconn *run_connect_source(struct run *run, const char *step_id, struct pgs_error *err);
 PGconn *run_connect_target(struct run *run, const char *step_id, struct pgs_error *err);
+/* A target session that writes the user's rows or builds their objects: see pg/conn.c. */
+PGconn *run_connect_target_rows(struct run *run, const char *step_id, struct pgs_error *err);
 
 #endif

@@ -370,7 +370,7 @@ test_drop_foreign(PGconn *chk, const char *uri)
 static int
 run_all(const char *uri)
 {
-	struct pg_session s = {"target", "pgshift-test", false, false};
+	struct pg_session s = {"target", "pgshift-test", false, false, false};
 	struct plan a = make_plan("state_a", uri);
 	struct pgs_error err;
 	struct state *st;
