@@ -412,12 +412,20 @@ check_tuples(const struct pgo_relation *rel, const struct pgo_change *c, char ki
 		return true;
 	if (c->old_kind == 0 && kind == 'D')
 		return pgs_fail(err, "the delete carries no old tuple");
-	if (c->old_kind != 'O' && rel->replident == 'n')
-		return pgs_fail(err, "the table has REPLICA IDENTITY NOTHING: rows cannot be identified");
+	if (c->old_kind != 'O' && rel->replident == 'n') {
+		pgs_fail(err, "the table has REPLICA IDENTITY NOTHING: rows cannot be identified");
+		pgs_error_hint(err, "give the source table a primary key or REPLICA IDENTITY FULL,"
+					   " then start the migration over");
+		return false;
+	}
 	for (uint16_t i = 0; c->old_kind != 'O' && i < rel->ncols; i++)
-		if ((rel->cols[i].flags & PGO_COLUMN_KEY) && id->cols[i].kind == PGO_VALUE_UNCHANGED)
-			return pgs_fail(err, "key column \"%s\" was not sent (unchanged TOAST)",
-							rel->cols[i].name);
+		if ((rel->cols[i].flags & PGO_COLUMN_KEY) && id->cols[i].kind == PGO_VALUE_UNCHANGED) {
+			pgs_fail(err, "key column \"%s\" (type oid %u) was not sent (unchanged TOAST)",
+					 rel->cols[i].name, rel->cols[i].type_oid);
+			pgs_error_hint(err, "use a replica identity whose columns are not TOASTed, or"
+						   " REPLICA IDENTITY FULL, on the source table");
+			return false;
+		}
 	return true;
 }
 

@@ -54,8 +54,10 @@ struct run {
 	 * by the snapshot step (or read back from the state on resume) before
 	 * cdc.stream runs. The receiver (cdc.stream) and the applier
 	 * (cdc.catchup) outlive their steps: they run until run_cdc_stop at the
-	 * end of apply or in cleanup. cdc_lock guards the two pointers; the
-	 * threads they own are stopped and freed only by run_cdc_stop.
+	 * end of apply or in cleanup (the applier alone may stop earlier, at
+	 * wait_for_catchup: run_cdc_stop_applier). cdc_lock guards the two
+	 * pointers and applied_at_stop; the threads they own are stopped and
+	 * freed only by those two functions.
 	 */
 	uint64_t cdc_start_lsn;
 	pthread_mutex_t cdc_lock;
