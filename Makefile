@@ -34,7 +34,7 @@ else
 Q := @
 endif
 
-.PHONY: all check unit integration asan valgrind fuzz fuzz-smoke deps have-deps install clean demo bench
+.PHONY: all check unit integration asan tsan valgrind fuzz deps have-deps install clean demo bench
 all: pgshift
 
 pgshift: $(OBJS)
@@ -93,6 +93,8 @@ integration: have-deps
 check: have-deps
 	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS) $(PGTEST_BINS)
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
+	$(Q)if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS); \
+	  else echo "fuzz: clang is not installed, harnesses not run (make deps installs it)"; fi
 	$(Q)prove -j2 tests/integration/
 
 asan: have-deps
@@ -100,6 +102,14 @@ asan: have-deps
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  build/asan/unit-all
 	$(Q)cd tests/unit && ASAN_OPTIONS=detect_leaks=1 prove -e '' ../../build/asan/unit/test_*
+
+# ThreadSanitizer over the unit tests (the scheduler, spool, event bus and
+# hook tests run threads).
+tsan: have-deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan CC=gcc \
+	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
+	  build/tsan/unit-all
+	$(Q)cd tests/unit && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" prove -e '' ../../build/tsan/unit/test_*
 
 valgrind: have-deps
 	$(Q)$(MAKE) --no-print-directory $(UNIT_BINS)

@@ -189,8 +189,11 @@ top_value(yaml_document_t *doc, const char *section, const char *key)
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(doc, p->key);
 
-		if (k->type == YAML_SCALAR_NODE && strcmp((const char *) k->data.scalar.value, section) == 0)
+		/* the first one, as parse_mapping reads it: a duplicate is reported, never used */
+		if (k->type == YAML_SCALAR_NODE && strcmp((const char *) k->data.scalar.value, section) == 0) {
 			found = yaml_document_get_node(doc, p->value);
+			break;
+		}
 	}
 	if (!found || !key || found->type != YAML_MAPPING_NODE)
 		return found;
@@ -334,7 +337,6 @@ plan_load(const char *path, struct diag_list *dl)
 {
 	struct plan *plan;
 	yaml_document_t doc;
-	yaml_node_t *steps;
 	struct parse_ctx ctx;
 	size_t len = 0;
 	char *data = read_file(path, &len, dl);
@@ -353,9 +355,12 @@ plan_load(const char *path, struct diag_list *dl)
 	plan_defaults(plan);
 	ctx = (struct parse_ctx) {dl, &doc, plan};
 	parse_mapping(&ctx, yaml_document_get_root_node(&doc), &top_sec, plan, "");
-	steps = top_value(&doc, "cutover", "steps");
-	/* "steps:" with no value is "not set", like every other key: defaults apply */
-	plan_finish_defaults(plan, steps && !node_is_null(steps));
+	/*
+	 * Whether the parser filled the list, not whether some "steps:" key exists:
+	 * "steps:" with no value is "not set" like every other key, and a list in a
+	 * duplicate section was never read.
+	 */
+	plan_finish_defaults(plan, plan->cutover.steps != NULL);
 	plan_cross_checks(&ctx);
 	yaml_document_delete(&doc);
 	if (dl->nerrors > 0) {

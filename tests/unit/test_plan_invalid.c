@@ -72,6 +72,15 @@ static const struct invalid_case cases[] = {
 		{E, 5, 1, "duplicate key \"name\""}}},
 	{"duplicate nested key", BASE "copy: {table_jobs: 2, table_jobs: 3}\n", 1, {
 		{E, 5, 23, "duplicate key \"copy.table_jobs\""}}},
+	/* found by fuzzing: the defaults were added after the first section's steps (heap overflow) */
+	{"two cutover sections, the first with steps",
+		BASE "cutover: {steps: [verify: {}, sync_sequences: {}, verify: {}]}\ncutover: {approval: auto}\n", 1, {
+		{E, 6, 1, "duplicate key \"cutover\""}}},
+	{"two cutover sections, the second with steps",
+		BASE "cutover: {approval: auto}\ncutover: {steps: [verify: {}]}\n", 1, {
+		{E, 6, 1, "duplicate key \"cutover\""}}},
+	{"steps given twice", BASE "cutover:\n  steps: [verify: {}]\n  steps: [sync_sequences: {}]\n", 1, {
+		{E, 7, 3, "duplicate key \"cutover.steps\""}}},
 	{"missing version, source and target", "name: app\n", 3, {
 		{E, 1, 1, "missing required key \"version\" in the plan"},
 		{E, 1, 1, "missing required key \"source\" in the plan"},

@@ -29,6 +29,7 @@ child_first_value(void)
 
 	if (pipe(fds) != 0)
 		return 0;
+	fflush(stdout);     /* the child must not print the parent's buffered TAP lines again */
 	pid = fork();
 	if (pid == 0) {
 		v = rng_next();
