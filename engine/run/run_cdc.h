@@ -58,6 +58,13 @@ void run_cdc_view(struct run *run, struct run_cdc_view *out);
 bool run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pgs_error *err);
 
 /*
+ * Stops the applier only (it commits the whole transactions it applied);
+ * run_cdc_view shows the applied LSN it stopped at. Safe to call more than
+ * once.
+ */
+bool run_cdc_stop_applier(struct run *run, struct pgs_error *err);
+
+/*
  * Stops the applier (it commits the whole transactions it applied), then
  * the receiver (it flushes and confirms the spool). False with the first
  * error either thread ended with. Safe to call more than once.
