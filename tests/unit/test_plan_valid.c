@@ -183,7 +183,7 @@ test_design_example(void)
 		is_int(p->cutover.steps[3].margin, 1000, "sync_sequences margin");
 		is_int(p->cutover.steps[4].level, VERIFY_COUNT, "verify level count");
 		is_str(p->cutover.steps[5].lua_file, in_dir("hooks/switch_traffic.lua"), "last lua hook path");
-		is_int(p->cutover.steps[3].line, 36, "a step remembers its line");
+		is_int(p->cutover.steps[3].line, 37, "a step remembers its line");
 	}
 
 	is_int(p->cleanup.when, CLEANUP_AFTER_CUTOVER, "cleanup when");
