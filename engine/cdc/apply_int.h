@@ -26,6 +26,7 @@
 #include "cdc/pgoutput.h"
 #include "cdc/relcache.h"
 #include "cdc/spool.h"
+#include "pg/retry.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -127,6 +128,9 @@ struct apply_ctx {
 struct cdc_applier {
 	/* set before the thread starts; read-only after */
 	char *conninfo, *plan_name, *spool_dir;     /* owned */
+	char *plan_file;            /* owned; may be NULL */
+	uint64_t start_lsn;         /* the applied LSN when the target has none */
+	struct pg_backoff backoff;  /* who: "the CDC applier" */
 	char **tables;              /* owned, sorted "schema\nname" of migrated tables */
 	size_t ntables;
 	char **always;              /* owned, sorted "schema\nname\ncolumn" of their
@@ -166,7 +170,7 @@ struct cdc_applier {
 
 	/* shared with other threads */
 	atomic_bool stop, running, failed;
-	atomic_ullong applied_lsn, changes, transactions, batches;
+	atomic_ullong applied_lsn, changes, transactions, batches, reconnects;
 	atomic_llong commit_time;
 	_Atomic double rate;
 	pthread_mutex_t error_lock; /* guards error */
@@ -236,5 +240,7 @@ bool apply_flush(struct cdc_applier *a, struct pgs_error *err);
 /* The oldest LSN a restart still needs: min(applied, first chunk of an open stream). */
 uint64_t apply_keep_lsn(const struct cdc_applier *a);
 void apply_txn_state_free(struct cdc_applier *a);
+/* Forgets every transaction and position, as before the first record: for a restart. */
+void apply_txn_state_reset(struct cdc_applier *a);
 
 #endif

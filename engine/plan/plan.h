@@ -87,6 +87,7 @@ struct plan {
 		char *spool_dir;                    /* absolute */
 		int64_t max_lag_ms;
 		enum ddl_mode ddl;
+		int64_t reconnect_for_ms;           /* how long a lost CDC-phase connection is retried */
 	} cdc;
 
 	struct {

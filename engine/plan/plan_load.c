@@ -104,6 +104,7 @@ static const struct field cdc_fields[] = {
 	{"spool_dir", f_path, PF(cdc.spool_dir), NULL, false},
 	{"max_lag", f_duration, PF(cdc.max_lag_ms), NULL, false},
 	{"ddl", f_ddl, PF(cdc.ddl), &ddl_enum, false},
+	{"reconnect_for", f_duration, PF(cdc.reconnect_for_ms), NULL, false},
 };
 static const struct field cutover_fields[] = {
 	{"approval", f_enum, PF(cutover.approval), &approval_enum, false},
@@ -160,6 +161,7 @@ plan_defaults(struct plan *p)
 	p->cdc.replica_identity = REPLICA_IDENTITY_FAIL;
 	p->cdc.max_lag_ms = 1000;
 	p->cdc.ddl = DDL_STOP;
+	p->cdc.reconnect_for_ms = 10 * 60 * 1000;
 	p->cutover.approval = APPROVAL_MANUAL;
 	p->cleanup.when = CLEANUP_AFTER_CUTOVER;
 	p->cleanup.drop_slot = true;
@@ -213,8 +215,11 @@ top_value(yaml_document_t *doc, const char *section, const char *key)
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(doc, p->key);
 
-		if (k->type == YAML_SCALAR_NODE && strcmp((const char *) k->data.scalar.value, section) == 0)
+		/* the first one, as parse_mapping reads it: a duplicate is reported, never used */
+		if (k->type == YAML_SCALAR_NODE && strcmp((const char *) k->data.scalar.value, section) == 0) {
 			found = yaml_document_get_node(doc, p->value);
+			break;
+		}
 	}
 	if (!found || !key || found->type != YAML_MAPPING_NODE)
 		return found;
@@ -358,7 +363,6 @@ plan_load(const char *path, struct diag_list *dl)
 {
 	struct plan *plan;
 	yaml_document_t doc;
-	yaml_node_t *steps;
 	struct parse_ctx ctx;
 	size_t len = 0;
 	char *data = read_file(path, &len, dl);
@@ -377,9 +381,12 @@ plan_load(const char *path, struct diag_list *dl)
 	plan_defaults(plan);
 	ctx = (struct parse_ctx) {dl, &doc, plan};
 	parse_mapping(&ctx, yaml_document_get_root_node(&doc), &top_sec, plan, "");
-	steps = top_value(&doc, "cutover", "steps");
-	/* "steps:" with no value is "not set", like every other key: defaults apply */
-	plan_finish_defaults(plan, steps && !node_is_null(steps));
+	/*
+	 * Whether the parser filled the list, not whether some "steps:" key exists:
+	 * "steps:" with no value is "not set" like every other key, and a list in a
+	 * duplicate section was never read.
+	 */
+	plan_finish_defaults(plan, plan->cutover.steps != NULL);
 	plan_cross_checks(&ctx);
 	yaml_document_delete(&doc);
 	if (dl->nerrors > 0) {

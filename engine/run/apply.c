@@ -38,8 +38,8 @@ struct apply {
 static bool
 phase_connect(struct apply *a, struct pgs_error *err)
 {
-	struct pg_session src_s = {"source", "pgshift apply", true, false};
-	struct pg_session dst_s = {"target", "pgshift apply", true, false};
+	struct pg_session src_s = {"source", "pgshift apply", true, false, false};
+	struct pg_session dst_s = {"target", "pgshift apply", true, false, false};
 
 	a->src = pg_connect(a->plan->source_uri, &src_s, err);
 	a->dst = a->src ? pg_connect(a->plan->target_uri, &dst_s, err) : NULL;

@@ -30,8 +30,10 @@ bool run_cdc_start_applier(struct run *run, struct pgs_error *err);
 
 /*
  * The scheduler's once-a-second look: false with the thread's error when
- * the receiver or the applier has failed; records the receiver's durable
- * LSN in the state when it moved.
+ * the receiver or the applier has failed (they ride out lost connections
+ * themselves, within cdc.reconnect_for), or when another apply took the
+ * plan's lock while the target was unreachable; records the receiver's
+ * durable LSN in the state when it moved.
  */
 bool run_cdc_tick(struct run *run, struct pgs_error *err);
 
@@ -54,6 +56,13 @@ void run_cdc_view(struct run *run, struct run_cdc_view *out);
  * scheduler's; nothing happens once cleanup is done.
  */
 bool run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pgs_error *err);
+
+/*
+ * Stops the applier only (it commits the whole transactions it applied);
+ * run_cdc_view shows the applied LSN it stopped at. Safe to call more than
+ * once.
+ */
+bool run_cdc_stop_applier(struct run *run, struct pgs_error *err);
 
 /*
  * Stops the applier (it commits the whole transactions it applied), then

@@ -85,4 +85,15 @@ void run_release_snapshot(struct run *run);
  */
 bool copy_prepare_split_table(struct run *run, long table, struct pgs_error *err);
 
+/*
+ * Triggers and rules set ENABLE ALWAYS / ENABLE REPLICA (held_triggers.c):
+ * disable records their state in pgshift.held_triggers and disables them
+ * (schema.post, with CDC); restore puts the recorded state back and forgets
+ * it (who names the caller in the log). Both run in one transaction of
+ * conn and do nothing when there is nothing to do.
+ */
+bool held_triggers_disable(PGconn *conn, const char *plan, struct pgs_error *err);
+bool held_triggers_restore(PGconn *conn, const char *plan, const char *who,
+						   struct pgs_error *err);
+
 #endif
