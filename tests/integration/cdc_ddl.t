@@ -8,7 +8,8 @@
 #     Relation message) makes apply exit 1 naming the table, column, index
 #     or constraint: CREATE TABLE + rows, ATTACH PARTITION + rows routed to
 #     it, ADD COLUMN ... DEFAULT without DML, DROP COLUMN with and without
-#     DML, ALTER COLUMN TYPE + DML, CREATE INDEX, ADD CONSTRAINT;
+#     DML, RENAME COLUMN + DML, ALTER COLUMN TYPE + DML, DROP TABLE and
+#     CREATE TABLE again + rows, CREATE INDEX, ADD CONSTRAINT;
 #   - large objects created, written and unlinked during CDC are identical
 #     on the target after the cutover, which exits 0 (as does a table
 #     created in a schema the filters exclude).
@@ -56,6 +57,11 @@ my %cases = (
                     qr/column app\.t\.b \(text\) was dropped|column "b" \(text\) was dropped/, 1],
     alter_type => ["ALTER TABLE app.t ALTER COLUMN a TYPE bigint; UPDATE app.t SET a = a * 1000000000 WHERE id = 3;",
                    qr/column app\.t\.a changed type: integer -> bigint|column "a" changed type: integer -> bigint/, 1],
+    rename_column => ["ALTER TABLE app.t RENAME COLUMN b TO bb; UPDATE app.t SET a = a + 1 WHERE id = 1;",
+                      qr/column app\.t\.b \(text\) was dropped; column app\.t\.bb \(text\) was added|column "b" \(text\) was dropped or renamed; column "bb" \(text\) was added/, 1],
+    recreate_table => ["DROP TABLE app.t; CREATE TABLE app.t (id int PRIMARY KEY, a int NOT NULL, b text);"
+                       . " INSERT INTO app.t VALUES (1, 1, 'new');",
+                       qr/table app\.t was dropped and created again \(oid \d+, the copy read oid \d+\)/, 1],
     create_index => ["CREATE INDEX t_b_idx ON app.t (b);",
                      qr/new index app\.t_b_idx|t_b_idx.*missing on the target/, 1],
     add_constraint => ["ALTER TABLE app.t ADD CONSTRAINT t_a_positive CHECK (a >= 0);",
