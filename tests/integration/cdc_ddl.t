@@ -193,4 +193,22 @@ for my $name (@names) {
          'and the cutover says what it re-synchronised');
 }
 
+# continuing as the error says: the same DDL on the target, apply again
+for my $case (['drop_column_dml', 'ALTER TABLE app.t DROP COLUMN b'],
+              ['add_column_default', 'ALTER TABLE app.t ADD COLUMN c int DEFAULT 7']) {
+    my ($name, $ddl) = @$case;
+    my $r = $run{$name};
+    psql($r->{tgt}, $ddl);
+    my $a = run_pgshift($r->{env}, 'apply', $r->{plan}, '--yes', '--no-progress');
+    is($a->{rc}, 0, "$name: after the same change on the target, apply resumes and cuts over")
+        or diag($a->{err});
+    my @diff;
+    for my $t (@{ user_tables($r->{src}) }) {
+        next if $t->[0] eq 'scratch';
+        my ($rows, $d) = compare_table($r->{src}, $r->{tgt}, @$t);
+        push @diff, $d if $d;
+    }
+    ok(!@diff, "$name: every migrated table identical after the resumed cutover") or diag(join("\n", @diff));
+}
+
 done_testing();
