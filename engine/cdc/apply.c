@@ -150,6 +150,7 @@ copy_tables(struct cdc_applier *a, const struct catalog *cat)
 			a->tables[a->ntables++] = xasprintf("%s\n%s", cat->tables[i].schema,
 												cat->tables[i].name);
 	qsort(a->tables, a->ntables, sizeof(char *), cmp_table);
+	apply_expect_load(a, cat);
 	for (size_t i = 0; i < cat->ntables; i++)
 		for (size_t c = 0; c < cat->tables[i].ncols; c++) {
 			const struct cat_table *t = &cat->tables[i];
@@ -360,6 +361,7 @@ cdc_applier_free(struct cdc_applier *a)
 	for (size_t i = 0; i < a->ntables; i++)
 		free(a->tables[i]);
 	free(a->tables);
+	apply_expect_free(a);
 	for (size_t i = 0; i < a->nalways; i++)
 		free(a->always[i]);
 	free(a->always);

@@ -26,7 +26,6 @@ static const char *const session_settings[] = {
 	"client_encoding = 'UTF8'",
 	"standard_conforming_strings = on",
 	"xmloption = content",
-	"search_path = pg_catalog",
 };
 
 static bool
@@ -38,6 +37,19 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 	buf_init(&sql);
 	for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
 		buf_printf(&sql, "SET %s; ", session_settings[i]);
+	/*
+	 * search_path is pg_catalog, so nothing pgshift runs resolves to a user's
+	 * object, except in the sessions that write the user's rows and build
+	 * their indexes (copy, CDC apply, index and constraint steps): CHECK
+	 * constraints, defaults and index expressions call user functions whose
+	 * bodies may name other objects unqualified, and those must resolve as
+	 * they will for the application on the target, by the database's (or
+	 * role's) default search_path. pg_catalog still comes first there, and
+	 * every name pgshift sends is qualified. (pg_restore runs with an empty
+	 * search_path, where such a function fails.)
+	 */
+	if (!s->user_search_path)
+		buf_puts(&sql, "SET search_path = pg_catalog; ");
 	/* off explicitly: fence_writes makes the source database read-only by
 	 * default, and pgshift's own writing sessions (cleanup) must still work */
 	buf_printf(&sql, "SET default_transaction_read_only = %s; ", s->read_only ? "on" : "off");

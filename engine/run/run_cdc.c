@@ -19,14 +19,15 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-/* The receiver's applied_lsn callback: the applier's, or 0 before it starts. */
+/* The receiver's applied_lsn callback: the applier's, 0 before it starts, or where it stopped. */
 static uint64_t
 run_applied_lsn(void *arg)
 {
 	struct run *run = arg;
-	uint64_t lsn = 0;
+	uint64_t lsn;
 
 	pthread_mutex_lock(&run->cdc_lock);
+	lsn = run->applied_at_stop;
 	if (run->applier)
 		lsn = cdc_applier_applied_lsn(run->applier);
 	pthread_mutex_unlock(&run->cdc_lock);
@@ -165,30 +166,41 @@ run_cdc_view(struct run *run, struct run_cdc_view *out)
 	out->applying = run->applier != NULL;
 	if (run->receiver)
 		cdc_receiver_stats(run->receiver, &rs);
-	out->applied_lsn = run->applier ? cdc_applier_applied_lsn(run->applier) : 0;
+	out->applied_lsn = run->applier ? cdc_applier_applied_lsn(run->applier) : run->applied_at_stop;
 	out->applied_commit_time = run->applier ? cdc_applier_commit_time(run->applier) : 0;
 	pthread_mutex_unlock(&run->cdc_lock);
 	out->durable_lsn = rs.durable_lsn;
 }
 
 bool
-run_cdc_stop(struct run *run, struct pgs_error *err)
+run_cdc_stop_applier(struct run *run, struct pgs_error *err)
 {
-	struct cdc_receiver *r;
 	struct cdc_applier *a;
-	struct pgs_error e2;
 	bool ok = true;
 
 	pthread_mutex_lock(&run->cdc_lock);
 	a = run->applier;
+	pthread_mutex_unlock(&run->cdc_lock);
+	if (!a)
+		return true;
+	ok = cdc_applier_stop(a, err);
+	if (!ok && !pg_error_is_connection(err))
+		pgs_error_prefix(err, "the CDC applier failed");
+	pthread_mutex_lock(&run->cdc_lock);
+	run->applied_at_stop = cdc_applier_applied_lsn(a);
 	run->applier = NULL;
 	pthread_mutex_unlock(&run->cdc_lock);
-	if (a) {
-		ok = cdc_applier_stop(a, err);
-		if (!ok && !pg_error_is_connection(err))
-			pgs_error_prefix(err, "the CDC applier failed");
-		cdc_applier_free(a);
-	}
+	cdc_applier_free(a);
+	return ok;
+}
+
+bool
+run_cdc_stop(struct run *run, struct pgs_error *err)
+{
+	struct cdc_receiver *r;
+	struct pgs_error e2;
+	bool ok = run_cdc_stop_applier(run, err);
+
 	pthread_mutex_lock(&run->cdc_lock);
 	r = run->receiver;
 	run->receiver = NULL;

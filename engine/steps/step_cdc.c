@@ -229,12 +229,33 @@ step_cdc_catchup(struct run *run, size_t step, struct pgs_error *err)
 }
 
 /*
+ * Once everything before the stop position is applied, nothing more is to
+ * be replayed: the applier stops, and the triggers and rules disabled for
+ * the replay get their state back before the later steps switch traffic.
+ */
+static bool
+restore_triggers(struct run *run, struct pgs_error *err)
+{
+	PGconn *tgt;
+	bool ok;
+
+	if (!run_cdc_stop_applier(run, err))
+		return false;
+	tgt = run_connect_target(run, "wait_for_catchup", err);
+	ok = tgt && held_triggers_restore(tgt, run->plan->name, "wait_for_catchup", err);
+	PQfinish(tgt);
+	return ok;
+}
+
+/*
  * cutover wait_for_catchup: after writes stopped, the source's WAL position
  * is the stop position; every transaction that committed before it is
  * applied once the applied LSN reaches it. The applied LSN only passes a
  * point when every commit before that point is on the target (a keepalive
  * moves it only with no transaction open), so neither a keepalive nor an idle
- * stretch of WAL can end the replay early.
+ * stretch of WAL can end the replay early. Then, with writes stopped, the
+ * source catalog is compared with the run's one last time (cdc.ddl), and
+ * the large objects, which the slot never carries, are brought in line.
  */
 bool
 cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
@@ -256,7 +277,9 @@ cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct 
 		run_cdc_view(run, &v);
 		if (v.applied_lsn >= stop) {
 			log_info("wait_for_catchup: caught up at %s", s);
-			return true;
+			/* nothing is replayed after this: the schema must still match, then LOs and triggers */
+			return run_ddl_check(run, "at the stop position", err) &&
+				   cutover_sync_blobs(run, err) && restore_triggers(run, err);
 		}
 		if (now_s() > deadline) {
 			pgo_lsn_text(v.applied_lsn, a);

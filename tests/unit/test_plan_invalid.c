@@ -153,6 +153,14 @@ static const struct invalid_case cases[] = {
 		{E, 5, 16, "copy.format: unknown value \"binry\"; did you mean \"binary\"? (expected text or binary)"}}},
 	{"enum without a suggestion", BASE "cutover: {approval: later}\n", 1, {
 		{E, 5, 21, "cutover.approval: unknown value \"later\" (expected manual or auto)"}}},
+	{"cdc.ddl replicate is refused by name", BASE "cdc: {ddl: replicate}\n", 1, {
+		{E, 5, 12, "cdc.ddl: \"replicate\" is not available in this version of pgshift (expected stop: a schema change on the source stops the run, naming it)"}}},
+	{"cdc.ddl of an unknown word", BASE "cdc: {ddl: ignore}\n", 1, {
+		{E, 5, 12, "cdc.ddl: unknown value \"ignore\" (expected stop)"}}},
+	{"cdc.ddl near miss", BASE "cdc: {ddl: stpo}\n", 1, {
+		{E, 5, 12, "cdc.ddl: unknown value \"stpo\"; did you mean \"stop\"? (expected stop)"}}},
+	{"cdc.ddl is a word, not a list", BASE "cdc: {ddl: [stop]}\n", 1, {
+		{E, 5, 12, "cdc.ddl: expected a single value, found a list"}}},
 	{"verify level of three choices", BASE "cutover:\n  steps:\n    - verify: {level: full}\n", 1, {
 		{E, 7, 23, "cutover.steps[1].level: unknown value \"full\" (expected schema, count or checksum)"}}},
 
