@@ -431,7 +431,8 @@ test_reconnect(PGconn *chk, const char *uri)
 	free(now);
 
 	old = kill_lock_holder(chk, "state_r");
-	other = pg_connect(uri, &(struct pg_session) {"target", "pgshift-test", false, false}, &err);
+	other = pg_connect(uri, &(struct pg_session) {"target", "pgshift-test", false, false, false},
+					   &err);
 	free(q1(other, "SELECT pg_advisory_lock(hashtextextended('pgshift:' || $1, 0))", "state_r"));
 	pgs_error_clear(&err);
 	ok(!state_set_received_lsn(st, NULL, &err), "when another session took the lock meanwhile, the call fails");
