@@ -286,6 +286,20 @@ restart_copy(struct run *run, const bool *done, struct pgs_error *err)
 	return truncate_all(run, err);
 }
 
+/*
+ * A wait_for_catchup done: the applier stopped there and the held triggers
+ * got their state back, so a resume must not replay (and fire them) again.
+ */
+static bool
+catchup_waited(struct run *run, const bool *done)
+{
+	for (size_t i = 0; i < run->dag->n; i++)
+		if (run->dag->steps[i].kind == STEP_CUTOVER && done[i] &&
+			run->plan->cutover.steps[run->dag->steps[i].cutover].kind == CUTOVER_WAIT_FOR_CATCHUP)
+			return true;
+	return false;
+}
+
 bool
 run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pgs_error *err)
 {
@@ -295,5 +309,6 @@ run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pg
 		return restart_copy(run, done, err);
 	if (step_done(run, done, STEP_CDC_STREAM) && !run_cdc_start_receiver(run, err))
 		return false;
-	return !step_done(run, done, STEP_CDC_CATCHUP) || run_cdc_start_applier(run, err);
+	return !step_done(run, done, STEP_CDC_CATCHUP) || catchup_waited(run, done) ||
+		run_cdc_start_applier(run, err);
 }

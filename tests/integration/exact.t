@@ -10,8 +10,9 @@
 #      json, jsonpath, pg_snapshot, a composite of point and json, arrays
 #      of them, xml;
 #   3. triggers and rules ENABLE ALWAYS / ENABLE REPLICA do not fire during
-#      replay (they are disabled, recorded in pgshift.held_triggers) and get
-#      their exact state back at wait_for_catchup, before traffic moves;
+#      replay (they are disabled, recorded in pgshift.held_triggers, which a
+#      run resumed after kill -9 still knows) and get their exact state back
+#      at wait_for_catchup, before traffic moves;
 #   4. GENERATED ALWAYS identity: an UPDATE that only rewrites a TOASTed
 #      column, and UPDATE ... SET id = DEFAULT (key and FULL identity);
 #   5. a table without columns, FULL identity: INSERT DEFAULT VALUES, DELETE;
@@ -270,6 +271,18 @@ is(psql($tgt, 'SELECT count(*) FROM zero'), 3, 'three rows of the zero-column ta
 is(psql($tgt, 'SELECT count(*) FROM tc'), 0, 'the excluded child was emptied by the cascade, as on the source');
 unlike(slurp($log), qr/could not apply/, 'the applier refused nothing');
 
+# a resumed run knows what is held: kill -9 at the gate, apply again
+kill 'KILL', $pid; waitpid($pid, 0);
+$log = "$dir/apply1b.err";
+$pid = start_apply($plan, $env, $log);
+ok(wait_until(sub { slurp($log) =~ /cutover gate: waiting for approval/ }, 120, $pid),
+   'after kill -9 at the gate, the resumed apply reaches the gate') or diag(`tail -30 $log`);
+is(psql($tgt, q{SELECT string_agg(object_name || '=' || enabled, ',' ORDER BY object_name)
+                 FROM pgshift.held_triggers WHERE plan = 'exact1'}),
+   'always_log=A,replica_count=R,rl_also=A', 'the resumed run still has the states to restore');
+psql($src, "INSERT INTO tr_main VALUES (5, 'after the resume'); INSERT INTO rl_src VALUES (4)");
+caught_up($src, $tgt, 'exact1', 'after the resume');
+same_tables($src, $tgt, 'after the resume, triggers still quiet', 17);
 finish_cutover($plan, $env, $pid, $log, 'exact1');
 my $trig = q{SELECT string_agg(c.relname || '.' || t.tgname || '=' || t.tgenabled::text, ',' ORDER BY c.relname, t.tgname)
              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal};
