@@ -286,16 +286,28 @@ restart_copy(struct run *run, const bool *done, struct pgs_error *err)
 	return truncate_all(run, err);
 }
 
+bool
+run_is_last_catchup(const struct plan *plan, const struct cutover_step *cs)
+{
+	const struct cutover_step *last = NULL;
+
+	for (size_t i = 0; i < plan->cutover.nsteps; i++)
+		if (plan->cutover.steps[i].kind == CUTOVER_WAIT_FOR_CATCHUP)
+			last = &plan->cutover.steps[i];
+	return last == cs;
+}
+
 /*
- * A wait_for_catchup done: the applier stopped there and the held triggers
- * got their state back, so a resume must not replay (and fire them) again.
+ * The last wait_for_catchup done: the applier stopped there and the held
+ * triggers got their state back, so a resume must not replay (and fire
+ * them) again.
  */
 static bool
 catchup_waited(struct run *run, const bool *done)
 {
 	for (size_t i = 0; i < run->dag->n; i++)
 		if (run->dag->steps[i].kind == STEP_CUTOVER && done[i] &&
-			run->plan->cutover.steps[run->dag->steps[i].cutover].kind == CUTOVER_WAIT_FOR_CATCHUP)
+			run_is_last_catchup(run->plan, &run->plan->cutover.steps[run->dag->steps[i].cutover]))
 			return true;
 	return false;
 }

@@ -209,7 +209,19 @@ CREATE INDEX sp_twice ON sp (twice(id));
 INSERT INTO sp (id, x) SELECT g, g FROM generate_series(1, 50) g;
 SQL
 
-my $plan = plan_file('exact1', "filters:\n  exclude_table_data: [\"public.tc\"]", <<'STEPS');
+# a write between two wait_for_catchup steps: only the last one stops the applier
+my $hook = "$dir/between.lua";
+open(my $hf, '>', $hook) or die;
+print $hf <<'LUA';
+return function(event, ctx)
+  pgshift.query("source", "INSERT INTO public.tr_main VALUES ($1, 'between the catchups')", 6)
+  return true
+end
+LUA
+close $hf;
+my $plan = plan_file('exact1', "filters:\n  exclude_table_data: [\"public.tc\"]", <<"STEPS");
+    - wait_for_catchup: { timeout: 60s }
+    - lua: $hook
     - wait_for_catchup: { timeout: 60s }
     - sync_sequences: { margin: 1000 }
     - verify: { level: checksum }
@@ -284,6 +296,9 @@ psql($src, "INSERT INTO tr_main VALUES (5, 'after the resume'); INSERT INTO rl_s
 caught_up($src, $tgt, 'exact1', 'after the resume');
 same_tables($src, $tgt, 'after the resume, triggers still quiet', 17);
 finish_cutover($plan, $env, $pid, $log, 'exact1');
+same_tables($src, $tgt, 'after cutover (a row written between the two catchups applied once)', 17);
+is(psql($tgt, 'SELECT at_insert FROM tr_log WHERE main_id = 6'), 'between the catchups',
+   'the row written between the catchups arrived, with its trigger\'s log row once');
 my $trig = q{SELECT string_agg(c.relname || '.' || t.tgname || '=' || t.tgenabled::text, ',' ORDER BY c.relname, t.tgname)
              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal};
 is(psql($tgt, $trig), psql($src, $trig), 'after cutover every trigger has the source\'s enabled state');
@@ -293,9 +308,11 @@ is(psql($tgt, "SELECT count(*) FROM pgshift.held_triggers"), 0, 'pgshift.held_tr
 my $after = slurp($log);
 like($after, qr/restored the ENABLE ALWAYS \/ ENABLE REPLICA state of 3 trigger\(s\) and rule\(s\)/,
      'apply says it restored them');
-ok(index($after, 'wait_for_catchup: caught up') < index($after, 'restored the ENABLE ALWAYS'),
-   'they were restored once caught up, before the later cutover steps');
-like($after, qr/cutover\.3:verify: done/, 'the cutover verify (level checksum) passed');
+my $restored = index($after, 'restored the ENABLE ALWAYS');
+ok($restored > index($after, 'cutover.3:wait_for_catchup: started')
+   && $restored < index($after, 'cutover.4:sync_sequences: started'),
+   'they were restored by the last wait_for_catchup, not the first, before the later cutover steps');
+like($after, qr/cutover\.5:verify: done/, 'the cutover verify (level checksum) passed');
 for my $s (qw(s_max s_cycle s_desc)) {
     like($after, qr/sequence "public"\."$s" is at -?\d+, closer than the margin of 1000 to its (MAXVALUE|MINVALUE)/,
          "sync_sequences warns that $s gets no margin");
