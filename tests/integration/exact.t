@@ -144,7 +144,8 @@ INSERT INTO fx_ci VALUES ('abc'), ('ABC'), ('Abc');
 -- 2. no "=" or no untyped input
 CREATE DOMAIN jdom AS json;
 CREATE TYPE pj AS (p point, j json);
-CREATE TABLE fx_types (d jdom, jp jsonpath, s pg_snapshot, c pj, pts point[], cs pj[], x xml, j json);
+CREATE TABLE fx_types (d jdom, jp jsonpath, s pg_snapshot, c pj, pts point[], cs pj[], x xml, j json,
+                       m money DEFAULT 1.5);
 ALTER TABLE fx_types REPLICA IDENTITY FULL;
 INSERT INTO fx_types VALUES
   ('{"a": 1}', '$.a[*] ? (@ > 1)', '10:20:10,14', ROW('(1,2)', '{"k": [1]}'),
@@ -327,6 +328,37 @@ is(psql($tgt, "SELECT nextval('s_plain')"), psql($src, "SELECT nextval('s_plain'
 my $idseq = "pg_get_serial_sequence('public.id_key', 'id')";
 is(psql($tgt, "SELECT nextval($idseq)"), psql($src, "SELECT nextval($idseq)") + 1000,
    'the identity sequence moved by SET id = DEFAULT is synced too');
+
+# ---- 3b. a migration abandoned at the gate: `pgshift cleanup` restores what was held
+{
+    my ($csrc, $ctgt) = (db_uri($src0, 'exact_abandon'), db_uri($tgt0, 'exact_abandon'));
+    psql($src0, 'CREATE DATABASE exact_abandon');
+    psql($tgt0, 'CREATE DATABASE exact_abandon');
+    psql($csrc, <<'SQL');
+CREATE TABLE ab (id int PRIMARY KEY);
+CREATE TABLE ab_log (id int PRIMARY KEY);
+CREATE FUNCTION ab_log_it() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO public.ab_log VALUES (NEW.id); RETURN NEW; END$$;
+CREATE TRIGGER ab_always AFTER INSERT ON ab FOR EACH ROW EXECUTE FUNCTION ab_log_it();
+ALTER TABLE ab ENABLE REPLICA TRIGGER ab_always;
+SQL
+    my $cplan = plan_file('exact_abandon', '', "    - wait_for_catchup: { timeout: 60s }\n");
+    my $cenv = { SOURCE_URI => $csrc, TARGET_URI => $ctgt };
+    my $clog = "$dir/apply3.err";
+    my $cpid = start_apply($cplan, $cenv, $clog);
+    ok(wait_until(sub { slurp($clog) =~ /cutover gate: waiting for approval/ }, 120, $cpid),
+       'abandon: apply reaches the gate') or diag(`tail -30 $clog`);
+    kill 'KILL', $cpid; waitpid($cpid, 0);
+    my $state = q{SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'ab_always'};
+    is(psql($ctgt, $state), 'D', 'abandon: the REPLICA trigger is disabled on the target after the kill');
+    my $r = run_pgshift($cenv, 'cleanup', $cplan);
+    is($r->{rc}, 0, 'abandon: pgshift cleanup succeeds') or diag($r->{err});
+    like($r->{err}, qr/cleanup: restored the ENABLE ALWAYS \/ ENABLE REPLICA state of 1 trigger/,
+         'abandon: cleanup says it restored the held trigger');
+    is(psql($ctgt, $state), 'R', 'abandon: the target trigger is ENABLE REPLICA again, as on the source');
+    $r = run_pgshift($cenv, 'reset', $cplan, '--yes');
+    is($r->{rc}, 0, 'abandon: reset then drops what apply created') or diag($r->{err});
+}
 
 # ---- 8. LATIN1 source database, UTF8 target
 my ($lsrc, $ltgt) = (db_uri($src0, 'latin'), db_uri($tgt0, 'latin'));
