@@ -473,6 +473,8 @@ apply_change(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_
 	}
 	if (!r->applied)
 		return true;            /* filtered out of the migration (DESIGN §4) */
+	if (r->mismatch)
+		return apply_rel_changed(a, r, ctx, err);
 	if (!check_tuples(rel, c, kind, err))
 		return apply_fail_ctx(err, r->display, ctx);
 	s = statement(a, r, rel, shape_of(kind, r, rel, c), ctx, err);
@@ -511,6 +513,10 @@ apply_truncate(struct cdc_applier *a, const struct pgo_truncate *t, const struct
 		}
 		if (!r->applied)
 			continue;
+		if (r->mismatch) {
+			buf_free(&sql);
+			return apply_rel_changed(a, r, ctx, err);
+		}
 		buf_printf(&sql, "%s%s", n++ ? ", " : "", r->qname);
 		p.table = r->display;
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pg/conn.h"
+#include "pg/retry.h"
 #include "util/buf.h"
 #include "util/redact.h"
 #include "util/xalloc.h"
@@ -81,6 +82,8 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 		pgs_fail(err, "could not connect to the %s (%s): %.*s", s->role, shown, (int) len, why);
 		pgs_error_hint(err, "check %s.uri in the plan and that the server accepts connections",
 					   s->role);
+		/* libpq gives no SQLSTATE here: 08001, so a reconnect loop knows to keep trying */
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "08001");
 		free(shown);
 		PQfinish(conn);
 		return NULL;
@@ -92,6 +95,7 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 	 */
 	if (!configure_session(conn, s, err)) {
 		pgs_error_prefix(err, "could not configure the %s session", s->role);
+		pg_error_mark_lost(err, conn);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -139,6 +143,7 @@ pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 
 		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
 		pg_fail_result(err, res, what);
+		pg_error_mark_lost(err, conn);
 	}
 	PQclear(res);
 	return ok;
@@ -155,6 +160,7 @@ pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
 
 		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
 		pg_fail_result(err, res, what);
+		pg_error_mark_lost(err, conn);
 		PQclear(res);
 		return NULL;
 	}

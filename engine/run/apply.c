@@ -259,11 +259,14 @@ prepare_split_tables(struct apply *a, struct pgs_error *err)
 	return true;
 }
 
-/* The scheduler's look every second while CDC runs: its threads, then cdc.lag. */
+/*
+ * The scheduler's look every second while CDC runs: its threads, schema
+ * changes on the source (every few seconds), then cdc.lag.
+ */
 static bool
 apply_cdc_tick(struct run *run, struct pgs_error *err)
 {
-	return run_cdc_tick(run, err) && run_events_cdc_tick(run, err);
+	return run_cdc_tick(run, err) && run_ddl_tick(run, err) && run_events_cdc_tick(run, err);
 }
 
 static bool

@@ -65,6 +65,8 @@ struct run {
 	struct cdc_applier *applier;        /* owned by the run */
 	uint64_t applied_at_stop;           /* the applier's applied LSN when it was stopped */
 	uint64_t reported_received;         /* last received LSN written to the state */
+	double ddl_checked_at;              /* run_ddl_tick's last look (monotonic s);
+										 * the scheduler's thread only */
 	/*
 	 * Every migrated table was emptied in one TRUNCATE before this run's
 	 * copies (a CDC resume that copies again): copy steps do not truncate

@@ -13,6 +13,7 @@
 #include "cdc/cdc_slot.h"
 #include "cdc/pgoutput.h"
 #include "pg/conn.h"
+#include "pg/retry.h"
 #include "run/run_cdc.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -57,6 +58,8 @@ run_cdc_start_receiver(struct run *run, struct pgs_error *err)
 		.publication = plan->cdc.publication,
 		.spool_dir = plan->cdc.spool_dir,
 		.start_lsn = run->cdc_start_lsn,
+		.reconnect_for_ms = plan->cdc.reconnect_for_ms,
+		.plan_file = plan->file,
 		/* confirm the spool every second: the source releases WAL that soon */
 		.feedback_ms = 1000,
 		.applied_lsn = run_applied_lsn,
@@ -85,6 +88,8 @@ run_cdc_start_applier(struct run *run, struct pgs_error *err)
 		.plan_name = plan->name,
 		.spool_dir = plan->cdc.spool_dir,
 		.start_lsn = run->cdc_start_lsn,
+		.reconnect_for_ms = plan->cdc.reconnect_for_ms,
+		.plan_file = plan->file,
 		.cat = run->cat,
 		.durable_lsn = run_durable_lsn,
 		.durable_arg = run,
@@ -108,13 +113,16 @@ thread_error(struct run *run, struct pgs_error *err)
 	bool failed = false;
 
 	pthread_mutex_lock(&run->cdc_lock);
+	/* a lost connection given up on says itself which thread it was */
 	if (run->receiver && cdc_receiver_error(run->receiver, err)) {
-		pgs_error_prefix(err, "the CDC receiver of replication slot \"%s\" stopped",
-						 run->plan->cdc.slot);
+		if (!pg_error_is_connection(err))
+			pgs_error_prefix(err, "the CDC receiver of replication slot \"%s\" stopped",
+							 run->plan->cdc.slot);
 		snprintf(err->step, sizeof(err->step), "cdc.stream");
 		failed = true;
 	} else if (run->applier && cdc_applier_error(run->applier, err)) {
-		pgs_error_prefix(err, "the CDC applier stopped");
+		if (!pg_error_is_connection(err))
+			pgs_error_prefix(err, "the CDC applier stopped");
 		snprintf(err->step, sizeof(err->step), "cdc.catchup");
 		failed = true;
 	}
@@ -129,7 +137,7 @@ run_cdc_tick(struct run *run, struct pgs_error *err)
 	char lsn[PGO_LSN_TEXT_SIZE];
 	struct pgs_error werr;
 
-	if (thread_error(run, err))
+	if (thread_error(run, err) || !state_check_lock(run->state, err))
 		return false;
 	run_cdc_view(run, &v);
 	if (!v.receiving || v.durable_lsn <= run->reported_received)
@@ -176,7 +184,7 @@ run_cdc_stop_applier(struct run *run, struct pgs_error *err)
 	if (!a)
 		return true;
 	ok = cdc_applier_stop(a, err);
-	if (!ok)
+	if (!ok && !pg_error_is_connection(err))
 		pgs_error_prefix(err, "the CDC applier failed");
 	pthread_mutex_lock(&run->cdc_lock);
 	run->applied_at_stop = cdc_applier_applied_lsn(a);
@@ -201,8 +209,9 @@ run_cdc_stop(struct run *run, struct pgs_error *err)
 		pgs_error_clear(&e2);
 		if (!cdc_receiver_stop(r, &e2) && ok) {
 			*err = e2;
-			pgs_error_prefix(err, "the CDC receiver of replication slot \"%s\" failed",
-							 run->plan->cdc.slot);
+			if (!pg_error_is_connection(err))
+				pgs_error_prefix(err, "the CDC receiver of replication slot \"%s\" failed",
+								 run->plan->cdc.slot);
 			ok = false;
 		}
 		cdc_receiver_free(r);

@@ -52,6 +52,13 @@ bool cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs,
 							  struct pgs_error *err);
 
 /*
+ * Large objects created, changed or unlinked on the source since the copy
+ * made the same on the target (cutover_blobs.c); wait_for_catchup runs it
+ * inside the write fence, after the stop position is applied.
+ */
+bool cutover_sync_blobs(struct run *run, struct pgs_error *err);
+
+/*
  * Makes id the run's snapshot and conn (which keeps it importable) the run's
  * to close. step_snapshot calls it; with CDC step_snapshot_cdc calls it with
  * the id of CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export') and the
