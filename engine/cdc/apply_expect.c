@@ -12,11 +12,16 @@
  * not against the previous message, also catches a change made before the
  * table's first Relation message of the run.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdc/apply_int.h"
+#include "pg/conn.h"
 #include "util/xalloc.h"
+
+/* PostgreSQL's FirstNormalObjectId: oids below it are built in, the same everywhere. */
+#define FIRST_NORMAL_OID 16384
 
 static int
 cmp_oid(const void *x, const void *y)
@@ -81,8 +86,40 @@ apply_expect_find(const struct cdc_applier *a, uint32_t oid)
 }
 
 /*
+ * format_type() of a built-in type, asked of the target in a session of
+ * its own (the applier's is in pipeline mode): built-in oids are the same
+ * on every server. Only on the way to an error.
+ */
+static bool
+builtin_name(const struct cdc_applier *a, const struct pgo_column *col, struct buf *out)
+{
+	struct pg_session s = {"target", "pgshift cdc.catchup", true, false, false};
+	struct pgs_error err;
+	char oid[16], typmod[16];
+	const char *params[] = {oid, typmod};
+	PGconn *conn;
+	PGresult *res;
+	bool ok;
+
+	if (col->type_oid >= FIRST_NORMAL_OID)
+		return false;
+	conn = pg_connect(a->conninfo, &s, &err);
+	snprintf(oid, sizeof(oid), "%u", col->type_oid);
+	snprintf(typmod, sizeof(typmod), "%d", (int) col->typmod);
+	res = conn ? pg_query(conn, "SELECT pg_catalog.format_type($1::oid, $2::integer)", 2, params,
+						  &err) : NULL;
+	ok = res && PQntuples(res) == 1;
+	if (ok)
+		buf_puts(out, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(conn);
+	return ok;
+}
+
+/*
  * The name of a type the source sent by oid: the copy's text for it when a
- * migrated column has that type (oids are the source's), else the oid.
+ * migrated column has that type (oids are the source's), a built-in's
+ * name, else the oid.
  */
 static void
 type_name(const struct cdc_applier *a, const struct pgo_column *col, struct buf *out)
@@ -94,7 +131,8 @@ type_name(const struct cdc_applier *a, const struct pgo_column *col, struct buf 
 				buf_puts(out, a->expect[i].cols[c].type);
 				return;
 			}
-	buf_printf(out, "type oid %u typmod %d", col->type_oid, col->typmod);
+	if (!builtin_name(a, col, out))
+		buf_printf(out, "type oid %u typmod %d", col->type_oid, (int) col->typmod);
 }
 
 static const struct apply_expect_col *

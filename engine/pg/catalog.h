@@ -144,7 +144,7 @@ struct buf;
 /*
  * What changed between was and now, two reads of one source with the same
  * filters: appends one "; "-separated item per object, by name (new,
- * dropped or attached table or partition, column added, dropped or
+ * dropped, recreated (another oid) or attached table or partition, column added, dropped or
  * retyped, index or constraint new, dropped or changed, sequence, view,
  * schema or extension new or dropped) and returns how many.
  */

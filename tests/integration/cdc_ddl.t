@@ -8,7 +8,8 @@
 #     Relation message) makes apply exit 1 naming the table, column, index
 #     or constraint: CREATE TABLE + rows, ATTACH PARTITION + rows routed to
 #     it, ADD COLUMN ... DEFAULT without DML, DROP COLUMN with and without
-#     DML, ALTER COLUMN TYPE + DML, CREATE INDEX, ADD CONSTRAINT;
+#     DML, RENAME COLUMN + DML, ALTER COLUMN TYPE + DML, DROP TABLE and
+#     CREATE TABLE again + rows, CREATE INDEX, ADD CONSTRAINT;
 #   - large objects created, written and unlinked during CDC are identical
 #     on the target after the cutover, which exits 0 (as does a table
 #     created in a schema the filters exclude).
@@ -56,6 +57,11 @@ my %cases = (
                     qr/column app\.t\.b \(text\) was dropped|column "b" \(text\) was dropped/, 1],
     alter_type => ["ALTER TABLE app.t ALTER COLUMN a TYPE bigint; UPDATE app.t SET a = a * 1000000000 WHERE id = 3;",
                    qr/column app\.t\.a changed type: integer -> bigint|column "a" changed type: integer -> bigint/, 1],
+    rename_column => ["ALTER TABLE app.t RENAME COLUMN b TO bb; UPDATE app.t SET a = a + 1 WHERE id = 1;",
+                      qr/column app\.t\.b \(text\) was dropped; column app\.t\.bb \(text\) was added|column "b" \(text\) was dropped or renamed; column "bb" \(text\) was added/, 1],
+    recreate_table => ["DROP TABLE app.t; CREATE TABLE app.t (id int PRIMARY KEY, a int NOT NULL, b text);"
+                       . " INSERT INTO app.t VALUES (1, 1, 'new');",
+                       qr/table app\.t was dropped and created again \(oid \d+, the copy read oid \d+\)/, 1],
     create_index => ["CREATE INDEX t_b_idx ON app.t (b);",
                      qr/new index app\.t_b_idx|t_b_idx.*missing on the target/, 1],
     add_constraint => ["ALTER TABLE app.t ADD CONSTRAINT t_a_positive CHECK (a >= 0);",
@@ -82,8 +88,8 @@ sub plan_for {
     my $path = write_plan(<<"YAML", $pdir);
 version: 1
 name: $name
-source: { uri: \${SOURCE_URI} }
-target: { uri: \${TARGET_URI} }
+source: { uri: "\${SOURCE_URI}" }
+target: { uri: "\${TARGET_URI}" }
 filters: { exclude_schemas: [scratch] }
 copy: { table_jobs: 2, index_jobs: 2, vacuum_analyze: false }
 cdc: { enabled: true, max_lag: 2s, ddl: stop }
@@ -112,12 +118,21 @@ sub start_apply {
 
 sub slurp { my ($f) = @_; open(my $fh, '<', $f) or return ''; local $/; return <$fh> // ''; }
 
+# An apply that ended keeps its exit code in $r->{rc}.
+sub ended {
+    my ($r) = @_;
+    return 1 if defined $r->{rc};
+    return 0 unless waitpid($r->{pid}, 1) == $r->{pid};
+    $r->{rc} = $? >> 8;
+    return 1;
+}
+
 sub wait_until {
-    my ($cond, $secs, $pid) = @_;
+    my ($cond, $secs, $r) = @_;
     my $deadline = time + $secs;
     while (time < $deadline) {
         return 1 if $cond->();
-        return 0 if $pid && waitpid($pid, 1) == $pid;
+        return 0 if $r && ended($r);
         sleep 0.2;
     }
     return 0;
@@ -137,7 +152,7 @@ for my $name (@names) {
 }
 for my $name (@names) {
     my $r = $run{$name};
-    ok(wait_until(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r->{pid}),
+    ok(wait_until(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
        "$name: apply reaches the cutover gate") or diag(slurp($r->{log}));
 }
 for my $name (@names) {
@@ -149,10 +164,10 @@ for my $name (@names) {
 for my $name (@names) {
     my $r = $run{$name};
     my ($sql, $names_it, $want) = @{ $cases{$name} };
-    my $ok = wait_until(sub { waitpid($r->{pid}, 1) == $r->{pid} }, 120);
-    my $rc = $ok ? $? >> 8 : -1;
+    my $rc = wait_until(sub { ended($r) }, 120) ? $r->{rc} : -1;
     my $log = slurp($r->{log});
     is($rc, $want, "$name: apply exits $want") or diag($log);
+    note("$name: $1") if $log =~ /^pgshift: error: (?!step )(.*)$/m;
     if ($names_it) {
         like($log, $names_it, "$name: the error names the change");
         like($log, qr/source (?:LSN|transaction)|commit [0-9A-F]+\/[0-9A-F]+/,
@@ -176,6 +191,24 @@ for my $name (@names) {
     is(blobs_of($r->{tgt}), $want, 'blobs: large objects created, written and unlinked during CDC are identical on the target');
     like(slurp($r->{log}), qr/large objects: 2 created, 1 changed, 1 unlinked on the target/,
          'and the cutover says what it re-synchronised');
+}
+
+# continuing as the error says: the same DDL on the target, apply again
+for my $case (['drop_column_dml', 'ALTER TABLE app.t DROP COLUMN b'],
+              ['add_column_default', 'ALTER TABLE app.t ADD COLUMN c int DEFAULT 7']) {
+    my ($name, $ddl) = @$case;
+    my $r = $run{$name};
+    psql($r->{tgt}, $ddl);
+    my $a = run_pgshift($r->{env}, 'apply', $r->{plan}, '--yes', '--no-progress');
+    is($a->{rc}, 0, "$name: after the same change on the target, apply resumes and cuts over")
+        or diag($a->{err});
+    my @diff;
+    for my $t (@{ user_tables($r->{src}) }) {
+        next if $t->[0] eq 'scratch';
+        my ($rows, $d) = compare_table($r->{src}, $r->{tgt}, @$t);
+        push @diff, $d if $d;
+    }
+    ok(!@diff, "$name: every migrated table identical after the resumed cutover") or diag(join("\n", @diff));
 }
 
 done_testing();
