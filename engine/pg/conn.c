@@ -26,6 +26,7 @@ static const char *const session_settings[] = {
 	"client_encoding = 'UTF8'",
 	"standard_conforming_strings = on",
 	"xmloption = content",
+	"lc_monetary = 'C'",
 };
 
 static bool

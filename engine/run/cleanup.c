@@ -2,7 +2,8 @@
  * pgshift cleanup: see lifecycle.h. Order matters: the fence is undone
  * (and recorded) before the state that records it may be dropped, and
  * the source objects go before the state so a failure leaves the state
- * that says what is still to clean.
+ * that says what is still to clean; triggers held for the replay get
+ * their state back before the state that records it goes.
  */
 #include <stdio.h>
 
@@ -11,6 +12,7 @@
 #include "state/state.h"
 #include "steps/cleanup.h"
 #include "steps/fence.h"
+#include "steps/steps.h"
 #include "util/log.h"
 
 static bool
@@ -39,6 +41,18 @@ still_fenced(const struct plan *plan)
 	return fenced;
 }
 
+/* Nothing is replayed once cleanup holds the lock: held triggers get their state back. */
+static bool
+restore_held(const struct plan *plan, struct pgs_error *err)
+{
+	struct pg_session s = {"target", "pgshift cleanup", false, false, false};
+	PGconn *dst = pg_connect(plan->target_uri, &s, err);
+	bool ok = dst && held_triggers_restore(dst, plan->name, "cleanup", err);
+
+	PQfinish(dst);
+	return ok;
+}
+
 static bool
 cleanup_locked(const struct plan *plan, struct state *st, bool unfence, struct pgs_error *err)
 {
@@ -59,7 +73,7 @@ cleanup_locked(const struct plan *plan, struct state *st, bool unfence, struct p
 		return false;
 	ok = (!unfence || do_unfence(st, src, has_run, err)) && cleanup_cdc_objects(plan, src, err);
 	PQfinish(src);
-	if (!ok)
+	if (!ok || (has_run && !restore_held(plan, err)))
 		return false;
 	if (plan->cleanup.keep_state) {
 		log_info("cleanup: keeping the state in schema pgshift on the target (keep_state)");
