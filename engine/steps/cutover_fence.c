@@ -115,6 +115,7 @@ bool
 cutover_fence_writes(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
 {
 	PGconn *src = run_connect_source(run, "cutover fence_writes", err);
+	const char *slot = run->plan->cdc.enabled ? run->plan->cdc.slot : NULL;
 	long ended = 0;
 	bool ok;
 
@@ -122,7 +123,7 @@ cutover_fence_writes(struct run *run, const struct cutover_step *cs, struct pgs_
 		return false;
 	/* recorded before fencing: a crash in between must still leave a way to undo it */
 	ok = (!run->state || state_set_fenced(run->state, true, err)) &&
-		fence_source(src, &cs->roles, run->plan->cdc.enabled ? run->plan->cdc.slot : NULL, &ended, err);
+		fence_source(src, &cs->roles, slot, &ended, err);
 	PQfinish(src);
 	if (ok)
 		log_info("fence_writes: source database read-only for new sessions; ended %ld session(s)"
