@@ -45,7 +45,7 @@ static bool
 cleanup_locked(const struct plan *plan, struct state *st, bool unfence, bool restore_identity,
 			   struct pgs_error *err)
 {
-	struct pg_session s = {"source", "pgshift cleanup", false, false};
+	struct pg_session s = {"source", "pgshift cleanup", false, false, false};
 	struct created_object *objs;
 	size_t n;
 	bool has_run, ok;

@@ -15,6 +15,7 @@ static const char others_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM pgshift.runs)"
 	" OR EXISTS (SELECT 1 FROM pgshift.steps)"
 	" OR EXISTS (SELECT 1 FROM pgshift.created_objects)"
+	" OR EXISTS (SELECT 1 FROM pgshift.held_triggers)"
 	" OR EXISTS (SELECT 1 FROM pgshift.identity_changes)";
 
 /*
@@ -28,8 +29,8 @@ drop_schema(PGconn *conn, struct pgs_error *err)
 	struct pgs_error ignored;
 
 	pgs_error_clear(&ignored);
-	if (!pg_exec(conn, "DROP TABLE pgshift.steps, pgshift.created_objects, pgshift.runs,"
-				 " pgshift.identity_changes", 0, NULL, err) ||
+	if (!pg_exec(conn, "DROP TABLE pgshift.steps, pgshift.created_objects, pgshift.held_triggers,"
+				 " pgshift.runs, pgshift.identity_changes", 0, NULL, err) ||
 		!pg_exec(conn, "SAVEPOINT drop_schema", 0, NULL, err))
 		return false;
 	if (pg_exec(conn, "DROP SCHEMA pgshift", 0, NULL, &ignored))
@@ -51,13 +52,14 @@ drop_in_tx(struct state *st, struct pgs_error *err)
 	if (!pg_exec(st->conn, STATE_DDL_LOCK_SQL, 0, NULL, err) ||
 		!state_runs_table_exists(st->conn, &table, err))
 		return false;
-	/* a state written before identity_changes existed gets it, so the DELETE below works */
 	if (!table)
 		return true;
+	/* a state written by an older pgshift gets the newer tables, so the DELETEs below work */
 	if (!state_ddl_in_tx(st->conn, err))
 		return false;
 	/* unrestored identity changes describe the source, not the run: they stay */
 	if (!pg_exec(st->conn, "DELETE FROM pgshift.created_objects WHERE plan = $1", 1, params, err) ||
+		!pg_exec(st->conn, "DELETE FROM pgshift.held_triggers WHERE plan = $1", 1, params, err) ||
 		!pg_exec(st->conn, "DELETE FROM pgshift.runs WHERE plan = $1", 1, params, err) ||
 		!pg_exec(st->conn, "DELETE FROM pgshift.identity_changes WHERE plan = $1"
 				 " AND restored_at IS NOT NULL", 1, params, err))
