@@ -34,6 +34,7 @@ enum cli_opt {
 	OPT_WATCH,
 	OPT_LEVEL,
 	OPT_UNFENCE,
+	OPT_RESTORE_IDENTITY,
 	OPT__COUNT
 };
 

@@ -17,6 +17,11 @@
  *                           rows, bytes, total_bytes, started_at, finished_at,
  *                           updated_at, error
  *   pgshift.created_objects (plan, kind, schema_name, object_name) PK, created_at
+ *   pgshift.identity_changes (plan, schema_name, table_name) PK; old_identity,
+ *                           old_index, new_identity, new_index (relreplident
+ *                           values and index names), changed_at, restored_at:
+ *                           replica identities changed on the SOURCE; rows not
+ *                           restored survive state_drop
  *
  * The lock is pg_try_advisory_lock(hashtextextended('pgshift:' || plan, 0)),
  * held by the state connection for its whole life. Approval and `status`
@@ -120,6 +125,26 @@ bool state_step_failed(struct state *st, const char *step_id, const char *error,
  */
 bool state_record_object(struct state *st, const char *kind, const char *schema,
 						 const char *name, struct pgs_error *err);
+
+/* A replica identity pgshift set on a source table (kinds are relreplident values). */
+struct identity_change {
+	char *schema, *table;               /* owned */
+	char old_identity, new_identity;    /* 'd' 'n' 'f' 'i' */
+	char *old_index, *new_index;        /* owned; the index for 'i', else NULL */
+};
+
+/*
+ * Records a change before it is made. A table already recorded and not
+ * restored keeps its first old identity (a resumed run changes nothing back).
+ */
+bool state_record_identity(struct state *st, const struct identity_change *c,
+						   struct pgs_error *err);
+/* The plan's changes not yet restored, by schema and table; none when no state. */
+bool state_list_identities(struct state *st, struct identity_change **out, size_t *n,
+						   struct pgs_error *err);
+bool state_identity_restored(struct state *st, const char *schema, const char *table,
+							 struct pgs_error *err);
+void identity_changes_free(struct identity_change *c, size_t n);
 
 /* CDC and fencing fields of the run row. lsn NULL clears it. */
 bool state_set_received_lsn(struct state *st, const char *lsn, struct pgs_error *err);

@@ -15,7 +15,8 @@ static const char exists_sql[] =
 	"SELECT to_regclass('pgshift.runs') IS NOT NULL"
 	" AND to_regclass('pgshift.steps') IS NOT NULL"
 	" AND to_regclass('pgshift.created_objects') IS NOT NULL"
-	" AND to_regclass('pgshift.held_triggers') IS NOT NULL";
+	" AND to_regclass('pgshift.held_triggers') IS NOT NULL"
+	" AND to_regclass('pgshift.identity_changes') IS NOT NULL";
 
 /* One statement per element: a failure names the statement it came from. */
 static const char *const ddl[] = {
@@ -65,6 +66,18 @@ static const char *const ddl[] = {
 	" object_name text NOT NULL,"
 	" enabled text NOT NULL CHECK (enabled IN ('A', 'R')),"
 	" PRIMARY KEY (plan, kind, schema_name, table_name, object_name))",
+	/* replica identities changed on the SOURCE: they outlive the run, until restored */
+	"CREATE TABLE IF NOT EXISTS pgshift.identity_changes ("
+	" plan text NOT NULL,"
+	" schema_name text NOT NULL,"
+	" table_name text NOT NULL,"
+	" old_identity \"char\" NOT NULL CHECK (old_identity IN ('d', 'n', 'f', 'i')),"
+	" old_index text,"
+	" new_identity \"char\" NOT NULL CHECK (new_identity IN ('d', 'n', 'f', 'i')),"
+	" new_index text,"
+	" changed_at timestamptz NOT NULL DEFAULT now(),"
+	" restored_at timestamptz,"
+	" PRIMARY KEY (plan, schema_name, table_name))",
 };
 
 static bool

@@ -77,6 +77,7 @@ add_table(struct catalog *cat, const char *name, char relkind, bool pk, char rep
 	t->name = xstrdup(name);
 	t->relkind = relkind;
 	t->has_pk = pk;
+	t->pk_usable = pk;
 	t->replident = replident;
 	t->exclude_data = exclude_data;
 	t->est_rows = -1;
@@ -300,6 +301,8 @@ scenario_clean(void)
 		{"replication_slots", CHECK_PASS, "16 of 16 free"},
 		{"wal_senders", CHECK_PASS, "16 of 16 free"},
 		{"replica_identity", CHECK_PASS, "none"},
+		{"unlogged_tables", CHECK_PASS, "none"},
+		{"fence_roles", CHECK_PASS, "pgshift's own role is not fenced"},
 		{"extensions", CHECK_PASS, "all 1 available on the target"},
 		{"target_tables_empty", CHECK_PASS, "none"},
 		{"filters", CHECK_PASS, "every pattern matched"},
@@ -314,7 +317,7 @@ scenario_clean(void)
 	run(su, tu, plan, cat, false, &r, "clean");
 	print_report(&r);
 	expect_checks(&r, e, sizeof(e) / sizeof(e[0]), "clean");
-	is_int(r.nchecks, 18, "clean: 18 checks");
+	is_int(r.nchecks, 20, "clean: 20 checks");
 	is_int(r.nparams, 0, "clean: no parameter differs");
 	ok(ends_with(preflight_find(&r, "pg_dump")->observed, "pg_dump 15"), "clean: pg_dump 15 found");
 	/* free space is read only where the target's data directory is ours to stat */
@@ -366,9 +369,11 @@ expected_ri_list(void)
 	struct buf b;
 
 	buf_init(&b);
-	buf_puts(&b, "public.ri_nothing");
+	buf_puts(&b, "public.ri_nothing (REPLICA IDENTITY NOTHING): "
+			 "ALTER TABLE \"public\".\"ri_nothing\" REPLICA IDENTITY DEFAULT;");
 	for (int i = 1; i <= 9; i++)
-		buf_printf(&b, ", public.nopk%02d", i);
+		buf_printf(&b, ", public.nopk%02d (no primary key): "
+				   "ALTER TABLE \"public\".\"nopk%02d\" REPLICA IDENTITY FULL;", i, i);
 	buf_puts(&b, " and 3 more");
 	return buf_steal(&b);
 }
@@ -432,7 +437,7 @@ scenario_dirty(void)
 	plan = load_plan(true, "full", false);
 	run(su, tu, plan, cat, false, &r, "dirty, lenient plan");
 	expect_one(&r, "replica_identity", CHECK_WARN, ri, "dirty, lenient plan");
-	ok(strstr(preflight_find(&r, "replica_identity")->hint, "will set REPLICA IDENTITY FULL") != NULL,
+	ok(strstr(preflight_find(&r, "replica_identity")->hint, "pgshift will set these replica identities") != NULL,
 	   "dirty, lenient plan: says what it will do");
 	expect_one(&r, "target_tables_empty", CHECK_WARN, "2 with rows: public.t1, public.odd \"name",
 			   "dirty, lenient plan");
