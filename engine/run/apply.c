@@ -100,13 +100,18 @@ phase_preflight(struct apply *a, struct pgs_error *err)
 	return ok;
 }
 
-/* On a terminal, unless --yes: show what will happen and ask. */
+/*
+ * Whenever someone can answer (stdin is a terminal), unless --yes: show what
+ * will happen and ask. Where the output goes does not matter: "apply p.yaml
+ * 2>&1 | tee log" is still an operator at a terminal, and the question goes
+ * into the log with the answer's consequences.
+ */
 static bool
 phase_confirm(struct apply *a)
 {
 	char answer[16] = "";
 
-	if (a->opts->yes || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+	if (a->opts->yes || !isatty(STDIN_FILENO))
 		return true;
 	fprintf(stderr, "pgshift will %s plan \"%s\": %zu tables, %zu steps, into the target.\n"
 			"Proceed? [y/N] ", a->prior_exists ? "resume" : "apply", a->plan->name,

@@ -50,15 +50,24 @@ insert_run(struct state *st, const char *sha, char *run_id, size_t len, struct p
 	return true;
 }
 
-/* Resuming: interrupted steps go back to pending; attempts keep counting. */
+/*
+ * Resuming: interrupted steps go back to pending; attempts keep counting.
+ * An approval given to a process that died before passing the gate is
+ * dropped: the gate asks again. One that let the gate finish is history.
+ */
 static bool
 resume_run(struct state *st, const char *sha, struct pgs_error *err)
 {
 	const char *params[2] = {st->plan, sha};
 
 	return pg_exec(st->conn, "UPDATE pgshift.runs SET plan_sha256 = $2, status = 'running',"
-				   " updated_at = now(), finished_at = NULL, error = NULL WHERE plan = $1",
-				   2, params, err) &&
+				   " updated_at = now(), finished_at = NULL, error = NULL, gate_pid = NULL,"
+				   " paused_step = NULL,"
+				   " approved_at = CASE WHEN gate.done THEN approved_at END,"
+				   " approved_by = CASE WHEN gate.done THEN approved_by END"
+				   " FROM (SELECT EXISTS (SELECT 1 FROM pgshift.steps WHERE plan = $1"
+				   "  AND step_id = 'cutover.gate' AND status = 'done') AS done) AS gate"
+				   " WHERE plan = $1", 2, params, err) &&
 		   pg_exec(st->conn, "UPDATE pgshift.steps SET status = 'pending', updated_at = now()"
 				   " WHERE plan = $1 AND status = 'running'", 1, params, err);
 }
@@ -126,7 +135,7 @@ state_finish_run(struct state *st, bool ok, const char *error, struct pgs_error 
 	bool done;
 
 	pthread_mutex_lock(&st->conn_lock);
-	done = pg_exec(st->conn, "UPDATE pgshift.runs SET status = $2, error = $3,"
+	done = pg_exec(st->conn, "UPDATE pgshift.runs SET status = $2, error = $3, gate_pid = NULL,"
 				   " finished_at = now(), updated_at = now() WHERE plan = $1", 3, params, err);
 	pthread_mutex_unlock(&st->conn_lock);
 	if (!done)
