@@ -25,7 +25,11 @@ static void
 run_child(const char *cmd, int out)
 {
 	int null = open("/dev/null", O_RDONLY);
+	sigset_t none;
 
+	/* apply's threads block SIGINT/SIGTERM for its watcher; the command must not inherit that */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 		_exit(127);

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,33 @@
 #include "util/xalloc.h"
 
 #define STDERR_KEEP 4096        /* bytes of a tool's stderr kept for the error */
+#define MAX_CHILDREN 64         /* more than the steps that can run tools at once */
+
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;    /* guards children */
+static pid_t children[MAX_CHILDREN];                                /* 0: free slot */
+
+static void
+child_track(pid_t pid, bool running)
+{
+	pthread_mutex_lock(&children_lock);
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		if (running ? children[i] == 0 : children[i] == pid) {
+			children[i] = running ? pid : 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&children_lock);
+}
+
+void
+pgtool_kill_children(int sig)
+{
+	pthread_mutex_lock(&children_lock);
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0)
+			kill(children[i], sig);
+	pthread_mutex_unlock(&children_lock);
+}
 
 void
 pgtool_init(struct pgtool_cmd *cmd, const char *tool)
@@ -197,7 +226,11 @@ static void
 child_exec(struct pgtool_cmd *cmd, const char *path, int errfd)
 {
 	int devnull = open("/dev/null", O_RDWR);
+	sigset_t none;
 
+	/* apply blocks SIGINT/SIGTERM in its threads for its watcher; the tool must get them */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (devnull >= 0) {
 		dup2(devnull, STDIN_FILENO);
 		dup2(devnull, STDOUT_FILENO);
@@ -268,14 +301,17 @@ pgtool_run(struct pgtool_cmd *cmd, const char *what, struct pgs_error *err)
 	}
 	close(fds[1]);
 	buf_init(&errout);
-	if (pid > 0)
+	if (pid > 0) {
+		child_track(pid, true);
 		drain(fds[0], &errout);
+	}
 	close(fds[0]);
 	if (pid < 0) {
 		ok = pgs_fail(err, "%s: could not fork: %s", what, strerror(errno));
 	} else {
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+		child_track(pid, false);
 		ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		if (!ok)
 			tool_failed(err, what, cmd->argv[0], status, &errout);

@@ -85,4 +85,13 @@ bool step_execute(struct run *run, size_t step, struct pgs_error *err);
 PGconn *run_connect_source(struct run *run, const char *step_id, struct pgs_error *err);
 PGconn *run_connect_target(struct run *run, const char *step_id, struct pgs_error *err);
 
+/*
+ * The sessions of run run_id's steps on both servers (their application_name):
+ * terminate false cancels what they execute; true ends them and waits until
+ * they are gone (a resume after kill -9: the dead run's index build would
+ * otherwise go on). *n (may be NULL) counts the sessions signalled.
+ */
+bool run_end_sessions(const struct plan *plan, const char *run_id, bool terminate, int *n,
+					  struct pgs_error *err);
+
 #endif

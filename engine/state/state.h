@@ -97,6 +97,13 @@ bool state_begin_run(struct state *st, const char *plan_sha256, bool force, bool
 					 char *run_id_out, size_t run_id_len, struct pgs_error *err);
 /* Marks the run finished (ok) or failed with error; sets finished_at. */
 bool state_finish_run(struct state *st, bool ok, const char *error, struct pgs_error *err);
+/*
+ * Records a run that stopped before its end and that `apply` continues:
+ * "interrupted" (a signal) or "paused" (--until; paused_step names the step
+ * it stopped after). Steps still marked running go back to pending.
+ */
+bool state_stop_run(struct state *st, const char *status, const char *paused_step,
+					struct pgs_error *err);
 
 /*
  * Step transitions, each one upsert on pgshift.steps (and runs.updated_at):

@@ -7,6 +7,11 @@
 #   b. the confirmation is asked whenever stdin is a terminal, even with
 #      stdout and stderr piped (`apply p.yaml 2>&1 | tee log`); "n" changes
 #      nothing, "y" applies; without a terminal nothing is asked.
+#   c. SIGTERM while the target builds an index: apply cancels the build on
+#      the server, records `interrupted`, says how to resume and exits 143
+#      within 10 s; the resume finishes without copying again.
+#   d. a second SIGINT ends apply at once (by the signal) even while the
+#      stop waits for a slow cutover hook; a later apply finishes the run.
 use strict;
 use warnings;
 use FindBin;
@@ -191,6 +196,89 @@ YAML
     my $r = run_pgshift($env, 'apply', $plan, '--no-progress');
     unlike($r->{err}, qr/Proceed\?/, 'without a terminal on stdin nothing is asked');
     is($r->{rc}, 0, 'and the (finished) run is applied again without a question');
+}
+
+# ---- c. SIGTERM while the target builds an index; a second SIGINT exits at once
+{
+    # the index expression sleeps 10 ms a row on the target (the source built it fast)
+    my ($plan, $env, $src, $tgt) = pair('rs_signal', <<'SQL', <<'YAML');
+CREATE FUNCTION public.slow_key(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+CREATE TABLE public.t (id int PRIMARY KEY, v text);
+INSERT INTO public.t SELECT g, md5(g::text) FROM generate_series(1, 3000) g;
+CREATE INDEX t_slow ON public.t (public.slow_key(id));
+CREATE OR REPLACE FUNCTION public.slow_key(int) RETURNS int LANGUAGE sql IMMUTABLE
+  AS 'SELECT $1 FROM (SELECT pg_sleep(0.01)) s';
+SQL
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+cleanup:
+  keep_state: true
+YAML
+    my $building = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                 . " AND query LIKE 'CREATE INDEX%t_slow%'";
+    my $pid = start_apply($env, $plan, "$dir/sig1.err");
+    ok(wait_until(sub { (eval { psql($tgt, $building) } // 0) > 0 }, 60, $pid),
+       'the target is building the slow index') or diag(slurp("$dir/sig1.err"));
+    my $t0 = time;
+    kill 'TERM', $pid;
+    ok(wait_until(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 10), 'apply exits within 10 s of SIGTERM')
+        or kill('KILL', $pid);
+    my $status = $?;
+    ok(!($status & 127) && ($status >> 8) == 143, 'it exits with code 143 (128 + SIGTERM)')
+        or diag("wait status $status after " . (time - $t0) . ' s');
+    my $log = slurp("$dir/sig1.err");
+    like($log, qr/received SIGTERM: stopping; no new step starts and running ones are cancelled/,
+         'it says it is stopping');
+    like($log, qr/run \S+ of plan "rs_signal" was interrupted by SIGTERM/, 'it says the run was interrupted');
+    like($log, qr/hint: "pgshift apply \Q$plan\E" resumes it/, 'and how to resume');
+    is(psql($tgt, $building), 0, 'the index build was cancelled on the target');
+    is(psql($tgt, "SELECT status FROM pgshift.runs WHERE plan = 'rs_signal'"), 'interrupted',
+       'the state records the run interrupted');
+    like(run_pgshift($env, 'status', $plan)->{out}, qr/^status\s+interrupted \(no apply is running/m,
+         'status shows it interrupted');
+
+    # the resume builds the index quickly: it is the same index, without the sleep
+    psql($tgt, "CREATE OR REPLACE FUNCTION public.slow_key(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT \$1'");
+    my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'apply resumes the interrupted run and finishes') or diag($r->{err});
+    identical($src, $tgt, 'after the interrupted run');
+    is(psql($tgt, "SELECT string_agg(step_id || '=' || attempts, ',' ORDER BY step_id) FROM pgshift.steps"
+             . " WHERE plan = 'rs_signal' AND step_id IN ('copy:public.t', 'index:public.t_slow')"),
+       'copy:public.t=1,index:public.t_slow=2', 'the copy ran once, the cancelled index build again');
+}
+
+# ---- d. a second signal ends the process at once, whatever the stop waits for
+{
+    my ($plan, $env, $src, $tgt) = pair('rs_twice', $schema, <<'YAML');
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+  steps:
+    - lua: slow.lua
+cleanup:
+  keep_state: true
+YAML
+    (my $pdir = $plan) =~ s{/[^/]+$}{};
+    open(my $fh, '>', "$pdir/slow.lua") or die; print $fh "return function() if pgshift.env('SLOW_HOOK') then pgshift.sleep(30) end end\n"; close $fh;
+    my $pid = start_apply({ %$env, SLOW_HOOK => 1 }, $plan, "$dir/twice.err");
+    ok(wait_until(sub { (eval { psql($tgt, "SELECT count(*) FROM pgshift.steps WHERE step_id LIKE 'cutover.%:lua'"
+                                          . " AND status = 'running'") } // 0) > 0 }, 60, $pid),
+       'apply runs a slow cutover hook') or diag(slurp("$dir/twice.err"));
+    kill 'INT', $pid;
+    ok(wait_until(sub { slurp("$dir/twice.err") =~ /received SIGINT: stopping/ }, 5), 'the first SIGINT starts the stop');
+    my $t0 = time;
+    kill 'INT', $pid;
+    ok(wait_until(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 3), 'the second SIGINT ends apply at once')
+        or kill('KILL', $pid);
+    is($? & 127, 2, 'apply was ended by SIGINT itself');
+    like(slurp("$dir/twice.err"), qr/received SIGINT again: exiting at once/, 'it says so');
+    like(run_pgshift($env, 'status', $plan)->{out}, qr/^status\s+interrupted/m, 'status shows the run interrupted');
+    my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'a later apply finishes the run') or diag($r->{err});
+    identical($src, $tgt, 'after two signals');
 }
 
 done_testing();
