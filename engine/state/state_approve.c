@@ -58,11 +58,9 @@ state_approve(struct state *st, struct pgs_error *err)
 	const char *params[1] = {st->plan};
 	bool ok;
 
-	pthread_mutex_lock(&st->conn_lock);
-	ok = pg_exec(st->conn, "UPDATE pgshift.runs SET approved_at = coalesce(approved_at, now()),"
-				 " approved_by = coalesce(approved_by, current_user::text), updated_at = now()"
-				 " WHERE plan = $1", 1, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	ok = state_exec(st, "UPDATE pgshift.runs SET approved_at = coalesce(approved_at, now()),"
+					" approved_by = coalesce(approved_by, current_user::text), updated_at = now()"
+					" WHERE plan = $1", 1, params, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not approve the cutover");
 	return ok;
@@ -74,14 +72,12 @@ state_gate_wait(struct state *st, bool waiting, struct pgs_error *err)
 	const char *params[1] = {st->plan};
 	bool ok;
 
-	pthread_mutex_lock(&st->conn_lock);
 	ok = waiting
-		? pg_exec(st->conn, "UPDATE pgshift.runs SET gate_pid = pg_backend_pid(),"
-				  " approved_at = NULL, approved_by = NULL, updated_at = now() WHERE plan = $1",
-				  1, params, err)
-		: pg_exec(st->conn, "UPDATE pgshift.runs SET gate_pid = NULL, updated_at = now()"
-				  " WHERE plan = $1", 1, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+		? state_exec(st, "UPDATE pgshift.runs SET gate_pid = pg_backend_pid(),"
+					 " approved_at = NULL, approved_by = NULL, updated_at = now() WHERE plan = $1",
+					 1, params, err)
+		: state_exec(st, "UPDATE pgshift.runs SET gate_pid = NULL, updated_at = now()"
+					 " WHERE plan = $1", 1, params, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not record the cutover gate of plan \"%s\"", st->plan);
 	return ok;
@@ -93,11 +89,14 @@ state_is_approved(struct state *st, bool *approved, struct pgs_error *err)
 	const char *params[1] = {st->plan};
 	PGresult *res;
 
-	pthread_mutex_lock(&st->conn_lock);
-	res = pg_query(st->conn, "SELECT approved_at IS NOT NULL"
-				   " AND coalesce(gate_pid = pg_backend_pid(), false)"
-				   " FROM pgshift.runs WHERE plan = $1", 1, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	/*
+	 * The poll also names this session again: after the state connection was
+	 * re-established (a target restart) its backend is a new one, and only the
+	 * session in gate_pid can be approved.
+	 */
+	res = state_query(st, "UPDATE pgshift.runs SET gate_pid = pg_backend_pid()"
+					  " WHERE plan = $1 AND gate_pid IS NOT NULL"
+					  " RETURNING approved_at IS NOT NULL", 1, params, err);
 	if (!res) {
 		pgs_error_prefix(err, "could not read the cutover approval of plan \"%s\"", st->plan);
 		return false;

@@ -134,10 +134,8 @@ state_finish_run(struct state *st, bool ok, const char *error, struct pgs_error 
 	const char *params[3] = {st->plan, ok ? "finished" : "failed", ok ? NULL : error};
 	bool done;
 
-	pthread_mutex_lock(&st->conn_lock);
-	done = pg_exec(st->conn, "UPDATE pgshift.runs SET status = $2, error = $3, gate_pid = NULL,"
-				   " finished_at = now(), updated_at = now() WHERE plan = $1", 3, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	done = state_exec(st, "UPDATE pgshift.runs SET status = $2, error = $3, gate_pid = NULL,"
+					  " finished_at = now(), updated_at = now() WHERE plan = $1", 3, params, err);
 	if (!done)
 		pgs_error_prefix(err, "could not record the end of the run of plan \"%s\"", st->plan);
 	return done;
@@ -150,13 +148,11 @@ state_stop_run(struct state *st, const char *status, const char *paused_step,
 	const char *params[3] = {st->plan, status, paused_step};
 	bool done;
 
-	pthread_mutex_lock(&st->conn_lock);
-	done = pg_exec(st->conn, "UPDATE pgshift.runs SET status = $2, paused_step = $3,"
-				   " gate_pid = NULL, error = NULL, updated_at = now() WHERE plan = $1", 3, params,
-				   err) &&
-		   pg_exec(st->conn, "UPDATE pgshift.steps SET status = 'pending', updated_at = now()"
-				   " WHERE plan = $1 AND status = 'running'", 1, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	done = state_exec(st, "UPDATE pgshift.runs SET status = $2, paused_step = $3,"
+					  " gate_pid = NULL, error = NULL, updated_at = now() WHERE plan = $1", 3,
+					  params, err) &&
+		   state_exec(st, "UPDATE pgshift.steps SET status = 'pending', updated_at = now()"
+					  " WHERE plan = $1 AND status = 'running'", 1, params, err);
 	if (!done)
 		pgs_error_prefix(err, "could not record that the run of plan \"%s\" stopped", st->plan);
 	return done;
