@@ -199,8 +199,13 @@ test_approval(const char *uri, struct state *st)
 
 	pgs_error_clear(&err);
 	ok(state_is_approved(st, &approved, &err) && !approved, "not approved at first");
-	ok(state_approve_plan(&a, &ap, &err) && ap.exists && !ap.already,
-	   "approval from another connection while apply holds the lock");
+	ok(state_approve_plan(&a, &ap, &err) && ap.exists && ap.live && !ap.waiting && !ap.approved_at,
+	   "a live apply not at the gate is not approved");
+	approval_free(&ap);
+	ok(state_is_approved(st, &approved, &err) && !approved, "still not approved");
+	ok(state_gate_wait(st, true, &err), "the apply waits at the gate");
+	ok(state_approve_plan(&a, &ap, &err) && ap.exists && ap.waiting && !ap.already,
+	   "approval from another connection while apply waits at the gate");
 	ok(ap.run_id && ap.approved_by && ap.approved_at > 0, "approval returns run, role and time");
 	is_str(ap.status, "running", "approval sees the run's status");
 	approval_free(&ap);
@@ -208,6 +213,8 @@ test_approval(const char *uri, struct state *st)
 	ok(state_approve_plan(&a, &ap, &err) && ap.exists && ap.already,
 	   "approving twice says it was approved already");
 	approval_free(&ap);
+	ok(state_gate_wait(st, false, &err) && state_is_approved(st, &approved, &err) && !approved,
+	   "an approval counts only while its session waits at the gate");
 	ok(state_approve(st, &err), "state_approve on the locked state works too");
 	ok(state_approve_plan(&none, &ap, &err) && !ap.exists, "approving a plan without run: no run");
 	approval_free(&ap);
