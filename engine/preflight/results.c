@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg/conn.h"
 #include "preflight/preflight_int.h"
 #include "util/xalloc.h"
 
@@ -172,4 +173,14 @@ pf_setting(PGconn *conn, const char *name)
 		val = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return val;
+}
+
+char *
+pf_quoted_role(PGconn *conn)
+{
+	PGresult *res = pf_query(conn, "SELECT current_user", 0, NULL);
+	char *q = pg_quote_ident(conn, res ? PQgetvalue(res, 0, 0) : PQuser(conn));
+
+	PQclear(res);
+	return q;
 }
