@@ -26,23 +26,6 @@ is_true(const PGresult *res, int row, int col)
 	return strcmp(PQgetvalue(res, row, col), "t") == 0;
 }
 
-/* "{1,2,3}" of the oids of the catalog's tables that pass keep (all when NULL). */
-static char *
-table_oids(const struct catalog *cat, bool (*keep)(const struct cat_table *))
-{
-	struct buf b;
-
-	buf_init(&b);
-	buf_putc(&b, '{');
-	for (size_t i = 0; i < cat->ntables; i++) {
-		if (keep && !keep(&cat->tables[i]))
-			continue;
-		buf_printf(&b, "%s%u", b.len > 1 ? "," : "", cat->tables[i].oid);
-	}
-	buf_putc(&b, '}');
-	return buf_steal(&b);
-}
-
 /* Appends one quoted name to a ", " list, once. */
 static void
 append_unique(struct buf *b, const char *quoted)
@@ -167,7 +150,7 @@ check_select_tables(struct pf_ctx *c, const char *qrole)
 		" WHERE c.oid = ANY ($1::pg_catalog.oid[])"
 		" AND NOT (has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT'))"
 		" ORDER BY 1, 2";
-	char *oids = table_oids(c->cat, NULL);
+	char *oids = pf_table_oids(c->cat, NULL);
 	const char *params[1] = {oids};
 	PGresult *res = pf_query(c->src, sql, 1, params);
 
@@ -281,7 +264,7 @@ check_publication_owner(struct pf_ctx *c, const char *qrole)
 		" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 		" WHERE c.oid = ANY ($1::pg_catalog.oid[]) AND NOT pg_has_role(c.relowner, 'USAGE')"
 		" ORDER BY 3, 1, 2";
-	char *oids = table_oids(c->cat, copies_data);
+	char *oids = pf_table_oids(c->cat, copies_data);
 	const char *params[1] = {oids};
 	PGresult *res = pf_query(c->src, sql, 1, params);
 	struct buf obs;

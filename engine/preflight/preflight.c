@@ -48,6 +48,7 @@ preflight_run(const struct plan *plan, PGconn *src, PGconn *dst,
 	pf_checks_replication(&c);
 	pf_checks_privileges(&c);
 	pf_checks_target_privileges(&c);
+	pf_checks_row_security(&c);
 	pf_checks_tables(&c);
 	pf_checks_tools(&c);
 	pf_check_disk(&c);

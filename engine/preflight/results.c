@@ -184,3 +184,19 @@ pf_quoted_role(PGconn *conn)
 	PQclear(res);
 	return q;
 }
+
+char *
+pf_table_oids(const struct catalog *cat, bool (*keep)(const struct cat_table *))
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_putc(&b, '{');
+	for (size_t i = 0; i < cat->ntables; i++) {
+		if (keep && !keep(&cat->tables[i]))
+			continue;
+		buf_printf(&b, "%s%u", b.len > 1 ? "," : "", cat->tables[i].oid);
+	}
+	buf_putc(&b, '}');
+	return buf_steal(&b);
+}

@@ -148,6 +148,11 @@ my @source_cases = (
      qr/GRANT CREATE ON DATABASE "shop" TO "migrator"/],
     ['publication_owner', 'not the owner of public.ledger', 'REVOKE other FROM migrator',
      'GRANT other TO migrator', qr/GRANT "other" TO "migrator"/],
+    ['source_row_security', 'policies would hide rows of public.accounts from migrator',
+     'REVOKE app FROM migrator', 'GRANT app TO migrator', qr/GRANT "app" TO "migrator" \(the owner/],
+    ['target_row_security', 'FORCE ROW LEVEL SECURITY applies to tgt on the target',
+     'ALTER TABLE public.accounts FORCE ROW LEVEL SECURITY',
+     'ALTER TABLE public.accounts NO FORCE ROW LEVEL SECURITY', qr/ALTER ROLE "tgt" BYPASSRLS/],
     ['fence_database_owner', 'not the database owner (fence_writes)', 'REVOKE dbowner FROM migrator',
      'GRANT dbowner TO migrator', qr/GRANT "dbowner" TO "migrator"/],
     ['fence_signal_backend', 'no pg_signal_backend (fence_writes)',
@@ -208,9 +213,12 @@ for my $case (@target_cases) {
     my $ck = checks_of($r->{out});
     my @priv = qw(replication_privilege source_select source_sequences publication_create
                   publication_owner fence_database_owner fence_signal_backend target_create
-                  target_schemas session_replication_role target_tables_writable target_roles);
+                  target_schemas session_replication_role target_tables_writable target_roles
+                  source_row_security target_row_security owner_roles);
     is(join(',', grep { ($ck->{$_}{status} // '') ne 'PASS' } @priv), '',
        'every privilege check PASSes');
+    like($ck->{owner_roles}{observed} // '', qr/missing on the target: "app" \(named by owner of public\.accounts\), "migrator" \(named by a GRANT on public\.accounts\), "other"/,
+         'owner_roles names the owners and grantees the target lacks (not needed: owners are not kept)');
 
     my $stop = "$pdir/stop";
     my $wl = fork() // die;

@@ -315,6 +315,9 @@ scenario_clean(void)
 		{"session_replication_role", CHECK_PASS, "\"postgres\" may set session_replication_role"},
 		{"target_tables_writable", CHECK_PASS, NULL},
 		{"target_roles", CHECK_PASS, NULL},
+		{"owner_roles", CHECK_PASS, NULL},
+		{"source_row_security", CHECK_PASS, NULL},
+		{"target_row_security", CHECK_PASS, NULL},
 	};
 	const struct check_result *disk;
 	struct buf json;
@@ -323,7 +326,7 @@ scenario_clean(void)
 	run(su, tu, plan, cat, false, &r, "clean");
 	print_report(&r);
 	expect_checks(&r, e, sizeof(e) / sizeof(e[0]), "clean");
-	is_int(r.nchecks, 27, "clean: 27 checks (no fence_writes: no fence checks)");
+	is_int(r.nchecks, 30, "clean: 30 checks (no fence_writes: no fence checks)");
 	is_int(r.nparams, 0, "clean: no parameter differs");
 	ok(ends_with(preflight_find(&r, "pg_dump")->observed, "pg_dump 15"), "clean: pg_dump 15 found");
 	/* free space is read only where the target's data directory is ours to stat */
@@ -360,7 +363,7 @@ scenario_clean(void)
 	expect_one(&r, "target_connect", CHECK_FAIL, "connection refused", "no target");
 	expect_one(&r, "server_versions", CHECK_FAIL, "not checked: no target connection", "no target");
 	expect_one(&r, "wal_level", CHECK_PASS, "logical", "no target");
-	is_int(r.nfail, 8, "no target: 8 checks fail");
+	is_int(r.nfail, 9, "no target: 9 checks fail");
 	preflight_report_free(&r);
 
 	free(src_session);
