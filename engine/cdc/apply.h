@@ -61,6 +61,13 @@ struct cdc_applier_config {
 	const struct catalog *cat;
 	int batch_changes;          /* commit the target transaction after this many changes; 0: 10000 */
 	int batch_ms;               /* ... or this long after its first change; 0: 500 */
+	/*
+	 * A lost target connection (target restarted, network drop) is retried
+	 * with backoff for this long (0: 10 s); the applier then continues from
+	 * the applied LSN the target committed, reading the spool again.
+	 */
+	int64_t reconnect_for_ms;
+	const char *plan_file;      /* named in the resume hint when that gives up; may be NULL */
 	/* The receiver's durable LSN, for lag_bytes (NULL: lag unknown). Any thread. */
 	uint64_t (*durable_lsn)(void *arg);
 	void *durable_arg;
@@ -73,6 +80,7 @@ struct cdc_applier_stats {
 	uint64_t changes;           /* rows inserted, updated, deleted; tables truncated */
 	uint64_t transactions;      /* source transactions applied (skipped ones not counted) */
 	uint64_t batches;           /* target transactions committed */
+	uint64_t reconnects;        /* times it started again after a lost connection */
 	double changes_per_sec;     /* over the last few seconds */
 	int64_t lag_bytes;          /* durable_lsn - applied_lsn; -1 unknown */
 	bool running;

@@ -19,6 +19,8 @@
 struct cat_column {
 	char *name;
 	char *type;                 /* format_type() text, e.g. "numeric(10,2)" */
+	uint32_t type_oid;          /* atttypid and atttypmod, as pgoutput's Relation */
+	int typmod;                 /* message sends them (-1: none) */
 	int attnum;
 	bool not_null;
 	bool generated;             /* GENERATED ALWAYS AS (...) STORED: left out of COPY */
@@ -136,5 +138,16 @@ bool cat_table_copies_data(const struct cat_table *t);
  * cannot compute sha256 (e.g. a FIPS provider that was not loaded).
  */
 char *catalog_fingerprint(const struct catalog *cat);
+
+struct buf;
+
+/*
+ * What changed between was and now, two reads of one source with the same
+ * filters: appends one "; "-separated item per object, by name (new,
+ * dropped or attached table or partition, column added, dropped or
+ * retyped, index or constraint new, dropped or changed, sequence, view,
+ * schema or extension new or dropped) and returns how many.
+ */
+size_t catalog_diff(const struct catalog *was, const struct catalog *now, struct buf *out);
 
 #endif

@@ -28,7 +28,7 @@ static const char tables_sql[] =
 
 static const char columns_sql[] =
 	"SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnum,"
-	" a.attnotnull, a.attgenerated <> '', a.attidentity"
+	" a.attnotnull, a.attgenerated <> '', a.attidentity, a.atttypid, a.atttypmod"
 	" FROM pg_attribute a WHERE a.attrelid = ANY ($1::oid[])"
 	" AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum";
 
@@ -187,6 +187,8 @@ read_column(const PGresult *res, int row, struct cat_column *col)
 	col->not_null = cat_bool(res, row, 4);
 	col->generated = cat_bool(res, row, 5);
 	col->identity = PQgetvalue(res, row, 6)[0];
+	col->type_oid = cat_oid(res, row, 7);
+	col->typmod = (int) cat_int64(res, row, 8);
 }
 
 bool

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pg/conn.h"
+#include "pg/retry.h"
 #include "util/buf.h"
 #include "util/redact.h"
 #include "util/xalloc.h"
@@ -25,7 +26,6 @@ static const char *const session_settings[] = {
 	"client_encoding = 'UTF8'",
 	"standard_conforming_strings = on",
 	"xmloption = content",
-	"search_path = pg_catalog",
 };
 
 static bool
@@ -37,6 +37,19 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 	buf_init(&sql);
 	for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
 		buf_printf(&sql, "SET %s; ", session_settings[i]);
+	/*
+	 * search_path is pg_catalog, so nothing pgshift runs resolves to a user's
+	 * object, except in the sessions that write the user's rows and build
+	 * their indexes (copy, CDC apply, index and constraint steps): CHECK
+	 * constraints, defaults and index expressions call user functions whose
+	 * bodies may name other objects unqualified, and those must resolve as
+	 * they will for the application on the target, by the database's (or
+	 * role's) default search_path. pg_catalog still comes first there, and
+	 * every name pgshift sends is qualified. (pg_restore runs with an empty
+	 * search_path, where such a function fails.)
+	 */
+	if (!s->user_search_path)
+		buf_puts(&sql, "SET search_path = pg_catalog; ");
 	/* off explicitly: fence_writes makes the source database read-only by
 	 * default, and pgshift's own writing sessions (cleanup) must still work */
 	buf_printf(&sql, "SET default_transaction_read_only = %s; ", s->read_only ? "on" : "off");
@@ -68,6 +81,8 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 		pgs_fail(err, "could not connect to the %s (%s): %.*s", s->role, shown, (int) len, why);
 		pgs_error_hint(err, "check %s.uri in the plan and that the server accepts connections",
 					   s->role);
+		/* libpq gives no SQLSTATE here: 08001, so a reconnect loop knows to keep trying */
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "08001");
 		free(shown);
 		PQfinish(conn);
 		return NULL;
@@ -79,6 +94,7 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 	 */
 	if (!configure_session(conn, s, err)) {
 		pgs_error_prefix(err, "could not configure the %s session", s->role);
+		pg_error_mark_lost(err, conn);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -126,6 +142,7 @@ pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 
 		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
 		pg_fail_result(err, res, what);
+		pg_error_mark_lost(err, conn);
 	}
 	PQclear(res);
 	return ok;
@@ -142,6 +159,7 @@ pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
 
 		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
 		pg_fail_result(err, res, what);
+		pg_error_mark_lost(err, conn);
 		PQclear(res);
 		return NULL;
 	}

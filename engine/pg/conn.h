@@ -18,6 +18,7 @@ struct pg_session {
 	const char *app_name;       /* application_name; "pgshift" when NULL */
 	bool read_only;             /* default_transaction_read_only = on */
 	bool replication;           /* a replication=database connection */
+	bool user_search_path;      /* keep the database's search_path: see conn.c */
 };
 
 /* Connects and configures the session; NULL with err filled on failure. */

@@ -17,6 +17,7 @@
 
 #include "pg/dump.h"
 #include "util/buf.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 
 #define STDERR_KEEP 4096        /* bytes of a tool's stderr kept for the error */
@@ -193,23 +194,6 @@ resolve_tool(const char *tool)
 	return best ? best : xstrdup(tool);
 }
 
-static void
-child_exec(struct pgtool_cmd *cmd, const char *path, int errfd)
-{
-	int devnull = open("/dev/null", O_RDWR);
-
-	if (devnull >= 0) {
-		dup2(devnull, STDIN_FILENO);
-		dup2(devnull, STDOUT_FILENO);
-	}
-	dup2(errfd, STDERR_FILENO);
-	if (cmd->password)
-		setenv("PGPASSWORD", cmd->password, 1);
-	execvp(path, cmd->argv);
-	dprintf(STDERR_FILENO, "could not execute \"%s\": %s\n", path, strerror(errno));
-	_exit(127);
-}
-
 /* Reads the child's stderr to the end, keeping the first STDERR_KEEP bytes. */
 static void
 drain(int fd, struct buf *out)
@@ -252,34 +236,28 @@ bool
 pgtool_run(struct pgtool_cmd *cmd, const char *what, struct pgs_error *err)
 {
 	char *path = resolve_tool(cmd->argv[0]);
+	char *env = cmd->password ? xasprintf("PGPASSWORD=%s", cmd->password) : NULL;
+	struct spawn_cmd sc = {path, cmd->argv, env, SPAWN_STDERR, false};
 	struct buf errout;
-	int fds[2], status = 0;
+	int fd, status = 0;
 	pid_t pid;
-	bool ok;
+	bool ok = spawn_piped(&sc, &pid, &fd, err);
 
-	if (pipe(fds) != 0) {
+	free(env);
+	if (!ok) {
+		pgs_error_prefix(err, "%s", what);
+		pgs_error_hint(err, "install postgresql-client (pg_dump and pg_restore) on this machine");
 		free(path);
-		return pgs_fail(err, "%s: could not create pipe: %s", what, strerror(errno));
+		return false;
 	}
-	pid = fork();
-	if (pid == 0) {
-		close(fds[0]);
-		child_exec(cmd, path, fds[1]);
-	}
-	close(fds[1]);
 	buf_init(&errout);
-	if (pid > 0)
-		drain(fds[0], &errout);
-	close(fds[0]);
-	if (pid < 0) {
-		ok = pgs_fail(err, "%s: could not fork: %s", what, strerror(errno));
-	} else {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		if (!ok)
-			tool_failed(err, what, cmd->argv[0], status, &errout);
-	}
+	drain(fd, &errout);
+	close(fd);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (!ok)
+		tool_failed(err, what, cmd->argv[0], status, &errout);
 	buf_free(&errout);
 	free(path);
 	return ok;

@@ -38,8 +38,8 @@ struct apply {
 static bool
 phase_connect(struct apply *a, struct pgs_error *err)
 {
-	struct pg_session src_s = {"source", "pgshift apply", true, false};
-	struct pg_session dst_s = {"target", "pgshift apply", true, false};
+	struct pg_session src_s = {"source", "pgshift apply", true, false, false};
+	struct pg_session dst_s = {"target", "pgshift apply", true, false, false};
 
 	a->src = pg_connect(a->plan->source_uri, &src_s, err);
 	a->dst = a->src ? pg_connect(a->plan->target_uri, &dst_s, err) : NULL;
@@ -259,11 +259,14 @@ prepare_split_tables(struct apply *a, struct pgs_error *err)
 	return true;
 }
 
-/* The scheduler's look every second while CDC runs: its threads, then cdc.lag. */
+/*
+ * The scheduler's look every second while CDC runs: its threads, schema
+ * changes on the source (every few seconds), then cdc.lag.
+ */
 static bool
 apply_cdc_tick(struct run *run, struct pgs_error *err)
 {
-	return run_cdc_tick(run, err) && run_events_cdc_tick(run, err);
+	return run_cdc_tick(run, err) && run_ddl_tick(run, err) && run_events_cdc_tick(run, err);
 }
 
 static bool

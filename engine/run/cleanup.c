@@ -42,7 +42,7 @@ still_fenced(const struct plan *plan)
 static bool
 cleanup_locked(const struct plan *plan, struct state *st, bool unfence, struct pgs_error *err)
 {
-	struct pg_session s = {"source", "pgshift cleanup", false, false};
+	struct pg_session s = {"source", "pgshift cleanup", false, false, false};
 	struct created_object *objs;
 	size_t n;
 	bool has_run, ok;

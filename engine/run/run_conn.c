@@ -9,10 +9,11 @@
 #include "run/run.h"
 
 static PGconn *
-connect_as(const char *conninfo, const char *role, const char *step_id, struct pgs_error *err)
+connect_as(const char *conninfo, const char *role, const char *step_id, bool user_path,
+		   struct pgs_error *err)
 {
 	char app[64];
-	struct pg_session s = {role, app, false, false};
+	struct pg_session s = {role, app, false, false, user_path};
 
 	/* application_name is cut at NAMEDATALEN - 1 by the server anyway */
 	snprintf(app, sizeof(app), "pgshift %s", step_id);
@@ -22,11 +23,17 @@ connect_as(const char *conninfo, const char *role, const char *step_id, struct p
 PGconn *
 run_connect_source(struct run *run, const char *step_id, struct pgs_error *err)
 {
-	return connect_as(run->plan->source_uri, "source", step_id, err);
+	return connect_as(run->plan->source_uri, "source", step_id, false, err);
 }
 
 PGconn *
 run_connect_target(struct run *run, const char *step_id, struct pgs_error *err)
 {
-	return connect_as(run->plan->target_uri, "target", step_id, err);
+	return connect_as(run->plan->target_uri, "target", step_id, false, err);
+}
+
+PGconn *
+run_connect_target_rows(struct run *run, const char *step_id, struct pgs_error *err)
+{
+	return connect_as(run->plan->target_uri, "target", step_id, true, err);
 }

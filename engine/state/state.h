@@ -72,6 +72,14 @@ struct state *state_open(const struct plan *plan, bool *locked, struct pgs_error
 void state_close(struct state *st);
 
 /*
+ * A lost state connection (a target restart) is opened again within
+ * cdc.reconnect_for and the lock taken again, by the single-statement calls
+ * below. False with why once another apply took the lock meanwhile: the run
+ * must stop, as it no longer owns the state.
+ */
+bool state_check_lock(struct state *st, struct pgs_error *err);
+
+/*
  * Creates schema pgshift and its tables if missing (idempotent, and safe
  * when two processes race: both serialise on a transaction advisory lock,
  * and a duplicate-object error from anyone else is retried).

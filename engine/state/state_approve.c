@@ -68,10 +68,8 @@ state_is_approved(struct state *st, bool *approved, struct pgs_error *err)
 	const char *params[1] = {st->plan};
 	PGresult *res;
 
-	pthread_mutex_lock(&st->conn_lock);
-	res = pg_query(st->conn, "SELECT approved_at IS NOT NULL FROM pgshift.runs WHERE plan = $1",
-				   1, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	res = state_query(st, "SELECT approved_at IS NOT NULL FROM pgshift.runs WHERE plan = $1",
+					  1, params, err);
 	if (!res) {
 		pgs_error_prefix(err, "could not read the cutover approval of plan \"%s\"", st->plan);
 		return false;

@@ -12,7 +12,8 @@
 static const char others_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM pgshift.runs)"
 	" OR EXISTS (SELECT 1 FROM pgshift.steps)"
-	" OR EXISTS (SELECT 1 FROM pgshift.created_objects)";
+	" OR EXISTS (SELECT 1 FROM pgshift.created_objects)"
+	" OR EXISTS (SELECT 1 FROM pgshift.held_triggers)";
 
 /*
  * Drops our tables, then the schema only if that leaves it empty: never
@@ -25,7 +26,8 @@ drop_schema(PGconn *conn, struct pgs_error *err)
 	struct pgs_error ignored;
 
 	pgs_error_clear(&ignored);
-	if (!pg_exec(conn, "DROP TABLE pgshift.steps, pgshift.created_objects, pgshift.runs", 0, NULL,
+	if (!pg_exec(conn, "DROP TABLE pgshift.steps, pgshift.created_objects, pgshift.held_triggers,"
+				 " pgshift.runs", 0, NULL,
 				 err) ||
 		!pg_exec(conn, "SAVEPOINT drop_schema", 0, NULL, err))
 		return false;
@@ -51,6 +53,7 @@ drop_in_tx(struct state *st, struct pgs_error *err)
 	if (!table)
 		return true;
 	if (!pg_exec(st->conn, "DELETE FROM pgshift.created_objects WHERE plan = $1", 1, params, err) ||
+		!pg_exec(st->conn, "DELETE FROM pgshift.held_triggers WHERE plan = $1", 1, params, err) ||
 		!pg_exec(st->conn, "DELETE FROM pgshift.runs WHERE plan = $1", 1, params, err))
 		return false;
 	res = pg_query(st->conn, others_sql, 0, NULL, err);

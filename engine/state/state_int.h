@@ -10,14 +10,39 @@
 
 #include <libpq-fe.h>
 
+#include "pg/retry.h"
 #include "state/state.h"
 #include "util/error.h"
 
 struct state {
 	PGconn *conn;                   /* owned; its session holds the plan's advisory lock */
-	pthread_mutex_t conn_lock;      /* serialises every use of conn (worker threads report here) */
+	pthread_mutex_t conn_lock;      /* serialises every use of conn and the fields below */
 	char *plan;                     /* owned copy of the plan name: the key of every row */
+	char *plan_file;                /* owned: named in hints */
+	char *target_uri;               /* owned: to reconnect */
+	struct pg_backoff backoff;      /* reconnects within cdc.reconnect_for */
+	bool lock_lost;                 /* another apply took the lock while the target was away */
+	struct pgs_error lost;          /* why, when lock_lost */
 };
+
+/*
+ * One statement on the locked state connection, under conn_lock. When the
+ * connection was lost (a target restart: the session's advisory lock is
+ * gone with it) it reconnects with backoff, takes the plan's lock again and
+ * runs the statement again; when another apply took the lock meanwhile,
+ * this and every later call fails saying so. Every statement sent this way
+ * must be safe to run twice. state_query returns a PGRES_TUPLES_OK result.
+ */
+bool state_exec(struct state *st, const char *sql, int n, const char *const *params,
+				struct pgs_error *err);
+PGresult *state_query(struct state *st, const char *sql, int n, const char *const *params,
+					  struct pgs_error *err);
+
+/* Takes the plan's advisory lock on conn; *locked when another session holds it. */
+bool state_take_lock(PGconn *conn, const char *plan, const char *plan_file, bool *locked,
+					 struct pgs_error *err);
+/* Turns idle_session_timeout off for the state session. */
+bool state_keep_alive(PGconn *conn, struct pgs_error *err);
 
 /*
  * Key of the transaction advisory lock that serialises DDL on schema pgshift

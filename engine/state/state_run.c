@@ -125,10 +125,8 @@ state_finish_run(struct state *st, bool ok, const char *error, struct pgs_error 
 	const char *params[3] = {st->plan, ok ? "finished" : "failed", ok ? NULL : error};
 	bool done;
 
-	pthread_mutex_lock(&st->conn_lock);
-	done = pg_exec(st->conn, "UPDATE pgshift.runs SET status = $2, error = $3,"
-				   " finished_at = now(), updated_at = now() WHERE plan = $1", 3, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	done = state_exec(st, "UPDATE pgshift.runs SET status = $2, error = $3,"
+					  " finished_at = now(), updated_at = now() WHERE plan = $1", 3, params, err);
 	if (!done)
 		pgs_error_prefix(err, "could not record the end of the run of plan \"%s\"", st->plan);
 	return done;

@@ -14,7 +14,8 @@
 static const char exists_sql[] =
 	"SELECT to_regclass('pgshift.runs') IS NOT NULL"
 	" AND to_regclass('pgshift.steps') IS NOT NULL"
-	" AND to_regclass('pgshift.created_objects') IS NOT NULL";
+	" AND to_regclass('pgshift.created_objects') IS NOT NULL"
+	" AND to_regclass('pgshift.held_triggers') IS NOT NULL";
 
 /* One statement per element: a failure names the statement it came from. */
 static const char *const ddl[] = {
@@ -55,6 +56,15 @@ static const char *const ddl[] = {
 	" object_name text NOT NULL,"
 	" created_at timestamptz NOT NULL DEFAULT now(),"
 	" PRIMARY KEY (plan, kind, schema_name, object_name))",
+	/* triggers and rules disabled until cutover, with the state to restore (held_triggers.c) */
+	"CREATE TABLE IF NOT EXISTS pgshift.held_triggers ("
+	" plan text NOT NULL,"
+	" kind text NOT NULL CHECK (kind IN ('trigger', 'rule')),"
+	" schema_name text NOT NULL,"
+	" table_name text NOT NULL,"
+	" object_name text NOT NULL,"
+	" enabled text NOT NULL CHECK (enabled IN ('A', 'R')),"
+	" PRIMARY KEY (plan, kind, schema_name, table_name, object_name))",
 };
 
 static bool

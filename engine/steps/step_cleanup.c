@@ -45,6 +45,12 @@ cleanup_cdc(struct run *run, size_t step, struct pgs_error *err)
 
 	if (!run_cdc_stop(run, err))
 		return false;
+	/* a plan without wait_for_catchup gets them back here, once nothing is replayed */
+	src = run_connect_target(run, run->dag->steps[step].id, err);
+	ok = src && held_triggers_restore(src, run->plan->name, "cleanup", err);
+	PQfinish(src);
+	if (!ok)
+		return false;
 	src = run_connect_source(run, run->dag->steps[step].id, err);
 	if (!src)
 		return false;

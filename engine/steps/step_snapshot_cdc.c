@@ -83,7 +83,7 @@ static bool
 create_slot(struct run *run, const char *step_id, struct pgs_error *err)
 {
 	char app[64];
-	struct pg_session s = {"source", app, false, true};
+	struct pg_session s = {"source", app, false, true, false};
 	PGconn *repl;
 	char *snapshot = NULL;
 	uint64_t lsn = 0;

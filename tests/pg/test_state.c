@@ -72,7 +72,8 @@ test_schema(PGconn *chk, struct state *st)
 	ok(state_ensure_schema(st, &err), "state_ensure_schema a second time is a no-op");
 	is_q(chk, "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c"
 		 " WHERE c.relnamespace = 'pgshift'::regnamespace AND c.relkind = 'r'", NULL,
-		 "created_objects,runs,steps", "pgshift holds runs, steps and created_objects");
+		 "created_objects,held_triggers,runs,steps",
+		 "pgshift holds runs, steps, created_objects and held_triggers");
 	is_q(chk, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
 		 " WHERE attrelid = 'pgshift.steps'::regclass AND attnum > 0 AND NOT attisdropped", NULL,
 		 "plan,step_id,status,attempts,rows,bytes,total_bytes,started_at,finished_at,"
@@ -370,7 +371,7 @@ test_drop_foreign(PGconn *chk, const char *uri)
 static int
 run_all(const char *uri)
 {
-	struct pg_session s = {"target", "pgshift-test", false, false};
+	struct pg_session s = {"target", "pgshift-test", false, false, false};
 	struct plan a = make_plan("state_a", uri);
 	struct pgs_error err;
 	struct state *st;
