@@ -379,6 +379,38 @@ check_fence_signal(struct pf_ctx *c, const struct cutover_step *fs, const char *
 	free(hint);
 }
 
+/*
+ * The blobs step's pg_dump reads every large object: it needs the owner's
+ * rights or a SELECT grant on each, unless lo_compat_privileges is on.
+ */
+static void
+check_large_objects(struct pf_ctx *c, const char *qrole)
+{
+	static const char sql[] =
+		"SELECT count(*) FROM pg_catalog.pg_largeobject_metadata m"
+		" WHERE NOT current_setting('lo_compat_privileges')::bool"
+		" AND NOT pg_has_role(m.lomowner, 'USAGE')"
+		" AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(m.lomacl) a"
+		"                 WHERE a.privilege_type = 'SELECT'"
+		"                 AND (a.grantee = 0 OR pg_has_role(a.grantee, 'USAGE')))";
+	PGresult *res = pf_query(c->src, sql, 0, NULL);
+	char *hint;
+	long n;
+
+	if (!res) {
+		pf_query_failed(c, "source_large_objects", c->src, NULL);
+		return;
+	}
+	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	hint = xasprintf("on the source, as their owners: GRANT SELECT ON LARGE OBJECT <oid> TO %s for"
+					 " each, or GRANT <owner> TO %s", qrole, qrole);
+	pf_add_owned(c, "source_large_objects", n ? CHECK_FAIL : CHECK_PASS,
+				 n ? xasprintf("%s cannot read %ld large object(s)", qrole, n)
+				 : xasprintf("%s can read every large object", qrole), hint);
+	free(hint);
+}
+
 void
 pf_checks_privileges(struct pf_ctx *c)
 {
@@ -389,6 +421,8 @@ pf_checks_privileges(struct pf_ctx *c)
 	check_select_sequences(c, qrole);
 	check_publication_create(c, qrole);
 	check_publication_owner(c, qrole);
+	if (c->cat->has_large_objects)
+		check_large_objects(c, qrole);
 	if (fs) {
 		check_fence_owner(c, qrole);
 		check_fence_signal(c, fs, qrole);

@@ -214,6 +214,63 @@ check_existing_tables(struct pf_ctx *c, const char *qrole)
 	buf_free(&names);
 }
 
+/*
+ * CREATE EXTENSION (schema.pre) by a non-superuser works only for trusted
+ * extensions. Managed services let their admin role create the extensions
+ * they support through their own mechanism, which the trusted flag does not
+ * show: for a member of such a role the check can only warn.
+ */
+static const char ext_sql[] =
+	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1),"
+	" coalesce((SELECT bool_or(trusted) FROM pg_catalog.pg_available_extension_versions"
+	"           WHERE name = $1), true),"
+	" (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),"
+	" EXISTS (SELECT 1 FROM pg_catalog.pg_roles g WHERE g.rolname IN ('rds_superuser',"
+	"         'cloudsqlsuperuser', 'alloydbsuperuser', 'azure_pg_admin')"
+	"         AND pg_has_role(g.oid, 'USAGE'))";
+
+static void
+check_extensions_create(struct pf_ctx *c, const char *qrole)
+{
+	struct names ns = {NULL, 0};
+	struct buf obs, names;
+	bool provider = false;
+	char *hint;
+	size_t n;
+
+	for (size_t i = 0; i < c->cat->nextensions; i++) {
+		const char *params[1] = {c->cat->extensions[i].name};
+		PGresult *res = pf_query(c->dst, ext_sql, 1, params);
+
+		if (!res) {
+			for (size_t k = 0; k < ns.n; k++)
+				free(ns.items[k]);
+			free(ns.items);
+			pf_query_failed(c, "target_extensions_create", c->dst, NULL);
+			return;
+		}
+		provider = is_true(res, 0, 3);
+		if (!is_true(res, 0, 0) && !is_true(res, 0, 1) && !is_true(res, 0, 2))
+			names_add(&ns, pg_quote_ident(c->dst, c->cat->extensions[i].name));
+		PQclear(res);
+	}
+	n = ns.n;
+	buf_init(&obs);
+	buf_init(&names);
+	if (n > 0)
+		buf_printf(&obs, "%s may not create the untrusted extension(s) ", qrole);
+	names_render(&ns, &obs, &names);
+	if (n == 0)
+		buf_printf(&obs, "%s may create every extension the plan needs", qrole);
+	hint = xasprintf("on the target, as a superuser (or the provider's admin role), before apply:"
+					 " CREATE EXTENSION %s for each, or list them in filters.exclude_extensions",
+					 names.data ? names.data : "");
+	pf_add_owned(c, "target_extensions_create", n == 0 ? CHECK_PASS : provider ? CHECK_WARN : CHECK_FAIL,
+				 buf_steal(&obs), hint);
+	free(hint);
+	buf_free(&names);
+}
+
 void
 pf_checks_target_privileges(struct pf_ctx *c)
 {
@@ -228,6 +285,7 @@ pf_checks_target_privileges(struct pf_ctx *c)
 	check_schemas(c, qrole);
 	check_replication_role(c, qrole);
 	check_existing_tables(c, qrole);
+	check_extensions_create(c, qrole);
 	free(qrole);
 	pf_check_target_roles(c);
 	pf_check_acl_roles(c);

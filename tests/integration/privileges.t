@@ -153,6 +153,10 @@ my @source_cases = (
     ['target_row_security', 'FORCE ROW LEVEL SECURITY applies to tgt on the target',
      'ALTER TABLE public.accounts FORCE ROW LEVEL SECURITY',
      'ALTER TABLE public.accounts NO FORCE ROW LEVEL SECURITY', qr/ALTER ROLE "tgt" BYPASSRLS/],
+    ['source_large_objects', 'a large object migrator may not read', 'SELECT lo_create(4242)',
+     'SELECT lo_unlink(4242)', qr/GRANT SELECT ON LARGE OBJECT <oid> TO "migrator"/],
+    ['target_extensions_create', 'an untrusted extension tgt may not create', 'CREATE EXTENSION dblink',
+     'DROP EXTENSION dblink', qr/CREATE EXTENSION "dblink"/],
     ['fence_database_owner', 'not the database owner (fence_writes)', 'REVOKE dbowner FROM migrator',
      'GRANT dbowner TO migrator', qr/GRANT "dbowner" TO "migrator"/],
     ['fence_signal_backend', 'no pg_signal_backend (fence_writes)',
@@ -214,7 +218,7 @@ for my $case (@target_cases) {
     my @priv = qw(replication_privilege source_select source_sequences publication_create
                   publication_owner fence_database_owner fence_signal_backend target_create
                   target_schemas session_replication_role target_tables_writable target_roles
-                  source_row_security target_row_security owner_roles);
+                  source_row_security target_row_security owner_roles target_extensions_create);
     is(join(',', grep { ($ck->{$_}{status} // '') ne 'PASS' } @priv), '',
        'every privilege check PASSes');
     like($ck->{owner_roles}{observed} // '', qr/missing on the target: "app" \(named by owner of public\.accounts\), "migrator" \(named by a GRANT on public\.accounts\), "other"/,
