@@ -233,6 +233,8 @@ reconnect(struct cdc_applier *a, struct pgs_error *err)
 		forget(a);
 		if (!pg_backoff_wait(&a->backoff, err, &a->stop, err))
 			return false;
+		/* a fresh error each attempt: no SQLSTATE of the last one may linger */
+		pgs_error_clear(err);
 		if (prepare(a, a->start_lsn, err)) {
 			pg_backoff_done(&a->backoff);
 			return true;
