@@ -12,6 +12,9 @@
 #      within 10 s; the resume finishes without copying again.
 #   d. a second SIGINT ends apply at once (by the signal) even while the
 #      stop waits for a slow cutover hook; a later apply finishes the run.
+#   e. `--until copy` records the run `paused at copy` (slot and spool kept);
+#      `--until cdc.catchup` continues it and pauses again; a plain apply
+#      finishes it without copying any table twice, source and target equal.
 use strict;
 use warnings;
 use FindBin;
@@ -279,6 +282,47 @@ YAML
     my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
     is($r->{rc}, 0, 'a later apply finishes the run') or diag($r->{err});
     identical($src, $tgt, 'after two signals');
+}
+
+# ---- e. --until pauses the run; a later apply continues it (CDC kept going)
+{
+    my ($plan, $env, $src, $tgt) = pair('rs_until', $schema, <<'YAML');
+cdc:
+  enabled: true
+  max_lag: 2s
+cutover:
+  approval: auto
+cleanup:
+  keep_state: true
+YAML
+    my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress', '--until', 'copy');
+    is($r->{rc}, 0, 'apply --until copy exits 0') or diag($r->{err});
+    like($r->{err}, qr/paused after "copy" as --until asked; "pgshift apply \Q$plan\E" continues the run/,
+         'it says the run is paused and how to continue');
+    is(psql($tgt, "SELECT status || ' ' || paused_step FROM pgshift.runs WHERE plan = 'rs_until'"),
+       'paused copy', 'the state records the run paused at copy');
+    like(run_pgshift($env, 'status', $plan)->{out}, qr/^status\s+paused at copy \("pgshift apply \Q$plan\E" continues it\)$/m,
+         'status shows where it paused');
+    is(psql($tgt, "SELECT count(*) FROM pgshift.steps WHERE plan = 'rs_until' AND step_id LIKE 'cutover%'"
+             . " AND status = 'done'"), 0, 'no cutover step ran');
+    psql($src, "INSERT INTO public.items (v) SELECT 'after pause ' || g FROM generate_series(1, 50) g;"
+             . " UPDATE public.notes SET body = 'changed' WHERE id <= 10");
+
+    $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress', '--until', 'cdc.catchup');
+    is($r->{rc}, 0, 'apply --until cdc.catchup continues the paused run') or diag($r->{err});
+    like($r->{err}, qr/resuming run/, 'it resumes the same run');
+    is(psql($tgt, "SELECT status || ' ' || paused_step FROM pgshift.runs WHERE plan = 'rs_until'"),
+       'paused cdc.catchup', 'paused again, at cdc.catchup');
+    my $slot = psql($src, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rs_until'");
+    is($slot, 1, 'the slot is kept while paused');
+
+    $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'a plain apply finishes the run') or diag($r->{err});
+    is(psql($tgt, "SELECT status || ' ' || coalesce(paused_step, '-') FROM pgshift.runs WHERE plan = 'rs_until'"),
+       'finished -', 'the run is finished');
+    is(psql($tgt, "SELECT max(attempts) FROM pgshift.steps WHERE plan = 'rs_until' AND step_id LIKE 'copy:%'"),
+       1, 'no table was copied twice');
+    identical($src, $tgt, 'after --until twice and a final apply');
 }
 
 done_testing();
