@@ -84,13 +84,36 @@ log_preflight(const struct preflight_report *pf)
 	}
 }
 
+/*
+ * A process killed with kill -9 leaves its statements running: a server
+ * notices a dead client only when it next talks to it, and an index build
+ * (with its parallel workers) or a COPY goes on for minutes, then collides
+ * with the resume's own ("duplicate key ... pg_class_relname_nsp_index").
+ * We hold the plan's lock, so every session tagged with this run id on
+ * either server belongs to a dead process: they are ended before preflight
+ * (whose reads would queue behind their locks) and before any step.
+ */
+static bool
+end_dead_run(struct apply *a, struct pgs_error *err)
+{
+	int n = 0;
+
+	if (!a->prior_exists)
+		return true;
+	if (!run_end_sessions(a->plan, a->prior.run_id, true, &n, err))
+		return false;
+	if (n > 0)
+		log_info("resume: ended %d session(s) the previous run left working on the servers", n);
+	return true;
+}
+
 static bool
 phase_preflight(struct apply *a, struct pgs_error *err)
 {
 	struct preflight_report pf;
 	bool ok;
 
-	if (!state_read(a->plan, &a->prior, &a->prior_exists, err))
+	if (!state_read(a->plan, &a->prior, &a->prior_exists, err) || !end_dead_run(a, err))
 		return false;
 	if (!preflight_run(a->plan, a->src, a->dst, NULL, &a->cat, a->prior_exists, &pf, err))
 		return false;
