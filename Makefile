@@ -26,7 +26,7 @@ PGTEST_BINS := $(PGTEST_SRCS:tests/pg/%.c=$(BUILD)/pgtest/%)
 
 DEB_PKGS := build-essential pkg-config libpq-dev libyaml-dev liblua5.4-dev \
             libcurl4-openssl-dev libssl-dev postgresql-15 postgresql-client-15 \
-            perl libjson-pp-perl valgrind python3-yaml
+            perl libjson-pp-perl valgrind python3-yaml clang
 
 ifeq ($(V),1)
 Q :=
@@ -34,7 +34,7 @@ else
 Q := @
 endif
 
-.PHONY: all check unit integration asan valgrind deps install clean demo bench
+.PHONY: all check unit integration asan tsan valgrind fuzz deps have-deps install clean demo bench
 all: pgshift
 
 pgshift: $(OBJS)
@@ -75,28 +75,72 @@ deps:
 	  echo "run as root, or: sudo apt-get install -y $(DEB_PKGS)"; \
 	fi
 
-unit: deps
+# Test and demo targets never change the machine: they only say what is missing.
+have-deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || printf ' %s' $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "missing packages:$$missing"; echo "install them with: make deps (as root)"; exit 1; \
+	fi
+
+unit: have-deps
 	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS)
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
 
-integration: deps
+integration: have-deps
 	$(Q)$(MAKE) --no-print-directory pgshift $(PGTEST_BINS)
 	$(Q)prove -j2 tests/integration/
 
-check: deps
+check: have-deps
 	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS) $(PGTEST_BINS)
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
 	$(Q)prove -j2 tests/integration/
 
-asan: deps
+asan: have-deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan CC=gcc \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  build/asan/unit-all
 	$(Q)cd tests/unit && ASAN_OPTIONS=detect_leaks=1 prove -e '' ../../build/asan/unit/test_*
 
-valgrind: deps
+# ThreadSanitizer over the unit tests (the scheduler, spool, event bus and
+# hook tests run threads).
+tsan: have-deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan CC=gcc \
+	  CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
+	  build/tsan/unit-all
+	$(Q)cd tests/unit && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" prove -e '' ../../build/tsan/unit/test_*
+
+valgrind: have-deps
 	$(Q)$(MAKE) --no-print-directory $(UNIT_BINS)
 	$(Q)cd tests/unit && prove -e 'valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9' $(UNIT_BINS:%=../../%)
+
+# libFuzzer harnesses (tests/fuzz/) over the engine built with clang, ASan and
+# UBSan. Each runs FUZZ_SECONDS on its seeds (tools/fuzz_seeds.pl) plus what
+# it found before (build/fuzz/corpus/), after replaying tests/fuzz/regress/:
+# every input that once crashed a harness, kept as a test.
+FUZZ_SECONDS ?= 60
+CHECK_FUZZ_SECONDS ?= 10
+FUZZ_NAMES := plan_load pgoutput spool
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" \
+	  $(FUZZ_NAMES:%=build/fuzz/bin/fuzz_%)
+	$(Q)rm -rf build/fuzz/seeds && perl tools/fuzz_seeds.pl build/fuzz/seeds
+	$(Q)for h in $(FUZZ_NAMES); do \
+	  seeds=build/fuzz/seeds/$${h%_load}; corpus=build/fuzz/corpus/$$h; mkdir -p $$corpus build/fuzz/crashes; \
+	  if [ -n "$$(ls -A tests/fuzz/regress/$$h 2>/dev/null)" ]; then \
+	    build/fuzz/bin/fuzz_$$h tests/fuzz/regress/$$h/* >build/fuzz/$$h.regress.log 2>&1 || \
+	    { tail -40 build/fuzz/$$h.regress.log; echo "fuzz_$$h: a kept crash input fails again"; exit 1; }; fi; \
+	  build/fuzz/bin/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+	    -artifact_prefix=build/fuzz/crashes/$$h- $$corpus $$seeds >build/fuzz/$$h.log 2>&1 || \
+	    { tail -40 build/fuzz/$$h.log; echo "fuzz_$$h: crash; the input is in build/fuzz/crashes/"; exit 1; }; \
+	  echo "fuzz_$$h: $$(grep -o 'Done [0-9]* runs' build/fuzz/$$h.log) in $(FUZZ_SECONDS) s, no crash"; \
+	done
+
+build/fuzz/bin/fuzz_%: tests/fuzz/fuzz_%.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBOBJS) $(LIBS)
 
 $(BUILD)/unit-all: $(UNIT_BINS) $(PGTEST_BINS)
 	@touch $@
@@ -113,7 +157,7 @@ bench: deps pgshift
 	$(Q)DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb bc >/dev/null 2>&1 || true
 	$(Q)tests/bench/offline_copy.sh $(ROWS)
 
-demo: deps pgshift
+demo: have-deps pgshift
 	$(Q)bash examples/quickstart/demo.sh
 
 clean:

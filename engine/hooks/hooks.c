@@ -46,6 +46,7 @@ hooks_free(struct hooks *h)
 		return;
 	for (size_t i = 0; i < h->n; i++) {
 		hook_state_close(h->states[i]);
+		pthread_mutex_destroy(&h->states[i]->call_lock);
 		free(h->states[i]->file);
 		free(h->states[i]->dir);
 		free(h->states[i]);
@@ -57,7 +58,7 @@ hooks_free(struct hooks *h)
 	free(h);
 }
 
-/* The state of file, registered (not yet opened) on first sight. */
+/* The state of file, registered (not yet opened) on first sight; h->lock held. */
 static struct hook_state *
 state_for(struct hooks *h, const char *file)
 {
@@ -76,6 +77,7 @@ state_for(struct hooks *h, const char *file)
 	copy = xstrdup(file);
 	hs->dir = xstrdup(dirname(copy));
 	free(copy);
+	pthread_mutex_init(&hs->call_lock, NULL);
 	hs->fn_ref = LUA_NOREF;
 	hs->mem.limit = h->cfg.mem_limit;
 	hs->cfg = &h->cfg;
@@ -86,11 +88,16 @@ state_for(struct hooks *h, const char *file)
 bool
 hooks_run(struct hooks *h, const char *file, const struct event *ev, struct pgs_error *err)
 {
+	struct hook_state *hs;
 	bool ok;
 
 	pthread_mutex_lock(&h->lock);
-	ok = hook_call(state_for(h, file), ev, err);
+	hs = state_for(h, file);
 	pthread_mutex_unlock(&h->lock);
+	/* a hook that sleeps or queries holds up only the events of its own file */
+	pthread_mutex_lock(&hs->call_lock);
+	ok = hook_call(hs, ev, err);
+	pthread_mutex_unlock(&hs->call_lock);
 	return ok;
 }
 

@@ -32,6 +32,7 @@ enum hook_conn { HOOK_SOURCE, HOOK_TARGET };
 struct hook_state {
 	char *file;                 /* owned; absolute path, the chunk name */
 	char *dir;                  /* owned; where require() looks for Lua modules */
+	pthread_mutex_t call_lock;  /* one call at a time in this state (a lua_State is not thread-safe) */
 	lua_State *L;               /* owned; NULL until first use or after a timeout */
 	int fn_ref;                 /* registry ref of the function the file returned */
 	struct hook_mem mem;
@@ -49,7 +50,7 @@ struct hook_state {
 
 struct hooks {
 	struct hooks_config cfg;    /* source_uri/target_uri owned copies */
-	pthread_mutex_t lock;       /* one hook call at a time through the states */
+	pthread_mutex_t lock;       /* guards states/n/cap; never held during a call */
 	struct hook_state **states; /* owned */
 	size_t n, cap;
 };

@@ -1,8 +1,9 @@
 /*
  * The event sink of hooks.lua[]: every entry whose `on:` globs match the
  * event runs, in plan order, and the first failure fails the step that
- * emitted the event. The bus delivers one event at a time, so hook states
- * never see two events at once.
+ * emitted the event. Events of parallel steps arrive here concurrently;
+ * each hook file's state takes one call at a time (hooks_run), so a hook
+ * that sleeps or queries delays only the events it is subscribed to.
  */
 #include <stdlib.h>
 

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "notify/notify_int.h"
+#include "util/rng.h"
 #include "version.h"
 
 #define CONNECT_TIMEOUT_MS 5000L
@@ -131,5 +132,5 @@ backoff_ms(int n)
 	if (full > BACKOFF_MAX_MS)
 		full = BACKOFF_MAX_MS;
 	/* "equal jitter": at least half the step, so retries still back off */
-	return full / 2 + random() % (full / 2 + 1);
+	return rng_between(full / 2, full);
 }

@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "notify/notify_int.h"
+#include "util/rng.h"
 #include "util/xalloc.h"
 
 #define WHSEC_PREFIX "whsec_"
@@ -89,7 +90,7 @@ webhook_new_id(char *out, size_t size)
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		/* the id only has to be unique per event, not secret */
 		for (size_t i = 0; i < sizeof(rnd); i++)
-			rnd[i] = (unsigned char) random();
+			rnd[i] = (unsigned char) rng_next();
 	}
 	for (size_t i = 0; i < sizeof(rnd); i++) {
 		text[2 * i] = hex[rnd[i] >> 4];

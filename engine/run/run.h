@@ -32,7 +32,7 @@ struct step_progress {
 	atomic_llong total_bytes;
 	atomic_bool running;
 	atomic_bool finished;
-	double started_at, finished_at;
+	_Atomic double started_at, finished_at;   /* written by the worker, read by the view thread */
 };
 
 struct run {

@@ -7,6 +7,7 @@
  * and every shipped hook file compiling.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +407,65 @@ test_sink(void)
 	free(path);
 }
 
+struct slow_emit {
+	struct event_bus *bus;
+	bool ok;
+};
+
+static void *
+emit_slow(void *arg)
+{
+	struct slow_emit *se = arg;
+	struct pgs_error err;
+
+	se->ok = event_emit(se->bus, &(struct event) {.name = "copy.slow", .rows = -1, .bytes = -1,
+												  .lag_bytes = -1, .lag_seconds = -1}, &err);
+	return NULL;
+}
+
+/*
+ * A hook that sleeps holds up only the events it is subscribed to: while
+ * one worker waits in slow.lua, another worker's event for fast.lua, and an
+ * event no hook wants, pass at once.
+ */
+static void
+test_sink_concurrency(void)
+{
+	char *slow = hook_file("slow.lua", "return function(e) pgshift.sleep(1.5) end\n");
+	char *fast = hook_file("fast.lua", "return function(e) end\n");
+	char *on_slow[] = {"copy.slow"}, *on_fast[] = {"copy.fast"};
+	struct lua_hook lh[2] = {{slow, {on_slow, 1}}, {fast, {on_fast, 1}}};
+	struct plan plan;
+	struct event_bus *bus = event_bus_new();
+	struct slow_emit se = {bus, false};
+	struct pgs_error err;
+	pthread_t t;
+	double t0, fast_s, none_s;
+
+	memset(&plan, 0, sizeof(plan));
+	plan.hooks.lua = lh;
+	plan.hooks.nlua = 2;
+	plan.hooks.timeout_ms = 5000;
+	hooks_attach(bus, &plan, &err);
+	pthread_create(&t, NULL, emit_slow, &se);
+	nanosleep(&(struct timespec) {0, 200 * 1000000L}, NULL);
+	t0 = now();
+	ok(event_emit(bus, &(struct event) {.name = "copy.fast", .rows = -1, .bytes = -1,
+										  .lag_bytes = -1, .lag_seconds = -1}, &err), "copy.fast passes");
+	fast_s = now() - t0;
+	t0 = now();
+	event_emit(bus, &(struct event) {.name = "run.started", .rows = -1, .bytes = -1,
+									  .lag_bytes = -1, .lag_seconds = -1}, &err);
+	none_s = now() - t0;
+	pthread_join(t, NULL);
+	ok(se.ok, "the slow hook's event passes too");
+	ok(fast_s < 0.5, "another hook file's event is not held up by a sleeping hook");
+	ok(none_s < 0.5, "an event no hook wants is not held up by a sleeping hook");
+	event_bus_free(bus);
+	free(slow);
+	free(fast);
+}
+
 /* Every hook file shipped in hooks/ and the library compile. */
 static void
 test_shipped_hooks(void)
@@ -575,6 +635,7 @@ main(void)
 	test_memory();
 	test_notify();
 	test_sink();
+	test_sink_concurrency();
 	test_shipped_hooks();
 	test_wait_for_file();
 	test_pgbouncer();

@@ -1,0 +1,46 @@
+/*
+ * JSON strings for logs, reports and webhook bodies: escapes per RFC 8259,
+ * UTF-8 kept byte for byte when well-formed, and any ill-formed byte (a
+ * value cut mid-character, LATIN1 text, overlongs, surrogates) replaced by
+ * U+FFFD so the document stays valid JSON.
+ */
+#include <stdio.h>
+
+#include "util/json.h"
+#include "tap.h"
+
+static const struct {
+	const char *in, *out, *name;
+} cases[] = {
+	{"plain", "\"plain\"", "ASCII as is"},
+	{"a\"b\\c", "\"a\\\"b\\\\c\"", "quote and backslash escaped"},
+	{"\n\r\t\x01\x1f", "\"\\n\\r\\t\\u0001\\u001f\"", "control characters escaped"},
+	{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x98", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x98\"", "2-, 3- and 4-byte UTF-8 kept"},
+	{"caf\xe9", "\"caf\\ufffd\"", "a LATIN1 byte replaced"},
+	{"\xe2\x82", "\"\\ufffd\\ufffd\"", "a character cut at the end replaced byte by byte"},
+	{"\xe2\x82x", "\"\\ufffd\\ufffdx\"", "a character cut before ASCII"},
+	{"\xc0\xaf", "\"\\ufffd\\ufffd\"", "overlong 2-byte form refused"},
+	{"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\"", "overlong 3-byte form refused"},
+	{"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"", "UTF-16 surrogate refused"},
+	{"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "above U+10FFFF refused"},
+	{"\x80\xbf", "\"\\ufffd\\ufffd\"", "lone continuation bytes"},
+	{"\xff", "\"\\ufffd\"", "0xff"},
+};
+
+int
+main(void)
+{
+	struct buf b;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_init(&b);
+		json_put_string(&b, cases[i].in);
+		is_str(b.data, cases[i].out, cases[i].name);
+		buf_free(&b);
+	}
+	buf_init(&b);
+	json_put_string(&b, NULL);
+	is_str(b.data, "null", "NULL is null");
+	buf_free(&b);
+	return done_testing();
+}
