@@ -235,15 +235,20 @@ drain(struct apply_target *t, struct pgs_error *err)
 	return ok;
 }
 
-/* Keeps the queue short: asks the server to flush its answers, then reads them. */
+/* Asks the server to flush its answers, then reads every one. */
 static bool
-maybe_drain(struct apply_target *t, struct pgs_error *err)
+flush_drain(struct apply_target *t, struct pgs_error *err)
 {
-	if (t->npending < PIPELINE_DEPTH)
-		return true;
 	if (!PQsendFlushRequest(t->conn) || PQflush(t->conn) != 0)
 		return conn_fail(t, "could not send to the target", err);
 	return drain(t, err);
+}
+
+/* Keeps the queue short. */
+static bool
+maybe_drain(struct apply_target *t, struct pgs_error *err)
+{
+	return t->npending < PIPELINE_DEPTH || flush_drain(t, err);
 }
 
 bool
@@ -413,7 +418,12 @@ apply_target_commit(struct apply_target *t, const char *plan, uint64_t applied,
 	struct apply_pending s = {.what = 'S', .expect_one = true, .lsn = applied};
 	struct apply_pending c = {.what = 'C', .lsn = applied};
 
-	if (!apply_target_begin(t, err))
+	/*
+	 * Every change's answer is read before COMMIT is sent: a change that
+	 * matched no row succeeded on the server, and only this check keeps its
+	 * transaction (and the applied LSN in it) from committing.
+	 */
+	if (!apply_target_begin(t, err) || !flush_drain(t, err))
 		return false;
 	apply_lsn_text(applied, lsn);
 	commit_time_text(commit_time, at, sizeof(at));

@@ -593,6 +593,49 @@ target_updates(const char *table)
 	return n;
 }
 
+/*
+ * A row missing on the target, updated in a run of coalesced updates: the
+ * applier stops naming its key, table and source transaction; once the row
+ * is back, a new applier applies the run.
+ */
+static void
+missing_row(struct cdc_receiver *r)
+{
+	struct cdc_applier_config cfg = applier_config(0);
+	struct cdc_applier *a = NULL;
+	struct cdc_applier_stats stats;
+	struct pgs_error err;
+	uint64_t lsn;
+	int i;
+
+	cfg.durable_lsn = receiver_durable;
+	cfg.durable_arg = r;
+	pgtest_exec(dst, "UPDATE public.coal SET id = -77 WHERE id = 77");
+	ok(each("UPDATE public.coal SET n = n + 1 WHERE id = 69 + %d AND %d > 0", 1, 11) && spooled(r),
+	   "eleven updates of eleven keys, one of them missing on the target");
+	pgs_error_clear(&err);
+	ok(cdc_applier_start(&cfg, &a, &err), "applier started");
+	for (i = 0; a && i < 1200; i++) {
+		cdc_applier_stats(a, &stats);
+		if (!stats.running)
+			break;
+		pgtest_sleep_ms(50);
+	}
+	ok(a && !cdc_applier_stop(a, &err), "the applier stopped on the missing row");
+	printf("# %s\n# detail: %s\n", err.message, err.detail);
+	ok(strstr(err.message, "public.coal") && strstr(err.message, "0 rows matched") &&
+	   strstr(err.detail, "(id)=(77)"), "the error names the table and the missing key");
+	cdc_applier_free(a);
+	pgtest_exec(dst, "UPDATE public.coal SET id = 77 WHERE id = -77");
+	lsn = lsn_of(src, END_LSN);
+	pgs_error_clear(&err);
+	ok(cdc_applier_start(&cfg, &a, &err), "with the row back, a new applier starts");
+	for (i = 0; a && i < 1200 && cdc_applier_applied_lsn(a) < lsn; i++)
+		pgtest_sleep_ms(50);
+	ok(a && i < 1200 && cdc_applier_stop(a, &err), "and applies the run");
+	cdc_applier_free(a);
+}
+
 static void
 phase_coalesce(void)
 {
@@ -639,6 +682,7 @@ phase_coalesce(void)
 	kill(child, SIGTERM);
 	waitpid(child, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the applier stopped cleanly on SIGTERM");
+	missing_row(r);
 	cdc_receiver_free(r);
 	state_close(st);
 }
