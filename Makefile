@@ -93,6 +93,8 @@ integration: have-deps
 check: have-deps
 	$(Q)$(MAKE) --no-print-directory pgshift $(UNIT_BINS) $(PGTEST_BINS)
 	$(Q)cd tests/unit && prove -e '' $(UNIT_BINS:%=../../%)
+	$(Q)if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS); \
+	  else echo "fuzz: clang is not installed, harnesses not run (make deps installs it)"; fi
 	$(Q)prove -j2 tests/integration/
 
 asan: have-deps

@@ -4,6 +4,13 @@
  * nothing more to give, and deletes the spool segments below what a
  * restart still needs, every few seconds. Start and stop are shaped like
  * the receiver's.
+ *
+ * A lost target connection (pg_error_is_connection) does not end the
+ * thread: it forgets everything it held in memory (the open target
+ * transaction rolled back with the session; whether its COMMIT landed is
+ * what the target's applied LSN says), reconnects with backoff for at most
+ * reconnect_for and starts over exactly as a new applier would, from the
+ * applied LSN committed on the target and the spool's oldest segment.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +25,7 @@
 #define IDLE_SLEEP_MS 20
 #define GC_EVERY_US INT64_C(2000000)
 #define RATE_EVERY_US INT64_C(1000000)
+#define DEFAULT_RECONNECT_FOR_MS INT64_C(10000)
 
 int64_t
 apply_now_us(void)
@@ -124,24 +132,6 @@ apply_loop(struct cdc_applier *a, struct pgs_error *err)
 	return apply_flush(a, err);
 }
 
-static void *
-applier_main(void *arg)
-{
-	struct cdc_applier *a = arg;
-	struct pgs_error err;
-
-	pgs_error_clear(&err);
-	if (!apply_loop(a, &err)) {
-		pthread_mutex_lock(&a->error_lock);
-		a->error = err;
-		pthread_mutex_unlock(&a->error_lock);
-		atomic_store(&a->failed, true);
-	}
-	apply_target_close(&a->tgt);
-	atomic_store(&a->running, false);
-	return NULL;
-}
-
 static int
 cmp_table(const void *x, const void *y)
 {
@@ -160,6 +150,7 @@ copy_tables(struct cdc_applier *a, const struct catalog *cat)
 			a->tables[a->ntables++] = xasprintf("%s\n%s", cat->tables[i].schema,
 												cat->tables[i].name);
 	qsort(a->tables, a->ntables, sizeof(char *), cmp_table);
+	apply_expect_load(a, cat);
 	for (size_t i = 0; i < cat->ntables; i++)
 		for (size_t c = 0; c < cat->tables[i].ncols; c++) {
 			const struct cat_table *t = &cat->tables[i];
@@ -182,6 +173,10 @@ applier_new(const struct cdc_applier_config *cfg)
 	a->conninfo = xstrdup(cfg->conninfo);
 	a->plan_name = xstrdup(cfg->plan_name);
 	a->spool_dir = xstrdup(cfg->spool_dir);
+	a->plan_file = cfg->plan_file ? xstrdup(cfg->plan_file) : NULL;
+	a->start_lsn = cfg->start_lsn;
+	pg_backoff_init(&a->backoff, "the CDC applier", a->plan_file,
+					cfg->reconnect_for_ms > 0 ? cfg->reconnect_for_ms : DEFAULT_RECONNECT_FOR_MS);
 	a->batch_changes = cfg->batch_changes > 0 ? cfg->batch_changes : 10000;
 	a->batch_ms = cfg->batch_ms > 0 ? cfg->batch_ms : 500;
 	a->durable_lsn = cfg->durable_lsn;
@@ -217,6 +212,59 @@ prepare(struct cdc_applier *a, uint64_t start_lsn, struct pgs_error *err)
 	 * streamed transaction still open may lie before it (GC kept it).
 	 */
 	return spool_open_reader(a->spool_dir, 0, &a->reader, err);
+}
+
+/* Back to what applier_new left: no connection, no reader, nothing held. */
+static void
+forget(struct cdc_applier *a)
+{
+	apply_target_close(&a->tgt);
+	a->tgt.changes = 0;
+	spool_close_reader(a->reader);
+	a->reader = NULL;
+	apply_txn_state_reset(a);
+	apply_rels_free(a);
+	pgo_relcache_free(a->rc);
+	a->rc = pgo_relcache_new();
+}
+
+static bool
+reconnect(struct cdc_applier *a, struct pgs_error *err)
+{
+	do {
+		forget(a);
+		if (!pg_backoff_wait(&a->backoff, err, &a->stop, err))
+			return false;
+		/* a fresh error each attempt: no SQLSTATE of the last one may linger */
+		pgs_error_clear(err);
+		if (prepare(a, a->start_lsn, err)) {
+			pg_backoff_done(&a->backoff);
+			return true;
+		}
+	} while (pg_error_is_connection(err));
+	return false;
+}
+
+static void *
+applier_main(void *arg)
+{
+	struct cdc_applier *a = arg;
+	struct pgs_error err;
+	bool ok;
+
+	pgs_error_clear(&err);
+	while (!(ok = apply_loop(a, &err)) && !atomic_load(&a->stop) &&
+		   pg_error_is_connection(&err) && reconnect(a, &err))
+		pgs_error_clear(&err);
+	if (!ok) {
+		pthread_mutex_lock(&a->error_lock);
+		a->error = err;
+		pthread_mutex_unlock(&a->error_lock);
+		atomic_store(&a->failed, true);
+	}
+	apply_target_close(&a->tgt);
+	atomic_store(&a->running, false);
+	return NULL;
 }
 
 bool
@@ -318,6 +366,7 @@ cdc_applier_free(struct cdc_applier *a)
 	for (size_t i = 0; i < a->ntables; i++)
 		free(a->tables[i]);
 	free(a->tables);
+	apply_expect_free(a);
 	for (size_t i = 0; i < a->nalways; i++)
 		free(a->always[i]);
 	free(a->always);
@@ -328,5 +377,6 @@ cdc_applier_free(struct cdc_applier *a)
 	free(a->conninfo);
 	free(a->plan_name);
 	free(a->spool_dir);
+	free(a->plan_file);
 	free(a);
 }

@@ -61,6 +61,13 @@ struct cdc_applier_config {
 	const struct catalog *cat;
 	int batch_changes;          /* commit the target transaction after this many changes; 0: 10000 */
 	int batch_ms;               /* ... or this long after its first change; 0: 500 */
+	/*
+	 * A lost target connection (target restarted, network drop) is retried
+	 * with backoff for this long (0: 10 s); the applier then continues from
+	 * the applied LSN the target committed, reading the spool again.
+	 */
+	int64_t reconnect_for_ms;
+	const char *plan_file;      /* named in the resume hint when that gives up; may be NULL */
 	/* The receiver's durable LSN, for lag_bytes (NULL: lag unknown). Any thread. */
 	uint64_t (*durable_lsn)(void *arg);
 	void *durable_arg;

@@ -5,6 +5,7 @@
  *                   transactions, restarts, skipping what is applied
  *   apply_rel.c     the relation cache of the target side: names, filters,
  *                   schema-change checks
+ *   apply_expect.c  the columns the copy read, that Relation messages must carry
  *   apply_stmt.c    SQL of each (relation, shape), prepared once
  *   apply_batch.c   changes of many source transactions coalesced per row key
  *   apply_bulk.c    a run of coalesced rows as one multi-row statement
@@ -27,6 +28,7 @@
 #include "cdc/pgoutput.h"
 #include "cdc/relcache.h"
 #include "cdc/spool.h"
+#include "pg/retry.h"
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -43,6 +45,8 @@ struct apply_rel {
 	char *display;              /* owned: schema.name as the operator reads it */
 	char *qname;                /* owned: "schema"."name", quoted for SQL */
 	bool applied;               /* migrated: its changes are applied */
+	char *mismatch;             /* owned: how its schema differs from the copy's, which
+								 * stops the applier at its first change; NULL: same */
 	bool *always;               /* owned, per column: GENERATED ALWAYS AS IDENTITY */
 	uint8_t *raw;               /* owned: its last Relation message, as received */
 	uint32_t raw_len;
@@ -50,6 +54,26 @@ struct apply_rel {
 	char coalesce;              /* apply_batch.c may merge its changes per key ('k'),
 								 * join its runs of INSERTs ('a'), or neither (0) */
 	struct apply_stmt *stmts;   /* owned list */
+};
+
+/* A column a migrated table's Relation messages must carry, as the copy read it. */
+struct apply_expect_col {
+	char *name;                 /* owned */
+	char *type;                 /* owned: format_type() text */
+	uint32_t type_oid;
+	int typmod;
+};
+
+/*
+ * A migrated table as the copy created it on the target, keyed by its
+ * source oid (the relid of its Relation messages): the columns pgoutput
+ * sends, in order (not dropped, not generated).
+ */
+struct apply_expect {
+	uint32_t oid;
+	char *schema, *name;        /* owned */
+	struct apply_expect_col *cols;  /* owned, ncols entries */
+	size_t ncols;
 };
 
 /* A record's place in the spool: its LSN and how many records of that LSN precede it. */
@@ -151,6 +175,9 @@ struct apply_stream {
 struct cdc_applier {
 	/* set before the thread starts; read-only after */
 	char *conninfo, *plan_name, *spool_dir;     /* owned */
+	char *plan_file;            /* owned; may be NULL */
+	uint64_t start_lsn;         /* the applied LSN when the target has none */
+	struct pg_backoff backoff;  /* who: "the CDC applier" */
 	char **tables;              /* owned, sorted "schema\nname" of migrated tables */
 	size_t ntables;
 	char **always;              /* owned, sorted "schema\nname\ncolumn" of their
@@ -162,6 +189,8 @@ struct cdc_applier {
 								 * per key or 'a' INSERT runs only
 								 * (apply_target_read_plain) */
 	size_t nplain;
+	struct apply_expect *expect;    /* owned, sorted by oid: the migrated tables */
+	size_t nexpect;
 	int batch_changes, batch_ms;
 	uint64_t (*durable_lsn)(void *arg);
 	void *durable_arg;
@@ -211,6 +240,20 @@ struct apply_rel *apply_rel_get(struct cdc_applier *a, uint32_t relid);
 bool apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel,
 					   const uint8_t *raw, uint32_t raw_len, bool in_stream,
 					   struct pgs_error *err);
+/* The error of a change to r, whose schema changed on the source (r->mismatch). */
+bool apply_rel_changed(const struct cdc_applier *a, const struct apply_rel *r,
+					   const struct apply_ctx *ctx, struct pgs_error *err);
+
+/* apply_expect.c */
+void apply_expect_load(struct cdc_applier *a, const struct catalog *cat);
+void apply_expect_free(struct cdc_applier *a);
+const struct apply_expect *apply_expect_find(const struct cdc_applier *a, uint32_t oid);
+/*
+ * NULL when rel has the shape the copy read, else (malloc'd) what differs.
+ * *migrated: rel's relid is a migrated table.
+ */
+char *apply_expect_check(const struct cdc_applier *a, const struct pgo_relation *rel,
+						 bool *migrated);
 
 /* apply_relfile.c */
 bool apply_relfile_write(struct cdc_applier *a, struct pgs_error *err);
@@ -274,5 +317,7 @@ bool apply_flush(struct cdc_applier *a, struct pgs_error *err);
 /* The oldest LSN a restart still needs: min(applied, first chunk of an open stream). */
 uint64_t apply_keep_lsn(const struct cdc_applier *a);
 void apply_txn_state_free(struct cdc_applier *a);
+/* Forgets every transaction and position, as before the first record: for a restart. */
+void apply_txn_state_reset(struct cdc_applier *a);
 
 #endif

@@ -4,11 +4,12 @@
  * migrates it (DESIGN §4: filters hold for CDC too), and the statements
  * prepared for it. The columns themselves stay in the decoder's pgo_relcache.
  *
- * A Relation message that changes a known relation's columns (added,
- * dropped, renamed, retyped) stops the applier: the target was created with
- * the old columns, and applying the new shape would fail or lose a column's
- * values. A change of only the replica identity (key flags) is fine: the
- * relation's statements are rebuilt with the new key.
+ * With the plan's catalog, each Relation message is compared with the
+ * columns the copy read (apply_expect.c): a difference marks the relation,
+ * and its first change stops the applier. Without one (tests), a message
+ * that changes a known relation's columns stops it at once. A change of
+ * only the replica identity (key flags) is fine: the relation's statements
+ * are rebuilt with the new key.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,7 +123,7 @@ coalesces(const struct cdc_applier *a, const char *schema, const struct apply_re
 	char mode;
 	bool has_key = false, builtin = true;
 
-	if (!r->applied || a->nplain == 0)
+	if (!r->applied || a->nplain == 0 || rel->ncols == 0)
 		return 0;
 	key = xasprintf("%s\n%s", schema, rel->relname);
 	found = bsearch(&key, a->plain, a->nplain, sizeof(char *), cmp_prefix);
@@ -150,7 +151,19 @@ describe(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *
 	free(r->qname);
 	r->display = xasprintf("%s.%s", schema, rel->relname);
 	r->qname = pg_quote_qualified(a->tgt.conn, schema, rel->relname);
-	r->applied = is_migrated(a, schema, rel->relname);
+	free(r->mismatch);
+	r->mismatch = NULL;
+	if (!a->filtered) {
+		r->applied = true;
+	} else {
+		r->mismatch = apply_expect_check(a, rel, &r->applied);
+		/* the name is migrated but the oid is not the one the copy read */
+		if (!r->applied && is_migrated(a, schema, rel->relname)) {
+			r->applied = true;
+			r->mismatch = xstrdup("the table was dropped and created again (it is not the "
+								  "table the copy read)");
+		}
+	}
 	free(r->always);
 	r->always = always_columns(a, schema, rel);
 	r->coalesce = coalesces(a, schema, r, rel);
@@ -221,7 +234,9 @@ apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel, const u
 	const struct pgo_relation *was = pgo_relcache_get(a->rc, rel->relid);
 	struct apply_rel *r;
 
-	if (was && !pgo_relation_columns_equal(was, rel) && !schema_changed(was, rel, err))
+	/* with a catalog, describe() compares rel with the copy's columns instead */
+	if (!a->filtered && was && !pgo_relation_columns_equal(was, rel) &&
+		!schema_changed(was, rel, err))
 		return false;
 	if (was && pgo_relation_columns_equal(was, rel) && was->replident == rel->replident &&
 		strcmp(was->nspname, rel->nspname) == 0 && strcmp(was->relname, rel->relname) == 0 &&
@@ -237,6 +252,25 @@ apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel, const u
 	r->raw_stream = in_stream;
 	a->rels_dirty = true;
 	return true;
+}
+
+bool
+apply_rel_changed(const struct cdc_applier *a, const struct apply_rel *r,
+				  const struct apply_ctx *ctx, struct pgs_error *err)
+{
+	const struct apply_expect *e = apply_expect_find(a, r->relid);
+	char lsn[PGO_LSN_TEXT_SIZE];
+
+	apply_lsn_text(ctx->commit_lsn, lsn);
+	pgs_fail(err, "table \"%s.%s\" changed on the source since the copy: %s (seen at its "
+			 "change in source transaction %u, commit %s)", e ? e->schema : "",
+			 e ? e->name : r->display, r->mismatch, ctx->xid, lsn);
+	pgs_error_detail(err, "no change of the table was applied from this one on: the target "
+					 "table still has the columns the copy created (cdc.ddl: stop)");
+	pgs_error_hint(err, "make the same change on the target table (the same ALTER TABLE), then "
+				   "run pgshift apply PLAN again: the applier resumes at the applied LSN; or "
+				   "start over with pgshift reset PLAN --yes, then apply");
+	return false;
 }
 
 /* The relation a change names; NULL when no Relation message came for it. */
@@ -255,6 +289,7 @@ apply_rels_free(struct cdc_applier *a)
 		free(a->rels[i].display);
 		free(a->rels[i].qname);
 		free(a->rels[i].always);
+		free(a->rels[i].mismatch);
 		free(a->rels[i].raw);
 		apply_stmts_free(a->rels[i].stmts);
 	}

@@ -16,9 +16,28 @@
  * The identity is the replica identity key: from the old key tuple ('K',
  * the key changed) or from the new tuple (no old tuple: the key did not
  * change). With REPLICA IDENTITY FULL (old tuple 'O') it is every column,
- * compared with IS NOT DISTINCT FROM so NULLs match, and the statement
- * touches ctid = (SELECT ctid ... LIMIT 1): one row, even when the table
- * holds identical duplicates, as the source did.
+ * and the statement touches ctid = (SELECT ctid ... LIMIT 1): one row, even
+ * when the table holds identical duplicates, as the source did. A FULL
+ * column matches only the row whose value has the very text pgoutput sent:
+ * both sides go through format('%L'), which calls the type's output
+ * function (the walsender's and ours pin the same settings) and turns NULL
+ * into an unquoted NULL, compared in the C collation. So numeric 1.0 is not
+ * 1.00, float -0 is not 0, citext and nondeterministic collations compare
+ * exactly, and types without "=" or without a usable input for an untyped
+ * parameter (json domains, jsonpath, pg_snapshot, composites, xml, arrays
+ * of them) match too. reg* types are the exception: their text depends on
+ * search_path (see pg/conn.c), their "=" compares the OID exactly.
+ *
+ * Special shapes:
+ *   - nothing to set (every sent column unchanged TOAST, or a table without
+ *     columns): SELECT 1 ... WHERE <identity>, which proves the row is there
+ *     and changes nothing, as the source's update changed no value;
+ *   - an UPDATE that changes a GENERATED ALWAYS identity column (the source
+ *     ran SET id = DEFAULT): the target refuses any value there but
+ *     DEFAULT, so the row is deleted and inserted again with OVERRIDING
+ *     SYSTEM VALUE in one statement, unchanged TOAST values taken from the
+ *     deleted row (triggers and FK actions do not fire in the replica role);
+ *   - an INSERT without columns: INSERT ... DEFAULT VALUES.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +50,12 @@
 
 #define KEY_TEXT_MAX 512
 
-/* Types whose "=" is missing (json, xml, point) or compares areas (box, circle). */
+/* reg* types: output qualified by search_path, "=" compares the OID. */
 static bool
-compare_as_text(uint32_t type_oid)
+compare_by_equality(uint32_t type_oid)
 {
-	static const uint32_t oids[] = {114, 142, 600, 601, 602, 603, 604, 628, 718,
-									199, 143, 1017, 1018, 1019, 1020, 1027, 629, 719};
+	static const uint32_t oids[] = {24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096,
+									4191};
 
 	for (size_t i = 0; i < sizeof(oids) / sizeof(oids[0]); i++)
 		if (oids[i] == type_oid)
@@ -134,11 +153,31 @@ insert_sql(struct buf *sql, PGconn *conn, const char *qname, const struct pgo_re
 			buf_puts(sql, ", ");
 		put_ident(sql, conn, rel->cols[i].name);
 	}
+	if (n == 0) {
+		buf_reset(sql);
+		buf_printf(sql, "INSERT INTO %s DEFAULT VALUES", qname);
+		return 0;
+	}
 	buf_puts(sql, ") OVERRIDING SYSTEM VALUE VALUES (");
 	for (int p = 1; p <= n; p++)
 		buf_printf(sql, "%s$%d", p > 1 ? ", " : "", p);
 	buf_putc(sql, ')');
 	return n;
+}
+
+/* One FULL identity column against its parameter: the exact text, or NULL. */
+static void
+full_match_sql(struct buf *sql, PGconn *conn, const struct pgo_column *col, int p)
+{
+	if (compare_by_equality(col->type_oid)) {
+		put_ident(sql, conn, col->name);
+		buf_printf(sql, " IS NOT DISTINCT FROM $%d", p);
+		return;
+	}
+	buf_puts(sql, "pg_catalog.format('%L', ");
+	put_ident(sql, conn, col->name);
+	buf_printf(sql, ") COLLATE pg_catalog.\"C\" = pg_catalog.format('%%L', $%d::pg_catalog.text)",
+			   p);
 }
 
 /* WHERE clause for the identity columns, numbering parameters from *p. */
@@ -153,16 +192,16 @@ where_sql(struct buf *sql, PGconn *conn, const struct pgo_relation *rel, const c
 		if (shape[3 + 2 * i] != 'w')
 			continue;
 		buf_puts(sql, n++ ? " AND " : "");
+		if (full) {
+			full_match_sql(sql, conn, &rel->cols[i], ++*p);
+			continue;
+		}
 		put_ident(sql, conn, rel->cols[i].name);
-		if (!full)
-			buf_printf(sql, " = $%d", ++*p);
-		else if (compare_as_text(rel->cols[i].type_oid))
-			buf_printf(sql, "::pg_catalog.text IS NOT DISTINCT FROM $%d", ++*p);
-		else
-			buf_printf(sql, " IS NOT DISTINCT FROM $%d", ++*p);
+		buf_printf(sql, " = $%d", ++*p);
 	}
+	/* a table without columns: every row is the same row */
 	if (n == 0)
-		buf_puts(sql, "false");
+		buf_puts(sql, full && rel->ncols == 0 ? "true" : "false");
 }
 
 /* The row to change: by key, or for FULL one row among identical ones, by ctid. */
@@ -181,12 +220,67 @@ target_row_sql(struct buf *sql, PGconn *conn, const char *qname, const struct pg
 }
 
 static int
-update_sql(struct buf *sql, PGconn *conn, const char *qname, const struct pgo_relation *rel,
-		   const char *shape)
+count_set(const struct pgo_relation *rel, const char *shape)
+{
+	int n = 0;
+
+	for (uint16_t i = 0; i < rel->ncols; i++)
+		n += shape[2 + 2 * i] == 's';
+	return n;
+}
+
+/* Does this UPDATE give a GENERATED ALWAYS identity column a new value? */
+static bool
+sets_always(const struct apply_rel *r, const struct pgo_relation *rel, const char *shape)
+{
+	for (uint16_t i = 0; r->always && i < rel->ncols; i++)
+		if (r->always[i] && shape[2 + 2 * i] == 's')
+			return true;
+	return false;
+}
+
+/* The row again, with the new identity value: see the header. */
+static int
+reinsert_sql(struct buf *sql, PGconn *conn, const char *qname, const struct pgo_relation *rel,
+			 const char *shape)
+{
+	int p = count_set(rel, shape), set = 0;
+
+	buf_printf(sql, "WITH d AS (DELETE FROM ONLY %s", qname);
+	target_row_sql(sql, conn, qname, rel, shape, &p);
+	buf_printf(sql, " RETURNING *) INSERT INTO %s (", qname);
+	for (uint16_t i = 0; i < rel->ncols; i++) {
+		buf_puts(sql, i ? ", " : "");
+		put_ident(sql, conn, rel->cols[i].name);
+	}
+	buf_puts(sql, ") OVERRIDING SYSTEM VALUE SELECT ");
+	for (uint16_t i = 0; i < rel->ncols; i++) {
+		buf_puts(sql, i ? ", " : "");
+		if (shape[2 + 2 * i] == 's') {
+			buf_printf(sql, "$%d", ++set);
+			continue;
+		}
+		buf_puts(sql, "d.");
+		put_ident(sql, conn, rel->cols[i].name);
+	}
+	buf_puts(sql, " FROM d");
+	return p;
+}
+
+static int
+update_sql(struct buf *sql, PGconn *conn, const struct apply_rel *r,
+		   const struct pgo_relation *rel, const char *shape)
 {
 	int p = 0;
 
-	buf_printf(sql, "UPDATE ONLY %s SET ", qname);
+	if (sets_always(r, rel, shape))
+		return reinsert_sql(sql, conn, r->qname, rel, shape);
+	if (count_set(rel, shape) == 0) {
+		buf_printf(sql, "SELECT 1 FROM ONLY %s", r->qname);
+		target_row_sql(sql, conn, r->qname, rel, shape, &p);
+		return p;
+	}
+	buf_printf(sql, "UPDATE ONLY %s SET ", r->qname);
 	for (uint16_t i = 0; i < rel->ncols; i++) {
 		if (shape[2 + 2 * i] != 's')
 			continue;
@@ -195,13 +289,7 @@ update_sql(struct buf *sql, PGconn *conn, const char *qname, const struct pgo_re
 		put_ident(sql, conn, rel->cols[i].name);
 		buf_printf(sql, " = $%d", ++p);
 	}
-	if (p == 0) {
-		/* every column unchanged TOAST: still prove the row is there */
-		put_ident(sql, conn, rel->cols[0].name);
-		buf_puts(sql, " = ");
-		put_ident(sql, conn, rel->cols[0].name);
-	}
-	target_row_sql(sql, conn, qname, rel, shape, &p);
+	target_row_sql(sql, conn, r->qname, rel, shape, &p);
 	return p;
 }
 
@@ -236,7 +324,7 @@ statement(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation 
 	if (shape[0] == 'I')
 		n = insert_sql(&sql, a->tgt.conn, r->qname, rel, shape);
 	else if (shape[0] == 'U')
-		n = update_sql(&sql, a->tgt.conn, r->qname, rel, shape);
+		n = update_sql(&sql, a->tgt.conn, r, rel, shape);
 	else
 		n = delete_sql(&sql, a->tgt.conn, r->qname, rel, shape);
 	s = xcalloc(1, sizeof(*s));
@@ -324,12 +412,20 @@ check_tuples(const struct pgo_relation *rel, const struct pgo_change *c, char ki
 		return true;
 	if (c->old_kind == 0 && kind == 'D')
 		return pgs_fail(err, "the delete carries no old tuple");
-	if (c->old_kind != 'O' && rel->replident == 'n')
-		return pgs_fail(err, "the table has REPLICA IDENTITY NOTHING: rows cannot be identified");
+	if (c->old_kind != 'O' && rel->replident == 'n') {
+		pgs_fail(err, "the table has REPLICA IDENTITY NOTHING: rows cannot be identified");
+		pgs_error_hint(err, "give the source table a primary key or REPLICA IDENTITY FULL,"
+					   " then start the migration over");
+		return false;
+	}
 	for (uint16_t i = 0; c->old_kind != 'O' && i < rel->ncols; i++)
-		if ((rel->cols[i].flags & PGO_COLUMN_KEY) && id->cols[i].kind == PGO_VALUE_UNCHANGED)
-			return pgs_fail(err, "key column \"%s\" was not sent (unchanged TOAST)",
-							rel->cols[i].name);
+		if ((rel->cols[i].flags & PGO_COLUMN_KEY) && id->cols[i].kind == PGO_VALUE_UNCHANGED) {
+			pgs_fail(err, "key column \"%s\" (type oid %u) was not sent (unchanged TOAST)",
+					 rel->cols[i].name, rel->cols[i].type_oid);
+			pgs_error_hint(err, "use a replica identity whose columns are not TOASTed, or"
+						   " REPLICA IDENTITY FULL, on the source table");
+			return false;
+		}
 	return true;
 }
 
@@ -377,6 +473,8 @@ apply_change(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_
 	}
 	if (!r->applied)
 		return true;            /* filtered out of the migration (DESIGN §4) */
+	if (r->mismatch)
+		return apply_rel_changed(a, r, ctx, err);
 	if (!check_tuples(rel, c, kind, err))
 		return apply_fail_ctx(err, r->display, ctx);
 	s = statement(a, r, rel, shape_of(kind, r, rel, c), ctx, err);
@@ -385,7 +483,14 @@ apply_change(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_
 	return execute(a, r, s, rel, c, ctx, err);
 }
 
-/* TRUNCATE ONLY the listed tables that are migrated (partitions come as leaves). */
+/*
+ * TRUNCATE ONLY the listed tables that are migrated (partitions come as
+ * leaves), always with CASCADE: the source could only empty a table when
+ * every table referencing it by foreign key was emptied too (listed, or by
+ * its CASCADE), so the target's referencing tables go as well. Those the
+ * publication does not carry are the ones in exclude_table_data, whose
+ * schema is on the target and whose rows the source just removed.
+ */
 bool
 apply_truncate(struct cdc_applier *a, const struct pgo_truncate *t, const struct apply_ctx *ctx,
 			   struct pgs_error *err)
@@ -408,11 +513,16 @@ apply_truncate(struct cdc_applier *a, const struct pgo_truncate *t, const struct
 		}
 		if (!r->applied)
 			continue;
+		if (r->mismatch) {
+			buf_free(&sql);
+			return apply_rel_changed(a, r, ctx, err);
+		}
 		buf_printf(&sql, "%s%s", n++ ? ", " : "", r->qname);
 		p.table = r->display;
 	}
 	if (t->options & PGO_TRUNCATE_RESTART_IDENTITY)
 		buf_puts(&sql, " RESTART IDENTITY");
+	buf_puts(&sql, " CASCADE");
 	if (n > 0)
 		ok = apply_target_send_sql(&a->tgt, sql.data, &p, err);
 	buf_free(&sql);

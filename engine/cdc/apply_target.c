@@ -19,6 +19,7 @@
 #include "cdc/apply_int.h"
 #include "cdc/cdc_slot.h"
 #include "pg/conn.h"
+#include "pg/retry.h"
 #include "state/state.h"
 #include "util/xalloc.h"
 
@@ -33,13 +34,15 @@ conn_fail(struct apply_target *t, const char *what, struct pgs_error *err)
 
 	while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == ' '))
 		len--;
-	return pgs_fail(err, "%s: %.*s", what, (int) len, len ? why : "connection lost");
+	pgs_fail(err, "%s: %.*s", what, (int) len, len ? why : "connection lost");
+	pg_error_mark_lost(err, t->conn);
+	return false;
 }
 
 bool
 apply_target_connect(struct apply_target *t, const char *conninfo, struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift cdc.catchup", false, false};
+	struct pg_session s = {"target", "pgshift cdc.catchup", false, false, true};
 
 	t->conn = pg_connect(conninfo, &s, err);
 	if (!t->conn)
@@ -49,6 +52,16 @@ apply_target_connect(struct apply_target *t, const char *conninfo, struct pgs_er
 		pgs_error_prefix(err, "could not configure the applier's target session");
 		pgs_error_hint(err, "session_replication_role needs superuser or, from PostgreSQL 15,"
 					   " a role granted SET on it");
+		return false;
+	}
+	/*
+	 * An applied LSN the target acknowledged lets the spool below it go:
+	 * with the target's synchronous_commit = off a crash of the target could
+	 * take back that commit after its spool was deleted. So it is durable
+	 * before the answer.
+	 */
+	if (!pg_exec(t->conn, "SET synchronous_commit = on", 0, NULL, err)) {
+		pgs_error_prefix(err, "could not configure the applier's target session");
 		return false;
 	}
 	return true;
@@ -224,6 +237,8 @@ drain(struct apply_target *t, struct pgs_error *err)
 			ok = conn_fail(t, "the target sent no answer", err);
 		else
 			ok = check_result(&t->pending[i], t->bulks[i], res, err);
+		if (!ok)
+			pg_error_mark_lost(err, t->conn);
 		PQclear(res);
 		/* each statement's results end with a NULL */
 		while (ok && (res = PQgetResult(t->conn)) != NULL) {

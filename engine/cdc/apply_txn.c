@@ -445,6 +445,17 @@ apply_keep_lsn(const struct cdc_applier *a)
 }
 
 void
+apply_txn_state_reset(struct cdc_applier *a)
+{
+	restart(a);
+	a->synced = false;
+	a->pos = (struct apply_pos) {0};
+	a->eq_next = 0;
+	a->batch_txns = 0;
+	a->next_commit_time = 0;
+}
+
+void
 apply_txn_state_free(struct cdc_applier *a)
 {
 	restart(a);

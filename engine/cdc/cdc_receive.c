@@ -7,6 +7,12 @@
  * more. Between messages it waits on the socket with a timeout, so a status
  * update goes out at least every feedback_ms even when nothing arrives and a
  * stop request is seen within 100 ms.
+ *
+ * A lost connection (pg_error_is_connection: the walsender terminated, the
+ * source restarted, the network dropped) does not end the thread: what was
+ * received is made durable, and the stream starts again from the spool's
+ * durable LSN after a CDC_REC_RESTART record, exactly as a new receiver
+ * would, with backoff for at most reconnect_for.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,16 +32,27 @@
 #include "cdc/pgoutput.h"
 #include "cdc/spool.h"
 #include "pg/conn.h"
+#include "pg/retry.h"
 #include "util/xalloc.h"
 
 #define FLUSH_EVERY_US INT64_C(1000000)
 #define FLUSH_EVERY_BYTES ((size_t) 8 * 1024 * 1024)
 #define POLL_MAX_MS 100
 #define STOP_DRAIN_US INT64_C(5000000)
+#define DEFAULT_RECONNECT_FOR_MS INT64_C(10000)
+/*
+ * Each status update asks the walsender to answer (it sends a keepalive at
+ * once): a stream silent this long is a dead network path, which TCP alone
+ * would take many minutes to notice while our updates sit unacknowledged.
+ */
+#define SILENCE_US INT64_C(60000000)
 
 struct cdc_receiver {
 	/* set before the thread starts; read-only after */
 	char *conninfo, *slot, *publication, *spool_dir;    /* owned */
+	char *plan_file;            /* owned; may be NULL */
+	char who[128];              /* "the CDC receiver of replication slot ...", for logs */
+	uint64_t start_lsn;         /* where an empty spool starts */
 	int feedback_ms;
 	uint64_t (*applied_lsn)(void *arg);
 	void *applied_arg;
@@ -44,9 +61,11 @@ struct cdc_receiver {
 	PGconn *conn;
 	struct spool_writer *spool;
 	struct cdc_position pos;
+	struct pg_backoff backoff;
 	bool dirty;                 /* records appended since the last spool_flush */
 	size_t unflushed;           /* their bytes */
 	int64_t last_flush, last_feedback;  /* cdc_pg_now() */
+	int64_t last_heard;         /* cdc_pg_now() of the last message from the server */
 
 	pthread_t thread;
 	bool started, joined;
@@ -96,6 +115,8 @@ fail_conn(struct cdc_receiver *r, const char *what, struct pgs_error *err)
 	while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == ' '))
 		len--;
 	pgs_fail(err, "%s: %.*s", what, (int) len, len ? why : "connection lost");
+	/* every caller lost the stream itself (send, receive, socket): a reconnect may help */
+	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", PG_SQLSTATE_CONNECTION_LOST);
 	return fail_at(r, err);
 }
 
@@ -188,6 +209,7 @@ on_copydata(struct cdc_receiver *r, const uint8_t *buf, size_t len, struct pgs_e
 {
 	struct cdc_copy_msg m;
 
+	r->last_heard = cdc_pg_now();
 	if (!cdc_parse_copy(buf, len, &m, err))
 		return fail_at(r, err);
 	if (m.kind == 'w')
@@ -204,8 +226,14 @@ periodic(struct cdc_receiver *r, struct pgs_error *err)
 	if (r->dirty && (r->unflushed >= FLUSH_EVERY_BYTES || now - r->last_flush >= FLUSH_EVERY_US) &&
 		!flush_spool(r, err))
 		return false;
+	if (now - r->last_heard > SILENCE_US) {
+		pgs_fail(err, "the walsender sent nothing for %d s although asked to answer every "
+				 "status update: the connection is taken as lost", (int) (SILENCE_US / 1000000));
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", PG_SQLSTATE_CONNECTION_LOST);
+		return fail_at(r, err);
+	}
 	if (now - r->last_feedback >= (int64_t) r->feedback_ms * 1000)
-		return send_feedback(r, false, err);
+		return send_feedback(r, true, err);
 	return true;
 }
 
@@ -253,6 +281,9 @@ stream_ended(struct cdc_receiver *r, struct pgs_error *err)
 	else
 		pgs_fail(err, "the server ended the replication stream unexpectedly");
 	PQclear(res);
+	/* no SQLSTATE of the server's: the stream simply ended, which a new one mends */
+	if (!err->sqlstate[0])
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", PG_SQLSTATE_CONNECTION_LOST);
 	return fail_at(r, err);
 }
 
@@ -321,30 +352,6 @@ set_error(struct cdc_receiver *r, const struct pgs_error *err)
 	r->error = *err;
 	pthread_mutex_unlock(&r->error_lock);
 	atomic_store(&r->failed, true);
-}
-
-static void *
-receiver_main(void *arg)
-{
-	struct cdc_receiver *r = arg;
-	struct pgs_error err;
-	bool ok;
-
-	pgs_error_clear(&err);
-	ok = stream_loop(r, &err);
-	/* on an error too: what was received is good, make it durable and say so */
-	if (r->dirty && !flush_spool(r, ok ? &err : &(struct pgs_error) {0}))
-		ok = false;
-	if (ok && PQstatus(r->conn) == CONNECTION_OK && send_feedback(r, false, &err))
-		end_copy(r);
-	if (!ok)
-		set_error(r, &err);
-	PQfinish(r->conn);
-	r->conn = NULL;
-	spool_close(r->spool);
-	r->spool = NULL;
-	atomic_store(&r->running, false);
-	return NULL;
 }
 
 /* Slot facts checked before streaming; the walsender runs simple-protocol SQL. */
@@ -419,62 +426,123 @@ start_sql(struct cdc_receiver *r, uint64_t pos)
 	return sql;
 }
 
-/*
- * After a crash the dead receiver's walsender keeps the slot active until
- * the server notices its client is gone (SQLSTATE 55006, "replication slot
- * ... is active for PID"); a resume right after a kill -9 must wait that
- * out, not fail. Other errors are final.
- */
-#define SLOT_BUSY_RETRIES 100
-#define SLOT_BUSY_WAIT_MS 100
-
 static bool
 start_streaming(struct cdc_receiver *r, uint64_t pos, struct pgs_error *err)
 {
 	char *sql = start_sql(r, pos);
-	struct timespec pause = {0, SLOT_BUSY_WAIT_MS * 1000000L};
-	bool ok = false;
+	PGresult *res = PQexec(r->conn, sql);
+	bool ok = PQresultStatus(res) == PGRES_COPY_BOTH;
+	char at[PGO_LSN_TEXT_SIZE];
 
-	for (int attempt = 0; !ok && attempt < SLOT_BUSY_RETRIES; attempt++) {
-		PGresult *res = PQexec(r->conn, sql);
-		char at[PGO_LSN_TEXT_SIZE];
-
-		ok = PQresultStatus(res) == PGRES_COPY_BOTH;
-		if (!ok) {
-			lsn_text(pos, at);
-			pg_fail_result(err, res, "START_REPLICATION failed");
-			pgs_error_prefix(err, "could not stream from replication slot \"%s\" at %s",
-							 r->slot, at);
-		}
-		PQclear(res);
-		if (!ok && strcmp(err->sqlstate, "55006") != 0)
-			break;
-		if (!ok)
-			nanosleep(&pause, NULL);
+	if (!ok) {
+		lsn_text(pos, at);
+		pg_fail_result(err, res, "START_REPLICATION failed");
+		pg_error_mark_lost(err, r->conn);
+		pgs_error_prefix(err, "could not stream from replication slot \"%s\" at %s", r->slot, at);
 	}
+	PQclear(res);
 	free(sql);
 	return ok;
 }
 
-/* Spool, connection, slot check, the restart record, START_REPLICATION. */
+/*
+ * Connection, slot check, START_REPLICATION, then the restart record (no
+ * data of the new stream has been read yet): the first start and every
+ * reconnect alike.
+ */
 static bool
-prepare(struct cdc_receiver *r, const struct cdc_receiver_config *cfg, struct pgs_error *err)
+connect_and_start(struct cdc_receiver *r, struct pgs_error *err)
 {
-	struct pg_session s = {"source", "pgshift cdc.stream", false, true};
-	uint64_t confirmed, pos;
+	struct pg_session s = {"source", "pgshift cdc.stream", false, true, false};
+	uint64_t confirmed, pos, durable;
 
-	if (!spool_open_writer(r->spool_dir, cfg->segment_size, &r->spool, err))
-		return false;
 	r->conn = pg_connect(r->conninfo, &s, err);
 	if (!r->conn || !read_slot(r, &confirmed, err) ||
-		!start_position(r, cfg->start_lsn, confirmed, &pos, err))
+		!start_position(r, r->start_lsn, confirmed, &pos, err) || !start_streaming(r, pos, err))
 		return false;
-	r->pos.lsn = spool_durable_lsn(r->spool) > pos ? spool_durable_lsn(r->spool) : pos;
+	durable = spool_durable_lsn(r->spool);
+	r->pos = (struct cdc_position) {.lsn = durable > pos ? durable : pos};
 	/* tells the applier that whatever is still open will come again, whole */
 	if (!append(r, CDC_REC_RESTART, r->pos.lsn, NULL, 0, err) || !flush_spool(r, err))
 		return false;
-	atomic_store(&r->received_lsn, pos);
-	return start_streaming(r, pos, err);
+	atomic_max(&r->received_lsn, pos);
+	r->last_feedback = r->last_flush = r->last_heard = cdc_pg_now();
+	return true;
+}
+
+/*
+ * After a crash the dead receiver's walsender keeps the slot active until
+ * the server notices its client is gone (SQLSTATE 55006, "replication slot
+ * ... is active for PID"): that is waited out with backoff, at the first
+ * start too (a resume right after a kill -9). A lost connection is retried
+ * only once the receiver has run (reconnecting): a source unreachable at
+ * the first start fails it. Other errors are final.
+ */
+static bool
+start_with_retries(struct cdc_receiver *r, bool reconnecting, struct pgs_error *err)
+{
+	for (;;) {
+		/* a fresh error each attempt: no SQLSTATE of the last one may linger */
+		pgs_error_clear(err);
+		if (connect_and_start(r, err)) {
+			pg_backoff_done(&r->backoff);
+			return true;
+		}
+		PQfinish(r->conn);
+		r->conn = NULL;
+		if (strcmp(err->sqlstate, "55006") != 0 && !(reconnecting && pg_error_is_connection(err)))
+			return false;
+		if (!pg_backoff_wait(&r->backoff, err, &r->stop, err))
+			return false;
+	}
+}
+
+/*
+ * The stream was lost: what arrived is good, so it is made durable first;
+ * then the stream starts again from the spool's durable LSN.
+ */
+static bool
+reconnect(struct cdc_receiver *r, struct pgs_error *err)
+{
+	if (r->dirty && !flush_spool(r, err))
+		return false;
+	PQfinish(r->conn);
+	r->conn = NULL;
+	return pg_backoff_wait(&r->backoff, err, &r->stop, err) && start_with_retries(r, true, err);
+}
+
+static void *
+receiver_main(void *arg)
+{
+	struct cdc_receiver *r = arg;
+	struct pgs_error err;
+	bool ok;
+
+	pgs_error_clear(&err);
+	while (!(ok = stream_loop(r, &err)) && !atomic_load(&r->stop) &&
+		   pg_error_is_connection(&err) && reconnect(r, &err))
+		pgs_error_clear(&err);
+	/* on an error too: what was received is good, make it durable and say so */
+	if (r->spool && r->dirty && !flush_spool(r, ok ? &err : &(struct pgs_error) {0}))
+		ok = false;
+	if (ok && PQstatus(r->conn) == CONNECTION_OK && send_feedback(r, false, &err))
+		end_copy(r);
+	if (!ok)
+		set_error(r, &err);
+	PQfinish(r->conn);
+	r->conn = NULL;
+	spool_close(r->spool);
+	r->spool = NULL;
+	atomic_store(&r->running, false);
+	return NULL;
+}
+
+/* The spool, then the stream (waiting out a busy slot). */
+static bool
+prepare(struct cdc_receiver *r, const struct cdc_receiver_config *cfg, struct pgs_error *err)
+{
+	return spool_open_writer(r->spool_dir, cfg->segment_size, &r->spool, err) &&
+		start_with_retries(r, false, err);
 }
 
 static struct cdc_receiver *
@@ -486,6 +554,11 @@ receiver_new(const struct cdc_receiver_config *cfg)
 	r->slot = xstrdup(cfg->slot);
 	r->publication = xstrdup(cfg->publication);
 	r->spool_dir = xstrdup(cfg->spool_dir);
+	r->plan_file = cfg->plan_file ? xstrdup(cfg->plan_file) : NULL;
+	r->start_lsn = cfg->start_lsn;
+	snprintf(r->who, sizeof(r->who), "the CDC receiver of replication slot \"%s\"", cfg->slot);
+	pg_backoff_init(&r->backoff, r->who, r->plan_file,
+					cfg->reconnect_for_ms > 0 ? cfg->reconnect_for_ms : DEFAULT_RECONNECT_FOR_MS);
 	r->feedback_ms = cfg->feedback_ms > 0 ? cfg->feedback_ms : 10000;
 	r->applied_lsn = cfg->applied_lsn;
 	r->applied_arg = cfg->applied_arg;
@@ -503,7 +576,6 @@ cdc_receiver_start(const struct cdc_receiver_config *cfg, struct cdc_receiver **
 	*out = NULL;
 	if (!prepare(r, cfg, err))
 		goto fail;
-	r->last_feedback = r->last_flush = cdc_pg_now();
 	atomic_store(&r->running, true);
 	if (pthread_create(&r->thread, NULL, receiver_main, r) != 0) {
 		atomic_store(&r->running, false);
@@ -570,5 +642,6 @@ cdc_receiver_free(struct cdc_receiver *r)
 	free(r->slot);
 	free(r->publication);
 	free(r->spool_dir);
+	free(r->plan_file);
 	free(r);
 }

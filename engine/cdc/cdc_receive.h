@@ -65,6 +65,13 @@ struct cdc_receiver_config {
 	 */
 	uint64_t start_lsn;
 	int feedback_ms;            /* status update interval; 0: 10000 (wal_sender_timeout 60 s) */
+	/*
+	 * A lost connection (walsender ended, source restarted, network drop)
+	 * or a slot still active for a dead walsender is retried with backoff
+	 * for this long (0: 10 s), continuing from the spool's durable LSN.
+	 */
+	int64_t reconnect_for_ms;
+	const char *plan_file;      /* named in the resume hint when that gives up; may be NULL */
 	/* The applied LSN to report as "apply" (NULL: 0). Called on the receiver's thread. */
 	uint64_t (*applied_lsn)(void *arg);
 	void *applied_arg;
@@ -86,7 +93,9 @@ struct cdc_receiver;
 /*
  * Opens the spool, connects, checks the slot (it exists; the spool holds
  * everything the slot confirmed), starts streaming and the thread. Errors
- * of any of these come back here, naming the slot.
+ * of any of these come back here, naming the slot; only a slot still active
+ * for a dead walsender (55006) is waited out, within reconnect_for. Once
+ * the thread runs, it reconnects by itself after a lost connection.
  */
 bool cdc_receiver_start(const struct cdc_receiver_config *cfg, struct cdc_receiver **out,
 						struct pgs_error *err);

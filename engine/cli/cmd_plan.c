@@ -95,8 +95,8 @@ struct online {
 static bool
 plan_collect(const struct plan *plan, struct online *o, struct pgs_error *err)
 {
-	struct pg_session src_s = {"source", "pgshift plan", true, false};
-	struct pg_session dst_s = {"target", "pgshift plan", true, false};
+	struct pg_session src_s = {"source", "pgshift plan", true, false, false};
+	struct pg_session dst_s = {"target", "pgshift plan", true, false, false};
 
 	o->src = pg_connect(plan->source_uri, &src_s, err);
 	if (!o->src)

@@ -6,10 +6,8 @@
  * hooks.timeout. os.execute and io.popen stay off: this is the one way out.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,21 +15,9 @@
 
 #include "hooks/hooks_int.h"
 #include "util/buf.h"
+#include "util/spawn.h"
 
 #define MAX_OUTPUT (1024 * 1024)
-
-/* In the child: only async-signal-safe calls until exec. */
-static void
-run_child(const char *cmd, int out)
-{
-	int null = open("/dev/null", O_RDONLY);
-
-	setpgid(0, 0);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-		_exit(127);
-	execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
-	_exit(127);
-}
 
 /* Reads the child's output until EOF; false when the deadline passed first. */
 static bool
@@ -91,8 +77,11 @@ hook_api_exec(lua_State *L)
 {
 	struct hook_state *hs = hook_state_of(L);
 	const char *cmd = luaL_checkstring(L, 1);
+	char *argv[] = {"sh", "-c", (char *) cmd, NULL};
+	struct spawn_cmd sc = {"/bin/sh", argv, NULL, SPAWN_STDOUT_STDERR, true};
+	struct pgs_error err;
 	struct buf out;
-	int fds[2], code;
+	int fd, code;
 	pid_t pid;
 	bool in_time;
 
@@ -100,20 +89,11 @@ hook_api_exec(lua_State *L)
 		return luaL_error(L, "pgshift.exec is not available: the plan does not set "
 						  "hooks.allow_shell: true");
 	hook_deadline_check(L, hs);
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return luaL_error(L, "pgshift.exec: could not create a pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid == 0)
-		run_child(cmd, fds[1]);
-	close(fds[1]);
-	if (pid < 0) {
-		close(fds[0]);
-		return luaL_error(L, "pgshift.exec: could not fork: %s", strerror(errno));
-	}
-	setpgid(pid, pid);     /* also here: no race with the kill below */
+	if (!spawn_piped(&sc, &pid, &fd, &err))
+		return luaL_error(L, "pgshift.exec: %s", err.message);
 	buf_init(&out);
-	in_time = read_output(hs, fds[0], &out);
-	close(fds[0]);
+	in_time = read_output(hs, fd, &out);
+	close(fd);
 	code = wait_child(hs, pid, in_time);
 	if (code < 0) {
 		buf_free(&out);

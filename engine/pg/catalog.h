@@ -19,6 +19,8 @@
 struct cat_column {
 	char *name;
 	char *type;                 /* format_type() text, e.g. "numeric(10,2)" */
+	uint32_t type_oid;          /* atttypid and atttypmod, as pgoutput's Relation */
+	int typmod;                 /* message sends them (-1: none) */
 	int attnum;
 	bool not_null;
 	bool generated;             /* GENERATED ALWAYS AS (...) STORED: left out of COPY */
@@ -35,6 +37,12 @@ struct cat_table {
 	int64_t bytes;              /* pg_table_size */
 	char replident;             /* 'd' default, 'n' nothing, 'f' full, 'i' index */
 	bool has_pk;
+	bool unlogged;              /* relpersistence 'u': not in WAL, so not in any publication */
+	/* identity as PostgreSQL resolves it: a deferrable or invalid index is none */
+	bool pk_usable;             /* a valid, non-deferrable primary key */
+	char *replident_index;      /* the index named by REPLICA IDENTITY USING INDEX, or NULL */
+	bool replident_usable;      /* that index is valid, non-deferrable and not partial */
+	char *identity_candidate;   /* a unique index USING INDEX would accept, or NULL */
 	bool exclude_data;          /* matched filters.exclude_table_data */
 	struct cat_column *cols;
 	size_t ncols;
@@ -136,5 +144,16 @@ bool cat_table_copies_data(const struct cat_table *t);
  * cannot compute sha256 (e.g. a FIPS provider that was not loaded).
  */
 char *catalog_fingerprint(const struct catalog *cat);
+
+struct buf;
+
+/*
+ * What changed between was and now, two reads of one source with the same
+ * filters: appends one "; "-separated item per object, by name (new,
+ * dropped, recreated (another oid) or attached table or partition, column added, dropped or
+ * retyped, index or constraint new, dropped or changed, sequence, view,
+ * schema or extension new or dropped) and returns how many.
+ */
+size_t catalog_diff(const struct catalog *was, const struct catalog *now, struct buf *out);
 
 #endif

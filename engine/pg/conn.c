@@ -3,10 +3,12 @@
  * sent as SET commands after connecting (not via the "options" keyword) so a
  * user's own options in the conninfo stay untouched.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pg/conn.h"
+#include "pg/retry.h"
 #include "util/buf.h"
 #include "util/redact.h"
 #include "util/xalloc.h"
@@ -25,8 +27,42 @@ static const char *const session_settings[] = {
 	"client_encoding = 'UTF8'",
 	"standard_conforming_strings = on",
 	"xmloption = content",
-	"search_path = pg_catalog",
+	"lc_monetary = 'C'",
 };
+
+/*
+ * Backend pids of the source sessions this process opened, walsenders
+ * included: fence_writes must never end them (pg_own_source_pids).
+ */
+static pthread_mutex_t own_pids_lock = PTHREAD_MUTEX_INITIALIZER;
+static int *own_pids;
+static size_t n_own_pids;
+
+static void
+remember_source_pid(PGconn *conn, const struct pg_session *s)
+{
+	if (strcmp(s->role, "source") != 0)
+		return;
+	pthread_mutex_lock(&own_pids_lock);
+	own_pids = xrealloc(own_pids, (n_own_pids + 1) * sizeof(*own_pids));
+	own_pids[n_own_pids++] = PQbackendPID(conn);
+	pthread_mutex_unlock(&own_pids_lock);
+}
+
+char *
+pg_own_source_pids(void)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_putc(&b, '{');
+	pthread_mutex_lock(&own_pids_lock);
+	for (size_t i = 0; i < n_own_pids; i++)
+		buf_printf(&b, "%s%d", i ? "," : "", own_pids[i]);
+	pthread_mutex_unlock(&own_pids_lock);
+	buf_putc(&b, '}');
+	return buf_steal(&b);
+}
 
 static bool
 configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *err)
@@ -37,6 +73,19 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 	buf_init(&sql);
 	for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
 		buf_printf(&sql, "SET %s; ", session_settings[i]);
+	/*
+	 * search_path is pg_catalog, so nothing pgshift runs resolves to a user's
+	 * object, except in the sessions that write the user's rows and build
+	 * their indexes (copy, CDC apply, index and constraint steps): CHECK
+	 * constraints, defaults and index expressions call user functions whose
+	 * bodies may name other objects unqualified, and those must resolve as
+	 * they will for the application on the target, by the database's (or
+	 * role's) default search_path. pg_catalog still comes first there, and
+	 * every name pgshift sends is qualified. (pg_restore runs with an empty
+	 * search_path, where such a function fails.)
+	 */
+	if (!s->user_search_path)
+		buf_puts(&sql, "SET search_path = pg_catalog; ");
 	/* off explicitly: fence_writes makes the source database read-only by
 	 * default, and pgshift's own writing sessions (cleanup) must still work */
 	buf_printf(&sql, "SET default_transaction_read_only = %s; ", s->read_only ? "on" : "off");
@@ -48,14 +97,22 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 PGconn *
 pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err)
 {
-	const char *keys[] = {"dbname", "application_name", "fallback_application_name",
-						  "replication", NULL};
-	const char *vals[] = {conninfo, s->app_name ? s->app_name : "pgshift", "pgshift",
+	/*
+	 * TCP keepalives and a connect timeout before dbname, so the plan's
+	 * conninfo can change them: an idle session whose network path died is
+	 * noticed within about a minute, and a connection attempt into a dead
+	 * path ends, so CDC reconnects (retry.h) instead of waiting for ever.
+	 */
+	const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+						  "keepalives_count", "connect_timeout", "dbname", "application_name",
+						  "fallback_application_name", "replication", NULL};
+	const char *vals[] = {"1", "30", "10", "3", "30", conninfo,
+						  s->app_name ? s->app_name : "pgshift", "pgshift",
 						  s->replication ? "database" : NULL, NULL};
 	PGconn *conn;
 
 	if (!s->replication)
-		keys[3] = NULL;
+		keys[8] = NULL;
 	/* expand_dbname=1: conninfo may be a URI or key=value string */
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
@@ -68,6 +125,8 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 		pgs_fail(err, "could not connect to the %s (%s): %.*s", s->role, shown, (int) len, why);
 		pgs_error_hint(err, "check %s.uri in the plan and that the server accepts connections",
 					   s->role);
+		/* libpq gives no SQLSTATE here: 08001, so a reconnect loop knows to keep trying */
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "08001");
 		free(shown);
 		PQfinish(conn);
 		return NULL;
@@ -79,9 +138,11 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 	 */
 	if (!configure_session(conn, s, err)) {
 		pgs_error_prefix(err, "could not configure the %s session", s->role);
+		pg_error_mark_lost(err, conn);
 		PQfinish(conn);
 		return NULL;
 	}
+	remember_source_pid(conn, s);
 	return conn;
 }
 
@@ -126,6 +187,7 @@ pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 
 		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
 		pg_fail_result(err, res, what);
+		pg_error_mark_lost(err, conn);
 	}
 	PQclear(res);
 	return ok;
@@ -142,6 +204,7 @@ pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
 
 		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
 		pg_fail_result(err, res, what);
+		pg_error_mark_lost(err, conn);
 		PQclear(res);
 		return NULL;
 	}

@@ -18,10 +18,17 @@ struct pg_session {
 	const char *app_name;       /* application_name; "pgshift" when NULL */
 	bool read_only;             /* default_transaction_read_only = on */
 	bool replication;           /* a replication=database connection */
+	bool user_search_path;      /* keep the database's search_path: see conn.c */
 };
 
 /* Connects and configures the session; NULL with err filled on failure. */
 PGconn *pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err);
+
+/*
+ * A int[] literal ("{12,34}", malloc'd) of the backend pids of every source
+ * session this process opened, for fence_writes to spare.
+ */
+char *pg_own_source_pids(void);
 
 /* Runs a statement that returns no rows (params may be NULL). */
 bool pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +19,37 @@
 
 #include "pg/dump.h"
 #include "util/buf.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 
 #define STDERR_KEEP 4096        /* bytes of a tool's stderr kept for the error */
+#define MAX_CHILDREN 64         /* more than the steps that can run tools at once */
+
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;    /* guards children */
+static pid_t children[MAX_CHILDREN];                                /* 0: free slot */
+
+static void
+child_track(pid_t pid, bool running)
+{
+	pthread_mutex_lock(&children_lock);
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		if (running ? children[i] == 0 : children[i] == pid) {
+			children[i] = running ? pid : 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&children_lock);
+}
+
+void
+pgtool_kill_children(int sig)
+{
+	pthread_mutex_lock(&children_lock);
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0)
+			kill(children[i], sig);
+	pthread_mutex_unlock(&children_lock);
+}
 
 void
 pgtool_init(struct pgtool_cmd *cmd, const char *tool)
@@ -193,23 +223,6 @@ resolve_tool(const char *tool)
 	return best ? best : xstrdup(tool);
 }
 
-static void
-child_exec(struct pgtool_cmd *cmd, const char *path, int errfd)
-{
-	int devnull = open("/dev/null", O_RDWR);
-
-	if (devnull >= 0) {
-		dup2(devnull, STDIN_FILENO);
-		dup2(devnull, STDOUT_FILENO);
-	}
-	dup2(errfd, STDERR_FILENO);
-	if (cmd->password)
-		setenv("PGPASSWORD", cmd->password, 1);
-	execvp(path, cmd->argv);
-	dprintf(STDERR_FILENO, "could not execute \"%s\": %s\n", path, strerror(errno));
-	_exit(127);
-}
-
 /* Reads the child's stderr to the end, keeping the first STDERR_KEEP bytes. */
 static void
 drain(int fd, struct buf *out)
@@ -252,34 +265,30 @@ bool
 pgtool_run(struct pgtool_cmd *cmd, const char *what, struct pgs_error *err)
 {
 	char *path = resolve_tool(cmd->argv[0]);
+	char *env = cmd->password ? xasprintf("PGPASSWORD=%s", cmd->password) : NULL;
+	struct spawn_cmd sc = {path, cmd->argv, env, SPAWN_STDERR, false};
 	struct buf errout;
-	int fds[2], status = 0;
+	int fd, status = 0;
 	pid_t pid;
-	bool ok;
+	bool ok = spawn_piped(&sc, &pid, &fd, err);
 
-	if (pipe(fds) != 0) {
+	free(env);
+	if (!ok) {
+		pgs_error_prefix(err, "%s", what);
+		pgs_error_hint(err, "install postgresql-client (pg_dump and pg_restore) on this machine");
 		free(path);
-		return pgs_fail(err, "%s: could not create pipe: %s", what, strerror(errno));
+		return false;
 	}
-	pid = fork();
-	if (pid == 0) {
-		close(fds[0]);
-		child_exec(cmd, path, fds[1]);
-	}
-	close(fds[1]);
 	buf_init(&errout);
-	if (pid > 0)
-		drain(fds[0], &errout);
-	close(fds[0]);
-	if (pid < 0) {
-		ok = pgs_fail(err, "%s: could not fork: %s", what, strerror(errno));
-	} else {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		if (!ok)
-			tool_failed(err, what, cmd->argv[0], status, &errout);
-	}
+	child_track(pid, true);
+	drain(fd, &errout);
+	close(fd);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	child_track(pid, false);
+	ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (!ok)
+		tool_failed(err, what, cmd->argv[0], status, &errout);
 	buf_free(&errout);
 	free(path);
 	return ok;

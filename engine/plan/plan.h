@@ -19,6 +19,8 @@ struct strlist {
 
 enum copy_format { COPY_FORMAT_TEXT, COPY_FORMAT_BINARY };
 enum replica_identity_mode { REPLICA_IDENTITY_FAIL, REPLICA_IDENTITY_FULL };
+/* cdc.ddl: what a schema change on the source during CDC does (stop the run). */
+enum ddl_mode { DDL_STOP };
 enum approval_mode { APPROVAL_MANUAL, APPROVAL_AUTO };
 enum cleanup_when { CLEANUP_AFTER_CUTOVER, CLEANUP_MANUAL };
 enum verify_level { VERIFY_SCHEMA, VERIFY_COUNT, VERIFY_CHECKSUM };
@@ -84,6 +86,8 @@ struct plan {
 		enum replica_identity_mode replica_identity;
 		char *spool_dir;                    /* absolute */
 		int64_t max_lag_ms;
+		enum ddl_mode ddl;
+		int64_t reconnect_for_ms;           /* how long a lost CDC-phase connection is retried */
 	} cdc;
 
 	struct {

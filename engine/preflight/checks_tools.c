@@ -14,39 +14,29 @@
 #include <unistd.h>
 
 #include "preflight/preflight_int.h"
+#include "util/spawn.h"
 #include "util/xalloc.h"
 
 /* Runs `path --version` and returns the major it prints, -1 when it cannot be run or read. */
 static int
 tool_major(const char *path)
 {
+	char *argv[] = {(char *) path, "--version", NULL};
+	struct spawn_cmd sc = {path, argv, NULL, SPAWN_STDOUT, false};
+	struct pgs_error err;
 	char out[256];
 	size_t len = 0;
 	ssize_t got;
-	int fds[2], status;
+	int fd, status;
 	pid_t pid;
 
-	if (pipe(fds) != 0)
+	if (!spawn_piped(&sc, &pid, &fd, &err))
 		return -1;
-	pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-
-		dup2(fds[1], STDOUT_FILENO);
-		if (devnull >= 0)
-			dup2(devnull, STDERR_FILENO);
-		close(fds[0]);
-		execl(path, path, "--version", (char *) NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (pid > 0 && len < sizeof(out) - 1 &&
-		   (got = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
+	while (len < sizeof(out) - 1 && (got = read(fd, out + len, sizeof(out) - 1 - len)) > 0)
 		len += (size_t) got;
-	close(fds[0]);
+	close(fd);
 	out[len] = '\0';
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-		WEXITSTATUS(status) != 0)
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -1;
 	return pf_parse_tool_major(out);
 }

@@ -1,4 +1,5 @@
 /* apply: see apply.h. Each phase is one function; apply_plan strings them. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "run/run_events.h"
 #include "run/saved_plan.h"
 #include "run/scheduler.h"
+#include "run/stop.h"
 #include "steps/steps.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -38,8 +40,8 @@ struct apply {
 static bool
 phase_connect(struct apply *a, struct pgs_error *err)
 {
-	struct pg_session src_s = {"source", "pgshift apply", true, false};
-	struct pg_session dst_s = {"target", "pgshift apply", true, false};
+	struct pg_session src_s = {"source", "pgshift apply", true, false, false};
+	struct pg_session dst_s = {"target", "pgshift apply", true, false, false};
 
 	a->src = pg_connect(a->plan->source_uri, &src_s, err);
 	a->dst = a->src ? pg_connect(a->plan->target_uri, &dst_s, err) : NULL;
@@ -82,13 +84,36 @@ log_preflight(const struct preflight_report *pf)
 	}
 }
 
+/*
+ * A process killed with kill -9 leaves its statements running: a server
+ * notices a dead client only when it next talks to it, and an index build
+ * (with its parallel workers) or a COPY goes on for minutes, then collides
+ * with the resume's own ("duplicate key ... pg_class_relname_nsp_index").
+ * We hold the plan's lock, so every session tagged with this run id on
+ * either server belongs to a dead process: they are ended before preflight
+ * (whose reads would queue behind their locks) and before any step.
+ */
+static bool
+end_dead_run(struct apply *a, struct pgs_error *err)
+{
+	int n = 0;
+
+	if (!a->prior_exists)
+		return true;
+	if (!run_end_sessions(a->plan, a->prior.run_id, true, &n, err))
+		return false;
+	if (n > 0)
+		log_info("resume: ended %d session(s) the previous run left working on the servers", n);
+	return true;
+}
+
 static bool
 phase_preflight(struct apply *a, struct pgs_error *err)
 {
 	struct preflight_report pf;
 	bool ok;
 
-	if (!state_read(a->plan, &a->prior, &a->prior_exists, err))
+	if (!state_read(a->plan, &a->prior, &a->prior_exists, err) || !end_dead_run(a, err))
 		return false;
 	if (!preflight_run(a->plan, a->src, a->dst, NULL, &a->cat, a->prior_exists, &pf, err))
 		return false;
@@ -100,13 +125,18 @@ phase_preflight(struct apply *a, struct pgs_error *err)
 	return ok;
 }
 
-/* On a terminal, unless --yes: show what will happen and ask. */
+/*
+ * Whenever someone can answer (stdin is a terminal), unless --yes: show what
+ * will happen and ask. Where the output goes does not matter: "apply p.yaml
+ * 2>&1 | tee log" is still an operator at a terminal, and the question goes
+ * into the log with the answer's consequences.
+ */
 static bool
 phase_confirm(struct apply *a)
 {
 	char answer[16] = "";
 
-	if (a->opts->yes || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+	if (a->opts->yes || !isatty(STDIN_FILENO))
 		return true;
 	fprintf(stderr, "pgshift will %s plan \"%s\": %zu tables, %zu steps, into the target.\n"
 			"Proceed? [y/N] ", a->prior_exists ? "resume" : "apply", a->plan->name,
@@ -206,6 +236,16 @@ phase_until(struct apply *a, struct pgs_error *err)
 			matched = true;
 		}
 	}
+	/*
+	 * cdc.stream is no step's dependency (the applier reads the spool it
+	 * writes), but a run that took the slot's snapshot must read the slot:
+	 * else nothing is spooled for the changes during the copy, and the next
+	 * apply finds no spool to continue from.
+	 */
+	for (size_t i = 0; matched && i < a->dag.n; i++)
+		if (a->dag.steps[i].kind == STEP_CDC_STREAM && a->dag.steps[i].ndeps > 0 &&
+			a->wanted[a->dag.steps[i].deps[0]])
+			want_with_ancestors(&a->dag, a->wanted, i);
 	if (!matched) {
 		pgs_fail(err, "--until %s: no step or stage of this plan has that name", until);
 		pgs_error_hint(err, "pgshift plan shows the step ids; stages are schema, copy, index, "
@@ -259,11 +299,14 @@ prepare_split_tables(struct apply *a, struct pgs_error *err)
 	return true;
 }
 
-/* The scheduler's look every second while CDC runs: its threads, then cdc.lag. */
+/*
+ * The scheduler's look every second while CDC runs: its threads, schema
+ * changes on the source (every few seconds), then cdc.lag.
+ */
 static bool
 apply_cdc_tick(struct run *run, struct pgs_error *err)
 {
-	return run_cdc_tick(run, err) && run_events_cdc_tick(run, err);
+	return run_cdc_tick(run, err) && run_ddl_tick(run, err) && run_events_cdc_tick(run, err);
 }
 
 static bool
@@ -294,6 +337,7 @@ phase_run(struct apply *a, struct pgs_error *err)
 		run_events_begin(run, a->done, a->wanted, err);
 	if (ok) {
 		progress_start(run, a->opts->progress);
+		stop_watch_attach(run);
 		ok = scheduler_run(run, a->done, a->wanted, &hooks, err);
 		progress_stop(run);
 	}
@@ -310,6 +354,7 @@ phase_run(struct apply *a, struct pgs_error *err)
 	remove_tree(workdir);
 	/* last: run.finished means everything above is over; notifications drain here */
 	run_events_end(run, ok, err);
+	stop_watch_attach(NULL);
 	return ok;
 }
 
@@ -328,11 +373,63 @@ apply_free(struct apply *a)
 	state_close(a->state);
 }
 
+/* A signal stopped the run: it is interrupted, not failed, and a re-run continues it. */
+static enum apply_result
+interrupted(struct apply *a, struct pgs_error *err)
+{
+	struct pgs_error ferr;
+
+	pgs_error_clear(&ferr);
+	if (!state_stop_run(a->state, "interrupted", NULL, &ferr))
+		log_report(LOG_WARNING, &ferr);
+	pgs_error_clear(err);
+	pgs_fail(err, "run %s of plan \"%s\" was interrupted by %s; nothing that finished is lost",
+			 a->run.run_id, a->plan->name, stop_signal() == SIGINT ? "SIGINT" : "SIGTERM");
+	pgs_error_hint(err, "\"pgshift apply %s\" resumes it", a->plan->file);
+	return APPLY_INTERRUPTED;
+}
+
+/* --until left steps out: whether any of them is still to do. */
+static bool
+steps_left(const struct apply *a)
+{
+	for (size_t i = 0; a->wanted && i < a->dag.n; i++)
+		if (!a->wanted[i] && !a->done[i])
+			return true;
+	return false;
+}
+
+/*
+ * --until stopped short of the end: the run is paused, not finished, so the
+ * next apply continues it with its slot and spool, and status says so.
+ */
+static enum apply_result
+paused(struct apply *a)
+{
+	struct pgs_error ferr;
+
+	pgs_error_clear(&ferr);
+	if (!state_stop_run(a->state, "paused", a->opts->until, &ferr)) {
+		log_report(LOG_WARNING, &ferr);
+		return APPLY_FAILED;
+	}
+	log_info("paused after \"%s\" as --until asked; \"pgshift apply %s\" continues the run",
+			 a->opts->until, a->plan->file);
+	if (a->plan->cdc.enabled)
+		log_warning("replication slot \"%s\" keeps WAL on the source while the run is paused",
+					a->plan->cdc.slot);
+	return APPLY_OK;
+}
+
 static enum apply_result
 finish(struct apply *a, bool ok, struct pgs_error *err)
 {
 	struct pgs_error ferr;
 
+	if (stop_signal())
+		return interrupted(a, err);
+	if (ok && steps_left(a))
+		return paused(a);
 	pgs_error_clear(&ferr);
 	if (!state_finish_run(a->state, ok, ok ? NULL : err->message, &ferr))
 		log_report(LOG_WARNING, &ferr);
@@ -348,6 +445,8 @@ apply_plan(const struct plan *plan, const struct apply_options *opts, struct pgs
 	bool locked = false;
 	enum apply_result rc = APPLY_FAILED;
 
+	if (!stop_watch_start(err))
+		return APPLY_FAILED;
 	a.state = state_open(plan, &locked, err);
 	if (!a.state)
 		return locked ? APPLY_LOCKED : APPLY_FAILED;

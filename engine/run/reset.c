@@ -13,6 +13,7 @@
 #include "pg/conn.h"
 #include "run/lifecycle.h"
 #include "state/state.h"
+#include "steps/steps.h"
 #include "util/log.h"
 #include "util/redact.h"
 #include "util/xalloc.h"
@@ -79,9 +80,10 @@ static bool
 drop_all(const struct plan *plan, const struct created_object *objs, size_t n,
 		 struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift reset", false, false};
+	struct pg_session s = {"target", "pgshift reset", false, false, false};
 	PGconn *dst = pg_connect(plan->target_uri, &s, err);
-	bool ok = dst != NULL;
+	/* first: a table reset does not drop keeps its triggers' and rules' real state */
+	bool ok = dst && held_triggers_restore(dst, plan->name, "reset", err);
 
 	for (size_t i = 0; ok && i < n; i++)
 		ok = drop_object(dst, &objs[i], err);

@@ -54,14 +54,19 @@ struct run {
 	 * by the snapshot step (or read back from the state on resume) before
 	 * cdc.stream runs. The receiver (cdc.stream) and the applier
 	 * (cdc.catchup) outlive their steps: they run until run_cdc_stop at the
-	 * end of apply or in cleanup. cdc_lock guards the two pointers; the
-	 * threads they own are stopped and freed only by run_cdc_stop.
+	 * end of apply or in cleanup (the applier alone may stop earlier, at
+	 * wait_for_catchup: run_cdc_stop_applier). cdc_lock guards the two
+	 * pointers and applied_at_stop; the threads they own are stopped and
+	 * freed only by those two functions.
 	 */
 	uint64_t cdc_start_lsn;
 	pthread_mutex_t cdc_lock;
 	struct cdc_receiver *receiver;      /* owned by the run */
 	struct cdc_applier *applier;        /* owned by the run */
+	uint64_t applied_at_stop;           /* the applier's applied LSN when it was stopped */
 	uint64_t reported_received;         /* last received LSN written to the state */
+	double ddl_checked_at;              /* run_ddl_tick's last look (monotonic s);
+										 * the scheduler's thread only */
 	/*
 	 * Every migrated table was emptied in one TRUNCATE before this run's
 	 * copies (a CDC resume that copies again): copy steps do not truncate
@@ -84,5 +89,16 @@ bool step_execute(struct run *run, size_t step, struct pgs_error *err);
 /* Connections for steps: session settings of pg/conn.h, application_name per step. */
 PGconn *run_connect_source(struct run *run, const char *step_id, struct pgs_error *err);
 PGconn *run_connect_target(struct run *run, const char *step_id, struct pgs_error *err);
+/* A target session that writes the user's rows or builds their objects: see pg/conn.c. */
+PGconn *run_connect_target_rows(struct run *run, const char *step_id, struct pgs_error *err);
+
+/*
+ * The sessions of run run_id's steps on both servers (their application_name):
+ * terminate false cancels what they execute; true ends them and waits until
+ * they are gone (a resume after kill -9: the dead run's index build would
+ * otherwise go on). *n (may be NULL) counts the sessions signalled.
+ */
+bool run_end_sessions(const struct plan *plan, const char *run_id, bool terminate, int *n,
+					  struct pgs_error *err);
 
 #endif

@@ -13,19 +13,21 @@
 #include "cdc/cdc_slot.h"
 #include "cdc/pgoutput.h"
 #include "pg/conn.h"
+#include "pg/retry.h"
 #include "run/run_cdc.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/log.h"
 
-/* The receiver's applied_lsn callback: the applier's, or 0 before it starts. */
+/* The receiver's applied_lsn callback: the applier's, 0 before it starts, or where it stopped. */
 static uint64_t
 run_applied_lsn(void *arg)
 {
 	struct run *run = arg;
-	uint64_t lsn = 0;
+	uint64_t lsn;
 
 	pthread_mutex_lock(&run->cdc_lock);
+	lsn = run->applied_at_stop;
 	if (run->applier)
 		lsn = cdc_applier_applied_lsn(run->applier);
 	pthread_mutex_unlock(&run->cdc_lock);
@@ -56,6 +58,8 @@ run_cdc_start_receiver(struct run *run, struct pgs_error *err)
 		.publication = plan->cdc.publication,
 		.spool_dir = plan->cdc.spool_dir,
 		.start_lsn = run->cdc_start_lsn,
+		.reconnect_for_ms = plan->cdc.reconnect_for_ms,
+		.plan_file = plan->file,
 		/* confirm the spool every second: the source releases WAL that soon */
 		.feedback_ms = 1000,
 		.applied_lsn = run_applied_lsn,
@@ -84,6 +88,8 @@ run_cdc_start_applier(struct run *run, struct pgs_error *err)
 		.plan_name = plan->name,
 		.spool_dir = plan->cdc.spool_dir,
 		.start_lsn = run->cdc_start_lsn,
+		.reconnect_for_ms = plan->cdc.reconnect_for_ms,
+		.plan_file = plan->file,
 		.cat = run->cat,
 		.durable_lsn = run_durable_lsn,
 		.durable_arg = run,
@@ -107,13 +113,16 @@ thread_error(struct run *run, struct pgs_error *err)
 	bool failed = false;
 
 	pthread_mutex_lock(&run->cdc_lock);
+	/* a lost connection given up on says itself which thread it was */
 	if (run->receiver && cdc_receiver_error(run->receiver, err)) {
-		pgs_error_prefix(err, "the CDC receiver of replication slot \"%s\" stopped",
-						 run->plan->cdc.slot);
+		if (!pg_error_is_connection(err))
+			pgs_error_prefix(err, "the CDC receiver of replication slot \"%s\" stopped",
+							 run->plan->cdc.slot);
 		snprintf(err->step, sizeof(err->step), "cdc.stream");
 		failed = true;
 	} else if (run->applier && cdc_applier_error(run->applier, err)) {
-		pgs_error_prefix(err, "the CDC applier stopped");
+		if (!pg_error_is_connection(err))
+			pgs_error_prefix(err, "the CDC applier stopped");
 		snprintf(err->step, sizeof(err->step), "cdc.catchup");
 		failed = true;
 	}
@@ -128,7 +137,7 @@ run_cdc_tick(struct run *run, struct pgs_error *err)
 	char lsn[PGO_LSN_TEXT_SIZE];
 	struct pgs_error werr;
 
-	if (thread_error(run, err))
+	if (thread_error(run, err) || !state_check_lock(run->state, err))
 		return false;
 	run_cdc_view(run, &v);
 	if (!v.receiving || v.durable_lsn <= run->reported_received)
@@ -157,30 +166,41 @@ run_cdc_view(struct run *run, struct run_cdc_view *out)
 	out->applying = run->applier != NULL;
 	if (run->receiver)
 		cdc_receiver_stats(run->receiver, &rs);
-	out->applied_lsn = run->applier ? cdc_applier_applied_lsn(run->applier) : 0;
+	out->applied_lsn = run->applier ? cdc_applier_applied_lsn(run->applier) : run->applied_at_stop;
 	out->applied_commit_time = run->applier ? cdc_applier_commit_time(run->applier) : 0;
 	pthread_mutex_unlock(&run->cdc_lock);
 	out->durable_lsn = rs.durable_lsn;
 }
 
 bool
-run_cdc_stop(struct run *run, struct pgs_error *err)
+run_cdc_stop_applier(struct run *run, struct pgs_error *err)
 {
-	struct cdc_receiver *r;
 	struct cdc_applier *a;
-	struct pgs_error e2;
 	bool ok = true;
 
 	pthread_mutex_lock(&run->cdc_lock);
 	a = run->applier;
+	pthread_mutex_unlock(&run->cdc_lock);
+	if (!a)
+		return true;
+	ok = cdc_applier_stop(a, err);
+	if (!ok && !pg_error_is_connection(err))
+		pgs_error_prefix(err, "the CDC applier failed");
+	pthread_mutex_lock(&run->cdc_lock);
+	run->applied_at_stop = cdc_applier_applied_lsn(a);
 	run->applier = NULL;
 	pthread_mutex_unlock(&run->cdc_lock);
-	if (a) {
-		ok = cdc_applier_stop(a, err);
-		if (!ok)
-			pgs_error_prefix(err, "the CDC applier failed");
-		cdc_applier_free(a);
-	}
+	cdc_applier_free(a);
+	return ok;
+}
+
+bool
+run_cdc_stop(struct run *run, struct pgs_error *err)
+{
+	struct cdc_receiver *r;
+	struct pgs_error e2;
+	bool ok = run_cdc_stop_applier(run, err);
+
 	pthread_mutex_lock(&run->cdc_lock);
 	r = run->receiver;
 	run->receiver = NULL;
@@ -189,8 +209,9 @@ run_cdc_stop(struct run *run, struct pgs_error *err)
 		pgs_error_clear(&e2);
 		if (!cdc_receiver_stop(r, &e2) && ok) {
 			*err = e2;
-			pgs_error_prefix(err, "the CDC receiver of replication slot \"%s\" failed",
-							 run->plan->cdc.slot);
+			if (!pg_error_is_connection(err))
+				pgs_error_prefix(err, "the CDC receiver of replication slot \"%s\" failed",
+								 run->plan->cdc.slot);
 			ok = false;
 		}
 		cdc_receiver_free(r);
@@ -275,6 +296,32 @@ restart_copy(struct run *run, const bool *done, struct pgs_error *err)
 }
 
 bool
+run_is_last_catchup(const struct plan *plan, const struct cutover_step *cs)
+{
+	const struct cutover_step *last = NULL;
+
+	for (size_t i = 0; i < plan->cutover.nsteps; i++)
+		if (plan->cutover.steps[i].kind == CUTOVER_WAIT_FOR_CATCHUP)
+			last = &plan->cutover.steps[i];
+	return last == cs;
+}
+
+/*
+ * The last wait_for_catchup done: the applier stopped there and the held
+ * triggers got their state back, so a resume must not replay (and fire
+ * them) again.
+ */
+static bool
+catchup_waited(struct run *run, const bool *done)
+{
+	for (size_t i = 0; i < run->dag->n; i++)
+		if (run->dag->steps[i].kind == STEP_CUTOVER && done[i] &&
+			run_is_last_catchup(run->plan, &run->plan->cutover.steps[run->dag->steps[i].cutover]))
+			return true;
+	return false;
+}
+
+bool
 run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pgs_error *err)
 {
 	if (!run->plan->cdc.enabled || step_done(run, done, STEP_CLEANUP))
@@ -283,5 +330,6 @@ run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pg
 		return restart_copy(run, done, err);
 	if (step_done(run, done, STEP_CDC_STREAM) && !run_cdc_start_receiver(run, err))
 		return false;
-	return !step_done(run, done, STEP_CDC_CATCHUP) || run_cdc_start_applier(run, err);
+	return !step_done(run, done, STEP_CDC_CATCHUP) || catchup_waited(run, done) ||
+		run_cdc_start_applier(run, err);
 }

@@ -30,8 +30,10 @@ bool run_cdc_start_applier(struct run *run, struct pgs_error *err);
 
 /*
  * The scheduler's once-a-second look: false with the thread's error when
- * the receiver or the applier has failed; records the receiver's durable
- * LSN in the state when it moved.
+ * the receiver or the applier has failed (they ride out lost connections
+ * themselves, within cdc.reconnect_for), or when another apply took the
+ * plan's lock while the target was unreachable; records the receiver's
+ * durable LSN in the state when it moved.
  */
 bool run_cdc_tick(struct run *run, struct pgs_error *err);
 
@@ -50,10 +52,21 @@ void run_cdc_view(struct run *run, struct run_cdc_view *out);
  * migrated table on the target in one TRUNCATE, so the copies run again on
  * the new slot's snapshot (run->copy_pretruncated). Otherwise restarts the
  * receiver and applier whose steps are recorded done: the receiver from
- * the spool's durable LSN, the applier from its applied LSN. done[] is the
+ * the spool's durable LSN, the applier from its applied LSN (not once the
+ * last wait_for_catchup is done: it stopped the applier). done[] is the
  * scheduler's; nothing happens once cleanup is done.
  */
 bool run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pgs_error *err);
+
+/* Is cs the plan's last wait_for_catchup step (where the applier stops)? */
+bool run_is_last_catchup(const struct plan *plan, const struct cutover_step *cs);
+
+/*
+ * Stops the applier only (it commits the whole transactions it applied);
+ * run_cdc_view shows the applied LSN it stopped at. Safe to call more than
+ * once.
+ */
+bool run_cdc_stop_applier(struct run *run, struct pgs_error *err);
 
 /*
  * Stops the applier (it commits the whole transactions it applied), then
@@ -61,5 +74,20 @@ bool run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, stru
  * error either thread ended with. Safe to call more than once.
  */
 bool run_cdc_stop(struct run *run, struct pgs_error *err);
+
+/*
+ * cdc.ddl: stop (run_ddl.c). Reads the source catalog now and compares it
+ * by name with run->cat; false naming every change and the source LSN it
+ * was seen at ("when" says where: "while streaming", "at the stop
+ * position"), or when the source could not be read.
+ */
+bool run_ddl_check(struct run *run, const char *when, struct pgs_error *err);
+
+/*
+ * At most every 10 s while the receiver runs: run_ddl_check. A source that
+ * cannot be read is a warning (looked at again next time); a change fails.
+ * The scheduler's thread only.
+ */
+bool run_ddl_tick(struct run *run, struct pgs_error *err);
 
 #endif

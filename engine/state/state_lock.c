@@ -41,23 +41,24 @@ describe_holder(PGconn *conn, const char *key, struct pgs_error *err)
 	PQclear(res);
 }
 
-static bool
-take_lock(PGconn *conn, const struct plan *plan, bool *locked, struct pgs_error *err)
+bool
+state_take_lock(PGconn *conn, const char *plan, const char *plan_file, bool *locked,
+				struct pgs_error *err)
 {
-	const char *params[1] = {plan->name};
+	const char *params[1] = {plan};
 	PGresult *res = pg_query(conn, lock_sql, 1, params, err);
 
 	if (!res) {
 		pgs_error_prefix(err, "could not take the advisory lock of plan \"%s\" on the target",
-						 plan->name);
+						 plan);
 		return false;
 	}
 	if (PQgetvalue(res, 0, 0)[0] != 't') {
 		*locked = true;
 		pgs_fail(err, "another pgshift apply of plan \"%s\" is running (it holds the advisory "
-				 "lock on the target)", plan->name);
+				 "lock on the target)", plan);
 		pgs_error_hint(err, "wait for it to finish, or stop it; \"pgshift status %s\" shows "
-					   "its progress", plan->file);
+					   "its progress", plan_file);
 		describe_holder(conn, PQgetvalue(res, 0, 1), err);
 		PQclear(res);
 		return false;
@@ -71,8 +72,8 @@ take_lock(PGconn *conn, const struct plan *plan, bool *locked, struct pgs_error 
  * idle_session_timeout (PostgreSQL 14+) would end it and silently release
  * the lock, so it is switched off for this session.
  */
-static bool
-keep_alive(PGconn *conn, struct pgs_error *err)
+bool
+state_keep_alive(PGconn *conn, struct pgs_error *err)
 {
 	if (PQserverVersion(conn) < 140000)
 		return true;
@@ -98,7 +99,7 @@ take_lock_with_grace(PGconn *conn, const struct plan *plan, bool *locked, struct
 
 	for (int waited = 0;; waited += LOCK_RETRY_MS) {
 		*locked = false;
-		if (take_lock(conn, plan, locked, err))
+		if (state_take_lock(conn, plan->name, plan->file, locked, err))
 			return true;
 		if (!*locked || waited >= LOCK_GRACE_MS)
 			return false;
@@ -109,7 +110,7 @@ take_lock_with_grace(PGconn *conn, const struct plan *plan, bool *locked, struct
 struct state *
 state_open(const struct plan *plan, bool *locked, struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift state", false, false};
+	struct pg_session s = {"target", "pgshift state", false, false, false};
 	struct state *st;
 	PGconn *conn;
 
@@ -117,13 +118,17 @@ state_open(const struct plan *plan, bool *locked, struct pgs_error *err)
 	conn = pg_connect(plan->target_uri, &s, err);
 	if (!conn)
 		return NULL;
-	if (!keep_alive(conn, err) || !take_lock_with_grace(conn, plan, locked, err)) {
+	if (!state_keep_alive(conn, err) || !take_lock_with_grace(conn, plan, locked, err)) {
 		PQfinish(conn);
 		return NULL;
 	}
 	st = xcalloc(1, sizeof(*st));
 	st->conn = conn;
 	st->plan = xstrdup(plan->name);
+	st->plan_file = xstrdup(plan->file ? plan->file : "PLAN");
+	st->target_uri = xstrdup(plan->target_uri);
+	pg_backoff_init(&st->backoff, "the state session on the target", st->plan_file,
+					plan->cdc.reconnect_for_ms);
 	pthread_mutex_init(&st->conn_lock, NULL);
 	return st;
 }
@@ -141,5 +146,7 @@ state_close(struct state *st)
 	PQfinish(st->conn);
 	pthread_mutex_destroy(&st->conn_lock);
 	free(st->plan);
+	free(st->plan_file);
+	free(st->target_uri);
 	free(st);
 }

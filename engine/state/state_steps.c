@@ -51,9 +51,7 @@ record(struct state *st, const char *sql, int n, const char *const *params, cons
 {
 	bool ok;
 
-	pthread_mutex_lock(&st->conn_lock);
-	ok = pg_exec(st->conn, sql, n, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	ok = state_exec(st, sql, n, params, err);
 	if (!ok) {
 		pgs_error_prefix(err, "could not record %s of step \"%s\" in the state on the target",
 						 what, step_id);
@@ -117,10 +115,8 @@ state_record_object(struct state *st, const char *kind, const char *schema, cons
 	const char *params[4] = {st->plan, kind, schema ? schema : "", name};
 	bool ok;
 
-	pthread_mutex_lock(&st->conn_lock);
-	ok = pg_exec(st->conn, "INSERT INTO pgshift.created_objects (plan, kind, schema_name,"
-				 " object_name) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", 4, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	ok = state_exec(st, "INSERT INTO pgshift.created_objects (plan, kind, schema_name,"
+					" object_name) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", 4, params, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not record %s \"%s%s%s\" as created by pgshift", kind,
 						 schema ? schema : "", schema ? "." : "", name);
@@ -133,10 +129,8 @@ state_set_received_lsn(struct state *st, const char *lsn, struct pgs_error *err)
 	const char *params[2] = {st->plan, lsn};
 	bool ok;
 
-	pthread_mutex_lock(&st->conn_lock);
-	ok = pg_exec(st->conn, "UPDATE pgshift.runs SET received_lsn = $2::pg_lsn,"
-				 " updated_at = now() WHERE plan = $1", 2, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	ok = state_exec(st, "UPDATE pgshift.runs SET received_lsn = $2::pg_lsn,"
+					" updated_at = now() WHERE plan = $1", 2, params, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not record the received LSN %s", lsn ? lsn : "(none)");
 	return ok;
@@ -153,9 +147,7 @@ state_set_applied_lsn(struct state *st, const char *lsn, struct pgs_error *err)
 	const char *params[3] = {st->plan, lsn, NULL};
 	bool ok;
 
-	pthread_mutex_lock(&st->conn_lock);
-	ok = pg_exec(st->conn, state_applied_lsn_sql, 3, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	ok = state_exec(st, state_applied_lsn_sql, 3, params, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not record the applied LSN %s", lsn ? lsn : "(none)");
 	return ok;
@@ -167,10 +159,8 @@ state_set_fenced(struct state *st, bool fenced, struct pgs_error *err)
 	const char *params[2] = {st->plan, fenced ? "true" : "false"};
 	bool ok;
 
-	pthread_mutex_lock(&st->conn_lock);
-	ok = pg_exec(st->conn, "UPDATE pgshift.runs SET fenced = $2::boolean, updated_at = now()"
-				 " WHERE plan = $1", 2, params, err);
-	pthread_mutex_unlock(&st->conn_lock);
+	ok = state_exec(st, "UPDATE pgshift.runs SET fenced = $2::boolean, updated_at = now()"
+					" WHERE plan = $1", 2, params, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not record that source writes are %s",
 						 fenced ? "fenced" : "no longer fenced");

@@ -15,6 +15,7 @@
 #include "steps/steps.h"
 #include "steps/steps_int.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 #define SEQUENCE_BATCH 100
@@ -38,21 +39,35 @@ parse_int64(const char *s, int64_t *out)
 	return true;
 }
 
-/* The position to set: the source's, or margin further on, kept within bounds. */
-static void
+/*
+ * The position to set: the source's, or margin further on. A margin that
+ * would leave the sequence no value before its MAXVALUE (MINVALUE when it
+ * descends) is not applied: setting the bound would make the target's next
+ * nextval fail while the source still had values, or, with CYCLE, hand out
+ * values the source already returned. The source's own position is set
+ * instead and false returned, for the caller to warn.
+ */
+static bool
 target_position(const struct seq_value *v, int64_t margin, int64_t *value, bool *called)
 {
-	int64_t next;
+	int64_t pos, next;
+	bool fits;
 
 	*value = v->last;
 	*called = v->called;
 	if (margin <= 0)
-		return;
-	*called = true;
+		return true;
 	if (v->increment > 0)
-		*value = __builtin_add_overflow(v->last, margin, &next) || next > v->max ? v->max : next;
+		fits = !__builtin_add_overflow(v->last, margin, &pos) &&
+			!__builtin_add_overflow(pos, v->increment, &next) && next <= v->max;
 	else
-		*value = __builtin_sub_overflow(v->last, margin, &next) || next < v->min ? v->min : next;
+		fits = !__builtin_sub_overflow(v->last, margin, &pos) &&
+			!__builtin_add_overflow(pos, v->increment, &next) && next >= v->min;
+	if (!fits)
+		return false;
+	*value = pos;
+	*called = true;
+	return true;
 }
 
 /* SELECT k, last_value, is_called, increment, min, max for sequences [from, to). */
@@ -104,7 +119,12 @@ set_one(PGconn *tgt, const struct cat_sequence *s, const struct seq_value *v, in
 	int64_t pos;
 	bool called, ok;
 
-	target_position(v, margin, &pos, &called);
+	if (!target_position(v, margin, &pos, &called))
+		log_warning("sync_sequences: sequence \"%s\".\"%s\" is at %" PRId64 ", closer than the"
+					" margin of %" PRId64 " to its %s %" PRId64 ": it gets the source's"
+					" position, without the margin", s->schema, s->name, v->last, margin,
+					v->increment > 0 ? "MAXVALUE" : "MINVALUE",
+					v->increment > 0 ? v->max : v->min);
 	snprintf(value, sizeof(value), "%" PRId64, pos);
 	params[2] = called ? "true" : "false";
 	ok = pg_exec(tgt, "SELECT pg_catalog.setval($1::pg_catalog.regclass, $2::bigint,"

@@ -16,6 +16,10 @@
  * The applied LSN moves past transactions of tables not published, other
  * databases and idle WAL too (the receiver spools the walsender's
  * keepalives), so an idle source is caught up at once.
+ *
+ * Both read the source's WAL position on a session that may be lost while
+ * CDC runs (a source restart, a network drop): it is opened again with the
+ * same backoff as the CDC threads, for at most cdc.reconnect_for.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -24,6 +28,7 @@
 #include "cdc/cdc_slot.h"
 #include "cdc/pgoutput.h"
 #include "pg/conn.h"
+#include "pg/retry.h"
 #include "run/run_cdc.h"
 #include "steps/steps.h"
 #include "util/log.h"
@@ -86,6 +91,49 @@ source_wal_lsn(PGconn *conn, uint64_t *lsn, struct pgs_error *err)
 	return ok;
 }
 
+/* The source session whose WAL position catchup reads, and its reconnects. */
+struct source_link {
+	struct run *run;
+	const char *step_id;        /* borrowed: application_name of the session */
+	PGconn *conn;               /* owned; NULL until connected, or after it was lost */
+	struct pg_backoff backoff;
+};
+
+static void
+link_init(struct source_link *l, struct run *run, const char *step_id)
+{
+	l->run = run;
+	l->step_id = step_id;
+	l->conn = NULL;
+	pg_backoff_init(&l->backoff, step_id, run->plan->file, run->plan->cdc.reconnect_for_ms);
+}
+
+static bool
+link_wal_lsn(struct source_link *l, uint64_t *lsn, struct pgs_error *err)
+{
+	for (;;) {
+		pgs_error_clear(err);
+		if (!l->conn)
+			l->conn = run_connect_source(l->run, l->step_id, err);
+		if (l->conn && source_wal_lsn(l->conn, lsn, err)) {
+			pg_backoff_done(&l->backoff);
+			return true;
+		}
+		PQfinish(l->conn);
+		l->conn = NULL;
+		if (!pg_error_is_connection(err) ||
+			!pg_backoff_wait(&l->backoff, err, &l->run->cancel, err))
+			return false;
+	}
+}
+
+static void
+link_close(struct source_link *l)
+{
+	PQfinish(l->conn);
+	l->conn = NULL;
+}
+
 /* The threads are healthy and the run goes on; else false with why. */
 static bool
 still_going(struct run *run, struct pgs_error *err)
@@ -117,14 +165,15 @@ report(struct run *run, size_t step, uint64_t target, uint64_t applied, uint64_t
  * source's current WAL position within max_lag of reading it.
  */
 static bool
-sample(struct run *run, PGconn *src, uint64_t *target, bool *caught, struct pgs_error *err)
+sample(struct run *run, struct source_link *src, uint64_t *target, bool *caught,
+	   struct pgs_error *err)
 {
 	double max_lag = (double) run->plan->cdc.max_lag_ms / 1000.0, t0;
 	struct run_cdc_view v;
 
 	*caught = false;
 	t0 = now_s();
-	if (!source_wal_lsn(src, target, err))
+	if (!link_wal_lsn(src, target, err))
 		return false;
 	for (;;) {
 		run_cdc_view(run, &v);
@@ -141,7 +190,7 @@ sample(struct run *run, PGconn *src, uint64_t *target, bool *caught, struct pgs_
 }
 
 static bool
-wait_caught_up(struct run *run, size_t step, PGconn *src, struct pgs_error *err)
+wait_caught_up(struct run *run, size_t step, struct source_link *src, struct pgs_error *err)
 {
 	struct run_cdc_view v;
 	uint64_t target = 0, from;
@@ -169,16 +218,36 @@ wait_caught_up(struct run *run, size_t step, PGconn *src, struct pgs_error *err)
 bool
 step_cdc_catchup(struct run *run, size_t step, struct pgs_error *err)
 {
-	PGconn *src;
+	struct source_link src;
 	bool ok;
 
 	if (!run_cdc_start_applier(run, err))
 		return false;
-	src = run_connect_source(run, run->dag->steps[step].id, err);
-	if (!src)
+	link_init(&src, run, run->dag->steps[step].id);
+	ok = wait_caught_up(run, step, &src, err);
+	link_close(&src);
+	return ok;
+}
+
+/*
+ * Once everything before the last stop position is applied, nothing more is
+ * to be replayed: the applier stops, and the triggers and rules disabled for
+ * the replay get their state back before the later steps switch traffic.
+ * An earlier wait_for_catchup (say, before fence_writes) leaves both alone.
+ */
+static bool
+restore_triggers(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
+{
+	PGconn *tgt;
+	bool ok;
+
+	if (!run_is_last_catchup(run->plan, cs))
+		return true;
+	if (!run_cdc_stop_applier(run, err))
 		return false;
-	ok = wait_caught_up(run, step, src, err);
-	PQfinish(src);
+	tgt = run_connect_target(run, "wait_for_catchup", err);
+	ok = tgt && held_triggers_restore(tgt, run->plan->name, "wait_for_catchup", err);
+	PQfinish(tgt);
 	return ok;
 }
 
@@ -188,22 +257,23 @@ step_cdc_catchup(struct run *run, size_t step, struct pgs_error *err)
  * applied once the applied LSN reaches it. The applied LSN only passes a
  * point when every commit before that point is on the target (a keepalive
  * moves it only with no transaction open), so neither a keepalive nor an idle
- * stretch of WAL can end the replay early.
+ * stretch of WAL can end the replay early. Then, with writes stopped, the
+ * source catalog is compared with the run's one last time (cdc.ddl), and
+ * the large objects, which the slot never carries, are brought in line.
  */
 bool
 cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
 {
-	PGconn *src = run_connect_source(run, "wait_for_catchup", err);
+	struct source_link src;
 	uint64_t stop = 0;
 	struct run_cdc_view v;
 	char s[PGO_LSN_TEXT_SIZE], a[PGO_LSN_TEXT_SIZE];
 	double deadline = now_s() + (double) cs->timeout_ms / 1000.0;
 	bool ok;
 
-	if (!src)
-		return false;
-	ok = source_wal_lsn(src, &stop, err);
-	PQfinish(src);
+	link_init(&src, run, "wait_for_catchup");
+	ok = link_wal_lsn(&src, &stop, err);
+	link_close(&src);
 	pgo_lsn_text(stop, s);
 	if (ok)
 		log_info("wait_for_catchup: applying every change committed before %s", s);
@@ -211,7 +281,9 @@ cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct 
 		run_cdc_view(run, &v);
 		if (v.applied_lsn >= stop) {
 			log_info("wait_for_catchup: caught up at %s", s);
-			return true;
+			/* nothing is replayed after this: the schema must still match, then LOs and triggers */
+			return run_ddl_check(run, "at the stop position", err) &&
+				   cutover_sync_blobs(run, err) && restore_triggers(run, cs, err);
 		}
 		if (now_s() > deadline) {
 			pgo_lsn_text(v.applied_lsn, a);

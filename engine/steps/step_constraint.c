@@ -219,7 +219,7 @@ step_constraint(struct run *run, size_t step, struct pgs_error *err)
 	/* a partition's copy of its parent's constraint comes with the parent's */
 	if (k < 0 || run->cat->constraints[k].inherited)
 		return true;
-	j.conn = run_connect_target(run, run->dag->steps[step].id, err);
+	j.conn = run_connect_target_rows(run, run->dag->steps[step].id, err);
 	ok = j.conn && steps_ddl_session(j.conn, err) &&
 		run_constraint(&j, &run->cat->constraints[k], err);
 	PQfinish(j.conn);

@@ -282,7 +282,7 @@ step_copy(struct run *run, size_t step, struct pgs_error *err)
 		goto out;
 	}
 	job.src = run_connect_source(run, st->id, err);
-	job.dst = job.src ? run_connect_target(run, st->id, err) : NULL;
+	job.dst = job.src ? run_connect_target_rows(run, st->id, err) : NULL;
 	if (!job.dst)
 		goto out;
 	job.qname = pg_quote_qualified(job.src, job.t->schema, job.t->name);
@@ -306,7 +306,7 @@ copy_prepare_split_table(struct run *run, long table, struct pgs_error *err)
 	char *app = xasprintf("copy:%s.%s prepare", job.t->schema, job.t->name);
 	bool ok = false;
 
-	job.dst = run_connect_target(run, app, err);
+	job.dst = run_connect_target_rows(run, app, err);
 	free(app);
 	if (job.dst) {
 		job.qname = pg_quote_qualified(job.dst, job.t->schema, job.t->name);

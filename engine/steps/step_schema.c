@@ -11,6 +11,8 @@
  * objects, event triggers, indexes of materialized views, comments on
  * indexes and constraints, and the data of populated materialized views
  * (REFRESH, from the data section; table rows come from the copy steps).
+ * With CDC, the triggers and rules that would fire during replay are then
+ * disabled until the cutover (held_triggers.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -445,7 +447,8 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 	for (size_t i = 0; ok && i < j->toc.n; i++)
 		j->keep[i] = keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
 	name_set_free(&con_oids);
-	return ok && run_restore(j, true, err) && replica_identity_indexes(j, err);
+	return ok && run_restore(j, true, err) && replica_identity_indexes(j, err) &&
+		(!j->run->plan->cdc.enabled || held_triggers_disable(j->tgt, j->run->plan->name, err));
 }
 
 bool

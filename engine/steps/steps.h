@@ -52,6 +52,13 @@ bool cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs,
 							  struct pgs_error *err);
 
 /*
+ * Large objects created, changed or unlinked on the source since the copy
+ * made the same on the target (cutover_blobs.c); wait_for_catchup runs it
+ * inside the write fence, after the stop position is applied.
+ */
+bool cutover_sync_blobs(struct run *run, struct pgs_error *err);
+
+/*
  * Makes id the run's snapshot and conn (which keeps it importable) the run's
  * to close. step_snapshot calls it; with CDC step_snapshot_cdc calls it with
  * the id of CREATE_REPLICATION_SLOT ... (SNAPSHOT 'export') and the
@@ -77,5 +84,16 @@ void run_release_snapshot(struct run *run);
  * table itself, in the same transaction as its COPY.
  */
 bool copy_prepare_split_table(struct run *run, long table, struct pgs_error *err);
+
+/*
+ * Triggers and rules set ENABLE ALWAYS / ENABLE REPLICA (held_triggers.c):
+ * disable records their state in pgshift.held_triggers and disables them
+ * (schema.post, with CDC); restore puts the recorded state back and forgets
+ * it (who names the caller in the log). Both run in one transaction of
+ * conn and do nothing when there is nothing to do.
+ */
+bool held_triggers_disable(PGconn *conn, const char *plan, struct pgs_error *err);
+bool held_triggers_restore(PGconn *conn, const char *plan, const char *who,
+						   struct pgs_error *err);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * verify level checksum: per table, count(*) and the sum of the first 64
- * bits of md5 of every row's text form, on both servers. A sum does not
- * depend on row order, so physical layout and copy order do not matter;
+ * bits of md5 of every row's text form (as UTF-8), on both servers. A sum
+ * does not depend on row order, so physical layout and copy order do not matter;
  * the row is built from the source's column list by name, so a column
  * order that differs on the target does not either. Sessions come from
  * pg_connect, which fixes every setting that changes a value's text form.
@@ -146,8 +146,13 @@ task_sql(PGconn *conn, const struct cat_table *t, const struct task *task)
 		buf_printf(&row, "%st.%s", c ? ", " : "", col);
 		free(col);
 	}
-	/* ROW(...) of one column is still a composite: "(v)" */
-	sql = xasprintf("SELECT count(*), coalesce(sum(('x' || substr(md5(ROW(%s)::text), 1, 16))"
+	/*
+	 * ROW(...) of one column is still a composite: "(v)". The text is
+	 * hashed as UTF-8 bytes, not in the database's encoding: a LATIN1
+	 * source and a UTF8 target hold the same "é" in different bytes.
+	 */
+	sql = xasprintf("SELECT count(*), coalesce(sum(('x' || substr(pg_catalog.md5("
+					"pg_catalog.convert_to(ROW(%s)::pg_catalog.text, 'UTF8')), 1, 16))"
 					"::bit(64)::bigint::numeric), 0) FROM ONLY %s t%s",
 					row.len ? row.data : "", q, task->where);
 	buf_free(&row);

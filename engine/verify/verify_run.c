@@ -2,7 +2,8 @@
  * Running a verify level (verify_plan) for `pgshift verify` and the cutover
  * step verify, which share it. Outside a run the source may still take
  * writes: counts and checksums then describe two different moments, and a
- * difference is only conclusive once writes stopped (fence_writes).
+ * difference is only conclusive once writes stopped (fence_writes). Both
+ * read the source catalog when they run.
  */
 #include <stdlib.h>
 
@@ -14,7 +15,7 @@
 PGconn *
 verify_connect(const char *conninfo, const char *role, struct pgs_error *err)
 {
-	struct pg_session s = {role, "pgshift verify", true, false};
+	struct pg_session s = {role, "pgshift verify", true, false, false};
 
 	return pg_connect(conninfo, &s, err);
 }
@@ -38,16 +39,34 @@ verify_plan(const struct plan *plan, const struct catalog *cat, enum verify_leve
 	return ok;
 }
 
+/*
+ * The source catalog now, not the run's: a table, column, index or
+ * constraint created on the source after apply started must be a FAIL
+ * ("missing on the target"), never invisible.
+ */
+static bool
+read_source_catalog(const struct plan *plan, struct catalog *cat, struct pgs_error *err)
+{
+	PGconn *src = verify_connect(plan->source_uri, "source", err);
+	bool ok = src && catalog_load(src, plan, cat, err);
+
+	PQfinish(src);
+	return ok;
+}
+
 bool
 cutover_verify(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
 {
 	struct verify_report r;
+	struct catalog cat;
 	struct buf out;
 	bool ok;
 
-	verify_report_init(&r, run->cat, cs->level);
+	if (!read_source_catalog(run->plan, &cat, err))
+		return false;
+	verify_report_init(&r, &cat, cs->level);
 	buf_init(&out);
-	ok = verify_plan(run->plan, run->cat, cs->level, &r, err);
+	ok = verify_plan(run->plan, &cat, cs->level, &r, err);
 	if (ok) {
 		verify_print_text(&r, run->plan->name, &out);
 		log_info("%s", out.data);
@@ -61,5 +80,6 @@ cutover_verify(struct run *run, const struct cutover_step *cs, struct pgs_error 
 	}
 	buf_free(&out);
 	verify_report_free(&r);
+	catalog_free(&cat);
 	return ok;
 }

@@ -8,6 +8,10 @@
 #   pg_clusters.sh stop DIR      stop both (safe to call twice)
 #   pg_clusters.sh run CMD...    start in a temp dir, export the env, run CMD,
 #                                always stop (trap), exit with CMD's status
+#   pg_clusters.sh ctl DIR NAME ACTION [MODE]
+#                                pg_ctl ACTION (stop|start|restart) of one
+#                                cluster (source|target), -m MODE (fast,
+#                                immediate) for stop and restart; it keeps its port
 #
 # PGSHIFT_PG_EXTRA_CONF, when set, is appended to both clusters' settings
 # (e.g. "max_prepared_transactions = 4"), for tests that need more than the
@@ -99,6 +103,16 @@ cmd_stop() {
   done
 }
 
+cmd_ctl() {
+  local dir=$1 name=$2 action=$3 mode=${4:-fast}
+  case "$name" in source|target) ;; *) echo "no cluster named $name" >&2; return 3 ;; esac
+  case "$action" in
+    start) as_pg "$PGBIN/pg_ctl" -D "$dir/$name" -l "$dir/$name.log" -w -t 60 start >/dev/null ;;
+    stop|restart) as_pg "$PGBIN/pg_ctl" -D "$dir/$name" -l "$dir/$name.log" -w -t 60 -m "$mode" "$action" >/dev/null ;;
+    *) echo "unknown action $action" >&2; return 3 ;;
+  esac
+}
+
 cmd_run() {
   local rc=0
   # global, not local: the EXIT trap runs after this function has returned
@@ -115,6 +129,7 @@ cmd_run() {
 case "${1:-}" in
   start) cmd_start "$2" ;;
   stop) cmd_stop "$2" ;;
+  ctl) shift; cmd_ctl "$@" ;;
   run) shift; cmd_run "$@" ;;
-  *) echo "usage: $0 start DIR | stop DIR | run CMD..." >&2; exit 3 ;;
+  *) echo "usage: $0 start DIR | stop DIR | ctl DIR NAME ACTION [MODE] | run CMD..." >&2; exit 3 ;;
 esac

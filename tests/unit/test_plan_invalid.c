@@ -72,6 +72,15 @@ static const struct invalid_case cases[] = {
 		{E, 5, 1, "duplicate key \"name\""}}},
 	{"duplicate nested key", BASE "copy: {table_jobs: 2, table_jobs: 3}\n", 1, {
 		{E, 5, 23, "duplicate key \"copy.table_jobs\""}}},
+	/* found by fuzzing: the defaults were added after the first section's steps (heap overflow) */
+	{"two cutover sections, the first with steps",
+		BASE "cutover: {steps: [verify: {}, sync_sequences: {}, verify: {}]}\ncutover: {approval: auto}\n", 1, {
+		{E, 6, 1, "duplicate key \"cutover\""}}},
+	{"two cutover sections, the second with steps",
+		BASE "cutover: {approval: auto}\ncutover: {steps: [verify: {}]}\n", 1, {
+		{E, 6, 1, "duplicate key \"cutover\""}}},
+	{"steps given twice", BASE "cutover:\n  steps: [verify: {}]\n  steps: [sync_sequences: {}]\n", 1, {
+		{E, 7, 3, "duplicate key \"cutover.steps\""}}},
 	{"missing version, source and target", "name: app\n", 3, {
 		{E, 1, 1, "missing required key \"version\" in the plan"},
 		{E, 1, 1, "missing required key \"source\" in the plan"},
@@ -120,6 +129,12 @@ static const struct invalid_case cases[] = {
 		{E, 5, 16, "cdc.max_lag: invalid duration \"10\": " DURATION_WHY}}},
 	{"zero duration", BASE "cdc: {max_lag: 0s}\n", 1, {
 		{E, 5, 16, "cdc.max_lag: the duration must be greater than zero"}}},
+	{"reconnect_for without a unit", BASE "cdc: {reconnect_for: 600}\n", 1, {
+		{E, 5, 22, "cdc.reconnect_for: invalid duration \"600\": " DURATION_WHY}}},
+	{"reconnect_for zero", BASE "cdc: {reconnect_for: 0m}\n", 1, {
+		{E, 5, 22, "cdc.reconnect_for: the duration must be greater than zero"}}},
+	{"reconnect_for as a list", BASE "cdc: {reconnect_for: [10m]}\n", 1, {
+		{E, 5, 22, "cdc.reconnect_for: expected a single value, found a list"}}},
 	{"duration in days", BASE "hooks: {timeout: 1d}\n", 1, {
 		{E, 5, 18, "hooks.timeout: invalid duration \"1d\": " DURATION_WHY}}},
 	{"negative duration", BASE "cutover:\n  steps:\n    - wait_for_catchup: {timeout: -5m}\n", 1, {
@@ -138,6 +153,14 @@ static const struct invalid_case cases[] = {
 		{E, 5, 16, "copy.format: unknown value \"binry\"; did you mean \"binary\"? (expected text or binary)"}}},
 	{"enum without a suggestion", BASE "cutover: {approval: later}\n", 1, {
 		{E, 5, 21, "cutover.approval: unknown value \"later\" (expected manual or auto)"}}},
+	{"cdc.ddl replicate is refused by name", BASE "cdc: {ddl: replicate}\n", 1, {
+		{E, 5, 12, "cdc.ddl: \"replicate\" is not available in this version of pgshift (expected stop: a schema change on the source stops the run, naming it)"}}},
+	{"cdc.ddl of an unknown word", BASE "cdc: {ddl: ignore}\n", 1, {
+		{E, 5, 12, "cdc.ddl: unknown value \"ignore\" (expected stop)"}}},
+	{"cdc.ddl near miss", BASE "cdc: {ddl: stpo}\n", 1, {
+		{E, 5, 12, "cdc.ddl: unknown value \"stpo\"; did you mean \"stop\"? (expected stop)"}}},
+	{"cdc.ddl is a word, not a list", BASE "cdc: {ddl: [stop]}\n", 1, {
+		{E, 5, 12, "cdc.ddl: expected a single value, found a list"}}},
 	{"verify level of three choices", BASE "cutover:\n  steps:\n    - verify: {level: full}\n", 1, {
 		{E, 7, 23, "cutover.steps[1].level: unknown value \"full\" (expected schema, count or checksum)"}}},
 

@@ -90,6 +90,8 @@ static const char design_example[] =
 	"  replica_identity: fail\n"
 	"  spool_dir: .pgshift/spool\n"
 	"  max_lag: 1s\n"
+	"  ddl: stop\n"
+	"  reconnect_for: 2h\n"
 	"cutover:\n"
 	"  approval: manual\n"
 	"  steps:\n"
@@ -168,6 +170,8 @@ test_design_example(void)
 	is_str(p->cdc.publication, "pgshift_app_to_new_cluster", "publication");
 	is_str(p->cdc.spool_dir, in_dir(".pgshift/spool"), "spool_dir resolved against the plan dir");
 	is_int(p->cdc.max_lag_ms, 1000, "max_lag 1s");
+	is_int(p->cdc.ddl, DDL_STOP, "ddl stop");
+	is_int(p->cdc.reconnect_for_ms, INT64_C(2) * 3600 * 1000, "reconnect_for 2h");
 
 	is_int(p->cutover.approval, APPROVAL_MANUAL, "approval manual");
 	is_steps(p, "lua fence_writes wait_for_catchup sync_sequences verify lua", "the six cutover steps in order");
@@ -179,7 +183,7 @@ test_design_example(void)
 		is_int(p->cutover.steps[3].margin, 1000, "sync_sequences margin");
 		is_int(p->cutover.steps[4].level, VERIFY_COUNT, "verify level count");
 		is_str(p->cutover.steps[5].lua_file, in_dir("hooks/switch_traffic.lua"), "last lua hook path");
-		is_int(p->cutover.steps[3].line, 35, "a step remembers its line");
+		is_int(p->cutover.steps[3].line, 37, "a step remembers its line");
 	}
 
 	is_int(p->cleanup.when, CLEANUP_AFTER_CUTOVER, "cleanup when");
@@ -237,6 +241,8 @@ test_minimal_defaults(void)
 	is_str(p->cdc.spool_dir, in_dir(".pgshift/spool"), "default spool_dir <plandir>/.pgshift/spool");
 	ok(p->cdc.spool_dir && p->cdc.spool_dir[0] == '/', "spool_dir is absolute");
 	is_int(p->cdc.max_lag_ms, 1000, "default max_lag 1000 ms");
+	is_int(p->cdc.ddl, DDL_STOP, "default cdc.ddl stop");
+	is_int(p->cdc.reconnect_for_ms, 10 * 60 * 1000, "default reconnect_for 10m");
 	is_int(p->cutover.approval, APPROVAL_MANUAL, "default approval manual");
 	is_steps(p, "wait_for_catchup sync_sequences verify", "default cutover steps");
 	if (p->cutover.nsteps == 3) {

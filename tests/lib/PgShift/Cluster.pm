@@ -9,7 +9,7 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use FindBin;
 
-our @EXPORT = qw(start_clusters psql psql_ok);
+our @EXPORT = qw(start_clusters psql psql_ok pg_ctl_cluster);
 
 my $script = "$FindBin::Bin/../lib/pg_clusters.sh";
 my @started;
@@ -47,6 +47,13 @@ sub psql {
     die "psql failed: $out\nSQL: $sql\n" if $?;
     $out =~ s/\n+\z//;
     return $out;
+}
+
+# pg_ctl_cluster($c, 'source'|'target', 'stop'|'start'|'restart' [, 'fast'|'immediate'])
+# -> true when pg_ctl succeeded; the cluster keeps its port.
+sub pg_ctl_cluster {
+    my ($c, $name, $action, $mode) = @_;
+    return system($script, 'ctl', $c->{dir}, $name, $action, $mode // 'fast') == 0;
 }
 
 sub stop_all {

@@ -1,0 +1,133 @@
+/*
+ * Schema changes on the source during CDC (DESIGN.md §4a, cdc.ddl: stop).
+ * The slot carries rows, not DDL: a table created on the source, a
+ * partition attached, a column added with a default and never updated, an
+ * index or a constraint never reach the target through it. So the source
+ * catalog is read again, with the plan's filters, and compared by name with
+ * the one the run was compiled from (the copy created the target from it).
+ * The applier stops on the column changes it can see in Relation messages
+ * (apply_rel.c); this check also sees what no message ever names.
+ *
+ * It runs every DDL_CHECK_EVERY_S while the receiver runs, so the operator
+ * learns early, and once more in wait_for_catchup after the stop position
+ * is read, inside the write fence, where nothing can change any more.
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "pg/conn.h"
+#include "run/run_cdc.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define DDL_CHECK_EVERY_S 10.0
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The catalog and the WAL position it describes, in one snapshot. */
+static bool
+read_source(PGconn *src, const struct plan *plan, struct catalog *now, char *lsn, size_t size,
+			struct pgs_error *err)
+{
+	PGresult *res;
+	bool ok;
+
+	if (!pg_exec(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, err))
+		return false;
+	res = pg_query(src, "SELECT pg_catalog.pg_current_wal_lsn()::text", 0, NULL, err);
+	ok = res && PQntuples(res) == 1;
+	if (ok)
+		snprintf(lsn, size, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	ok = ok && catalog_load(src, plan, now, err);
+	if (ok)
+		ok = pg_exec(src, "COMMIT", 0, NULL, err);
+	if (!ok)
+		catalog_free(now);
+	return ok;
+}
+
+static bool
+changed(struct run *run, const struct catalog *now, const char *when, const char *lsn,
+		struct pgs_error *err)
+{
+	struct buf what;
+	size_t n;
+
+	buf_init(&what);
+	n = catalog_diff(run->cat, now, &what);
+	if (n) {
+		pgs_fail(err, "the source schema changed during CDC (%zu change%s, seen %s at source "
+				 "LSN %s): %s", n, n == 1 ? "" : "s", when, lsn, what.data);
+		pgs_error_detail(err, "the replication slot carries rows, not schema changes: the "
+						 "target still has the schema the copy created from the catalog read "
+						 "when the run started, so rows in the new shape would be lost or "
+						 "refused (cdc.ddl: stop)");
+		pgs_error_hint(err, "make the same change on the target (the same DDL, in the same "
+					   "schema), then run pgshift apply PLAN again to resume; or start over "
+					   "with pgshift reset PLAN --yes, then apply");
+	}
+	buf_free(&what);
+	return n == 0;
+}
+
+/* False when the source could not be read; *differs: a change was found, err names it. */
+static bool
+look(struct run *run, const char *when, bool *differs, struct pgs_error *err)
+{
+	PGconn *src = run_connect_source(run, "cdc.ddl", err);
+	struct catalog now;
+	char lsn[32] = "";
+	bool ok;
+
+	*differs = false;
+	if (!src)
+		return false;
+	ok = read_source(src, run->plan, &now, lsn, sizeof(lsn), err);
+	PQfinish(src);
+	if (!ok) {
+		pgs_error_prefix(err, "could not check the source schema for changes %s", when);
+		return false;
+	}
+	*differs = !changed(run, &now, when, lsn, err);
+	catalog_free(&now);
+	return true;
+}
+
+bool
+run_ddl_check(struct run *run, const char *when, struct pgs_error *err)
+{
+	bool differs;
+
+	return look(run, when, &differs, err) && !differs;
+}
+
+bool
+run_ddl_tick(struct run *run, struct pgs_error *err)
+{
+	struct run_cdc_view v;
+	struct pgs_error lerr;
+	double t = now_s();
+	bool differs;
+
+	run_cdc_view(run, &v);
+	if (!v.receiving || t - run->ddl_checked_at < DDL_CHECK_EVERY_S)
+		return true;
+	run->ddl_checked_at = t;
+	pgs_error_clear(&lerr);
+	if (!look(run, "while streaming", &differs, &lerr)) {
+		/* a source unreachable for one look is the receiver's to report; look again later */
+		log_report(LOG_WARNING, &lerr);
+		return true;
+	}
+	if (differs)
+		*err = lerr;
+	return !differs;
+}
