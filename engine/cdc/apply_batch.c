@@ -19,9 +19,11 @@
  * nothing that fires in replica mode looks across tables (the FK checks do
  * not fire). apply_rel.c marks the relations that qualify (apply_rel.coalesce
  * 'k'), and those whose runs of INSERTs alone may be joined ('a': the rows
- * stay in order, no key is merged). A change of any other relation, a key change (old key sent), a REPLICA
- * IDENTITY FULL change, a TRUNCATE or a new Relation message sends the
- * coalesced rows of its table, or all of them, before it goes its usual way.
+ * stay in order, no key is merged). A change of any other relation or of
+ * one whose schema changed since the copy (apply_rel.mismatch: the usual
+ * path reports it), a key change (old key sent), a REPLICA IDENTITY FULL
+ * change, a TRUNCATE or a new Relation message sends the coalesced rows of
+ * its table, or all of them, before it goes its usual way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -276,7 +278,7 @@ apply_batch_change(struct cdc_applier *a, const struct pgo_msg *m, const struct 
 	size_t *slot;
 	uint32_t hash;
 
-	if (!r || !rel || !r->coalesce || !eligible(r->coalesce, rel, c, kind))
+	if (!r || !rel || !r->coalesce || r->mismatch || !eligible(r->coalesce, rel, c, kind))
 		return send_relid(a, c->relid, err) && apply_change(a, m, ctx, err);
 	t = table_of(&a->batch, c->relid, rel->ncols);
 	if (r->coalesce == 'a') {
