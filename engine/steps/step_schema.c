@@ -84,6 +84,8 @@ run_dump(struct schema_job *j, const char *const *sections, bool exclude_table_d
 	bool ok;
 
 	pgtool_init(&cmd, "pg_dump");
+	/* large objects have their own step */
+	pgtool_arg(&cmd, "--no-blobs");
 	for (const char *const *s = sections; *s; s++)
 		pgtool_argf(&cmd, "--section=%s", *s);
 	ok = dump_common_args(j->run, &cmd, j->dump, err) &&
@@ -194,7 +196,7 @@ select_pre_entries(struct schema_job *j, struct name_set *existing, struct pgs_e
 	for (size_t i = 0; i < j->toc.n; i++) {
 		const struct toc_entry *e = &j->toc.items[i];
 
-		j->keep[i] = true;
+		j->keep[i] = dump_keep_entry(j->run->cat, e);
 		if (e->desc && strcmp(e->desc, "SCHEMA") == 0)
 			for (size_t s = 0; s < j->run->cat->nschemas; s++)
 				if (name_set_has(existing, "", j->run->cat->schemas[s]) &&
@@ -445,7 +447,8 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 		return true;
 	ok = run_dump(j, sections, true, err) && built_constraint_oids(j, &con_oids, err);
 	for (size_t i = 0; ok && i < j->toc.n; i++)
-		j->keep[i] = keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
+		j->keep[i] = dump_keep_entry(j->run->cat, &j->toc.items[i]) &&
+			keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
 	name_set_free(&con_oids);
 	return ok && run_restore(j, true, err) && replica_identity_indexes(j, err) &&
 		(!j->run->plan->cdc.enabled || held_triggers_disable(j->tgt, j->run->plan->name, err));
