@@ -235,7 +235,6 @@ reconnect(struct cdc_applier *a, struct pgs_error *err)
 			return false;
 		if (prepare(a, a->start_lsn, err)) {
 			pg_backoff_done(&a->backoff);
-			atomic_fetch_add(&a->reconnects, 1);
 			return true;
 		}
 	} while (pg_error_is_connection(err));
@@ -302,7 +301,6 @@ cdc_applier_stats(struct cdc_applier *a, struct cdc_applier_stats *out)
 	out->changes = atomic_load(&a->changes);
 	out->transactions = atomic_load(&a->transactions);
 	out->batches = atomic_load(&a->batches);
-	out->reconnects = atomic_load(&a->reconnects);
 	out->changes_per_sec = atomic_load(&a->rate);
 	out->lag_bytes = !a->durable_lsn ? -1 :
 		durable > out->applied_lsn ? (int64_t) (durable - out->applied_lsn) : 0;

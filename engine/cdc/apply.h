@@ -80,7 +80,6 @@ struct cdc_applier_stats {
 	uint64_t changes;           /* rows inserted, updated, deleted; tables truncated */
 	uint64_t transactions;      /* source transactions applied (skipped ones not counted) */
 	uint64_t batches;           /* target transactions committed */
-	uint64_t reconnects;        /* times it started again after a lost connection */
 	double changes_per_sec;     /* over the last few seconds */
 	int64_t lag_bytes;          /* durable_lsn - applied_lsn; -1 unknown */
 	bool running;

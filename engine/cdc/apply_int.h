@@ -170,7 +170,7 @@ struct cdc_applier {
 
 	/* shared with other threads */
 	atomic_bool stop, running, failed;
-	atomic_ullong applied_lsn, changes, transactions, batches, reconnects;
+	atomic_ullong applied_lsn, changes, transactions, batches;
 	atomic_llong commit_time;
 	_Atomic double rate;
 	pthread_mutex_t error_lock; /* guards error */

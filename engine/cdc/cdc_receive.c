@@ -40,6 +40,12 @@
 #define POLL_MAX_MS 100
 #define STOP_DRAIN_US INT64_C(5000000)
 #define DEFAULT_RECONNECT_FOR_MS INT64_C(10000)
+/*
+ * Each status update asks the walsender to answer (it sends a keepalive at
+ * once): a stream silent this long is a dead network path, which TCP alone
+ * would take many minutes to notice while our updates sit unacknowledged.
+ */
+#define SILENCE_US INT64_C(60000000)
 
 struct cdc_receiver {
 	/* set before the thread starts; read-only after */
@@ -59,6 +65,7 @@ struct cdc_receiver {
 	bool dirty;                 /* records appended since the last spool_flush */
 	size_t unflushed;           /* their bytes */
 	int64_t last_flush, last_feedback;  /* cdc_pg_now() */
+	int64_t last_heard;         /* cdc_pg_now() of the last message from the server */
 
 	pthread_t thread;
 	bool started, joined;
@@ -67,7 +74,7 @@ struct cdc_receiver {
 	atomic_bool stop;
 	atomic_bool running;
 	atomic_bool failed;
-	atomic_ullong received_lsn, durable_lsn, confirmed_lsn, bytes, messages, reconnects;
+	atomic_ullong received_lsn, durable_lsn, confirmed_lsn, bytes, messages;
 
 	pthread_mutex_t error_lock; /* guards error */
 	struct pgs_error error;
@@ -202,6 +209,7 @@ on_copydata(struct cdc_receiver *r, const uint8_t *buf, size_t len, struct pgs_e
 {
 	struct cdc_copy_msg m;
 
+	r->last_heard = cdc_pg_now();
 	if (!cdc_parse_copy(buf, len, &m, err))
 		return fail_at(r, err);
 	if (m.kind == 'w')
@@ -218,8 +226,14 @@ periodic(struct cdc_receiver *r, struct pgs_error *err)
 	if (r->dirty && (r->unflushed >= FLUSH_EVERY_BYTES || now - r->last_flush >= FLUSH_EVERY_US) &&
 		!flush_spool(r, err))
 		return false;
+	if (now - r->last_heard > SILENCE_US) {
+		pgs_fail(err, "the walsender sent nothing for %d s although asked to answer every "
+				 "status update: the connection is taken as lost", (int) (SILENCE_US / 1000000));
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", PG_SQLSTATE_CONNECTION_LOST);
+		return fail_at(r, err);
+	}
 	if (now - r->last_feedback >= (int64_t) r->feedback_ms * 1000)
-		return send_feedback(r, false, err);
+		return send_feedback(r, true, err);
 	return true;
 }
 
@@ -452,7 +466,7 @@ connect_and_start(struct cdc_receiver *r, struct pgs_error *err)
 	if (!append(r, CDC_REC_RESTART, r->pos.lsn, NULL, 0, err) || !flush_spool(r, err))
 		return false;
 	atomic_max(&r->received_lsn, pos);
-	r->last_feedback = r->last_flush = cdc_pg_now();
+	r->last_feedback = r->last_flush = r->last_heard = cdc_pg_now();
 	return true;
 }
 
@@ -492,10 +506,7 @@ reconnect(struct cdc_receiver *r, struct pgs_error *err)
 		return false;
 	PQfinish(r->conn);
 	r->conn = NULL;
-	if (!pg_backoff_wait(&r->backoff, err, &r->stop, err) || !start_with_retries(r, true, err))
-		return false;
-	atomic_fetch_add(&r->reconnects, 1);
-	return true;
+	return pg_backoff_wait(&r->backoff, err, &r->stop, err) && start_with_retries(r, true, err);
 }
 
 static void *
@@ -590,7 +601,6 @@ cdc_receiver_stats(struct cdc_receiver *r, struct cdc_receiver_stats *out)
 	out->confirmed_lsn = atomic_load(&r->confirmed_lsn);
 	out->bytes = atomic_load(&r->bytes);
 	out->messages = atomic_load(&r->messages);
-	out->reconnects = atomic_load(&r->reconnects);
 	out->running = atomic_load(&r->running);
 	out->failed = atomic_load(&r->failed);
 }

@@ -84,7 +84,6 @@ struct cdc_receiver_stats {
 	uint64_t confirmed_lsn;     /* flush position last sent to the server */
 	uint64_t bytes;             /* pgoutput bytes received */
 	uint64_t messages;          /* pgoutput messages spooled */
-	uint64_t reconnects;        /* times the stream was started again after a lost connection */
 	bool running;               /* the thread has not ended */
 	bool failed;                /* it ended on an error: see cdc_receiver_error */
 };

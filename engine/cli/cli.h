@@ -14,6 +14,8 @@ enum exit_code {
 	EXIT_PREFLIGHT = 2,
 	EXIT_USAGE = 3,
 	EXIT_LOCKED = 4,
+	/* apply stopped by a signal: 128 + its number (130 SIGINT, 143 SIGTERM), as a shell reports it */
+	EXIT_SIGNAL_BASE = 128,
 };
 
 enum cli_opt {
@@ -34,6 +36,7 @@ enum cli_opt {
 	OPT_WATCH,
 	OPT_LEVEL,
 	OPT_UNFENCE,
+	OPT_RESTORE_IDENTITY,
 	OPT__COUNT
 };
 

@@ -1,13 +1,15 @@
 /*
  * pgshift apply PLAN: execute the plan (engine/run/apply.c). Exit 0 done,
  * 1 failed (naming the step and the server's error), 3 bad plan or flags,
- * 4 another apply holds the plan's lock.
+ * 4 another apply holds the plan's lock, 130 / 143 stopped by SIGINT / SIGTERM
+ * (recorded interrupted; a re-run resumes).
  */
 #include <stdio.h>
 
 #include "cli/cli.h"
 #include "plan/plan.h"
 #include "run/apply.h"
+#include "run/stop.h"
 #include "util/log.h"
 
 int
@@ -37,6 +39,9 @@ cmd_apply(const struct cli_args *args)
 	case APPLY_DECLINED:
 		log_info("nothing was changed");
 		return EXIT_FAILED;
+	case APPLY_INTERRUPTED:
+		log_report(LOG_ERROR, &err);
+		return EXIT_SIGNAL_BASE + stop_signal();
 	case APPLY_LOCKED:
 		log_report(LOG_ERROR, &err);
 		return EXIT_LOCKED;

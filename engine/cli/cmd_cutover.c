@@ -2,8 +2,11 @@
  * pgshift cutover PLAN: approves the manual cutover gate of the plan's run.
  * The approval is a row on the target (pgshift.runs.approved_at), written
  * without the plan's lock, so it works from any machine while the apply
- * that waits at the gate holds the lock. Exit 0 when the run is approved
- * (now or before), 1 when there is no run or the target cannot be reached.
+ * that waits at the gate holds the lock. Only that live, waiting apply can
+ * be approved: an approval stored for a dead run would let the next apply
+ * pass the gate, fence writes included, without a fresh decision. Exit 0
+ * when the waiting run is approved (now or before), 1 when there is no run,
+ * no live apply at the gate, or the target cannot be reached.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,18 +29,32 @@ fmt_utc(char *out, size_t len, double t)
 		snprintf(out, len, "?");
 }
 
-/* Says what the approval means for a run that is not waiting at the gate. */
-static void
-explain(const struct plan *plan, const struct approval *a)
+/* Why nothing was approved: no run, a dead one, or a live one not at the gate yet. */
+static int
+refuse(const struct plan *plan, const struct approval *a, const char *target_shown)
 {
-	if (strcmp(a->status, "finished") == 0)
-		log_warning("run %s already finished; the approval changes nothing", a->run_id);
-	else if (strcmp(a->status, "failed") == 0)
-		log_info("run %s failed; when \"pgshift apply %s\" resumes it, it passes the cutover "
-				 "gate without waiting", a->run_id, plan->file);
-	if (plan->cutover.approval == APPROVAL_AUTO)
-		log_info("plan %s approves its cutover automatically; the approval was recorded anyway",
-				 plan->name);
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	if (!a->exists)
+		pgs_fail(&err, "no run of plan %s on the target (%s); there is no cutover to approve",
+				 plan->name, target_shown);
+	else if (!a->live)
+		pgs_fail(&err, "no pgshift apply of plan %s is running (run %s is %s and no process "
+				 "holds the plan's lock); there is no cutover gate to approve", plan->name,
+				 a->run_id, strcmp(a->status, "running") == 0 ? "interrupted" : a->status);
+	else
+		pgs_fail(&err, "the apply of plan %s (run %s) is not waiting at the cutover gate; "
+				 "nothing was approved", plan->name, a->run_id);
+	if (a->exists && a->live)
+		pgs_error_hint(&err, "run \"pgshift cutover %s\" once \"pgshift status %s\" shows "
+					   "WAITING FOR APPROVAL", plan->file, plan->file);
+	else
+		pgs_error_hint(&err, "\"pgshift apply %s\" %s the run and waits at the gate; "
+					   "\"apply --approve\" approves its cutover in advance", plan->file,
+					   a->exists ? "resumes" : "starts");
+	log_report(LOG_ERROR, &err);
+	return EXIT_FAILED;
 }
 
 static int
@@ -45,17 +62,8 @@ report(const struct plan *plan, const struct approval *a, const char *target_sho
 {
 	char when[40];
 
-	if (!a->exists) {
-		struct pgs_error err;
-
-		pgs_error_clear(&err);
-		pgs_fail(&err, "no run of plan %s on the target (%s); there is no cutover to approve",
-				 plan->name, target_shown);
-		pgs_error_hint(&err, "\"pgshift apply %s\" starts the run; \"apply --approve\" "
-					   "approves its cutover in advance", plan->file);
-		log_report(LOG_ERROR, &err);
-		return EXIT_FAILED;
-	}
+	if (!a->waiting)
+		return refuse(plan, a, target_shown);
 	fmt_utc(when, sizeof(when), a->approved_at);
 	if (a->already)
 		printf("cutover of plan %s (run %s, %s) was already approved at %s by %s; nothing "
@@ -64,7 +72,6 @@ report(const struct plan *plan, const struct approval *a, const char *target_sho
 		printf("approved the cutover of plan %s (run %s, %s) on %s as %s at %s\n", plan->name,
 			   a->run_id, a->status, target_shown, a->approved_by, when);
 	fflush(stdout);
-	explain(plan, a);
 	return EXIT_OK;
 }
 

@@ -1,5 +1,5 @@
 /*
- * pgshift cleanup PLAN [--unfence] and pgshift reset PLAN --yes
+ * pgshift cleanup PLAN [--unfence] [--restore-identity] and pgshift reset PLAN --yes
  * (engine/run/cleanup.c, reset.c). Exit 0 done, 1 failed, 3 bad plan or
  * reset without --yes, 4 an apply of the plan holds its lock.
  */
@@ -37,7 +37,7 @@ cmd_cleanup(const struct cli_args *args)
 	if (!plan)
 		return EXIT_USAGE;
 	pgs_error_clear(&err);
-	rc = cleanup_plan(plan, args->set[OPT_UNFENCE], &err);
+	rc = cleanup_plan(plan, args->set[OPT_UNFENCE], args->set[OPT_RESTORE_IDENTITY], &err);
 	if (rc == LIFECYCLE_OK)
 		log_info("cleanup of plan \"%s\" finished", plan->name);
 	plan_free(plan);

@@ -105,13 +105,16 @@ static const char verify_help[] =
 	"version), 1 when a difference was found or a server could not be read.\n";
 
 static const char cleanup_help[] =
-	"Usage: pgshift cleanup PLAN [--unfence]\n"
+	"Usage: pgshift cleanup PLAN [--unfence] [--restore-identity]\n"
 	"\n"
 	"Drops the replication slot (ending a walsender still streaming from it), the\n"
 	"publication, the spool and the state of the plan, as cleanup.drop_slot,\n"
 	"drop_publication and keep_state say. Safe to run twice or after a failed run.\n"
 	"\n"
-	"  --unfence   also undo fence_writes (source database writable again)\n"
+	"  --unfence           also undo fence_writes (source database writable again)\n"
+	"  --restore-identity  put back the replica identity of every source table\n"
+	"                      apply changed (recorded on the target; idempotent).\n"
+	"                      Without it, cleanup lists them and keeps the record\n"
 	"\n"
 	"Exit 0 done, 1 failed, 4 an apply of the plan is running.\n";
 
@@ -137,7 +140,7 @@ const struct command commands[] = {
 	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_status},
 	{"cutover", true, NULL, 0, cutover_help, cmd_cutover},
 	{"verify", true, OPTS(OPT_LEVEL, OPT_JSON), verify_help, cmd_verify},
-	{"cleanup", true, OPTS(OPT_UNFENCE), cleanup_help, cmd_cleanup},
+	{"cleanup", true, OPTS(OPT_UNFENCE, OPT_RESTORE_IDENTITY), cleanup_help, cmd_cleanup},
 	{"reset", true, OPTS(OPT_YES), reset_help, cmd_reset},
 	{"version", false, NULL, 0, version_help, cmd_version},
 };

@@ -196,14 +196,36 @@ render_cdc(FILE *out, const struct run_state *rs)
 	fputc('\n', out);
 }
 
-/* The run stands at the manual cutover gate: its step is running. */
-static bool
-gate_waiting(const struct run_state *rs)
+/*
+ * A row that says running while no process holds the plan's lock belongs to
+ * an apply that died (kill -9, a lost machine): it is interrupted, whatever
+ * the row still says.
+ */
+static const char *
+effective_status(const struct run_state *rs)
 {
-	for (size_t i = 0; i < rs->nsteps; i++)
-		if (strcmp(rs->steps[i].step_id, "cutover.gate") == 0)
-			return rs->steps[i].status == STEP_RUNNING;
-	return false;
+	if (strcmp(rs->status, "running") == 0 && !rs->live)
+		return "interrupted";
+	return rs->status;
+}
+
+/* What the operator can do about a run no process is working on. */
+static void
+render_status(FILE *out, const struct status_view *v)
+{
+	const struct run_state *rs = v->rs;
+	const char *status = effective_status(rs);
+
+	if (rs->live || strcmp(status, "finished") == 0) {
+		fprintf(out, "status     %s\n", status);
+		return;
+	}
+	if (rs->paused_step)
+		fprintf(out, "status     %s at %s (\"pgshift apply %s\" continues it)\n", status,
+				rs->paused_step, v->plan->file);
+	else
+		fprintf(out, "status     %s (no apply is running; \"pgshift apply %s\" resumes it)\n",
+				status, v->plan->file);
 }
 
 static void
@@ -219,7 +241,8 @@ render_header(FILE *out, const struct status_view *v, const char *target_shown)
 	fmt_time(approved, sizeof(approved), rs->approved_at, tf);
 	fmt_duration(ago, sizeof(ago), rs->read_at - rs->updated_at);
 	fprintf(out, "pgshift status \"%s\" (target %s)\n\n", v->plan->name, target_shown);
-	fprintf(out, "run        %s\nstatus     %s\n", rs->run_id, rs->status);
+	fprintf(out, "run        %s\n", rs->run_id);
+	render_status(out, v);
 	fprintf(out, "started    %s\nupdated    %s (%s ago)\nfinished   %s\n", started, updated, ago,
 			finished);
 	if (rs->approved)
@@ -227,7 +250,7 @@ render_header(FILE *out, const struct status_view *v, const char *target_shown)
 				rs->approved_by ? rs->approved_by : "?");
 	else
 		fprintf(out, "cutover    %s (pgshift cutover %s approves it)\n",
-				gate_waiting(rs) ? "WAITING FOR APPROVAL" : "not approved", v->plan->file);
+				rs->gate_waiting ? "WAITING FOR APPROVAL" : "not approved", v->plan->file);
 	fprintf(out, "fenced     %s\n", rs->fenced ? "yes (source writes are fenced)" : "no");
 	render_cdc(out, rs);
 	if (rs->error)
@@ -349,7 +372,9 @@ json_run(struct buf *b, const struct status_view *v)
 	json_key(b, "plan"); json_put_string(b, v->plan->name);
 	json_key(b, "run_id"); json_put_string(b, rs->run_id);
 	json_key(b, "plan_sha256"); json_put_string(b, rs->plan_sha256);
-	json_key(b, "status"); json_put_string(b, rs->status);
+	json_key(b, "status"); json_put_string(b, effective_status(rs));
+	json_key(b, "live"); buf_puts(b, rs->live ? "true" : "false");
+	json_key(b, "paused_at"); json_put_string(b, rs->paused_step);
 	json_key(b, "started_at"); json_time(b, rs->started_at);
 	json_key(b, "updated_at"); json_time(b, rs->updated_at);
 	json_key(b, "finished_at"); json_time(b, rs->finished_at);

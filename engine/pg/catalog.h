@@ -37,6 +37,12 @@ struct cat_table {
 	int64_t bytes;              /* pg_table_size */
 	char replident;             /* 'd' default, 'n' nothing, 'f' full, 'i' index */
 	bool has_pk;
+	bool unlogged;              /* relpersistence 'u': not in WAL, so not in any publication */
+	/* identity as PostgreSQL resolves it: a deferrable or invalid index is none */
+	bool pk_usable;             /* a valid, non-deferrable primary key */
+	char *replident_index;      /* the index named by REPLICA IDENTITY USING INDEX, or NULL */
+	bool replident_usable;      /* that index is valid, non-deferrable and not partial */
+	char *identity_candidate;   /* a unique index USING INDEX would accept, or NULL */
 	bool exclude_data;          /* matched filters.exclude_table_data */
 	struct cat_column *cols;
 	size_t ncols;

@@ -1,7 +1,7 @@
 /*
  * Tables of the source catalog: plain and partitioned tables with their
- * partition parent, size, row estimate, replica identity and primary key,
- * and then their columns. One query per kind, whatever the table count.
+ * partition parent, size, row estimate, persistence, replica identity and
+ * what PostgreSQL would accept as one, and then their columns. One query per kind, whatever the table count.
  * Which tables are kept is decided here, because partitions follow their
  * root table: a leaf is kept when its parent is kept and the leaf itself is
  * not named by exclude_tables (or its schema by exclude_schemas).
@@ -17,7 +17,23 @@
 static const char tables_sql[] =
 	"SELECT c.oid, n.nspname, c.relname, c.relkind, c.relispartition, pi.inhparent,"
 	" pn.nspname, pc.relname, c.reltuples, pg_table_size(c.oid), c.relreplident,"
-	" EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')"
+	" EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),"
+	" c.relpersistence = 'u',"
+	/* the tests PostgreSQL itself applies (RelationGetIndexList) to a PK or identity index */
+	" EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary"
+	"  AND i.indisvalid AND i.indimmediate),"
+	" (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
+	"  WHERE i.indrelid = c.oid AND i.indisreplident),"
+	" EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident"
+	"  AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL),"
+	/* what ALTER TABLE ... REPLICA IDENTITY USING INDEX accepts; fewest columns first */
+	" (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
+	"  WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indisready"
+	"  AND i.indislive AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL"
+	"  AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k (attnum)"
+	"   LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
+	"   WHERE a.attnum IS NULL OR NOT a.attnotnull)"
+	"  ORDER BY i.indnatts, ic.relname COLLATE \"C\" LIMIT 1)"
 	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	" LEFT JOIN pg_inherits pi ON c.relispartition AND pi.inhrelid = c.oid"
 	" LEFT JOIN pg_class pc ON pc.oid = pi.inhparent"
@@ -50,6 +66,8 @@ cat_free_table(struct cat_table *t)
 	free(t->name);
 	free(t->parent_schema);
 	free(t->parent_name);
+	free(t->replident_index);
+	free(t->identity_candidate);
 	for (size_t i = 0; i < t->ncols; i++) {
 		free(t->cols[i].name);
 		free(t->cols[i].type);
@@ -76,6 +94,11 @@ read_candidate(const PGresult *res, int row, struct candidate *c)
 	c->t.bytes = cat_int64(res, row, 9);
 	c->t.replident = PQgetvalue(res, row, 10)[0];
 	c->t.has_pk = cat_bool(res, row, 11);
+	c->t.unlogged = cat_bool(res, row, 12);
+	c->t.pk_usable = cat_bool(res, row, 13);
+	c->t.replident_index = cat_str(res, row, 14);
+	c->t.replident_usable = cat_bool(res, row, 15);
+	c->t.identity_candidate = cat_str(res, row, 16);
 	c->parent = -1;
 }
 

@@ -3,6 +3,7 @@
  * sent as SET commands after connecting (not via the "options" keyword) so a
  * user's own options in the conninfo stay untouched.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,42 @@ static const char *const session_settings[] = {
 	"client_encoding = 'UTF8'",
 	"standard_conforming_strings = on",
 	"xmloption = content",
+	"lc_monetary = 'C'",
 };
+
+/*
+ * Backend pids of the source sessions this process opened, walsenders
+ * included: fence_writes must never end them (pg_own_source_pids).
+ */
+static pthread_mutex_t own_pids_lock = PTHREAD_MUTEX_INITIALIZER;
+static int *own_pids;
+static size_t n_own_pids;
+
+static void
+remember_source_pid(PGconn *conn, const struct pg_session *s)
+{
+	if (strcmp(s->role, "source") != 0)
+		return;
+	pthread_mutex_lock(&own_pids_lock);
+	own_pids = xrealloc(own_pids, (n_own_pids + 1) * sizeof(*own_pids));
+	own_pids[n_own_pids++] = PQbackendPID(conn);
+	pthread_mutex_unlock(&own_pids_lock);
+}
+
+char *
+pg_own_source_pids(void)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_putc(&b, '{');
+	pthread_mutex_lock(&own_pids_lock);
+	for (size_t i = 0; i < n_own_pids; i++)
+		buf_printf(&b, "%s%d", i ? "," : "", own_pids[i]);
+	pthread_mutex_unlock(&own_pids_lock);
+	buf_putc(&b, '}');
+	return buf_steal(&b);
+}
 
 static bool
 configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *err)
@@ -61,14 +97,22 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 PGconn *
 pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err)
 {
-	const char *keys[] = {"dbname", "application_name", "fallback_application_name",
-						  "replication", NULL};
-	const char *vals[] = {conninfo, s->app_name ? s->app_name : "pgshift", "pgshift",
+	/*
+	 * TCP keepalives and a connect timeout before dbname, so the plan's
+	 * conninfo can change them: an idle session whose network path died is
+	 * noticed within about a minute, and a connection attempt into a dead
+	 * path ends, so CDC reconnects (retry.h) instead of waiting for ever.
+	 */
+	const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+						  "keepalives_count", "connect_timeout", "dbname", "application_name",
+						  "fallback_application_name", "replication", NULL};
+	const char *vals[] = {"1", "30", "10", "3", "30", conninfo,
+						  s->app_name ? s->app_name : "pgshift", "pgshift",
 						  s->replication ? "database" : NULL, NULL};
 	PGconn *conn;
 
 	if (!s->replication)
-		keys[3] = NULL;
+		keys[8] = NULL;
 	/* expand_dbname=1: conninfo may be a URI or key=value string */
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
@@ -98,6 +142,7 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 		PQfinish(conn);
 		return NULL;
 	}
+	remember_source_pid(conn, s);
 	return conn;
 }
 

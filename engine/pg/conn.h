@@ -24,6 +24,12 @@ struct pg_session {
 /* Connects and configures the session; NULL with err filled on failure. */
 PGconn *pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err);
 
+/*
+ * A int[] literal ("{12,34}", malloc'd) of the backend pids of every source
+ * session this process opened, for fence_writes to spare.
+ */
+char *pg_own_source_pids(void);
+
 /* Runs a statement that returns no rows (params may be NULL). */
 bool pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 			 struct pgs_error *err);

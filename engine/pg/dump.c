@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,33 @@
 #include "util/xalloc.h"
 
 #define STDERR_KEEP 4096        /* bytes of a tool's stderr kept for the error */
+#define MAX_CHILDREN 64         /* more than the steps that can run tools at once */
+
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;    /* guards children */
+static pid_t children[MAX_CHILDREN];                                /* 0: free slot */
+
+static void
+child_track(pid_t pid, bool running)
+{
+	pthread_mutex_lock(&children_lock);
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		if (running ? children[i] == 0 : children[i] == pid) {
+			children[i] = running ? pid : 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&children_lock);
+}
+
+void
+pgtool_kill_children(int sig)
+{
+	pthread_mutex_lock(&children_lock);
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0)
+			kill(children[i], sig);
+	pthread_mutex_unlock(&children_lock);
+}
 
 void
 pgtool_init(struct pgtool_cmd *cmd, const char *tool)
@@ -251,10 +280,12 @@ pgtool_run(struct pgtool_cmd *cmd, const char *what, struct pgs_error *err)
 		return false;
 	}
 	buf_init(&errout);
+	child_track(pid, true);
 	drain(fd, &errout);
 	close(fd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	child_track(pid, false);
 	ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (!ok)
 		tool_failed(err, what, cmd->argv[0], status, &errout);

@@ -37,6 +37,9 @@ bool pgtool_dbname(struct pgtool_cmd *cmd, const char *conninfo, struct pgs_erro
  */
 bool pgtool_run(struct pgtool_cmd *cmd, const char *what, struct pgs_error *err);
 
+/* Sends sig to every tool pgtool_run is waiting for (apply stopping on a signal). */
+void pgtool_kill_children(int sig);
+
 /*
  * conninfo (URI or key=value) as key=value without any password; the
  * password, if there was one, in *password (malloc'd). NULL when libpq

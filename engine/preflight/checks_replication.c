@@ -22,16 +22,18 @@ static void
 check_privilege(struct pf_ctx *c)
 {
 	PGresult *res = pf_query(c->src, privilege_sql, 0, NULL);
-	const char *user = PQuser(c->src);
-	char hint[256];
+	char *user, *hint;
 
 	if (!res || PQntuples(res) != 1) {
 		PQclear(res);
 		pf_query_failed(c, "replication_privilege", c->src, NULL);
 		return;
 	}
-	snprintf(hint, sizeof(hint), "ALTER ROLE %s REPLICATION on the source "
-			 "(on RDS/Aurora: GRANT rds_replication TO %s)", user, user);
+	user = pf_quoted_role(c->src);
+	hint = xasprintf("on the source: ALTER ROLE %s REPLICATION (RDS/Aurora: GRANT rds_replication"
+					 " TO %s; Cloud SQL: ALTER USER %s WITH REPLICATION as a cloudsqlsuperuser"
+					 " member; Azure: ALTER ROLE %s REPLICATION as an azure_pg_admin member;"
+					 " Supabase: the postgres role has it)", user, user, user, user);
 	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
 		pf_add_cdc(c, "replication_privilege", CHECK_PASS, xstrdup("superuser"), NULL);
 	else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
@@ -41,7 +43,9 @@ check_privilege(struct pf_ctx *c)
 				   xstrdup("member of rds_replication"), NULL);
 	else
 		pf_add_cdc(c, "replication_privilege", CHECK_FAIL,
-				   xasprintf("role %s has no REPLICATION", user), hint);
+				   xasprintf("role %s has no REPLICATION", PQuser(c->src)), hint);
+	free(hint);
+	free(user);
 	PQclear(res);
 }
 

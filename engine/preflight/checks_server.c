@@ -114,6 +114,42 @@ check_prepared(struct pf_ctx *c)
 				 "creating the slot waits for them");
 }
 
+static bool
+fences_role(const struct plan *plan, const char *role)
+{
+	for (size_t i = 0; i < plan->cutover.nsteps; i++) {
+		const struct cutover_step *cs = &plan->cutover.steps[i];
+
+		if (cs->kind != CUTOVER_FENCE_WRITES)
+			continue;
+		for (size_t r = 0; r < cs->roles.n; r++)
+			if (strcmp(cs->roles.items[r], role) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* fence_writes spares pgshift's own sessions, but not the application's under the same role. */
+static void
+check_fence_roles(struct pf_ctx *c)
+{
+	PGresult *res = pf_query(c->src, "SELECT session_user", 0, NULL);
+	bool own;
+
+	if (!res) {
+		pf_query_failed(c, "fence_roles", c->src, NULL);
+		return;
+	}
+	own = fences_role(c->plan, PQgetvalue(res, 0, 0));
+	pf_add_owned(c, "fence_roles", own ? CHECK_WARN : CHECK_PASS,
+				 own ? xasprintf("fence_writes lists \"%s\", the role pgshift connects to the "
+								 "source as", PQgetvalue(res, 0, 0))
+				 : xstrdup("pgshift's own role is not fenced"),
+				 "pgshift's own sessions are kept, but every other session of that role "
+				 "(e.g. the application's) will be ended at the fence");
+	PQclear(res);
+}
+
 void
 pf_checks_server(struct pf_ctx *c)
 {
@@ -122,4 +158,5 @@ pf_checks_server(struct pf_ctx *c)
 	check_wal_level(c);
 	check_wal_sender_timeout(c);
 	check_prepared(c);
+	check_fence_roles(c);
 }

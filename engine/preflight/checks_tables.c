@@ -1,5 +1,6 @@
 /*
- * Checks of what the catalog selected: tables CDC cannot replicate, extensions
+ * Checks of what the catalog selected: tables CDC cannot replicate (no usable
+ * replica identity, UNLOGGED), extensions
  * the target cannot create, target tables that already hold rows, and filter
  * patterns that matched nothing (a typo in include_tables would otherwise
  * migrate less than the operator thinks).
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/identity.h"
 #include "pg/conn.h"
 #include "preflight/preflight_int.h"
 #include "util/xalloc.h"
@@ -17,25 +19,25 @@ table_name(const struct cat_table *t)
 	return xasprintf("%s.%s", t->schema, t->name);
 }
 
-/* Rows of this table are copied (and replicated): not a partitioned parent, not exclude_data. */
-static bool
-copies_data(const struct cat_table *t)
+/* "public.t (no primary key): ALTER TABLE "public"."t" REPLICA IDENTITY FULL;" */
+static void
+append_identity_fix(struct pf_ctx *c, struct buf *b, const struct cat_table *t,
+					enum identity_fix fix, size_t i, size_t n)
 {
-	return t->relkind != 'p' && !t->exclude_data;
+	char *sql = identity_alter_sql(c->src, t->schema, t->name, (char) fix,
+								   fix == IDENTITY_INDEX ? t->identity_candidate : NULL);
+	char *item = xasprintf("%s.%s (%s): %s;", t->schema, t->name, identity_problem(t), sql);
+
+	pf_list_append(b, i, n, item);
+	free(item);
+	free(sql);
 }
 
 /*
- * pgoutput can send UPDATE/DELETE only with a replica identity: a primary
- * key (identity default), an index, or FULL. NOTHING never works, even with
- * a key. Tables whose data is not copied are left out: their changes are not
- * applied and the publication does not list them.
+ * Once published, a table without a usable replica identity refuses every
+ * UPDATE and DELETE of the application (cdc/identity.h holds the rule the
+ * snapshot step applies). Tables whose data is not copied are not published.
  */
-static bool
-lacks_identity(const struct cat_table *t)
-{
-	return copies_data(t) && (t->replident == 'n' || (t->replident == 'd' && !t->has_pk));
-}
-
 static void
 check_replica_identity(struct pf_ctx *c)
 {
@@ -45,26 +47,55 @@ check_replica_identity(struct pf_ctx *c)
 	bool full = c->plan->cdc.replica_identity == REPLICA_IDENTITY_FULL;
 
 	for (size_t k = 0; k < cat->ntables; k++)
-		n += lacks_identity(&cat->tables[k]);
+		n += identity_needed(&cat->tables[k]) != IDENTITY_KEEP;
 	buf_init(&b);
 	if (n == 0)
 		buf_puts(&b, "none");
 	for (size_t k = 0; k < cat->ntables; k++) {
-		char *name;
+		enum identity_fix fix = identity_needed(&cat->tables[k]);
 
-		if (!lacks_identity(&cat->tables[k]))
-			continue;
-		name = table_name(&cat->tables[k]);
-		pf_list_append(&b, i++, n, name);
-		free(name);
+		if (fix != IDENTITY_KEEP)
+			append_identity_fix(c, &b, &cat->tables[k], fix, i++, n);
 	}
 	if (n > 0 && full)
 		pf_add_cdc(c, "replica_identity", CHECK_WARN, buf_steal(&b),
-				   "will set REPLICA IDENTITY FULL on them (their updates and deletes then log whole rows)");
+				   "pgshift will set these replica identities before the publication exists, "
+				   "recorded on the target; `pgshift cleanup --restore-identity` puts the old identities back");
 	else
 		pf_add_cdc(c, "replica_identity", n > 0 ? CHECK_FAIL : CHECK_PASS, buf_steal(&b),
-				   "add a primary key or ALTER TABLE ... REPLICA IDENTITY USING INDEX, "
-				   "or set cdc.replica_identity: full");
+				   "run the statement shown for each table on the source (or add a primary key), "
+				   "or set cdc.replica_identity: full to let pgshift run them");
+}
+
+/*
+ * Rows CDC cannot carry: an UNLOGGED table is not written to WAL and no
+ * publication accepts it, so the snapshot step would fail after schema.pre.
+ */
+static void
+check_unlogged(struct pf_ctx *c)
+{
+	const struct catalog *cat = c->cat;
+	size_t n = 0, i = 0;
+	struct buf b;
+
+	for (size_t k = 0; k < cat->ntables; k++)
+		n += cat_table_copies_data(&cat->tables[k]) && cat->tables[k].unlogged;
+	buf_init(&b);
+	if (n == 0)
+		buf_puts(&b, "none");
+	for (size_t k = 0; k < cat->ntables; k++) {
+		const struct cat_table *t = &cat->tables[k];
+		char *name;
+
+		if (!cat_table_copies_data(t) || !t->unlogged)
+			continue;
+		name = table_name(t);
+		pf_list_append(&b, i++, n, name);
+		free(name);
+	}
+	pf_add_cdc(c, "unlogged_tables", n > 0 ? CHECK_FAIL : CHECK_PASS, buf_steal(&b),
+			   "CDC cannot carry their rows: list them in filters.exclude_table_data (the table "
+			   "moves, its rows do not), or ALTER TABLE ... SET LOGGED on the source");
 }
 
 static bool
@@ -187,7 +218,7 @@ scan_target_tables(struct pf_ctx *c, const PGresult *res, struct nonempty *ne)
 		enum row_state st;
 		char *name;
 
-		if (!copies_data(t) || !bsearch(&key, names, ntarget, sizeof(*names), qname_cmp))
+		if (!cat_table_copies_data(t) || !bsearch(&key, names, ntarget, sizeof(*names), qname_cmp))
 			continue;
 		st = table_rows(c->dst, t);
 		if (st == ROWS_NONE)
@@ -282,6 +313,7 @@ void
 pf_checks_tables(struct pf_ctx *c)
 {
 	check_replica_identity(c);
+	check_unlogged(c);
 	check_extensions(c);
 	check_target_empty(c);
 	check_filters(c);

@@ -60,6 +60,19 @@ char *pf_setting(PGconn *conn, const char *name);
  */
 void pf_list_append(struct buf *b, size_t index, size_t total, const char *item);
 
+/*
+ * current_user of the session as a quoted identifier (malloc'd), for hints
+ * that must be SQL one can paste: the login name as libpq sent it when the
+ * query fails.
+ */
+char *pf_quoted_role(PGconn *conn);
+
+/*
+ * "{1,2,3}": the source oids of the catalog's tables that keep accepts (all
+ * when keep is NULL), malloc'd, to bind as one oid[] parameter.
+ */
+char *pf_table_oids(const struct catalog *cat, bool (*keep)(const struct cat_table *));
+
 /* "15" for 150004, "9.6" for 90624: the major as PostgreSQL itself prints it. */
 void pf_major_name(int version_num, char *out, size_t outlen);
 /* Major of a version_num on one scale: 1500 for 15.x, 906 for 9.6.x. */
@@ -72,6 +85,11 @@ void pf_format_bytes(int64_t bytes, char *out, size_t outlen);
 /* The groups of checks, in report order. */
 void pf_checks_server(struct pf_ctx *c);
 void pf_checks_replication(struct pf_ctx *c);
+void pf_checks_privileges(struct pf_ctx *c);
+void pf_checks_target_privileges(struct pf_ctx *c);
+void pf_check_target_roles(struct pf_ctx *c);
+void pf_check_acl_roles(struct pf_ctx *c);
+void pf_checks_row_security(struct pf_ctx *c);
 void pf_checks_tables(struct pf_ctx *c);
 void pf_checks_tools(struct pf_ctx *c);
 void pf_check_disk(struct pf_ctx *c);

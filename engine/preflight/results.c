@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg/conn.h"
 #include "preflight/preflight_int.h"
 #include "util/xalloc.h"
 
@@ -172,4 +173,30 @@ pf_setting(PGconn *conn, const char *name)
 		val = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return val;
+}
+
+char *
+pf_quoted_role(PGconn *conn)
+{
+	PGresult *res = pf_query(conn, "SELECT current_user", 0, NULL);
+	char *q = pg_quote_ident(conn, res ? PQgetvalue(res, 0, 0) : PQuser(conn));
+
+	PQclear(res);
+	return q;
+}
+
+char *
+pf_table_oids(const struct catalog *cat, bool (*keep)(const struct cat_table *))
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_putc(&b, '{');
+	for (size_t i = 0; i < cat->ntables; i++) {
+		if (keep && !keep(&cat->tables[i]))
+			continue;
+		buf_printf(&b, "%s%u", b.len > 1 ? "," : "", cat->tables[i].oid);
+	}
+	buf_putc(&b, '}');
+	return buf_steal(&b);
 }

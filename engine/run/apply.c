@@ -1,4 +1,5 @@
 /* apply: see apply.h. Each phase is one function; apply_plan strings them. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "run/run_events.h"
 #include "run/saved_plan.h"
 #include "run/scheduler.h"
+#include "run/stop.h"
 #include "steps/steps.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -100,13 +102,18 @@ phase_preflight(struct apply *a, struct pgs_error *err)
 	return ok;
 }
 
-/* On a terminal, unless --yes: show what will happen and ask. */
+/*
+ * Whenever someone can answer (stdin is a terminal), unless --yes: show what
+ * will happen and ask. Where the output goes does not matter: "apply p.yaml
+ * 2>&1 | tee log" is still an operator at a terminal, and the question goes
+ * into the log with the answer's consequences.
+ */
 static bool
 phase_confirm(struct apply *a)
 {
 	char answer[16] = "";
 
-	if (a->opts->yes || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+	if (a->opts->yes || !isatty(STDIN_FILENO))
 		return true;
 	fprintf(stderr, "pgshift will %s plan \"%s\": %zu tables, %zu steps, into the target.\n"
 			"Proceed? [y/N] ", a->prior_exists ? "resume" : "apply", a->plan->name,
@@ -297,6 +304,7 @@ phase_run(struct apply *a, struct pgs_error *err)
 		run_events_begin(run, a->done, a->wanted, err);
 	if (ok) {
 		progress_start(run, a->opts->progress);
+		stop_watch_attach(run);
 		ok = scheduler_run(run, a->done, a->wanted, &hooks, err);
 		progress_stop(run);
 	}
@@ -313,6 +321,7 @@ phase_run(struct apply *a, struct pgs_error *err)
 	remove_tree(workdir);
 	/* last: run.finished means everything above is over; notifications drain here */
 	run_events_end(run, ok, err);
+	stop_watch_attach(NULL);
 	return ok;
 }
 
@@ -331,11 +340,29 @@ apply_free(struct apply *a)
 	state_close(a->state);
 }
 
+/* A signal stopped the run: it is interrupted, not failed, and a re-run continues it. */
+static enum apply_result
+interrupted(struct apply *a, struct pgs_error *err)
+{
+	struct pgs_error ferr;
+
+	pgs_error_clear(&ferr);
+	if (!state_stop_run(a->state, "interrupted", NULL, &ferr))
+		log_report(LOG_WARNING, &ferr);
+	pgs_error_clear(err);
+	pgs_fail(err, "run %s of plan \"%s\" was interrupted by %s; nothing that finished is lost",
+			 a->run.run_id, a->plan->name, stop_signal() == SIGINT ? "SIGINT" : "SIGTERM");
+	pgs_error_hint(err, "\"pgshift apply %s\" resumes it", a->plan->file);
+	return APPLY_INTERRUPTED;
+}
+
 static enum apply_result
 finish(struct apply *a, bool ok, struct pgs_error *err)
 {
 	struct pgs_error ferr;
 
+	if (stop_signal())
+		return interrupted(a, err);
 	pgs_error_clear(&ferr);
 	if (!state_finish_run(a->state, ok, ok ? NULL : err->message, &ferr))
 		log_report(LOG_WARNING, &ferr);
@@ -351,6 +378,8 @@ apply_plan(const struct plan *plan, const struct apply_options *opts, struct pgs
 	bool locked = false;
 	enum apply_result rc = APPLY_FAILED;
 
+	if (!stop_watch_start(err))
+		return APPLY_FAILED;
 	a.state = state_open(plan, &locked, err);
 	if (!a.state)
 		return locked ? APPLY_LOCKED : APPLY_FAILED;

@@ -12,7 +12,8 @@
 #include "plan/plan.h"
 #include "util/error.h"
 
-enum apply_result { APPLY_OK, APPLY_FAILED, APPLY_LOCKED, APPLY_DECLINED };
+/* APPLY_INTERRUPTED: stopped by SIGINT/SIGTERM (stop_signal() says which), recorded interrupted. */
+enum apply_result { APPLY_OK, APPLY_FAILED, APPLY_LOCKED, APPLY_DECLINED, APPLY_INTERRUPTED };
 
 struct apply_options {
 	const char *expect;         /* saved plan to compare against, or NULL */

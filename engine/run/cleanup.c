@@ -2,15 +2,20 @@
  * pgshift cleanup: see lifecycle.h. Order matters: the fence is undone
  * (and recorded) before the state that records it may be dropped, and
  * the source objects go before the state so a failure leaves the state
- * that says what is still to clean.
+ * that says what is still to clean; triggers held for the replay get
+ * their state back before the state that records it goes. Replica
+ * identities are restored only on request (--restore-identity); otherwise
+ * cleanup says which are left.
  */
 #include <stdio.h>
 
+#include "cdc/identity_restore.h"
 #include "pg/conn.h"
 #include "run/lifecycle.h"
 #include "state/state.h"
 #include "steps/cleanup.h"
 #include "steps/fence.h"
+#include "steps/steps.h"
 #include "util/log.h"
 
 static bool
@@ -39,8 +44,21 @@ still_fenced(const struct plan *plan)
 	return fenced;
 }
 
+/* Nothing is replayed once cleanup holds the lock: held triggers get their state back. */
 static bool
-cleanup_locked(const struct plan *plan, struct state *st, bool unfence, struct pgs_error *err)
+restore_held(const struct plan *plan, struct pgs_error *err)
+{
+	struct pg_session s = {"target", "pgshift cleanup", false, false, false};
+	PGconn *dst = pg_connect(plan->target_uri, &s, err);
+	bool ok = dst && held_triggers_restore(dst, plan->name, "cleanup", err);
+
+	PQfinish(dst);
+	return ok;
+}
+
+static bool
+cleanup_locked(const struct plan *plan, struct state *st, bool unfence, bool restore_identity,
+			   struct pgs_error *err)
 {
 	struct pg_session s = {"source", "pgshift cleanup", false, false, false};
 	struct created_object *objs;
@@ -57,9 +75,11 @@ cleanup_locked(const struct plan *plan, struct state *st, bool unfence, struct p
 	src = pg_connect(plan->source_uri, &s, err);
 	if (!src)
 		return false;
-	ok = (!unfence || do_unfence(st, src, has_run, err)) && cleanup_cdc_objects(plan, src, err);
+	ok = (!unfence || do_unfence(st, src, has_run, err)) && cleanup_cdc_objects(plan, src, err) &&
+		(restore_identity ? identity_restore_all(st, src, err)
+		 : identity_report_left(st, plan->file, err));
 	PQfinish(src);
-	if (!ok)
+	if (!ok || (has_run && !restore_held(plan, err)))
 		return false;
 	if (plan->cleanup.keep_state) {
 		log_info("cleanup: keeping the state in schema pgshift on the target (keep_state)");
@@ -72,7 +92,7 @@ cleanup_locked(const struct plan *plan, struct state *st, bool unfence, struct p
 }
 
 enum lifecycle_result
-cleanup_plan(const struct plan *plan, bool unfence, struct pgs_error *err)
+cleanup_plan(const struct plan *plan, bool unfence, bool restore_identity, struct pgs_error *err)
 {
 	bool locked = false;
 	struct state *st = state_open(plan, &locked, err);
@@ -80,7 +100,7 @@ cleanup_plan(const struct plan *plan, bool unfence, struct pgs_error *err)
 
 	if (!st)
 		return locked ? LIFECYCLE_LOCKED : LIFECYCLE_FAILED;
-	ok = cleanup_locked(plan, st, unfence, err);
+	ok = cleanup_locked(plan, st, unfence, restore_identity, err);
 	state_close(st);
 	return ok ? LIFECYCLE_OK : LIFECYCLE_FAILED;
 }

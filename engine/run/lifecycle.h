@@ -20,8 +20,13 @@ enum lifecycle_result {
 	LIFECYCLE_REFUSED,          /* reset without --yes: nothing was dropped */
 };
 
-/* Idempotent: safe twice, after a failed run, or with nothing left. */
-enum lifecycle_result cleanup_plan(const struct plan *plan, bool unfence, struct pgs_error *err);
+/*
+ * Idempotent: safe twice, after a failed run, or with nothing left. With
+ * restore_identity, also puts back the source replica identities apply
+ * changed (cdc/identity_restore.h).
+ */
+enum lifecycle_result cleanup_plan(const struct plan *plan, bool unfence, bool restore_identity,
+								   struct pgs_error *err);
 
 /*
  * Prints (stdout) what it will drop: every object of

@@ -92,4 +92,13 @@ PGconn *run_connect_target(struct run *run, const char *step_id, struct pgs_erro
 /* A target session that writes the user's rows or builds their objects: see pg/conn.c. */
 PGconn *run_connect_target_rows(struct run *run, const char *step_id, struct pgs_error *err);
 
+/*
+ * The sessions of run run_id's steps on both servers (their application_name):
+ * terminate false cancels what they execute; true ends them and waits until
+ * they are gone (a resume after kill -9: the dead run's index build would
+ * otherwise go on). *n (may be NULL) counts the sessions signalled.
+ */
+bool run_end_sessions(const struct plan *plan, const char *run_id, bool terminate, int *n,
+					  struct pgs_error *err);
+
 #endif

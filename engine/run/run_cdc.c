@@ -296,6 +296,32 @@ restart_copy(struct run *run, const bool *done, struct pgs_error *err)
 }
 
 bool
+run_is_last_catchup(const struct plan *plan, const struct cutover_step *cs)
+{
+	const struct cutover_step *last = NULL;
+
+	for (size_t i = 0; i < plan->cutover.nsteps; i++)
+		if (plan->cutover.steps[i].kind == CUTOVER_WAIT_FOR_CATCHUP)
+			last = &plan->cutover.steps[i];
+	return last == cs;
+}
+
+/*
+ * The last wait_for_catchup done: the applier stopped there and the held
+ * triggers got their state back, so a resume must not replay (and fire
+ * them) again.
+ */
+static bool
+catchup_waited(struct run *run, const bool *done)
+{
+	for (size_t i = 0; i < run->dag->n; i++)
+		if (run->dag->steps[i].kind == STEP_CUTOVER && done[i] &&
+			run_is_last_catchup(run->plan, &run->plan->cutover.steps[run->dag->steps[i].cutover]))
+			return true;
+	return false;
+}
+
+bool
 run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pgs_error *err)
 {
 	if (!run->plan->cdc.enabled || step_done(run, done, STEP_CLEANUP))
@@ -304,5 +330,6 @@ run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pg
 		return restart_copy(run, done, err);
 	if (step_done(run, done, STEP_CDC_STREAM) && !run_cdc_start_receiver(run, err))
 		return false;
-	return !step_done(run, done, STEP_CDC_CATCHUP) || run_cdc_start_applier(run, err);
+	return !step_done(run, done, STEP_CDC_CATCHUP) || catchup_waited(run, done) ||
+		run_cdc_start_applier(run, err);
 }

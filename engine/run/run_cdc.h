@@ -52,10 +52,14 @@ void run_cdc_view(struct run *run, struct run_cdc_view *out);
  * migrated table on the target in one TRUNCATE, so the copies run again on
  * the new slot's snapshot (run->copy_pretruncated). Otherwise restarts the
  * receiver and applier whose steps are recorded done: the receiver from
- * the spool's durable LSN, the applier from its applied LSN. done[] is the
+ * the spool's durable LSN, the applier from its applied LSN (not once the
+ * last wait_for_catchup is done: it stopped the applier). done[] is the
  * scheduler's; nothing happens once cleanup is done.
  */
 bool run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pgs_error *err);
+
+/* Is cs the plan's last wait_for_catchup step (where the applier stops)? */
+bool run_is_last_catchup(const struct plan *plan, const struct cutover_step *cs);
 
 /*
  * Stops the applier only (it commits the whole transactions it applied);

@@ -9,18 +9,26 @@
  *
  * Layout (created by state_ensure_schema; every row keyed by the plan name):
  *   pgshift.runs            plan PK, run_id uuid, plan_sha256, status
- *                           (running|failed|finished), started_at, updated_at,
- *                           finished_at, approved_at, approved_by, fenced,
+ *                           (running|failed|finished|interrupted|paused),
+ *                           started_at, updated_at, finished_at, approved_at,
+ *                           approved_by, gate_pid (state session waiting at
+ *                           the gate), paused_step (--until), fenced,
  *                           received_lsn, applied_lsn, applied_commit_at, error
  *   pgshift.steps           (plan, step_id) PK -> runs ON DELETE CASCADE;
  *                           status (pending|running|done|failed), attempts,
  *                           rows, bytes, total_bytes, started_at, finished_at,
  *                           updated_at, error
  *   pgshift.created_objects (plan, kind, schema_name, object_name) PK, created_at
+ *   pgshift.identity_changes (plan, schema_name, table_name) PK; old_identity,
+ *                           old_index, new_identity, new_index (relreplident
+ *                           values and index names), changed_at, restored_at:
+ *                           replica identities changed on the SOURCE; rows not
+ *                           restored survive state_drop
  *
  * The lock is pg_try_advisory_lock(hashtextextended('pgshift:' || plan, 0)),
  * held by the state connection for its whole life. Approval and `status`
- * never need it: they only touch one row, so they work while apply runs.
+ * never take it: they only touch one row, so they work while apply runs;
+ * they look at who holds it to tell a live run from a dead one.
  */
 #ifndef PGSHIFT_STATE_STATE_H
 #define PGSHIFT_STATE_STATE_H
@@ -47,7 +55,10 @@ struct step_state {
 struct run_state {
 	char *run_id;
 	char *plan_sha256;
-	char *status;                       /* running | failed | finished */
+	char *status;                       /* running | failed | finished | interrupted | paused */
+	bool live;                          /* an apply holds the plan's lock */
+	bool gate_waiting;                  /* that apply waits at the cutover gate */
+	char *paused_step;                  /* the --until step a paused run stopped after; NULL */
 	double started_at, updated_at, finished_at;
 	bool approved;                      /* cutover gate approved */
 	double approved_at;                 /* 0 when not approved */
@@ -99,6 +110,13 @@ bool state_begin_run(struct state *st, const char *plan_sha256, bool force, bool
 					 char *run_id_out, size_t run_id_len, struct pgs_error *err);
 /* Marks the run finished (ok) or failed with error; sets finished_at. */
 bool state_finish_run(struct state *st, bool ok, const char *error, struct pgs_error *err);
+/*
+ * Records a run that stopped before its end and that `apply` continues:
+ * "interrupted" (a signal) or "paused" (--until; paused_step names the step
+ * it stopped after). Steps still marked running go back to pending.
+ */
+bool state_stop_run(struct state *st, const char *status, const char *paused_step,
+					struct pgs_error *err);
 
 /*
  * Step transitions, each one upsert on pgshift.steps (and runs.updated_at):
@@ -121,6 +139,26 @@ bool state_step_failed(struct state *st, const char *step_id, const char *error,
 bool state_record_object(struct state *st, const char *kind, const char *schema,
 						 const char *name, struct pgs_error *err);
 
+/* A replica identity pgshift set on a source table (kinds are relreplident values). */
+struct identity_change {
+	char *schema, *table;               /* owned */
+	char old_identity, new_identity;    /* 'd' 'n' 'f' 'i' */
+	char *old_index, *new_index;        /* owned; the index for 'i', else NULL */
+};
+
+/*
+ * Records a change before it is made. A table already recorded and not
+ * restored keeps its first old identity (a resumed run changes nothing back).
+ */
+bool state_record_identity(struct state *st, const struct identity_change *c,
+						   struct pgs_error *err);
+/* The plan's changes not yet restored, by schema and table; none when no state. */
+bool state_list_identities(struct state *st, struct identity_change **out, size_t *n,
+						   struct pgs_error *err);
+bool state_identity_restored(struct state *st, const char *schema, const char *table,
+							 struct pgs_error *err);
+void identity_changes_free(struct identity_change *c, size_t n);
+
 /* CDC and fencing fields of the run row. lsn NULL clears it. */
 bool state_set_received_lsn(struct state *st, const char *lsn, struct pgs_error *err);
 bool state_set_fenced(struct state *st, bool fenced, struct pgs_error *err);
@@ -138,12 +176,20 @@ extern const char state_applied_lsn_sql[];
 
 /* Approves the cutover gate of the locked run (apply --approve). */
 bool state_approve(struct state *st, struct pgs_error *err);
-/* Whether the cutover gate was approved (by `pgshift cutover` or apply --approve). */
+/*
+ * The gate's wait, as `pgshift cutover` sees it: waiting records this state
+ * session as the one at the gate (and clears any earlier approval, so only
+ * a decision taken while this process waits counts); not waiting clears it.
+ */
+bool state_gate_wait(struct state *st, bool waiting, struct pgs_error *err);
+/* Whether the gate this session waits at was approved (by `pgshift cutover` or --approve). */
 bool state_is_approved(struct state *st, bool *approved, struct pgs_error *err);
 
 /* What state_approve_plan found and did. Strings owned; free with approval_free. */
 struct approval {
 	bool exists;                        /* false: no run of the plan on the target */
+	bool live;                          /* an apply holds the plan's lock */
+	bool waiting;                       /* that apply waits at the gate: only then it is approved */
 	bool already;                       /* it was approved before this call */
 	char *run_id, *status, *approved_by;
 	double approved_at;
@@ -152,8 +198,10 @@ struct approval {
 /*
  * `pgshift cutover`: approves the plan's run on its own connection, without
  * the plan's lock, so it works from any machine while apply holds the lock.
- * A first approval is kept (time and role) when approved twice. With no run,
- * returns true and a->exists = false.
+ * Only a live apply waiting at the gate is approved (a->waiting); an
+ * approval never waits in the state for a later run. A first approval is
+ * kept (time and role) when approved twice. With no run, returns true and
+ * a->exists = false.
  */
 bool state_approve_plan(const struct plan *plan, struct approval *a, struct pgs_error *err);
 void approval_free(struct approval *a);

@@ -1,5 +1,7 @@
 /*
- * Dropping a plan's state (cleanup, reset). Runs on the locked connection,
+ * Dropping a plan's state (cleanup, reset). Replica identities changed on
+ * the source and not restored are kept, so `cleanup --restore-identity`
+ * can still undo them later. Runs on the locked connection,
  * so no apply of the plan runs meanwhile, and under the DDL lock, so no
  * other plan's begin_run can put a row into the schema between our check
  * that it is empty and the DROP SCHEMA.
@@ -13,7 +15,8 @@ static const char others_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM pgshift.runs)"
 	" OR EXISTS (SELECT 1 FROM pgshift.steps)"
 	" OR EXISTS (SELECT 1 FROM pgshift.created_objects)"
-	" OR EXISTS (SELECT 1 FROM pgshift.held_triggers)";
+	" OR EXISTS (SELECT 1 FROM pgshift.held_triggers)"
+	" OR EXISTS (SELECT 1 FROM pgshift.identity_changes)";
 
 /*
  * Drops our tables, then the schema only if that leaves it empty: never
@@ -27,8 +30,7 @@ drop_schema(PGconn *conn, struct pgs_error *err)
 
 	pgs_error_clear(&ignored);
 	if (!pg_exec(conn, "DROP TABLE pgshift.steps, pgshift.created_objects, pgshift.held_triggers,"
-				 " pgshift.runs", 0, NULL,
-				 err) ||
+				 " pgshift.runs, pgshift.identity_changes", 0, NULL, err) ||
 		!pg_exec(conn, "SAVEPOINT drop_schema", 0, NULL, err))
 		return false;
 	if (pg_exec(conn, "DROP SCHEMA pgshift", 0, NULL, &ignored))
@@ -52,9 +54,15 @@ drop_in_tx(struct state *st, struct pgs_error *err)
 		return false;
 	if (!table)
 		return true;
+	/* a state written by an older pgshift gets the newer tables, so the DELETEs below work */
+	if (!state_ddl_in_tx(st->conn, err))
+		return false;
+	/* unrestored identity changes describe the source, not the run: they stay */
 	if (!pg_exec(st->conn, "DELETE FROM pgshift.created_objects WHERE plan = $1", 1, params, err) ||
 		!pg_exec(st->conn, "DELETE FROM pgshift.held_triggers WHERE plan = $1", 1, params, err) ||
-		!pg_exec(st->conn, "DELETE FROM pgshift.runs WHERE plan = $1", 1, params, err))
+		!pg_exec(st->conn, "DELETE FROM pgshift.runs WHERE plan = $1", 1, params, err) ||
+		!pg_exec(st->conn, "DELETE FROM pgshift.identity_changes WHERE plan = $1"
+				 " AND restored_at IS NOT NULL", 1, params, err))
 		return false;
 	res = pg_query(st->conn, others_sql, 0, NULL, err);
 	if (!res)

@@ -51,6 +51,19 @@ bool state_keep_alive(PGconn *conn, struct pgs_error *err);
  */
 #define STATE_DDL_LOCK_SQL "SELECT pg_advisory_xact_lock(1885827944, 1)"
 
+/*
+ * Whether a live session holds the plan's advisory lock ($1 is the plan
+ * name), optionally narrowed by `extra` (" AND l.pid = gate_pid"). pg_locks
+ * splits a bigint key in classid (high) and objid (low), and any role may
+ * read it, so status and cutover can tell a live apply from a dead one.
+ */
+#define STATE_LOCK_HELD_SQL(extra) \
+	"EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.granted" \
+	" AND l.objsubid = 1" \
+	" AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())" \
+	" AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('pgshift:' || $1, 0)" \
+	extra ")"
+
 /* Runs the DDL in the caller's open transaction (creates only what is missing). */
 bool state_ddl_in_tx(PGconn *conn, struct pgs_error *err);
 

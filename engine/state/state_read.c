@@ -26,7 +26,10 @@ static const char run_sql[] =
 	" CASE WHEN received_lsn IS NULL OR applied_lsn IS NULL THEN NULL"
 	"  WHEN received_lsn <= applied_lsn THEN 0"
 	"  ELSE extract(epoch FROM now() - applied_commit_at)::float8 END,"
-	" extract(epoch FROM now())::float8"
+	" extract(epoch FROM now())::float8,"
+	" " STATE_LOCK_HELD_SQL("") ","
+	" " STATE_LOCK_HELD_SQL(" AND l.pid = gate_pid") ","
+	" paused_step"
 	" FROM pgshift.runs WHERE plan = $1";
 
 static const char steps_sql[] =
@@ -76,6 +79,9 @@ fill_run(const PGresult *res, struct run_state *out)
 	out->lag_bytes = state_getll(res, 0, 12, -1);
 	out->lag_seconds = PQgetisnull(res, 0, 13) ? -1 : state_getdbl(res, 0, 13);
 	out->read_at = state_getdbl(res, 0, 14);
+	out->live = PQgetvalue(res, 0, 15)[0] == 't';
+	out->gate_waiting = PQgetvalue(res, 0, 16)[0] == 't';
+	out->paused_step = state_getstr(res, 0, 17);
 }
 
 static void
@@ -158,6 +164,7 @@ run_state_free(struct run_state *rs)
 	free(rs->run_id);
 	free(rs->plan_sha256);
 	free(rs->status);
+	free(rs->paused_step);
 	free(rs->approved_by);
 	free(rs->applied_lsn);
 	free(rs->received_lsn);

@@ -50,15 +50,24 @@ insert_run(struct state *st, const char *sha, char *run_id, size_t len, struct p
 	return true;
 }
 
-/* Resuming: interrupted steps go back to pending; attempts keep counting. */
+/*
+ * Resuming: interrupted steps go back to pending; attempts keep counting.
+ * An approval given to a process that died before passing the gate is
+ * dropped: the gate asks again. One that let the gate finish is history.
+ */
 static bool
 resume_run(struct state *st, const char *sha, struct pgs_error *err)
 {
 	const char *params[2] = {st->plan, sha};
 
 	return pg_exec(st->conn, "UPDATE pgshift.runs SET plan_sha256 = $2, status = 'running',"
-				   " updated_at = now(), finished_at = NULL, error = NULL WHERE plan = $1",
-				   2, params, err) &&
+				   " updated_at = now(), finished_at = NULL, error = NULL, gate_pid = NULL,"
+				   " paused_step = NULL,"
+				   " approved_at = CASE WHEN gate.done THEN approved_at END,"
+				   " approved_by = CASE WHEN gate.done THEN approved_by END"
+				   " FROM (SELECT EXISTS (SELECT 1 FROM pgshift.steps WHERE plan = $1"
+				   "  AND step_id = 'cutover.gate' AND status = 'done') AS done) AS gate"
+				   " WHERE plan = $1", 2, params, err) &&
 		   pg_exec(st->conn, "UPDATE pgshift.steps SET status = 'pending', updated_at = now()"
 				   " WHERE plan = $1 AND status = 'running'", 1, params, err);
 }
@@ -125,9 +134,26 @@ state_finish_run(struct state *st, bool ok, const char *error, struct pgs_error 
 	const char *params[3] = {st->plan, ok ? "finished" : "failed", ok ? NULL : error};
 	bool done;
 
-	done = state_exec(st, "UPDATE pgshift.runs SET status = $2, error = $3,"
+	done = state_exec(st, "UPDATE pgshift.runs SET status = $2, error = $3, gate_pid = NULL,"
 					  " finished_at = now(), updated_at = now() WHERE plan = $1", 3, params, err);
 	if (!done)
 		pgs_error_prefix(err, "could not record the end of the run of plan \"%s\"", st->plan);
+	return done;
+}
+
+bool
+state_stop_run(struct state *st, const char *status, const char *paused_step,
+			   struct pgs_error *err)
+{
+	const char *params[3] = {st->plan, status, paused_step};
+	bool done;
+
+	done = state_exec(st, "UPDATE pgshift.runs SET status = $2, paused_step = $3,"
+					  " gate_pid = NULL, error = NULL, updated_at = now() WHERE plan = $1", 3,
+					  params, err) &&
+		   state_exec(st, "UPDATE pgshift.steps SET status = 'pending', updated_at = now()"
+					  " WHERE plan = $1 AND status = 'running'", 1, params, err);
+	if (!done)
+		pgs_error_prefix(err, "could not record that the run of plan \"%s\" stopped", st->plan);
 	return done;
 }

@@ -15,16 +15,21 @@ static const char exists_sql[] =
 	"SELECT to_regclass('pgshift.runs') IS NOT NULL"
 	" AND to_regclass('pgshift.steps') IS NOT NULL"
 	" AND to_regclass('pgshift.created_objects') IS NOT NULL"
-	" AND to_regclass('pgshift.held_triggers') IS NOT NULL";
+	" AND to_regclass('pgshift.held_triggers') IS NOT NULL"
+	" AND to_regclass('pgshift.identity_changes') IS NOT NULL"
+	" AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('pgshift.runs')"
+	"  AND attname = 'gate_pid' AND NOT attisdropped)";
 
 /* One statement per element: a failure names the statement it came from. */
 static const char *const ddl[] = {
+	/* "does not exist, skipping" of the idempotent statements is noise to an operator */
+	"SET LOCAL client_min_messages = warning",
 	"CREATE SCHEMA IF NOT EXISTS pgshift",
 	"CREATE TABLE IF NOT EXISTS pgshift.runs ("
 	" plan text PRIMARY KEY,"
 	" run_id uuid NOT NULL,"
 	" plan_sha256 text NOT NULL,"
-	" status text NOT NULL CHECK (status IN ('running', 'failed', 'finished')),"
+	" status text NOT NULL,"
 	" started_at timestamptz NOT NULL DEFAULT now(),"
 	" updated_at timestamptz NOT NULL DEFAULT now(),"
 	" finished_at timestamptz,"
@@ -35,6 +40,16 @@ static const char *const ddl[] = {
 	" applied_lsn pg_lsn,"
 	" applied_commit_at timestamptz,"
 	" error text)",
+	/*
+	 * Added to a state an older pgshift created, as well as to a new one:
+	 * gate_pid is the state session (pg_backend_pid) of the apply waiting at
+	 * the gate, so an approval can only reach a live run.
+	 */
+	"ALTER TABLE pgshift.runs ADD COLUMN IF NOT EXISTS gate_pid integer,"
+	" ADD COLUMN IF NOT EXISTS paused_step text",
+	"ALTER TABLE pgshift.runs DROP CONSTRAINT IF EXISTS runs_status_check,"
+	" ADD CONSTRAINT runs_status_check CHECK (status IN"
+	" ('running', 'failed', 'finished', 'interrupted', 'paused'))",
 	"CREATE TABLE IF NOT EXISTS pgshift.steps ("
 	" plan text NOT NULL REFERENCES pgshift.runs (plan) ON DELETE CASCADE,"
 	" step_id text NOT NULL,"
@@ -65,6 +80,18 @@ static const char *const ddl[] = {
 	" object_name text NOT NULL,"
 	" enabled text NOT NULL CHECK (enabled IN ('A', 'R')),"
 	" PRIMARY KEY (plan, kind, schema_name, table_name, object_name))",
+	/* replica identities changed on the SOURCE: they outlive the run, until restored */
+	"CREATE TABLE IF NOT EXISTS pgshift.identity_changes ("
+	" plan text NOT NULL,"
+	" schema_name text NOT NULL,"
+	" table_name text NOT NULL,"
+	" old_identity \"char\" NOT NULL CHECK (old_identity IN ('d', 'n', 'f', 'i')),"
+	" old_index text,"
+	" new_identity \"char\" NOT NULL CHECK (new_identity IN ('d', 'n', 'f', 'i')),"
+	" new_index text,"
+	" changed_at timestamptz NOT NULL DEFAULT now(),"
+	" restored_at timestamptz,"
+	" PRIMARY KEY (plan, schema_name, table_name))",
 };
 
 static bool

@@ -2,7 +2,8 @@
  * cutover fence_writes (DESIGN.md §4): see fence.h. The database name comes
  * from the session itself (current_database()), quoted as an identifier;
  * the roles are bound as one text[] parameter, never spliced into SQL.
- * Sessions of roles not listed keep running: the plan names the writers.
+ * Sessions of roles not listed keep running: the plan names the writers;
+ * pgshift's own sessions keep running whatever role they use.
  */
 #include <stdlib.h>
 
@@ -59,20 +60,31 @@ roles_array(const struct strlist *roles)
 	return buf_steal(&b);
 }
 
+/*
+ * pgshift's own sessions are spared even when they connect as a fenced
+ * role: those this process opened (pid and an application_name of
+ * pgshift's, so a reused pid of another client is not spared) and the
+ * walsender streaming the plan's slot.
+ */
 static bool
-terminate_role_sessions(PGconn *src, const struct strlist *roles, long *ended,
+terminate_role_sessions(PGconn *src, const struct strlist *roles, const char *slot, long *ended,
 						struct pgs_error *err)
 {
 	static const char sql[] =
-		"SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid))"
-		" FROM pg_catalog.pg_stat_activity"
-		" WHERE datname = pg_catalog.current_database() AND usename = ANY ($1::text[])"
-		" AND pid <> pg_catalog.pg_backend_pid()";
+		"SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(a.pid))"
+		" FROM pg_catalog.pg_stat_activity a"
+		" WHERE a.datname = pg_catalog.current_database() AND a.usename = ANY ($1::text[])"
+		" AND a.pid <> pg_catalog.pg_backend_pid()"
+		" AND NOT (a.pid = ANY ($2::int[]) AND a.application_name LIKE 'pgshift%')"
+		" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots r"
+		"  WHERE r.slot_name = $3 AND r.active_pid = a.pid)";
 	char *arr = roles_array(roles);
-	const char *params[1] = {arr};
-	PGresult *res = pg_query(src, sql, 1, params, err);
+	char *own = pg_own_source_pids();
+	const char *params[3] = {arr, own, slot};
+	PGresult *res = pg_query(src, sql, 3, params, err);
 
 	free(arr);
+	free(own);
 	if (!res) {
 		pgs_error_prefix(err, "could not end the sessions of the fenced roles on the source");
 		pgs_error_hint(err, "the source user needs pg_signal_backend or superuser");
@@ -85,11 +97,12 @@ terminate_role_sessions(PGconn *src, const struct strlist *roles, long *ended,
 }
 
 bool
-fence_source(PGconn *src, const struct strlist *roles, long *ended, struct pgs_error *err)
+fence_source(PGconn *src, const struct strlist *roles, const char *slot, long *ended,
+			 struct pgs_error *err)
 {
 	/* read-only first: a session ended after it cannot come back writable */
 	return alter_current_database(src, "SET default_transaction_read_only = on", err) &&
-		terminate_role_sessions(src, roles, ended, err);
+		terminate_role_sessions(src, roles, slot, ended, err);
 }
 
 bool
@@ -102,6 +115,7 @@ bool
 cutover_fence_writes(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
 {
 	PGconn *src = run_connect_source(run, "cutover fence_writes", err);
+	const char *slot = run->plan->cdc.enabled ? run->plan->cdc.slot : NULL;
 	long ended = 0;
 	bool ok;
 
@@ -109,7 +123,7 @@ cutover_fence_writes(struct run *run, const struct cutover_step *cs, struct pgs_
 		return false;
 	/* recorded before fencing: a crash in between must still leave a way to undo it */
 	ok = (!run->state || state_set_fenced(run->state, true, err)) &&
-		fence_source(src, &cs->roles, &ended, err);
+		fence_source(src, &cs->roles, slot, &ended, err);
 	PQfinish(src);
 	if (ok)
 		log_info("fence_writes: source database read-only for new sessions; ended %ld session(s)"

@@ -19,10 +19,12 @@
 
 /*
  * ALTER DATABASE <current> SET default_transaction_read_only = on, then
- * pg_terminate_backend for every other session of roles on that database.
- * *ended (may be NULL) gets how many sessions were ended.
+ * pg_terminate_backend for every other session of roles on that database,
+ * except pgshift's own: this process's source sessions and the walsender of
+ * slot (may be NULL). *ended (may be NULL) gets how many sessions were ended.
  */
-bool fence_source(PGconn *src, const struct strlist *roles, long *ended, struct pgs_error *err);
+bool fence_source(PGconn *src, const struct strlist *roles, const char *slot, long *ended,
+				  struct pgs_error *err);
 
 /* ALTER DATABASE <current> RESET default_transaction_read_only; idempotent. */
 bool unfence_source(PGconn *src, struct pgs_error *err);

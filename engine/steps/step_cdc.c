@@ -229,16 +229,19 @@ step_cdc_catchup(struct run *run, size_t step, struct pgs_error *err)
 }
 
 /*
- * Once everything before the stop position is applied, nothing more is to
- * be replayed: the applier stops, and the triggers and rules disabled for
+ * Once everything before the last stop position is applied, nothing more is
+ * to be replayed: the applier stops, and the triggers and rules disabled for
  * the replay get their state back before the later steps switch traffic.
+ * An earlier wait_for_catchup (say, before fence_writes) leaves both alone.
  */
 static bool
-restore_triggers(struct run *run, struct pgs_error *err)
+restore_triggers(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
 {
 	PGconn *tgt;
 	bool ok;
 
+	if (!run_is_last_catchup(run->plan, cs))
+		return true;
 	if (!run_cdc_stop_applier(run, err))
 		return false;
 	tgt = run_connect_target(run, "wait_for_catchup", err);
@@ -279,7 +282,7 @@ cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct 
 			log_info("wait_for_catchup: caught up at %s", s);
 			/* nothing is replayed after this: the schema must still match, then LOs and triggers */
 			return run_ddl_check(run, "at the stop position", err) &&
-				   cutover_sync_blobs(run, err) && restore_triggers(run, err);
+				   cutover_sync_blobs(run, err) && restore_triggers(run, cs, err);
 		}
 		if (now_s() > deadline) {
 			pgo_lsn_text(v.applied_lsn, a);

@@ -6,10 +6,13 @@
  * plan says (a slot left behind keeps WAL on the source forever), and the
  * spool. The state is dropped unless the plan keeps it
  * (cleanup.keep_state), so a finished migration leaves no pgshift schema on
- * the target. REPLICA IDENTITY FULL set by the snapshot step stays: it
- * changes no data and the operator was told.
+ * the target - except the record of replica identities the snapshot step
+ * changed on the source: they stay changed (the application may still
+ * write to the source), the step says so, and `pgshift cleanup
+ * --restore-identity` puts them back.
  */
 #include "cdc/cdc_slot.h"
+#include "cdc/identity_restore.h"
 #include "run/run_cdc.h"
 #include "steps/cleanup.h"
 #include "steps/steps.h"
@@ -54,7 +57,8 @@ cleanup_cdc(struct run *run, size_t step, struct pgs_error *err)
 	src = run_connect_source(run, run->dag->steps[step].id, err);
 	if (!src)
 		return false;
-	ok = cleanup_cdc_objects(run->plan, src, err);
+	ok = cleanup_cdc_objects(run->plan, src, err) &&
+		(!run->state || identity_report_left(run->state, run->plan->file, err));
 	PQfinish(src);
 	return ok;
 }

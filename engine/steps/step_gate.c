@@ -1,7 +1,8 @@
 /*
  * cutover.gate: with approval manual, the run waits here until the gate is
  * approved — by `apply --approve`, or by `pgshift cutover PLAN` from any
- * machine, which records the approval in the target's state.
+ * machine while this process waits (state_gate_wait records which session
+ * waits, so an approval cannot outlive the process it was given to).
  */
 #include <unistd.h>
 
@@ -9,19 +10,11 @@
 #include "steps/steps.h"
 #include "util/log.h"
 
-bool
-step_cutover_gate(struct run *run, size_t step, struct pgs_error *err)
+static bool
+wait_for_approval(struct run *run, struct pgs_error *err)
 {
 	bool approved = false;
 
-	if (run->plan->cutover.approval == APPROVAL_AUTO)
-		return true;
-	if (run->approve)
-		return state_approve(run->state, err);
-	if (!run_events_gate(run, step, err))
-		return false;
-	log_info("cutover gate: waiting for approval; run \"pgshift cutover %s\" to continue",
-			 run->plan->file);
 	while (!atomic_load(&run->cancel)) {
 		if (!state_is_approved(run->state, &approved, err))
 			return false;
@@ -32,4 +25,27 @@ step_cutover_gate(struct run *run, size_t step, struct pgs_error *err)
 		sleep(1);
 	}
 	return pgs_fail(err, "cutover gate: the run was stopped while waiting for approval");
+}
+
+bool
+step_cutover_gate(struct run *run, size_t step, struct pgs_error *err)
+{
+	struct pgs_error cerr;
+	bool ok;
+
+	if (run->plan->cutover.approval == APPROVAL_AUTO)
+		return true;
+	if (run->approve)
+		return state_approve(run->state, err);
+	if (!run_events_gate(run, step, err) || !state_gate_wait(run->state, true, err))
+		return false;
+	log_info("cutover gate: waiting for approval; run \"pgshift cutover %s\" to continue",
+			 run->plan->file);
+	ok = wait_for_approval(run, err);
+	pgs_error_clear(&cerr);
+	if (!state_gate_wait(run->state, false, &cerr) && ok) {
+		*err = cerr;
+		ok = false;
+	}
+	return ok;
 }

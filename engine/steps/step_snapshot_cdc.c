@@ -1,15 +1,18 @@
 /*
- * The snapshot step with CDC (DESIGN.md §3 `snapshot`, §4 consistency): the
- * publication of exactly the tables whose data is copied; REPLICA IDENTITY
- * FULL on those without a key when the plan says replica_identity: full;
- * then the logical slot, created over a replication connection with an
+ * The snapshot step with CDC (DESIGN.md §3 `snapshot`, §4 consistency, §4a):
+ * first a usable replica identity on every copied table that lacks one
+ * (cdc/identity.h; USING INDEX a suitable unique index, else FULL) when the
+ * plan says replica_identity: full, each change recorded on the target
+ * before it is made; then the publication of exactly the tables whose data
+ * is copied; then the logical slot, created over a replication connection with an
  * exported snapshot. That connection holds the snapshot for the copy
  * workers (run_hold_snapshot), so copy + replay from the slot's consistent
  * point is exactly the source: nothing lost, nothing twice.
  *
- * The order matters: the publication and the replica identity must exist
- * before the slot's consistent point, or pgoutput would decode the first
- * changes without them.
+ * The order matters: the identity before the publication, or the source
+ * refuses the application's UPDATE/DELETE in between; both before the
+ * slot's consistent point, or pgoutput would decode the first changes
+ * without them.
  *
  * What is recorded. The slot and publication live on the SOURCE, so they
  * are not in pgshift.created_objects (the target objects `reset` drops);
@@ -23,45 +26,57 @@
 #include <stdlib.h>
 
 #include "cdc/cdc_slot.h"
+#include "cdc/identity.h"
 #include "cdc/pgoutput.h"
 #include "pg/conn.h"
 #include "steps/steps.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
-/* Same rule as preflight's replica_identity check. */
+/* The change the rule asks for, recorded on the target before it is made. */
 static bool
-lacks_identity(const struct cat_table *t)
+fix_identity(struct run *run, PGconn *conn, const struct cat_table *t, enum identity_fix fix,
+			 struct pgs_error *err)
 {
-	return cat_table_copies_data(t) && (t->replident == 'n' || (t->replident == 'd' && !t->has_pk));
+	struct identity_change c = {
+		.schema = t->schema, .table = t->name,
+		.old_identity = t->replident, .old_index = t->replident == 'i' ? t->replident_index : NULL,
+		.new_identity = (char) fix, .new_index = fix == IDENTITY_INDEX ? t->identity_candidate : NULL,
+	};
+
+	if (run->plan->cdc.replica_identity != REPLICA_IDENTITY_FULL) {
+		pgs_fail(err, "table \"%s.%s\" has no usable replica identity (%s)", t->schema, t->name,
+				 identity_problem(t));
+		pgs_error_hint(err, "set one on the source (pgshift plan shows the statement), "
+					   "or set cdc.replica_identity: full");
+		return false;
+	}
+	if (!state_record_identity(run->state, &c, err) ||
+		!identity_set(conn, t->schema, t->name, c.new_identity, c.new_index, err))
+		return false;
+	log_info("snapshot: set REPLICA IDENTITY %s%s%s on source table \"%s.%s\" (was %s%s%s: %s);"
+			 " \"pgshift cleanup --restore-identity\" puts it back", identity_name(c.new_identity),
+			 c.new_index ? " " : "", c.new_index ? c.new_index : "", t->schema, t->name,
+			 identity_name(c.old_identity), c.old_index ? " " : "", c.old_index ? c.old_index : "",
+			 identity_problem(t));
+	return true;
 }
 
+/*
+ * Before the publication exists: a table in it without a usable identity
+ * makes the application's UPDATE and DELETE fail. Recorded first, so that
+ * a crash between record and change still leaves the record.
+ */
 static bool
-set_replica_identity_full(struct run *run, PGconn *conn, struct pgs_error *err)
+prepare_identities(struct run *run, PGconn *conn, struct pgs_error *err)
 {
 	const struct catalog *cat = run->cat;
 
-	if (run->plan->cdc.replica_identity != REPLICA_IDENTITY_FULL)
-		return true;
 	for (size_t i = 0; i < cat->ntables; i++) {
-		const struct cat_table *t = &cat->tables[i];
-		char *q, *sql;
-		bool ok;
+		enum identity_fix fix = identity_needed(&cat->tables[i]);
 
-		if (!lacks_identity(t))
-			continue;
-		q = pg_quote_qualified(conn, t->schema, t->name);
-		sql = xasprintf("ALTER TABLE %s REPLICA IDENTITY FULL", q);
-		ok = pg_exec(conn, sql, 0, NULL, err);
-		free(sql);
-		free(q);
-		if (!ok) {
-			pgs_error_prefix(err, "could not set REPLICA IDENTITY FULL on table \"%s.%s\" on the source",
-							 t->schema, t->name);
+		if (fix != IDENTITY_KEEP && !fix_identity(run, conn, &cat->tables[i], fix, err))
 			return false;
-		}
-		log_info("snapshot: set REPLICA IDENTITY FULL on source table \"%s.%s\", which has no "
-				 "primary key or replica identity (cdc.replica_identity: full)", t->schema, t->name);
 	}
 	return true;
 }
@@ -115,11 +130,10 @@ step_snapshot_cdc(struct run *run, size_t step, struct pgs_error *err)
 
 	if (!conn)
 		return false;
-	ok = cdc_create_publication(conn, run->plan, run->cat, err);
+	ok = prepare_identities(run, conn, err) && cdc_create_publication(conn, run->plan, run->cat, err);
 	if (ok)
 		log_info("snapshot: publication \"%s\" on the source lists the tables whose data is copied",
 				 run->plan->cdc.publication);
-	ok = ok && set_replica_identity_full(run, conn, err);
 	PQfinish(conn);
 	return ok && create_slot(run, st->id, err);
 }

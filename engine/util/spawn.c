@@ -1,6 +1,7 @@
 /* See spawn.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ spawn_piped(const struct spawn_cmd *cmd, pid_t *pid, int *fd, struct pgs_error *
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
+	sigset_t none;
+	short flags = POSIX_SPAWN_SETSIGMASK;
 	char **env;
 	int fds[2], rc;
 
@@ -60,11 +63,16 @@ spawn_piped(const struct spawn_cmd *cmd, pid_t *pid, int *fd, struct pgs_error *
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	rc = file_actions(&fa, cmd->capture, fds[1]);
+	/* apply's threads block SIGINT/SIGTERM for its signal watcher: the child must not inherit that */
+	sigemptyset(&none);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigmask(&attr, &none);
 	if (rc == 0 && cmd->own_group) {
 		rc = posix_spawnattr_setpgroup(&attr, 0);
-		if (rc == 0)
-			rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+		flags |= POSIX_SPAWN_SETPGROUP;
 	}
+	if (rc == 0)
+		rc = posix_spawnattr_setflags(&attr, flags);
 	if (rc == 0)
 		rc = posix_spawnp(pid, cmd->file, &fa, &attr, cmd->argv, env);
 	posix_spawnattr_destroy(&attr);

@@ -10,8 +10,9 @@
 #      json, jsonpath, pg_snapshot, a composite of point and json, arrays
 #      of them, xml;
 #   3. triggers and rules ENABLE ALWAYS / ENABLE REPLICA do not fire during
-#      replay (they are disabled, recorded in pgshift.held_triggers) and get
-#      their exact state back at wait_for_catchup, before traffic moves;
+#      replay (they are disabled, recorded in pgshift.held_triggers, which a
+#      run resumed after kill -9 still knows) and get their exact state back
+#      at wait_for_catchup, before traffic moves;
 #   4. GENERATED ALWAYS identity: an UPDATE that only rewrites a TOASTed
 #      column, and UPDATE ... SET id = DEFAULT (key and FULL identity);
 #   5. a table without columns, FULL identity: INSERT DEFAULT VALUES, DELETE;
@@ -143,7 +144,8 @@ INSERT INTO fx_ci VALUES ('abc'), ('ABC'), ('Abc');
 -- 2. no "=" or no untyped input
 CREATE DOMAIN jdom AS json;
 CREATE TYPE pj AS (p point, j json);
-CREATE TABLE fx_types (d jdom, jp jsonpath, s pg_snapshot, c pj, pts point[], cs pj[], x xml, j json);
+CREATE TABLE fx_types (d jdom, jp jsonpath, s pg_snapshot, c pj, pts point[], cs pj[], x xml, j json,
+                       m money DEFAULT 1.5);
 ALTER TABLE fx_types REPLICA IDENTITY FULL;
 INSERT INTO fx_types VALUES
   ('{"a": 1}', '$.a[*] ? (@ > 1)', '10:20:10,14', ROW('(1,2)', '{"k": [1]}'),
@@ -208,7 +210,19 @@ CREATE INDEX sp_twice ON sp (twice(id));
 INSERT INTO sp (id, x) SELECT g, g FROM generate_series(1, 50) g;
 SQL
 
-my $plan = plan_file('exact1', "filters:\n  exclude_table_data: [\"public.tc\"]", <<'STEPS');
+# a write between two wait_for_catchup steps: only the last one stops the applier
+my $hook = "$dir/between.lua";
+open(my $hf, '>', $hook) or die;
+print $hf <<'LUA';
+return function(event, ctx)
+  pgshift.query("source", "INSERT INTO public.tr_main VALUES ($1, 'between the catchups')", 6)
+  return true
+end
+LUA
+close $hf;
+my $plan = plan_file('exact1', "filters:\n  exclude_table_data: [\"public.tc\"]", <<"STEPS");
+    - wait_for_catchup: { timeout: 60s }
+    - lua: $hook
     - wait_for_catchup: { timeout: 60s }
     - sync_sequences: { margin: 1000 }
     - verify: { level: checksum }
@@ -270,7 +284,22 @@ is(psql($tgt, 'SELECT count(*) FROM zero'), 3, 'three rows of the zero-column ta
 is(psql($tgt, 'SELECT count(*) FROM tc'), 0, 'the excluded child was emptied by the cascade, as on the source');
 unlike(slurp($log), qr/could not apply/, 'the applier refused nothing');
 
+# a resumed run knows what is held: kill -9 at the gate, apply again
+kill 'KILL', $pid; waitpid($pid, 0);
+$log = "$dir/apply1b.err";
+$pid = start_apply($plan, $env, $log);
+ok(wait_until(sub { slurp($log) =~ /cutover gate: waiting for approval/ }, 120, $pid),
+   'after kill -9 at the gate, the resumed apply reaches the gate') or diag(`tail -30 $log`);
+is(psql($tgt, q{SELECT string_agg(object_name || '=' || enabled, ',' ORDER BY object_name)
+                 FROM pgshift.held_triggers WHERE plan = 'exact1'}),
+   'always_log=A,replica_count=R,rl_also=A', 'the resumed run still has the states to restore');
+psql($src, "INSERT INTO tr_main VALUES (5, 'after the resume'); INSERT INTO rl_src VALUES (4)");
+caught_up($src, $tgt, 'exact1', 'after the resume');
+same_tables($src, $tgt, 'after the resume, triggers still quiet', 17);
 finish_cutover($plan, $env, $pid, $log, 'exact1');
+same_tables($src, $tgt, 'after cutover (a row written between the two catchups applied once)', 17);
+is(psql($tgt, 'SELECT at_insert FROM tr_log WHERE main_id = 6'), 'between the catchups',
+   'the row written between the catchups arrived, with its trigger\'s log row once');
 my $trig = q{SELECT string_agg(c.relname || '.' || t.tgname || '=' || t.tgenabled::text, ',' ORDER BY c.relname, t.tgname)
              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal};
 is(psql($tgt, $trig), psql($src, $trig), 'after cutover every trigger has the source\'s enabled state');
@@ -280,9 +309,11 @@ is(psql($tgt, "SELECT count(*) FROM pgshift.held_triggers"), 0, 'pgshift.held_tr
 my $after = slurp($log);
 like($after, qr/restored the ENABLE ALWAYS \/ ENABLE REPLICA state of 3 trigger\(s\) and rule\(s\)/,
      'apply says it restored them');
-ok(index($after, 'wait_for_catchup: caught up') < index($after, 'restored the ENABLE ALWAYS'),
-   'they were restored once caught up, before the later cutover steps');
-like($after, qr/cutover\.3:verify: done/, 'the cutover verify (level checksum) passed');
+my $restored = index($after, 'restored the ENABLE ALWAYS');
+ok($restored > index($after, 'cutover.3:wait_for_catchup: started')
+   && $restored < index($after, 'cutover.4:sync_sequences: started'),
+   'they were restored by the last wait_for_catchup, not the first, before the later cutover steps');
+like($after, qr/cutover\.5:verify: done/, 'the cutover verify (level checksum) passed');
 for my $s (qw(s_max s_cycle s_desc)) {
     like($after, qr/sequence "public"\."$s" is at -?\d+, closer than the margin of 1000 to its (MAXVALUE|MINVALUE)/,
          "sync_sequences warns that $s gets no margin");
@@ -297,6 +328,37 @@ is(psql($tgt, "SELECT nextval('s_plain')"), psql($src, "SELECT nextval('s_plain'
 my $idseq = "pg_get_serial_sequence('public.id_key', 'id')";
 is(psql($tgt, "SELECT nextval($idseq)"), psql($src, "SELECT nextval($idseq)") + 1000,
    'the identity sequence moved by SET id = DEFAULT is synced too');
+
+# ---- 3b. a migration abandoned at the gate: `pgshift cleanup` restores what was held
+{
+    my ($csrc, $ctgt) = (db_uri($src0, 'exact_abandon'), db_uri($tgt0, 'exact_abandon'));
+    psql($src0, 'CREATE DATABASE exact_abandon');
+    psql($tgt0, 'CREATE DATABASE exact_abandon');
+    psql($csrc, <<'SQL');
+CREATE TABLE ab (id int PRIMARY KEY);
+CREATE TABLE ab_log (id int PRIMARY KEY);
+CREATE FUNCTION ab_log_it() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO public.ab_log VALUES (NEW.id); RETURN NEW; END$$;
+CREATE TRIGGER ab_always AFTER INSERT ON ab FOR EACH ROW EXECUTE FUNCTION ab_log_it();
+ALTER TABLE ab ENABLE REPLICA TRIGGER ab_always;
+SQL
+    my $cplan = plan_file('exact_abandon', '', "    - wait_for_catchup: { timeout: 60s }\n");
+    my $cenv = { SOURCE_URI => $csrc, TARGET_URI => $ctgt };
+    my $clog = "$dir/apply3.err";
+    my $cpid = start_apply($cplan, $cenv, $clog);
+    ok(wait_until(sub { slurp($clog) =~ /cutover gate: waiting for approval/ }, 120, $cpid),
+       'abandon: apply reaches the gate') or diag(`tail -30 $clog`);
+    kill 'KILL', $cpid; waitpid($cpid, 0);
+    my $state = q{SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'ab_always'};
+    is(psql($ctgt, $state), 'D', 'abandon: the REPLICA trigger is disabled on the target after the kill');
+    my $r = run_pgshift($cenv, 'cleanup', $cplan);
+    is($r->{rc}, 0, 'abandon: pgshift cleanup succeeds') or diag($r->{err});
+    like($r->{err}, qr/cleanup: restored the ENABLE ALWAYS \/ ENABLE REPLICA state of 1 trigger/,
+         'abandon: cleanup says it restored the held trigger');
+    is(psql($ctgt, $state), 'R', 'abandon: the target trigger is ENABLE REPLICA again, as on the source');
+    $r = run_pgshift($cenv, 'reset', $cplan, '--yes');
+    is($r->{rc}, 0, 'abandon: reset then drops what apply created') or diag($r->{err});
+}
 
 # ---- 8. LATIN1 source database, UTF8 target
 my ($lsrc, $ltgt) = (db_uri($src0, 'latin'), db_uri($tgt0, 'latin'));

@@ -10,6 +10,9 @@
 #      run with exit 1 and the documented message; once the source is back,
 #      a second apply resumes to the gate, and after the cutover the target
 #      is identical.
+#   3. the source goes down just as the cutover starts (a Lua cutover step
+#      stops it and starts it again 3 s later): wait_for_catchup opens its
+#      source session again, the cutover completes, identical.
 use strict;
 use warnings;
 use FindBin;
@@ -38,7 +41,9 @@ INSERT INTO public.filler SELECT g, repeat(md5(g::text), 4) FROM generate_series
 SQL
 
 sub plan_for {
-    my ($name, $reconnect_for) = @_;
+    my ($name, $reconnect_for, $extra_steps, $hooks) = @_;
+    $extra_steps //= '';
+    $hooks //= '';
     (my $uri = $tgt) =~ s{/postgres$}{/$name};
     psql($tgt, "CREATE DATABASE $name");
     my $pdir = tempdir(CLEANUP => 1);
@@ -60,11 +65,12 @@ cdc:
 cutover:
   approval: manual
   steps:
-    - wait_for_catchup: { timeout: 60s }
+$extra_steps    - wait_for_catchup: { timeout: 60s }
     - sync_sequences: { margin: 0 }
     - verify: { level: count }
 cleanup:
   keep_state: true
+$hooks
 YAML
     return ($path, { SOURCE_URI => $src, TARGET_URI => $uri }, $uri);
 }
@@ -266,6 +272,41 @@ my $lock_re = qr/state: the advisory lock of plan "recon1" is held again/;
     waitpid($pid, 0);
     is($? >> 8, 0, 'the resumed apply completes the cutover') or diag(slurp("$dir/apply2b.err"));
     same_tables($uri, 'after the resume');
+}
+
+# ---- 3. the source is down when the cutover's wait_for_catchup starts
+{
+    my $hook = "$dir/stop_source.lua";
+    my $ctl = "$FindBin::Bin/../lib/pg_clusters.sh ctl $c->{dir} source";
+    open(my $fh, '>', $hook) or die;
+    print $fh <<"LUA";
+-- stops the source, and starts it again 3 s later in the background
+return function(event, ctx)
+  local rc, out = pgshift.exec("$ctl stop fast")
+  if rc ~= 0 then return false, "could not stop the source: " .. out end
+  pgshift.exec("(sleep 3; $ctl start) >/dev/null 2>&1 &")
+  return true
+end
+LUA
+    close($fh);
+    my ($plan, $env, $uri) = plan_for('recon3', '60s', "    - lua: $hook\n",
+                                      "hooks:\n  allow_shell: true\n  timeout: 30s\n");
+    my $log = "$dir/apply3.err";
+    my $stop = "$dir/stop3";
+    my $wl = start_workload(6_000_000, $stop);
+    my $pid = start_apply($plan, $env, $log);
+    ok(wait_until(sub { slurp($log) =~ /cutover gate: waiting for approval/ }, 90, $pid),
+       'apply reaches the gate') or diag(slurp($log));
+    sleep 1;
+    stop_workload($wl, $stop);
+    my $r = run_pgshift($env, 'cutover', $plan);
+    waitpid($pid, 0);
+    is($? >> 8, 0, 'the cutover completes although the source was down when it began')
+        or diag(slurp($log));
+    like(slurp($log), qr/wait_for_catchup: could not connect to the source .*; reconnect attempt 1 in/,
+         'wait_for_catchup found the source down and tried again');
+    like(slurp($log), qr/wait_for_catchup reconnected after/, 'and got its session back');
+    same_tables($uri, 'after a cutover that began with the source down');
 }
 
 done_testing();

@@ -63,7 +63,8 @@ $r = run_pgshift(\%env, 'status', $plan);
 is($r->{rc}, 0, 'status exits 0');
 my $out = $r->{out};
 like($out, qr/^run\s+\Q$run_id\E$/m, 'text: run id');
-like($out, qr/^status\s+running$/m, 'text: run status');
+like($out, qr/^status\s+interrupted \(no apply is running; "pgshift apply \Q$plan\E" resumes it\)$/m,
+     'text: a running row that no process holds the lock of is interrupted, with how to resume');
 like($out, qr/^started\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/m, 'text: start time');
 like($out, qr/^cutover\s+not approved/m, 'text: not approved');
 like($out, qr/^cdc\s+received 0\/5000400, applied 0\/5000100, lag 768 B \(\d+ s\)$/m,
@@ -92,10 +93,11 @@ ok($j, 'status --json is valid JSON') or diag($@, $r->{out});
 is_deeply([sort keys %$j],
           [sort qw(plan run_id plan_sha256 status started_at updated_at finished_at approved
                    approved_at approved_by fenced received_lsn applied_lsn lag_bytes lag_seconds
-                   error stages steps)], 'json: the documented keys');
+                   error stages steps live paused_at)], 'json: the documented keys');
 is($j->{plan}, 'status_demo', 'json: plan');
 is($j->{run_id}, $run_id, 'json: run_id');
-is($j->{status}, 'running', 'json: status');
+is($j->{status}, 'interrupted', 'json: status of a run no process holds');
+ok(JSON::PP::is_bool($j->{live}) && !$j->{live}, 'json: not live');
 like($j->{started_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'json: started_at in UTC');
 is($j->{finished_at}, undef, 'json: finished_at null');
 ok(!$j->{approved}, 'json: not approved');
@@ -134,18 +136,28 @@ for (1 .. 50) {
     sleep 0.1;
 }
 ok($held, 'a session holds the plan lock, as a running apply would');
+like(run_pgshift(\%env, 'status', $plan)->{out}, qr/^status\s+running$/m,
+     'text: the run is running while its lock is held');
 $r = run_pgshift(\%env, 'cutover', $plan);
-is($r->{rc}, 0, 'cutover exits 0 while the lock is held');
+is($r->{rc}, 1, 'cutover exits 1 while the live apply is not at the gate');
+like($r->{err}, qr/the apply of plan status_demo \(run \Q$run_id\E\) is not waiting at the cutover gate; nothing was approved/,
+     'cutover says the apply is not at the gate');
+is(psql($dst, "SELECT approved_at IS NULL FROM pgshift.runs WHERE plan = 'status_demo'"), 't',
+   'nothing was approved');
+# the holder's session is now the one waiting at the gate, as the gate step records it
+psql($dst, "UPDATE pgshift.runs SET gate_pid = (SELECT pid FROM pg_locks WHERE locktype = 'advisory'"
+         . " AND granted LIMIT 1) WHERE plan = 'status_demo'");
+$r = run_pgshift(\%env, 'cutover', $plan);
+is($r->{rc}, 0, 'cutover exits 0 while the apply waits at the gate');
 like($r->{out}, qr/^approved the cutover of plan status_demo \(run \Q$run_id\E, running\) on \S*\*\*\*\S* as postgres at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/m,
      'cutover says what it approved, with the target redacted');
 unlike($r->{out} . $r->{err}, qr/s3cret-pw/, 'cutover never prints the password');
-kill 'TERM', $holder;
-waitpid($holder, 0);
-
 $r = run_pgshift(\%env, 'cutover', $plan);
 is($r->{rc}, 0, 'a second cutover exits 0');
 like($r->{out}, qr/was already approved at .* by postgres; nothing changed/,
      'a second cutover says it was approved already');
+kill 'TERM', $holder;
+waitpid($holder, 0);
 $j = decode_json(run_pgshift(\%env, 'status', $plan, '--json')->{out});
 ok($j->{approved} && $j->{approved_by} eq 'postgres' && $j->{approved_at},
    'status shows the approval');

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tap.h"
 #include "pg/conn.h"
@@ -198,8 +199,13 @@ test_approval(const char *uri, struct state *st)
 
 	pgs_error_clear(&err);
 	ok(state_is_approved(st, &approved, &err) && !approved, "not approved at first");
-	ok(state_approve_plan(&a, &ap, &err) && ap.exists && !ap.already,
-	   "approval from another connection while apply holds the lock");
+	ok(state_approve_plan(&a, &ap, &err) && ap.exists && ap.live && !ap.waiting && !ap.approved_at,
+	   "a live apply not at the gate is not approved");
+	approval_free(&ap);
+	ok(state_is_approved(st, &approved, &err) && !approved, "still not approved");
+	ok(state_gate_wait(st, true, &err), "the apply waits at the gate");
+	ok(state_approve_plan(&a, &ap, &err) && ap.exists && ap.waiting && !ap.already,
+	   "approval from another connection while apply waits at the gate");
 	ok(ap.run_id && ap.approved_by && ap.approved_at > 0, "approval returns run, role and time");
 	is_str(ap.status, "running", "approval sees the run's status");
 	approval_free(&ap);
@@ -207,6 +213,8 @@ test_approval(const char *uri, struct state *st)
 	ok(state_approve_plan(&a, &ap, &err) && ap.exists && ap.already,
 	   "approving twice says it was approved already");
 	approval_free(&ap);
+	ok(state_gate_wait(st, false, &err) && state_is_approved(st, &approved, &err) && !approved,
+	   "an approval counts only while its session waits at the gate");
 	ok(state_approve(st, &err), "state_approve on the locked state works too");
 	ok(state_approve_plan(&none, &ap, &err) && !ap.exists, "approving a plan without run: no run");
 	approval_free(&ap);
@@ -368,6 +376,84 @@ test_drop_foreign(PGconn *chk, const char *uri)
 	state_close(st);
 }
 
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Ends the session holding plan's advisory lock and waits until it is gone; its pid or NULL. */
+static char *
+kill_lock_holder(PGconn *chk, const char *plan)
+{
+	char *pid = q1(chk, "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
+				   " AND ((l.classid::bigint << 32) | l.objid::bigint) ="
+				   " hashtextextended('pgshift:' || $1, 0)", plan);
+	char *gone = NULL;
+
+	free(q1(chk, "SELECT pg_terminate_backend($1::int)", pid));
+	for (int i = 0; i < 100; i++) {
+		free(gone);
+		gone = q1(chk, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int", pid);
+		if (strcmp(gone, "0") == 0)
+			break;
+		sleep_ms(50);
+	}
+	free(gone);
+	return pid;
+}
+
+/*
+ * A lost state session (here: its backend terminated, 57P01, as a target
+ * restart would) is opened again and its lock taken again by the next
+ * call; if another session took the lock meanwhile, that call and every
+ * later one fail saying so.
+ */
+static void
+test_reconnect(PGconn *chk, const char *uri)
+{
+	struct plan p = make_plan("state_r", uri);
+	struct pgs_error err;
+	struct state *st;
+	char *old, *now;
+	bool locked;
+	PGconn *other;
+
+	pgs_error_clear(&err);
+	p.cdc.reconnect_for_ms = 5000;
+	st = state_open(&p, &locked, &err);
+	if (!st || !state_ensure_schema(st, &err)) {
+		printf("# %s\n", err.message);
+		return;
+	}
+	old = kill_lock_holder(chk, "state_r");
+	ok(st && state_set_received_lsn(st, NULL, &err), "a call after the session was terminated works");
+	now = q1(chk, "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
+			 " AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('pgshift:' || $1, 0)",
+			 "state_r");
+	ok(strcmp(now, old) != 0 && strncmp(now, "(", 1) != 0, "the plan's lock is held again, by a new session");
+	free(old);
+	free(now);
+
+	old = kill_lock_holder(chk, "state_r");
+	other = pg_connect(uri, &(struct pg_session) {"target", "pgshift-test", false, false, false},
+					   &err);
+	free(q1(other, "SELECT pg_advisory_lock(hashtextextended('pgshift:' || $1, 0))", "state_r"));
+	pgs_error_clear(&err);
+	ok(!state_set_received_lsn(st, NULL, &err), "when another session took the lock meanwhile, the call fails");
+	ok(strstr(err.message, "the target was unreachable and, meanwhile, the advisory lock of plan"
+			  " \"state_r\" was taken by another session") != NULL, "saying so");
+	printf("# %s\n", err.message);
+	pgs_error_clear(&err);
+	ok(!state_check_lock(st, &err) && strstr(err.message, "was taken by another session"),
+	   "state_check_lock says it too, so the run stops");
+	free(old);
+	state_close(st);
+	PQfinish(other);
+}
+
 static int
 run_all(const char *uri)
 {
@@ -401,6 +487,7 @@ run_all(const char *uri)
 	test_race(chk, uri);
 	test_drop(chk, uri, st);
 	test_drop_foreign(chk, uri);
+	test_reconnect(chk, uri);
 	state_close(st);
 	PQfinish(chk);
 	return done_testing();

@@ -1,0 +1,115 @@
+/* The signal watcher of apply; see stop.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "pg/dump.h"
+#include "run/stop.h"
+#include "util/log.h"
+
+static sigset_t watched;
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;    /* guards attached */
+static struct run *attached;
+static atomic_int first_signal;
+
+static const char *
+signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* The signal's default action: the process ends as if it had never been caught. */
+static void
+die_by(int sig)
+{
+	sigset_t one;
+
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
+}
+
+/* Cancels what the run's steps execute on the servers, and the pg_dump/pg_restore children. */
+static void
+cancel_work(struct run *run)
+{
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	if (!run_end_sessions(run->plan, run->run_id, false, NULL, &err))
+		log_report(LOG_WARNING, &err);
+	pgtool_kill_children(SIGTERM);
+}
+
+static void
+first(struct run *run, int sig)
+{
+	atomic_store(&first_signal, sig);
+	atomic_store(&run->cancel, true);
+	log_warning("received %s: stopping; no new step starts and running ones are cancelled "
+				"on the servers (a second signal exits at once)", signal_name(sig));
+	cancel_work(run);
+}
+
+static void *
+watch(void *arg)
+{
+	(void) arg;
+	for (;;) {
+		struct timespec tick = {1, 0};
+		bool stopping = atomic_load(&first_signal) != 0;
+		int sig = sigtimedwait(&watched, NULL, stopping ? &tick : NULL);
+
+		pthread_mutex_lock(&attach_lock);
+		if (sig < 0) {
+			/* a step between two statements may have started its next one */
+			if (attached && errno == EAGAIN)
+				cancel_work(attached);
+		} else if (!attached || stopping) {
+			if (stopping)
+				log_warning("received %s again: exiting at once; \"pgshift apply\" resumes "
+							"the run", signal_name(sig));
+			die_by(sig);
+		} else {
+			first(attached, sig);
+		}
+		pthread_mutex_unlock(&attach_lock);
+	}
+	return NULL;
+}
+
+bool
+stop_watch_start(struct pgs_error *err)
+{
+	pthread_t thread;
+	int rc;
+
+	sigemptyset(&watched);
+	sigaddset(&watched, SIGINT);
+	sigaddset(&watched, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &watched, NULL);
+	rc = pthread_create(&thread, NULL, watch, NULL);
+	if (rc != 0)
+		return pgs_fail(err, "could not start the signal watcher thread: %s", strerror(rc));
+	pthread_detach(thread);
+	return true;
+}
+
+void
+stop_watch_attach(struct run *run)
+{
+	pthread_mutex_lock(&attach_lock);
+	attached = run;
+	pthread_mutex_unlock(&attach_lock);
+}
+
+int
+stop_signal(void)
+{
+	return atomic_load(&first_signal);
+}

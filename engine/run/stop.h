@@ -1,0 +1,27 @@
+/*
+ * SIGINT and SIGTERM during `apply` (DESIGN.md §4b). A watcher thread takes
+ * both signals (every other thread blocks them). While a run is attached, a
+ * first signal stops it: no new step starts (run->cancel), the statements
+ * of its steps are cancelled on both servers, again every second until the
+ * run detaches, and apply records the run `interrupted`. A second signal,
+ * or any signal while no run is attached (nothing to record yet), ends the
+ * process at once by the signal's default action.
+ */
+#ifndef PGSHIFT_RUN_STOP_H
+#define PGSHIFT_RUN_STOP_H
+
+#include <stdbool.h>
+
+#include "run/run.h"
+#include "util/error.h"
+
+/* Starts the watcher; call before any other thread exists (they inherit the mask). */
+bool stop_watch_start(struct pgs_error *err);
+
+/* From now on a first signal stops run; NULL: back to ending the process. */
+void stop_watch_attach(struct run *run);
+
+/* The first signal that stopped an attached run; 0 when none did. */
+int stop_signal(void);
+
+#endif

@@ -1,0 +1,284 @@
+# The run's life cycle as an operator lives it (DESIGN.md §4b), on real
+# servers:
+#   a. the gate: an apply killed at the manual gate is shown `interrupted`
+#      by status; `pgshift cutover` then refuses (no live apply waits), no
+#      approval is stored, and the resumed apply waits at the gate again
+#      until a `cutover` given to it lets it finish.
+#   b. the confirmation is asked whenever stdin is a terminal, even with
+#      stdout and stderr piped (`apply p.yaml 2>&1 | tee log`); "n" changes
+#      nothing, "y" applies; without a terminal nothing is asked.
+#   c. SIGTERM while the target builds an index: apply cancels the build on
+#      the server, records `interrupted`, says how to resume and exits 143
+#      within 10 s; the resume finishes without copying again.
+#   d. a second SIGINT ends apply at once (by the signal) even while the
+#      stop waits for a slow cutover hook; a later apply finishes the run.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use File::Temp qw(tempdir);
+use JSON::PP;
+use POSIX ();
+use Test::More;
+use Time::HiRes qw(sleep time);
+use PgShift::Cluster;
+use PgShift::Compare qw(compare_tables);
+use PgShift::Run;
+
+my $c = start_clusters();
+my ($src0, $tgt0) = ($c->{source_uri}, $c->{target_uri});
+my $dir = tempdir(CLEANUP => 1);
+
+sub db_uri { my ($uri, $db) = @_; (my $u = $uri) =~ s{/postgres$}{/$db}; return $u; }
+sub slurp { my ($f) = @_; open(my $fh, '<', $f) or return ''; local $/; return <$fh> // ''; }
+
+sub wait_until {
+    my ($cond, $secs, $pid) = @_;
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        return 1 if $cond->();
+        return 0 if $pid && waitpid($pid, POSIX::WNOHANG()) == $pid;
+        sleep 0.1;
+    }
+    return 0;
+}
+
+# A source and a target database of their own, and a plan between them.
+sub pair {
+    my ($name, $schema_sql, $plan_tail) = @_;
+    psql($src0, "CREATE DATABASE $name");
+    psql($tgt0, "CREATE DATABASE $name");
+    my ($src, $tgt) = (db_uri($src0, $name), db_uri($tgt0, $name));
+    psql($src, $schema_sql);
+    my $path = write_plan(<<"YAML" . $plan_tail, tempdir(CLEANUP => 1));
+version: 1
+name: $name
+source:
+  uri: \${SOURCE_URI}
+target:
+  uri: \${TARGET_URI}
+copy:
+  table_jobs: 2
+  index_jobs: 2
+  vacuum_analyze: false
+YAML
+    return ($path, { SOURCE_URI => $src, TARGET_URI => $tgt }, $src, $tgt);
+}
+
+# apply in the background, its stderr in $log; returns the pid.
+sub start_apply {
+    my ($env, $plan, $log, @extra) = @_;
+    my $pid = fork() // die;
+    if ($pid == 0) {
+        $ENV{$_} = $env->{$_} for keys %$env;
+        open(STDIN, '<', '/dev/null'); open(STDOUT, '>', '/dev/null'); open(STDERR, '>', $log);
+        exec(pgshift_bin(), 'apply', $plan, '--yes', '--no-progress', @extra) or POSIX::_exit(99);
+    }
+    return $pid;
+}
+
+sub identical {
+    my ($src, $tgt, $what) = @_;
+    my @diff = grep { defined $_->[2] } compare_tables($src, $tgt);
+    ok(!@diff, "$what: every table identical on source and target")
+        or diag(join("\n", map { $_->[2] } @diff));
+}
+
+my $schema = <<'SQL';
+CREATE TABLE public.items (id serial PRIMARY KEY, v text);
+CREATE TABLE public.notes (id int PRIMARY KEY, body text);
+INSERT INTO public.items (v) SELECT 'item ' || g FROM generate_series(1, 500) g;
+INSERT INTO public.notes SELECT g, md5(g::text) FROM generate_series(1, 300) g;
+SQL
+
+# ---- a. an approval belongs to the live run waiting at the gate
+{
+    my ($plan, $env, $src, $tgt) = pair('rs_gate', $schema, <<'YAML');
+cdc:
+  enabled: false
+cutover:
+  approval: manual
+cleanup:
+  keep_state: true
+YAML
+    my $at_gate = sub { my ($log) = @_; slurp($log) =~ /cutover gate: waiting for approval/ };
+    my $pid = start_apply($env, $plan, "$dir/gate1.err");
+    ok(wait_until(sub { $at_gate->("$dir/gate1.err") }, 60, $pid), 'apply waits at the manual gate')
+        or diag(slurp("$dir/gate1.err"));
+    my $j = decode_json(run_pgshift($env, 'status', $plan, '--json')->{out});
+    ok($j->{live} && $j->{status} eq 'running', 'status --json: the waiting run is live and running');
+    like(run_pgshift($env, 'status', $plan)->{out}, qr/^cutover\s+WAITING FOR APPROVAL/m,
+         'status: WAITING FOR APPROVAL while the apply waits');
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+
+    my $r = run_pgshift($env, 'status', $plan);
+    like($r->{out}, qr/^status\s+interrupted \(no apply is running; "pgshift apply \Q$plan\E" resumes it\)$/m,
+         'status: a killed run is interrupted, with how to resume');
+    like($r->{out}, qr/^cutover\s+not approved/m, 'status: a dead run is not waiting for approval');
+    $j = decode_json(run_pgshift($env, 'status', $plan, '--json')->{out});
+    ok(!$j->{live} && $j->{status} eq 'interrupted', 'status --json: interrupted, not live');
+
+    $r = run_pgshift($env, 'cutover', $plan);
+    is($r->{rc}, 1, 'cutover with no live apply at the gate exits 1');
+    like($r->{err}, qr/no pgshift apply of plan rs_gate is running \(run \S+ is interrupted and no process holds the plan's lock\); there is no cutover gate to approve/,
+         'cutover says no apply is running');
+    like($r->{err}, qr/hint: "pgshift apply \Q$plan\E" resumes the run and waits at the gate/,
+         'cutover says how to get a gate to approve');
+    is(psql($tgt, "SELECT approved_at IS NULL FROM pgshift.runs WHERE plan = 'rs_gate'"), 't',
+       'no approval was stored for the dead run');
+
+    $pid = start_apply($env, $plan, "$dir/gate2.err");
+    ok(wait_until(sub { $at_gate->("$dir/gate2.err") }, 60, $pid), 'the resumed apply waits at the gate again')
+        or diag(slurp("$dir/gate2.err"));
+    sleep 2;
+    is(waitpid($pid, POSIX::WNOHANG()), 0, 'it does not pass the gate on its own');
+    is(psql($tgt, "SELECT status FROM pgshift.steps WHERE plan = 'rs_gate' AND step_id = 'cutover.gate'"),
+       'running', 'the gate step is still running');
+    $r = run_pgshift($env, 'cutover', $plan);
+    is($r->{rc}, 0, 'cutover approves the live apply at the gate') or diag($r->{err});
+    like($r->{out}, qr/^approved the cutover of plan rs_gate/m, 'cutover says what it approved');
+    ok(wait_until(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 60), 'apply ends after the approval');
+    is($? >> 8, 0, 'and finishes') or diag(slurp("$dir/gate2.err"));
+    identical($src, $tgt, 'after the gate');
+
+    $r = run_pgshift($env, 'cutover', $plan);
+    is($r->{rc}, 1, 'cutover of a finished run exits 1');
+    like($r->{err}, qr/run \S+ is finished and no process holds the plan's lock/,
+         'cutover says the run is finished');
+}
+
+# ---- b. the confirmation follows stdin, not stdout
+# Runs apply with stdin on a pseudo-terminal that answers $answer, stdout and
+# stderr into one pipe (as `2>&1 | tee log`); returns (exit code, output).
+sub apply_on_pty {
+    my ($env, $plan, $answer) = @_;
+    my $py = <<'PY';
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.Popen(sys.argv[2:], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+os.close(slave)
+os.write(master, sys.argv[1].encode() + b"\n")
+out = p.communicate()[0]
+sys.stdout.buffer.write(out)
+sys.exit(p.returncode)
+PY
+    local %ENV = (%ENV, %$env);
+    open(my $fh, '-|', 'python3', '-c', $py, $answer, pgshift_bin(), 'apply', $plan, '--no-progress')
+        or die "python3: $!";
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return ($? >> 8, $out);
+}
+
+{
+    my ($plan, $env, $src, $tgt) = pair('rs_confirm', $schema, <<'YAML');
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+cleanup:
+  keep_state: true
+YAML
+    my ($rc, $out) = apply_on_pty($env, $plan, 'n');
+    like($out, qr/pgshift will apply plan "rs_confirm": 2 tables, \d+ steps, into the target\.\nProceed\? \[y\/N\]/,
+         'stdin a terminal, stdout piped: the confirmation is asked');
+    is($rc, 1, 'answering n exits 1');
+    like($out, qr/nothing was changed/, 'and says nothing was changed');
+    is(psql($tgt, "SELECT to_regclass('pgshift.runs') IS NULL AND to_regclass('public.items') IS NULL"), 't',
+       'the target was not touched');
+
+    ($rc, $out) = apply_on_pty($env, $plan, 'y');
+    is($rc, 0, 'answering y applies the plan') or diag($out);
+    identical($src, $tgt, 'after a confirmed apply');
+
+    my $r = run_pgshift($env, 'apply', $plan, '--no-progress');
+    unlike($r->{err}, qr/Proceed\?/, 'without a terminal on stdin nothing is asked');
+    is($r->{rc}, 0, 'and the (finished) run is applied again without a question');
+}
+
+# ---- c. SIGTERM while the target builds an index; a second SIGINT exits at once
+{
+    # the index expression sleeps 10 ms a row on the target (the source built it fast)
+    my ($plan, $env, $src, $tgt) = pair('rs_signal', <<'SQL', <<'YAML');
+CREATE FUNCTION public.slow_key(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+CREATE TABLE public.t (id int PRIMARY KEY, v text);
+INSERT INTO public.t SELECT g, md5(g::text) FROM generate_series(1, 3000) g;
+CREATE INDEX t_slow ON public.t (public.slow_key(id));
+CREATE OR REPLACE FUNCTION public.slow_key(int) RETURNS int LANGUAGE sql IMMUTABLE
+  AS 'SELECT $1 FROM (SELECT pg_sleep(0.01)) s';
+SQL
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+cleanup:
+  keep_state: true
+YAML
+    my $building = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                 . " AND query LIKE 'CREATE INDEX%t_slow%'";
+    my $pid = start_apply($env, $plan, "$dir/sig1.err");
+    ok(wait_until(sub { (eval { psql($tgt, $building) } // 0) > 0 }, 60, $pid),
+       'the target is building the slow index') or diag(slurp("$dir/sig1.err"));
+    my $t0 = time;
+    kill 'TERM', $pid;
+    ok(wait_until(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 10), 'apply exits within 10 s of SIGTERM')
+        or kill('KILL', $pid);
+    my $status = $?;
+    ok(!($status & 127) && ($status >> 8) == 143, 'it exits with code 143 (128 + SIGTERM)')
+        or diag("wait status $status after " . (time - $t0) . ' s');
+    my $log = slurp("$dir/sig1.err");
+    like($log, qr/received SIGTERM: stopping; no new step starts and running ones are cancelled/,
+         'it says it is stopping');
+    like($log, qr/run \S+ of plan "rs_signal" was interrupted by SIGTERM/, 'it says the run was interrupted');
+    like($log, qr/hint: "pgshift apply \Q$plan\E" resumes it/, 'and how to resume');
+    is(psql($tgt, $building), 0, 'the index build was cancelled on the target');
+    is(psql($tgt, "SELECT status FROM pgshift.runs WHERE plan = 'rs_signal'"), 'interrupted',
+       'the state records the run interrupted');
+    like(run_pgshift($env, 'status', $plan)->{out}, qr/^status\s+interrupted \(no apply is running/m,
+         'status shows it interrupted');
+
+    # the resume builds the index quickly: it is the same index, without the sleep
+    psql($tgt, "CREATE OR REPLACE FUNCTION public.slow_key(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT \$1'");
+    my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'apply resumes the interrupted run and finishes') or diag($r->{err});
+    identical($src, $tgt, 'after the interrupted run');
+    is(psql($tgt, "SELECT string_agg(step_id || '=' || attempts, ',' ORDER BY step_id) FROM pgshift.steps"
+             . " WHERE plan = 'rs_signal' AND step_id IN ('copy:public.t', 'index:public.t_slow')"),
+       'copy:public.t=1,index:public.t_slow=2', 'the copy ran once, the cancelled index build again');
+}
+
+# ---- d. a second signal ends the process at once, whatever the stop waits for
+{
+    my ($plan, $env, $src, $tgt) = pair('rs_twice', $schema, <<'YAML');
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+  steps:
+    - lua: slow.lua
+cleanup:
+  keep_state: true
+YAML
+    (my $pdir = $plan) =~ s{/[^/]+$}{};
+    open(my $fh, '>', "$pdir/slow.lua") or die; print $fh "return function() if pgshift.env('SLOW_HOOK') then pgshift.sleep(30) end end\n"; close $fh;
+    my $pid = start_apply({ %$env, SLOW_HOOK => 1 }, $plan, "$dir/twice.err");
+    ok(wait_until(sub { (eval { psql($tgt, "SELECT count(*) FROM pgshift.steps WHERE step_id LIKE 'cutover.%:lua'"
+                                          . " AND status = 'running'") } // 0) > 0 }, 60, $pid),
+       'apply runs a slow cutover hook') or diag(slurp("$dir/twice.err"));
+    kill 'INT', $pid;
+    ok(wait_until(sub { slurp("$dir/twice.err") =~ /received SIGINT: stopping/ }, 5), 'the first SIGINT starts the stop');
+    my $t0 = time;
+    kill 'INT', $pid;
+    ok(wait_until(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 3), 'the second SIGINT ends apply at once')
+        or kill('KILL', $pid);
+    is($? & 127, 2, 'apply was ended by SIGINT itself');
+    like(slurp("$dir/twice.err"), qr/received SIGINT again: exiting at once/, 'it says so');
+    like(run_pgshift($env, 'status', $plan)->{out}, qr/^status\s+interrupted/m, 'status shows the run interrupted');
+    my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'a later apply finishes the run') or diag($r->{err});
+    identical($src, $tgt, 'after two signals');
+}
+
+done_testing();
