@@ -174,6 +174,7 @@ free_objects(struct catalog *cat)
 	for (size_t i = 0; i < cat->nglobals; i++) {
 		free(cat->globals[i].kind);
 		free(cat->globals[i].name);
+		free(cat->globals[i].dump_tag);
 	}
 	free(cat->globals);
 }

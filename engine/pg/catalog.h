@@ -87,6 +87,7 @@ struct cat_global {
 	char *name;                 /* pg_describe_object: "cast from integer to zoo.pair" */
 	bool superuser_only;        /* only a superuser can create it */
 	bool has_password;          /* a user mapping with a password option */
+	char *dump_tag;             /* a user mapping's tag in pg_dump's archive, else NULL */
 };
 
 struct cat_view {

@@ -2,7 +2,8 @@
  * The source's objects outside any schema that pg_dump moves with a
  * database: access methods, casts, transforms, procedural languages,
  * foreign-data wrappers, servers, user mappings and event triggers, the
- * user's own (not built in, not an extension's). They are read whatever the
+ * user's own (not built in, not an extension's, not made with another
+ * object such as a range type's multirange casts). They are read whatever the
  * filters say, because pg_dump moves them whatever the schemas: verify
  * checks each is on the target, preflight names the ones the target role
  * cannot create and the user mappings whose password pgshift leaves behind.
@@ -17,16 +18,17 @@
 
 #define GLOBAL_ROW(kind, cat, oidcol, super, secret, from) \
 	" SELECT '" kind "' AS kind, '" cat "'::pg_catalog.regclass AS classid, " oidcol \
-	" AS objid, " super " AS super, " secret " AS secret FROM pg_catalog." from
+	" AS objid, " super " AS super, " secret " AS secret, NULL::text AS tag FROM pg_catalog." from
 
 /*
  * super: only a superuser can create it (CREATE ACCESS METHOD, EVENT
  * TRIGGER, FOREIGN DATA WRAPPER, an untrusted language, a cast without a
  * function). pg_user_mappings shows umoptions only to whom may see them, as
- * it does to pg_dump.
+ * it does to pg_dump. tag: how pg_dump's archive names a user mapping (its
+ * entries have no oid).
  */
 static const char globals_sql[] =
-	"SELECT kind, name, super, secret FROM (SELECT o.kind,"
+	"SELECT kind, name, super, secret, tag FROM (SELECT o.kind, o.tag,"
 	" pg_catalog.pg_describe_object(o.classid, o.objid, 0) AS name, o.super, o.secret"
 	" FROM (" GLOBAL_ROW("access method", "pg_am", "oid", "true", "false", "pg_am")
 	" UNION ALL" GLOBAL_ROW("cast", "pg_cast", "oid", "castmethod <> 'f'", "false", "pg_cast")
@@ -38,13 +40,14 @@ static const char globals_sql[] =
 							"false", "pg_foreign_data_wrapper")
 	" UNION ALL" GLOBAL_ROW("server", "pg_foreign_server", "oid", "false", "false",
 							"pg_foreign_server")
-	" UNION ALL" GLOBAL_ROW("user mapping", "pg_user_mapping", "umid", "false",
-							"COALESCE('password' = ANY (SELECT split_part(x, '=', 1)"
-							" FROM pg_catalog.unnest(umoptions) x), false)", "pg_user_mappings")
+	" UNION ALL SELECT 'user mapping', 'pg_user_mapping'::pg_catalog.regclass, umid, false,"
+	"  COALESCE('password' = ANY (SELECT split_part(x, '=', 1)"
+	"   FROM pg_catalog.unnest(umoptions) x), false),"
+	"  'USER MAPPING ' || usename || ' SERVER ' || srvname FROM pg_catalog.pg_user_mappings"
 	" UNION ALL" GLOBAL_ROW("event trigger", "pg_event_trigger", "oid", "true", "false",
 							"pg_event_trigger")
 	" ) o WHERE o.objid >= 16384 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-	"  WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype = 'e')"
+	"  WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype IN ('e', 'i'))"
 	") g ORDER BY kind COLLATE \"C\", name COLLATE \"C\"";
 
 bool
@@ -65,6 +68,7 @@ cat_load_globals(struct cat_load *ctx)
 		g->name = cat_str(res, i, 1);
 		g->superuser_only = cat_bool(res, i, 2);
 		g->has_password = cat_bool(res, i, 3);
+		g->dump_tag = cat_str(res, i, 4);
 	}
 	PQclear(res);
 	return true;

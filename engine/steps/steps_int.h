@@ -43,7 +43,10 @@ bool name_set_query(struct name_set *s, PGconn *conn, const char *sql, struct pg
  */
 bool dump_filter_args(struct run *run, PGconn *src, struct pgtool_cmd *cmd,
 					  struct pgs_error *err);
-/* False for an archive entry of an extension the filters left out (or its comment). */
+/*
+ * False for an archive entry of an extension the filters left out (or its
+ * comment), and for a user mapping that holds a password.
+ */
 bool dump_keep_entry(const struct catalog *cat, const struct toc_entry *e);
 /* Adds --dbname and the options every pg_dump of pgshift takes. */
 bool dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,

@@ -180,6 +180,21 @@ kept_extension(const struct catalog *cat, const char *name)
 	return false;
 }
 
+/* A user mapping's password stays on the source: preflight names the mapping. */
+static bool
+mapping_with_password(const struct catalog *cat, const struct toc_entry *e)
+{
+	for (size_t i = 0; i < cat->nglobals; i++) {
+		const char *tag = cat->globals[i].dump_tag;
+		size_t len = tag ? strlen(tag) : 0;
+
+		if (cat->globals[i].has_password && tag && strncmp(e->rest, "- ", 2) == 0 &&
+			strncmp(e->rest + 2, tag, len) == 0 && e->rest[2 + len] == ' ')
+			return true;
+	}
+	return false;
+}
+
 bool
 dump_keep_entry(const struct catalog *cat, const struct toc_entry *e)
 {
@@ -188,6 +203,8 @@ dump_keep_entry(const struct catalog *cat, const struct toc_entry *e)
 
 	if (!e->desc)
 		return true;
+	if (strcmp(e->desc, "USER MAPPING") == 0)
+		return !mapping_with_password(cat, e);
 	if (strcmp(e->desc, "EXTENSION") == 0)
 		name = toc_tag(e, "");
 	else if (strcmp(e->desc, "COMMENT") == 0)
