@@ -67,7 +67,7 @@ check_mapping_passwords(struct pf_ctx *c)
 	for (size_t i = 0; i < cat->nglobals; i++)
 		n += cat->globals[i].has_password;
 	if (n == 0) {
-		pf_add(c, "user_mapping_passwords", CHECK_PASS, "no user mapping holds a password", NULL);
+		pf_add(c, "user_mapping_secrets", CHECK_PASS, "no user mapping holds a secret", NULL);
 		return;
 	}
 	buf_init(&b);
@@ -75,7 +75,7 @@ check_mapping_passwords(struct pf_ctx *c)
 	for (size_t i = 0; i < cat->nglobals; i++)
 		if (cat->globals[i].has_password)
 			pf_list_append(&b, k++, n, cat->globals[i].name);
-	pf_add_owned(c, "user_mapping_passwords", CHECK_WARN, buf_steal(&b),
+	pf_add_owned(c, "user_mapping_secrets", CHECK_WARN, buf_steal(&b),
 				 "create them on the target with CREATE USER MAPPING ... OPTIONS (password ...) "
 				 "before the cutover; verify --level schema reports them until then");
 }

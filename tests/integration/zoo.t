@@ -141,7 +141,7 @@ is(psql($src, q{SELECT (SELECT count(*) FROM pg_am WHERE amname = 'heap2')
     is($r->{rc}, 0, 'offline: plan finds nothing blocking') or diag($r->{out} . $r->{err});
     like($r->{out}, qr/PASS\s+global_objects\s+13 to move with the schema steps: access method heap2, cast from integer to zoo.pair/,
          'preflight lists the objects outside any schema it moves');
-    like($r->{out}, qr/WARN\s+user_mapping_passwords\s+not moved, their passwords stay on the source: user mapping for public on server loopback/,
+    like($r->{out}, qr/WARN\s+user_mapping_secrets\s+not moved, their passwords stay on the source: user mapping for public on server loopback/,
          'preflight names the user mapping whose password is not copied');
     $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
     is($r->{rc}, 0, 'offline: apply migrates the zoo') or diag($r->{err});

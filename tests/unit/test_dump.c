@@ -144,8 +144,8 @@ test_toc_tag(void)
 	char *tag;
 
 	toc_parse(&toc, text);
-	is_str(toc.items[4].desc, "USER MAPPING", "desc USER MAPPING");
-	is_str(toc.items[5].desc, "CAST", "desc CAST");
+	is_str(toc.items[2].desc, "USER MAPPING", "desc USER MAPPING");
+	is_str(toc.items[3].desc, "CAST", "desc CAST");
 	is_str(tag = toc_tag(&toc.items[0], ""), "hstore", "an extension's tag");
 	free(tag);
 	is_str(tag = toc_tag(&toc.items[1], "EXTENSION "), "hstore", "the extension a comment is on");
