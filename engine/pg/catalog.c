@@ -85,7 +85,8 @@ load_all(struct cat_load *ctx, const struct plan *plan)
 
 	return load_server(ctx) && load_schemas(ctx, list_all) && cat_load_tables(ctx) &&
 		   cat_load_columns(ctx) && cat_load_indexes(ctx) && cat_load_constraints(ctx) &&
-		   cat_load_sequences(ctx) && cat_load_extensions(ctx) && cat_load_views(ctx);
+		   cat_load_sequences(ctx) && cat_load_extensions(ctx) && cat_load_views(ctx) &&
+		   cat_load_globals(ctx);
 }
 
 bool
@@ -170,6 +171,12 @@ free_objects(struct catalog *cat)
 		free(cat->views[i].name);
 	}
 	free(cat->views);
+	for (size_t i = 0; i < cat->nglobals; i++) {
+		free(cat->globals[i].kind);
+		free(cat->globals[i].name);
+		free(cat->globals[i].dump_tag);
+	}
+	free(cat->globals);
 }
 
 void

@@ -81,6 +81,15 @@ struct cat_extension {
 	char *name, *version, *schema;
 };
 
+/* An object outside any schema (access method, cast, server...); see catalog_globals.c. */
+struct cat_global {
+	char *kind;                 /* "cast", "access method", "user mapping", ... */
+	char *name;                 /* pg_describe_object: "cast from integer to zoo.pair" */
+	bool superuser_only;        /* only a superuser can create it */
+	bool has_password;          /* a user mapping with a password option */
+	char *dump_tag;             /* a user mapping's tag in pg_dump's archive, else NULL */
+};
+
 struct cat_view {
 	char *schema, *name;
 	bool materialized;
@@ -111,6 +120,8 @@ struct catalog {
 	size_t nviews;
 	char **schemas;                     /* filtered user schemas */
 	size_t nschemas;
+	struct cat_global *globals;         /* all of the database's, not filtered */
+	size_t nglobals;
 	bool has_large_objects;
 	int64_t total_bytes;                /* of the filtered tables */
 	struct cat_unmatched *unmatched;

@@ -97,6 +97,7 @@ bool cat_load_constraints(struct cat_load *ctx);
 bool cat_load_sequences(struct cat_load *ctx);
 bool cat_load_extensions(struct cat_load *ctx);
 bool cat_load_views(struct cat_load *ctx);
+bool cat_load_globals(struct cat_load *ctx);
 
 /* Result helpers: NULL-safe copies and parses of one field. */
 char *cat_str(const PGresult *res, int row, int col);      /* NULL when SQL NULL */

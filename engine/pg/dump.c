@@ -376,6 +376,16 @@ toc_names(const struct toc_entry *e, const char *schema, const char *name)
 }
 
 char *
+toc_tag(const struct toc_entry *e, const char *prefix)
+{
+	size_t lp = strlen(prefix);
+
+	if (strncmp(e->rest, "- ", 2) != 0 || strncmp(e->rest + 2, prefix, lp) != 0)
+		return NULL;
+	return xstrndup(e->rest + 2 + lp, strcspn(e->rest + 2 + lp, " "));
+}
+
+char *
 read_file_text(const char *path, struct pgs_error *err)
 {
 	FILE *f = fopen(path, "r");

@@ -73,6 +73,13 @@ void toc_free(struct toc *toc);
 /* True when e->rest starts with "SCHEMA NAME " (or "- NAME " for schema NULL). */
 bool toc_names(const struct toc_entry *e, const char *schema, const char *name);
 
+/*
+ * Of an entry outside any schema ("- TAG OWNER"), the first word of its tag
+ * after prefix (e.g. "EXTENSION " of a comment), malloc'd; NULL when the
+ * entry has a schema or its tag does not start with prefix.
+ */
+char *toc_tag(const struct toc_entry *e, const char *prefix);
+
 /* Reads a whole file into a malloc'd string; NULL with err filled. */
 char *read_file_text(const char *path, struct pgs_error *err);
 bool write_file_text(const char *path, const char *text, struct pgs_error *err);

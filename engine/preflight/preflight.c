@@ -50,6 +50,7 @@ preflight_run(const struct plan *plan, PGconn *src, PGconn *dst,
 	pf_checks_target_privileges(&c);
 	pf_checks_row_security(&c);
 	pf_checks_tables(&c);
+	pf_checks_globals(&c);
 	pf_checks_tools(&c);
 	pf_check_disk(&c);
 	pf_compare_params(&c);

@@ -91,6 +91,7 @@ void pf_check_target_roles(struct pf_ctx *c);
 void pf_check_acl_roles(struct pf_ctx *c);
 void pf_checks_row_security(struct pf_ctx *c);
 void pf_checks_tables(struct pf_ctx *c);
+void pf_checks_globals(struct pf_ctx *c);
 void pf_checks_tools(struct pf_ctx *c);
 void pf_check_disk(struct pf_ctx *c);
 void pf_compare_params(struct pf_ctx *c);

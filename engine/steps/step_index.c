@@ -23,16 +23,23 @@ static const char index_state_sql[] =
 	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 	" WHERE n.nspname = $1 AND c.relname = $2";
 
-/* The constraint step creates this index with its constraint. */
+/*
+ * The constraint step creates this index with its constraint. That includes
+ * the key index of a partition that is itself partitioned: its root's
+ * constraint step adds the partition's key (which creates the index) while
+ * it walks down the hierarchy.
+ */
 static bool
 built_by_constraint(const struct catalog *cat, long i)
 {
 	long k = cat_constraint_of_index(cat, i);
 	const struct cat_constraint *con = k >= 0 ? &cat->constraints[k] : NULL;
 
-	if (!con || con->inherited)
+	if (!con)
 		return false;
-	return con->type == 'x' || cat->tables[con->table].relkind == 'p';
+	if (cat->tables[con->table].relkind == 'p')
+		return true;
+	return con->type == 'x' && !con->inherited;
 }
 
 enum index_state { INDEX_MISSING, INDEX_VALID, INDEX_INVALID };

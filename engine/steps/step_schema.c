@@ -84,6 +84,8 @@ run_dump(struct schema_job *j, const char *const *sections, bool exclude_table_d
 	bool ok;
 
 	pgtool_init(&cmd, "pg_dump");
+	/* large objects have their own step */
+	pgtool_arg(&cmd, "--no-blobs");
 	for (const char *const *s = sections; *s; s++)
 		pgtool_argf(&cmd, "--section=%s", *s);
 	ok = dump_common_args(j->run, &cmd, j->dump, err) &&
@@ -194,7 +196,7 @@ select_pre_entries(struct schema_job *j, struct name_set *existing, struct pgs_e
 	for (size_t i = 0; i < j->toc.n; i++) {
 		const struct toc_entry *e = &j->toc.items[i];
 
-		j->keep[i] = true;
+		j->keep[i] = dump_keep_entry(j->run->cat, e);
 		if (e->desc && strcmp(e->desc, "SCHEMA") == 0)
 			for (size_t s = 0; s < j->run->cat->nschemas; s++)
 				if (name_set_has(existing, "", j->run->cat->schemas[s]) &&
@@ -383,26 +385,40 @@ keep_post_entry(const struct catalog *cat, const struct name_set *con_oids,
 	return true;
 }
 
-/* Replica identity USING INDEX is written with the key by pg_dump, which the steps replace. */
-static const char replident_sql[] =
-	"SELECT n.nspname, t.relname, i.relname FROM pg_catalog.pg_index x"
-	" JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid"
-	" JOIN pg_catalog.pg_class t ON t.oid = x.indrelid"
-	" JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
-	" WHERE x.indisreplident";
+/*
+ * Replica identities as the catalog read them before pgshift changed any on
+ * the source for CDC (step_snapshot_cdc.c): the dump shows the changed ones,
+ * and USING INDEX is written with the key by pg_dump, which the steps replace.
+ */
+static const char target_identity_sql[] =
+	"SELECT n.nspname, c.relname, c.relreplident FROM pg_catalog.pg_class c"
+	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')";
+
+static const char *
+identity_clause(char replident)
+{
+	switch (replident) {
+	case 'n':
+		return "NOTHING";
+	case 'f':
+		return "FULL";
+	default:
+		return "DEFAULT";
+	}
+}
 
 static bool
-set_replica_identity_index(struct schema_job *j, const char *schema, const char *table,
-						   const char *index, struct pgs_error *err)
+set_replica_identity(struct schema_job *j, const struct cat_table *t, struct pgs_error *err)
 {
-	char *qt = pg_quote_qualified(j->tgt, schema, table);
-	char *qi = pg_quote_ident(j->tgt, index);
-	char *sql = xasprintf("ALTER TABLE ONLY %s REPLICA IDENTITY USING INDEX %s", qt, qi);
+	char *qt = pg_quote_qualified(j->tgt, t->schema, t->name);
+	char *qi = t->replident == 'i' ? pg_quote_ident(j->tgt, t->replident_index) : NULL;
+	char *sql = qi ? xasprintf("ALTER TABLE ONLY %s REPLICA IDENTITY USING INDEX %s", qt, qi)
+		: xasprintf("ALTER TABLE ONLY %s REPLICA IDENTITY %s", qt, identity_clause(t->replident));
 	bool ok = pg_exec(j->tgt, sql, 0, NULL, err);
 
 	if (!ok)
-		pgs_error_prefix(err, "could not set the replica identity of \"%s\".\"%s\"", schema,
-						 table);
+		pgs_error_prefix(err, "could not set the replica identity of \"%s\".\"%s\"", t->schema,
+						 t->name);
 	free(sql);
 	free(qt);
 	free(qi);
@@ -410,22 +426,31 @@ set_replica_identity_index(struct schema_job *j, const char *schema, const char 
 }
 
 static bool
-replica_identity_indexes(struct schema_job *j, struct pgs_error *err)
+replica_identities(struct schema_job *j, struct pgs_error *err)
 {
 	const struct catalog *cat = j->run->cat;
-	struct name_set kept = {0};
-	PGresult *res = pg_query(j->src, replident_sql, 0, NULL, err);
+	PGresult *res = pg_query(j->tgt, target_identity_sql, 0, NULL, err);
+	struct name_set as_wanted = {0};
 	bool ok = res != NULL;
 
-	for (size_t t = 0; t < cat->ntables; t++)
-		name_set_add(&kept, cat->tables[t].schema, cat->tables[t].name);
-	name_set_sort(&kept);
-	for (int r = 0; ok && r < PQntuples(res); r++)
-		if (name_set_has(&kept, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1)))
-			ok = set_replica_identity_index(j, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
-											PQgetvalue(res, r, 2), err);
+	for (int r = 0; ok && r < PQntuples(res); r++) {
+		char *key = xasprintf("%s\x1f%c", PQgetvalue(res, r, 1), PQgetvalue(res, r, 2)[0]);
+
+		name_set_add(&as_wanted, PQgetvalue(res, r, 0), key);
+		free(key);
+	}
+	name_set_sort(&as_wanted);
+	for (size_t i = 0; ok && i < cat->ntables; i++) {
+		const struct cat_table *t = &cat->tables[i];
+		char *key = xasprintf("%s\x1f%c", t->name, t->replident);
+		bool same = t->replident != 'i' && name_set_has(&as_wanted, t->schema, key);
+
+		free(key);
+		if (!same && (t->replident != 'i' || t->replident_index))
+			ok = set_replica_identity(j, t, err);
+	}
 	PQclear(res);
-	name_set_free(&kept);
+	name_set_free(&as_wanted);
 	return ok;
 }
 
@@ -445,9 +470,10 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 		return true;
 	ok = run_dump(j, sections, true, err) && built_constraint_oids(j, &con_oids, err);
 	for (size_t i = 0; ok && i < j->toc.n; i++)
-		j->keep[i] = keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
+		j->keep[i] = dump_keep_entry(j->run->cat, &j->toc.items[i]) &&
+			keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
 	name_set_free(&con_oids);
-	return ok && run_restore(j, true, err) && replica_identity_indexes(j, err) &&
+	return ok && run_restore(j, true, err) && replica_identities(j, err) &&
 		(!j->run->plan->cdc.enabled || held_triggers_disable(j->tgt, j->run->plan->name, err));
 }
 

@@ -36,13 +36,18 @@ void name_set_free(struct name_set *s);
 bool name_set_query(struct name_set *s, PGconn *conn, const char *sql, struct pgs_error *err);
 
 /*
- * Adds the pg_dump arguments that select exactly the catalog's objects: each
- * kept schema and extension by an exact pattern, and --exclude-table for
- * every table, view or sequence of a kept schema the filters left out
- * (read from the source, whose pg_class holds them).
+ * Adds the pg_dump arguments that select exactly the catalog's objects:
+ * --exclude-schema for every source schema the filters left out, and
+ * --exclude-table for every table, view or sequence of a kept schema the
+ * filters left out (read from the source, whose pg_class holds them).
  */
 bool dump_filter_args(struct run *run, PGconn *src, struct pgtool_cmd *cmd,
 					  struct pgs_error *err);
+/*
+ * False for an archive entry of an extension the filters left out (or its
+ * comment), and for a user mapping that holds a password.
+ */
+bool dump_keep_entry(const struct catalog *cat, const struct toc_entry *e);
 /* Adds --dbname and the options every pg_dump of pgshift takes. */
 bool dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
 					  struct pgs_error *err);

@@ -119,44 +119,101 @@ catalog_relations(const struct catalog *cat, struct name_set *kept, struct name_
 	name_set_sort(schemas);
 }
 
+/* Every schema of the source pg_dump would dump, as the catalog reads them. */
+static const char source_schemas_sql[] =
+	"SELECT '', nspname FROM pg_catalog.pg_namespace"
+	" WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'";
+
+static void
+exclude_pattern(struct pgtool_cmd *cmd, const char *option, const char *schema,
+				const char *name)
+{
+	char *p = pgtool_exact_pattern(schema, name);
+
+	pgtool_argf(cmd, "%s=%s", option, p);
+	free(p);
+}
+
+/*
+ * Only exclusions, never --schema or --extension: either switch makes
+ * pg_dump leave out every object outside a schema (casts, transforms,
+ * access methods, foreign-data wrappers, servers, user mappings, event
+ * triggers, languages), which the migrated schemas may need. Extensions the
+ * filters leave out are dropped from the archive's list (dump_keep_entry).
+ */
 bool
 dump_filter_args(struct run *run, PGconn *src, struct pgtool_cmd *cmd, struct pgs_error *err)
 {
 	const struct catalog *cat = run->cat;
-	struct name_set kept = {0}, schemas = {0};
+	struct name_set kept = {0}, schemas = {0}, all = {0};
 	PGresult *res;
+	bool ok = name_set_query(&all, src, source_schemas_sql, err);
 
-	for (size_t i = 0; i < cat->nschemas; i++) {
-		char *p = pgtool_exact_pattern(cat->schemas[i], NULL);
-
-		pgtool_argf(cmd, "--schema=%s", p);
-		free(p);
-	}
-	/* with --schema, pg_dump dumps only the extensions named by --extension */
-	for (size_t i = 0; i < cat->nextensions; i++) {
-		char *p = pgtool_exact_pattern(cat->extensions[i].name, NULL);
-
-		pgtool_argf(cmd, "--extension=%s", p);
-		free(p);
-	}
-	res = pg_query(src, source_relations_sql, 0, NULL, err);
-	if (!res)
-		return false;
 	catalog_relations(cat, &kept, &schemas);
-	for (int r = 0; r < PQntuples(res); r++) {
-		const char *s = PQgetvalue(res, r, 0), *n = PQgetvalue(res, r, 1);
-		char *p;
+	for (size_t i = 0; ok && i < all.n; i++) {
+		const char *s = strchr(all.keys[i], '\x1f') + 1;
 
-		if (!name_set_has(&schemas, NULL, s) || name_set_has(&kept, s, n))
-			continue;
-		p = pgtool_exact_pattern(s, n);
-		pgtool_argf(cmd, "--exclude-table=%s", p);
-		free(p);
+		if (!name_set_has(&schemas, NULL, s))
+			exclude_pattern(cmd, "--exclude-schema", s, NULL);
 	}
+	res = ok ? pg_query(src, source_relations_sql, 0, NULL, err) : NULL;
+	for (int r = 0; res && r < PQntuples(res); r++) {
+		const char *s = PQgetvalue(res, r, 0), *n = PQgetvalue(res, r, 1);
+
+		if (name_set_has(&schemas, NULL, s) && !name_set_has(&kept, s, n))
+			exclude_pattern(cmd, "--exclude-table", s, n);
+	}
+	ok = res != NULL;
 	PQclear(res);
 	name_set_free(&kept);
 	name_set_free(&schemas);
-	return true;
+	name_set_free(&all);
+	return ok;
+}
+
+static bool
+kept_extension(const struct catalog *cat, const char *name)
+{
+	for (size_t i = 0; i < cat->nextensions; i++)
+		if (strcmp(cat->extensions[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* A user mapping's password stays on the source: preflight names the mapping. */
+static bool
+mapping_with_password(const struct catalog *cat, const struct toc_entry *e)
+{
+	for (size_t i = 0; i < cat->nglobals; i++) {
+		const char *tag = cat->globals[i].dump_tag;
+		size_t len = tag ? strlen(tag) : 0;
+
+		if (cat->globals[i].has_password && tag && strncmp(e->rest, "- ", 2) == 0 &&
+			strncmp(e->rest + 2, tag, len) == 0 && e->rest[2 + len] == ' ')
+			return true;
+	}
+	return false;
+}
+
+bool
+dump_keep_entry(const struct catalog *cat, const struct toc_entry *e)
+{
+	char *name;
+	bool keep;
+
+	if (!e->desc)
+		return true;
+	if (strcmp(e->desc, "USER MAPPING") == 0)
+		return !mapping_with_password(cat, e);
+	if (strcmp(e->desc, "EXTENSION") == 0)
+		name = toc_tag(e, "");
+	else if (strcmp(e->desc, "COMMENT") == 0)
+		name = toc_tag(e, "EXTENSION ");
+	else
+		return true;
+	keep = !name || kept_extension(cat, name);
+	free(name);
+	return keep;
 }
 
 /*

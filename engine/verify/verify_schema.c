@@ -5,8 +5,10 @@
  * extra index, column or table) or a NOT VALID state or an extension
  * version that differs is a WARN: the migrated data is not affected.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "util/xalloc.h"
 #include "verify/verify.h"
 
 static bool
@@ -108,37 +110,86 @@ compare_indexes(const struct catalog *s, const struct catalog *d, struct verify_
 	}
 }
 
-static const struct cat_constraint *
+static bool
+same_table(const struct catalog *c, const struct cat_constraint *k, const struct cat_table *t)
+{
+	const struct cat_table *ct = &c->tables[k->table];
+
+	return same(ct->schema, t->schema) && same(ct->name, t->name);
+}
+
+static long
 find_constraint(const struct catalog *c, const struct cat_table *t, const char *name)
 {
-	for (size_t i = 0; i < c->nconstraints; i++) {
-		const struct cat_table *ct = &c->tables[c->constraints[i].table];
+	for (size_t i = 0; i < c->nconstraints; i++)
+		if (same(c->constraints[i].name, name) && same_table(c, &c->constraints[i], t))
+			return (long) i;
+	return -1;
+}
 
-		if (same(c->constraints[i].name, name) && same(ct->schema, t->schema) &&
-			same(ct->name, t->name))
-			return &c->constraints[i];
+/*
+ * PostgreSQL names a partition's clone of its parent's constraint itself
+ * (fk_a_fkey on the source may be fk1_a_fkey on the target, the name
+ * pg_restore's ATTACH gave it), so a clone is found by its table, type and
+ * definition among the target's clones no other constraint matched.
+ */
+static long
+find_clone(const struct catalog *d, const struct cat_table *t, const struct cat_constraint *a,
+		   const bool *used)
+{
+	for (size_t i = 0; i < d->nconstraints; i++) {
+		const struct cat_constraint *b = &d->constraints[i];
+
+		if (!used[i] && b->inherited && b->type == a->type && same(a->def, b->def) &&
+			same_table(d, b, t))
+			return (long) i;
 	}
-	return NULL;
+	return -1;
+}
+
+static void
+note_constraint(const struct catalog *d, const struct cat_constraint *a, long b,
+				struct verify_report *r)
+{
+	if (b < 0)
+		verify_note(r, a->table, VS_FAIL, "constraint %s missing on the target", a->name);
+	else if (!same(a->def, d->constraints[b].def))
+		verify_note(r, a->table, VS_FAIL, "constraint %s differs: %s on the target", a->name,
+					d->constraints[b].def);
+	else if (a->validated != d->constraints[b].validated)
+		verify_note(r, a->table, VS_WARN, "constraint %s is %s on the target", a->name,
+					d->constraints[b].validated ? "validated" : "NOT VALID");
 }
 
 static void
 compare_constraints(const struct catalog *s, const struct catalog *d, struct verify_report *r)
 {
+	bool *used = xcalloc(d->nconstraints + 1, sizeof(bool));
+	long *match = xcalloc(s->nconstraints + 1, sizeof(long));
+
 	for (size_t i = 0; i < s->nconstraints; i++) {
 		const struct cat_constraint *a = &s->constraints[i];
-		const struct cat_constraint *b = find_constraint(d, &s->tables[a->table], a->name);
+
+		match[i] = find_constraint(d, &s->tables[a->table], a->name);
+		if (match[i] >= 0 && same(a->def, d->constraints[match[i]].def))
+			used[match[i]] = true;
+	}
+	for (size_t i = 0; i < s->nconstraints; i++) {
+		const struct cat_constraint *a = &s->constraints[i];
+		long clone = -1;
 
 		if (r->entries[a->table].missing)
 			continue;
-		if (!b)
-			verify_note(r, a->table, VS_FAIL, "constraint %s missing on the target", a->name);
-		else if (!same(a->def, b->def))
-			verify_note(r, a->table, VS_FAIL, "constraint %s differs: %s on the target", a->name,
-						b->def);
-		else if (a->validated != b->validated)
-			verify_note(r, a->table, VS_WARN, "constraint %s is %s on the target", a->name,
-						b->validated ? "validated" : "NOT VALID");
+		if (a->inherited && (match[i] < 0 || !same(a->def, d->constraints[match[i]].def)))
+			clone = find_clone(d, &s->tables[a->table], a, used);
+		if (clone >= 0) {
+			used[clone] = true;
+			match[i] = clone;
+		}
+		note_constraint(d, a, match[i], r);
 	}
+	free(match);
+	free(used);
 }
 
 static void
@@ -179,6 +230,31 @@ compare_others(const struct catalog *s, const struct catalog *d, struct verify_r
 	}
 }
 
+/*
+ * The objects outside any schema. A user mapping with a password is WARN:
+ * pgshift does not copy it (preflight said so), the operator creates it.
+ */
+static void
+compare_globals(const struct catalog *s, const struct catalog *d, struct verify_report *r)
+{
+	for (size_t i = 0; i < s->nglobals; i++) {
+		const struct cat_global *a = &s->globals[i];
+		bool found = false;
+
+		for (size_t k = 0; !found && k < d->nglobals; k++)
+			found = same(a->kind, d->globals[k].kind) && same(a->name, d->globals[k].name);
+		if (found)
+			continue;
+		if (a->has_password)
+			verify_note(r, verify_report_add(r, a->kind, NULL, a->name), VS_WARN,
+						"missing on the target: it holds a password, which pgshift does not "
+						"copy; create it there");
+		else
+			verify_note(r, verify_report_add(r, a->kind, NULL, a->name), VS_FAIL,
+						"%s missing on the target", a->kind);
+	}
+}
+
 bool
 verify_schema(const struct plan *plan, const struct catalog *cat, PGconn *dst,
 			  struct verify_report *r, struct pgs_error *err)
@@ -193,6 +269,7 @@ verify_schema(const struct plan *plan, const struct catalog *cat, PGconn *dst,
 	compare_indexes(cat, &tcat, r);
 	compare_constraints(cat, &tcat, r);
 	compare_others(cat, &tcat, r);
+	compare_globals(cat, &tcat, r);
 	catalog_free(&tcat);
 	return true;
 }

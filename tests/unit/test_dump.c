@@ -131,6 +131,30 @@ test_toc(void)
 	toc_free(&toc);
 }
 
+static void
+test_toc_tag(void)
+{
+	static const char text[] =
+		"3; 3079 16715 EXTENSION - hstore \n"
+		"4; 0 0 COMMENT - EXTENSION hstore \n"
+		"5; 0 0 USER MAPPING - USER MAPPING public SERVER loopback postgres\n"
+		"6; 2605 20517 CAST - CAST (integer AS public.casttesttype) \n"
+		"7; 0 0 COMMENT app TABLE t postgres\n";
+	struct toc toc;
+	char *tag;
+
+	toc_parse(&toc, text);
+	is_str(toc.items[2].desc, "USER MAPPING", "desc USER MAPPING");
+	is_str(toc.items[3].desc, "CAST", "desc CAST");
+	is_str(tag = toc_tag(&toc.items[0], ""), "hstore", "an extension's tag");
+	free(tag);
+	is_str(tag = toc_tag(&toc.items[1], "EXTENSION "), "hstore", "the extension a comment is on");
+	free(tag);
+	ok(toc_tag(&toc.items[2], "EXTENSION ") == NULL, "a user mapping is no extension's comment");
+	ok(toc_tag(&toc.items[4], "") == NULL, "an entry in a schema has no tag outside one");
+	toc_free(&toc);
+}
+
 static char *
 fake_tool(const char *dir, const char *body)
 {
@@ -206,6 +230,7 @@ main(void)
 	test_strip();
 	test_patterns();
 	test_toc();
+	test_toc_tag();
 	test_run();
 	return done_testing();
 }
