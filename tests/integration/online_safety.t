@@ -184,11 +184,15 @@ sub identities {
         open(STDIN, '<', '/dev/null'); open(STDOUT, '>', "$dir/apply.out"); open(STDERR, '>', "$dir/apply.err");
         exec(pgshift_bin(), 'apply', $plan, '--yes', '--no-progress') or die;
     }
-    ok(wait_until(sub { slurp("$dir/apply.err") =~ /cutover gate: waiting for approval/ }, 120, $pid),
-       'apply reaches the cutover gate under the workload') or diag(slurp("$dir/apply.err"));
+    # the workload runs until the copy is over (identities, publication and slot long
+    # set), then stops, so a loaded machine's applier can catch up with it
+    ok(wait_until(sub { slurp("$dir/apply.err") =~ /cdc\.catchup: started/ }, 120, $pid),
+       'apply sets up CDC and copies under the workload') or diag(slurp("$dir/apply.err"));
     sleep 1;
     open(my $fh, '>', $stop); close($fh);
     waitpid($app, 0);
+    ok(wait_until(sub { slurp("$dir/apply.err") =~ /cutover gate: waiting for approval/ }, 180, $pid),
+       'apply reaches the cutover gate') or diag(slurp("$dir/apply.err"));
     is(slurp($apperr), '', 'the application got no error at all while identities, publication and slot were set up');
 
     my $log = slurp("$dir/apply.err");
