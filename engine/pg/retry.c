@@ -12,6 +12,7 @@
 #define BACKOFF_MAX_MS 30000L
 #define BACKOFF_MIN_MS 50L          /* full jitter may draw 0: never spin on a dead server */
 #define STOP_LOOK_MS 100L
+#define FLAPPING_US INT64_C(30000000)
 
 bool
 pg_error_is_connection(const struct pgs_error *err)
@@ -104,7 +105,8 @@ pg_backoff_wait(struct pg_backoff *b, const struct pgs_error *lost, const atomic
 
 	if (b->since_us == 0) {
 		b->since_us = now;
-		b->attempt = 0;
+		if (b->back_us == 0 || now - b->back_us >= FLAPPING_US)
+			b->attempt = 0;
 		snprintf(b->lost, sizeof(b->lost), "%.*s", (int) sizeof(b->lost) - 1, lost->message);
 	}
 	left_ms = b->bound_ms - (now - b->since_us) / 1000;
@@ -138,5 +140,5 @@ pg_backoff_done(struct pg_backoff *b)
 	log_info("%s reconnected after %.1f s (%d attempt%s)", b->who,
 			 (double) (now_us() - b->since_us) / 1e6, b->attempt, b->attempt == 1 ? "" : "s");
 	b->since_us = 0;
-	b->attempt = 0;
+	b->back_us = now_us();
 }

@@ -36,7 +36,8 @@ struct pg_backoff {
 	const char *plan_file;      /* borrowed, may be NULL: named in the resume hint */
 	int64_t bound_ms;           /* cdc.reconnect_for */
 	int64_t since_us;           /* monotonic: when the connection was lost; 0: it is not */
-	int attempt;                /* reconnect attempts since then */
+	int attempt;                /* reconnect attempts since then (or since a flapping start) */
+	int64_t back_us;            /* monotonic: when the connection last came back */
 	char lost[512];             /* what was lost, for the final message */
 };
 
@@ -54,7 +55,12 @@ void pg_backoff_init(struct pg_backoff *b, const char *who, const char *plan_fil
 bool pg_backoff_wait(struct pg_backoff *b, const struct pgs_error *lost, const atomic_bool *stop,
 					 struct pgs_error *err);
 
-/* The connection is back: logs after how long and how many attempts, and resets b. */
+/*
+ * The connection is back: logs after how long and how many attempts. A
+ * connection lost again within 30 s of coming back goes on with the longer
+ * pauses instead of starting over at 0.5 s, so a session that is ended again
+ * and again (a flapping server, someone dropping the slot) is not hammered.
+ */
 void pg_backoff_done(struct pg_backoff *b);
 
 /* The pause before attempt n (1-based), in ms: uniform in [0, min(30 s, 0.5 s * 2^(n-1))]. */
