@@ -155,6 +155,65 @@ step_recorded_done(const struct run_state *rs, const char *id)
 	return false;
 }
 
+/* The N of a part id "...#k/N", 0 for an id of one part. */
+static long
+parts_of(const char *id)
+{
+	const char *slash = strrchr(id, '/');
+
+	return strchr(id, '#') && slash ? strtol(slash + 1, NULL, 10) : 0;
+}
+
+/*
+ * Whether the recorded run copied a table completely under the split it was
+ * compiled with then: "copy:S.T" done, or every part "copy:S.T#k/N" of one
+ * N done. A table that grew past split_tables_larger_than since (or shrank
+ * below it) gets other step ids now; its rows are on the target all the
+ * same, and CDC carries what changed since.
+ */
+static bool
+table_copy_recorded(const struct run_state *rs, const char *base)
+{
+	size_t len = strlen(base);
+
+	for (size_t i = 0; i < rs->nsteps; i++) {
+		const char *id = rs->steps[i].step_id;
+		long n = parts_of(id), done = 0;
+
+		if (strncmp(id, base, len) != 0 || (id[len] != '\0' && id[len] != '#') ||
+			rs->steps[i].status != STEP_DONE)
+			continue;
+		if (id[len] == '\0')
+			return true;
+		for (size_t k = 0; k < rs->nsteps; k++)
+			done += strncmp(rs->steps[k].step_id, base, len) == 0 &&
+				rs->steps[k].step_id[len] == '#' && parts_of(rs->steps[k].step_id) == n &&
+				rs->steps[k].status == STEP_DONE;
+		if (done == n)
+			return true;
+	}
+	return false;
+}
+
+/* A copy step whose table was copied whole before, under another split: done, said once. */
+static bool
+copy_done_before(struct apply *a, const struct run_state *rs, size_t i, bool *said)
+{
+	const struct step *st = &a->dag.steps[i];
+	const struct cat_table *t = &a->cat.tables[st->table];
+	char *base = xasprintf("copy:%s.%s", t->schema, t->name);
+	bool done = table_copy_recorded(rs, base);
+
+	if (done && !said[st->table]) {
+		said[st->table] = true;
+		log_info("resume: table %s.%s was copied completely as other copy steps than \"%s\" "
+				 "(its size crossed split_tables_larger_than); that copy is kept, not repeated",
+				 t->schema, t->name, st->id);
+	}
+	free(base);
+	return done;
+}
+
 /*
  * With CDC, a copy left means the slot's exported snapshot is gone with the
  * process that held it, and rows copied on it cannot be joined to a new
@@ -185,10 +244,13 @@ static void
 mark_done(struct apply *a, const struct run_state *rs)
 {
 	bool copies_left = false;
+	bool *said = xcalloc(a->cat.ntables ? a->cat.ntables : 1, sizeof(bool));
 
 	a->done = xcalloc(a->dag.n, sizeof(bool));
 	for (size_t i = 0; i < a->dag.n; i++)
-		a->done[i] = step_recorded_done(rs, a->dag.steps[i].id);
+		a->done[i] = step_recorded_done(rs, a->dag.steps[i].id) ||
+			(a->dag.steps[i].kind == STEP_COPY && copy_done_before(a, rs, i, said));
+	free(said);
 	for (size_t i = 0; i < a->dag.n; i++) {
 		const struct step *st = &a->dag.steps[i];
 

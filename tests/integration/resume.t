@@ -18,6 +18,9 @@
 #   f. after kill -9 during an index build the build goes on on the target;
 #      the resume first ends that session (by the run id in its
 #      application_name), then builds the index and finishes.
+#   g. a table that grew past split_tables_larger_than while the run was
+#      killed at the gate: the resume keeps its copy (other step ids now),
+#      copies nothing again, keeps the original slot, and finishes equal.
 use strict;
 use warnings;
 use FindBin;
@@ -51,7 +54,7 @@ sub wait_until {
 
 # A source and a target database of their own, and a plan between them.
 sub pair {
-    my ($name, $schema_sql, $plan_tail) = @_;
+    my ($name, $schema_sql, $plan_tail, $copy_extra) = @_;
     psql($src0, "CREATE DATABASE $name");
     psql($tgt0, "CREATE DATABASE $name");
     my ($src, $tgt) = (db_uri($src0, $name), db_uri($tgt0, $name));
@@ -68,6 +71,8 @@ copy:
   index_jobs: 2
   vacuum_analyze: false
 YAML
+    $path = write_plan(slurp($path) =~ s/^(  vacuum_analyze: false\n)/$1 . ($copy_extra \/\/ '')/mer, $path =~ s{/[^/]+$}{}r)
+        if $copy_extra;
     return ($path, { SOURCE_URI => $src, TARGET_URI => $tgt }, $src, $tgt);
 }
 
@@ -360,6 +365,59 @@ YAML
     like($r->{err}, qr/ended \d+ session.*index:public\.t_slow: started/s, 'before building the index again');
     identical($src, $tgt, 'after a kill -9 during an index build');
     is(psql($tgt, "SELECT count(*) FROM pg_indexes WHERE indexname = 't_slow'"), 1, 'the index exists once');
+}
+
+# ---- g. a table grown past the split threshold while the run waited at the gate
+{
+    my ($plan, $env, $src, $tgt) = pair('rs_grow', <<'SQL', <<'YAML', <<'COPY');
+CREATE TABLE public.grow (id int PRIMARY KEY, pad text);
+CREATE TABLE public.small (id int PRIMARY KEY, v text);
+INSERT INTO public.grow SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 3000) g;
+INSERT INTO public.small SELECT g, 'v' || g FROM generate_series(1, 100) g;
+ANALYZE;
+SQL
+cdc:
+  enabled: true
+  max_lag: 2s
+cutover:
+  approval: manual
+cleanup:
+  keep_state: true
+YAML
+  split_tables_larger_than: 1MB
+  split_max_parts: 4
+COPY
+    my $at_gate = sub { my ($log) = @_; slurp($log) =~ /cutover gate: waiting for approval/ };
+    my $pid = start_apply($env, $plan, "$dir/grow1.err");
+    ok(wait_until(sub { $at_gate->("$dir/grow1.err") }, 90, $pid), 'apply waits at the gate')
+        or diag(slurp("$dir/grow1.err"));
+    is(psql($tgt, "SELECT string_agg(step_id, ',') FROM pgshift.steps WHERE plan = 'rs_grow'"
+             . " AND step_id LIKE 'copy:public.grow%'"), 'copy:public.grow', 'grow was copied in one part');
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    my $slot = psql($src, "SELECT xmin IS NULL, catalog_xmin::text FROM pg_replication_slots"
+                        . " WHERE slot_name = 'pgshift_rs_grow'");
+    psql($src, "INSERT INTO public.grow SELECT g, repeat(md5(g::text), 8) FROM generate_series(3001, 12000) g; ANALYZE");
+    cmp_ok(psql($src, "SELECT pg_table_size('public.grow')"), '>', 1024 * 1024, 'grow is now past the split threshold');
+    like(run_pgshift($env, 'plan', $plan)->{out}, qr{copy:public\.grow#1/\d}, 'a new plan would split it');
+
+    $pid = start_apply($env, $plan, "$dir/grow2.err");
+    ok(wait_until(sub { $at_gate->("$dir/grow2.err") }, 90, $pid), 'the resume waits at the gate again')
+        or diag(slurp("$dir/grow2.err"));
+    my $log = slurp("$dir/grow2.err");
+    like($log, qr/resume: table public\.grow was copied completely as other copy steps than "copy:public\.grow#1\/\d"/,
+         'the resume says the copy of grow is kept');
+    unlike($log, qr/copied again|copy:public\.\w+(#\S+)?: started/, 'no table is copied again');
+    is(psql($src, "SELECT xmin IS NULL, catalog_xmin::text FROM pg_replication_slots WHERE slot_name = 'pgshift_rs_grow'"),
+       $slot, 'the slot is the original one');
+    is(psql($tgt, "SELECT string_agg(step_id || '=' || attempts, ',' ORDER BY step_id) FROM pgshift.steps"
+             . " WHERE plan = 'rs_grow' AND step_id LIKE 'copy:%'"),
+       'copy:public.grow=1,copy:public.small=1', 'each table was copied once');
+    my $r = run_pgshift($env, 'cutover', $plan);
+    is($r->{rc}, 0, 'cutover approves the resumed run') or diag($r->{err});
+    ok(wait_until(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 90), 'apply ends');
+    is($? >> 8, 0, 'and finishes') or diag(slurp("$dir/grow2.err"));
+    identical($src, $tgt, 'a table grown past the split threshold at the gate');
 }
 
 done_testing();
