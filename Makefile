@@ -34,7 +34,7 @@ else
 Q := @
 endif
 
-.PHONY: all check unit integration asan tsan valgrind fuzz deps have-deps install clean demo bench
+.PHONY: all check unit integration asan tsan valgrind fuzz deps have-deps install clean demo bench bench-cdc
 all: pgshift
 
 pgshift: $(OBJS)
@@ -158,6 +158,9 @@ install: pgshift
 bench: deps pgshift
 	$(Q)DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb bc >/dev/null 2>&1 || true
 	$(Q)tests/bench/offline_copy.sh $(ROWS)
+
+bench-cdc: have-deps pgshift
+	$(Q)tests/bench/cdc_catchup.sh
 
 demo: have-deps pgshift
 	$(Q)bash examples/quickstart/demo.sh

@@ -183,6 +183,7 @@ applier_new(const struct cdc_applier_config *cfg)
 	a->durable_arg = cfg->durable_arg;
 	copy_tables(a, cfg->cat);
 	buf_init(&a->txn.data);
+	buf_init(&a->batch.data);
 	a->rc = pgo_relcache_new();
 	pthread_mutex_init(&a->error_lock, NULL);
 	pgs_error_clear(&a->error);
@@ -198,6 +199,7 @@ prepare(struct cdc_applier *a, uint64_t start_lsn, struct pgs_error *err)
 
 	if (!apply_target_connect(&a->tgt, a->conninfo, err) ||
 		!apply_target_read_applied(&a->tgt, a->plan_name, &found, &lsn, err) ||
+		!apply_target_read_plain(&a->tgt, &a->plain, &a->nplain, err) ||
 		!apply_target_pipeline(&a->tgt, err))
 		return false;
 	a->applied = a->next_applied = found ? lsn : start_lsn;
@@ -233,6 +235,8 @@ reconnect(struct cdc_applier *a, struct pgs_error *err)
 		forget(a);
 		if (!pg_backoff_wait(&a->backoff, err, &a->stop, err))
 			return false;
+		/* a fresh error each attempt: no SQLSTATE of the last one may linger */
+		pgs_error_clear(err);
 		if (prepare(a, a->start_lsn, err)) {
 			pg_backoff_done(&a->backoff);
 			return true;
@@ -356,6 +360,7 @@ cdc_applier_free(struct cdc_applier *a)
 	cdc_applier_stop(a, &ignored);
 	spool_close_reader(a->reader);
 	apply_txn_state_free(a);
+	apply_batch_free(&a->batch);
 	apply_rels_free(a);
 	pgo_relcache_free(a->rc);
 	for (size_t i = 0; i < a->ntables; i++)
@@ -365,6 +370,9 @@ cdc_applier_free(struct cdc_applier *a)
 	for (size_t i = 0; i < a->nalways; i++)
 		free(a->always[i]);
 	free(a->always);
+	for (size_t i = 0; i < a->nplain; i++)
+		free(a->plain[i]);
+	free(a->plain);
 	pthread_mutex_destroy(&a->error_lock);
 	free(a->conninfo);
 	free(a->plan_name);

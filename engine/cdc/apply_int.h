@@ -7,6 +7,8 @@
  *                   schema-change checks
  *   apply_expect.c  the columns the copy read, that Relation messages must carry
  *   apply_stmt.c    SQL of each (relation, shape), prepared once
+ *   apply_batch.c   changes of many source transactions coalesced per row key
+ *   apply_bulk.c    a run of coalesced rows as one multi-row statement
  *   apply_target.c  the target connection: pipeline, batches, row counts,
  *                   the applied LSN committed with the data
  * Everything here is owned by the applier's thread once it runs.
@@ -49,6 +51,8 @@ struct apply_rel {
 	uint8_t *raw;               /* owned: its last Relation message, as received */
 	uint32_t raw_len;
 	bool raw_stream;            /* it was inside a stream chunk (carries an xid) */
+	char coalesce;              /* apply_batch.c may merge its changes per key ('k'),
+								 * join its runs of INSERTs ('a'), or neither (0) */
 	struct apply_stmt *stmts;   /* owned list */
 };
 
@@ -78,6 +82,19 @@ struct apply_pos {
 	uint32_t eq;
 };
 
+/* What the source transaction being applied is, for statements and errors. */
+struct apply_ctx {
+	uint32_t xid;
+	uint64_t commit_lsn;
+};
+
+/* A multi-row statement's rows, to name the one that matched nothing. */
+struct apply_bulk {
+	size_t nrows;
+	struct buf keys;            /* owned: nrows NUL-terminated key texts (U, D) */
+	struct apply_ctx *ctx;      /* owned: each row's last source transaction */
+};
+
 /* One statement sent in the pipeline whose result is not read yet. */
 struct apply_pending {
 	char what;                  /* 'P' prepare, 'B' begin, 'I' 'U' 'D' 'T' change,
@@ -93,10 +110,46 @@ struct apply_target {
 	PGconn *conn;
 	bool in_txn;                /* BEGIN sent, COMMIT not yet */
 	struct apply_pending *pending;  /* owned queue, npending entries */
+	struct apply_bulk **bulks;  /* owned, beside pending: the rows of a multi-row
+								 * statement returning each matched row's ordinal,
+								 * NULL for any other statement */
 	size_t npending, cap;
 	unsigned next_stmt;         /* numbers prepared statements */
 	long changes;               /* in the open target transaction */
 	int64_t started_us;         /* when it began (monotonic) */
+};
+
+/* One value of a coalesced row: its kind and bytes in apply_batch.data. */
+struct batch_val {
+	char kind;                  /* enum pgo_value_kind */
+	uint32_t len;
+	size_t off;
+};
+
+/* A row key's net change in the open target transaction. */
+struct batch_row {
+	char kind;                  /* 'I' 'U' 'D'; 0: inserted then deleted, nothing */
+	uint32_t hash;              /* of its key values */
+	size_t vals;                /* its ncols values start at apply_batch.vals[vals] */
+	struct apply_ctx ctx;       /* the last source transaction that changed it */
+};
+
+/* The coalesced rows of one relation, in first-change order, and their key index. */
+struct batch_table {
+	uint32_t relid;
+	uint16_t ncols;
+	struct batch_row *rows;     /* owned, nrows entries */
+	size_t nrows, cap;
+	size_t *slots;              /* owned open-addressing index: row number + 1, 0 free */
+	size_t nslots;
+};
+
+struct apply_batch {
+	struct batch_table *tables; /* owned, ntables entries */
+	size_t ntables;
+	struct batch_val *vals;     /* owned, nvals entries */
+	size_t nvals, cap;
+	struct buf data;            /* owned: value bytes; kept until the target commits */
 };
 
 /* The plain (not streamed) transaction being received: its records, copied. */
@@ -119,12 +172,6 @@ struct apply_stream {
 	size_t naborted;
 };
 
-/* What the source transaction being applied is, for statements and errors. */
-struct apply_ctx {
-	uint32_t xid;
-	uint64_t commit_lsn;
-};
-
 struct cdc_applier {
 	/* set before the thread starts; read-only after */
 	char *conninfo, *plan_name, *spool_dir;     /* owned */
@@ -137,6 +184,11 @@ struct cdc_applier {
 								 * GENERATED ALWAYS identity columns */
 	size_t nalways;
 	bool filtered;              /* false: no catalog, every table applied */
+	char **plain;               /* owned, sorted "schema\nname\nmode" of the target
+								 * tables whose changes may be coalesced, mode 'k'
+								 * per key or 'a' INSERT runs only
+								 * (apply_target_read_plain) */
+	size_t nplain;
 	struct apply_expect *expect;    /* owned, sorted by oid: the migrated tables */
 	size_t nexpect;
 	int batch_changes, batch_ms;
@@ -151,6 +203,7 @@ struct cdc_applier {
 	size_t rels_cap, nrels;
 	bool rels_dirty;            /* a relation changed since apply_relfile_write */
 	struct apply_txn txn;
+	struct apply_batch batch;
 	struct apply_stream *streams;   /* owned, nstreams entries */
 	size_t nstreams;
 	bool in_stream;             /* between Stream Start and Stream Stop */
@@ -214,6 +267,22 @@ bool apply_truncate(struct cdc_applier *a, const struct pgo_truncate *t,
 					const struct apply_ctx *ctx, struct pgs_error *err);
 void apply_stmts_free(struct apply_stmt *s);
 
+/* apply_batch.c */
+/* An Insert, Update or Delete: coalesced when its table and shape allow, else applied now. */
+bool apply_batch_change(struct cdc_applier *a, const struct pgo_msg *m,
+						const struct apply_ctx *ctx, struct pgs_error *err);
+/* Sends every coalesced row (before a TRUNCATE, a Relation message, a commit). */
+bool apply_batch_send(struct cdc_applier *a, struct pgs_error *err);
+/* After the target transaction ended: the rows' bytes may go. */
+void apply_batch_reset(struct apply_batch *b);
+void apply_batch_free(struct apply_batch *b);
+
+/* apply_bulk.c */
+/* Sends rows[0..n) of t (one kind, one set of sent columns) as multi-row statements. */
+bool apply_bulk_send(struct cdc_applier *a, const struct batch_table *t,
+					 const struct batch_row *const *rows, size_t n, struct pgs_error *err);
+void apply_bulk_free(struct apply_bulk *b);
+
 /* apply_target.c */
 bool apply_target_connect(struct apply_target *t, const char *conninfo, struct pgs_error *err);
 bool apply_target_pipeline(struct apply_target *t, struct pgs_error *err);
@@ -229,6 +298,14 @@ bool apply_target_send(struct apply_target *t, const char *stmt, int nparams,
 /* Sends one statement without parameters (TRUNCATE). */
 bool apply_target_send_sql(struct apply_target *t, const char *sql,
 						   const struct apply_pending *what, struct pgs_error *err);
+/* Sends one multi-row statement (bulk, may be NULL, owned from here on); no change counted. */
+bool apply_target_send_bulk(struct apply_target *t, const char *sql, int nparams,
+							const uint32_t *types, const char *const *values,
+							const struct apply_pending *what, struct apply_bulk *bulk,
+							struct pgs_error *err);
+/* Before pipeline mode: the target tables whose changes may be coalesced. */
+bool apply_target_read_plain(struct apply_target *t, char ***tables, size_t *n,
+							 struct pgs_error *err);
 bool apply_target_commit(struct apply_target *t, const char *plan, uint64_t applied,
 						 int64_t commit_time, struct pgs_error *err);
 void apply_target_close(struct apply_target *t);

@@ -95,6 +95,52 @@ always_columns(const struct cdc_applier *a, const char *schema, const struct pgo
 	return always;
 }
 
+/* Builtin types keep their OIDs on every server: multi-row statements declare them. */
+#define FIRST_NORMAL_OID 16384
+
+static int
+cmp_prefix(const void *x, const void *y)
+{
+	const char *key = *(char *const *) x, *entry = *(char *const *) y;
+	size_t n = strlen(key);
+	int c = strncmp(key, entry, n);
+
+	return c ? c : entry[n] == '\n' ? 0 : -1;
+}
+
+/*
+ * How apply_batch.c may coalesce its changes: per key ('k') when its target
+ * table has only the replica identity's unique index, the key is a key (not
+ * FULL), no column is GENERATED ALWAYS (an UPDATE may not set it) and every
+ * type is builtin; else runs of INSERTs ('a'), when nothing on the target
+ * fires in replica mode; else not at all (0).
+ */
+static char
+coalesces(const struct cdc_applier *a, const char *schema, const struct apply_rel *r,
+		  const struct pgo_relation *rel)
+{
+	char *key, *const *found;
+	char mode;
+	bool has_key = false, builtin = true;
+
+	if (!r->applied || a->nplain == 0 || rel->ncols == 0)
+		return 0;
+	key = xasprintf("%s\n%s", schema, rel->relname);
+	found = bsearch(&key, a->plain, a->nplain, sizeof(char *), cmp_prefix);
+	free(key);
+	if (!found)
+		return 0;
+	mode = (*found)[strlen(*found) - 1];
+	for (uint16_t i = 0; i < rel->ncols; i++) {
+		builtin &= rel->cols[i].type_oid < FIRST_NORMAL_OID;
+		has_key |= (rel->cols[i].flags & PGO_COLUMN_KEY) != 0;
+	}
+	if (mode == 'k' && (r->always || !builtin || !has_key ||
+						(rel->replident != 'd' && rel->replident != 'i')))
+		mode = 'a';
+	return mode;
+}
+
 static void
 describe(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *rel)
 {
@@ -120,6 +166,7 @@ describe(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *
 	}
 	free(r->always);
 	r->always = always_columns(a, schema, rel);
+	r->coalesce = coalesces(a, schema, r, rel);
 	apply_stmts_free(r->stmts);
 	r->stmts = NULL;
 }

@@ -101,20 +101,30 @@ apply_target_read_applied(struct apply_target *t, const char *plan, bool *found,
 }
 
 static void
-push(struct apply_target *t, const struct apply_pending *p)
+push_bulk(struct apply_target *t, const struct apply_pending *p, struct apply_bulk *bulk)
 {
 	if (t->npending == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 64;
 		t->pending = xrealloc(t->pending, t->cap * sizeof(*t->pending));
+		t->bulks = xrealloc(t->bulks, t->cap * sizeof(*t->bulks));
 	}
+	t->bulks[t->npending] = bulk;
 	t->pending[t->npending++] = *p;
+}
+
+static void
+push(struct apply_target *t, const struct apply_pending *p)
+{
+	push_bulk(t, p, NULL);
 }
 
 static void
 clear_pending(struct apply_target *t)
 {
-	for (size_t i = 0; i < t->npending; i++)
+	for (size_t i = 0; i < t->npending; i++) {
 		free(t->pending[i].key);
+		apply_bulk_free(t->bulks[i]);
+	}
 	t->npending = 0;
 }
 
@@ -144,7 +154,55 @@ fail_entry(const struct apply_pending *p, struct pgs_error *err)
 }
 
 static bool
-check_result(const struct apply_pending *p, PGresult *res, struct pgs_error *err)
+diverged(const char *key, struct pgs_error *err)
+{
+	if (key)
+		pgs_error_detail(err, "replica identity %s", key);
+	pgs_error_hint(err, "the target diverged from the source (written to by someone else,"
+				   " or not copied from the slot's snapshot); start the migration over");
+	return false;
+}
+
+/*
+ * A multi-row UPDATE or DELETE returns the ordinal of each row it touched:
+ * every ordinal exactly once, or the first row that matched no row (or
+ * several) is named with its key and its source transaction.
+ */
+static bool
+check_bulk(const struct apply_pending *p, const struct apply_bulk *b, PGresult *res,
+		   struct pgs_error *err)
+{
+	unsigned char *seen = xcalloc(b->nrows, 1);
+	const char *key = b->keys.data;
+	struct apply_pending row = *p;
+	size_t bad = b->nrows;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		long n = strtol(PQgetvalue(res, i, 0), NULL, 10);
+
+		if (n >= 1 && (size_t) n <= b->nrows && seen[n - 1] < 2)
+			seen[n - 1]++;
+	}
+	for (size_t i = 0; i < b->nrows && bad == b->nrows; i++)
+		if (seen[i] != 1)
+			bad = i;
+	if (bad == b->nrows) {
+		free(seen);
+		return true;
+	}
+	for (size_t i = 0; i < bad; i++)
+		key += strlen(key) + 1;
+	pgs_fail(err, "%s rows matched on the target instead of one", seen[bad] ? "2 or more" : "0");
+	free(seen);
+	diverged(key, err);
+	row.xid = b->ctx[bad].xid;
+	row.lsn = b->ctx[bad].commit_lsn;
+	return fail_entry(&row, err);
+}
+
+static bool
+check_result(const struct apply_pending *p, const struct apply_bulk *bulk, PGresult *res,
+			 struct pgs_error *err)
 {
 	ExecStatusType st = PQresultStatus(res);
 
@@ -152,16 +210,15 @@ check_result(const struct apply_pending *p, PGresult *res, struct pgs_error *err
 		pg_fail_result(err, res, "the target refused it");
 		return fail_entry(p, err);
 	}
+	if (bulk)
+		return check_bulk(p, bulk, res, err);
 	if (p->expect_one && p->what == 'S' && strcmp(PQcmdTuples(res), "1") != 0) {
 		pgs_fail(err, "the run's row in pgshift.runs is gone");
 		return fail_entry(p, err);
 	}
 	if (p->expect_one && strcmp(PQcmdTuples(res), "1") != 0) {
 		pgs_fail(err, "%s rows matched on the target instead of one", PQcmdTuples(res));
-		if (p->key)
-			pgs_error_detail(err, "replica identity %s", p->key);
-		pgs_error_hint(err, "the target diverged from the source (written to by someone else,"
-					   " or not copied from the slot's snapshot); start the migration over");
+		diverged(p->key, err);
 		return fail_entry(p, err);
 	}
 	return true;
@@ -179,7 +236,7 @@ drain(struct apply_target *t, struct pgs_error *err)
 		if (!res)
 			ok = conn_fail(t, "the target sent no answer", err);
 		else
-			ok = check_result(&t->pending[i], res, err);
+			ok = check_result(&t->pending[i], t->bulks[i], res, err);
 		if (!ok)
 			pg_error_mark_lost(err, t->conn);
 		PQclear(res);
@@ -193,15 +250,20 @@ drain(struct apply_target *t, struct pgs_error *err)
 	return ok;
 }
 
-/* Keeps the queue short: asks the server to flush its answers, then reads them. */
+/* Asks the server to flush its answers, then reads every one. */
 static bool
-maybe_drain(struct apply_target *t, struct pgs_error *err)
+flush_drain(struct apply_target *t, struct pgs_error *err)
 {
-	if (t->npending < PIPELINE_DEPTH)
-		return true;
 	if (!PQsendFlushRequest(t->conn) || PQflush(t->conn) != 0)
 		return conn_fail(t, "could not send to the target", err);
 	return drain(t, err);
+}
+
+/* Keeps the queue short. */
+static bool
+maybe_drain(struct apply_target *t, struct pgs_error *err)
+{
+	return t->npending < PIPELINE_DEPTH || flush_drain(t, err);
 }
 
 bool
@@ -249,6 +311,67 @@ apply_target_send(struct apply_target *t, const char *stmt, int nparams,
 	push(t, what);
 	t->changes++;
 	return maybe_drain(t, err);
+}
+
+bool
+apply_target_send_bulk(struct apply_target *t, const char *sql, int nparams,
+					   const uint32_t *types, const char *const *values,
+					   const struct apply_pending *what, struct apply_bulk *bulk,
+					   struct pgs_error *err)
+{
+	if (!PQsendQueryParams(t->conn, sql, nparams, types, values, NULL, NULL, 0)) {
+		apply_bulk_free(bulk);
+		conn_fail(t, "could not send a change to the target", err);
+		return fail_entry(what, err);
+	}
+	push_bulk(t, what, bulk);
+	return maybe_drain(t, err);
+}
+
+/*
+ * Tables whose changes apply_batch.c may send in other than the source's
+ * order: a change of one table commutes with a change of another only when
+ * no trigger or rule that fires under session_replication_role = replica
+ * can see it (FK checks are triggers that do not). Their net changes per
+ * key may also be merged when no unique index or exclusion constraint but
+ * the replica identity's can make two keys collide ("k"); else only runs
+ * of INSERTs are joined ("a").
+ */
+static const char plain_tables_sql[] =
+	"SELECT n.nspname, c.relname, CASE WHEN (SELECT count(*) FROM pg_catalog.pg_index i"
+	"      WHERE i.indrelid = c.oid AND (i.indisunique OR i.indisexclusion)) = 1"
+	"      THEN 'k' ELSE 'a' END"
+	" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE c.relkind = 'r'"
+	" AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g"
+	"      WHERE g.tgrelid = c.oid AND g.tgenabled IN ('A', 'R'))"
+	" AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite r"
+	"      WHERE r.ev_class = c.oid AND r.ev_enabled IN ('A', 'R'))";
+
+static int
+cmp_name(const void *x, const void *y)
+{
+	return strcmp(*(char *const *) x, *(char *const *) y);
+}
+
+bool
+apply_target_read_plain(struct apply_target *t, char ***tables, size_t *n, struct pgs_error *err)
+{
+	PGresult *res = pg_query(t->conn, plain_tables_sql, 0, NULL, err);
+
+	*tables = NULL;
+	*n = 0;
+	if (!res) {
+		pgs_error_prefix(err, "could not read the target's unique indexes and triggers");
+		return false;
+	}
+	*tables = xcalloc((size_t) PQntuples(res) + 1, sizeof(char *));
+	for (int i = 0; i < PQntuples(res); i++)
+		(*tables)[(*n)++] = xasprintf("%s\n%s\n%s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+									  PQgetvalue(res, i, 2));
+	PQclear(res);
+	qsort(*tables, *n, sizeof(char *), cmp_name);
+	return true;
 }
 
 bool
@@ -310,7 +433,12 @@ apply_target_commit(struct apply_target *t, const char *plan, uint64_t applied,
 	struct apply_pending s = {.what = 'S', .expect_one = true, .lsn = applied};
 	struct apply_pending c = {.what = 'C', .lsn = applied};
 
-	if (!apply_target_begin(t, err))
+	/*
+	 * Every change's answer is read before COMMIT is sent: a change that
+	 * matched no row succeeded on the server, and only this check keeps its
+	 * transaction (and the applied LSN in it) from committing.
+	 */
+	if (!apply_target_begin(t, err) || !flush_drain(t, err))
 		return false;
 	apply_lsn_text(applied, lsn);
 	commit_time_text(commit_time, at, sizeof(at));
@@ -335,7 +463,9 @@ apply_target_close(struct apply_target *t)
 {
 	clear_pending(t);
 	free(t->pending);
+	free(t->bulks);
 	t->pending = NULL;
+	t->bulks = NULL;
 	t->cap = 0;
 	/* an open transaction rolls back with the session: nothing half-applied stays */
 	PQfinish(t->conn);

@@ -17,6 +17,8 @@
  *   - Already applied (a restart re-reads the spool from its oldest
  *     segment): a transaction whose commit record starts before the applied
  *     LSN is skipped, because the applied LSN commits with the data.
+ *   - Changes go through apply_batch.c, which coalesces them per row key
+ *     within the target transaction.
  *   - The target transaction is committed (with the applied LSN) at a
  *     source commit once it holds batch_changes changes or is batch_ms old,
  *     and whenever the spool has nothing more: only whole source
@@ -92,9 +94,10 @@ apply_msg(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_ctx
 		case PGO_INSERT:
 		case PGO_UPDATE:
 		case PGO_DELETE:
-			return apply_target_begin(&a->tgt, err) && apply_change(a, m, ctx, err);
+			return apply_target_begin(&a->tgt, err) && apply_batch_change(a, m, ctx, err);
 		case PGO_TRUNCATE:
-			return apply_target_begin(&a->tgt, err) && apply_truncate(a, &m->u.truncate, ctx, err);
+			return apply_target_begin(&a->tgt, err) && apply_batch_send(a, err) &&
+				apply_truncate(a, &m->u.truncate, ctx, err);
 		default:
 			return true;
 	}
@@ -344,7 +347,8 @@ dispatch(struct cdc_applier *a, const struct spool_record *rec, const struct pgo
 		case PGO_COMMIT:
 			return on_commit(a, &m->u.commit, err);
 		case PGO_RELATION:
-			return apply_rel_message(a, &m->u.relation, rec->payload, rec->len, m->stream_xid != 0,
+			/* the coalesced rows were read with the relation's old columns */
+			return apply_batch_send(a, err) && apply_rel_message(a, &m->u.relation, rec->payload, rec->len, m->stream_xid != 0,
 									 err);
 		case PGO_INSERT:
 		case PGO_UPDATE:
@@ -413,8 +417,10 @@ apply_flush(struct cdc_applier *a, struct pgs_error *err)
 {
 	if (!a->tgt.in_txn && a->next_applied <= a->applied)
 		return true;
-	if (!apply_target_commit(&a->tgt, a->plan_name, a->next_applied, a->next_commit_time, err))
+	if (!apply_batch_send(a, err) ||
+		!apply_target_commit(&a->tgt, a->plan_name, a->next_applied, a->next_commit_time, err))
 		return false;
+	apply_batch_reset(&a->batch);
 	a->applied = a->next_applied;
 	atomic_store(&a->applied_lsn, a->applied);
 	if (a->next_commit_time)

@@ -482,6 +482,8 @@ static bool
 start_with_retries(struct cdc_receiver *r, bool reconnecting, struct pgs_error *err)
 {
 	for (;;) {
+		/* a fresh error each attempt: no SQLSTATE of the last one may linger */
+		pgs_error_clear(err);
 		if (connect_and_start(r, err)) {
 			pg_backoff_done(&r->backoff);
 			return true;

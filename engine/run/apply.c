@@ -84,13 +84,36 @@ log_preflight(const struct preflight_report *pf)
 	}
 }
 
+/*
+ * A process killed with kill -9 leaves its statements running: a server
+ * notices a dead client only when it next talks to it, and an index build
+ * (with its parallel workers) or a COPY goes on for minutes, then collides
+ * with the resume's own ("duplicate key ... pg_class_relname_nsp_index").
+ * We hold the plan's lock, so every session tagged with this run id on
+ * either server belongs to a dead process: they are ended before preflight
+ * (whose reads would queue behind their locks) and before any step.
+ */
+static bool
+end_dead_run(struct apply *a, struct pgs_error *err)
+{
+	int n = 0;
+
+	if (!a->prior_exists)
+		return true;
+	if (!run_end_sessions(a->plan, a->prior.run_id, true, &n, err))
+		return false;
+	if (n > 0)
+		log_info("resume: ended %d session(s) the previous run left working on the servers", n);
+	return true;
+}
+
 static bool
 phase_preflight(struct apply *a, struct pgs_error *err)
 {
 	struct preflight_report pf;
 	bool ok;
 
-	if (!state_read(a->plan, &a->prior, &a->prior_exists, err))
+	if (!state_read(a->plan, &a->prior, &a->prior_exists, err) || !end_dead_run(a, err))
 		return false;
 	if (!preflight_run(a->plan, a->src, a->dst, NULL, &a->cat, a->prior_exists, &pf, err))
 		return false;
@@ -213,6 +236,16 @@ phase_until(struct apply *a, struct pgs_error *err)
 			matched = true;
 		}
 	}
+	/*
+	 * cdc.stream is no step's dependency (the applier reads the spool it
+	 * writes), but a run that took the slot's snapshot must read the slot:
+	 * else nothing is spooled for the changes during the copy, and the next
+	 * apply finds no spool to continue from.
+	 */
+	for (size_t i = 0; matched && i < a->dag.n; i++)
+		if (a->dag.steps[i].kind == STEP_CDC_STREAM && a->dag.steps[i].ndeps > 0 &&
+			a->wanted[a->dag.steps[i].deps[0]])
+			want_with_ancestors(&a->dag, a->wanted, i);
 	if (!matched) {
 		pgs_fail(err, "--until %s: no step or stage of this plan has that name", until);
 		pgs_error_hint(err, "pgshift plan shows the step ids; stages are schema, copy, index, "
@@ -356,6 +389,38 @@ interrupted(struct apply *a, struct pgs_error *err)
 	return APPLY_INTERRUPTED;
 }
 
+/* --until left steps out: whether any of them is still to do. */
+static bool
+steps_left(const struct apply *a)
+{
+	for (size_t i = 0; a->wanted && i < a->dag.n; i++)
+		if (!a->wanted[i] && !a->done[i])
+			return true;
+	return false;
+}
+
+/*
+ * --until stopped short of the end: the run is paused, not finished, so the
+ * next apply continues it with its slot and spool, and status says so.
+ */
+static enum apply_result
+paused(struct apply *a)
+{
+	struct pgs_error ferr;
+
+	pgs_error_clear(&ferr);
+	if (!state_stop_run(a->state, "paused", a->opts->until, &ferr)) {
+		log_report(LOG_WARNING, &ferr);
+		return APPLY_FAILED;
+	}
+	log_info("paused after \"%s\" as --until asked; \"pgshift apply %s\" continues the run",
+			 a->opts->until, a->plan->file);
+	if (a->plan->cdc.enabled)
+		log_warning("replication slot \"%s\" keeps WAL on the source while the run is paused",
+					a->plan->cdc.slot);
+	return APPLY_OK;
+}
+
 static enum apply_result
 finish(struct apply *a, bool ok, struct pgs_error *err)
 {
@@ -363,6 +428,8 @@ finish(struct apply *a, bool ok, struct pgs_error *err)
 
 	if (stop_signal())
 		return interrupted(a, err);
+	if (ok && steps_left(a))
+		return paused(a);
 	pgs_error_clear(&ferr);
 	if (!state_finish_run(a->state, ok, ok ? NULL : err->message, &ferr))
 		log_report(LOG_WARNING, &ferr);

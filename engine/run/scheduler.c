@@ -1,4 +1,4 @@
-/* The DAG scheduler; see scheduler.h. */
+/* The DAG scheduler's worker pool and ready queues; see scheduler.h. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -9,29 +9,40 @@
 #include "util/xalloc.h"
 
 enum slot { SLOT_COPY, SLOT_INDEX, SLOT_OTHER, N_SLOTS };
-enum sstate { S_WAITING, S_RUNNING, S_DONE, S_FAILED, S_SKIPPED };
+
+/* A min-heap of step indexes: ready steps start in DAG order. */
+struct ready {
+	size_t *heap;               /* owned */
+	size_t n;
+};
+
+struct sched;
+
+struct pool {
+	struct sched *s;
+	enum slot slot;
+	pthread_cond_t wake;        /* a step of this class became ready, or stop */
+	pthread_t *threads;         /* owned */
+	int nthreads;
+	struct ready ready;
+};
 
 struct sched {
 	struct run *run;
 	const struct sched_hooks *hooks;
-	pthread_mutex_t lock;       /* guards every field below */
+	pthread_mutex_t lock;       /* guards every field below and the pools' queues */
 	pthread_cond_t changed;     /* a step finished */
-	enum sstate *state;
 	size_t *pending_deps;       /* unfinished dependencies per step */
-	size_t **dependents;        /* reverse edges */
-	size_t *ndependents;
-	int running[N_SLOTS];
-	int limit[N_SLOTS];
+	size_t *dep_start;          /* reverse edges: dependents of i are */
+	size_t *dependents;         /* dependents[dep_start[i] .. dep_start[i + 1]) */
+	bool *not_run;              /* done before this run, or not wanted */
+	size_t left;                /* wanted steps not finished */
+	int running;
 	size_t copies_left;         /* copy steps not yet done: the snapshot is held until 0 */
 	bool failed;
+	bool stopping;              /* workers exit */
 	struct pgs_error first_error;
-	pthread_t *threads;
-	bool *joinable;
-};
-
-struct job {
-	struct sched *s;
-	size_t step;
+	struct pool pools[N_SLOTS];
 };
 
 static enum slot
@@ -50,60 +61,113 @@ slot_of(const struct step *st)
 }
 
 static void
+ready_push(struct ready *r, size_t step)
+{
+	size_t i = r->n++;
+
+	while (i > 0 && r->heap[(i - 1) / 2] > step) {
+		r->heap[i] = r->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	r->heap[i] = step;
+}
+
+static size_t
+ready_pop(struct ready *r)
+{
+	size_t top = r->heap[0];
+	size_t last = r->heap[--r->n];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= r->n)
+			break;
+		if (c + 1 < r->n && r->heap[c + 1] < r->heap[c])
+			c++;
+		if (r->heap[c] >= last)
+			break;
+		r->heap[i] = r->heap[c];
+		i = c;
+	}
+	if (r->n > 0)
+		r->heap[i] = last;
+	return top;
+}
+
+/* Reverse edges in one array (counting sort by dependency). */
+static void
 build_reverse_edges(struct sched *s)
 {
 	const struct dag *dag = s->run->dag;
+	size_t *fill;
 
-	s->dependents = xcalloc(dag->n, sizeof(size_t *));
-	s->ndependents = xcalloc(dag->n, sizeof(size_t));
+	s->dep_start = xcalloc(dag->n + 1, sizeof(size_t));
 	for (size_t i = 0; i < dag->n; i++)
 		for (size_t k = 0; k < dag->steps[i].ndeps; k++)
-			s->ndependents[dag->steps[i].deps[k]]++;
+			s->dep_start[dag->steps[i].deps[k] + 1]++;
 	for (size_t i = 0; i < dag->n; i++)
-		s->dependents[i] = xcalloc(s->ndependents[i], sizeof(size_t));
-	memset(s->ndependents, 0, dag->n * sizeof(size_t));
+		s->dep_start[i + 1] += s->dep_start[i];
+	s->dependents = xcalloc(s->dep_start[dag->n] + 1, sizeof(size_t));
+	fill = xcalloc(dag->n, sizeof(size_t));
 	for (size_t i = 0; i < dag->n; i++)
 		for (size_t k = 0; k < dag->steps[i].ndeps; k++) {
 			size_t d = dag->steps[i].deps[k];
 
-			s->dependents[d][s->ndependents[d]++] = i;
+			s->dependents[s->dep_start[d] + fill[d]++] = i;
 		}
+	free(fill);
 }
 
-/* Called with the lock held when step i is finished (or skipped as done). */
+/* Queues step i on its class's pool and wakes one of its workers; lock held. */
+static void
+make_ready(struct sched *s, size_t i)
+{
+	struct pool *p = &s->pools[slot_of(&s->run->dag->steps[i])];
+
+	ready_push(&p->ready, i);
+	pthread_cond_signal(&p->wake);
+}
+
+/*
+ * Step i is finished (or was done before this run): its dependents' counts
+ * drop, and the wanted ones that reach zero become ready. Lock held.
+ */
 static void
 release_dependents(struct sched *s, size_t i)
 {
-	for (size_t k = 0; k < s->ndependents[i]; k++)
-		s->pending_deps[s->dependents[i][k]]--;
+	for (size_t k = s->dep_start[i]; k < s->dep_start[i + 1]; k++) {
+		size_t d = s->dependents[k];
+
+		if (--s->pending_deps[d] == 0 && !s->not_run[d])
+			make_ready(s, d);
+	}
 	if (s->run->dag->steps[i].kind == STEP_COPY && --s->copies_left == 0 && s->hooks->copies_done)
 		s->hooks->copies_done(s->run);
 }
 
-static void *
-worker(void *arg)
+static void
+run_one(struct sched *s, size_t step)
 {
-	struct job *job = arg;
-	struct sched *s = job->s;
 	struct run *run = s->run;
 	struct pgs_error err;
 	bool ok;
 
 	pgs_error_clear(&err);
 	if (s->hooks->started)
-		s->hooks->started(run, job->step);
-	ok = s->hooks->execute(run, job->step, &err);
+		s->hooks->started(run, step);
+	ok = s->hooks->execute(run, step, &err);
 	if (!ok && !err.step[0])
-		snprintf(err.step, sizeof(err.step), "%s", run->dag->steps[job->step].id);
+		snprintf(err.step, sizeof(err.step), "%s", run->dag->steps[step].id);
 	if (s->hooks->finished)
-		s->hooks->finished(run, job->step, ok, &err);
+		s->hooks->finished(run, step, ok, &err);
 	pthread_mutex_lock(&s->lock);
-	s->running[slot_of(&run->dag->steps[job->step])]--;
+	s->running--;
 	if (ok) {
-		s->state[job->step] = S_DONE;
-		release_dependents(s, job->step);
+		s->left--;
+		release_dependents(s, step);
 	} else {
-		s->state[job->step] = S_FAILED;
 		if (!s->failed)
 			s->first_error = err;
 		s->failed = true;
@@ -111,55 +175,58 @@ worker(void *arg)
 	}
 	pthread_cond_broadcast(&s->changed);
 	pthread_mutex_unlock(&s->lock);
-	free(job);
+}
+
+/* A worker of one class: takes the next ready step until the run stops. */
+static void *
+worker(void *arg)
+{
+	struct pool *p = arg;
+	struct sched *s = p->s;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		size_t step;
+
+		while (!s->stopping && (s->failed || p->ready.n == 0))
+			pthread_cond_wait(&p->wake, &s->lock);
+		if (s->stopping)
+			break;
+		step = ready_pop(&p->ready);
+		s->running++;
+		pthread_mutex_unlock(&s->lock);
+		run_one(s, step);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
-/* Starts every ready step that its slot has room for; lock held. */
+static bool
+start_pool(struct sched *s, enum slot slot, int nthreads, struct pgs_error *err)
+{
+	struct pool *p = &s->pools[slot];
+
+	p->threads = xcalloc((size_t) nthreads, sizeof(pthread_t));
+	for (; p->nthreads < nthreads; p->nthreads++)
+		if (pthread_create(&p->threads[p->nthreads], NULL, worker, p) != 0)
+			return pgs_fail(err, "could not start worker thread %d of %d: %m",
+							p->nthreads + 1, nthreads);
+	return true;
+}
+
+/* Workers leave once their current step is over; lock not held. */
 static void
-dispatch(struct sched *s)
+stop_pools(struct sched *s)
 {
-	const struct dag *dag = s->run->dag;
-
-	for (size_t i = 0; i < dag->n && !s->failed; i++) {
-		enum slot slot = slot_of(&dag->steps[i]);
-		struct job *job;
-
-		if (s->state[i] != S_WAITING || s->pending_deps[i] > 0 || s->running[slot] >= s->limit[slot])
-			continue;
-		job = xmalloc(sizeof(*job));
-		*job = (struct job) {s, i};
-		s->state[i] = S_RUNNING;
-		s->running[slot]++;
-		if (pthread_create(&s->threads[i], NULL, worker, job) != 0) {
-			free(job);
-			s->running[slot]--;
-			s->state[i] = S_FAILED;
-			s->failed = true;
-			pgs_fail(&s->first_error, "could not start a worker thread for step \"%s\"",
-					 dag->steps[i].id);
-			continue;
-		}
-		s->joinable[i] = true;
-	}
-}
-
-static bool
-anything_running(const struct sched *s)
-{
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
 	for (int k = 0; k < N_SLOTS; k++)
-		if (s->running[k] > 0)
-			return true;
-	return false;
-}
-
-static bool
-anything_waiting(const struct sched *s)
-{
-	for (size_t i = 0; i < s->run->dag->n; i++)
-		if (s->state[i] == S_WAITING)
-			return true;
-	return false;
+		pthread_cond_broadcast(&s->pools[k].wake);
+	pthread_mutex_unlock(&s->lock);
+	for (int k = 0; k < N_SLOTS; k++)
+		for (int t = 0; t < s->pools[k].nthreads; t++)
+			pthread_join(s->pools[k].threads[t], NULL);
 }
 
 static void
@@ -167,47 +234,49 @@ sched_init(struct sched *s, struct run *run, const bool *done, const bool *wante
 		   const struct sched_hooks *hooks)
 {
 	const struct dag *dag = run->dag;
-
 	memset(s, 0, sizeof(*s));
 	s->run = run;
 	s->hooks = hooks;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->changed, NULL);
-	s->state = xcalloc(dag->n, sizeof(enum sstate));
-	s->pending_deps = xcalloc(dag->n, sizeof(size_t));
-	s->threads = xcalloc(dag->n, sizeof(pthread_t));
-	s->joinable = xcalloc(dag->n, sizeof(bool));
-	s->limit[SLOT_COPY] = run->plan->copy.table_jobs;
-	s->limit[SLOT_INDEX] = run->plan->copy.index_jobs;
-	/* schema, snapshot, blobs, CDC and cutover steps: few, mostly sequential */
-	s->limit[SLOT_OTHER] = 4;
+	s->pending_deps = xcalloc(dag->n + 1, sizeof(size_t));
+	s->not_run = xcalloc(dag->n + 1, sizeof(bool));
 	build_reverse_edges(s);
+	for (int k = 0; k < N_SLOTS; k++) {
+		s->pools[k].s = s;
+		s->pools[k].slot = (enum slot) k;
+		pthread_cond_init(&s->pools[k].wake, NULL);
+		s->pools[k].ready.heap = xcalloc(dag->n + 1, sizeof(size_t));
+	}
 	for (size_t i = 0; i < dag->n; i++) {
 		s->pending_deps[i] = dag->steps[i].ndeps;
+		s->not_run[i] = (done && done[i]) || (wanted && !wanted[i]);
 		if (dag->steps[i].kind == STEP_COPY)
 			s->copies_left++;
+		if (!s->not_run[i])
+			s->left++;
 	}
-	for (size_t i = 0; i < dag->n; i++) {
-		if (done && done[i]) {
-			s->state[i] = S_DONE;
+	/* no worker runs yet: queue what is ready without waking anyone */
+	for (size_t i = 0; i < dag->n; i++)
+		if (done && done[i])
 			release_dependents(s, i);
-		} else if (wanted && !wanted[i]) {
-			s->state[i] = S_SKIPPED;
-		}
-	}
+	for (size_t i = 0; i < dag->n; i++)
+		if (!s->not_run[i] && dag->steps[i].ndeps == 0)
+			make_ready(s, i);
 }
 
 static void
 sched_free(struct sched *s)
 {
-	for (size_t i = 0; i < s->run->dag->n; i++)
-		free(s->dependents[i]);
+	for (int k = 0; k < N_SLOTS; k++) {
+		free(s->pools[k].threads);
+		free(s->pools[k].ready.heap);
+		pthread_cond_destroy(&s->pools[k].wake);
+	}
+	free(s->dep_start);
 	free(s->dependents);
-	free(s->ndependents);
-	free(s->state);
 	free(s->pending_deps);
-	free(s->threads);
-	free(s->joinable);
+	free(s->not_run);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->changed);
 }
@@ -239,30 +308,54 @@ wait_or_tick(struct sched *s)
 	atomic_store(&s->run->cancel, true);
 }
 
+static bool
+anything_ready(const struct sched *s)
+{
+	for (int k = 0; k < N_SLOTS; k++)
+		if (s->pools[k].ready.n > 0)
+			return true;
+	return false;
+}
+
+/* Until nothing runs and nothing more can start. */
+static void
+wait_for_end(struct sched *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->running > 0 || (!s->failed && anything_ready(s)))
+		wait_or_tick(s);
+	if (!s->failed && s->left > 0) {
+		/* only a step whose dependency was not wanted can be left waiting */
+		s->failed = true;
+		pgs_fail(&s->first_error, "some steps could not start: a step they depend on was not run");
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 bool
 scheduler_run(struct run *run, const bool *done, const bool *wanted,
 			  const struct sched_hooks *hooks, struct pgs_error *err)
 {
+	const int nthreads[N_SLOTS] = {run->plan->copy.table_jobs, run->plan->copy.index_jobs,
+								   SCHED_OTHER_WORKERS};
 	struct sched s;
-	bool ok;
+	struct pgs_error start_err;
+	bool ok = true;
 
+	pgs_error_clear(&start_err);
 	sched_init(&s, run, done, wanted, hooks);
-	pthread_mutex_lock(&s.lock);
-	for (;;) {
-		dispatch(&s);
-		if (!anything_running(&s))
-			break;
-		wait_or_tick(&s);
-	}
-	if (!s.failed && anything_waiting(&s)) {
-		/* only a step whose dependency was not wanted can be left waiting */
+	for (int k = 0; k < N_SLOTS && ok; k++)
+		ok = start_pool(&s, (enum slot) k, nthreads[k] > 0 ? nthreads[k] : 1, &start_err);
+	if (!ok) {
+		pthread_mutex_lock(&s.lock);
+		if (!s.failed)
+			s.first_error = start_err;
 		s.failed = true;
-		pgs_fail(&s.first_error, "some steps could not start: a step they depend on was not run");
+		atomic_store(&run->cancel, true);
+		pthread_mutex_unlock(&s.lock);
 	}
-	pthread_mutex_unlock(&s.lock);
-	for (size_t i = 0; i < run->dag->n; i++)
-		if (s.joinable[i])
-			pthread_join(s.threads[i], NULL);
+	wait_for_end(&s);
+	stop_pools(&s);
 	ok = !s.failed;
 	if (!ok)
 		*err = s.first_error;

@@ -1,11 +1,15 @@
 /*
- * The DAG scheduler (after pg_restore's restore_toc_entries_parallel): one
- * scheduler loop holds a count of unfinished dependencies per step and
- * starts each step on its own worker thread as soon as the count reaches
- * zero, within the bound of its class: copy.table_jobs for copies,
- * copy.index_jobs for indexes, constraints and vacuums, and a small fixed
- * bound for the rest. A failed step stops new work; running steps finish
- * (or notice run->cancel) and the run reports the first failure.
+ * The DAG scheduler (after pg_restore's restore_toc_entries_parallel): a
+ * count of unfinished dependencies per step and a ready queue per class of
+ * step, served by a fixed pool of worker threads started once per run:
+ * copy.table_jobs workers for copies, copy.index_jobs for indexes,
+ * constraints and vacuums, and a few for the rest (schema, snapshot, CDC,
+ * cutover steps; the CDC receiver, applier and notification threads are
+ * their own, long-lived). A finished step decrements its dependents'
+ * counts and queues those that reach zero, so a run costs O(steps + edges)
+ * plus a heap operation per step. A failed step stops new work; running
+ * steps finish (or notice run->cancel) and the run reports the first
+ * failure.
  */
 #ifndef PGSHIFT_RUN_SCHEDULER_H
 #define PGSHIFT_RUN_SCHEDULER_H
@@ -13,6 +17,9 @@
 #include <stdbool.h>
 
 #include "run/run.h"
+
+/* workers of the class of schema, snapshot, CDC and cutover steps */
+#define SCHED_OTHER_WORKERS 4
 
 struct sched_hooks {
 	/* runs one step on a worker thread (step_execute in pgshift; a fake in tests) */
@@ -32,8 +39,9 @@ struct sched_hooks {
 
 /*
  * Runs every step of run->dag that is wanted[i] (all when wanted is NULL)
- * and not already done[i] (done may be NULL). On failure fills err with the
- * first failed step's error, err->step naming it.
+ * and not already done[i] (done may be NULL). Ready steps of a class start
+ * in DAG order (lowest index first). On failure fills err with the first
+ * failed step's error, err->step naming it.
  */
 bool scheduler_run(struct run *run, const bool *done, const bool *wanted,
 				   const struct sched_hooks *hooks, struct pgs_error *err);

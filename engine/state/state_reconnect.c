@@ -35,6 +35,7 @@ relock(struct state *st, struct pgs_error *err)
 		st->conn = NULL;
 		if (!pg_backoff_wait(&st->backoff, err, NULL, err))
 			return false;
+		pgs_error_clear(err);
 		st->conn = pg_connect(st->target_uri, &s, err);
 		if (st->conn && state_keep_alive(st->conn, err) &&
 			state_take_lock(st->conn, st->plan, st->plan_file, &locked, err)) {
@@ -66,6 +67,7 @@ state_exec(struct state *st, const char *sql, int n, const char *const *params,
 
 	pthread_mutex_lock(&st->conn_lock);
 	for (;;) {
+		pgs_error_clear(err);
 		ok = usable(st, err) && pg_exec(st->conn, sql, n, params, err);
 		if (ok || st->lock_lost || !pg_error_is_connection(err) || !relock(st, err))
 			break;
@@ -82,6 +84,7 @@ state_query(struct state *st, const char *sql, int n, const char *const *params,
 
 	pthread_mutex_lock(&st->conn_lock);
 	for (;;) {
+		pgs_error_clear(err);
 		res = usable(st, err) ? pg_query(st->conn, sql, n, params, err) : NULL;
 		if (res || st->lock_lost || !pg_error_is_connection(err) || !relock(st, err))
 			break;

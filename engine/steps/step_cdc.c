@@ -112,6 +112,7 @@ static bool
 link_wal_lsn(struct source_link *l, uint64_t *lsn, struct pgs_error *err)
 {
 	for (;;) {
+		pgs_error_clear(err);
 		if (!l->conn)
 			l->conn = run_connect_source(l->run, l->step_id, err);
 		if (l->conn && source_wal_lsn(l->conn, lsn, err)) {

@@ -42,6 +42,10 @@ ALTER TABLE ev_a REPLICA IDENTITY FULL;
 ALTER TABLE ev_b REPLICA IDENTITY FULL;
 CREATE TABLE skipped (id integer PRIMARY KEY);
 CREATE TABLE nodata (id integer PRIMARY KEY);
+CREATE TABLE coal (id integer PRIMARY KEY, v text, n integer, big text);
+CREATE TABLE coal_t (id integer PRIMARY KEY, v text);
+CREATE TABLE coal_uq (id integer PRIMARY KEY, email text UNIQUE);
+CREATE TABLE coal_nopk (a integer, b text);
 CREATE TABLE parent_fk (id integer PRIMARY KEY);
 CREATE TABLE child_fk (id integer PRIMARY KEY, p integer REFERENCES parent_fk ON DELETE CASCADE);
 SQL
@@ -52,6 +56,7 @@ UPDATE vals SET big = (SELECT string_agg(md5(g::text), '') FROM generate_series(
 INSERT INTO full_t VALUES (1, 'dup'), (1, 'dup'), (2, NULL), (3, 'three');
 INSERT INTO "odd ""name""" VALUES ('k1', 'v1');
 INSERT INTO parent_fk VALUES (1), (2);
+INSERT INTO coal_uq VALUES (1, 'a'), (2, 'b');
 INSERT INTO child_fk VALUES (1, 1), (2, 2);
 SQL
 for my $uri ($src, $dst) {
@@ -100,6 +105,15 @@ is(psql($dst, "SELECT length(big) FROM vals WHERE id = 1"), 19200,
    'the TOASTed value survived an update of another column');
 my @spool = glob("$spool/spool/*.spool");
 ok(@spool < 40, 'the spool was collected below the applied LSN (' . scalar(@spool) . ' segments left)');
+
+# many source transactions per target transaction, coalesced per key (apply_batch.c)
+run_phase('coalesce');
+for my $t (qw(coal coal_t coal_uq coal_nopk)) {
+    my ($n, $diff) = compare_table($src, $dst, 'public', $t);
+    ok(!defined $diff, "coalesced: public.$t identical on source and target ($n rows)") or diag($diff);
+}
+is(psql($dst, "SELECT count(*) FROM coal WHERE id <= 5 AND length(big) = 19200"), 5,
+   'coalesced updates kept the unchanged TOAST values');
 
 run_phase('schema');
 done_testing();

@@ -12,6 +12,12 @@
 #      within 10 s; the resume finishes without copying again.
 #   d. a second SIGINT ends apply at once (by the signal) even while the
 #      stop waits for a slow cutover hook; a later apply finishes the run.
+#   e. `--until copy` records the run `paused at copy` (slot and spool kept);
+#      `--until cdc.catchup` continues it and pauses again; a plain apply
+#      finishes it without copying any table twice, source and target equal.
+#   f. after kill -9 during an index build the build goes on on the target;
+#      the resume first ends that session (by the run id in its
+#      application_name), then builds the index and finishes.
 use strict;
 use warnings;
 use FindBin;
@@ -279,6 +285,81 @@ YAML
     my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
     is($r->{rc}, 0, 'a later apply finishes the run') or diag($r->{err});
     identical($src, $tgt, 'after two signals');
+}
+
+# ---- e. --until pauses the run; a later apply continues it (CDC kept going)
+{
+    my ($plan, $env, $src, $tgt) = pair('rs_until', $schema, <<'YAML');
+cdc:
+  enabled: true
+  max_lag: 2s
+cutover:
+  approval: auto
+cleanup:
+  keep_state: true
+YAML
+    my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress', '--until', 'copy');
+    is($r->{rc}, 0, 'apply --until copy exits 0') or diag($r->{err});
+    like($r->{err}, qr/paused after "copy" as --until asked; "pgshift apply \Q$plan\E" continues the run/,
+         'it says the run is paused and how to continue');
+    is(psql($tgt, "SELECT status || ' ' || paused_step FROM pgshift.runs WHERE plan = 'rs_until'"),
+       'paused copy', 'the state records the run paused at copy');
+    like(run_pgshift($env, 'status', $plan)->{out}, qr/^status\s+paused at copy \("pgshift apply \Q$plan\E" continues it\)$/m,
+         'status shows where it paused');
+    is(psql($tgt, "SELECT count(*) FROM pgshift.steps WHERE plan = 'rs_until' AND step_id LIKE 'cutover%'"
+             . " AND status = 'done'"), 0, 'no cutover step ran');
+    psql($src, "INSERT INTO public.items (v) SELECT 'after pause ' || g FROM generate_series(1, 50) g;"
+             . " UPDATE public.notes SET body = 'changed' WHERE id <= 10");
+
+    $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress', '--until', 'cdc.catchup');
+    is($r->{rc}, 0, 'apply --until cdc.catchup continues the paused run') or diag($r->{err});
+    like($r->{err}, qr/resuming run/, 'it resumes the same run');
+    is(psql($tgt, "SELECT status || ' ' || paused_step FROM pgshift.runs WHERE plan = 'rs_until'"),
+       'paused cdc.catchup', 'paused again, at cdc.catchup');
+    my $slot = psql($src, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rs_until'");
+    is($slot, 1, 'the slot is kept while paused');
+
+    $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'a plain apply finishes the run') or diag($r->{err});
+    is(psql($tgt, "SELECT status || ' ' || coalesce(paused_step, '-') FROM pgshift.runs WHERE plan = 'rs_until'"),
+       'finished -', 'the run is finished');
+    is(psql($tgt, "SELECT max(attempts) FROM pgshift.steps WHERE plan = 'rs_until' AND step_id LIKE 'copy:%'"),
+       1, 'no table was copied twice');
+    identical($src, $tgt, 'after --until twice and a final apply');
+}
+
+# ---- f. kill -9 during an index build: the resume first ends the dead run's build
+{
+    my ($plan, $env, $src, $tgt) = pair('rs_dead', <<'SQL', <<'YAML');
+CREATE FUNCTION public.slow_key(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+CREATE TABLE public.t (id int PRIMARY KEY, v text);
+INSERT INTO public.t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;
+CREATE INDEX t_slow ON public.t (public.slow_key(id));
+CREATE OR REPLACE FUNCTION public.slow_key(int) RETURNS int LANGUAGE sql IMMUTABLE
+  AS 'SELECT $1 FROM (SELECT pg_sleep(0.01)) s';
+SQL
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+cleanup:
+  keep_state: true
+YAML
+    my $building = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                 . " AND query LIKE 'CREATE INDEX%t_slow%'";
+    my $pid = start_apply($env, $plan, "$dir/dead1.err");
+    ok(wait_until(sub { (eval { psql($tgt, $building) } // 0) > 0 }, 60, $pid),
+       'the target is building the slow index') or diag(slurp("$dir/dead1.err"));
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    is(psql($tgt, $building), 1, 'after kill -9 the dead run\'s index build goes on on the target');
+    my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'the resume finishes') or diag($r->{err});
+    like($r->{err}, qr/resume: ended [1-9]\d* session\(s\) the previous run left working on the servers/,
+         'it first ended the dead run\'s session');
+    like($r->{err}, qr/ended \d+ session.*index:public\.t_slow: started/s, 'before building the index again');
+    identical($src, $tgt, 'after a kill -9 during an index build');
+    is(psql($tgt, "SELECT count(*) FROM pg_indexes WHERE indexname = 't_slow'"), 1, 'the index exists once');
 }
 
 done_testing();

@@ -13,6 +13,13 @@
  * killed twice mid-apply and restarted. It ends when the applied LSN in
  * pgshift.runs passes the source's pg_current_wal_lsn(); the .t compares.
  *
+ * Phase "coalesce": a backlog written while no applier runs, so many source
+ * transactions land in each target transaction and are coalesced per key
+ * (apply_batch.c): hot keys updated hundreds of times, unchanged TOAST,
+ * insert-update-delete of one key, delete then insert of one key, a key
+ * change, TRUNCATE in the middle, a second unique index, a key-less table;
+ * then a second backlog with the applier killed with SIGKILL mid-batch.
+ *
  * Phase "schema": a column added on the source stops the applier with an
  * error naming the table and the column; then slot and publication go.
  */
@@ -489,6 +496,197 @@ phase_run(void)
 	state_close(st);
 }
 
+/* ---- phase coalesce ---- */
+
+/* Past every acknowledged commit: with synchronous_commit = off the write position may not be. */
+#define END_LSN "SELECT pg_current_wal_insert_lsn()"
+
+/* Each its own source transaction: a backlog the applier reads in few target transactions. */
+static bool
+each(const char *fmt, int from, int to)
+{
+	char sql[400];
+	bool all = true;
+
+	for (int i = from; i <= to; i++) {
+		snprintf(sql, sizeof(sql), fmt, i, i, i);
+		all &= pgtest_exec(src, sql);
+	}
+	return all;
+}
+
+static bool
+backlog(void)
+{
+	bool all = pgtest_exec(src, "INSERT INTO public.coal SELECT i, 'v0', 0, NULL"
+						   " FROM generate_series(1, 100) i");
+
+	all &= pgtest_exec(src, "UPDATE public.coal SET big = (SELECT string_agg(md5(g::text), '')"
+					   " FROM generate_series(1, 600) g) WHERE id <= 5");
+	/* hot keys, big unchanged (TOAST not sent) on ids 1..5 */
+	all &= each("UPDATE public.coal SET n = n + 1, v = 'v%d' WHERE id = %d %% 10 + 1", 1, 300);
+	/* insert, update, and for odd ones delete: of one key, in separate transactions */
+	all &= each("INSERT INTO public.coal VALUES (1000 + %d, 'new', %d, NULL)", 1, 50);
+	all &= each("UPDATE public.coal SET v = 'upd ' || n WHERE id = 1000 + %d AND %d > 0", 1, 50);
+	all &= each("DELETE FROM public.coal WHERE id = 1000 + %d AND %d %% 2 = 1", 1, 50);
+	/* a delete, then the same key inserted again and updated: a barrier */
+	all &= pgtest_exec(src, "DELETE FROM public.coal WHERE id = 50");
+	all &= pgtest_exec(src, "INSERT INTO public.coal VALUES (50, 'again', 0, NULL)");
+	all &= pgtest_exec(src, "UPDATE public.coal SET n = 7 WHERE id = 50");
+	/* a key change among coalesced updates of the old and the new key */
+	all &= pgtest_exec(src, "UPDATE public.coal SET n = 1 WHERE id = 60");
+	all &= pgtest_exec(src, "UPDATE public.coal SET id = 10060 WHERE id = 60");
+	all &= pgtest_exec(src, "UPDATE public.coal SET v = 'after key change' WHERE id = 10060");
+	all &= pgtest_exec(src, "INSERT INTO public.coal VALUES (60, 'reused key', 2, NULL)");
+	/* TRUNCATE in the middle of the batch */
+	all &= each("INSERT INTO public.coal_t VALUES (%d, 'before')", 1, 20);
+	all &= each("UPDATE public.coal_t SET v = 'upd' WHERE id = %d", 1, 20);
+	all &= pgtest_exec(src, "TRUNCATE public.coal_t");
+	all &= each("INSERT INTO public.coal_t VALUES (%d, 'after')", 1, 5);
+	all &= pgtest_exec(src, "UPDATE public.coal_t SET v = 'after, updated' WHERE id = 1");
+	/* a second unique index: reordering these would collide, so they keep their order */
+	all &= pgtest_exec(src, "UPDATE public.coal_uq SET email = 'tmp' WHERE id = 1");
+	all &= pgtest_exec(src, "UPDATE public.coal_uq SET email = 'a' WHERE id = 2");
+	all &= pgtest_exec(src, "UPDATE public.coal_uq SET email = 'b' WHERE id = 1");
+	/* no key at all: runs of INSERTs only, duplicates kept */
+	all &= each("INSERT INTO public.coal_nopk VALUES (%d %% 7, 'r' || %d)", 1, 100);
+	return all;
+}
+
+/* The applier's target session has a transaction open: it is in the middle of a batch. */
+static bool
+applier_in_txn(void)
+{
+	char *v = pgtest_value(dst, "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+						   " 'pgshift cdc.catchup' AND xact_start IS NOT NULL");
+	bool busy = v && strcmp(v, "0") != 0;
+
+	free(v);
+	return busy;
+}
+
+/* Waits until the spool holds everything the source wrote. */
+static bool
+spooled(struct cdc_receiver *r)
+{
+	uint64_t lsn = lsn_of(src, END_LSN);
+	int i;
+
+	for (i = 0; i < 1200 && receiver_durable(r) < lsn; i++)
+		pgtest_sleep_ms(50);
+	return i < 1200;
+}
+
+static long
+target_updates(const char *table)
+{
+	char sql[200];
+	char *v;
+	long n;
+
+	snprintf(sql, sizeof(sql), "SELECT n_tup_upd FROM pg_stat_user_tables"
+			 " WHERE relid = 'public.%s'::regclass", table);
+	pgtest_exec(dst, "SELECT pg_stat_clear_snapshot()");
+	v = pgtest_value(dst, sql);
+	n = v ? strtol(v, NULL, 10) : -1;
+	free(v);
+	return n;
+}
+
+/*
+ * A row missing on the target, updated in a run of coalesced updates: the
+ * applier stops naming its key, table and source transaction; once the row
+ * is back, a new applier applies the run.
+ */
+static void
+missing_row(struct cdc_receiver *r)
+{
+	struct cdc_applier_config cfg = applier_config(0);
+	struct cdc_applier *a = NULL;
+	struct cdc_applier_stats stats;
+	struct pgs_error err;
+	uint64_t lsn;
+	int i;
+
+	cfg.durable_lsn = receiver_durable;
+	cfg.durable_arg = r;
+	pgtest_exec(dst, "UPDATE public.coal SET id = -77 WHERE id = 77");
+	ok(each("UPDATE public.coal SET n = n + 1 WHERE id = 69 + %d AND %d > 0", 1, 11) && spooled(r),
+	   "eleven updates of eleven keys, one of them missing on the target");
+	pgs_error_clear(&err);
+	ok(cdc_applier_start(&cfg, &a, &err), "applier started");
+	for (i = 0; a && i < 1200; i++) {
+		cdc_applier_stats(a, &stats);
+		if (!stats.running)
+			break;
+		pgtest_sleep_ms(50);
+	}
+	ok(a && !cdc_applier_stop(a, &err), "the applier stopped on the missing row");
+	printf("# %s\n# detail: %s\n", err.message, err.detail);
+	ok(strstr(err.message, "public.coal") && strstr(err.message, "0 rows matched") &&
+	   strstr(err.detail, "(id)=(77)"), "the error names the table and the missing key");
+	cdc_applier_free(a);
+	pgtest_exec(dst, "UPDATE public.coal SET id = 77 WHERE id = -77");
+	lsn = lsn_of(src, END_LSN);
+	pgs_error_clear(&err);
+	ok(cdc_applier_start(&cfg, &a, &err), "with the row back, a new applier starts");
+	for (i = 0; a && i < 1200 && cdc_applier_applied_lsn(a) < lsn; i++)
+		pgtest_sleep_ms(50);
+	ok(a && i < 1200 && cdc_applier_stop(a, &err), "and applies the run");
+	cdc_applier_free(a);
+}
+
+static void
+phase_coalesce(void)
+{
+	struct cdc_receiver *r;
+	struct state *st;
+	uint64_t lsn;
+	uint64_t before;
+	pid_t child;
+	int status;
+	long updates;
+
+	if (!open_run(&st))
+		return;
+	r = start_receiver(0);
+	ok(r && backlog(), "a backlog of small transactions, written while no applier runs");
+	ok(spooled(r), "the backlog is in the spool");
+	lsn = lsn_of(src, END_LSN);
+	child = spawn_applier(0);
+	ok(wait_applied(lsn, child, 120), "the applier caught up");
+	kill(child, SIGTERM);
+	waitpid(child, &status, 0);
+	updates = target_updates("coal");
+	printf("# the target updated %ld rows of public.coal for the source's 300 hot-key updates\n",
+		   updates);
+	ok(updates >= 0 && updates < 100, "the hot-key updates were coalesced per key");
+
+	/* kill -9 in the middle of a batch, then resume: still identical */
+	ok(each("UPDATE public.coal SET n = n + %d WHERE id = %d %% 40 + 1", 1, 1500) &&
+	   each("INSERT INTO public.coal_nopk VALUES (%d, 'crash ' || %d)", 1, 1500),
+	   "a second backlog");
+	ok(spooled(r), "the second backlog is in the spool");
+	lsn = lsn_of(src, END_LSN);
+	before = applied_lsn();
+	child = spawn_applier(0);
+	for (int i = 0; i < 5000 && !applier_in_txn(); i++)
+		pgtest_sleep_ms(1);
+	ok(kill_applier(child), "applier killed with SIGKILL in the middle of the batch");
+	ok(applied_lsn() == before, "the batch it was applying is not committed on the target");
+	child = spawn_applier(0);
+	ok(wait_applied(lsn, child, 120), "the restarted applier caught up");
+	/* a change after the restart: the applier runs (and handles SIGTERM) */
+	ok(pgtest_exec(src, "UPDATE public.coal SET v = 'last' WHERE id = 2"), "a change after the restart");
+	ok(wait_applied(lsn_of(src, END_LSN), child, 60), "it is applied");
+	kill(child, SIGTERM);
+	waitpid(child, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the applier stopped cleanly on SIGTERM");
+	missing_row(r);
+	cdc_receiver_free(r);
+	state_close(st);
+}
+
 /* ---- phase schema ---- */
 
 static void
@@ -559,6 +757,8 @@ main(int argc, char **argv)
 		child_applier(strtoull(argv[2], NULL, 10));
 	else if (argc > 1 && strcmp(argv[1], "schema") == 0)
 		phase_schema();
+	else if (argc > 1 && strcmp(argv[1], "coalesce") == 0)
+		phase_coalesce();
 	else
 		phase_run();
 	catalog_free(&cat);

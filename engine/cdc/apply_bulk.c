@@ -1,0 +1,242 @@
+/*
+ * A run of coalesced rows of one table and one shape (apply_batch.c) as
+ * multi-row statements, every value a bound text parameter (of UPDATE and
+ * DELETE declared with its column's builtin type; an INSERT's take their
+ * column's):
+ *
+ *   INSERT  INSERT INTO t (cols) OVERRIDING SYSTEM VALUE VALUES ($1, ..), (..)
+ *   UPDATE  UPDATE ONLY t AS pgs_t SET c = pgs_v.cN, ..
+ *             FROM (VALUES ($1, <key>, <set>), ..) AS pgs_v (n, cK, .., cN, ..)
+ *             WHERE pgs_t.k = pgs_v.cK .. RETURNING pgs_v.n
+ *   DELETE  DELETE FROM ONLY t AS pgs_t USING (VALUES ($1, <key>), ..) AS pgs_v (..)
+ *             WHERE pgs_t.k = pgs_v.cK .. RETURNING pgs_v.n
+ *
+ * n is each row's ordinal: what UPDATE and DELETE return tells exactly
+ * which row matched nothing (apply_target.c names its key), as one
+ * statement per row did. The key columns are not SET: the key did not
+ * change (a key change is never coalesced).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/apply_int.h"
+#include "pg/conn.h"
+#include "util/xalloc.h"
+
+#define BULK_MAX_ROWS 1000
+#define BULK_MAX_PARAMS 30000   /* under the protocol's 65535 */
+#define KEY_TEXT_MAX 512
+#define INT4_OID 23
+
+/* Which columns each row binds, in order: the ordinal first (U, D), keys, then SET columns. */
+struct bulk_shape {
+	char kind;
+	uint16_t *cols;             /* owned, ncols entries */
+	uint16_t ncols, nkeys;      /* the first nkeys of cols are the key (U, D) */
+	int per_row;                /* parameters of one row */
+};
+
+static bool
+is_key(const struct pgo_relation *rel, uint16_t i)
+{
+	return (rel->cols[i].flags & PGO_COLUMN_KEY) != 0;
+}
+
+static void
+shape_of(const struct apply_batch *b, const struct pgo_relation *rel, const struct batch_row *row,
+		 struct bulk_shape *s)
+{
+	s->kind = row->kind;
+	s->cols = xmalloc(((size_t) rel->ncols + 1) * sizeof(uint16_t));
+	s->ncols = s->nkeys = 0;
+	for (uint16_t i = 0; s->kind != 'I' && i < rel->ncols; i++)
+		if (is_key(rel, i))
+			s->cols[s->ncols++] = i;
+	s->nkeys = s->ncols;
+	for (uint16_t i = 0; s->kind != 'D' && i < rel->ncols; i++)
+		if ((s->kind == 'I' || !is_key(rel, i)) &&
+			b->vals[row->vals + i].kind != PGO_VALUE_UNCHANGED)
+			s->cols[s->ncols++] = i;
+	s->per_row = s->ncols + (s->kind != 'I');
+}
+
+static void
+put_ident(struct buf *sql, PGconn *conn, const char *name)
+{
+	char *q = pg_quote_ident(conn, name);
+
+	buf_puts(sql, q);
+	free(q);
+}
+
+static void
+values_sql(struct buf *sql, const struct bulk_shape *s, size_t nrows)
+{
+	int p = 0;
+
+	buf_puts(sql, " VALUES ");
+	for (size_t r = 0; r < nrows; r++) {
+		buf_puts(sql, r ? ", (" : "(");
+		for (int i = 0; i < s->per_row; i++)
+			buf_printf(sql, "%s$%d", i ? ", " : "", ++p);
+		buf_putc(sql, ')');
+	}
+}
+
+/* " AS pgs_v (n, c3, c5) WHERE pgs_t.k = pgs_v.c3 ..": the VALUES rows joined by key. */
+static void
+join_sql(struct buf *sql, PGconn *conn, const struct pgo_relation *rel, const struct bulk_shape *s)
+{
+	buf_puts(sql, ") AS pgs_v (n");
+	for (uint16_t i = 0; i < s->ncols; i++)
+		buf_printf(sql, ", c%u", s->cols[i]);
+	buf_puts(sql, ") WHERE ");
+	for (uint16_t i = 0; i < s->nkeys; i++) {
+		buf_puts(sql, i ? " AND pgs_t." : "pgs_t.");
+		put_ident(sql, conn, rel->cols[s->cols[i]].name);
+		buf_printf(sql, " = pgs_v.c%u", s->cols[i]);
+	}
+	buf_puts(sql, " RETURNING pgs_v.n");
+}
+
+static void
+bulk_sql(struct buf *sql, PGconn *conn, const char *qname, const struct pgo_relation *rel,
+		 const struct bulk_shape *s, size_t nrows)
+{
+	if (s->kind == 'I') {
+		buf_printf(sql, "INSERT INTO %s (", qname);
+		for (uint16_t i = 0; i < s->ncols; i++) {
+			buf_puts(sql, i ? ", " : "");
+			put_ident(sql, conn, rel->cols[s->cols[i]].name);
+		}
+		buf_puts(sql, ") OVERRIDING SYSTEM VALUE");
+		values_sql(sql, s, nrows);
+		return;
+	}
+	if (s->kind == 'D') {
+		buf_printf(sql, "DELETE FROM ONLY %s AS pgs_t USING (", qname);
+	} else {
+		buf_printf(sql, "UPDATE ONLY %s AS pgs_t SET ", qname);
+		for (uint16_t i = s->nkeys; i < s->ncols; i++) {
+			buf_puts(sql, i > s->nkeys ? ", " : "");
+			put_ident(sql, conn, rel->cols[s->cols[i]].name);
+			buf_printf(sql, " = pgs_v.c%u", s->cols[i]);
+		}
+		if (s->ncols == s->nkeys) {
+			/* every other column unchanged TOAST: still prove the row is there */
+			put_ident(sql, conn, rel->cols[s->cols[0]].name);
+			buf_puts(sql, " = pgs_t.");
+			put_ident(sql, conn, rel->cols[s->cols[0]].name);
+		}
+		buf_puts(sql, " FROM (");
+	}
+	values_sql(sql, s, nrows);
+	join_sql(sql, conn, rel, s);
+}
+
+/* "(id, b)=(5, x)", cut at KEY_TEXT_MAX: what the operator looks for on the target. */
+static void
+key_text(struct buf *out, const struct apply_batch *b, const struct pgo_relation *rel,
+		 const struct bulk_shape *s, const struct batch_row *row)
+{
+	size_t start = out->len;
+
+	buf_putc(out, '(');
+	for (uint16_t i = 0; i < s->nkeys; i++)
+		buf_printf(out, "%s%s", i ? ", " : "", rel->cols[s->cols[i]].name);
+	buf_puts(out, ")=(");
+	for (uint16_t i = 0; i < s->nkeys; i++) {
+		const struct batch_val *v = &b->vals[row->vals + s->cols[i]];
+
+		buf_printf(out, "%s%.*s%s", i ? ", " : "", (int) (v->len > 64 ? 64 : v->len),
+				   b->data.data + v->off, v->len > 64 ? "..." : "");
+	}
+	buf_putc(out, ')');
+	if (out->len - start > KEY_TEXT_MAX) {
+		out->len = start + KEY_TEXT_MAX;
+		out->data[out->len] = '\0';
+	}
+	buf_putc(out, '\0');
+}
+
+/* One statement of rows[0..n): parameters, types, and what names a row that matched nothing. */
+static bool
+send_chunk(struct cdc_applier *a, const struct apply_rel *r, const struct pgo_relation *rel,
+		   const struct bulk_shape *s, const struct batch_row *const *rows, size_t n,
+		   struct pgs_error *err)
+{
+	const struct apply_batch *b = &a->batch;
+	size_t np = (size_t) s->per_row * n;
+	const char **values = xmalloc(np * sizeof(char *));
+	uint32_t *types = xmalloc(np * sizeof(uint32_t));
+	char *ordinals = xmalloc(n * 12);
+	struct apply_pending p = {s->kind, s->kind != 'I', r->display, rows[0]->ctx.xid,
+							  rows[0]->ctx.commit_lsn, NULL};
+	struct apply_bulk *bulk = NULL;
+	struct buf sql;
+	size_t k = 0;
+	bool ok;
+
+	if (p.expect_one) {
+		bulk = xcalloc(1, sizeof(*bulk));
+		bulk->nrows = n;
+		bulk->ctx = xmalloc(n * sizeof(struct apply_ctx));
+		buf_init(&bulk->keys);
+	}
+	for (size_t j = 0; j < n; j++) {
+		if (p.expect_one) {
+			snprintf(ordinals + 12 * j, 12, "%zu", j + 1);
+			types[k] = INT4_OID;
+			values[k++] = ordinals + 12 * j;
+			bulk->ctx[j] = rows[j]->ctx;
+			key_text(&bulk->keys, b, rel, s, rows[j]);
+		}
+		for (uint16_t i = 0; i < s->ncols; i++) {
+			const struct batch_val *v = &b->vals[rows[j]->vals + s->cols[i]];
+
+			/* an INSERT's VALUES take the target column's type (user types differ in OID) */
+			types[k] = s->kind == 'I' ? 0 : rel->cols[s->cols[i]].type_oid;
+			values[k++] = v->kind == PGO_VALUE_NULL ? NULL : b->data.data + v->off;
+		}
+	}
+	buf_init(&sql);
+	bulk_sql(&sql, a->tgt.conn, r->qname, rel, s, n);
+	ok = apply_target_send_bulk(&a->tgt, sql.data, (int) np, types, values, &p, bulk,
+								err);
+	buf_free(&sql);
+	free(ordinals);
+	free(types);
+	free(values);
+	return ok;
+}
+
+bool
+apply_bulk_send(struct cdc_applier *a, const struct batch_table *t,
+				const struct batch_row *const *rows, size_t n, struct pgs_error *err)
+{
+	const struct apply_rel *r = apply_rel_get(a, t->relid);
+	const struct pgo_relation *rel = pgo_relcache_get(a->rc, t->relid);
+	struct bulk_shape s;
+	size_t chunk;
+	bool ok = true;
+
+	shape_of(&a->batch, rel, rows[0], &s);
+	chunk = BULK_MAX_PARAMS / (size_t) s.per_row;
+	if (chunk > BULK_MAX_ROWS)
+		chunk = BULK_MAX_ROWS;
+	for (size_t i = 0; ok && i < n; i += chunk)
+		ok = send_chunk(a, r, rel, &s, rows + i, n - i < chunk ? n - i : chunk, err);
+	free(s.cols);
+	return ok;
+}
+
+void
+apply_bulk_free(struct apply_bulk *b)
+{
+	if (!b)
+		return;
+	buf_free(&b->keys);
+	free(b->ctx);
+	free(b);
+}

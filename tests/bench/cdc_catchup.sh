@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Benchmark: CDC catch-up of a pgbench backlog, pgshift vs native logical
+# replication, on two throwaway local clusters.
+#
+#   1. pgbench -i on the source; pgshift apply (cdc.enabled) copies it and
+#      waits at the manual cutover gate; it is stopped (SIGTERM) there, so
+#      its slot keeps what follows. A native subscription's slot is created
+#      at the same moment, on an identical copy (pgbench -i on the target).
+#   2. pgbench -c CLIENTS -T SECONDS on the source: the backlog, in both slots.
+#   3. pgshift apply resumes: timed until the target's pgbench_history has
+#      every row of the source's (each pgbench transaction inserts one, and
+#      transactions are applied in commit order). Then the subscription is
+#      enabled and timed the same way.
+# Prints transactions per second of each and the ratio; ROUNDS rounds, each
+# on a new backlog, with the medians. A benchmark, not a test: run it by
+# hand (make bench-cdc), on an idle machine.
+#
+#   SCALE=10 CLIENTS=4 DURATION=30 ROUNDS=3 tests/bench/cdc_catchup.sh   (the defaults)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SCALE=${SCALE:-10}
+CLIENTS=${CLIENTS:-4}
+DURATION=${DURATION:-30}
+ROUNDS=${ROUNDS:-3}
+
+if [ -z "${SOURCE_URI:-}" ]; then
+  exec tests/lib/pg_clusters.sh run "$0" "$@"
+fi
+
+[ -x ./pgshift ] || make -s pgshift
+base=${TARGET_URI%/postgres}
+work=$(mktemp -d /tmp/pgshift-bench-cdc.XXXXXX)
+[ "$(id -u)" = 0 ] && chown postgres: "$work"
+apply_pid=
+cleanup() {
+  [ -n "$apply_pid" ] && kill "$apply_pid" 2>/dev/null && wait "$apply_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+now() { date +%s.%N; }
+
+q "$TARGET_URI" "CREATE DATABASE pgshift"
+q "$TARGET_URI" "CREATE DATABASE native"
+pgbench -q -i -s "$SCALE" "$SOURCE_URI" >/dev/null 2>&1
+# identical rows on the native side: pgbench -i is deterministic
+pgbench -q -i -s "$SCALE" "$base/native" >/dev/null 2>&1
+q "$SOURCE_URI" "CREATE PUBLICATION native FOR ALL TABLES"
+
+cat >"$work/plan.yaml" <<YAML
+version: 1
+name: benchcdc
+source:
+  uri: \${SOURCE_URI}
+target:
+  uri: ${base}/pgshift
+copy:
+  table_jobs: 2
+  index_jobs: 2
+  vacuum_analyze: false
+cdc:
+  enabled: true
+  replica_identity: full
+  spool_dir: $work/spool
+  max_lag: 1s
+cutover:
+  approval: manual
+  steps:
+    - wait_for_catchup: { timeout: 5m }
+YAML
+
+# Starts pgshift apply in the background; returns once it waits at the gate.
+start_apply() {
+  ./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
+  apply_pid=$!
+  until grep -q 'cutover gate: waiting' "$work/apply.log"; do
+    kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
+    sleep 0.05
+  done
+}
+stop_apply() {
+  kill -TERM "$apply_pid"
+  wait "$apply_pid" 2>/dev/null || true
+  apply_pid=
+}
+# Seconds until DB's pgbench_history has WANT rows, polled every 20 ms.
+wait_rows() {
+  local db=$1 want=$2 t0=$3
+  until [ "$(q "$db" "SELECT count(*) FROM pgbench_history")" = "$want" ]; do
+    [ -z "$apply_pid" ] || kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
+    sleep 0.02
+  done
+  echo "$(now) - $t0" | bc
+}
+
+start_apply
+stop_apply
+q "$SOURCE_URI" "SELECT pg_create_logical_replication_slot('native', 'pgoutput')" >/dev/null
+q "$base/native" "CREATE SUBSCRIPTION native CONNECTION '$SOURCE_URI' PUBLICATION native
+  WITH (create_slot = false, slot_name = 'native', copy_data = false, enabled = false)"
+
+declare -a ours theirs
+for round in $(seq 1 "$ROUNDS"); do
+  before=$(q "$SOURCE_URI" "SELECT count(*) FROM pgbench_history")
+  pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$SOURCE_URI" >"$work/pgbench.log" 2>&1
+  want=$(q "$SOURCE_URI" "SELECT count(*) FROM pgbench_history")
+  txns=$((want - before))
+
+  t0=$(now)
+  ./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
+  apply_pid=$!
+  s_ours=$(wait_rows "$base/pgshift" "$want" "$t0")
+  until grep -q 'cutover gate: waiting' "$work/apply.log"; do sleep 0.05; done
+  stop_apply
+
+  t0=$(now)
+  q "$base/native" "ALTER SUBSCRIPTION native ENABLE"
+  s_theirs=$(wait_rows "$base/native" "$want" "$t0")
+  q "$base/native" "ALTER SUBSCRIPTION native DISABLE"
+
+  ours+=("$(echo "$txns / $s_ours" | bc)")
+  theirs+=("$(echo "$txns / $s_theirs" | bc)")
+  printf 'round %d: %d transactions; pgshift %.2f s = %d tx/s; native %.2f s = %d tx/s; ratio %.2f\n' \
+    "$round" "$txns" "$s_ours" "${ours[-1]}" "$s_theirs" "${theirs[-1]}" \
+    "$(echo "${ours[-1]} / ${theirs[-1]}" | bc -l)"
+  # the next round needs the same starting rows on both sides
+  for t in pgbench_accounts pgbench_branches pgbench_tellers; do
+    diff <(q "$SOURCE_URI" "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM $t t") \
+         <(q "$base/pgshift" "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM $t t") >/dev/null \
+      || { echo "pgshift's $t differs from the source" >&2; exit 1; }
+  done
+done
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+mo=$(median "${ours[@]}")
+mt=$(median "${theirs[@]}")
+printf '\nmedian of %d (pgbench -c %d -T %d, scale %d): pgshift %d tx/s, native %d tx/s, ratio %.2f\n' \
+  "$ROUNDS" "$CLIENTS" "$DURATION" "$SCALE" "$mo" "$mt" "$(echo "$mo / $mt" | bc -l)"
+q "$base/native" "ALTER SUBSCRIPTION native SET (slot_name = NONE)"
+q "$base/native" "DROP SUBSCRIPTION native"
