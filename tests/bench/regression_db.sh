@@ -96,13 +96,18 @@ SELECT format('SELECT %L || '' '' || count(*) FROM %s', c.oid::regclass, c.oid::
 \gexec
 SQL
 }
+show_diff() {
+  local d
+  d=$(diff "$1" "$2" | grep '^[<>]' || true)
+  if [ -n "$d" ]; then printf '%s\n' "$d" | sed 's/^/   /'; else echo "   none"; fi
+}
 schema "$dst/reg_dumprestore" >"$work/dumprestore.schema"
 counts "$src" >"$work/source.counts"
 for mode in offline online; do
   schema "$dst/reg_$mode" >"$work/$mode.schema"
   counts "$dst/reg_$mode" >"$work/$mode.counts"
   echo "== $mode vs pg_dump | pg_restore: schema lines only there (<) / only here (>)"
-  diff "$work/dumprestore.schema" "$work/$mode.schema" | grep '^[<>]' | sed 's/^/   /' || echo "   none"
+  show_diff "$work/dumprestore.schema" "$work/$mode.schema"
   echo "== $mode vs the source: tables whose row count differs (source < / target >)"
-  diff "$work/source.counts" "$work/$mode.counts" | grep '^[<>]' | sed 's/^/   /' || echo "   none"
+  show_diff "$work/source.counts" "$work/$mode.counts"
 done
