@@ -178,21 +178,32 @@ step_duration(char *out, size_t len, const struct step_state *st, double now)
 		snprintf(out, len, "-");
 }
 
+/* run_cdc.h's lags: -1 (unknown) shows as "-" */
+static void
+put_lag(FILE *out, const char *name, int64_t bytes)
+{
+	char b[32];
+
+	if (bytes >= 0)
+		fmt_bytes(b, sizeof(b), bytes);
+	else
+		snprintf(b, sizeof(b), "-");
+	fprintf(out, "%s %s", name, b);
+}
+
 static void
 render_cdc(FILE *out, const struct run_state *rs)
 {
 	if (!rs->received_lsn && !rs->applied_lsn)
 		return;
-	fprintf(out, "cdc        received %s, applied %s", rs->received_lsn ? rs->received_lsn : "-",
+	fprintf(out, "cdc        source %s, received %s, applied %s, ",
+			rs->source_lsn ? rs->source_lsn : "-", rs->received_lsn ? rs->received_lsn : "-",
 			rs->applied_lsn ? rs->applied_lsn : "-");
-	if (rs->lag_bytes >= 0) {
-		char b[32];
-
-		fmt_bytes(b, sizeof(b), rs->lag_bytes);
-		fprintf(out, ", lag %s", b);
-		if (rs->lag_seconds >= 0)
-			fprintf(out, " (%.0f s)", rs->lag_seconds);
-	}
+	put_lag(out, "lag", rs->lag_bytes);
+	if (rs->lag_seconds >= 0)
+		fprintf(out, " (%.0f s)", rs->lag_seconds);
+	put_lag(out, " = receive", rs->receive_lag_bytes);
+	put_lag(out, " + apply", rs->apply_lag_bytes);
 	fputc('\n', out);
 }
 
@@ -364,6 +375,16 @@ json_stages(struct buf *b, const struct status_view *v)
 	buf_putc(b, ']');
 }
 
+/* A lag in bytes: null when unknown (-1). */
+static void
+json_bytes(struct buf *b, int64_t v)
+{
+	if (v >= 0)
+		buf_printf(b, "%" PRId64, v);
+	else
+		buf_puts(b, "null");
+}
+
 static void
 json_run(struct buf *b, const struct status_view *v)
 {
@@ -382,13 +403,12 @@ json_run(struct buf *b, const struct status_view *v)
 	json_key(b, "approved_at"); json_time(b, rs->approved_at);
 	json_key(b, "approved_by"); json_put_string(b, rs->approved_by);
 	json_key(b, "fenced"); buf_puts(b, rs->fenced ? "true" : "false");
+	json_key(b, "source_lsn"); json_put_string(b, rs->source_lsn);
 	json_key(b, "received_lsn"); json_put_string(b, rs->received_lsn);
 	json_key(b, "applied_lsn"); json_put_string(b, rs->applied_lsn);
-	json_key(b, "lag_bytes");
-	if (rs->lag_bytes >= 0)
-		buf_printf(b, "%" PRId64, rs->lag_bytes);
-	else
-		buf_puts(b, "null");
+	json_key(b, "lag_bytes"); json_bytes(b, rs->lag_bytes);
+	json_key(b, "receive_lag_bytes"); json_bytes(b, rs->receive_lag_bytes);
+	json_key(b, "apply_lag_bytes"); json_bytes(b, rs->apply_lag_bytes);
 	json_key(b, "lag_seconds");
 	if (rs->lag_seconds >= 0)
 		buf_printf(b, "%.3f", rs->lag_seconds);

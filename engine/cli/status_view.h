@@ -41,8 +41,9 @@ void status_render_text(FILE *out, const struct status_view *v, const char *targ
 /*
  * One line of JSON (so --watch --json gives JSON lines):
  * {plan, run_id, plan_sha256, status, started_at, updated_at, finished_at,
- *  approved, approved_at, approved_by, fenced, received_lsn, applied_lsn,
- *  lag_bytes, lag_seconds, error,
+ *  approved, approved_at, approved_by, fenced, source_lsn, received_lsn,
+ *  applied_lsn, lag_bytes, receive_lag_bytes, apply_lag_bytes, lag_seconds,
+ *  error,
  *  stages: [{stage, done, running, failed, pending}],
  *  steps: [{id, stage, status, attempts, rows, bytes, total_bytes,
  *           started_at, finished_at, error}]}

@@ -25,7 +25,9 @@ struct event {
 	const char *table;          /* "schema.table" where one applies, else NULL */
 	int64_t rows, bytes;        /* -1 when not applicable */
 	const char *lsn;            /* applied LSN text where one applies, else NULL */
-	int64_t lag_bytes;          /* -1 when not applicable */
+	int64_t lag_bytes;          /* source - applied (run_cdc.h); -1 when not applicable */
+	int64_t receive_lag_bytes;  /* source - spooled; -1 when not applicable */
+	int64_t apply_lag_bytes;    /* spooled - applied; -1 when not applicable */
 	double lag_seconds;         /* -1 when not applicable */
 	const char *error;          /* the error message on failure, else NULL */
 	const char *text;           /* a hook's pgshift.notify(text) (event hook.notify), else NULL */

@@ -12,6 +12,6 @@ event_init(const char *name, const char *plan, const char *run_id, const char *s
 	return (struct event) {
 		.name = name, .plan = plan, .run_id = run_id, .step = step,
 		.at = (double) ts.tv_sec + ts.tv_nsec / 1e9,
-		.rows = -1, .bytes = -1, .lag_bytes = -1, .lag_seconds = -1,
+		.rows = -1, .bytes = -1, .lag_bytes = -1, .receive_lag_bytes = -1, .apply_lag_bytes = -1, .lag_seconds = -1,
 	};
 }

@@ -109,7 +109,7 @@ set_number(lua_State *L, const char *key, double value)
 static void
 push_ctx(lua_State *L, const struct event *ev)
 {
-	lua_createtable(L, 0, 12);
+	lua_createtable(L, 0, 14);
 	set_string(L, "event", ev->name);
 	set_string(L, "plan", ev->plan);
 	set_string(L, "run_id", ev->run_id);
@@ -119,6 +119,8 @@ push_ctx(lua_State *L, const struct event *ev)
 	set_int(L, "bytes", ev->bytes);
 	set_string(L, "lsn", ev->lsn);
 	set_int(L, "lag_bytes", ev->lag_bytes);
+	set_int(L, "receive_lag_bytes", ev->receive_lag_bytes);
+	set_int(L, "apply_lag_bytes", ev->apply_lag_bytes);
 	set_number(L, "lag_seconds", ev->lag_seconds);
 	set_string(L, "error", ev->error);
 	set_number(L, "at", ev->at);

@@ -211,6 +211,14 @@ webhook_data(struct buf *b, const struct event *ev)
 		put_key(b, &first, "lag_bytes");
 		buf_printf(b, "%lld", (long long) ev->lag_bytes);
 	}
+	if (ev->receive_lag_bytes >= 0) {
+		put_key(b, &first, "receive_lag_bytes");
+		buf_printf(b, "%lld", (long long) ev->receive_lag_bytes);
+	}
+	if (ev->apply_lag_bytes >= 0) {
+		put_key(b, &first, "apply_lag_bytes");
+		buf_printf(b, "%lld", (long long) ev->apply_lag_bytes);
+	}
 	if (ev->lag_seconds >= 0) {
 		put_key(b, &first, "lag_seconds");
 		buf_printf(b, "%.3f", ev->lag_seconds);

@@ -90,12 +90,14 @@ render_step(struct buf *b, const struct step *st, struct step_progress *p, doubl
 	buf_putc(b, '\n');
 }
 
-/* One line for CDC: how far the spool and the target are, and the lag between. */
+/* One line for CDC: the positions and run_cdc.h's lags between them. */
 static void
 render_cdc(struct run *run, struct buf *b)
 {
 	struct run_cdc_view v;
-	char received[PGO_LSN_TEXT_SIZE], applied[PGO_LSN_TEXT_SIZE], lag[32];
+	struct run_cdc_lag lag;
+	char source[PGO_LSN_TEXT_SIZE], received[PGO_LSN_TEXT_SIZE], applied[PGO_LSN_TEXT_SIZE];
+	char total[32], recv[32], appl[32];
 
 	if (!run->plan->cdc.enabled)
 		return;
@@ -104,15 +106,20 @@ render_cdc(struct run *run, struct buf *b)
 		buf_puts(b, "  cdc: not streaming yet\n");
 		return;
 	}
+	run_cdc_lag(&v, now_seconds(), &lag);
+	pgo_lsn_text(v.source_lsn, source);
 	pgo_lsn_text(v.durable_lsn, received);
-	if (!v.applying) {
-		buf_printf(b, "  cdc: received %s (spooled; applied after the copy)\n", received);
-		return;
-	}
 	pgo_lsn_text(v.applied_lsn, applied);
-	format_size(v.durable_lsn > v.applied_lsn ? (long long) (v.durable_lsn - v.applied_lsn) : 0,
-				lag, sizeof(lag));
-	buf_printf(b, "  cdc: received %s, applied %s, lag %s\n", received, applied, lag);
+	format_size(lag.lag_bytes > 0 ? lag.lag_bytes : 0, total, sizeof(total));
+	format_size(lag.receive_lag_bytes > 0 ? lag.receive_lag_bytes : 0, recv, sizeof(recv));
+	format_size(lag.apply_lag_bytes, appl, sizeof(appl));
+	buf_printf(b, "  cdc: source %s, received %s, applied %s%s\n", v.source_lsn ? source : "-",
+			   received, applied, v.applying ? "" : " (spooled; applied after the copy)");
+	if (lag.lag_bytes < 0)
+		buf_printf(b, "  lag: - (source position not read yet), apply %s\n", appl);
+	else
+		buf_printf(b, "  lag: %s, %.0f s = receive %s + apply %s\n", total, lag.lag_seconds,
+				   recv, appl);
 }
 
 static void

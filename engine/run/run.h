@@ -65,6 +65,15 @@ struct run {
 	struct cdc_applier *applier;        /* owned by the run */
 	uint64_t applied_at_stop;           /* the applier's applied LSN when it was stopped */
 	uint64_t reported_received;         /* last received LSN written to the state */
+	uint64_t reported_source;           /* last source LSN written to the state */
+	/*
+	 * The source's WAL position (pg_current_wal_lsn), read every tick over
+	 * source_conn: what every lag is measured from (run_lag.c). The
+	 * scheduler's thread writes both; source_lsn is read by any thread.
+	 */
+	PGconn *source_conn;                /* owned; NULL until the first tick or after a failure */
+	_Atomic uint64_t source_lsn;        /* 0 until first read */
+	bool source_lsn_warned;             /* the failure to read it was said */
 	double ddl_checked_at;              /* run_ddl_tick's last look (monotonic s);
 										 * the scheduler's thread only */
 	/*

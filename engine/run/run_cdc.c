@@ -134,21 +134,28 @@ bool
 run_cdc_tick(struct run *run, struct pgs_error *err)
 {
 	struct run_cdc_view v;
-	char lsn[PGO_LSN_TEXT_SIZE];
+	char lsn[PGO_LSN_TEXT_SIZE], source[PGO_LSN_TEXT_SIZE];
 	struct pgs_error werr;
 
 	if (thread_error(run, err) || !state_check_lock(run->state, err))
 		return false;
 	run_cdc_view(run, &v);
-	if (!v.receiving || v.durable_lsn <= run->reported_received)
+	if (!v.receiving)
+		return true;
+	run_cdc_read_source_lsn(run);
+	v.source_lsn = atomic_load(&run->source_lsn);
+	if (v.durable_lsn <= run->reported_received && v.source_lsn <= run->reported_source)
 		return true;
 	pgo_lsn_text(v.durable_lsn, lsn);
+	pgo_lsn_text(v.source_lsn, source);
 	pgs_error_clear(&werr);
 	/* status only: a failed write is said, not fatal */
-	if (state_set_received_lsn(run->state, lsn, &werr))
+	if (state_set_received_lsn(run->state, v.source_lsn ? source : NULL, lsn, &werr)) {
 		run->reported_received = v.durable_lsn;
-	else
+		run->reported_source = v.source_lsn;
+	} else {
 		log_report(LOG_WARNING, &werr);
+	}
 	return true;
 }
 
@@ -169,7 +176,10 @@ run_cdc_view(struct run *run, struct run_cdc_view *out)
 	out->applied_lsn = run->applier ? cdc_applier_applied_lsn(run->applier) : run->applied_at_stop;
 	out->applied_commit_time = run->applier ? cdc_applier_commit_time(run->applier) : 0;
 	pthread_mutex_unlock(&run->cdc_lock);
+	if (!out->applied_lsn)
+		out->applied_lsn = run->cdc_start_lsn;
 	out->durable_lsn = rs.durable_lsn;
+	out->source_lsn = atomic_load(&run->source_lsn);
 }
 
 bool
@@ -216,6 +226,7 @@ run_cdc_stop(struct run *run, struct pgs_error *err)
 		}
 		cdc_receiver_free(r);
 	}
+	run_cdc_close_source(run);
 	return ok;
 }
 

@@ -37,13 +37,40 @@ bool run_cdc_start_applier(struct run *run, struct pgs_error *err);
  */
 bool run_cdc_tick(struct run *run, struct pgs_error *err);
 
-/* What the progress view and catchup show; applied_lsn 0 before the applier starts. */
+/*
+ * What the progress view, the metrics and catchup show. applied_lsn is the
+ * slot's consistent point before the applier starts (the copy holds every
+ * change below it); source_lsn 0 until the first tick read it.
+ */
 struct run_cdc_view {
 	bool receiving, applying;
-	uint64_t durable_lsn, applied_lsn;
+	uint64_t source_lsn, durable_lsn, applied_lsn;
 	int64_t applied_commit_time;        /* µs since 2000-01-01 UTC; 0 unknown */
 };
 void run_cdc_view(struct run *run, struct run_cdc_view *out);
+
+/*
+ * The one definition of lag (README "Lag"), shared by status, the cdc.lag
+ * event, the live view and the metrics: lag = source - applied, split into
+ * receive lag = source - durable (spooled and fsynced) and apply lag =
+ * durable - applied. lag_seconds is the age of the last applied source
+ * commit while lag_bytes > 0, else 0. Bytes are -1 while the source
+ * position is unknown (apply lag needs only the spool), seconds too.
+ */
+struct run_cdc_lag {
+	int64_t lag_bytes, receive_lag_bytes, apply_lag_bytes;
+	double lag_seconds;
+};
+void run_cdc_lag(const struct run_cdc_view *v, double now_unix, struct run_cdc_lag *out);
+
+/*
+ * Reads the source's pg_current_wal_lsn() into run->source_lsn over a
+ * session of its own, opened on first use. A failure is said once as a
+ * warning and the session opened again on the next call: a lag that cannot
+ * be measured must not stop a migration.
+ */
+void run_cdc_read_source_lsn(struct run *run);
+void run_cdc_close_source(struct run *run);
 
 /*
  * Before the scheduler of a resumed apply (DESIGN.md §4 resume, with CDC).

@@ -24,8 +24,6 @@
 #include "util/xalloc.h"
 
 #define CDC_LAG_INTERVAL_S 60.0
-/* seconds between the Unix and the PostgreSQL epochs (1970 → 2000) */
-#define PG_EPOCH_OFFSET_S 946684800.0
 
 enum stage {
 	ST_PREFLIGHT, ST_SCHEMA, ST_COPY, ST_INDEX, ST_CONSTRAINT, ST_VACUUM, ST_CDC,
@@ -378,6 +376,7 @@ run_events_cdc_tick(struct run *run, struct pgs_error *err)
 	struct run_events *re = run->events;
 	char lsn[PGO_LSN_TEXT_SIZE];
 	struct run_cdc_view v;
+	struct run_cdc_lag lag;
 	struct event ev;
 	double now = now_s();
 	bool ok;
@@ -389,12 +388,11 @@ run_events_cdc_tick(struct run *run, struct pgs_error *err)
 		return true;
 	re->last_lag_at = now;
 	ev = run_event(run, "cdc.lag", cdc_step_id(run, v.applying));
-	ev.lag_bytes = v.durable_lsn > v.applied_lsn ? (int64_t) (v.durable_lsn - v.applied_lsn) : 0;
-	/* behind: how old the last applied commit is; caught up: no lag at all */
-	ev.lag_seconds = ev.lag_bytes > 0 && v.applied_commit_time > 0
-		? now - (PG_EPOCH_OFFSET_S + v.applied_commit_time / 1e6) : 0;
-	if (ev.lag_seconds < 0)
-		ev.lag_seconds = 0;
+	run_cdc_lag(&v, now, &lag);
+	ev.lag_bytes = lag.lag_bytes;
+	ev.receive_lag_bytes = lag.receive_lag_bytes;
+	ev.apply_lag_bytes = lag.apply_lag_bytes;
+	ev.lag_seconds = lag.lag_seconds;
 	if (v.applying) {
 		pgo_lsn_text(v.applied_lsn, lsn);
 		ev.lsn = lsn;

@@ -13,7 +13,8 @@
  *                           started_at, updated_at, finished_at, approved_at,
  *                           approved_by, gate_pid (state session waiting at
  *                           the gate), paused_step (--until), fenced,
- *                           received_lsn, applied_lsn, applied_commit_at, error
+ *                           source_lsn, received_lsn, applied_lsn,
+ *                           applied_commit_at, error
  *   pgshift.steps           (plan, step_id) PK -> runs ON DELETE CASCADE;
  *                           status (pending|running|done|failed), attempts,
  *                           rows, bytes, total_bytes, started_at, finished_at,
@@ -64,8 +65,12 @@ struct run_state {
 	double approved_at;                 /* 0 when not approved */
 	char *approved_by;                  /* role that approved; NULL when not approved */
 	bool fenced;                        /* fence_writes applied, not yet undone */
-	char *applied_lsn, *received_lsn;   /* NULL without CDC */
-	int64_t lag_bytes;                  /* received - applied; -1 when either is unknown */
+	/* NULL without CDC; received is the spool's durable LSN, source the source's WAL position */
+	char *source_lsn, *received_lsn, *applied_lsn;
+	/* run_cdc.h's definition of lag; -1 when a position it needs is unknown */
+	int64_t lag_bytes;                  /* source - applied */
+	int64_t receive_lag_bytes;          /* source - received */
+	int64_t apply_lag_bytes;            /* received - applied */
 	double lag_seconds;                 /* age of the last applied commit while behind; -1 unknown */
 	char *error;
 	double read_at;                     /* the server's clock when read (durations, "ago") */
@@ -159,8 +164,12 @@ bool state_identity_restored(struct state *st, const char *schema, const char *t
 							 struct pgs_error *err);
 void identity_changes_free(struct identity_change *c, size_t n);
 
-/* CDC and fencing fields of the run row. lsn NULL clears it. */
-bool state_set_received_lsn(struct state *st, const char *lsn, struct pgs_error *err);
+/*
+ * CDC and fencing fields of the run row. lsn (the spool's durable LSN) NULL
+ * clears it; source_lsn (the source's WAL position) NULL keeps the last one.
+ */
+bool state_set_received_lsn(struct state *st, const char *source_lsn, const char *lsn,
+							struct pgs_error *err);
 bool state_set_fenced(struct state *st, bool fenced, struct pgs_error *err);
 /* Only for the slot's consistent point; the applier records every later value itself. */
 bool state_set_applied_lsn(struct state *st, const char *lsn, struct pgs_error *err);

@@ -12,24 +12,28 @@
 #include "util/xalloc.h"
 
 /*
- * lag_seconds: how old the last applied source commit is, while the applier
- * is behind. apply writes received_lsn about once a second and the applier
- * its applied_lsn with every batch, so applied may read ahead of received:
- * that is no lag, not a negative one.
+ * The lags of run_cdc.h: lag = source - applied, receive lag = source -
+ * received, apply lag = received - applied; lag_seconds how old the last
+ * applied source commit is while there is lag. apply writes source_lsn and
+ * received_lsn about once a second and the applier its applied_lsn with
+ * every batch, so one may read ahead of another: that is no lag, not a
+ * negative one.
  */
 static const char run_sql[] =
 	"SELECT run_id::text, plan_sha256, status, extract(epoch FROM started_at)::float8,"
 	" extract(epoch FROM updated_at)::float8, extract(epoch FROM finished_at)::float8,"
 	" extract(epoch FROM approved_at)::float8, approved_by, fenced,"
 	" received_lsn::text, applied_lsn::text, error,"
-	" greatest(pg_wal_lsn_diff(received_lsn, applied_lsn), 0)::bigint,"
-	" CASE WHEN received_lsn IS NULL OR applied_lsn IS NULL THEN NULL"
-	"  WHEN received_lsn <= applied_lsn THEN 0"
-	"  ELSE extract(epoch FROM now() - applied_commit_at)::float8 END,"
+	" greatest(pg_wal_lsn_diff(source_lsn, applied_lsn), 0)::bigint,"
+	" CASE WHEN source_lsn IS NULL OR applied_lsn IS NULL THEN NULL"
+	"  WHEN source_lsn <= applied_lsn THEN 0"
+	"  ELSE greatest(extract(epoch FROM now() - applied_commit_at)::float8, 0) END,"
 	" extract(epoch FROM now())::float8,"
 	" " STATE_LOCK_HELD_SQL("") ","
 	" " STATE_LOCK_HELD_SQL(" AND l.pid = gate_pid") ","
-	" paused_step"
+	" paused_step, source_lsn::text,"
+	" greatest(pg_wal_lsn_diff(source_lsn, received_lsn), 0)::bigint,"
+	" greatest(pg_wal_lsn_diff(received_lsn, applied_lsn), 0)::bigint"
 	" FROM pgshift.runs WHERE plan = $1";
 
 static const char steps_sql[] =
@@ -82,6 +86,9 @@ fill_run(const PGresult *res, struct run_state *out)
 	out->live = PQgetvalue(res, 0, 15)[0] == 't';
 	out->gate_waiting = PQgetvalue(res, 0, 16)[0] == 't';
 	out->paused_step = state_getstr(res, 0, 17);
+	out->source_lsn = state_getstr(res, 0, 18);
+	out->receive_lag_bytes = state_getll(res, 0, 19, -1);
+	out->apply_lag_bytes = state_getll(res, 0, 20, -1);
 }
 
 static void
@@ -168,6 +175,7 @@ run_state_free(struct run_state *rs)
 	free(rs->approved_by);
 	free(rs->applied_lsn);
 	free(rs->received_lsn);
+	free(rs->source_lsn);
 	free(rs->error);
 	memset(rs, 0, sizeof(*rs));
 }

@@ -18,7 +18,7 @@ static const char exists_sql[] =
 	" AND to_regclass('pgshift.held_triggers') IS NOT NULL"
 	" AND to_regclass('pgshift.identity_changes') IS NOT NULL"
 	" AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('pgshift.runs')"
-	"  AND attname = 'gate_pid' AND NOT attisdropped)";
+	"  AND attname = 'source_lsn' AND NOT attisdropped)";
 
 /* One statement per element: a failure names the statement it came from. */
 static const char *const ddl[] = {
@@ -46,7 +46,7 @@ static const char *const ddl[] = {
 	 * the gate, so an approval can only reach a live run.
 	 */
 	"ALTER TABLE pgshift.runs ADD COLUMN IF NOT EXISTS gate_pid integer,"
-	" ADD COLUMN IF NOT EXISTS paused_step text",
+	" ADD COLUMN IF NOT EXISTS paused_step text, ADD COLUMN IF NOT EXISTS source_lsn pg_lsn",
 	"ALTER TABLE pgshift.runs DROP CONSTRAINT IF EXISTS runs_status_check,"
 	" ADD CONSTRAINT runs_status_check CHECK (status IN"
 	" ('running', 'failed', 'finished', 'interrupted', 'paused'))",

@@ -124,13 +124,15 @@ state_record_object(struct state *st, const char *kind, const char *schema, cons
 }
 
 bool
-state_set_received_lsn(struct state *st, const char *lsn, struct pgs_error *err)
+state_set_received_lsn(struct state *st, const char *source_lsn, const char *lsn,
+					   struct pgs_error *err)
 {
-	const char *params[2] = {st->plan, lsn};
+	const char *params[3] = {st->plan, lsn, source_lsn};
 	bool ok;
 
 	ok = state_exec(st, "UPDATE pgshift.runs SET received_lsn = $2::pg_lsn,"
-					" updated_at = now() WHERE plan = $1", 2, params, err);
+					" source_lsn = coalesce($3::pg_lsn, source_lsn),"
+					" updated_at = now() WHERE plan = $1", 3, params, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not record the received LSN %s", lsn ? lsn : "(none)");
 	return ok;

@@ -67,8 +67,8 @@ like($out, qr/^status\s+interrupted \(no apply is running; "pgshift apply \Q$pla
      'text: a running row that no process holds the lock of is interrupted, with how to resume');
 like($out, qr/^started\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/m, 'text: start time');
 like($out, qr/^cutover\s+not approved/m, 'text: not approved');
-like($out, qr/^cdc\s+received 0\/5000400, applied 0\/5000100, lag 768 B \(\d+ s\)$/m,
-     'text: received and applied LSN and the lag');
+like($out, qr/^cdc\s+source 0\/5000600, received 0\/5000400, applied 0\/5000100, lag 1\.2 kB \(\d+ s\) = receive 512 B \+ apply 768 B$/m,
+     'text: source, received and applied LSN; lag = source - applied, split into receive and apply lag');
 like($out, qr/^\s+preflight\s+done\s+1\s+0\s+0 B\s+\d+s$/m, 'text: a done step');
 like($out, qr/^\s+copy:public\.items\s+running\s+1\s+500\s+1\.0 MB \/ 2\.0 MB\s+\d+s$/m,
      'text: a running step with bytes of total');
@@ -92,7 +92,8 @@ my $j = eval { decode_json($r->{out}) };
 ok($j, 'status --json is valid JSON') or diag($@, $r->{out});
 is_deeply([sort keys %$j],
           [sort qw(plan run_id plan_sha256 status started_at updated_at finished_at approved
-                   approved_at approved_by fenced received_lsn applied_lsn lag_bytes lag_seconds
+                   approved_at approved_by fenced source_lsn received_lsn applied_lsn lag_bytes
+                   receive_lag_bytes apply_lag_bytes lag_seconds
                    error stages steps live paused_at)], 'json: the documented keys');
 is($j->{plan}, 'status_demo', 'json: plan');
 is($j->{run_id}, $run_id, 'json: run_id');
@@ -104,7 +105,10 @@ ok(!$j->{approved}, 'json: not approved');
 ok(JSON::PP::is_bool($j->{approved}) && JSON::PP::is_bool($j->{fenced}), 'json: booleans');
 is($j->{received_lsn}, '0/5000400', 'json: received_lsn');
 is($j->{applied_lsn}, '0/5000100', 'json: applied_lsn');
-is($j->{lag_bytes}, 768, 'json: lag_bytes');
+is($j->{source_lsn}, '0/5000600', 'json: source_lsn');
+is($j->{lag_bytes}, 0x5000600 - 0x5000100, 'json: lag_bytes = source - applied');
+is($j->{receive_lag_bytes}, 0x5000600 - 0x5000400, 'json: receive_lag_bytes = source - received');
+is($j->{apply_lag_bytes}, 0x5000400 - 0x5000100, 'json: apply_lag_bytes = received - applied');
 cmp_ok($j->{lag_seconds}, '>=', 3, 'json: lag_seconds from the last applied commit');
 my %step = map { $_->{id} => $_ } @{ $j->{steps} };
 is_deeply([sort keys %{ $step{'copy:public.items'} }],
