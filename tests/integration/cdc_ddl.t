@@ -199,7 +199,9 @@ for my $case (['drop_column_dml', 'ALTER TABLE app.t DROP COLUMN b'],
     my ($name, $ddl) = @$case;
     my $r = $run{$name};
     psql($r->{tgt}, $ddl);
-    my $a = run_pgshift($r->{env}, 'apply', $r->{plan}, '--yes', '--no-progress');
+    # the approval given to the run that stopped was that run's: this one
+    # is approved on its command line
+    my $a = run_pgshift($r->{env}, 'apply', $r->{plan}, '--yes', '--approve', '--no-progress');
     is($a->{rc}, 0, "$name: after the same change on the target, apply resumes and cuts over")
         or diag($a->{err});
     my @diff;
