@@ -161,6 +161,7 @@ bench: deps pgshift
 
 bench-cdc: have-deps pgshift
 	$(Q)tests/bench/cdc_catchup.sh
+	$(Q)tests/bench/cdc_lag.sh
 
 demo: have-deps pgshift
 	$(Q)bash examples/quickstart/demo.sh

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Benchmark: steady-state CDC lag under load, pgshift vs native logical
+# replication, on two throwaway local clusters.
+#
+#   1. pgbench -i on the source and, identically, on the target's "native"
+#      database, which subscribes to the source (copy_data = false); pgshift
+#      apply (cdc.enabled) copies the source into the target's "pgshift"
+#      database and waits at the manual cutover gate, replaying on.
+#   2. pgbench -c CLIENTS -T SECONDS on the source. Every second the lag of
+#      each side is sampled: pgshift's lag_seconds from `pgshift status
+#      --json` (how old the last applied source commit is while there is
+#      lag), native's replay_lag of the subscription's walsender in the
+#      source's pg_stat_replication (NULL, no lag, when it has replayed all).
+#   3. Prints p50, p99 and max of each side's samples, ROUNDS times.
+# A benchmark, not a test: run it by hand (make bench-cdc), on an idle machine.
+#
+#   SCALE=10 CLIENTS=8 DURATION=120 ROUNDS=1 tests/bench/cdc_lag.sh   (the defaults)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SCALE=${SCALE:-10}
+CLIENTS=${CLIENTS:-8}
+DURATION=${DURATION:-120}
+ROUNDS=${ROUNDS:-1}
+
+if [ -z "${SOURCE_URI:-}" ]; then
+  exec tests/lib/pg_clusters.sh run "$0" "$@"
+fi
+
+[ -x ./pgshift ] || make -s pgshift
+base=${TARGET_URI%/postgres}
+work=$(mktemp -d /tmp/pgshift-bench-lag.XXXXXX)
+[ "$(id -u)" = 0 ] && chown postgres: "$work"
+apply_pid=
+cleanup() {
+  [ -n "$apply_pid" ] && kill "$apply_pid" 2>/dev/null && wait "$apply_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+
+q "$TARGET_URI" "CREATE DATABASE pgshift"
+q "$TARGET_URI" "CREATE DATABASE native"
+pgbench -q -i -s "$SCALE" "$SOURCE_URI" >/dev/null 2>&1
+# identical rows on the native side: pgbench -i is deterministic
+pgbench -q -i -s "$SCALE" "$base/native" >/dev/null 2>&1
+q "$SOURCE_URI" "CREATE PUBLICATION native FOR ALL TABLES"
+q "$base/native" "CREATE SUBSCRIPTION native CONNECTION '$SOURCE_URI' PUBLICATION native
+  WITH (copy_data = false)"
+
+cat >"$work/plan.yaml" <<YAML
+version: 1
+name: benchlag
+source:
+  uri: \${SOURCE_URI}
+target:
+  uri: ${base}/pgshift
+copy:
+  table_jobs: 2
+  index_jobs: 2
+  vacuum_analyze: false
+cdc:
+  enabled: true
+  replica_identity: full
+  spool_dir: $work/spool
+  max_lag: 1s
+cutover:
+  approval: manual
+  steps:
+    - wait_for_catchup: { timeout: 5m }
+YAML
+
+./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
+apply_pid=$!
+until grep -q 'cutover gate: waiting' "$work/apply.log"; do
+  kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+ours_lag() {
+  ./pgshift status "$work/plan.yaml" --json | jq -r '.lag_seconds // 0'
+}
+native_lag() {
+  q "$SOURCE_URI" "SELECT coalesce(extract(epoch FROM replay_lag), 0)
+    FROM pg_stat_replication WHERE application_name = 'native'"
+}
+# "p50 p99 max" of the numbers on stdin
+stats() {
+  sort -g | awk '{a[NR]=$1} END {
+    i50 = int(NR * 0.50 + 0.5); i99 = int(NR * 0.99 + 0.5)
+    if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
+    printf "p50 %.3f s, p99 %.3f s, max %.3f s", a[i50], a[i99], a[NR] }'
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  : >"$work/ours" && : >"$work/native"
+  pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$SOURCE_URI" >"$work/pgbench.log" 2>&1 &
+  bench_pid=$!
+  sleep 1
+  while kill -0 "$bench_pid" 2>/dev/null; do
+    kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
+    ours_lag >>"$work/ours"
+    native_lag >>"$work/native"
+    sleep 1
+  done
+  wait "$bench_pid"
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.log" | head -1)
+  printf 'round %d (pgbench -c %d -T %d, scale %d, %s tx/s, %d samples each):\n' \
+    "$round" "$CLIENTS" "$DURATION" "$SCALE" "$tps" "$(wc -l <"$work/ours")"
+  printf '  pgshift lag: %s\n' "$(stats <"$work/ours")"
+  printf '  native  lag: %s\n' "$(stats <"$work/native")"
+done
+
+q "$base/native" "DROP SUBSCRIPTION native"
