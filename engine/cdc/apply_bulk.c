@@ -27,6 +27,7 @@
 #define BULK_MAX_ROWS 1000
 #define BULK_MAX_PARAMS 30000   /* under the protocol's 65535 */
 #define KEY_TEXT_MAX 512
+#define BULK_MIN_PREPARED 16
 #define INT4_OID 23
 
 /* Which columns each row binds, in order: the ordinal first (U, D), keys, then SET columns. */
@@ -135,36 +136,92 @@ bulk_sql(struct buf *sql, PGconn *conn, const char *qname, const struct pgo_rela
 	join_sql(sql, conn, rel, s);
 }
 
-/* "(id, b)=(5, x)", cut at KEY_TEXT_MAX: what the operator looks for on the target. */
-static void
-key_text(struct buf *out, const struct apply_batch *b, const struct pgo_relation *rel,
-		 const struct bulk_shape *s, const struct batch_row *row)
+char *
+apply_bulk_key(const struct apply_bulk *b, size_t i)
 {
-	size_t start = out->len;
+	const struct apply_batch *batch = b->batch;
+	struct buf out;
 
-	buf_putc(out, '(');
-	for (uint16_t i = 0; i < s->nkeys; i++)
-		buf_printf(out, "%s%s", i ? ", " : "", rel->cols[s->cols[i]].name);
-	buf_puts(out, ")=(");
-	for (uint16_t i = 0; i < s->nkeys; i++) {
-		const struct batch_val *v = &b->vals[row->vals + s->cols[i]];
+	buf_init(&out);
+	buf_putc(&out, '(');
+	for (uint16_t k = 0; k < b->nkeys; k++)
+		buf_printf(&out, "%s%s", k ? ", " : "", b->key_names[k]);
+	buf_puts(&out, ")=(");
+	for (uint16_t k = 0; k < b->nkeys; k++) {
+		const struct batch_val *v = &batch->vals[b->vals[i] + b->key_cols[k]];
 
-		buf_printf(out, "%s%.*s%s", i ? ", " : "", (int) (v->len > 64 ? 64 : v->len),
-				   b->data.data + v->off, v->len > 64 ? "..." : "");
+		buf_printf(&out, "%s%.*s%s", k ? ", " : "", (int) (v->len > 64 ? 64 : v->len),
+				   batch->data.data + v->off, v->len > 64 ? "..." : "");
 	}
-	buf_putc(out, ')');
-	if (out->len - start > KEY_TEXT_MAX) {
-		out->len = start + KEY_TEXT_MAX;
-		out->data[out->len] = '\0';
+	buf_putc(&out, ')');
+	if (out.len > KEY_TEXT_MAX)
+		out.data[KEY_TEXT_MAX] = '\0';
+	return buf_steal(&out);
+}
+
+/* What names a row of an UPDATE or DELETE that matched nothing, once an answer says so. */
+static struct apply_bulk *
+bulk_new(const struct apply_batch *b, const struct pgo_relation *rel, const struct bulk_shape *s,
+		 size_t n)
+{
+	struct apply_bulk *bulk = xcalloc(1, sizeof(*bulk));
+
+	bulk->nrows = n;
+	bulk->batch = b;
+	bulk->vals = xmalloc(n * sizeof(size_t));
+	bulk->ctx = xmalloc(n * sizeof(struct apply_ctx));
+	bulk->nkeys = s->nkeys;
+	bulk->key_cols = xmalloc(((size_t) s->nkeys + 1) * sizeof(uint16_t));
+	bulk->key_names = xmalloc(((size_t) s->nkeys + 1) * sizeof(char *));
+	for (uint16_t k = 0; k < s->nkeys; k++) {
+		bulk->key_cols[k] = s->cols[k];
+		bulk->key_names[k] = xstrdup(rel->cols[s->cols[k]].name);
 	}
-	buf_putc(out, '\0');
+	return bulk;
+}
+
+/*
+ * The prepared statement of this shape and row count, prepared (in the
+ * pipeline) when new: the target parses and plans a statement of a
+ * thousand rows once, not at every run.
+ */
+static const char *
+prepared(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *rel,
+		 const struct bulk_shape *s, size_t n, const uint32_t *types, const struct apply_pending *p,
+		 struct pgs_error *err)
+{
+	struct apply_pending what = *p;
+	struct apply_stmt *st;
+	struct buf key, sql;
+	bool ok;
+
+	buf_init(&key);
+	buf_printf(&key, "b%c%zu", s->kind, n);
+	for (uint16_t i = 0; i < s->ncols; i++)
+		buf_printf(&key, ",%u", s->cols[i]);
+	for (st = r->stmts; st; st = st->next)
+		if (strcmp(st->shape, key.data) == 0) {
+			buf_free(&key);
+			return st->name;
+		}
+	buf_init(&sql);
+	bulk_sql(&sql, a->tgt.conn, r->qname, rel, s, n);
+	st = xcalloc(1, sizeof(*st));
+	st->shape = buf_steal(&key);
+	snprintf(st->name, sizeof(st->name), "pgs_apply_%u", a->tgt.next_stmt++);
+	st->next = r->stmts;
+	r->stmts = st;
+	ok = apply_target_prepare(&a->tgt, st->name, sql.data, s->per_row * (int) n, types, &what,
+							  err);
+	buf_free(&sql);
+	return ok ? st->name : NULL;
 }
 
 /* One statement of rows[0..n): parameters, types, and what names a row that matched nothing. */
 static bool
-send_chunk(struct cdc_applier *a, const struct apply_rel *r, const struct pgo_relation *rel,
+send_chunk(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *rel,
 		   const struct bulk_shape *s, const struct batch_row *const *rows, size_t n,
-		   struct pgs_error *err)
+		   bool prepare, struct pgs_error *err)
 {
 	const struct apply_batch *b = &a->batch;
 	size_t np = (size_t) s->per_row * n;
@@ -173,24 +230,19 @@ send_chunk(struct cdc_applier *a, const struct apply_rel *r, const struct pgo_re
 	char *ordinals = xmalloc(n * 12);
 	struct apply_pending p = {s->kind, s->kind != 'I', r->display, rows[0]->ctx.xid,
 							  rows[0]->ctx.commit_lsn, NULL};
-	struct apply_bulk *bulk = NULL;
+	struct apply_bulk *bulk = p.expect_one ? bulk_new(b, rel, s, n) : NULL;
+	const char *stmt = NULL;
 	struct buf sql;
 	size_t k = 0;
-	bool ok;
+	bool ok = true;
 
-	if (p.expect_one) {
-		bulk = xcalloc(1, sizeof(*bulk));
-		bulk->nrows = n;
-		bulk->ctx = xmalloc(n * sizeof(struct apply_ctx));
-		buf_init(&bulk->keys);
-	}
 	for (size_t j = 0; j < n; j++) {
-		if (p.expect_one) {
+		if (bulk) {
 			snprintf(ordinals + 12 * j, 12, "%zu", j + 1);
 			types[k] = INT4_OID;
 			values[k++] = ordinals + 12 * j;
 			bulk->ctx[j] = rows[j]->ctx;
-			key_text(&bulk->keys, b, rel, s, rows[j]);
+			bulk->vals[j] = rows[j]->vals;
 		}
 		for (uint16_t i = 0; i < s->ncols; i++) {
 			const struct batch_val *v = &b->vals[rows[j]->vals + s->cols[i]];
@@ -201,9 +253,15 @@ send_chunk(struct cdc_applier *a, const struct apply_rel *r, const struct pgo_re
 		}
 	}
 	buf_init(&sql);
-	bulk_sql(&sql, a->tgt.conn, r->qname, rel, s, n);
-	ok = apply_target_send_bulk(&a->tgt, sql.data, (int) np, types, values, &p, bulk,
-								err);
+	if (prepare)
+		ok = (stmt = prepared(a, r, rel, s, n, types, &p, err)) != NULL;
+	else
+		bulk_sql(&sql, a->tgt.conn, r->qname, rel, s, n);
+	if (ok)
+		ok = apply_target_send_bulk(&a->tgt, stmt, sql.data, (int) np, types, values, &p, bulk,
+									err);
+	else
+		apply_bulk_free(bulk);
 	buf_free(&sql);
 	free(ordinals);
 	free(types);
@@ -211,11 +269,32 @@ send_chunk(struct cdc_applier *a, const struct apply_rel *r, const struct pgo_re
 	return ok;
 }
 
+/*
+ * How many of n rows the next statement takes: a full chunk, else the
+ * largest power of two, so that a few prepared statements per shape serve
+ * runs of any length; a short tail goes unprepared, cheap to parse.
+ */
+static size_t
+next_chunk(size_t n, size_t chunk, bool *prepare)
+{
+	size_t p = 1;
+
+	*prepare = true;
+	if (n >= chunk)
+		return chunk;
+	while (p * 2 <= n)
+		p *= 2;
+	if (p >= BULK_MIN_PREPARED)
+		return p;
+	*prepare = false;
+	return n;
+}
+
 bool
 apply_bulk_send(struct cdc_applier *a, const struct batch_table *t,
 				const struct batch_row *const *rows, size_t n, struct pgs_error *err)
 {
-	const struct apply_rel *r = apply_rel_get(a, t->relid);
+	struct apply_rel *r = apply_rel_get(a, t->relid);
 	const struct pgo_relation *rel = pgo_relcache_get(a->rc, t->relid);
 	struct bulk_shape s;
 	size_t chunk;
@@ -225,8 +304,12 @@ apply_bulk_send(struct cdc_applier *a, const struct batch_table *t,
 	chunk = BULK_MAX_PARAMS / (size_t) s.per_row;
 	if (chunk > BULK_MAX_ROWS)
 		chunk = BULK_MAX_ROWS;
-	for (size_t i = 0; ok && i < n; i += chunk)
-		ok = send_chunk(a, r, rel, &s, rows + i, n - i < chunk ? n - i : chunk, err);
+	for (size_t i = 0, m; ok && i < n; i += m) {
+		bool prepare;
+
+		m = next_chunk(n - i, chunk, &prepare);
+		ok = send_chunk(a, r, rel, &s, rows + i, m, prepare, err);
+	}
 	free(s.cols);
 	return ok;
 }
@@ -236,7 +319,11 @@ apply_bulk_free(struct apply_bulk *b)
 {
 	if (!b)
 		return;
-	buf_free(&b->keys);
+	for (uint16_t k = 0; k < b->nkeys; k++)
+		free(b->key_names[k]);
+	free(b->key_names);
+	free(b->key_cols);
+	free(b->vals);
 	free(b->ctx);
 	free(b);
 }

@@ -88,11 +88,19 @@ struct apply_ctx {
 	uint64_t commit_lsn;
 };
 
-/* A multi-row statement's rows, to name the one that matched nothing. */
+/*
+ * A multi-row statement's rows, to name the one that matched nothing. Its
+ * key text is built only then, from the coalesced values, which stay until
+ * the target transaction ends (apply_batch_reset), after every answer of it.
+ */
 struct apply_bulk {
 	size_t nrows;
-	struct buf keys;            /* owned: nrows NUL-terminated key texts (U, D) */
+	const struct apply_batch *batch;    /* borrowed: the rows' values */
+	size_t *vals;               /* owned: each row's first value in batch->vals */
 	struct apply_ctx *ctx;      /* owned: each row's last source transaction */
+	uint16_t nkeys;
+	uint16_t *key_cols;         /* owned: the key columns' numbers, nkeys entries */
+	char **key_names;           /* owned: their names, as the relation had them */
 };
 
 /* One statement sent in the pipeline whose result is not read yet. */
@@ -281,6 +289,8 @@ void apply_batch_free(struct apply_batch *b);
 /* Sends rows[0..n) of t (one kind, one set of sent columns) as multi-row statements. */
 bool apply_bulk_send(struct cdc_applier *a, const struct batch_table *t,
 					 const struct batch_row *const *rows, size_t n, struct pgs_error *err);
+/* "(id, b)=(5, x)" of row i, cut at a few hundred bytes (malloc'd). */
+char *apply_bulk_key(const struct apply_bulk *b, size_t i);
 void apply_bulk_free(struct apply_bulk *b);
 
 /* apply_target.c */
@@ -289,8 +299,10 @@ bool apply_target_pipeline(struct apply_target *t, struct pgs_error *err);
 bool apply_target_read_applied(struct apply_target *t, const char *plan, bool *found,
 							   uint64_t *lsn, struct pgs_error *err);
 bool apply_target_begin(struct apply_target *t, struct pgs_error *err);
+/* types: nparams OIDs (0: the server infers it), or NULL for all inferred. */
 bool apply_target_prepare(struct apply_target *t, const char *name, const char *sql,
-						  int nparams, const struct apply_pending *what, struct pgs_error *err);
+						  int nparams, const uint32_t *types, const struct apply_pending *what,
+						  struct pgs_error *err);
 /* Sends one change; key (owned, may be NULL) is shown when expect_one fails. */
 bool apply_target_send(struct apply_target *t, const char *stmt, int nparams,
 					   const char *const *values, const int *lengths,
@@ -298,9 +310,12 @@ bool apply_target_send(struct apply_target *t, const char *stmt, int nparams,
 /* Sends one statement without parameters (TRUNCATE). */
 bool apply_target_send_sql(struct apply_target *t, const char *sql,
 						   const struct apply_pending *what, struct pgs_error *err);
-/* Sends one multi-row statement (bulk, may be NULL, owned from here on); no change counted. */
-bool apply_target_send_bulk(struct apply_target *t, const char *sql, int nparams,
-							const uint32_t *types, const char *const *values,
+/*
+ * Sends one multi-row statement (bulk, may be NULL, owned from here on); no
+ * change counted. stmt: a prepared statement's name, or NULL to send sql.
+ */
+bool apply_target_send_bulk(struct apply_target *t, const char *stmt, const char *sql,
+							int nparams, const uint32_t *types, const char *const *values,
 							const struct apply_pending *what, struct apply_bulk *bulk,
 							struct pgs_error *err);
 /* Before pipeline mode: the target tables whose changes may be coalesced. */

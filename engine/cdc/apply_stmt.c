@@ -330,7 +330,7 @@ statement(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation 
 	s = xcalloc(1, sizeof(*s));
 	s->shape = shape;
 	snprintf(s->name, sizeof(s->name), "pgs_apply_%u", a->tgt.next_stmt++);
-	ok = apply_target_prepare(&a->tgt, s->name, sql.data, n, &what, err);
+	ok = apply_target_prepare(&a->tgt, s->name, sql.data, n, NULL, &what, err);
 	buf_free(&sql);
 	s->next = r->stmts;
 	r->stmts = s;

@@ -173,9 +173,9 @@ check_bulk(const struct apply_pending *p, const struct apply_bulk *b, PGresult *
 		   struct pgs_error *err)
 {
 	unsigned char *seen = xcalloc(b->nrows, 1);
-	const char *key = b->keys.data;
 	struct apply_pending row = *p;
 	size_t bad = b->nrows;
+	char *key;
 
 	for (int i = 0; i < PQntuples(res); i++) {
 		long n = strtol(PQgetvalue(res, i, 0), NULL, 10);
@@ -190,11 +190,11 @@ check_bulk(const struct apply_pending *p, const struct apply_bulk *b, PGresult *
 		free(seen);
 		return true;
 	}
-	for (size_t i = 0; i < bad; i++)
-		key += strlen(key) + 1;
 	pgs_fail(err, "%s rows matched on the target instead of one", seen[bad] ? "2 or more" : "0");
 	free(seen);
+	key = apply_bulk_key(b, bad);
 	diverged(key, err);
+	free(key);
 	row.xid = b->ctx[bad].xid;
 	row.lsn = b->ctx[bad].commit_lsn;
 	return fail_entry(&row, err);
@@ -284,14 +284,15 @@ apply_target_begin(struct apply_target *t, struct pgs_error *err)
 
 bool
 apply_target_prepare(struct apply_target *t, const char *name, const char *sql, int nparams,
-					 const struct apply_pending *what, struct pgs_error *err)
+					 const uint32_t *types, const struct apply_pending *what,
+					 struct pgs_error *err)
 {
 	struct apply_pending p = *what;
 
 	p.what = 'P';
 	p.expect_one = false;
 	p.key = NULL;
-	if (!PQsendPrepare(t->conn, name, sql, nparams, NULL))
+	if (!PQsendPrepare(t->conn, name, sql, nparams, types))
 		return conn_fail(t, "could not send PREPARE to the target", err);
 	push(t, &p);
 	return true;
@@ -314,12 +315,15 @@ apply_target_send(struct apply_target *t, const char *stmt, int nparams,
 }
 
 bool
-apply_target_send_bulk(struct apply_target *t, const char *sql, int nparams,
-					   const uint32_t *types, const char *const *values,
+apply_target_send_bulk(struct apply_target *t, const char *stmt, const char *sql,
+					   int nparams, const uint32_t *types, const char *const *values,
 					   const struct apply_pending *what, struct apply_bulk *bulk,
 					   struct pgs_error *err)
 {
-	if (!PQsendQueryParams(t->conn, sql, nparams, types, values, NULL, NULL, 0)) {
+	int sent = stmt ? PQsendQueryPrepared(t->conn, stmt, nparams, values, NULL, NULL, 0) :
+		PQsendQueryParams(t->conn, sql, nparams, types, values, NULL, NULL, 0);
+
+	if (!sent) {
 		apply_bulk_free(bulk);
 		conn_fail(t, "could not send a change to the target", err);
 		return fail_entry(what, err);
