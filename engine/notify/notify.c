@@ -100,13 +100,23 @@ static struct notify_msg *
 render(const struct target *t, const struct event *ev, const char *id)
 {
 	struct notify_msg *m = xcalloc(1, sizeof(*m));
+	struct event pub = *ev;
+	char error[sizeof(((struct pgs_error *) 0)->message)];
 	struct buf b;
 
+	/* row values reach a third party only when the plan says so */
+	if (!t->conf->include_values) {
+		if (ev->error) {
+			pgs_error_public(ev->error, ev->error_values_from, error, sizeof(error));
+			pub.error = error;
+		}
+		pub.error_detail = NULL;
+	}
 	buf_init(&b);
 	if (t->conf->kind == NOTIFY_SLACK)
-		slack_payload(&b, ev);
+		slack_payload(&b, &pub);
 	else
-		webhook_payload(&b, ev);
+		webhook_payload(&b, &pub);
 	m->bodylen = b.len;
 	m->body = buf_steal(&b);
 	m->event = xstrdup(ev->name);

@@ -262,8 +262,9 @@ static const struct field notify_fields[] = {
 	{"url", f_string, offsetof(struct notify_target, url), NULL, true},
 	{"secret", f_string, offsetof(struct notify_target, secret), NULL, false},
 	{"on", f_event_globs, offsetof(struct notify_target, on), NULL, false},
+	{"include_values", f_bool, offsetof(struct notify_target, include_values), NULL, false},
 };
-static const struct section notify_section = {notify_fields, 4};
+static const struct section notify_section = {notify_fields, 5};
 
 static yaml_node_t *
 mapping_value(struct parse_ctx *ctx, yaml_node_t *map, const char *key)
