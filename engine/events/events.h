@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "plan/plan.h"
 #include "util/error.h"
 
 struct event {

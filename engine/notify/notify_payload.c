@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "notify/notify_int.h"
-#include "plan/units.h"
 #include "util/json.h"
+#include "util/units.h"
 
 #define ELLIPSIS "\xe2\x80\xa6"     /* U+2026, 3 bytes, one character */
 

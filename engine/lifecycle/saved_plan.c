@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/saved_plan.h"
+#include "lifecycle/saved_plan.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "run/scheduler.h"
+#include "lifecycle/scheduler.h"
 #include "util/xalloc.h"
 
 enum slot { SLOT_COPY, SLOT_INDEX, SLOT_OTHER, N_SLOTS };
