@@ -22,6 +22,7 @@
 
 #include "cdc/apply_int.h"
 #include "pg/conn.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #define BULK_MAX_ROWS 1000
@@ -149,13 +150,14 @@ apply_bulk_key(const struct apply_bulk *b, size_t i)
 	buf_puts(&out, ")=(");
 	for (uint16_t k = 0; k < b->nkeys; k++) {
 		const struct batch_val *v = &batch->vals[b->vals[i] + b->key_cols[k]];
+		const char *text = batch->data.data + v->off;
 
-		buf_printf(&out, "%s%.*s%s", k ? ", " : "", (int) (v->len > 64 ? 64 : v->len),
-				   batch->data.data + v->off, v->len > 64 ? "..." : "");
+		buf_printf(&out, "%s%.*s%s", k ? ", " : "", (int) utf8_cut(text, v->len, 64), text,
+				   v->len > 64 ? "..." : "");
 	}
 	buf_putc(&out, ')');
 	if (out.len > KEY_TEXT_MAX)
-		out.data[KEY_TEXT_MAX] = '\0';
+		out.data[utf8_cut(out.data, out.len, KEY_TEXT_MAX)] = '\0';
 	return buf_steal(&out);
 }
 
