@@ -198,12 +198,13 @@ cdc_drop_publication(PGconn *conn, const char *publication, struct pgs_error *er
 	return ok;
 }
 
-bool
-cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
-				uint64_t *consistent_lsn, struct pgs_error *err)
+static bool
+create_slot(PGconn *repl_conn, const char *slot, bool temporary, char **snapshot_name,
+			uint64_t *consistent_lsn, struct pgs_error *err)
 {
 	char *q = pg_quote_ident(repl_conn, slot);
-	char *sql = xasprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'export')", q);
+	char *sql = xasprintf("CREATE_REPLICATION_SLOT %s%s LOGICAL pgoutput (SNAPSHOT 'export')", q,
+						  temporary ? " TEMPORARY" : "");
 	PGresult *res = PQexec(repl_conn, sql);
 	bool ok = false;
 
@@ -231,6 +232,20 @@ cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
 	free(sql);
 	free(q);
 	return ok;
+}
+
+bool
+cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
+				uint64_t *consistent_lsn, struct pgs_error *err)
+{
+	return create_slot(repl_conn, slot, false, snapshot_name, consistent_lsn, err);
+}
+
+bool
+cdc_create_temp_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
+					 uint64_t *consistent_lsn, struct pgs_error *err)
+{
+	return create_slot(repl_conn, slot, true, snapshot_name, consistent_lsn, err);
 }
 
 static void

@@ -54,6 +54,14 @@ bool cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
 					 uint64_t *consistent_lsn, struct pgs_error *err);
 
 /*
+ * The same with a TEMPORARY slot: the server drops it when repl_conn ends.
+ * A resume takes the snapshot of one for the tables it copies again; the
+ * consistent point tells which of their spooled changes the copy holds.
+ */
+bool cdc_create_temp_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
+						  uint64_t *consistent_lsn, struct pgs_error *err);
+
+/*
  * Drops the slot if it exists. A walsender streaming from it (even another
  * pgshift) is terminated first with pg_terminate_backend(active_pid), then
  * the drop is retried until the slot is free (up to about 10 s). conn is a

@@ -216,11 +216,10 @@ copy_done_before(struct apply *a, const struct run_state *rs, size_t i, bool *sa
 
 /*
  * With CDC, a copy left means the slot's exported snapshot is gone with the
- * process that held it, and rows copied on it cannot be joined to a new
- * slot's changes (the old slot's changes from its consistent point would
- * have to be replayed on those tables only, and on the others not at all).
- * So the slot is created again and EVERY table copied again on its
- * snapshot; indexes and constraints already built stay.
+ * process that held it. When the slot's consistent point was never recorded
+ * (the crash came while the snapshot step ran), no copy can have finished
+ * and the slot may be half made: it is created again and every table copied
+ * on its snapshot, as on a first run.
  */
 static void
 mark_cdc_recopy(struct apply *a)
@@ -232,6 +231,20 @@ mark_cdc_recopy(struct apply *a)
 		if (k == STEP_COPY || k == STEP_CDC_STREAM || k == STEP_CDC_CATCHUP)
 			a->done[i] = false;
 	}
+}
+
+/*
+ * Otherwise only the tables with a copy left are copied again, on a
+ * temporary slot's snapshot (step_snapshot_resync.c); the original slot,
+ * spool and applier position stay, and so do cdc.stream and cdc.catchup.
+ */
+static void
+mark_resync(struct apply *a)
+{
+	a->run.resync_tables = xcalloc(a->cat.ntables ? a->cat.ntables : 1, sizeof(bool));
+	for (size_t i = 0; i < a->dag.n; i++)
+		if (a->dag.steps[i].kind == STEP_COPY && !a->done[i])
+			a->run.resync_tables[a->dag.steps[i].table] = true;
 }
 
 /*
@@ -264,7 +277,9 @@ mark_done(struct apply *a, const struct run_state *rs)
 	for (size_t i = 0; i < a->dag.n; i++)
 		if (a->dag.steps[i].kind == STEP_SNAPSHOT && copies_left)
 			a->done[i] = false;
-	if (a->plan->cdc.enabled && copies_left)
+	if (a->plan->cdc.enabled && copies_left && rs->applied_lsn)
+		mark_resync(a);
+	else if (a->plan->cdc.enabled && copies_left)
 		mark_cdc_recopy(a);
 }
 
@@ -425,6 +440,7 @@ apply_free(struct apply *a)
 {
 	free(a->done);
 	free(a->wanted);
+	free(a->run.resync_tables);
 	free(a->run.progress);
 	if (a->prior_exists)
 		run_state_free(&a->prior);

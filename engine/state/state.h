@@ -25,6 +25,9 @@
  *                           values and index names), changed_at, restored_at:
  *                           replica identities changed on the SOURCE; rows not
  *                           restored survive state_drop
+ *   pgshift.table_sync      (plan, schema_name, table_name) PK -> runs ON
+ *                           DELETE CASCADE; sync_lsn, synced_at: tables a
+ *                           resume copied again on a temporary slot's snapshot
  *
  * The lock is pg_try_advisory_lock(hashtextextended('pgshift:' || plan, 0)),
  * held by the state connection for its whole life. Approval and `status`
@@ -182,6 +185,23 @@ bool state_set_applied_lsn(struct state *st, const char *lsn, struct pgs_error *
  * be NULL). It updates one row and needs no lock.
  */
 extern const char state_applied_lsn_sql[];
+
+/*
+ * A table a resumed run copies again on the snapshot of a temporary slot
+ * whose consistent point is lsn (DESIGN.md §4b): the applier skips its
+ * spooled changes that committed before lsn, which the copy holds.
+ */
+struct table_sync {
+	char *schema, *table, *lsn;         /* owned; lsn as text */
+};
+
+/* Records (or moves) a table's sync point, before its copy starts. */
+bool state_set_table_sync(struct state *st, const char *schema, const char *table,
+						  const char *lsn, struct pgs_error *err);
+/* The plan's tables copied again, by schema and name. */
+bool state_list_table_sync(struct state *st, struct table_sync **out, size_t *n,
+						   struct pgs_error *err);
+void table_sync_free(struct table_sync *s, size_t n);
 
 /* Approves the cutover gate of the locked run (apply --approve). */
 bool state_approve(struct state *st, struct pgs_error *err);

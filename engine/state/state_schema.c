@@ -17,6 +17,7 @@ static const char exists_sql[] =
 	" AND to_regclass('pgshift.created_objects') IS NOT NULL"
 	" AND to_regclass('pgshift.held_triggers') IS NOT NULL"
 	" AND to_regclass('pgshift.identity_changes') IS NOT NULL"
+	" AND to_regclass('pgshift.table_sync') IS NOT NULL"
 	" AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('pgshift.runs')"
 	"  AND attname = 'source_lsn' AND NOT attisdropped)";
 
@@ -91,6 +92,18 @@ static const char *const ddl[] = {
 	" new_index text,"
 	" changed_at timestamptz NOT NULL DEFAULT now(),"
 	" restored_at timestamptz,"
+	" PRIMARY KEY (plan, schema_name, table_name))",
+	/*
+	 * A table copied again after a crash, on the snapshot of a temporary slot
+	 * created at sync_lsn: its spooled changes that committed before that
+	 * point are in the copy and are skipped (native replication's srsublsn).
+	 */
+	"CREATE TABLE IF NOT EXISTS pgshift.table_sync ("
+	" plan text NOT NULL REFERENCES pgshift.runs (plan) ON DELETE CASCADE,"
+	" schema_name text NOT NULL,"
+	" table_name text NOT NULL,"
+	" sync_lsn pg_lsn NOT NULL,"
+	" synced_at timestamptz NOT NULL DEFAULT now(),"
 	" PRIMARY KEY (plan, schema_name, table_name))",
 };
 
