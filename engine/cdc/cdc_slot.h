@@ -39,6 +39,14 @@
 bool cdc_create_publication(PGconn *conn, const struct plan *plan, const struct catalog *cat,
 							struct pgs_error *err);
 
+/*
+ * apply --replan: adds to the publication the tables whose data is copied
+ * that it does not list yet (new in the source since the run began);
+ * *added counts them. Tables it lists are left alone.
+ */
+bool cdc_publication_add_tables(PGconn *conn, const char *publication, const struct catalog *cat,
+								int *added, struct pgs_error *err);
+
 /* DROP PUBLICATION IF EXISTS; conn is a normal session. */
 bool cdc_drop_publication(PGconn *conn, const char *publication, struct pgs_error *err);
 

@@ -91,6 +91,12 @@ struct run {
 	 * spool and the finished tables are kept.
 	 */
 	bool *resync_tables;
+	/*
+	 * apply --replan took new tables into the run: schema.pre runs again and
+	 * restores only the tables the target lacks; with CDC the resync snapshot
+	 * adds them to the publication first.
+	 */
+	bool replan;
 
 	struct event_bus *bus;              /* hooks and notifications; NULL when none */
 	struct hooks_notifier notifier;     /* where hooks' pgshift.notify goes (post NULL: log only) */

@@ -46,17 +46,44 @@ record_sync_points(struct run *run, const char *lsn, struct buf *names, struct p
 	return true;
 }
 
+/*
+ * apply --replan: a new table gets what the first run's snapshot step gave
+ * the others, a replica identity and a place in the publication, before the
+ * temporary slot's consistent point, so the slot carries its changes from
+ * there on.
+ */
+static bool
+add_new_tables(struct run *run, const char *step_id, struct pgs_error *err)
+{
+	PGconn *conn = run_connect_source(run, step_id, err);
+	int added = 0;
+	bool ok;
+
+	if (!conn)
+		return false;
+	ok = snapshot_prepare_identities(run, conn, err) &&
+		cdc_publication_add_tables(conn, run->plan->cdc.publication, run->cat, &added, err);
+	PQfinish(conn);
+	if (ok && added > 0)
+		log_info("snapshot: --replan: added %d new table(s) to publication \"%s\"", added,
+				 run->plan->cdc.publication);
+	return ok;
+}
+
 bool
 step_snapshot_resync(struct run *run, size_t step, struct pgs_error *err)
 {
 	const struct step *st = &run->dag->steps[step];
 	char slot[SLOT_NAME_MAX + 1], text[PGO_LSN_TEXT_SIZE];
-	PGconn *repl = run_connect_source_replication(run, st->id, err);
+	PGconn *repl;
 	char *snapshot = NULL;
 	uint64_t lsn = 0;
 	struct buf names;
 	bool ok;
 
+	if (run->replan && !add_new_tables(run, st->id, err))
+		return false;
+	repl = run_connect_source_replication(run, st->id, err);
 	if (!repl)
 		return false;
 	/* the dead run's temporary slot went with its session (ended before preflight) */
