@@ -165,6 +165,26 @@ copy_tables(struct cdc_applier *a, const struct catalog *cat)
 		qsort(a->always, a->nalways, sizeof(char *), cmp_table);
 }
 
+static int
+cmp_sync(const void *x, const void *y)
+{
+	uint32_t a = ((const struct cdc_table_sync *) x)->relid;
+	uint32_t b = ((const struct cdc_table_sync *) y)->relid;
+
+	return a < b ? -1 : a > b;
+}
+
+static void
+copy_sync(struct cdc_applier *a, const struct cdc_applier_config *cfg)
+{
+	if (cfg->nsync == 0)
+		return;
+	a->sync = xcalloc(cfg->nsync, sizeof(*a->sync));
+	memcpy(a->sync, cfg->sync, cfg->nsync * sizeof(*a->sync));
+	a->nsync = cfg->nsync;
+	qsort(a->sync, a->nsync, sizeof(*a->sync), cmp_sync);
+}
+
 static struct cdc_applier *
 applier_new(const struct cdc_applier_config *cfg)
 {
@@ -182,6 +202,7 @@ applier_new(const struct cdc_applier_config *cfg)
 	a->durable_lsn = cfg->durable_lsn;
 	a->durable_arg = cfg->durable_arg;
 	copy_tables(a, cfg->cat);
+	copy_sync(a, cfg);
 	buf_init(&a->txn.data);
 	buf_init(&a->batch.data);
 	a->rc = pgo_relcache_new();
@@ -366,6 +387,7 @@ cdc_applier_free(struct cdc_applier *a)
 	for (size_t i = 0; i < a->ntables; i++)
 		free(a->tables[i]);
 	free(a->tables);
+	free(a->sync);
 	apply_expect_free(a);
 	for (size_t i = 0; i < a->nalways; i++)
 		free(a->always[i]);

@@ -43,6 +43,16 @@
 #include "pg/catalog.h"
 #include "util/error.h"
 
+/*
+ * A table a resume copied again on a temporary slot's snapshot taken at
+ * lsn (DESIGN.md §4b): its changes that committed before lsn are in that
+ * copy, so the applier skips them; those from lsn on it applies.
+ */
+struct cdc_table_sync {
+	uint32_t relid;             /* the source table's oid */
+	uint64_t lsn;
+};
+
 struct cdc_applier_config {
 	const char *conninfo;       /* the target */
 	const char *plan_name;      /* its row in pgshift.runs must exist (state_begin_run) */
@@ -59,6 +69,8 @@ struct cdc_applier_config {
 	 * table the spool names is applied.
 	 */
 	const struct catalog *cat;
+	const struct cdc_table_sync *sync;  /* borrowed, nsync entries; copied at start */
+	size_t nsync;
 	int batch_changes;          /* commit the target transaction after this many changes; 0: 10000 */
 	int batch_ms;               /* ... or this long after its first change; 0: 500 */
 	/*

@@ -199,6 +199,8 @@ struct cdc_applier {
 	size_t nplain;
 	struct apply_expect *expect;    /* owned, sorted by oid: the migrated tables */
 	size_t nexpect;
+	struct cdc_table_sync *sync;    /* owned, sorted by relid: tables copied again */
+	size_t nsync;
 	int batch_changes, batch_ms;
 	uint64_t (*durable_lsn)(void *arg);
 	void *durable_arg;
@@ -248,6 +250,11 @@ struct apply_rel *apply_rel_get(struct cdc_applier *a, uint32_t relid);
 bool apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel,
 					   const uint8_t *raw, uint32_t raw_len, bool in_stream,
 					   struct pgs_error *err);
+/*
+ * A change of relid committed at commit_lsn is in the copy a resume made of
+ * its table again (commit_lsn before the table's sync point): not applied.
+ */
+bool apply_rel_in_resync_copy(const struct cdc_applier *a, uint32_t relid, uint64_t commit_lsn);
 /* The error of a change to r, whose schema changed on the source (r->mismatch). */
 bool apply_rel_changed(const struct cdc_applier *a, const struct apply_rel *r,
 					   const struct apply_ctx *ctx, struct pgs_error *err);

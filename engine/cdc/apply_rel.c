@@ -273,6 +273,24 @@ apply_rel_changed(const struct cdc_applier *a, const struct apply_rel *r,
 	return false;
 }
 
+bool
+apply_rel_in_resync_copy(const struct cdc_applier *a, uint32_t relid, uint64_t commit_lsn)
+{
+	size_t lo = 0, hi = a->nsync;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->sync[mid].relid == relid)
+			return commit_lsn < a->sync[mid].lsn;
+		if (a->sync[mid].relid < relid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /* The relation a change names; NULL when no Relation message came for it. */
 struct apply_rel *
 apply_rel_get(struct cdc_applier *a, uint32_t relid)

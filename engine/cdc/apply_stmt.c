@@ -485,6 +485,32 @@ apply_change(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_
 }
 
 /*
+ * A TRUNCATE that also emptied a table a resume copied again after it (its
+ * copy holds what was inserted since): CASCADE would empty that copy too,
+ * through the foreign keys built since. The other tables are emptied with
+ * DELETE instead, which in the replica role fires no foreign key action.
+ */
+static bool
+truncate_sparing(struct cdc_applier *a, const struct pgo_truncate *t, struct apply_pending *p,
+				 struct pgs_error *err)
+{
+	bool ok = true;
+
+	for (uint32_t i = 0; i < t->nrelids && ok; i++) {
+		struct apply_rel *r = apply_rel_get(a, t->relids[i]);
+		char *sql;
+
+		if (!r->applied || apply_rel_in_resync_copy(a, t->relids[i], p->lsn))
+			continue;
+		sql = xasprintf("DELETE FROM ONLY %s", r->qname);
+		p->table = r->display;
+		ok = apply_target_send_sql(&a->tgt, sql, p, err);
+		free(sql);
+	}
+	return ok;
+}
+
+/*
  * TRUNCATE ONLY the listed tables that are migrated (partitions come as
  * leaves), always with CASCADE: the source could only empty a table when
  * every table referencing it by foreign key was emptied too (listed, or by
@@ -499,7 +525,7 @@ apply_truncate(struct cdc_applier *a, const struct pgo_truncate *t, const struct
 	struct apply_pending p = {'T', false, NULL, ctx->xid, ctx->commit_lsn, NULL};
 	struct buf sql;
 	int n = 0;
-	bool ok = true;
+	bool ok = true, spared = false;
 
 	buf_init(&sql);
 	buf_puts(&sql, "TRUNCATE ONLY ");
@@ -518,13 +544,19 @@ apply_truncate(struct cdc_applier *a, const struct pgo_truncate *t, const struct
 			buf_free(&sql);
 			return apply_rel_changed(a, r, ctx, err);
 		}
+		if (apply_rel_in_resync_copy(a, t->relids[i], ctx->commit_lsn)) {
+			spared = true;
+			continue;
+		}
 		buf_printf(&sql, "%s%s", n++ ? ", " : "", r->qname);
 		p.table = r->display;
 	}
 	if (t->options & PGO_TRUNCATE_RESTART_IDENTITY)
 		buf_puts(&sql, " RESTART IDENTITY");
 	buf_puts(&sql, " CASCADE");
-	if (n > 0)
+	if (n > 0 && spared)
+		ok = truncate_sparing(a, t, &p, err);
+	else if (n > 0)
 		ok = apply_target_send_sql(&a->tgt, sql.data, &p, err);
 	buf_free(&sql);
 	return ok;

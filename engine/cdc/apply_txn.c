@@ -29,6 +29,7 @@
 
 #include "cdc/apply_int.h"
 #include "cdc/cdc_receive.h"
+#include "util/test_crash.h"
 #include "util/xalloc.h"
 
 static struct apply_stream *
@@ -94,6 +95,8 @@ apply_msg(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_ctx
 		case PGO_INSERT:
 		case PGO_UPDATE:
 		case PGO_DELETE:
+			if (apply_rel_in_resync_copy(a, m->u.change.relid, ctx->commit_lsn))
+				return true;
 			return apply_target_begin(&a->tgt, err) && apply_batch_change(a, m, ctx, err);
 		case PGO_TRUNCATE:
 			return apply_target_begin(&a->tgt, err) && apply_batch_send(a, err) &&
@@ -420,6 +423,8 @@ apply_flush(struct cdc_applier *a, struct pgs_error *err)
 	if (!apply_batch_send(a, err) ||
 		!apply_target_commit(&a->tgt, a->plan_name, a->next_applied, a->next_commit_time, err))
 		return false;
+	if (a->tgt.changes > 0)
+		test_crash_point("cdc.applied", NULL);
 	apply_batch_reset(&a->batch);
 	a->applied = a->next_applied;
 	atomic_store(&a->applied_lsn, a->applied);

@@ -184,6 +184,61 @@ cdc_create_publication(PGconn *conn, const struct plan *plan, const struct catal
 	return ok;
 }
 
+static bool
+publication_tables(PGconn *conn, const char *pub, struct name_set *have, struct pgs_error *err)
+{
+	static const char sql[] =
+		"SELECT n.nspname, c.relname FROM pg_catalog.pg_publication p"
+		" JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid"
+		" JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid"
+		" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE p.pubname = $1";
+	const char *params[] = {pub};
+	PGresult *res = pg_query(conn, sql, 1, params, err);
+
+	if (!res)
+		return false;
+	have->names = xcalloc((size_t) PQntuples(res) + 1, sizeof(char *));
+	have->n = 0;
+	for (int i = 0; i < PQntuples(res); i++)
+		have->names[have->n++] = pg_quote_qualified(conn, PQgetvalue(res, i, 0),
+													PQgetvalue(res, i, 1));
+	PQclear(res);
+	qsort(have->names, have->n, sizeof(char *), cmp_str);
+	return true;
+}
+
+bool
+cdc_publication_add_tables(PGconn *conn, const char *pub, const struct catalog *cat, int *added,
+						   struct pgs_error *err)
+{
+	struct name_set want, have = {NULL, 0};
+	char *qpub = pg_quote_ident(conn, pub);
+	bool ok;
+
+	*added = 0;
+	wanted_tables(conn, cat, &want);
+	ok = publication_tables(conn, pub, &have, err);
+	for (size_t i = 0; ok && i < want.n; i++) {
+		char *sql;
+
+		if (bsearch(&want.names[i], have.names, have.n, sizeof(char *), cmp_str))
+			continue;
+		sql = xasprintf("ALTER PUBLICATION %s ADD TABLE %s", qpub, want.names[i]);
+		ok = pg_exec(conn, sql, 0, NULL, err);
+		free(sql);
+		if (ok)
+			(*added)++;
+		else
+			pgs_error_prefix(err, "could not add table %s to publication \"%s\"",
+							 want.names[i], pub);
+	}
+	free(qpub);
+	name_set_free(&want);
+	name_set_free(&have);
+	return ok;
+}
+
 bool
 cdc_drop_publication(PGconn *conn, const char *publication, struct pgs_error *err)
 {
@@ -198,12 +253,13 @@ cdc_drop_publication(PGconn *conn, const char *publication, struct pgs_error *er
 	return ok;
 }
 
-bool
-cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
-				uint64_t *consistent_lsn, struct pgs_error *err)
+static bool
+create_slot(PGconn *repl_conn, const char *slot, bool temporary, char **snapshot_name,
+			uint64_t *consistent_lsn, struct pgs_error *err)
 {
 	char *q = pg_quote_ident(repl_conn, slot);
-	char *sql = xasprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'export')", q);
+	char *sql = xasprintf("CREATE_REPLICATION_SLOT %s%s LOGICAL pgoutput (SNAPSHOT 'export')", q,
+						  temporary ? " TEMPORARY" : "");
 	PGresult *res = PQexec(repl_conn, sql);
 	bool ok = false;
 
@@ -231,6 +287,20 @@ cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
 	free(sql);
 	free(q);
 	return ok;
+}
+
+bool
+cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
+				uint64_t *consistent_lsn, struct pgs_error *err)
+{
+	return create_slot(repl_conn, slot, false, snapshot_name, consistent_lsn, err);
+}
+
+bool
+cdc_create_temp_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
+					 uint64_t *consistent_lsn, struct pgs_error *err)
+{
+	return create_slot(repl_conn, slot, true, snapshot_name, consistent_lsn, err);
 }
 
 static void

@@ -39,6 +39,14 @@
 bool cdc_create_publication(PGconn *conn, const struct plan *plan, const struct catalog *cat,
 							struct pgs_error *err);
 
+/*
+ * apply --replan: adds to the publication the tables whose data is copied
+ * that it does not list yet (new in the source since the run began);
+ * *added counts them. Tables it lists are left alone.
+ */
+bool cdc_publication_add_tables(PGconn *conn, const char *publication, const struct catalog *cat,
+								int *added, struct pgs_error *err);
+
 /* DROP PUBLICATION IF EXISTS; conn is a normal session. */
 bool cdc_drop_publication(PGconn *conn, const char *publication, struct pgs_error *err);
 
@@ -52,6 +60,14 @@ bool cdc_drop_publication(PGconn *conn, const char *publication, struct pgs_erro
  */
 bool cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
 					 uint64_t *consistent_lsn, struct pgs_error *err);
+
+/*
+ * The same with a TEMPORARY slot: the server drops it when repl_conn ends.
+ * A resume takes the snapshot of one for the tables it copies again; the
+ * consistent point tells which of their spooled changes the copy holds.
+ */
+bool cdc_create_temp_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
+						  uint64_t *consistent_lsn, struct pgs_error *err);
 
 /*
  * Drops the slot if it exists. A walsender streaming from it (even another

@@ -33,6 +33,7 @@ static const struct opt_spec specs[OPT__COUNT] = {
 	[OPT_YES] = {"yes", 0, false, NULL},
 	[OPT_NO_PROGRESS] = {"no-progress", 0, false, NULL},
 	[OPT_FORCE] = {"force", 0, false, NULL},
+	[OPT_REPLAN] = {"replan", 0, false, NULL},
 	[OPT_JSON] = {"json", 0, false, NULL},
 	[OPT_WATCH] = {"watch", 0, true, NULL},
 	[OPT_LEVEL] = {"level", 0, true, verify_levels},

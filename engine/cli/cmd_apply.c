@@ -1,6 +1,7 @@
 /*
  * pgshift apply PLAN: execute the plan (engine/lifecycle/apply_plan.c). Exit 0 done,
- * 1 failed (naming the step and the server's error), 3 bad plan or flags,
+ * 1 failed (naming the step and the server's error), 2 a resume refused
+ * because the source has new tables (--replan takes them), 3 bad plan or flags,
  * 4 another apply holds the plan's lock, 130 / 143 stopped by SIGINT / SIGTERM
  * (recorded interrupted; a re-run resumes).
  */
@@ -22,6 +23,7 @@ cmd_apply(const struct cli_args *args)
 		.approve = args->set[OPT_APPROVE],
 		.yes = args->set[OPT_YES],
 		.force = args->set[OPT_FORCE],
+		.replan = args->set[OPT_REPLAN],
 		.progress = !args->set[OPT_NO_PROGRESS],
 	};
 	struct pgs_error err;
@@ -45,6 +47,9 @@ cmd_apply(const struct cli_args *args)
 	case APPLY_LOCKED:
 		log_report(LOG_ERROR, &err);
 		return EXIT_LOCKED;
+	case APPLY_BLOCKED:
+		log_report(LOG_ERROR, &err);
+		return EXIT_PREFLIGHT;
 	default:
 		if (err.step[0])
 			log_error("step %s failed", err.step);

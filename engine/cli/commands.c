@@ -56,7 +56,7 @@ static const char plan_help[] =
 
 static const char apply_help[] =
 	"Usage: pgshift apply PLAN [--expect SAVED.json] [--until STEP] [--approve] [--yes]\n"
-	"                          [--no-progress] [--force]\n"
+	"                          [--no-progress] [--force] [--replan]\n"
 	"\n"
 	"Executes the plan; a re-run resumes where the last one stopped.\n"
 	"\n"
@@ -65,7 +65,9 @@ static const char apply_help[] =
 	"  --approve       approve the manual cutover gate in advance\n"
 	"  --yes           do not ask for confirmation on a terminal\n"
 	"  --no-progress   plain log lines instead of the live view\n"
-	"  --force         resume although the plan file changed since the run began\n";
+	"  --force         resume although the plan file changed since the run began\n"
+	"  --replan        resume although the source has new tables since the run began:\n"
+	"                  add their steps to the run and copy only them\n";
 
 static const char status_help[] =
 	"Usage: pgshift status PLAN [--json] [--watch SECONDS]\n"
@@ -137,7 +139,8 @@ static const char version_help[] =
 const struct command commands[] = {
 	{"validate", true, NULL, 0, validate_help, cmd_validate},
 	{"plan", true, OPTS(OPT_FORMAT, OPT_OFFLINE, OPT_OUT), plan_help, cmd_plan},
-	{"apply", true, OPTS(OPT_EXPECT, OPT_UNTIL, OPT_APPROVE, OPT_YES, OPT_NO_PROGRESS, OPT_FORCE),
+	{"apply", true, OPTS(OPT_EXPECT, OPT_UNTIL, OPT_APPROVE, OPT_YES, OPT_NO_PROGRESS, OPT_FORCE,
+						   OPT_REPLAN),
 	 apply_help, cmd_apply},
 	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_status},
 	{"cutover", true, NULL, 0, cutover_help, cmd_cutover},

@@ -14,6 +14,7 @@
 #include "run/progress.h"
 #include "run/run.h"
 #include "run/run_cdc.h"
+#include "run/run_dag.h"
 #include "run/run_events.h"
 #include "run/stop.h"
 #include "steps/steps.h"
@@ -32,11 +33,18 @@ struct apply {
 	struct run run;
 	struct run_state prior;         /* the state before this run began */
 	bool prior_exists;
+	bool schema_restored;           /* schema.pre was recorded done: the tables exist */
+	struct dag_record recorded;     /* the DAG the run's first apply recorded; empty: none */
+	bool record_dag;                /* a first run, an older state or --replan: record the DAG */
 	bool resuming;                  /* state_begin_run found this plan's run */
 	bool cdc_recopy;                /* CDC resume with copies left: new slot, copy all again */
 	bool *done, *wanted;
 };
 
+/*
+ * A resume compiles the DAG from the live catalog with the sizes the run
+ * recorded, so every table keeps its recorded split (DESIGN.md §4b).
+ */
 static bool
 phase_connect(struct apply *a, struct pgs_error *err)
 {
@@ -45,8 +53,37 @@ phase_connect(struct apply *a, struct pgs_error *err)
 
 	a->src = pg_connect(a->plan->source_uri, &src_s, err);
 	a->dst = a->src ? pg_connect(a->plan->target_uri, &dst_s, err) : NULL;
-	return a->dst && catalog_load(a->src, a->plan, &a->cat, err) &&
-		dag_compile(a->plan, &a->cat, &a->dag, err);
+	if (!a->dst || !catalog_load(a->src, a->plan, &a->cat, err) ||
+		!state_read_dag(a->state, &a->recorded, err))
+		return false;
+	run_dag_recorded_sizes(&a->recorded, &a->cat);
+	return dag_compile(a->plan, &a->cat, &a->dag, err);
+}
+
+/*
+ * Catalog drift since the run began, by rule: a recorded step with nothing
+ * left to run on is an error; new tables (or indexes, constraints) refuse
+ * the resume unless --replan, which adds their steps to the run.
+ */
+static enum apply_result
+phase_drift(struct apply *a, struct pgs_error *err)
+{
+	struct pgs_error drift;
+	enum dag_drift d;
+
+	pgs_error_clear(&drift);
+	a->record_dag = a->recorded.n == 0;
+	d = run_dag_drift(&a->recorded, &a->dag, &a->cat, a->plan->name, a->plan->file, &drift);
+	if (d == DAG_SAME)
+		return APPLY_OK;
+	if (d == DAG_NEW && a->opts->replan) {
+		log_info("--replan: %s; their steps are added to the run", drift.message);
+		a->record_dag = true;
+		a->run.replan = true;
+		return APPLY_OK;
+	}
+	*err = drift;
+	return d == DAG_NEW ? APPLY_BLOCKED : APPLY_FAILED;
 }
 
 static bool
@@ -216,11 +253,10 @@ copy_done_before(struct apply *a, const struct run_state *rs, size_t i, bool *sa
 
 /*
  * With CDC, a copy left means the slot's exported snapshot is gone with the
- * process that held it, and rows copied on it cannot be joined to a new
- * slot's changes (the old slot's changes from its consistent point would
- * have to be replayed on those tables only, and on the others not at all).
- * So the slot is created again and EVERY table copied again on its
- * snapshot; indexes and constraints already built stay.
+ * process that held it. When the slot's consistent point was never recorded
+ * (the crash came while the snapshot step ran), no copy can have finished
+ * and the slot may be half made: it is created again and every table copied
+ * on its snapshot, as on a first run.
  */
 static void
 mark_cdc_recopy(struct apply *a)
@@ -232,6 +268,20 @@ mark_cdc_recopy(struct apply *a)
 		if (k == STEP_COPY || k == STEP_CDC_STREAM || k == STEP_CDC_CATCHUP)
 			a->done[i] = false;
 	}
+}
+
+/*
+ * Otherwise only the tables with a copy left are copied again, on a
+ * temporary slot's snapshot (step_snapshot_resync.c); the original slot,
+ * spool and applier position stay, and so do cdc.stream and cdc.catchup.
+ */
+static void
+mark_resync(struct apply *a)
+{
+	a->run.resync_tables = xcalloc(a->cat.ntables ? a->cat.ntables : 1, sizeof(bool));
+	for (size_t i = 0; i < a->dag.n; i++)
+		if (a->dag.steps[i].kind == STEP_COPY && !a->done[i])
+			a->run.resync_tables[a->dag.steps[i].table] = true;
 }
 
 /*
@@ -251,6 +301,15 @@ mark_done(struct apply *a, const struct run_state *rs)
 		a->done[i] = step_recorded_done(rs, a->dag.steps[i].id) ||
 			(a->dag.steps[i].kind == STEP_COPY && copy_done_before(a, rs, i, said));
 	free(said);
+	a->schema_restored = step_recorded_done(rs, "schema.pre");
+	/*
+	 * --replan: schema.pre runs again to create only the new tables, and
+	 * cdc.catchup once they are copied: the applier must not meet a change of
+	 * a table still being copied (or not yet created).
+	 */
+	for (size_t i = 0; a->run.replan && i < a->dag.n; i++)
+		if (a->dag.steps[i].kind == STEP_SCHEMA_PRE || a->dag.steps[i].kind == STEP_CDC_CATCHUP)
+			a->done[i] = false;
 	for (size_t i = 0; i < a->dag.n; i++) {
 		const struct step *st = &a->dag.steps[i];
 
@@ -264,7 +323,9 @@ mark_done(struct apply *a, const struct run_state *rs)
 	for (size_t i = 0; i < a->dag.n; i++)
 		if (a->dag.steps[i].kind == STEP_SNAPSHOT && copies_left)
 			a->done[i] = false;
-	if (a->plan->cdc.enabled && copies_left)
+	if (a->plan->cdc.enabled && copies_left && rs->applied_lsn)
+		mark_resync(a);
+	else if (a->plan->cdc.enabled && copies_left)
 		mark_cdc_recopy(a);
 }
 
@@ -316,6 +377,73 @@ phase_until(struct apply *a, struct pgs_error *err)
 	return matched;
 }
 
+/* The DAG as compiled now: all of it on a first run, the new steps with --replan. */
+static bool
+record_dag(struct apply *a, struct pgs_error *err)
+{
+	char *fingerprint, *json;
+	bool ok;
+
+	if (!a->record_dag)
+		return true;
+	fingerprint = catalog_fingerprint(&a->cat);
+	json = run_dag_json(&a->dag, &a->cat);
+	ok = state_record_dag(a->state, fingerprint ? fingerprint : "", json, err);
+	free(fingerprint);
+	free(json);
+	return ok;
+}
+
+static void
+list_steps(const struct apply *a, bool done, struct buf *b, size_t *n)
+{
+	for (size_t i = 0; i < a->dag.n; i++) {
+		if (a->done[i] != done)
+			continue;
+		if ((*n)++ < 30)
+			buf_printf(b, "%s%s", *n > 1 ? ", " : "", a->dag.steps[i].id);
+	}
+	if (*n > 30)
+		buf_printf(b, " and %zu more", *n - 30);
+}
+
+/* What a resume skips and what it runs, by step id. */
+static void
+log_resume_steps(const struct apply *a)
+{
+	struct buf skip, run;
+	size_t nskip = 0, nrun = 0;
+
+	buf_init(&skip);
+	buf_init(&run);
+	list_steps(a, true, &skip, &nskip);
+	list_steps(a, false, &run, &nrun);
+	log_info("resume: %zu step(s) done, skipped%s%s", nskip, nskip ? ": " : "",
+			 nskip ? skip.data : "");
+	log_info("resume: %zu step(s) to run%s%s", nrun, nrun ? ": " : "", nrun ? run.data : "");
+	buf_free(&skip);
+	buf_free(&run);
+}
+
+/* New tables cannot join a cutover already decided: the gate passed on the old set. */
+static bool
+replan_allowed(const struct apply *a, struct pgs_error *err)
+{
+	for (size_t i = 0; a->run.replan && a->prior_exists && i < a->dag.n; i++) {
+		const struct step *st = &a->dag.steps[i];
+
+		if ((st->kind == STEP_CUTOVER_GATE || st->kind == STEP_CUTOVER ||
+			 st->kind == STEP_CLEANUP) && step_recorded_done(&a->prior, st->id)) {
+			pgs_fail(err, "--replan: the cutover of plan \"%s\" has begun (step %s is done): "
+					 "new tables cannot join it; nothing was changed", a->plan->name, st->id);
+			pgs_error_hint(err, "resume without the new tables (filters.exclude_tables) and move "
+						   "them with a plan of their own, or start over with pgshift reset");
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool
 phase_begin(struct apply *a, struct pgs_error *err)
 {
@@ -324,9 +452,10 @@ phase_begin(struct apply *a, struct pgs_error *err)
 	char run_id[40];
 	bool ok;
 
-	if (!state_ensure_schema(a->state, err) ||
+	if (!replan_allowed(a, err) || !state_ensure_schema(a->state, err) ||
 		!state_begin_run(a->state, a->plan->sha256, a->opts->force, &resuming, run_id,
-						 sizeof(run_id), err))
+						 sizeof(run_id), err) ||
+		!record_dag(a, err))
 		return false;
 	/* read again: begin_run turned steps left running by a crash into pending */
 	ok = state_read(a->plan, &rs, &exists, err);
@@ -340,21 +469,26 @@ phase_begin(struct apply *a, struct pgs_error *err)
 	a->resuming = resuming;
 	snprintf(a->run.run_id, sizeof(a->run.run_id), "%s", run_id);
 	log_info("%s run %s of plan \"%s\"", resuming ? "resuming" : "starting", run_id, a->plan->name);
+	if (ok && resuming)
+		log_resume_steps(a);
 	return ok;
 }
 
-/* A split table with parts left is emptied once before its parts run again. */
+/*
+ * A split table with parts left is emptied once before its parts run again;
+ * one that --replan took in is created empty by schema.pre.
+ */
 static bool
 prepare_split_tables(struct apply *a, struct pgs_error *err)
 {
-	long schema_pre = dag_find(&a->dag, "schema.pre");
-
-	if (schema_pre < 0 || !a->done[schema_pre])
+	if (!a->schema_restored)
 		return true;
 	for (size_t i = 0; i < a->dag.n; i++) {
 		const struct step *st = &a->dag.steps[i];
+		const struct cat_table *t = st->kind == STEP_COPY ? &a->cat.tables[st->table] : NULL;
 
-		if (st->kind == STEP_COPY && st->part == 1 && !a->done[i] &&
+		if (t && st->part == 1 && !a->done[i] &&
+			(a->recorded.n == 0 || run_dag_has_table(&a->recorded, t->schema, t->name)) &&
 			!copy_prepare_split_table(&a->run, st->table, err))
 			return false;
 	}
@@ -425,10 +559,12 @@ apply_free(struct apply *a)
 {
 	free(a->done);
 	free(a->wanted);
+	free(a->run.resync_tables);
 	free(a->run.progress);
 	if (a->prior_exists)
 		run_state_free(&a->prior);
 	dag_free(&a->dag);
+	dag_record_free(&a->recorded);
 	catalog_free(&a->cat);
 	PQfinish(a->src);
 	PQfinish(a->dst);
@@ -512,8 +648,13 @@ apply_plan(const struct plan *plan, const struct apply_options *opts, struct pgs
 	a.state = state_open(plan, &locked, err);
 	if (!a.state)
 		return locked ? APPLY_LOCKED : APPLY_FAILED;
-	if (!phase_connect(&a, err) || !phase_expect(&a, err) || !phase_until(&a, err) ||
-		!phase_preflight(&a, err))
+	if (!phase_connect(&a, err))
+		goto out;
+	rc = phase_drift(&a, err);
+	if (rc != APPLY_OK)
+		goto out;
+	rc = APPLY_FAILED;
+	if (!phase_expect(&a, err) || !phase_until(&a, err) || !phase_preflight(&a, err))
 		goto out;
 	if (!phase_confirm(&a)) {
 		rc = APPLY_DECLINED;

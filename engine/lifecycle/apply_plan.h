@@ -12,13 +12,18 @@
 #include "plan/plan.h"
 #include "util/error.h"
 
-/* APPLY_INTERRUPTED: stopped by SIGINT/SIGTERM (stop_signal() says which), recorded interrupted. */
-enum apply_result { APPLY_OK, APPLY_FAILED, APPLY_LOCKED, APPLY_DECLINED, APPLY_INTERRUPTED };
+/*
+ * APPLY_INTERRUPTED: stopped by SIGINT/SIGTERM (stop_signal() says which), recorded interrupted.
+ * APPLY_BLOCKED: a resume found new tables in the source catalog and no --replan; nothing changed.
+ */
+enum apply_result { APPLY_OK, APPLY_FAILED, APPLY_LOCKED, APPLY_DECLINED, APPLY_INTERRUPTED,
+					APPLY_BLOCKED };
 
 struct apply_options {
 	const char *expect;         /* saved plan to compare against, or NULL */
 	const char *until;          /* step id or stage to stop after, or NULL */
 	bool approve, yes, force, progress;
+	bool replan;                /* a resume adds the new tables' steps to the recorded DAG */
 };
 
 enum apply_result apply_plan(const struct plan *plan, const struct apply_options *opts,

@@ -129,6 +129,15 @@ cat_table_copies_data(const struct cat_table *t)
 	return t->relkind == 'r' && !t->exclude_data;
 }
 
+const struct cat_table *
+catalog_find_table(const struct catalog *cat, const char *schema, const char *name)
+{
+	for (size_t i = 0; i < cat->ntables; i++)
+		if (strcmp(cat->tables[i].schema, schema) == 0 && strcmp(cat->tables[i].name, name) == 0)
+			return &cat->tables[i];
+	return NULL;
+}
+
 static void
 free_indexes_constraints(struct catalog *cat)
 {

@@ -147,6 +147,9 @@ void catalog_free(struct catalog *cat);
 
 /* True when the table is copied (a leaf or plain table, not exclude_data). */
 bool cat_table_copies_data(const struct cat_table *t);
+/* The table of that schema and name in cat; NULL when the filters left it out. */
+const struct cat_table *catalog_find_table(const struct catalog *cat, const char *schema,
+										   const char *name);
 
 /*
  * A stable digest (sha256 hex, malloc'd) of the filtered tables, columns,

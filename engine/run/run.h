@@ -83,6 +83,20 @@ struct run {
 	 * would refuse.
 	 */
 	bool copy_pretruncated;
+	/*
+	 * A CDC resume with copies left (DESIGN.md §4b): resync_tables (owned by
+	 * apply, one per catalog table, NULL otherwise) marks the tables copied
+	 * again. The snapshot step then takes the snapshot of a temporary slot and
+	 * records its consistent point for each of them; the original slot, its
+	 * spool and the finished tables are kept.
+	 */
+	bool *resync_tables;
+	/*
+	 * apply --replan took new tables into the run: schema.pre runs again and
+	 * restores only the tables the target lacks; with CDC the resync snapshot
+	 * adds them to the publication first.
+	 */
+	bool replan;
 
 	struct event_bus *bus;              /* hooks and notifications; NULL when none */
 	struct hooks_notifier notifier;     /* where hooks' pgshift.notify goes (post NULL: log only) */
@@ -98,6 +112,9 @@ bool step_execute(struct run *run, size_t step, struct pgs_error *err);
 /* Connections for steps: session settings of pg/conn.h, application_name per step. */
 PGconn *run_connect_source(struct run *run, const char *step_id, struct pgs_error *err);
 PGconn *run_connect_target(struct run *run, const char *step_id, struct pgs_error *err);
+/* A replication=database session on the source, tagged with the run like the others. */
+PGconn *run_connect_source_replication(struct run *run, const char *step_id,
+									   struct pgs_error *err);
 /* A target session that writes the user's rows or builds their objects: see pg/conn.c. */
 PGconn *run_connect_target_rows(struct run *run, const char *step_id, struct pgs_error *err);
 

@@ -18,6 +18,7 @@
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 /* The receiver's applied_lsn callback: the applier's, 0 before it starts, or where it stopped. */
 static uint64_t
@@ -79,6 +80,37 @@ run_cdc_start_receiver(struct run *run, struct pgs_error *err)
 	return true;
 }
 
+/*
+ * The tables a resume copied again, by source oid, with their sync points
+ * (malloc'd, *n entries). A recorded table no longer in the catalog has no
+ * change to skip.
+ */
+static bool
+read_sync_points(struct run *run, struct cdc_table_sync **out, size_t *n, struct pgs_error *err)
+{
+	struct table_sync *rows;
+	size_t nrows;
+
+	*out = NULL;
+	*n = 0;
+	if (!state_list_table_sync(run->state, &rows, &nrows, err))
+		return false;
+	*out = xcalloc(nrows + 1, sizeof(**out));
+	for (size_t i = 0; i < nrows; i++) {
+		const struct cat_table *t = catalog_find_table(run->cat, rows[i].schema, rows[i].table);
+		uint64_t lsn;
+
+		if (!t || !cdc_lsn_parse(rows[i].lsn, &lsn))
+			continue;
+		(*out)[*n].relid = t->oid;
+		(*out)[(*n)++].lsn = lsn;
+		log_info("cdc: table %s.%s was copied again at %s: its changes that committed before "
+				 "are in that copy and are skipped", t->schema, t->name, rows[i].lsn);
+	}
+	table_sync_free(rows, nrows);
+	return true;
+}
+
 bool
 run_cdc_start_applier(struct run *run, struct pgs_error *err)
 {
@@ -95,10 +127,17 @@ run_cdc_start_applier(struct run *run, struct pgs_error *err)
 		.durable_arg = run,
 	};
 	struct cdc_applier *a;
+	struct cdc_table_sync *sync;
+	bool ok;
 
 	if (run->applier)
 		return true;
-	if (!cdc_applier_start(&cfg, &a, err))
+	if (!read_sync_points(run, &sync, &cfg.nsync, err))
+		return false;
+	cfg.sync = sync;
+	ok = cdc_applier_start(&cfg, &a, err);
+	free(sync);
+	if (!ok)
 		return false;
 	pthread_mutex_lock(&run->cdc_lock);
 	run->applier = a;
@@ -298,8 +337,9 @@ restart_copy(struct run *run, const bool *done, struct pgs_error *err)
 		return false;
 	if (remove_tree(plan->cdc.spool_dir) != 0)
 		return pgs_fail(err, "could not empty the spool directory \"%s\": %m", plan->cdc.spool_dir);
-	log_info("resume: the copy was interrupted and the snapshot of replication slot \"%s\" is "
-			 "gone with it: the slot is created again and every table copied again", plan->cdc.slot);
+	log_info("resume: the previous run stopped before replication slot \"%s\" had its "
+			 "consistent point recorded: the slot is created again and every table copied",
+			 plan->cdc.slot);
 	if (!step_done(run, done, STEP_SCHEMA_PRE))
 		return true;
 	run->copy_pretruncated = true;

@@ -74,10 +74,12 @@ void run_cdc_close_source(struct run *run);
 
 /*
  * Before the scheduler of a resumed apply (DESIGN.md §4 resume, with CDC).
- * recopy (copies were left: the old slot's snapshot is gone): drops the old
- * slot, empties the spool and, once schema.pre is done, empties every
- * migrated table on the target in one TRUNCATE, so the copies run again on
- * the new slot's snapshot (run->copy_pretruncated). Otherwise restarts the
+ * recopy (copies were left and the slot's consistent point was never
+ * recorded, so no copy finished): drops the slot, empties the spool and,
+ * once schema.pre is done, empties every migrated table on the target in one
+ * TRUNCATE, so the copies run again on the new slot's snapshot
+ * (run->copy_pretruncated). Otherwise (a resync of some tables included:
+ * run->resync_tables, step_snapshot_resync.c) restarts the
  * receiver and applier whose steps are recorded done: the receiver from
  * the spool's durable LSN, the applier from its applied LSN (not once the
  * last wait_for_catchup is done: it stopped the applier). done[] is the

@@ -18,10 +18,10 @@
 
 static PGconn *
 connect_as(const char *conninfo, const char *role, const char *run_id, const char *step_id,
-		   bool user_path, struct pgs_error *err)
+		   bool user_path, bool replication, struct pgs_error *err)
 {
 	char app[64];
-	struct pg_session s = {role, app, false, false, user_path};
+	struct pg_session s = {role, app, false, replication, user_path};
 
 	/* application_name is cut at NAMEDATALEN - 1 by the server anyway */
 	snprintf(app, sizeof(app), "pgshift %.*s %s", RUN_TAG_LEN, run_id, step_id);
@@ -31,19 +31,25 @@ connect_as(const char *conninfo, const char *role, const char *run_id, const cha
 PGconn *
 run_connect_source(struct run *run, const char *step_id, struct pgs_error *err)
 {
-	return connect_as(run->plan->source_uri, "source", run->run_id, step_id, false, err);
+	return connect_as(run->plan->source_uri, "source", run->run_id, step_id, false, false, err);
+}
+
+PGconn *
+run_connect_source_replication(struct run *run, const char *step_id, struct pgs_error *err)
+{
+	return connect_as(run->plan->source_uri, "source", run->run_id, step_id, false, true, err);
 }
 
 PGconn *
 run_connect_target(struct run *run, const char *step_id, struct pgs_error *err)
 {
-	return connect_as(run->plan->target_uri, "target", run->run_id, step_id, false, err);
+	return connect_as(run->plan->target_uri, "target", run->run_id, step_id, false, false, err);
 }
 
 PGconn *
 run_connect_target_rows(struct run *run, const char *step_id, struct pgs_error *err)
 {
-	return connect_as(run->plan->target_uri, "target", run->run_id, step_id, true, err);
+	return connect_as(run->plan->target_uri, "target", run->run_id, step_id, true, false, err);
 }
 
 static const char cancel_sql[] =

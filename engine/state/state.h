@@ -25,6 +25,13 @@
  *                           values and index names), changed_at, restored_at:
  *                           replica identities changed on the SOURCE; rows not
  *                           restored survive state_drop
+ *   pgshift.table_sync      (plan, schema_name, table_name) PK -> runs ON
+ *                           DELETE CASCADE; sync_lsn, synced_at: tables a
+ *                           resume copied again on a temporary slot's snapshot
+ *   pgshift.run_dag         (plan, step_id) PK -> runs ON DELETE CASCADE; ord,
+ *                           kind, schema_name, table_name, table_bytes: the
+ *                           DAG the first apply compiled (runs.catalog_fingerprint
+ *                           is the source catalog it was compiled from)
  *
  * The lock is pg_try_advisory_lock(hashtextextended('pgshift:' || plan, 0)),
  * held by the state connection for its whole life. Approval and `status`
@@ -182,6 +189,50 @@ bool state_set_applied_lsn(struct state *st, const char *lsn, struct pgs_error *
  * be NULL). It updates one row and needs no lock.
  */
 extern const char state_applied_lsn_sql[];
+
+/*
+ * A table a resumed run copies again on the snapshot of a temporary slot
+ * whose consistent point is lsn (DESIGN.md §4b): the applier skips its
+ * spooled changes that committed before lsn, which the copy holds.
+ */
+struct table_sync {
+	char *schema, *table, *lsn;         /* owned; lsn as text */
+};
+
+/* Records (or moves) a table's sync point, before its copy starts. */
+bool state_set_table_sync(struct state *st, const char *schema, const char *table,
+						  const char *lsn, struct pgs_error *err);
+/* The plan's tables copied again, by schema and name. */
+bool state_list_table_sync(struct state *st, struct table_sync **out, size_t *n,
+						   struct pgs_error *err);
+void table_sync_free(struct table_sync *s, size_t n);
+
+/*
+ * The DAG a run's first apply compiled (DESIGN.md §4b): its step ids in
+ * order, for each copy step its table and the size (pg_table_size) its
+ * split was computed from, and the fingerprint of the source catalog.
+ */
+struct dag_record_step {
+	char *step_id, *kind;               /* owned */
+	char *schema, *table;               /* owned; NULL for a step of no table */
+	int64_t table_bytes;                /* copy steps; -1 otherwise */
+};
+
+struct dag_record {
+	char *fingerprint;                  /* owned; NULL: nothing recorded */
+	struct dag_record_step *steps;      /* owned, n entries; none: nothing recorded */
+	size_t n;
+};
+
+/* The plan's recorded DAG; an empty record when there is none (no state, a first run). */
+bool state_read_dag(struct state *st, struct dag_record *out, struct pgs_error *err);
+/*
+ * Records the steps of steps_json (a JSON array of {ord, id, kind, schema,
+ * table, bytes}) not recorded yet, and the catalog's fingerprint.
+ */
+bool state_record_dag(struct state *st, const char *fingerprint, const char *steps_json,
+					  struct pgs_error *err);
+void dag_record_free(struct dag_record *r);
 
 /* Approves the cutover gate of the locked run (apply --approve). */
 bool state_approve(struct state *st, struct pgs_error *err);

@@ -14,6 +14,8 @@
 static const char others_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM pgshift.runs)"
 	" OR EXISTS (SELECT 1 FROM pgshift.steps)"
+	" OR EXISTS (SELECT 1 FROM pgshift.table_sync)"
+	" OR EXISTS (SELECT 1 FROM pgshift.run_dag)"
 	" OR EXISTS (SELECT 1 FROM pgshift.created_objects)"
 	" OR EXISTS (SELECT 1 FROM pgshift.held_triggers)"
 	" OR EXISTS (SELECT 1 FROM pgshift.identity_changes)";
@@ -29,8 +31,8 @@ drop_schema(PGconn *conn, struct pgs_error *err)
 	struct pgs_error ignored;
 
 	pgs_error_clear(&ignored);
-	if (!pg_exec(conn, "DROP TABLE pgshift.steps, pgshift.created_objects, pgshift.held_triggers,"
-				 " pgshift.runs, pgshift.identity_changes", 0, NULL, err) ||
+	if (!pg_exec(conn, "DROP TABLE pgshift.steps, pgshift.table_sync, pgshift.run_dag, pgshift.created_objects,"
+				 " pgshift.held_triggers, pgshift.runs, pgshift.identity_changes", 0, NULL, err) ||
 		!pg_exec(conn, "SAVEPOINT drop_schema", 0, NULL, err))
 		return false;
 	if (pg_exec(conn, "DROP SCHEMA pgshift", 0, NULL, &ignored))

@@ -17,8 +17,10 @@ static const char exists_sql[] =
 	" AND to_regclass('pgshift.created_objects') IS NOT NULL"
 	" AND to_regclass('pgshift.held_triggers') IS NOT NULL"
 	" AND to_regclass('pgshift.identity_changes') IS NOT NULL"
+	" AND to_regclass('pgshift.table_sync') IS NOT NULL"
+	" AND to_regclass('pgshift.run_dag') IS NOT NULL"
 	" AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('pgshift.runs')"
-	"  AND attname = 'source_lsn' AND NOT attisdropped)";
+	"  AND attname = 'catalog_fingerprint' AND NOT attisdropped)";
 
 /* One statement per element: a failure names the statement it came from. */
 static const char *const ddl[] = {
@@ -46,7 +48,8 @@ static const char *const ddl[] = {
 	 * the gate, so an approval can only reach a live run.
 	 */
 	"ALTER TABLE pgshift.runs ADD COLUMN IF NOT EXISTS gate_pid integer,"
-	" ADD COLUMN IF NOT EXISTS paused_step text, ADD COLUMN IF NOT EXISTS source_lsn pg_lsn",
+	" ADD COLUMN IF NOT EXISTS paused_step text, ADD COLUMN IF NOT EXISTS source_lsn pg_lsn,"
+	" ADD COLUMN IF NOT EXISTS catalog_fingerprint text",
 	"ALTER TABLE pgshift.runs DROP CONSTRAINT IF EXISTS runs_status_check,"
 	" ADD CONSTRAINT runs_status_check CHECK (status IN"
 	" ('running', 'failed', 'finished', 'interrupted', 'paused'))",
@@ -92,6 +95,31 @@ static const char *const ddl[] = {
 	" changed_at timestamptz NOT NULL DEFAULT now(),"
 	" restored_at timestamptz,"
 	" PRIMARY KEY (plan, schema_name, table_name))",
+	/*
+	 * A table copied again after a crash, on the snapshot of a temporary slot
+	 * created at sync_lsn: its spooled changes that committed before that
+	 * point are in the copy and are skipped (native replication's srsublsn).
+	 */
+	"CREATE TABLE IF NOT EXISTS pgshift.table_sync ("
+	" plan text NOT NULL REFERENCES pgshift.runs (plan) ON DELETE CASCADE,"
+	" schema_name text NOT NULL,"
+	" table_name text NOT NULL,"
+	" sync_lsn pg_lsn NOT NULL,"
+	" synced_at timestamptz NOT NULL DEFAULT now(),"
+	" PRIMARY KEY (plan, schema_name, table_name))",
+	/*
+	 * The DAG the run's first apply compiled (state_dag.c): every resume runs
+	 * exactly these steps, a table's copy split by the size recorded here.
+	 */
+	"CREATE TABLE IF NOT EXISTS pgshift.run_dag ("
+	" plan text NOT NULL REFERENCES pgshift.runs (plan) ON DELETE CASCADE,"
+	" ord integer NOT NULL,"
+	" step_id text NOT NULL,"
+	" kind text NOT NULL,"
+	" schema_name text,"
+	" table_name text,"
+	" table_bytes bigint,"
+	" PRIMARY KEY (plan, step_id))",
 };
 
 static bool

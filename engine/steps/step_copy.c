@@ -17,6 +17,7 @@
 #include "pg/copy_stream.h"
 #include "steps/steps.h"
 #include "util/buf.h"
+#include "util/test_crash.h"
 #include "util/xalloc.h"
 
 /* Highest block number a tid can hold. */
@@ -230,8 +231,10 @@ stream(struct copy_job *job, size_t step, struct pgs_error *err)
 				   job->binary ? " WITH (FORMAT binary)" : "");
 	ok = start_copy(job->src, out, PGRES_COPY_OUT, "source", err) &&
 		start_copy(job->dst, in, PGRES_COPY_IN, "target", err) &&
-		pg_copy_pump(job->src, job->dst, &pump, &rows, &bytes, err) &&
-		pg_exec(job->dst, "COMMIT", 0, NULL, err);
+		pg_copy_pump(job->src, job->dst, &pump, &rows, &bytes, err);
+	if (ok)
+		test_crash_point("copy.mid", job->st->id);
+	ok = ok && pg_exec(job->dst, "COMMIT", 0, NULL, err);
 	free(out);
 	free(in);
 	if (ok && pr)

@@ -9,6 +9,7 @@
 #include "run/run_events.h"
 #include "steps/steps.h"
 #include "util/log.h"
+#include "util/test_crash.h"
 
 static bool
 wait_for_approval(struct run *run, struct pgs_error *err)
@@ -41,6 +42,7 @@ step_cutover_gate(struct run *run, size_t step, struct pgs_error *err)
 		return false;
 	log_info("cutover gate: waiting for approval; run \"pgshift cutover %s\" to continue",
 			 run->plan->file);
+	test_crash_point("cutover.gate.waiting", NULL);
 	ok = wait_for_approval(run, err);
 	pgs_error_clear(&cerr);
 	if (!state_gate_wait(run->state, false, &cerr) && ok) {

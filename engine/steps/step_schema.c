@@ -31,6 +31,8 @@ struct schema_job {
 	char *dump, *use_list;          /* owned: files in run->workdir */
 	struct toc toc;
 	bool *keep;                     /* owned; per toc entry */
+	bool *missing;                  /* owned, per catalog table: apply --replan restores
+									 * only these; NULL restores everything */
 };
 
 static const char target_schemas_sql[] =
@@ -74,6 +76,7 @@ job_close(struct schema_job *j)
 	free(j->use_list);
 	toc_free(&j->toc);
 	free(j->keep);
+	free(j->missing);
 }
 
 static bool
@@ -132,7 +135,7 @@ run_restore(struct schema_job *j, bool clean, struct pgs_error *err)
 	return ok;
 }
 
-/* How many of the catalog's tables the target already has. */
+/* How many of the catalog's tables the target already has; j->missing marks the others. */
 static bool
 count_existing_tables(struct schema_job *j, size_t *present, const struct cat_table **one_present,
 					  const struct cat_table **one_missing, struct pgs_error *err)
@@ -143,12 +146,14 @@ count_existing_tables(struct schema_job *j, size_t *present, const struct cat_ta
 	if (!name_set_query(&rels, j->tgt, target_relations_sql, err))
 		return false;
 	*present = 0;
+	j->missing = xcalloc(cat->ntables ? cat->ntables : 1, sizeof(bool));
 	for (size_t t = 0; t < cat->ntables; t++) {
 		if (name_set_has(&rels, cat->tables[t].schema, cat->tables[t].name)) {
 			(*present)++;
 			*one_present = &cat->tables[t];
 		} else {
 			*one_missing = &cat->tables[t];
+			j->missing[t] = true;
 		}
 	}
 	name_set_free(&rels);
@@ -171,14 +176,19 @@ already_restored(struct schema_job *j, bool *done, struct pgs_error *err)
 	*done = false;
 	if (!count_existing_tables(j, &present, &in, &out, err))
 		return false;
-	if (present == 0)
+	if (present == 0) {
+		free(j->missing);
+		j->missing = NULL;
 		return true;
+	}
 	if (present == cat->ntables) {
 		log_info("%s: the target already holds all %zu tables (an earlier attempt restored "
 				 "them)", j->run->dag->steps[j->step].id, present);
 		*done = true;
 		return true;
 	}
+	if (j->run->replan)
+		return true;
 	pgs_fail(err, "the target already holds %zu of the %zu tables to restore (\"%s\".\"%s\" is "
 			 "there, \"%s\".\"%s\" is not)", present, cat->ntables, in->schema, in->name,
 			 out->schema, out->name);
@@ -204,6 +214,43 @@ select_pre_entries(struct schema_job *j, struct name_set *existing, struct pgs_e
 					j->keep[i] = false;
 	}
 	return true;
+}
+
+/* Whether entry e creates new table t, a column default of it, or a sequence it owns. */
+static bool
+belongs_to_table(const struct catalog *cat, const struct toc_entry *e, const struct cat_table *t)
+{
+	if (strcmp(e->desc, "TABLE") == 0 || strcmp(e->desc, "DEFAULT") == 0)
+		return toc_names(e, t->schema, t->name);
+	if (strcmp(e->desc, "SEQUENCE") != 0 && strcmp(e->desc, "SEQUENCE OWNED BY") != 0)
+		return false;
+	for (size_t s = 0; s < cat->nsequences; s++) {
+		const struct cat_sequence *q = &cat->sequences[s];
+
+		if (q->owner_table && strcmp(q->owner_schema, t->schema) == 0 &&
+			strcmp(q->owner_table, t->name) == 0 && toc_names(e, q->schema, q->name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * apply --replan after schema.pre: only the tables the target lacks (new
+ * in the source since the run began), their defaults and owned sequences.
+ * Other objects they use (a new type, a new schema) must already be there.
+ */
+static void
+select_new_table_entries(struct schema_job *j)
+{
+	const struct catalog *cat = j->run->cat;
+
+	for (size_t i = 0; i < j->toc.n; i++) {
+		const struct toc_entry *e = &j->toc.items[i];
+
+		j->keep[i] = false;
+		for (size_t t = 0; e->desc && t < cat->ntables && !j->keep[i]; t++)
+			j->keep[i] = j->missing[t] && belongs_to_table(cat, e, &cat->tables[t]);
+	}
 }
 
 static bool
@@ -241,6 +288,26 @@ record_created(struct schema_job *j, const struct name_set *schemas_before,
 }
 
 static bool
+restore_new_tables(struct schema_job *j, struct pgs_error *err)
+{
+	static const char *const sections[] = {"pre-data", NULL};
+	const struct catalog *cat = j->run->cat;
+	bool ok;
+
+	ok = run_dump(j, sections, false, err);
+	if (ok)
+		select_new_table_entries(j);
+	ok = ok && run_restore(j, false, err);
+	for (size_t t = 0; ok && t < cat->ntables; t++)
+		if (j->missing[t]) {
+			log_info("%s: --replan: created new table %s.%s on the target",
+					 j->run->dag->steps[j->step].id, cat->tables[t].schema, cat->tables[t].name);
+			ok = steps_record(j->run, "table", cat->tables[t].schema, cat->tables[t].name, err);
+		}
+	return ok;
+}
+
+static bool
 schema_pre(struct schema_job *j, struct pgs_error *err)
 {
 	static const char *const sections[] = {"pre-data", NULL};
@@ -251,6 +318,8 @@ schema_pre(struct schema_job *j, struct pgs_error *err)
 		return false;
 	if (done || j->run->cat->nschemas == 0)
 		return true;
+	if (j->missing)
+		return restore_new_tables(j, err);
 	ok = run_dump(j, sections, false, err) &&
 		select_pre_entries(j, &schemas, err) &&
 		name_set_query(&exts, j->tgt, target_extensions_sql, err) &&

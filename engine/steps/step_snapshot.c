@@ -35,6 +35,8 @@ step_snapshot(struct run *run, size_t step, struct pgs_error *err)
 	PGconn *conn;
 	PGresult *res = NULL;
 
+	if (run->plan->cdc.enabled && run->resync_tables)
+		return step_snapshot_resync(run, step, err);
 	if (run->plan->cdc.enabled)
 		return step_snapshot_cdc(run, step, err);
 	conn = run_connect_source(run, st->id, err);

@@ -67,8 +67,8 @@ fix_identity(struct run *run, PGconn *conn, const struct cat_table *t, enum iden
  * makes the application's UPDATE and DELETE fail. Recorded first, so that
  * a crash between record and change still leaves the record.
  */
-static bool
-prepare_identities(struct run *run, PGconn *conn, struct pgs_error *err)
+bool
+snapshot_prepare_identities(struct run *run, PGconn *conn, struct pgs_error *err)
 {
 	const struct catalog *cat = run->cat;
 
@@ -130,7 +130,7 @@ step_snapshot_cdc(struct run *run, size_t step, struct pgs_error *err)
 
 	if (!conn)
 		return false;
-	ok = prepare_identities(run, conn, err) && cdc_create_publication(conn, run->plan, run->cat, err);
+	ok = snapshot_prepare_identities(run, conn, err) && cdc_create_publication(conn, run->plan, run->cat, err);
 	if (ok)
 		log_info("snapshot: publication \"%s\" on the source lists the tables whose data is copied",
 				 run->plan->cdc.publication);

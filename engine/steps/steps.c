@@ -1,8 +1,9 @@
 /* step_execute: the one place that maps a step kind to the code that runs it. */
 #include "steps/steps.h"
+#include "util/test_crash.h"
 
-bool
-step_execute(struct run *run, size_t step, struct pgs_error *err)
+static bool
+dispatch(struct run *run, size_t step, struct pgs_error *err)
 {
 	switch (run->dag->steps[step].kind) {
 	case STEP_PREFLIGHT:
@@ -37,4 +38,18 @@ step_execute(struct run *run, size_t step, struct pgs_error *err)
 	}
 	return pgs_fail(err, "step \"%s\" has a kind this build of pgshift does not know",
 					run->dag->steps[step].id);
+}
+
+/* The crash test's points around every step: before it runs, and after its work before it is recorded done. */
+bool
+step_execute(struct run *run, size_t step, struct pgs_error *err)
+{
+	const char *id = run->dag->steps[step].id;
+	bool ok;
+
+	test_crash_point("before", id);
+	ok = dispatch(run, step, err);
+	if (ok)
+		test_crash_point("after", id);
+	return ok;
 }

@@ -16,6 +16,14 @@
 bool step_snapshot(struct run *run, size_t step, struct pgs_error *err);
 /* With cdc.enabled: publication, replica identity, slot + its exported snapshot. */
 bool step_snapshot_cdc(struct run *run, size_t step, struct pgs_error *err);
+/*
+ * Gives every copied table that lacks one a usable replica identity (as the
+ * plan's cdc.replica_identity says), each change recorded first; a table
+ * that has one is left alone.
+ */
+bool snapshot_prepare_identities(struct run *run, PGconn *conn, struct pgs_error *err);
+/* A CDC resume with copies left: a temporary slot's snapshot for the tables copied again. */
+bool step_snapshot_resync(struct run *run, size_t step, struct pgs_error *err);
 bool step_cdc_stream(struct run *run, size_t step, struct pgs_error *err);
 bool step_cdc_catchup(struct run *run, size_t step, struct pgs_error *err);
 bool step_schema_pre(struct run *run, size_t step, struct pgs_error *err);

@@ -73,8 +73,9 @@ test_schema(PGconn *chk, struct state *st)
 	ok(state_ensure_schema(st, &err), "state_ensure_schema a second time is a no-op");
 	is_q(chk, "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c"
 		 " WHERE c.relnamespace = 'pgshift'::regnamespace AND c.relkind = 'r'", NULL,
-		 "created_objects,held_triggers,identity_changes,runs,steps",
-		 "pgshift holds runs, steps, created_objects, held_triggers and identity_changes");
+		 "created_objects,held_triggers,identity_changes,run_dag,runs,steps,table_sync",
+		 "pgshift holds runs, steps, created_objects, held_triggers, identity_changes, run_dag"
+		 " and table_sync");
 	is_q(chk, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
 		 " WHERE attrelid = 'pgshift.steps'::regclass AND attnum > 0 AND NOT attisdropped", NULL,
 		 "plan,step_id,status,attempts,rows,bytes,total_bytes,started_at,finished_at,"
