@@ -251,7 +251,8 @@ schema_pre(struct schema_job *j, struct pgs_error *err)
 		return false;
 	if (done || j->run->cat->nschemas == 0)
 		return true;
-	ok = run_dump(j, sections, false, err) &&
+	ok = schema_roles_create(j->run, j->src, j->tgt, err) &&
+		run_dump(j, sections, false, err) &&
 		select_pre_entries(j, &schemas, err) &&
 		name_set_query(&exts, j->tgt, target_extensions_sql, err) &&
 		run_restore(j, false, err) &&
@@ -474,6 +475,7 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 			keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
 	name_set_free(&con_oids);
 	return ok && run_restore(j, true, err) && replica_identities(j, err) &&
+		schema_privs_apply(j->run, j->src, j->tgt, err) &&
 		(!j->run->plan->cdc.enabled || held_triggers_disable(j->tgt, j->run->plan->name, err));
 }
 
