@@ -13,6 +13,10 @@
  * (REFRESH, from the data section; table rows come from the copy steps).
  * With CDC, the triggers and rules that would fire during replay are then
  * disabled until the cutover (held_triggers.c).
+ *
+ * Owners and grants: schema.pre first creates the roles the plan lets it
+ * create (schema_roles.c); schema.post, once every object exists, sets the
+ * owners and ACLs the plan keeps or maps (schema_privs.c).
  */
 #include <stdlib.h>
 #include <string.h>
