@@ -1,5 +1,5 @@
 /*
- * pgshift apply PLAN: execute the plan (engine/run/apply.c). Exit 0 done,
+ * pgshift apply PLAN: execute the plan (engine/lifecycle/apply_plan.c). Exit 0 done,
  * 1 failed (naming the step and the server's error), 3 bad plan or flags,
  * 4 another apply holds the plan's lock, 130 / 143 stopped by SIGINT / SIGTERM
  * (recorded interrupted; a re-run resumes).
@@ -7,8 +7,8 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "lifecycle/apply_plan.h"
 #include "plan/plan.h"
-#include "run/apply.h"
 #include "run/stop.h"
 #include "util/log.h"
 
