@@ -212,6 +212,13 @@ role_map_owner(const struct role_map *m, const char *src_owner)
 	return kept_or_login(m, plan_map_role(m->plan, src_owner));
 }
 
+bool
+role_map_fell_back(const struct role_map *m, const char *src_owner)
+{
+	return m->plan->schema.owners != OWNERS_TARGET_ROLE &&
+		strcmp(role_map_owner(m, src_owner), plan_map_role(m->plan, src_owner)) != 0;
+}
+
 char *
 role_map_grant(const struct role_map *m, const char *grant, const char *src_owner)
 {

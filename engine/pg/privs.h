@@ -64,6 +64,12 @@ struct role_map {
 /* The owner on the target of an object src_owner owns on the source. */
 const char *role_map_owner(const struct role_map *m, const char *src_owner);
 /*
+ * Whether src_owner's objects went to the login only because the target
+ * lacks the role (roles: ignore): their default privileges are then not
+ * the login's to take, and are dropped.
+ */
+bool role_map_fell_back(const struct role_map *m, const char *src_owner);
+/*
  * A grant ("GRANTEE\x1ePRIVILEGE...") of an object owned by src_owner, with its
  * grantee mapped (malloc'd); NULL when the grant is dropped. The owner's own
  * entry follows the owner.

@@ -242,7 +242,10 @@ apply_acls(struct privs_pass *p, const struct run *run, const struct privs *pv,
 
 		if (same_grants(p, o, privs_find(&tv, o, owner)))
 			continue;
-		if (strcmp(o->kind, "DEFAULT") == 0)
+		if (strcmp(o->kind, "DEFAULT") == 0 && role_map_fell_back(&p->map, o->owner))
+			log_warning("schema.post: the default privileges of role \"%s\" are dropped: the "
+						"target lacks the role (schema.roles: ignore)", o->owner);
+		else if (strcmp(o->kind, "DEFAULT") == 0)
 			ok = set_defaults(p, o, err);
 		else
 			ok = set_acl(p, o, owner, err);

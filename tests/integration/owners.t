@@ -284,4 +284,33 @@ my $keep_plan = plan_with('own_keep', "  owners: keep\n  privileges: keep\n  rol
        'map: roles the run did not create (made by the keep run) stay');
 }
 
+# ---- 5. roles: ignore: a mapped owner the target lacks gives way to tgt, grants to it go
+{
+    psql($tgt_super, 'CREATE DATABASE shop_ignore OWNER tgt');
+    my $plan = plan_with('own_ignore', "  owners:\n    map: { other: ghost, reader: phantom }\n  roles: ignore\n",
+                         "copy: { table_jobs: 2, vacuum_analyze: false }\ncdc: { enabled: false }\n"
+                         . "cutover: { approval: auto }\ncleanup: { keep_state: true }\n");
+    my %ienv = (SOURCE_URI => $src_mig, TARGET_URI => uri($c->{target_port}, 'tgt', 'shop_ignore'));
+    my $admin = uri($c->{target_port}, 'postgres', 'shop_ignore');
+    my $r = run_pgshift(\%ienv, 'plan', $plan, '--format', 'json');
+    is($r->{rc}, 0, 'ignore: plan does not block') or diag($r->{out}, $r->{err});
+    my $ck = checks_of($r->{out})->{owner_roles};
+    is($ck && $ck->{status}, 'WARN', 'ignore: owner_roles WARNs');
+    like($ck && $ck->{observed} // '', qr/will belong to the target login and their grants are dropped: "ghost" \(named by [^)]+\), "phantom"/,
+         'ignore: the WARN names the missing roles');
+    $r = run_pgshift(\%ienv, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'ignore: apply succeeds') or diag($r->{err});
+    like($r->{err}, qr/default privileges of role "other" are dropped/, 'ignore: says the default privileges are dropped');
+    is(psql($admin, q{SELECT relowner::regrole || ' ' || array_to_string(ARRAY(SELECT g.rolname || ':' || e.privilege_type
+                        FROM aclexplode(COALESCE(relacl, acldefault('r', relowner))) e JOIN pg_roles g ON g.oid = e.grantee ORDER BY 1), ',')
+                      FROM pg_class WHERE oid = 'billing.big'::regclass}),
+       'tgt tgt:DELETE,tgt:INSERT,tgt:REFERENCES,tgt:SELECT,tgt:TRIGGER,tgt:TRUNCATE,tgt:UPDATE',
+       'ignore: the view belongs to tgt, without the grant to the missing role');
+    is(psql($admin, q{SELECT count(*) FROM pg_default_acl}), '0', 'ignore: no default privileges were given to tgt');
+    is(psql($admin, q{SELECT relowner::regrole FROM pg_class WHERE oid = 'public.accounts'::regclass}), 'app',
+       'ignore: an owner the target has is kept');
+    $r = run_pgshift(\%ienv, 'verify', $plan, '--level', 'schema');
+    is($r->{rc}, 0, 'ignore: verify --level schema compares what ignore keeps') or diag($r->{out}, $r->{err});
+}
+
 done_testing();
