@@ -20,11 +20,13 @@
  * kind, ident, column, owner oid, acl, acldefault's letter. Relations are
  * TABLE (GRANT ... ON TABLE takes views, materialized views and foreign
  * tables) except sequences. Types are those one can ALTER or GRANT on:
- * not arrays, not a table's row type.
+ * not arrays, multiranges or a table's row type. rel: the relation's name
+ * when the filters decide whether it moves (all but foreign tables, which
+ * pg_dump always moves with their schema).
  */
 static const char objects_sql[] =
 	"WITH s AS (SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY ($1::text[]))"
-	" SELECT o.kind, o.ident, o.col, r.rolname, o.acl IS NOT NULL, o.nsp, o.linked,"
+	" SELECT o.kind, o.ident, o.col, r.rolname, o.acl IS NOT NULL, o.nsp, o.linked, o.rel,"
 	"  (SELECT pg_catalog.string_agg(e, chr(31) ORDER BY e COLLATE \"C\") FROM ("
 	"   SELECT COALESCE(g.rolname, 'PUBLIC') || chr(30) || x.privilege_type"
 	"     || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END AS e"
@@ -34,33 +36,34 @@ static const char objects_sql[] =
 " FROM ("
 	"  SELECT 'SCHEMA' AS kind, pg_catalog.quote_ident(s.nspname) AS ident, NULL::text AS col,"
 	"   n.nspowner AS owner, n.nspacl AS acl, 'n'::text AS deflt, s.nspname AS nsp,"
-	"   false AS linked"
+	"   false AS linked, NULL::text AS rel"
 	"  FROM s JOIN pg_catalog.pg_namespace n ON n.oid = s.oid"
 	"  UNION ALL SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,"
 	"   pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(c.relname), NULL,"
 	"   c.relowner, c.relacl, CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END, s.nspname,"
 	"   EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_class'::pg_catalog.regclass"
 	"    AND d.objid = c.oid AND d.refclassid = 'pg_class'::pg_catalog.regclass"
-	"    AND d.deptype IN ('a', 'i') AND c.relkind = 'S')"
+	"    AND d.deptype IN ('a', 'i') AND c.relkind = 'S'),"
+	"   CASE WHEN c.relkind <> 'f' THEN c.relname END"
 	"  FROM pg_catalog.pg_class c JOIN s ON s.oid = c.relnamespace"
 	"  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')" NOT_EXTENSION("pg_class", "c.oid")
 	"  UNION ALL SELECT 'COLUMN', pg_catalog.quote_ident(s.nspname) || '.'"
 	"   || pg_catalog.quote_ident(c.relname), pg_catalog.quote_ident(a.attname), c.relowner,"
-	"   a.attacl, '-', s.nspname, false"
+	"   a.attacl, '-', s.nspname, false, CASE WHEN c.relkind <> 'f' THEN c.relname END"
 	"  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
 	"  JOIN s ON s.oid = c.relnamespace"
 	"  WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped"
 	"  UNION ALL SELECT CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE'"
 	"   ELSE 'FUNCTION' END, pg_catalog.quote_ident(s.nspname) || '.'"
 	"   || pg_catalog.quote_ident(p.proname) || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid)"
-	"   || ')', NULL, p.proowner, p.proacl, 'f', s.nspname, false"
+	"   || ')', NULL, p.proowner, p.proacl, 'f', s.nspname, false, NULL"
 	"  FROM pg_catalog.pg_proc p JOIN s ON s.oid = p.pronamespace"
 	"  WHERE true" NOT_EXTENSION("pg_proc", "p.oid")
 	"  UNION ALL SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,"
 	"   pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(t.typname), NULL,"
-	"   t.typowner, t.typacl, 'T', s.nspname, false"
+	"   t.typowner, t.typacl, 'T', s.nspname, false, NULL"
 	"  FROM pg_catalog.pg_type t JOIN s ON s.oid = t.typnamespace"
-	"  WHERE NOT (t.typcategory = 'A' AND t.typelem <> 0)"
+	"  WHERE NOT (t.typcategory = 'A' AND t.typelem <> 0) AND t.typtype <> 'm'"
 	"   AND (t.typrelid = 0 OR (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t.typrelid) = 'c')"
 	NOT_EXTENSION("pg_type", "t.oid")
 	"  UNION ALL SELECT 'DEFAULT', COALESCE('IN SCHEMA ' || pg_catalog.quote_ident(s.nspname), ''),"
@@ -68,7 +71,7 @@ static const char objects_sql[] =
 	"    WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,"
 	"   d.defaclrole, d.defaclacl,"
 	"   CASE WHEN d.defaclnamespace <> 0 THEN '-' WHEN d.defaclobjtype = 'S' THEN 's'"
-	"    ELSE d.defaclobjtype::text END, s.nspname, false"
+	"    ELSE d.defaclobjtype::text END, s.nspname, false, NULL"
 	"  FROM pg_catalog.pg_default_acl d LEFT JOIN s ON s.oid = d.defaclnamespace"
 	"  WHERE d.defaclnamespace = 0 OR s.oid IS NOT NULL"
 	" ) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner"
@@ -114,12 +117,52 @@ privs_text_array(char *const *items, size_t n)
 	return buf_steal(&b);
 }
 
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* "schema\x1fname" of every relation the catalog moves, sorted, for migrated(). */
+static char **
+catalog_keys(const struct catalog *cat, size_t *n)
+{
+	char **keys = xcalloc(cat->ntables + cat->nviews + cat->nsequences + 1, sizeof(char *));
+
+	*n = 0;
+	for (size_t i = 0; i < cat->ntables; i++)
+		keys[(*n)++] = xasprintf("%s\x1f%s", cat->tables[i].schema, cat->tables[i].name);
+	for (size_t i = 0; i < cat->nviews; i++)
+		keys[(*n)++] = xasprintf("%s\x1f%s", cat->views[i].schema, cat->views[i].name);
+	for (size_t i = 0; i < cat->nsequences; i++)
+		keys[(*n)++] = xasprintf("%s\x1f%s", cat->sequences[i].schema, cat->sequences[i].name);
+	qsort(keys, *n, sizeof(char *), cmp_name);
+	return keys;
+}
+
+/* A relation the filters left out is not on the target: nothing to set there. */
+static bool
+migrated(char **keys, size_t n, const PGresult *res, int r)
+{
+	char *key;
+	bool found;
+
+	if (PQgetisnull(res, r, 7))
+		return true;
+	key = xasprintf("%s\x1f%s", PQgetvalue(res, r, 5), PQgetvalue(res, r, 7));
+	found = bsearch(&key, keys, n, sizeof(char *), cmp_name) != NULL;
+	free(key);
+	return found;
+}
+
 bool
 privs_load(PGconn *conn, const struct catalog *cat, struct privs *out, struct pgs_error *err)
 {
 	char *schemas = privs_text_array(cat->schemas, cat->nschemas);
 	const char *params[1] = {schemas};
 	PGresult *res = pg_query(conn, objects_sql, 1, params, err);
+	char **keys;
+	size_t nkeys;
 	int n;
 
 	free(schemas);
@@ -129,9 +172,14 @@ privs_load(PGconn *conn, const struct catalog *cat, struct privs *out, struct pg
 		return false;
 	}
 	n = PQntuples(res);
+	keys = catalog_keys(cat, &nkeys);
 	out->objs = xcalloc((size_t) n + 1, sizeof(struct priv_object));
 	for (int r = 0; r < n; r++) {
-		struct priv_object *o = &out->objs[out->n++];
+		struct priv_object *o;
+
+		if (!migrated(keys, nkeys, res, r))
+			continue;
+		o = &out->objs[out->n++];
 
 		o->kind = xstrdup(PQgetvalue(res, r, 0));
 		o->ident = xstrdup(PQgetvalue(res, r, 1));
@@ -140,9 +188,12 @@ privs_load(PGconn *conn, const struct catalog *cat, struct privs *out, struct pg
 		o->explicit_acl = PQgetvalue(res, r, 4)[0] == 't';
 		o->schema = PQgetisnull(res, r, 5) ? NULL : xstrdup(PQgetvalue(res, r, 5));
 		o->follows_table = PQgetvalue(res, r, 6)[0] == 't';
-		split_grants(o, PQgetvalue(res, r, 7));
+		split_grants(o, PQgetvalue(res, r, 8));
 	}
 	PQclear(res);
+	for (size_t i = 0; i < nkeys; i++)
+		free(keys[i]);
+	free(keys);
 	return true;
 }
 
@@ -181,12 +232,6 @@ privs_role_names(PGconn *conn, struct strlist *out, struct pgs_error *err)
 		out->items[out->n++] = xstrdup(PQgetvalue(res, r, 0));
 	PQclear(res);
 	return true;
-}
-
-static int
-cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
 bool

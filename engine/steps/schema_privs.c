@@ -207,6 +207,29 @@ same_grants(struct privs_pass *p, const struct priv_object *o, const struct priv
 	return same;
 }
 
+/*
+ * Whether the restore made o (its table, for a column's grants; its schema,
+ * for default privileges of one): a foreign table's column or an object
+ * only the source has is left alone rather than failing the step.
+ */
+static bool
+on_target(const struct privs *tv, const struct priv_object *o, const struct priv_object *t)
+{
+	bool column = strcmp(o->kind, "COLUMN") == 0, deflt = strcmp(o->kind, "DEFAULT") == 0;
+
+	if (t || (deflt && !o->schema))
+		return true;
+	for (size_t i = 0; (column || deflt) && i < tv->n; i++) {
+		const struct priv_object *p = &tv->objs[i];
+
+		if (column && strcmp(p->kind, "TABLE") == 0 && strcmp(p->ident, o->ident) == 0)
+			return true;
+		if (deflt && strcmp(p->kind, "SCHEMA") == 0 && strcmp(p->schema, o->schema) == 0)
+			return true;
+	}
+	return false;
+}
+
 static bool
 apply_owners(struct privs_pass *p, const struct run *run, const struct privs *pv,
 			 struct pgs_error *err)
@@ -219,14 +242,25 @@ apply_owners(struct privs_pass *p, const struct run *run, const struct privs *pv
 		const char *owner = role_map_owner(&p->map, o->owner);
 		const struct priv_object *t = privs_find(&tv, o, owner);
 
-		if (strcmp(o->kind, "DEFAULT") != 0 && !o->follows_table &&
-			(!t || strcmp(t->owner, owner) != 0))
+		if (strcmp(o->kind, "DEFAULT") != 0 && !o->follows_table && t &&
+			strcmp(t->owner, owner) != 0)
 			ok = set_owner(p, o, owner, err);
 	}
 	privs_free(&tv);
 	if (ok && p->undo.len > 0)
 		ok = run_sql(p, p->undo.data, err);
 	return ok;
+}
+
+/*
+ * Under owners: target_role, an object the target already had and that
+ * another role owns (schema public, owned by pg_database_owner) keeps its
+ * owner's ACL: its grants are not the login's to rewrite.
+ */
+static bool
+not_ours(const struct privs_pass *p, const struct plan *plan, const struct priv_object *t)
+{
+	return plan->schema.owners == OWNERS_TARGET_ROLE && t && strcmp(t->owner, p->login) != 0;
 }
 
 static bool
@@ -239,8 +273,9 @@ apply_acls(struct privs_pass *p, const struct run *run, const struct privs *pv,
 	for (size_t i = 0; ok && i < pv->n; i++) {
 		const struct priv_object *o = &pv->objs[i];
 		const char *owner = role_map_owner(&p->map, o->owner);
+		const struct priv_object *t = privs_find(&tv, o, owner);
 
-		if (same_grants(p, o, privs_find(&tv, o, owner)))
+		if (!on_target(&tv, o, t) || same_grants(p, o, t) || not_ours(p, run->plan, t))
 			continue;
 		if (strcmp(o->kind, "DEFAULT") == 0 && role_map_fell_back(&p->map, o->owner))
 			log_warning("schema.post: the default privileges of role \"%s\" are dropped: the "
