@@ -1,7 +1,9 @@
 /*
  * Reading owners and ACLs; see privs.h. A NULL ACL is read as the built-in
  * default it stands for (acldefault), so an object never granted anything
- * and one granted exactly its default compare equal. Objects of
+ * and one granted exactly its default compare equal; deflt '-' marks what
+ * has no ACL or no default (columns, default privileges of a schema,
+ * collations...), whose NULL means no grant. Objects of
  * extensions are left out: CREATE EXTENSION makes them, with its own grants.
  */
 #include <stdlib.h>
@@ -15,6 +17,18 @@
 #define NOT_EXTENSION(cls, oidcol) \
 	" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = '" cls \
 	"'::pg_catalog.regclass AND d.objid = " oidcol " AND d.deptype = 'e')"
+
+/* An object of a schema that has an owner and no ACL. */
+#define SCHEMA_OBJECT(kind, name, owner, cat, nsp) \
+	"  UNION ALL SELECT '" kind "', pg_catalog.quote_ident(s.nspname) || '.'" \
+	" || pg_catalog.quote_ident(x." name "), NULL, x." owner ", NULL, '-', s.nspname, false, NULL" \
+	" FROM pg_catalog." cat " x JOIN s ON s.oid = x." nsp " WHERE true" NOT_EXTENSION(cat, "x.oid")
+
+/* An object outside any schema that pg_dump moves with the database (catalog_globals.c). */
+#define GLOBAL_OBJECT(kind, name, owner, acl, deflt, cat) \
+	"  UNION ALL SELECT '" kind "', pg_catalog.quote_ident(x." name "), NULL, x." owner ", x." acl \
+	", '" deflt "', NULL, false, NULL FROM pg_catalog." cat " x WHERE x.oid >= 16384" \
+	NOT_EXTENSION(cat, "x.oid")
 
 /*
  * kind, ident, column, owner oid, acl, acldefault's letter. Relations are
@@ -30,8 +44,8 @@ static const char objects_sql[] =
 	"  (SELECT pg_catalog.string_agg(e, chr(31) ORDER BY e COLLATE \"C\") FROM ("
 	"   SELECT COALESCE(g.rolname, 'PUBLIC') || chr(30) || x.privilege_type"
 	"     || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END AS e"
-	"   FROM pg_catalog.aclexplode(COALESCE(o.acl, CASE WHEN o.deflt = '-' THEN '{}'"
-	"     ELSE pg_catalog.acldefault(o.deflt::\"char\", o.owner) END)) x"
+	"   FROM pg_catalog.aclexplode(COALESCE(o.acl, CASE WHEN o.deflt <> '-'"
+	"     THEN pg_catalog.acldefault(o.deflt::\"char\", o.owner) END)) x"
 	"   LEFT JOIN pg_catalog.pg_roles g ON g.oid = x.grantee) ge)"
 " FROM ("
 	"  SELECT 'SCHEMA' AS kind, pg_catalog.quote_ident(s.nspname) AS ident, NULL::text AS col,"
@@ -66,6 +80,30 @@ static const char objects_sql[] =
 	"  WHERE NOT (t.typcategory = 'A' AND t.typelem <> 0) AND t.typtype <> 'm'"
 	"   AND (t.typrelid = 0 OR (SELECT relkind FROM pg_catalog.pg_class WHERE oid = t.typrelid) = 'c')"
 	NOT_EXTENSION("pg_type", "t.oid")
+	SCHEMA_OBJECT("COLLATION", "collname", "collowner", "pg_collation", "collnamespace")
+	SCHEMA_OBJECT("CONVERSION", "conname", "conowner", "pg_conversion", "connamespace")
+	SCHEMA_OBJECT("TEXT SEARCH DICTIONARY", "dictname", "dictowner", "pg_ts_dict", "dictnamespace")
+	SCHEMA_OBJECT("TEXT SEARCH CONFIGURATION", "cfgname", "cfgowner", "pg_ts_config",
+				  "cfgnamespace")
+	SCHEMA_OBJECT("STATISTICS", "stxname", "stxowner", "pg_statistic_ext", "stxnamespace")
+	"  UNION ALL SELECT 'OPERATOR', pg_catalog.quote_ident(s.nspname) || '.' || o.oprname || '('"
+	"   || COALESCE(pg_catalog.format_type(NULLIF(o.oprleft, 0), NULL), 'NONE') || ', '"
+	"   || pg_catalog.format_type(o.oprright, NULL) || ')', NULL, o.oprowner, NULL, '-', s.nspname,"
+	"   false, NULL"
+	"  FROM pg_catalog.pg_operator o JOIN s ON s.oid = o.oprnamespace"
+	"  WHERE true" NOT_EXTENSION("pg_operator", "o.oid")
+	"  UNION ALL SELECT 'OPERATOR ' || o.kind, pg_catalog.quote_ident(s.nspname) || '.'"
+	"   || pg_catalog.quote_ident(o.name) || ' USING ' || pg_catalog.quote_ident(am.amname), NULL,"
+	"   o.owner, NULL, '-', s.nspname, false, NULL"
+	"  FROM (SELECT 'CLASS' AS kind, oid, opcname AS name, opcowner AS owner, opcnamespace AS nsp,"
+	"    opcmethod AS am, 'pg_opclass'::pg_catalog.regclass AS cls FROM pg_catalog.pg_opclass"
+	"   UNION ALL SELECT 'FAMILY', oid, opfname, opfowner, opfnamespace, opfmethod,"
+	"    'pg_opfamily'::pg_catalog.regclass FROM pg_catalog.pg_opfamily) o"
+	"  JOIN s ON s.oid = o.nsp JOIN pg_catalog.pg_am am ON am.oid = o.am"
+	"  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = o.cls"
+	"   AND d.objid = o.oid AND d.deptype IN ('e', 'i'))"
+	GLOBAL_OBJECT("SERVER", "srvname", "srvowner", "srvacl", "S", "pg_foreign_server")
+	GLOBAL_OBJECT("LANGUAGE", "lanname", "lanowner", "lanacl", "l", "pg_language")
 	"  UNION ALL SELECT 'DEFAULT', COALESCE('IN SCHEMA ' || pg_catalog.quote_ident(s.nspname), ''),"
 	"   CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'"
 	"    WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END,"

@@ -1,7 +1,10 @@
 /*
  * Owners and ACLs of the objects the schema steps restore (README "Owners,
- * privileges and roles"): schemas, relations, columns, routines, types and
- * domains of the catalog's schemas, and the default privileges
+ * privileges and roles"): schemas, relations, columns, routines, types,
+ * domains, collations, conversions, operators, operator classes and
+ * families, text search dictionaries and configurations and statistics
+ * objects of the catalog's schemas, foreign servers and languages, and the
+ * default privileges
  * (ALTER DEFAULT PRIVILEGES) global or of those schemas. Read the same way
  * on both servers, by role NAME, so verify compares them across servers and
  * the schema steps re-create them with a role map.
@@ -20,7 +23,10 @@
 /* One object with an owner and an ACL; every string owned. */
 struct priv_object {
 	char *kind;                 /* SQL keyword: SCHEMA, TABLE, SEQUENCE, FUNCTION, PROCEDURE,
-								 * AGGREGATE, TYPE, DOMAIN, COLUMN, DEFAULT */
+								 * AGGREGATE, TYPE, DOMAIN, COLLATION, CONVERSION, OPERATOR,
+								 * OPERATOR CLASS, OPERATOR FAMILY, TEXT SEARCH DICTIONARY,
+								 * TEXT SEARCH CONFIGURATION, STATISTICS, SERVER, LANGUAGE,
+								 * COLUMN, DEFAULT */
 	char *ident;                /* quoted name as SQL takes it: public.t, public.f(integer);
 								 * DEFAULT: "IN SCHEMA s", or "" for the role's global ones */
 	char *column;               /* COLUMN: the quoted column name; DEFAULT: the object class

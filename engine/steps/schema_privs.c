@@ -93,7 +93,8 @@ set_owner(struct privs_pass *p, const struct priv_object *o, const char *owner,
 
 	if (!kw)
 		return true;
-	if (!allow_create(p, owner, is_schema ? NULL : o->schema, err))
+	/* a server or a language is no schema's: nothing to allow */
+	if ((is_schema || o->schema) && !allow_create(p, owner, is_schema ? NULL : o->schema, err))
 		return false;
 	q = pg_quote_ident(p->tgt, owner);
 	sql = xasprintf("ALTER %s %s OWNER TO %s", kw, o->ident, q);
@@ -146,6 +147,15 @@ grant_all(struct privs_pass *p, const struct priv_object *o, const char *prefix,
  * After --no-privileges the object has its built-in default ACL: REVOKE ALL
  * from PUBLIC and the owner empties it, then the source's entries go back.
  */
+/* GRANT has no ON AGGREGATE (ON ROUTINE takes every kind of pg_proc) and says FOREIGN SERVER. */
+static const char *
+grant_keyword(const char *kind)
+{
+	if (strcmp(kind, "AGGREGATE") == 0)
+		return "ROUTINE";
+	return strcmp(kind, "SERVER") == 0 ? "FOREIGN SERVER" : kind;
+}
+
 static bool
 set_acl(struct privs_pass *p, const struct priv_object *o, const char *owner,
 		struct pgs_error *err)
@@ -153,9 +163,8 @@ set_acl(struct privs_pass *p, const struct priv_object *o, const char *owner,
 	char *qo = pg_quote_ident(p->tgt, owner);
 	char *as_owner = xasprintf("SET LOCAL ROLE %s", qo);
 	bool column = strcmp(o->kind, "COLUMN") == 0;
-	/* GRANT has no ON AGGREGATE; ON ROUTINE takes every kind of pg_proc */
 	char *on = column ? xasprintf("(%s) ON TABLE %s", o->column, o->ident)
-		: xasprintf("ON %s %s", strcmp(o->kind, "AGGREGATE") == 0 ? "ROUTINE" : o->kind, o->ident);
+		: xasprintf("ON %s %s", grant_keyword(o->kind), o->ident);
 	char *revoke = xasprintf("REVOKE ALL %s FROM PUBLIC, %s", on, qo);
 	/*
 	 * As the owner: the login, a member of several roles holding grant

@@ -55,6 +55,16 @@ ALTER TABLE billing.ledger OWNER TO other;
 ALTER SEQUENCE billing.invoice_no OWNER TO other;
 ALTER VIEW billing.big OWNER TO other;
 ALTER FUNCTION billing.total() OWNER TO other;
+CREATE COLLATION billing.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TEXT SEARCH CONFIGURATION billing.simple_en (COPY = pg_catalog.simple);
+CREATE FUNCTION billing.near(numeric, numeric) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT abs($1 - $2) < 1';
+CREATE OPERATOR billing.~~~ (LEFTARG = numeric, RIGHTARG = numeric, FUNCTION = billing.near);
+CREATE STATISTICS billing.ledger_stats ON id, amount FROM billing.ledger;
+ALTER COLLATION billing.nocase OWNER TO other;
+ALTER TEXT SEARCH CONFIGURATION billing.simple_en OWNER TO other;
+ALTER FUNCTION billing.near(numeric, numeric) OWNER TO other;
+ALTER OPERATOR billing.~~~ (numeric, numeric) OWNER TO other;
+ALTER STATISTICS billing.ledger_stats OWNER TO other;
 REVOKE EXECUTE ON FUNCTION billing.total() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billing.total() TO reader;
 GRANT USAGE ON SCHEMA billing TO writer, reader;
@@ -143,6 +153,14 @@ WITH x AS (
   UNION ALL SELECT 'column ' || c.relname || '.' || a.attname, c.relowner, a.attacl
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname IN ('public', 'billing') AND a.attacl IS NOT NULL
+  UNION ALL SELECT 'collation ' || n.nspname || '.' || collname, collowner, NULL FROM pg_collation x
+    JOIN pg_namespace n ON n.oid = x.collnamespace WHERE n.nspname IN ('public', 'billing')
+  UNION ALL SELECT 'ts config ' || n.nspname || '.' || cfgname, cfgowner, NULL FROM pg_ts_config x
+    JOIN pg_namespace n ON n.oid = x.cfgnamespace WHERE n.nspname IN ('public', 'billing')
+  UNION ALL SELECT 'operator ' || n.nspname || '.' || oprname, oprowner, NULL FROM pg_operator x
+    JOIN pg_namespace n ON n.oid = x.oprnamespace WHERE n.nspname IN ('public', 'billing')
+  UNION ALL SELECT 'statistics ' || n.nspname || '.' || stxname, stxowner, NULL FROM pg_statistic_ext x
+    JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE n.nspname IN ('public', 'billing')
   UNION ALL SELECT 'default ' || COALESCE(n.nspname, '-') || ' ' || d.defaclobjtype::text, d.defaclrole, d.defaclacl
     FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace)
 SELECT x.obj || ' owner=' || r.rolname || ' acl=' || COALESCE((SELECT string_agg(v, ',' ORDER BY v) FROM (
@@ -230,6 +248,8 @@ my $keep_plan = plan_with('own_keep', "  owners: keep\n  privileges: keep\n  rol
     my ($src_acl, $tgt_acl) = (psql($src_admin, $acl_sql), psql($tgt_admin, $acl_sql));
     like($src_acl, qr/^rel billing\.ledger owner=other acl=auditor:SELECT\*,migrator:SELECT,other:DELETE,/m,
          'keep: the comparison reads owners and grants');
+    like($src_acl, qr/^collation billing\.nocase owner=other .*^operator billing\.~~~ owner=other .*^statistics billing\.ledger_stats owner=other .*^ts config billing\.simple_en owner=other /ms,
+         'keep: ... and the owners of collations, operators, statistics and text search objects');
     is($tgt_acl, $src_acl, 'keep: every owner and ACL on the target equals the source\'s, by role name');
     is(psql($tgt_super, q{SELECT string_agg(rolname || ':' || rolcanlogin || ':' || rolconnlimit || ':'
                                   || COALESCE(rolvaliduntil::text, '-') || ':' || (rolpassword IS NULL), ' ' ORDER BY rolname)
