@@ -11,6 +11,20 @@
 #include "util/redact.h"
 #include "util/units.h"
 
+/* schema.owners, privileges and roles, the map spelled out. */
+static void
+print_schema(const struct plan *p)
+{
+	static const char *const roles[] = {"required", "created when missing", "ignored when missing"};
+
+	printf("  schema:  owners %s", p->schema.owners == OWNERS_KEEP ? "kept"
+		   : p->schema.owners == OWNERS_TARGET_ROLE ? "the target role" : "mapped");
+	for (size_t i = 0; i < p->schema.nmap; i++)
+		printf("%s%s -> %s", i ? ", " : " (", p->schema.map[i].source, p->schema.map[i].target);
+	printf("%s, privileges %s, roles %s\n", p->schema.nmap ? ")" : "",
+		   p->schema.privileges == PRIVILEGES_KEEP ? "kept" : "dropped", roles[p->schema.roles]);
+}
+
 static void
 print_summary(const struct plan *p)
 {
@@ -23,6 +37,7 @@ print_summary(const struct plan *p)
 	printf("plan \"%s\" is valid (%s)\n", p->name, p->file);
 	printf("  source:  %s\n", src);
 	printf("  target:  %s\n", dst);
+	print_schema(p);
 	printf("  copy:    %d table jobs, %d index jobs, %s format, split tables above %s into up to %d parts\n",
 		   p->copy.table_jobs, p->copy.index_jobs,
 		   p->copy.format == COPY_FORMAT_TEXT ? "text" : "binary", split, p->copy.split_max_parts);

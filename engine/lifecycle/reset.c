@@ -54,6 +54,70 @@ print_plan(const struct plan *plan, const struct created_object *objs, size_t n,
 	free(target);
 }
 
+/*
+ * Roles are the cluster's, not the database's: one apply created is dropped
+ * unless something still uses it (an object in another database, a grant,
+ * a membership), which DROP ROLE refuses with 2BP01; it is then kept, named.
+ */
+/*
+ * The role's own default privileges (FOR ROLE r, in no schema) were set by
+ * apply, the role being apply's: put back to the built-in ones, which
+ * removes them, so they do not keep the role alive. Those of a schema went
+ * with it.
+ */
+static const char role_defaults_sql[] =
+	"SELECT pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %1$I REVOKE ALL ON %2$s FROM PUBLIC%3$s;"
+	" ALTER DEFAULT PRIVILEGES FOR ROLE %1$I GRANT ALL ON %2$s TO %1$I%4$s', r.rolname, c.class,"
+	"  (SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format(', %I', g.rolname), '')"
+	"    FROM pg_catalog.aclexplode(d.defaclacl) e JOIN pg_catalog.pg_roles g ON g.oid = e.grantee"
+	"    WHERE g.rolname <> r.rolname),"
+	"  CASE WHEN d.defaclobjtype IN ('f', 'T') THEN ', PUBLIC' ELSE '' END)"
+	" FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_roles r ON r.oid = d.defaclrole"
+	" CROSS JOIN LATERAL (SELECT CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'"
+	"  WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END AS class) c"
+	" WHERE r.rolname = $1 AND d.defaclnamespace = 0";
+
+static bool
+reset_role_defaults(PGconn *dst, const char *role, struct pgs_error *err)
+{
+	const char *params[1] = {role};
+	PGresult *res = pg_query(dst, role_defaults_sql, 1, params, err);
+	bool ok = res != NULL;
+
+	for (int r = 0; ok && r < PQntuples(res); r++)
+		ok = pg_exec(dst, PQgetvalue(res, r, 0), 0, NULL, err);
+	PQclear(res);
+	return ok;
+}
+
+static bool
+drop_role(PGconn *dst, const struct created_object *o, struct pgs_error *err)
+{
+	char *q = pg_quote_ident(dst, o->name);
+	char *sql = xasprintf("DROP ROLE IF EXISTS %s", q);
+	struct pgs_error used;
+	bool ok;
+
+	if (!reset_role_defaults(dst, o->name, err)) {
+		pgs_error_prefix(err, "could not reset the default privileges of role %s", q);
+		free(sql);
+		free(q);
+		return false;
+	}
+	pgs_error_clear(&used);
+	ok = pg_exec(dst, sql, 0, NULL, &used);
+	if (ok)
+		log_info("reset: dropped role %s (created by apply)", q);
+	else if (strcmp(used.sqlstate, "2BP01") == 0)
+		log_warning("reset: kept role %s, created by apply: it is still used (%s)", q,
+					used.detail[0] ? used.detail : used.message);
+	else
+		*err = used;
+	free(sql);
+	free(q);
+	return ok || strcmp(used.sqlstate, "2BP01") == 0;
+}
+
 static bool
 drop_object(PGconn *dst, const struct created_object *o, struct pgs_error *err)
 {
@@ -61,6 +125,8 @@ drop_object(PGconn *dst, const struct created_object *o, struct pgs_error *err)
 	char *name, *sql;
 	bool ok;
 
+	if (strcmp(o->kind, "role") == 0)
+		return drop_role(dst, o, err);
 	if (!kw)
 		return pgs_fail(err, "pgshift.created_objects lists %s \"%s\" of unknown kind \"%s\"; "
 						"it was left alone", o->kind, o->name, o->kind);

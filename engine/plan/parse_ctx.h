@@ -88,9 +88,9 @@ void f_event_globs(struct parse_ctx *, const struct field *, yaml_node_t *, void
 void f_cutover_steps(struct parse_ctx *, const struct field *, yaml_node_t *, void *, const char *);
 void f_lua_hooks(struct parse_ctx *, const struct field *, yaml_node_t *, void *, const char *);
 void f_notify(struct parse_ctx *, const struct field *, yaml_node_t *, void *, const char *);
+void f_owners(struct parse_ctx *, const struct field *, yaml_node_t *, void *, const char *);
 
 /* Absolute form of a path relative to the plan file's directory (new string). */
 char *plan_resolve_path(const struct plan *plan, const char *path);
-void strlist_free(struct strlist *l);
 
 #endif

@@ -25,6 +25,10 @@ enum approval_mode { APPROVAL_MANUAL, APPROVAL_AUTO };
 enum cleanup_when { CLEANUP_AFTER_CUTOVER, CLEANUP_MANUAL };
 enum verify_level { VERIFY_SCHEMA, VERIFY_COUNT, VERIFY_CHECKSUM };
 enum notify_kind { NOTIFY_SLACK, NOTIFY_WEBHOOK };
+/* schema.owners, schema.privileges, schema.roles (README "Owners, privileges and roles"). */
+enum owners_mode { OWNERS_KEEP, OWNERS_TARGET_ROLE, OWNERS_MAP };
+enum privileges_mode { PRIVILEGES_KEEP, PRIVILEGES_DROP };
+enum roles_mode { ROLES_REQUIRE, ROLES_CREATE_MISSING, ROLES_IGNORE };
 
 enum cutover_kind {
 	CUTOVER_LUA,
@@ -43,6 +47,11 @@ struct cutover_step {
 	int64_t timeout_ms;         /* CUTOVER_WAIT_FOR_CATCHUP */
 	int64_t margin;             /* CUTOVER_SYNC_SEQUENCES */
 	enum verify_level level;    /* CUTOVER_VERIFY */
+};
+
+/* One entry of schema.owners.map: a source role and the target role that takes its place. */
+struct role_pair {
+	char *source, *target;
 };
 
 struct lua_hook {
@@ -72,6 +81,14 @@ struct plan {
 		struct strlist include_tables, exclude_tables;
 		struct strlist exclude_table_data, exclude_extensions;
 	} filters;
+
+	struct {
+		enum owners_mode owners;
+		struct role_pair *map;              /* OWNERS_MAP: owned, nmap entries */
+		size_t nmap;
+		enum privileges_mode privileges;
+		enum roles_mode roles;
+	} schema;
 
 	struct {
 		int table_jobs, index_jobs;
@@ -120,8 +137,14 @@ struct plan {
  */
 struct plan *plan_load(const char *path, struct diag_list *diags);
 void plan_free(struct plan *plan);
+void strlist_free(struct strlist *l);
 
 const char *cutover_kind_name(enum cutover_kind kind);
 const char *verify_level_name(enum verify_level level);
+/*
+ * The target role that stands for source role src under schema.owners.map:
+ * the mapped name, or src itself when the map does not name it.
+ */
+const char *plan_map_role(const struct plan *plan, const char *src);
 
 #endif

@@ -40,6 +40,11 @@ plan_free(struct plan *p)
 	if (!p)
 		return;
 	free_filters(p);
+	for (size_t i = 0; i < p->schema.nmap; i++) {
+		free(p->schema.map[i].source);
+		free(p->schema.map[i].target);
+	}
+	free(p->schema.map);
 	for (size_t i = 0; i < p->cutover.nsteps; i++) {
 		free(p->cutover.steps[i].lua_file);
 		strlist_free(&p->cutover.steps[i].roles);

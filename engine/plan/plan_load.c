@@ -47,11 +47,15 @@ static const char *const ri_modes[] = {"fail", "full"};
 static const char *const approvals[] = {"manual", "auto"};
 static const char *const cleanup_whens[] = {"after_cutover", "manual"};
 static const char *const ddl_modes[] = {"stop"};
+static const char *const privileges_modes[] = {"keep", "drop"};
+static const char *const roles_modes[] = {"require", "create_missing", "ignore"};
 static const struct enum_def copy_format_enum = {copy_formats, 2};
 static const struct enum_def ri_enum = {ri_modes, 2};
 static const struct enum_def approval_enum = {approvals, 2};
 static const struct enum_def cleanup_when_enum = {cleanup_whens, 2};
 static const struct enum_def ddl_enum = {ddl_modes, 1};
+static const struct enum_def privileges_enum = {privileges_modes, 2};
+static const struct enum_def roles_enum = {roles_modes, 3};
 
 /*
  * cdc.ddl: "replicate" (DDL applied on the target in commit order) is the
@@ -86,6 +90,11 @@ static const struct field filter_fields[] = {
 	{"exclude_tables", f_table_globs, PF(filters.exclude_tables), NULL, false},
 	{"exclude_table_data", f_table_globs, PF(filters.exclude_table_data), NULL, false},
 	{"exclude_extensions", f_schema_globs, PF(filters.exclude_extensions), NULL, false},
+};
+static const struct field schema_fields[] = {
+	{"owners", f_owners, PF(schema.owners), NULL, false},
+	{"privileges", f_enum, PF(schema.privileges), &privileges_enum, false},
+	{"roles", f_enum, PF(schema.roles), &roles_enum, false},
 };
 static const struct field copy_fields[] = {
 	{"table_jobs", f_int, PF(copy.table_jobs), &jobs_range, false},
@@ -126,6 +135,7 @@ static const struct field hooks_fields[] = {
 static const struct section source_sec = {source_fields, N(source_fields)};
 static const struct section target_sec = {target_fields, N(target_fields)};
 static const struct section filter_sec = {filter_fields, N(filter_fields)};
+static const struct section schema_sec = {schema_fields, N(schema_fields)};
 static const struct section copy_sec = {copy_fields, N(copy_fields)};
 static const struct section cdc_sec = {cdc_fields, N(cdc_fields)};
 static const struct section cutover_sec = {cutover_fields, N(cutover_fields)};
@@ -138,6 +148,7 @@ static const struct field top_fields[] = {
 	{"source", f_section, 0, &source_sec, true},
 	{"target", f_section, 0, &target_sec, true},
 	{"filters", f_section, 0, &filter_sec, false},
+	{"schema", f_section, 0, &schema_sec, false},
 	{"copy", f_section, 0, &copy_sec, false},
 	{"cdc", f_section, 0, &cdc_sec, false},
 	{"cutover", f_section, 0, &cutover_sec, false},
@@ -150,6 +161,9 @@ static const struct section top_sec = {top_fields, N(top_fields)};
 static void
 plan_defaults(struct plan *p)
 {
+	p->schema.owners = OWNERS_KEEP;
+	p->schema.privileges = PRIVILEGES_KEEP;
+	p->schema.roles = ROLES_REQUIRE;
 	p->copy.table_jobs = 4;
 	p->copy.index_jobs = 4;
 	p->copy.split_tables_larger_than = INT64_C(10) * 1024 * 1024 * 1024;

@@ -1,166 +1,204 @@
 /*
- * Roles the restored schema names (DESIGN.md §4c): a policy TO a role that
- * does not exist on the target fails CREATE POLICY in schema.post, after
- * the target has been written, so preflight looks for them first. Owners
- * and GRANTs are named too, but only for the operator's information: the
- * schema is restored with --no-owner --no-privileges, so every object
- * belongs to the target role and no GRANT needs its grantee.
+ * Roles the restored schema names on the target (DESIGN.md §4c, README
+ * "Owners, privileges and roles"). target_roles: the roles policies apply
+ * to (CREATE POLICY in schema.post fails on a missing one, after the
+ * target was written). owner_roles: the owners and grantees, through
+ * schema.owners and schema.privileges; what a missing one does is
+ * schema.roles' to say. owner_membership: a login that is not a superuser
+ * can give an object only to a role it is a member of, and must keep the
+ * owner's rights (INHERIT) to copy, index and replay into it.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pg/conn.h"
+#include "pg/roles_needed.h"
 #include "preflight/preflight_int.h"
 #include "util/xalloc.h"
 
-/* Runs sql with the catalog's table oids as $1 (an oid[]). */
-static PGresult *
-query_tables(struct pf_ctx *c, const char *sql)
+static const char login_sql[] =
+	"SELECT rolsuper OR rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user";
+
+static const char member_sql[] =
+	"SELECT r.rolsuper, pg_catalog.pg_has_role(current_user, r.oid, 'USAGE')"
+	" FROM pg_catalog.pg_roles r WHERE r.rolname = $1";
+
+/* Lists the missing roles of rn that policies name (policies) or the others, and the CREATE ROLEs. */
+static size_t
+list_missing(struct pf_ctx *c, const struct roles_needed *rn, bool policies, struct buf *obs,
+			 struct buf *create)
 {
-	char *oids = pf_table_oids(c->cat, NULL);
-	const char *params[1] = {oids};
-	PGresult *res = pf_query(c->src, sql, 1, params);
+	size_t n = 0, k = 0;
 
-	free(oids);
-	return res;
-}
-
-/* The roles (other than PUBLIC) that policies on the catalog's tables apply to. */
-static const char policy_roles_sql[] =
-	"SELECT r.rolname, min(n.nspname || '.' || c.relname || ' policy ' || p.polname)"
-	" FROM pg_catalog.pg_policy p"
-	" JOIN pg_catalog.pg_class c ON c.oid = p.polrelid"
-	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-	" CROSS JOIN LATERAL unnest(p.polroles) AS pr(roleid)"
-	" JOIN pg_catalog.pg_roles r ON r.oid = pr.roleid"
-	" WHERE p.polrelid = ANY ($1::pg_catalog.oid[])"
-	" GROUP BY r.rolname ORDER BY r.rolname";
-
-/* The owners of the catalog's tables and the roles their GRANTs name. */
-static const char acl_roles_sql[] =
-	"SELECT r.rolname, (array_agg(x.what ORDER BY x.ord, x.what))[1] FROM ("
-	"  SELECT c.relowner AS roleid, 0 AS ord, 'owner of ' || n.nspname || '.' || c.relname AS what"
-	"  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-	"  WHERE c.oid = ANY ($1::pg_catalog.oid[])"
-	"  UNION ALL"
-	"  SELECT a.grantee, 1, 'a GRANT on ' || n.nspname || '.' || c.relname"
-	"  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-	"  CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS a"
-	"  WHERE c.oid = ANY ($1::pg_catalog.oid[])) x"
-	" JOIN pg_catalog.pg_roles r ON r.oid = x.roleid"
-	" GROUP BY r.rolname ORDER BY r.rolname";
-
-/* 1 when the role exists on the target, 0 when not, -1 when the query failed. */
-static int
-target_has_role(PGconn *dst, const char *role)
-{
-	const char *params[1] = {role};
-	PGresult *res = pf_query(dst, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles"
-							 " WHERE rolname = $1)", 1, params);
-	int found;
-
-	if (!res)
-		return -1;
-	found = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	return found;
-}
-
-/* Fills obs and create from the rows of res whose role the target lacks; -1 on a failed query. */
-static long
-list_missing(struct pf_ctx *c, const PGresult *res, struct buf *obs, struct buf *create)
-{
-	int n = PQntuples(res);
-	bool *lacks = xcalloc((size_t) n + 1, sizeof(bool));
-	size_t missing = 0, k = 0;
-
-	for (int r = 0; r < n; r++) {
-		int has = target_has_role(c->dst, PQgetvalue(res, r, 0));
-
-		if (has < 0) {
-			free(lacks);
-			return -1;
-		}
-		lacks[r] = !has;
-		missing += lacks[r];
-	}
-	for (int r = 0; r < n; r++) {
+	for (size_t i = 0; i < rn->n; i++)
+		n += !rn->roles[i].on_target && rn->roles[i].policy_only == policies;
+	for (size_t i = 0; i < rn->n; i++) {
+		const struct needed_role *r = &rn->roles[i];
 		char *q, *item;
 
-		if (!lacks[r])
+		if (r->on_target || r->policy_only != policies)
 			continue;
-		q = pg_quote_ident(c->dst, PQgetvalue(res, r, 0));
-		item = xasprintf("%s (named by %s)", q, PQgetvalue(res, r, 1));
-		pf_list_append(obs, k++, missing, item);
+		q = pg_quote_ident(c->dst, r->target);
+		item = xasprintf("%s (named by %s)", q, r->named_by);
+		pf_list_append(obs, k++, n, item);
 		buf_printf(create, "CREATE ROLE %s NOLOGIN; ", q);
 		free(item);
 		free(q);
 	}
-	free(lacks);
-	return (long) missing;
+	return n;
 }
 
-void
-pf_check_target_roles(struct pf_ctx *c)
+/* 1 when the target login may create roles, 0 when not, -1 when the query failed. */
+static int
+login_creates_roles(struct pf_ctx *c)
 {
-	PGresult *res = query_tables(c, policy_roles_sql);
-	struct buf obs, create;
-	long missing;
+	PGresult *res = pf_query(c->dst, login_sql, 0, NULL);
+	int yes = res && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0)[0] == 't' : -1;
 
-	if (!res) {
-		pf_query_failed(c, "target_roles", c->src, NULL);
-		return;
-	}
-	buf_init(&obs);
-	buf_init(&create);
-	buf_puts(&obs, "missing on the target: ");
-	buf_puts(&create, "on the target, as a role with CREATEROLE: ");
-	missing = list_missing(c, res, &obs, &create);
-	if (missing < 0) {
-		pf_query_failed(c, "target_roles", c->dst, NULL);
-	} else if (missing == 0) {
-		pf_add_owned(c, "target_roles", CHECK_PASS,
-					 xasprintf("the %d role(s) policies name exist on the target", PQntuples(res)),
-					 NULL);
-	} else {
-		buf_puts(&create, "or leave their tables out with filters");
-		pf_add_owned(c, "target_roles", CHECK_FAIL, buf_steal(&obs), create.data);
-	}
 	PQclear(res);
-	buf_free(&obs);
-	buf_free(&create);
+	return yes;
 }
 
-/*
- * Owners and GRANTs are not restored, so the roles they name are not needed:
- * the check names those missing on the target so the operator knows what
- * the target will not have, and never fails.
- */
-void
-pf_check_acl_roles(struct pf_ctx *c)
+/* Under create_missing: PASS naming what apply creates, or FAIL when the login cannot. */
+static void
+report_created(struct pf_ctx *c, const char *name, size_t missing, struct buf *obs)
 {
-	PGresult *res = query_tables(c, acl_roles_sql);
-	struct buf obs, create;
-	long missing;
+	int can = login_creates_roles(c);
+	char *login = pf_quoted_role(c->dst);
+	char *hint = xasprintf("ALTER ROLE %s CREATEROLE; (on the target, as a superuser or the "
+						   "provider's admin role), or create the roles yourself", login);
 
-	if (!res) {
-		pf_query_failed(c, "owner_roles", c->src, NULL);
-		return;
-	}
-	buf_init(&obs);
-	buf_init(&create);
-	buf_puts(&obs, "not needed (restored with --no-owner --no-privileges: every object belongs to"
-			 " the target role, without the source's GRANTs); missing on the target: ");
-	missing = list_missing(c, res, &obs, &create);
-	if (missing < 0)
-		pf_query_failed(c, "owner_roles", c->dst, NULL);
-	else if (missing == 0)
-		pf_add_owned(c, "owner_roles", CHECK_PASS,
-					 xasprintf("not needed (restored with --no-owner --no-privileges); the %d role(s)"
-							   " owners and GRANTs name exist on the target", PQntuples(res)), NULL);
+	if (can < 0)
+		pf_query_failed(c, name, c->dst, NULL);
+	else if (can)
+		pf_add_owned(c, name, CHECK_PASS,
+					 xasprintf("%zu role(s) to create (schema.roles: create_missing, no password): %s",
+							   missing, obs->data), NULL);
 	else
-		pf_add_owned(c, "owner_roles", CHECK_PASS, buf_steal(&obs), NULL);
-	PQclear(res);
+		pf_add_owned(c, name, CHECK_FAIL,
+					 xasprintf("schema.roles: create_missing, but the target login may not create "
+							   "roles; missing: %s", obs->data), hint);
+	free(hint);
+	free(login);
+}
+
+static void
+report_missing(struct pf_ctx *c, const struct roles_needed *rn, bool policies, const char *name)
+{
+	const struct plan *p = c->plan;
+	struct buf obs, create;
+	size_t missing;
+
+	buf_init(&obs);
+	buf_init(&create);
+	buf_puts(&create, "on the target, as a role with CREATEROLE: ");
+	missing = list_missing(c, rn, policies, &obs, &create);
+	if (missing == 0)
+		pf_add(c, name, CHECK_PASS, policies ? "the roles policies name exist on the target"
+			   : "the owners and grantees the schema keeps exist on the target", NULL);
+	else if (p->schema.roles == ROLES_CREATE_MISSING)
+		report_created(c, name, missing, &obs);
+	else if (p->schema.roles == ROLES_IGNORE && !policies)
+		pf_add_owned(c, name, CHECK_WARN,
+					 xasprintf("schema.roles: ignore: the objects of these roles will belong to the "
+							   "target login and their grants are dropped: %s", obs.data),
+					 "create the roles on the target, or map them with schema.owners.map, to keep "
+					 "them");
+	else {
+		buf_puts(&create, policies ? "or set schema.roles: create_missing, or leave their tables "
+				 "out with filters" : "or set schema.roles: create_missing (or ignore), or map them "
+				 "with schema.owners.map");
+		pf_add_owned(c, name, CHECK_FAIL, xasprintf("missing on the target: %s", obs.data),
+					 create.data);
+	}
 	buf_free(&obs);
 	buf_free(&create);
+}
+
+/* Appends role to fail (and its GRANT to fix) when the login lacks its rights; false on a failed query. */
+static bool
+check_member(struct pf_ctx *c, const struct needed_role *r, struct buf *fail, struct buf *fix,
+			 struct buf *super, size_t *nfail)
+{
+	const char *params[1] = {r->target};
+	PGresult *res = pf_query(c->dst, member_sql, 1, params);
+	char *q;
+
+	if (!res)
+		return false;
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 1)[0] != 't') {
+		q = pg_quote_ident(c->dst, r->target);
+		buf_printf(fail, "%s%s (%s)", (*nfail)++ ? ", " : "", q, r->named_by);
+		if (PQgetvalue(res, 0, 0)[0] == 't')
+			buf_printf(super, "%s%s", super->len ? ", " : "", q);
+		else
+			buf_printf(fix, "%s%s", fix->len ? ", " : "", q);
+		free(q);
+	}
+	PQclear(res);
+	return true;
+}
+
+static void
+check_membership(struct pf_ctx *c, const struct roles_needed *rn)
+{
+	struct buf fail, fix, super, hint;
+	size_t nfail = 0;
+	bool ok = true;
+	char *login;
+
+	buf_init(&fail);
+	buf_init(&fix);
+	buf_init(&super);
+	for (size_t i = 0; ok && i < rn->n; i++)
+		if (rn->roles[i].owns && rn->roles[i].on_target)
+			ok = check_member(c, &rn->roles[i], &fail, &fix, &super, &nfail);
+	login = pf_quoted_role(c->dst);
+	buf_init(&hint);
+	if (fix.len)
+		buf_printf(&hint, "GRANT %s TO %s; (on the target, as a role with CREATEROLE) ", fix.data,
+				   login);
+	if (super.len)
+		buf_printf(&hint, "%s is a superuser: only a superuser can give it objects; use "
+				   "schema.owners.map or target_role", super.data);
+	if (!ok)
+		pf_query_failed(c, "owner_membership", c->dst, NULL);
+	else if (nfail)
+		pf_add_owned(c, "owner_membership", CHECK_FAIL,
+					 xasprintf("%s may not give objects to (or use the rights of) %s", login,
+							   fail.data), hint.data);
+	else
+		pf_add(c, "owner_membership", CHECK_PASS, c->plan->schema.owners == OWNERS_TARGET_ROLE
+			   ? "every object will belong to the target login (schema.owners: target_role)"
+			   : "the target login is a member of every owner role the target has", NULL);
+	free(login);
+	buf_free(&fail);
+	buf_free(&fix);
+	buf_free(&super);
+	buf_free(&hint);
+}
+
+void
+pf_checks_roles(struct pf_ctx *c)
+{
+	struct privs pv = {0};
+	struct roles_needed rn = {0};
+	struct pgs_error err;
+
+	if (!c->dst) {
+		pf_no_target(c, "target_roles");
+		return;
+	}
+	pgs_error_clear(&err);
+	if (!privs_load(c->src, c->cat, &pv, &err) ||
+		!roles_needed_load(c->src, c->dst, c->plan, c->cat, &pv, &rn, &err)) {
+		pf_add(c, "target_roles", CHECK_WARN, err.message, NULL);
+		privs_free(&pv);
+		return;
+	}
+	report_missing(c, &rn, true, "target_roles");
+	report_missing(c, &rn, false, "owner_roles");
+	check_membership(c, &rn);
+	roles_needed_free(&rn);
+	privs_free(&pv);
 }

@@ -287,6 +287,5 @@ pf_checks_target_privileges(struct pf_ctx *c)
 	check_existing_tables(c, qrole);
 	check_extensions_create(c, qrole);
 	free(qrole);
-	pf_check_target_roles(c);
-	pf_check_acl_roles(c);
+	pf_checks_roles(c);
 }

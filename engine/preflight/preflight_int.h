@@ -87,8 +87,8 @@ void pf_checks_server(struct pf_ctx *c);
 void pf_checks_replication(struct pf_ctx *c);
 void pf_checks_privileges(struct pf_ctx *c);
 void pf_checks_target_privileges(struct pf_ctx *c);
-void pf_check_target_roles(struct pf_ctx *c);
-void pf_check_acl_roles(struct pf_ctx *c);
+/* target_roles, owner_roles, owner_membership (checks_roles.c). */
+void pf_checks_roles(struct pf_ctx *c);
 void pf_checks_row_security(struct pf_ctx *c);
 void pf_checks_tables(struct pf_ctx *c);
 void pf_checks_globals(struct pf_ctx *c);

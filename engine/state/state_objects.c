@@ -8,12 +8,15 @@
 #include "state/state_int.h"
 #include "util/xalloc.h"
 
-/* Dependents first: relations before the extensions and schemas that hold them. */
+/*
+ * Dependents first: relations before the extensions and schemas that hold
+ * them, and roles last, once nothing of the plan's is theirs any more.
+ */
 static const char objects_sql[] =
 	"SELECT kind, schema_name, object_name FROM pgshift.created_objects WHERE plan = $1"
 	" ORDER BY CASE kind WHEN 'materialized view' THEN 0 WHEN 'view' THEN 1"
 	" WHEN 'table' THEN 2 WHEN 'sequence' THEN 3 WHEN 'extension' THEN 5"
-	" WHEN 'schema' THEN 6 ELSE 4 END, schema_name, object_name";
+	" WHEN 'schema' THEN 6 WHEN 'role' THEN 7 ELSE 4 END, schema_name, object_name";
 
 static bool
 read_objects(PGconn *conn, const char *plan, bool *has_run, struct created_object **objs,

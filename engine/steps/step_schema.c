@@ -13,6 +13,10 @@
  * (REFRESH, from the data section; table rows come from the copy steps).
  * With CDC, the triggers and rules that would fire during replay are then
  * disabled until the cutover (held_triggers.c).
+ *
+ * Owners and grants: schema.pre first creates the roles the plan lets it
+ * create (schema_roles.c); schema.post, once every object exists, sets the
+ * owners and ACLs the plan keeps or maps (schema_privs.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -319,8 +323,9 @@ schema_pre(struct schema_job *j, struct pgs_error *err)
 	if (done || j->run->cat->nschemas == 0)
 		return true;
 	if (j->missing)
-		return restore_new_tables(j, err);
-	ok = run_dump(j, sections, false, err) &&
+		return schema_roles_create(j->run, j->src, j->tgt, err) && restore_new_tables(j, err);
+	ok = schema_roles_create(j->run, j->src, j->tgt, err) &&
+		run_dump(j, sections, false, err) &&
 		select_pre_entries(j, &schemas, err) &&
 		name_set_query(&exts, j->tgt, target_extensions_sql, err) &&
 		run_restore(j, false, err) &&
@@ -543,6 +548,7 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 			keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
 	name_set_free(&con_oids);
 	return ok && run_restore(j, true, err) && replica_identities(j, err) &&
+		schema_privs_apply(j->run, j->src, j->tgt, err) &&
 		(!j->run->plan->cdc.enabled || held_triggers_disable(j->tgt, j->run->plan->name, err));
 }
 

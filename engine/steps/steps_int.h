@@ -54,6 +54,14 @@ bool dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
 /* Adds the options every pg_restore of pgshift takes, connected to the target. */
 bool restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_error *err);
 
+/*
+ * schema.roles: create_missing: creates on tgt the roles the schema names
+ * that it lacks (schema_roles.c); a no-op under the other modes.
+ */
+bool schema_roles_create(struct run *run, PGconn *src, PGconn *tgt, struct pgs_error *err);
+/* Sets the source's owners and ACLs, mapped by the plan, on the restored objects (schema_privs.c). */
+bool schema_privs_apply(struct run *run, PGconn *src, PGconn *tgt, struct pgs_error *err);
+
 /* run->workdir/name, creating workdir when missing; NULL with err when impossible. */
 char *work_file(struct run *run, const char *name, struct pgs_error *err);
 

@@ -235,7 +235,9 @@ dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
 /*
  * --no-owner --no-privileges: objects belong to the role pgshift connects as,
  * so a target role that is not a superuser (the usual case on managed
- * services) can restore; owners and grants are the operator's to set.
+ * services) can restore, copy and index; schema.post then sets the owners
+ * and grants the plan's schema keys keep (schema_privs.c), from the catalog
+ * rather than from pg_dump's text, so roles can be mapped.
  * --no-tablespaces: the target's storage layout is its own.
  */
 bool

@@ -66,6 +66,9 @@ bool verify_plan(const struct plan *plan, const struct catalog *cat, enum verify
 /* The parts of verify_plan, one file each. */
 bool verify_schema(const struct plan *plan, const struct catalog *cat, PGconn *dst,
 				   struct verify_report *r, struct pgs_error *err);
+/* Owners and ACLs, when the plan keeps them (verify_privs.c). */
+bool verify_privs(const struct plan *plan, const struct catalog *cat, PGconn *src, PGconn *dst,
+				  struct verify_report *r, struct pgs_error *err);
 bool verify_counts(const struct catalog *cat, PGconn *src, PGconn *dst, struct verify_report *r,
 				   struct pgs_error *err);
 bool verify_sequences(const struct catalog *cat, PGconn *src, PGconn *dst,

@@ -26,7 +26,8 @@ verify_plan(const struct plan *plan, const struct catalog *cat, enum verify_leve
 {
 	PGconn *src = verify_connect(plan->source_uri, "source", err);
 	PGconn *dst = src ? verify_connect(plan->target_uri, "target", err) : NULL;
-	bool ok = dst && verify_schema(plan, cat, dst, r, err);
+	bool ok = dst && verify_schema(plan, cat, dst, r, err) &&
+		verify_privs(plan, cat, src, dst, r, err);
 
 	if (ok && level == VERIFY_COUNT)
 		ok = verify_counts(cat, src, dst, r, err);

@@ -54,6 +54,9 @@ source:
   uri: \${SOURCE_URI}
 target:
   uri: \${TARGET_URI}
+# the grants to app (a role only the source has) are not this test's subject
+schema:
+  privileges: drop
 copy:
   table_jobs: 2
   index_jobs: 2

@@ -33,6 +33,8 @@ static const char plan_fmt[] =
 	"name: ddl_test\n"
 	"source: { uri: \"${SOURCE_URI}\" }\n"
 	"target: { uri: \"%s\" }\n"
+	/* the source's objects belong to its superuser, which a non-superuser cannot give them to */
+	"schema: { owners: target_role }\n"
 	"filters:\n"
 	"  exclude_schemas: [scratch]\n"
 	"  exclude_tables: [\"app.tmp_*\"]\n"

@@ -318,7 +318,8 @@ scenario_clean(void)
 		{"session_replication_role", CHECK_PASS, "\"postgres\" may set session_replication_role"},
 		{"target_tables_writable", CHECK_PASS, NULL},
 		{"target_roles", CHECK_PASS, NULL},
-		{"owner_roles", CHECK_PASS, NULL},
+		{"owner_roles", CHECK_PASS, "the owners and grantees the schema keeps exist on the target"},
+		{"owner_membership", CHECK_PASS, "the target login is a member of every owner role the target has"},
 		{"source_row_security", CHECK_PASS, NULL},
 		{"target_row_security", CHECK_PASS, NULL},
 		{"target_extensions_create", CHECK_PASS, NULL},
@@ -333,7 +334,7 @@ scenario_clean(void)
 	run(su, tu, plan, cat, false, &r, "clean");
 	print_report(&r);
 	expect_checks(&r, e, sizeof(e) / sizeof(e[0]), "clean");
-	is_int(r.nchecks, 36, "clean: 36 checks (no fence_writes, no large objects: none of their checks)");
+	is_int(r.nchecks, 37, "clean: 37 checks (no fence_writes, no large objects: none of their checks)");
 	is_int(r.nparams, 0, "clean: no parameter differs");
 	ok(ends_with(preflight_find(&r, "pg_dump")->observed, "pg_dump 15"), "clean: pg_dump 15 found");
 	/* free space is read only where the target's data directory is ours to stat */

@@ -164,6 +164,32 @@ static const struct invalid_case cases[] = {
 	{"verify level of three choices", BASE "cutover:\n  steps:\n    - verify: {level: full}\n", 1, {
 		{E, 7, 23, "cutover.steps[1].level: unknown value \"full\" (expected schema, count or checksum)"}}},
 
+	/* schema: owners, privileges, roles */
+	{"owners of an unknown word", BASE "schema: {owners: kep}\n", 1, {
+		{E, 5, 18, "schema.owners: unknown value \"kep\"; did you mean \"keep\"? (expected keep or target_role)"}}},
+	{"owners as a list", BASE "schema: {owners: [keep]}\n", 1, {
+		{E, 5, 18, "schema.owners: expected keep, target_role or {map: {SOURCE_ROLE: TARGET_ROLE}}"}}},
+	{"owners mapping without map", BASE "schema: {owners: {rename: {a: b}}}\n", 1, {
+		{E, 5, 18, "schema.owners: expected keep, target_role or {map: {SOURCE_ROLE: TARGET_ROLE}}"}}},
+	{"owners map of a list", BASE "schema: {owners: {map: [a, b]}}\n", 1, {
+		{E, 5, 24, "schema.owners.map: expected a mapping of source role: target role, found a list"}}},
+	{"owners map empty", BASE "schema: {owners: {map: {}}}\n", 1, {
+		{E, 5, 24, "schema.owners.map: the map is empty; use owners: keep to keep the source's owners"}}},
+	{"owners map to an empty role", BASE "schema:\n  owners:\n    map:\n      app: \"\"\n", 1, {
+		{E, 8, 12, "schema.owners.map: \"\" is not a role name (1 to 63 bytes)"}}},
+	{"owners map of a role twice", BASE "schema:\n  owners:\n    map:\n      app: a\n      app: b\n", 1, {
+		{E, 9, 7, "schema.owners.map: role \"app\" is mapped twice"}}},
+	{"owners map to a list", BASE "schema: {owners: {map: {app: [a]}}}\n", 1, {
+		{E, 5, 30, "schema.owners.map: expected a single value, found a list"}}},
+	{"privileges of an unknown word", BASE "schema: {privileges: grant}\n", 1, {
+		{E, 5, 22, "schema.privileges: unknown value \"grant\" (expected keep or drop)"}}},
+	{"roles near miss", BASE "schema: {roles: create}\n", 1, {
+		{E, 5, 17, "schema.roles: unknown value \"create\" (expected require, create_missing or ignore)"}}},
+	{"roles as a list", BASE "schema: {roles: [require]}\n", 1, {
+		{E, 5, 17, "schema.roles: expected a single value, found a list"}}},
+	{"unknown key in schema", BASE "schema: {owner: keep}\n", 1, {
+		{E, 5, 10, "unknown key \"owner\" in schema; did you mean \"owners\"?"}}},
+
 	/* globs */
 	{"table glob without a dot", BASE "filters: {exclude_tables: [sessions]}\n", 1, {
 		{E, 5, 28, "filters.exclude_tables: bad pattern \"sessions\": "

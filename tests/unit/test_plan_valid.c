@@ -246,6 +246,10 @@ test_minimal_defaults(void)
 	is_int(p->cdc.max_lag_ms, 1000, "default max_lag 1000 ms");
 	is_int(p->cdc.ddl, DDL_STOP, "default cdc.ddl stop");
 	is_int(p->cdc.reconnect_for_ms, 10 * 60 * 1000, "default reconnect_for 10m");
+	is_int(p->schema.owners, OWNERS_KEEP, "default schema.owners keep");
+	is_int(p->schema.privileges, PRIVILEGES_KEEP, "default schema.privileges keep");
+	is_int(p->schema.roles, ROLES_REQUIRE, "default schema.roles require");
+	is_int(p->schema.nmap, 0, "no owner map");
 	is_int(p->cutover.approval, APPROVAL_MANUAL, "default approval manual");
 	is_steps(p, "wait_for_catchup sync_sequences verify", "default cutover steps");
 	if (p->cutover.nsteps == 3) {
@@ -301,6 +305,36 @@ test_cdc_disabled_steps(void)
 		   "a warning at the step");
 		is_str(dl.items[0].message, "cutover.steps[1]: fence_writes without CDC only makes the "
 			   "source read-only after the copy", "fence_writes warning text");
+	}
+	plan_free(p);
+	diag_free(&dl);
+}
+
+/* Every form of schema.owners, privileges and roles. */
+static void
+test_schema_keys(void)
+{
+	struct diag_list dl;
+	struct plan *p = load(MINIMAL "schema: {owners: target_role, privileges: drop, roles: ignore}\n", &dl);
+
+	ok(p != NULL, "owners target_role, privileges drop, roles ignore are valid");
+	if (p) {
+		is_int(p->schema.owners, OWNERS_TARGET_ROLE, "owners target_role");
+		is_int(p->schema.privileges, PRIVILEGES_DROP, "privileges drop");
+		is_int(p->schema.roles, ROLES_IGNORE, "roles ignore");
+	}
+	plan_free(p);
+	diag_free(&dl);
+
+	p = load(MINIMAL "schema:\n  roles: create_missing\n  owners:\n    map: {app: app_v2, \"Odd Role\": \"${MAP_TO:-tgt}\"}\n", &dl);
+	ok(p != NULL, "owners map is valid");
+	if (p) {
+		is_int(p->schema.owners, OWNERS_MAP, "owners map");
+		is_int(p->schema.roles, ROLES_CREATE_MISSING, "roles create_missing");
+		is_int(p->schema.nmap, 2, "two mapped roles");
+		is_str(plan_map_role(p, "app"), "app_v2", "app maps to app_v2");
+		is_str(plan_map_role(p, "Odd Role"), "tgt", "a quoted role name, mapped through ${VAR:-default}");
+		is_str(plan_map_role(p, "other"), "other", "a role the map does not name keeps its name");
 	}
 	plan_free(p);
 	diag_free(&dl);
@@ -433,6 +467,7 @@ main(void)
 	test_design_example();
 	test_minimal_defaults();
 	test_cdc_disabled_steps();
+	test_schema_keys();
 	test_expansion();
 	test_paths();
 	test_password_warnings();
