@@ -34,6 +34,8 @@ sub app_uri { my ($uri) = @_; (my $u = $uri) =~ s{//postgres@}{//app@}; return $
 sub slurp { my ($f) = @_; open(my $fh, '<', $f) or return ''; local $/; return <$fh> // ''; }
 
 psql($src0, "CREATE ROLE app LOGIN");
+# the roles the grants name exist on the target, as an operator creates them first
+psql($tgt0, "CREATE ROLE app NOLOGIN");
 
 my $schema = <<'SQL';
 CREATE TABLE public.big (id int PRIMARY KEY, n int, pad text);
