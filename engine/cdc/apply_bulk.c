@@ -240,7 +240,8 @@ send_chunk(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation
 
 	for (size_t j = 0; j < n; j++) {
 		if (bulk) {
-			snprintf(ordinals + 12 * j, 12, "%zu", j + 1);
+			/* int4 ordinals: a chunk holds far fewer than 2^31 rows */
+			snprintf(ordinals + 12 * j, 12, "%u", (unsigned) (j + 1));
 			types[k] = INT4_OID;
 			values[k++] = ordinals + 12 * j;
 			bulk->ctx[j] = rows[j]->ctx;
