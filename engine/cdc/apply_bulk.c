@@ -22,6 +22,7 @@
 
 #include "cdc/apply_int.h"
 #include "pg/conn.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #define BULK_MAX_ROWS 1000
@@ -149,12 +150,14 @@ key_text(struct buf *out, const struct apply_batch *b, const struct pgo_relation
 	for (uint16_t i = 0; i < s->nkeys; i++) {
 		const struct batch_val *v = &b->vals[row->vals + s->cols[i]];
 
-		buf_printf(out, "%s%.*s%s", i ? ", " : "", (int) (v->len > 64 ? 64 : v->len),
-				   b->data.data + v->off, v->len > 64 ? "..." : "");
+		const char *text = b->data.data + v->off;
+
+		buf_printf(out, "%s%.*s%s", i ? ", " : "", (int) utf8_cut(text, v->len, 64), text,
+				   v->len > 64 ? "..." : "");
 	}
 	buf_putc(out, ')');
 	if (out->len - start > KEY_TEXT_MAX) {
-		out->len = start + KEY_TEXT_MAX;
+		out->len = start + utf8_cut(out->data + start, out->len - start, KEY_TEXT_MAX);
 		out->data[out->len] = '\0';
 	}
 	buf_putc(out, '\0');

@@ -46,6 +46,7 @@
 #include "cdc/apply_int.h"
 #include "pg/conn.h"
 #include "util/buf.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #define KEY_TEXT_MAX 512
@@ -388,13 +389,13 @@ key_text(const struct pgo_relation *rel, const struct pgo_change *c, const char 
 		if (v->kind == PGO_VALUE_NULL)
 			buf_puts(&vals, "NULL");
 		else
-			buf_printf(&vals, "%.*s%s", (int) (v->len > 64 ? 64 : v->len),
+			buf_printf(&vals, "%.*s%s", (int) utf8_cut((const char *) v->data, v->len, 64),
 					   (const char *) v->data, v->len > 64 ? "..." : "");
 	}
 	buf_printf(&names, ")=%s)", vals.data);
 	buf_free(&vals);
 	if (names.len > KEY_TEXT_MAX)
-		names.data[KEY_TEXT_MAX] = '\0';
+		names.data[utf8_cut(names.data, names.len, KEY_TEXT_MAX)] = '\0';
 	return buf_steal(&names);
 }
 

@@ -358,13 +358,19 @@ set_error(struct cdc_receiver *r, const struct pgs_error *err)
 static bool
 read_slot(struct cdc_receiver *r, uint64_t *confirmed, struct pgs_error *err)
 {
+	/* a replication session takes no bound parameters: the name is quoted */
 	char *lit = PQescapeLiteral(r->conn, r->slot, strlen(r->slot));
-	char *sql = xasprintf("SELECT plugin, confirmed_flush_lsn FROM pg_catalog.pg_replication_slots"
-						  " WHERE slot_name = %s AND slot_type = 'logical'", lit ? lit : "NULL");
-	PGresult *res = PQexec(r->conn, sql);
+	char *sql;
+	PGresult *res;
 	bool ok = false;
 
 	*confirmed = 0;
+	if (!lit)
+		return pgs_fail(err, "could not quote replication slot name \"%s\": %s", r->slot,
+						PQerrorMessage(r->conn));
+	sql = xasprintf("SELECT plugin, confirmed_flush_lsn FROM pg_catalog.pg_replication_slots"
+					" WHERE slot_name = %s AND slot_type = 'logical'", lit);
+	res = PQexec(r->conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_fail_result(err, res, "could not read pg_replication_slots");
 	} else if (PQntuples(res) != 1) {
@@ -409,17 +415,23 @@ start_position(struct cdc_receiver *r, uint64_t start_lsn, uint64_t confirmed, u
 	return false;
 }
 
+/* NULL with err filled when a name cannot be quoted (invalid in the connection's encoding). */
 static char *
-start_sql(struct cdc_receiver *r, uint64_t pos)
+start_sql(struct cdc_receiver *r, uint64_t pos, struct pgs_error *err)
 {
 	char *qslot = pg_quote_ident(r->conn, r->slot);
 	/* publication_names is a list of identifiers inside a string literal */
 	char *qpub = pg_quote_ident(r->conn, r->publication);
 	char *lit = PQescapeLiteral(r->conn, qpub, strlen(qpub));
-	char *sql = xasprintf("START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '2', "
-						  "streaming 'on', publication_names %s, binary 'false')",
-						  qslot, (unsigned) (pos >> 32), (unsigned) pos, lit ? lit : "''");
+	char *sql = NULL;
 
+	if (lit)
+		sql = xasprintf("START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '2', "
+						"streaming 'on', publication_names %s, binary 'false')",
+						qslot, (unsigned) (pos >> 32), (unsigned) pos, lit);
+	else
+		pgs_fail(err, "could not quote publication name \"%s\": %s", r->publication,
+				 PQerrorMessage(r->conn));
 	PQfreemem(lit);
 	free(qpub);
 	free(qslot);
@@ -429,11 +441,15 @@ start_sql(struct cdc_receiver *r, uint64_t pos)
 static bool
 start_streaming(struct cdc_receiver *r, uint64_t pos, struct pgs_error *err)
 {
-	char *sql = start_sql(r, pos);
-	PGresult *res = PQexec(r->conn, sql);
-	bool ok = PQresultStatus(res) == PGRES_COPY_BOTH;
+	char *sql = start_sql(r, pos, err);
+	PGresult *res;
+	bool ok;
 	char at[PGO_LSN_TEXT_SIZE];
 
+	if (!sql)
+		return false;
+	res = PQexec(r->conn, sql);
+	ok = PQresultStatus(res) == PGRES_COPY_BOTH;
 	if (!ok) {
 		lsn_text(pos, at);
 		pg_fail_result(err, res, "START_REPLICATION failed");

@@ -134,7 +134,7 @@ spool_list_segments(const char *dir, uint64_t **lsns, size_t *n, struct pgs_erro
 	*n = 0;
 	*lsns = NULL;
 	if (d == NULL)
-		return pgs_fail(err, "could not open spool directory \"%s\": %s", dir, strerror(errno));
+		return pgs_fail(err, "could not open spool directory \"%s\": %m", dir);
 	*lsns = xmalloc(cap * sizeof(**lsns));
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
@@ -155,7 +155,8 @@ spool_list_segments(const char *dir, uint64_t **lsns, size_t *n, struct pgs_erro
 		free(*lsns);
 		*lsns = NULL;
 		*n = 0;
-		return pgs_fail(err, "could not read spool directory \"%s\": %s", dir, strerror(e));
+		errno = e;
+		return pgs_fail(err, "could not read spool directory \"%s\": %m", dir);
 	}
 	closedir(d);
 	qsort(*lsns, *n, sizeof(**lsns), cmp_u64);
@@ -174,7 +175,7 @@ spool_remove_tmp_files(const char *dir, struct pgs_error *err)
 	int removed = 0;
 
 	if (d == NULL) {
-		pgs_fail(err, "could not open spool directory \"%s\": %s", dir, strerror(errno));
+		pgs_fail(err, "could not open spool directory \"%s\": %m", dir);
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -191,7 +192,7 @@ spool_remove_tmp_files(const char *dir, struct pgs_error *err)
 			continue;
 		path = xasprintf("%s/%s", dir, de->d_name);
 		if (unlink(path) != 0 && errno != ENOENT) {
-			pgs_fail(err, "could not remove spool file \"%s\": %s", path, strerror(errno));
+			pgs_fail(err, "could not remove spool file \"%s\": %m", path);
 			free(path);
 			closedir(d);
 			return -1;
@@ -210,12 +211,13 @@ spool_fsync_dir(const char *dir, struct pgs_error *err)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		return pgs_fail(err, "could not open spool directory \"%s\": %s", dir, strerror(errno));
+		return pgs_fail(err, "could not open spool directory \"%s\": %m", dir);
 	if (fsync(fd) != 0) {
 		int e = errno;
 
 		close(fd);
-		return pgs_fail(err, "could not fsync spool directory \"%s\": %s", dir, strerror(e));
+		errno = e;
+		return pgs_fail(err, "could not fsync spool directory \"%s\": %m", dir);
 	}
 	close(fd);
 	return true;

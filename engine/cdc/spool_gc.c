@@ -31,8 +31,7 @@ spool_remove_below(const char *dir, uint64_t applied_lsn, int *removed,
 		if (unlink(path) == 0)
 			count++;
 		else if (errno != ENOENT)
-			okay = pgs_fail(err, "could not remove spool file \"%s\": %s", path,
-							strerror(errno));
+			okay = pgs_fail(err, "could not remove spool file \"%s\": %m", path);
 		free(path);
 	}
 	free(lsns);

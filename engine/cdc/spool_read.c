@@ -36,7 +36,7 @@ spool_open_reader(const char *dir, uint64_t start_lsn, struct spool_reader **rp,
 
 	*rp = NULL;
 	if (stat(dir, &st) != 0)
-		return pgs_fail(err, "could not open spool directory \"%s\": %s", dir, strerror(errno));
+		return pgs_fail(err, "could not open spool directory \"%s\": %m", dir);
 	if (!S_ISDIR(st.st_mode))
 		return pgs_fail(err, "spool directory \"%s\" is not a directory", dir);
 	r = xcalloc(1, sizeof(*r));

@@ -53,8 +53,8 @@ fetch(struct spool_seg *s, uint64_t off, size_t n, const unsigned char **p,
 			continue;
 		if (r < 0) {
 			cache_drop(s);
-			pgs_fail(err, "could not read spool file \"%s\" at offset %" PRIu64 ": %s",
-					 s->path, off + got, strerror(errno));
+			pgs_fail(err, "could not read spool file \"%s\" at offset %" PRIu64 ": %m",
+					 s->path, off + got);
 			return -1;
 		}
 		if (r == 0)
@@ -82,7 +82,7 @@ spool_seg_open(struct spool_seg *s, const char *dir, uint64_t first_lsn, int fla
 	s->path = spool_segment_path(dir, first_lsn);
 	s->fd = open(s->path, flags | O_CLOEXEC);
 	if (s->fd < 0) {
-		pgs_fail(err, "could not open spool file \"%s\": %s", s->path, strerror(errno));
+		pgs_fail(err, "could not open spool file \"%s\": %m", s->path);
 		spool_seg_close(s);
 		return false;
 	}
@@ -154,7 +154,7 @@ spool_seg_next(struct spool_seg *s, uint64_t limit, struct spool_record *rec,
 	int got;
 
 	if (fstat(s->fd, &st) != 0) {
-		pgs_fail(err, "could not stat spool file \"%s\": %s", s->path, strerror(errno));
+		pgs_fail(err, "could not stat spool file \"%s\": %m", s->path);
 		return -1;
 	}
 	end = (uint64_t) st.st_size < limit ? (uint64_t) st.st_size : limit;

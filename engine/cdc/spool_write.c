@@ -105,8 +105,7 @@ mkdir_p(const char *dir, struct pgs_error *err)
 		if (mkdir(path, 0700) == 0)
 			okay = fsync_parent(path, err);
 		else if (errno != EEXIST)
-			okay = pgs_fail(err, "could not create spool directory \"%s\": %s", path,
-							strerror(errno));
+			okay = pgs_fail(err, "could not create spool directory \"%s\": %m", path);
 		if (last)
 			break;
 		*p = '/';
@@ -120,8 +119,7 @@ lock_dir(struct spool_writer *w, struct pgs_error *err)
 {
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd < 0)
-		return pgs_fail(err, "could not open spool directory \"%s\": %s", w->dir,
-						strerror(errno));
+		return pgs_fail(err, "could not open spool directory \"%s\": %m", w->dir);
 	if (flock(w->dirfd, LOCK_EX | LOCK_NB) == 0)
 		return true;
 	if (errno == EWOULDBLOCK) {
@@ -130,7 +128,7 @@ lock_dir(struct spool_writer *w, struct pgs_error *err)
 					   "running this migration?");
 		return false;
 	}
-	return pgs_fail(err, "could not lock spool directory \"%s\": %s", w->dir, strerror(errno));
+	return pgs_fail(err, "could not lock spool directory \"%s\": %m", w->dir);
 }
 
 /* fdatasync of the current segment; afterwards its written bytes survive a crash. */
@@ -143,8 +141,7 @@ sync_segment(struct spool_writer *w, struct pgs_error *err)
 		/* after a failed sync the page cache may have dropped the data:
 		 * only a reopen, which re-reads and checks the file, is safe */
 		w->broken = true;
-		return pgs_fail(err, "could not fdatasync spool file \"%s\": %s", w->path,
-						strerror(errno));
+		return pgs_fail(err, "could not fdatasync spool file \"%s\": %m", w->path);
 	}
 	w->unsynced = false;
 	publish_durable(w);
@@ -164,19 +161,17 @@ repair_tail(struct spool_writer *w, struct spool_seg *s, size_t count, struct pg
 	if (s->torn && fstat(s->fd, &st) == 0 && (uint64_t) st.st_size > s->pos)
 		w->repaired += (uint64_t) st.st_size - s->pos;
 	if (s->torn && ftruncate(s->fd, (off_t) s->pos) != 0)
-		return pgs_fail(err, "could not truncate spool file \"%s\" to %" PRIu64 " bytes: %s",
-						s->path, s->pos, strerror(errno));
+		return pgs_fail(err, "could not truncate spool file \"%s\" to %" PRIu64 " bytes: %m",
+						s->path, s->pos);
 	if (count == 0) {
 		if (unlink(s->path) != 0)
-			return pgs_fail(err, "could not remove empty spool file \"%s\": %s", s->path,
-							strerror(errno));
+			return pgs_fail(err, "could not remove empty spool file \"%s\": %m", s->path);
 		return true;
 	}
 	/* a crashed writer's last writes may be in the page cache only: they are
 	 * about to be reported durable, so make them so */
 	if (fdatasync(s->fd) != 0)
-		return pgs_fail(err, "could not fdatasync spool file \"%s\": %s", s->path,
-						strerror(errno));
+		return pgs_fail(err, "could not fdatasync spool file \"%s\": %m", s->path);
 	return true;
 }
 
@@ -293,8 +288,10 @@ create_segment(struct spool_writer *w, uint64_t lsn, struct pgs_error *err)
 		}
 	}
 	if (what != NULL) {
-		pgs_fail(err, "could not %s spool file \"%s\": %s", what, tmp,
-				 errno ? strerror(errno) : "short write");
+		if (errno)
+			pgs_fail(err, "could not %s spool file \"%s\": %m", what, tmp);
+		else
+			pgs_fail(err, "could not %s spool file \"%s\": short write", what, tmp);
 		if (fd >= 0)
 			close(fd);
 		free(tmp);
@@ -309,8 +306,7 @@ create_segment(struct spool_writer *w, uint64_t lsn, struct pgs_error *err)
 	w->seg_bytes = SPOOL_HEADER_SIZE;
 	if (fsync(w->dirfd) != 0) {
 		w->broken = true;
-		return pgs_fail(err, "could not fsync spool directory \"%s\": %s", w->dir,
-						strerror(errno));
+		return pgs_fail(err, "could not fsync spool directory \"%s\": %m", w->dir);
 	}
 	return true;
 }
@@ -334,7 +330,7 @@ write_pending(struct spool_writer *w, struct pgs_error *err)
 			/* a part may be in the file: a reopen truncates it as a torn tail */
 			w->broken = true;
 			return pgs_fail(err, "could not write to spool file \"%s\" at offset %" PRIu64
-							": %s", w->path, w->seg_bytes + done, strerror(errno));
+							": %m", w->path, w->seg_bytes + done);
 		}
 		done += (size_t) n;
 	}

@@ -1,6 +1,6 @@
 /*
- * pgshift apply PLAN: execute the plan (engine/run/apply.c). Exit 0 done,
- * 1 failed (naming the step and the server's error), 2 a resume refused
+ * pgshift apply PLAN: execute the plan (engine/lifecycle/apply_plan.c). Exit 0
+ * done, 1 failed (naming the step and the server's error), 2 a resume refused
  * because the source has new tables (--replan takes them), 3 bad plan or flags,
  * 4 another apply holds the plan's lock, 130 / 143 stopped by SIGINT / SIGTERM
  * (recorded interrupted; a re-run resumes).
@@ -8,8 +8,8 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "lifecycle/apply_plan.h"
 #include "plan/plan.h"
-#include "run/apply.h"
 #include "run/stop.h"
 #include "util/log.h"
 

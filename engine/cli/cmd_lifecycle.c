@@ -1,11 +1,11 @@
 /*
  * pgshift cleanup PLAN [--unfence] [--restore-identity] and pgshift reset PLAN --yes
- * (engine/run/cleanup.c, reset.c). Exit 0 done, 1 failed, 3 bad plan or
+ * (engine/lifecycle/cleanup.c, reset.c). Exit 0 done, 1 failed, 3 bad plan or
  * reset without --yes, 4 an apply of the plan holds its lock.
  */
 #include "cli/cli.h"
+#include "lifecycle/lifecycle.h"
 #include "plan/plan.h"
-#include "run/lifecycle.h"
 #include "util/log.h"
 
 static int

@@ -28,14 +28,14 @@ write_file_atomically(const char *path, const char *data, size_t len, struct pgs
 		return pgs_fail(err, "path too long: %s", path);
 	f = fopen(tmp, "wb");
 	if (!f)
-		return pgs_fail(err, "could not write \"%s\": %s", tmp, strerror(errno));
+		return pgs_fail(err, "could not write \"%s\": %m", tmp);
 	if (fwrite(data, 1, len, f) != len || fclose(f) != 0) {
 		remove(tmp);
-		return pgs_fail(err, "could not write \"%s\": %s", tmp, strerror(errno));
+		return pgs_fail(err, "could not write \"%s\": %m", tmp);
 	}
 	if (rename(tmp, path) != 0) {
 		remove(tmp);
-		return pgs_fail(err, "could not rename \"%s\" to \"%s\": %s", tmp, path, strerror(errno));
+		return pgs_fail(err, "could not rename \"%s\" to \"%s\": %m", tmp, path);
 	}
 	return true;
 }

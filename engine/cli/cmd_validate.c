@@ -8,8 +8,8 @@
 
 #include "cli/cli.h"
 #include "plan/plan.h"
-#include "plan/units.h"
 #include "util/redact.h"
+#include "util/units.h"
 
 static void
 print_summary(const struct plan *p)

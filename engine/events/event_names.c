@@ -1,6 +1,6 @@
 /* The event catalogue; see event_names.h. */
 #include "events/event_names.h"
-#include "plan/glob.h"
+#include "util/glob.h"
 
 #define STAGE(s) s ".started", s ".finished", s ".failed"
 

@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "plan/plan.h"
 #include "util/error.h"
 
 struct event {
@@ -30,6 +29,8 @@ struct event {
 	int64_t apply_lag_bytes;    /* spooled - applied; -1 when not applicable */
 	double lag_seconds;         /* -1 when not applicable */
 	const char *error;          /* the error message on failure, else NULL */
+	size_t error_values_from;   /* pgs_error.values_from of that error */
+	const char *error_detail;   /* its detail (keys of rows, server DETAIL), else NULL */
 	const char *text;           /* a hook's pgshift.notify(text) (event hook.notify), else NULL */
 };
 
@@ -57,5 +58,8 @@ void event_bus_free(struct event_bus *bus);
 
 /* An event with every optional field unset (rows/bytes/lags -1). */
 struct event event_init(const char *name, const char *plan, const char *run_id, const char *step);
+
+/* The failure's message and detail, for *.failed events; e must outlive ev. */
+void event_set_error(struct event *ev, const struct pgs_error *e);
 
 #endif

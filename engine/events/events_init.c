@@ -15,3 +15,11 @@ event_init(const char *name, const char *plan, const char *run_id, const char *s
 		.rows = -1, .bytes = -1, .lag_bytes = -1, .receive_lag_bytes = -1, .apply_lag_bytes = -1, .lag_seconds = -1,
 	};
 }
+
+void
+event_set_error(struct event *ev, const struct pgs_error *e)
+{
+	ev->error = e->message;
+	ev->error_values_from = e->values_from;
+	ev->error_detail = e->detail[0] ? e->detail : NULL;
+}

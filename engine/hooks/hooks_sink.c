@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "hooks/hooks_int.h"
-#include "plan/glob.h"
+#include "util/glob.h"
 #include "util/xalloc.h"
 
 struct hooks_sink {

@@ -13,8 +13,10 @@
 
 #include "notify/notify.h"
 #include "notify/notify_int.h"
-#include "plan/glob.h"
+#include "util/glob.h"
 #include "util/log.h"
+#include "util/webhook_secret.h"
+#include "util/webhook_url.h"
 #include "util/xalloc.h"
 
 #define QUEUE_MAX 256
@@ -100,13 +102,23 @@ static struct notify_msg *
 render(const struct target *t, const struct event *ev, const char *id)
 {
 	struct notify_msg *m = xcalloc(1, sizeof(*m));
+	struct event pub = *ev;
+	char error[sizeof(((struct pgs_error *) 0)->message)];
 	struct buf b;
 
+	/* row values reach a third party only when the plan says so */
+	if (!t->conf->include_values) {
+		if (ev->error) {
+			pgs_error_public(ev->error, ev->error_values_from, error, sizeof(error));
+			pub.error = error;
+		}
+		pub.error_detail = NULL;
+	}
 	buf_init(&b);
 	if (t->conf->kind == NOTIFY_SLACK)
-		slack_payload(&b, ev);
+		slack_payload(&b, &pub);
 	else
-		webhook_payload(&b, ev);
+		webhook_payload(&b, &pub);
 	m->bodylen = b.len;
 	m->body = buf_steal(&b);
 	m->event = xstrdup(ev->name);
@@ -256,63 +268,6 @@ target_main(void *arg)
 	return NULL;
 }
 
-void
-url_origin(const char *url, char *out, size_t size)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL;
-
-	snprintf(out, size, "(unparsable URL)");
-	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-		if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
-			snprintf(out, size, "%s://%s:%s", scheme, host, port);
-		else
-			snprintf(out, size, "%s://%s", scheme, host);
-	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-}
-
-bool
-notify_url_check(const char *url, const char **why)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL;
-	bool ok = false;
-
-	*why = "not a URL curl can parse";
-	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK) {
-		if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
-			*why = "expected an http:// or https:// URL";
-		else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0])
-			*why = "the URL names no host";
-		else
-			ok = true;
-	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
-	return ok;
-}
-
-bool
-notify_secret_check(const char *secret, const char **why)
-{
-	struct pgs_error err;
-	unsigned char *key = NULL;
-	size_t keylen;
-	bool ok = webhook_key(secret, &key, &keylen, &err);
-
-	free(key);
-	*why = ok ? NULL : "a secret starting with whsec_ must continue in base64";
-	return ok;
-}
-
 static void
 target_free(struct target *t)
 {
@@ -369,11 +324,11 @@ target_init(struct target *t, const struct notify_target *conf, struct pgs_error
 	t->conf = conf;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->wake, NULL);
-	url_origin(conf->url, t->origin, sizeof(t->origin));
+	webhook_url_origin(conf->url, t->origin, sizeof(t->origin));
 	t->http.url = conf->url;
 	t->http.webhook = conf->kind == NOTIFY_WEBHOOK;
 	if (t->http.webhook && conf->secret) {
-		if (!webhook_key(conf->secret, &t->key, &t->http.keylen, err))
+		if (!webhook_secret_key(conf->secret, &t->key, &t->http.keylen, err))
 			return false;
 		t->http.key = t->key;
 	}

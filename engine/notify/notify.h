@@ -27,9 +27,4 @@ void notify_add(struct event_bus *bus, struct notifier *nf);
 /* pgshift.notify(text) of a hook (matches struct hooks_notifier's post). */
 void notify_post_text(void *ctx, const char *hook_file, const struct event *ev, const char *text);
 
-/* validate: a notification URL curl can parse, http(s), with a host. *why when not. */
-bool notify_url_check(const char *url, const char **why);
-/* validate: a whsec_ secret must be base64. *why when not. */
-bool notify_secret_check(const char *secret, const char **why);
-
 #endif

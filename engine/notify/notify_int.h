@@ -35,12 +35,6 @@ void webhook_payload(struct buf *b, const struct event *ev);
 void format_iso8601(double at, char *out, size_t size);
 
 /*
- * The signing key of a secret: the base64-decoded part after "whsec_", or
- * the secret's own bytes. *key is allocated; false when whsec_ is not base64.
- */
-bool webhook_key(const char *secret, unsigned char **key, size_t *keylen, struct pgs_error *err);
-
-/*
  * The Standard Webhooks signature header value "v1,BASE64" of
  * id.timestamp.body under key. out holds at least 64 bytes.
  */
@@ -49,9 +43,6 @@ bool webhook_sign(const unsigned char *key, size_t keylen, const char *id, long 
 
 /* A new message id "msg_" + 32 hex digits (random). */
 void webhook_new_id(char *out, size_t size);
-
-/* "https://hooks.slack.com" of a URL: what logs may show of it (paths hold tokens). */
-void url_origin(const char *url, char *out, size_t size);
 
 /* One request to send, with what retries need to keep. */
 struct notify_msg {

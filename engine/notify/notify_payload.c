@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "notify/notify_int.h"
-#include "plan/units.h"
 #include "util/json.h"
+#include "util/units.h"
 
 #define ELLIPSIS "\xe2\x80\xa6"     /* U+2026, 3 bytes, one character */
 
@@ -164,6 +164,10 @@ slack_payload(struct buf *b, const struct event *ev)
 		buf_reset(&s);
 		buf_puts(&s, "*error:* ");
 		escape_into(&s, ev->error);
+		if (ev->error_detail) {
+			buf_puts(&s, "\n*detail:* ");
+			escape_into(&s, ev->error_detail);
+		}
 		buf_putc(b, ',');
 		put_section(b, &s);
 	}
@@ -226,6 +230,10 @@ webhook_data(struct buf *b, const struct event *ev)
 	if (ev->error) {
 		put_key(b, &first, "error");
 		json_put_string(b, ev->error);
+	}
+	if (ev->error_detail) {
+		put_key(b, &first, "error_detail");
+		json_put_string(b, ev->error_detail);
 	}
 	if (ev->text) {
 		put_key(b, &first, "text");

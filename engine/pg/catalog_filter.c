@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "pg/catalog_int.h"
-#include "plan/glob.h"
+#include "util/glob.h"
 #include "util/xalloc.h"
 
 static const char *const filter_keys[CF_NKEYS] = {

@@ -163,6 +163,9 @@ pg_fail_result(struct pgs_error *err, const PGresult *res, const char *what)
 		pgs_error_hint(err, "%s", hint);
 	if (state)
 		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
+	/* data exceptions and RAISE quote the values they are about */
+	if (state && msg && *msg && (strncmp(state, "22", 2) == 0 || strncmp(state, "P0", 2) == 0))
+		err->values_from = strlen(what) + 2;
 	return false;
 }
 

@@ -394,14 +394,14 @@ read_file_text(const char *path, struct pgs_error *err)
 	size_t got;
 
 	if (!f) {
-		pgs_fail(err, "could not open file \"%s\": %s", path, strerror(errno));
+		pgs_fail(err, "could not open file \"%s\": %m", path);
 		return NULL;
 	}
 	buf_init(&b);
 	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		buf_append(&b, chunk, got);
 	if (ferror(f)) {
-		pgs_fail(err, "could not read file \"%s\": %s", path, strerror(errno));
+		pgs_fail(err, "could not read file \"%s\": %m", path);
 		fclose(f);
 		buf_free(&b);
 		return NULL;
@@ -416,12 +416,12 @@ write_file_text(const char *path, const char *text, struct pgs_error *err)
 	FILE *f = fopen(path, "w");
 
 	if (!f)
-		return pgs_fail(err, "could not create file \"%s\": %s", path, strerror(errno));
+		return pgs_fail(err, "could not create file \"%s\": %m", path);
 	if (fputs(text, f) == EOF) {
 		fclose(f);
-		return pgs_fail(err, "could not write file \"%s\": %s", path, strerror(errno));
+		return pgs_fail(err, "could not write file \"%s\": %m", path);
 	}
 	if (fclose(f) != 0)
-		return pgs_fail(err, "could not write file \"%s\": %s", path, strerror(errno));
+		return pgs_fail(err, "could not write file \"%s\": %m", path);
 	return true;
 }

@@ -4,9 +4,9 @@
 #include <time.h>
 
 #include "pg/retry.h"
-#include "plan/units.h"
 #include "util/log.h"
 #include "util/rng.h"
+#include "util/units.h"
 
 #define BACKOFF_BASE_MS 500L
 #define BACKOFF_MAX_MS 30000L

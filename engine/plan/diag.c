@@ -1,4 +1,5 @@
 /* Collecting and printing plan diagnostics; see diag.h. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +34,15 @@ diag_add(struct diag_list *dl, enum diag_severity sev, int line, int col,
 {
 	struct buf msg;
 	va_list ap;
+	int saved_errno = errno;
 
 	if (dl->n == dl->cap) {
 		dl->cap = dl->cap ? dl->cap * 2 : 8;
 		dl->items = xrealloc(dl->items, dl->cap * sizeof(*dl->items));
 	}
 	buf_init(&msg);
+	/* for %m: the allocation above may have changed errno */
+	errno = saved_errno;
 	va_start(ap, fmt);
 	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);

@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "plan/expand.h"
-#include "plan/glob.h"
 #include "plan/parse_ctx.h"
 #include "plan/suggest.h"
-#include "plan/units.h"
 #include "util/buf.h"
+#include "util/glob.h"
 #include "util/redact.h"
+#include "util/units.h"
 #include "util/xalloc.h"
 
 static void

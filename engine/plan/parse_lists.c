@@ -7,10 +7,11 @@
 #include <unistd.h>
 
 #include "events/event_names.h"
-#include "notify/notify.h"
-#include "plan/glob.h"
 #include "plan/parse_ctx.h"
 #include "plan/suggest.h"
+#include "util/glob.h"
+#include "util/webhook_secret.h"
+#include "util/webhook_url.h"
 #include "util/xalloc.h"
 
 static const char *const cutover_kinds[] = {
@@ -262,8 +263,9 @@ static const struct field notify_fields[] = {
 	{"url", f_string, offsetof(struct notify_target, url), NULL, true},
 	{"secret", f_string, offsetof(struct notify_target, secret), NULL, false},
 	{"on", f_event_globs, offsetof(struct notify_target, on), NULL, false},
+	{"include_values", f_bool, offsetof(struct notify_target, include_values), NULL, false},
 };
-static const struct section notify_section = {notify_fields, 4};
+static const struct section notify_section = {notify_fields, 5};
 
 static yaml_node_t *
 mapping_value(struct parse_ctx *ctx, yaml_node_t *map, const char *key)
@@ -289,9 +291,9 @@ check_notify_target(struct parse_ctx *ctx, yaml_node_t *item, struct notify_targ
 	const char *why;
 
 	/* curl's own parser: what validate accepts, the notifier can send to */
-	if (t->url && !notify_url_check(t->url, &why))
+	if (t->url && !webhook_url_check(t->url, &why))
 		perr(ctx, url, "%s.url: %s", path, why);
-	if (t->secret && t->kind == NOTIFY_WEBHOOK && !notify_secret_check(t->secret, &why))
+	if (t->secret && t->kind == NOTIFY_WEBHOOK && !webhook_secret_check(t->secret, &why))
 		perr(ctx, secret, "%s.secret: %s", path, why);
 	if (secret && t->kind == NOTIFY_SLACK)
 		perr(ctx, secret, "%s.secret: slack webhooks are not signed; secret is for kind webhook",

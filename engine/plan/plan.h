@@ -55,6 +55,7 @@ struct notify_target {
 	char *url;
 	char *secret;               /* NULL when unsigned */
 	struct strlist on;
+	bool include_values;        /* send row values (error detail, quoted values) */
 };
 
 struct plan {

@@ -266,14 +266,14 @@ read_file(const char *path, size_t *len, struct diag_list *dl)
 	size_t n;
 
 	if (!f) {
-		diag_add(dl, DIAG_ERROR, 0, 0, "could not open plan file: %s", strerror(errno));
+		diag_add(dl, DIAG_ERROR, 0, 0, "could not open plan file: %m");
 		return NULL;
 	}
 	buf_init(&b);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		buf_append(&b, chunk, n);
 	if (ferror(f)) {
-		diag_add(dl, DIAG_ERROR, 0, 0, "could not read plan file: %s", strerror(errno));
+		diag_add(dl, DIAG_ERROR, 0, 0, "could not read plan file: %m");
 		fclose(f);
 		buf_free(&b);
 		return NULL;

@@ -5,9 +5,9 @@
  */
 #include <stdlib.h>
 
-#include "plan/units.h"
 #include "report/report.h"
 #include "util/redact.h"
+#include "util/units.h"
 
 /* Writes s as one table cell: | and newlines escaped, backticks kept literal. */
 static void

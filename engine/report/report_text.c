@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan/units.h"
 #include "report/report.h"
 #include "util/redact.h"
+#include "util/units.h"
 
 static void
 text_header(FILE *out, const struct plan_report *r)

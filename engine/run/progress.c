@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include "cdc/pgoutput.h"
-#include "plan/units.h"
 #include "run/progress.h"
 #include "run/run_cdc.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/units.h"
 
 /* One apply per process, so one live view: its thread and stop flag. */
 static pthread_t view_thread;

@@ -253,7 +253,7 @@ stage_failed(struct run *run, enum stage s, size_t step, const struct pgs_error 
 	sc->ended++;
 	ev = run_event(run, sc->ev_failed, run->dag->steps[step].id);
 	ev.duration = now_s() - sc->started_at;
-	ev.error = failure->message;
+	event_set_error(&ev, failure);
 	pgs_error_clear(&ignored);
 	if (!event_emit(run->bus, &ev, &ignored))
 		log_debug("%s: a hook failed on %s too: %s", ev.step, ev.name, ignored.message);
@@ -412,7 +412,8 @@ run_events_end(struct run *run, bool ok, const struct pgs_error *failure)
 	if (run->bus && run->events) {
 		ev = run_event(run, ok ? "run.finished" : "run.failed", ok ? NULL : failure->step[0] ? failure->step : NULL);
 		ev.duration = now_s() - run->events->run_started_at;
-		ev.error = ok ? NULL : failure->message;
+		if (!ok)
+			event_set_error(&ev, failure);
 		pgs_error_clear(&ignored);
 		if (!event_emit(run->bus, &ev, &ignored))
 			log_report(LOG_WARNING, &ignored);

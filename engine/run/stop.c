@@ -94,8 +94,10 @@ stop_watch_start(struct pgs_error *err)
 	sigaddset(&watched, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &watched, NULL);
 	rc = pthread_create(&thread, NULL, watch, NULL);
-	if (rc != 0)
-		return pgs_fail(err, "could not start the signal watcher thread: %s", strerror(rc));
+	if (rc != 0) {
+		errno = rc;
+		return pgs_fail(err, "could not start the signal watcher thread: %m");
+	}
 	pthread_detach(thread);
 	return true;
 }

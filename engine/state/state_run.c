@@ -4,10 +4,9 @@
  * dropped (state_drop of another plan) between its creation and our row.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/random.h>
 
 #include "pg/conn.h"
 #include "state/state_int.h"
@@ -17,16 +16,13 @@ static bool
 uuid_v4(char out[37], struct pgs_error *err)
 {
 	unsigned char b[16];
-	ssize_t n = -1;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	ssize_t n = getrandom(b, sizeof(b), 0);
 
-	if (fd >= 0) {
-		n = read(fd, b, sizeof(b));
-		close(fd);
+	if (n != (ssize_t) sizeof(b)) {
+		if (n >= 0)
+			return pgs_fail(err, "could not read the kernel's random generator for a run id: short read");
+		return pgs_fail(err, "could not read the kernel's random generator for a run id: %m");
 	}
-	if (n != (ssize_t) sizeof(b))
-		return pgs_fail(err, "could not read /dev/urandom for a run id: %s",
-						n < 0 ? strerror(errno) : "short read");
 	b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",

@@ -256,7 +256,7 @@ work_file(struct run *run, const char *name, struct pgs_error *err)
 		return NULL;
 	}
 	if (mkdir(run->workdir, 0700) != 0 && errno != EEXIST) {
-		pgs_fail(err, "could not create directory \"%s\": %s", run->workdir, strerror(errno));
+		pgs_fail(err, "could not create directory \"%s\": %m", run->workdir);
 		return NULL;
 	}
 	return xasprintf("%s/%s", run->workdir, name);

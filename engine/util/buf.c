@@ -1,4 +1,5 @@
 /* Growable buffer; see buf.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list copy;
+	int saved_errno = errno;
 	int n;
 
 	va_copy(copy, ap);
@@ -77,6 +79,8 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	if (n < 0)
 		return;
 	buf_reserve(b, (size_t) n);
+	/* %m in fmt names the caller's errno, which the allocation may have changed */
+	errno = saved_errno;
 	vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
 	b->len += (size_t) n;
 }

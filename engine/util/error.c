@@ -20,6 +20,7 @@ pgs_fail(struct pgs_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+	err->values_from = 0;
 	return false;
 }
 
@@ -54,10 +55,38 @@ pgs_error_prefix(struct pgs_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
+	if (err->values_from)
+		err->values_from += b.len + 2;
 	buf_printf(&b, ": %s", err->message);
 	/* a long context cuts the end of the message, never overflows it */
 	n = b.len < sizeof(err->message) - 1 ? b.len : sizeof(err->message) - 1;
 	memcpy(err->message, b.data, n);
 	err->message[n] = '\0';
 	buf_free(&b);
+}
+
+void
+pgs_error_public(const char *message, size_t values_from, char *out, size_t size)
+{
+	size_t n = 0;
+	bool quoted = false;
+
+	if (size == 0)
+		return;
+	for (size_t i = 0; message[i] && n + 4 < size; i++) {
+		bool mask = values_from && i >= values_from;
+
+		if (mask && message[i] == '"') {
+			if (!quoted) {
+				memcpy(out + n, "\"...", 4);
+				n += 4;
+			} else {
+				out[n++] = '"';
+			}
+			quoted = !quoted;
+		} else if (!(mask && quoted)) {
+			out[n++] = message[i];
+		}
+	}
+	out[n] = '\0';
 }

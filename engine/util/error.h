@@ -15,6 +15,13 @@ struct pgs_error {
 	char hint[512];
 	char sqlstate[6];   /* empty when the error did not come from a server */
 	char step[256];     /* step id, when one is known */
+	/*
+	 * Where in message a server's text begins that may quote row values (a
+	 * data exception or a RAISE); 0 when none does. Notifications leave
+	 * such values out (error_public), as they leave out detail, which is
+	 * where keys of changed rows go.
+	 */
+	size_t values_from;
 };
 
 void pgs_error_clear(struct pgs_error *err);
@@ -32,5 +39,11 @@ void pgs_error_detail(struct pgs_error *err, const char *fmt, ...)
 /* Prefixes the message with context, "what we were doing: original". */
 void pgs_error_prefix(struct pgs_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * message, with every "quoted" part from values_from on replaced by "...":
+ * what a third party (a webhook) may see. Writes at most size bytes.
+ */
+void pgs_error_public(const char *message, size_t values_from, char *out, size_t size);
 
 #endif

@@ -247,4 +247,72 @@ is($note && $note->{data}{text}, 'rows <ok> & done: cutover.1:lua', 'carrying th
 is($note && $note->{step}, 'cutover.1:lua', 'and the step that said it');
 ok((grep { /rows &lt;ok&gt; &amp; done/ } @said_slack), 'Slack gets the text, escaped');
 
+# Row values stay out of notifications unless a target opts in. A cutover
+# hook deletes a row on the target and updates it on the source; the
+# applier finds no row for the update and fails the run naming its key,
+# an e-mail address, in the error's detail.
+psql($src, "CREATE DATABASE leaky");
+psql($dst, "CREATE DATABASE leaky");
+(my $leaky_src = $src) =~ s{/([^/?]+)(\?|$)}{/leaky$2};
+(my $leaky_dst = $dst) =~ s{/([^/?]+)(\?|$)}{/leaky$2};
+psql($leaky_src, <<'SQL');
+CREATE TABLE public.people (email text PRIMARY KEY, n int NOT NULL);
+INSERT INTO public.people VALUES ('alice.secret@example.com', 1), ('bob@example.com', 2);
+SQL
+mkdir "$dir/d"; mkdir "$dir/d/hooks";
+open($hf, '>', "$dir/d/hooks/diverge.lua") or die;
+print $hf <<'LUA';
+return function(event, ctx)
+  pgshift.query("target", "DELETE FROM public.people WHERE email = $1", "alice.secret@example.com")
+  pgshift.query("source", "UPDATE public.people SET n = n + 1 WHERE email = $1", "alice.secret@example.com")
+end
+LUA
+close $hf;
+my $leaky_plan = write_plan(<<"YAML", "$dir/d");
+version: 1
+name: leaky
+source:
+  uri: \${SOURCE_URI}
+target:
+  uri: \${TARGET_URI}
+copy: { table_jobs: 1, index_jobs: 1 }
+cdc: { enabled: true, max_lag: 1s }
+cutover:
+  approval: auto
+  steps:
+    - lua: hooks/diverge.lua
+    - wait_for_catchup: { timeout: 30s }
+cleanup:
+  keep_state: true
+notify:
+  - kind: webhook
+    url: http://127.0.0.1:$port/ok/private
+    on: [run.failed]
+  - kind: slack
+    url: http://127.0.0.1:$port/ok/services/private
+    on: [run.failed]
+  - kind: webhook
+    url: http://127.0.0.1:$port/ok/values
+    on: [run.failed]
+    include_values: true
+YAML
+$r = run_pgshift({ SOURCE_URI => $leaky_src, TARGET_URI => $leaky_dst }, 'apply', $leaky_plan,
+                 '--yes', '--no-progress');
+isnt($r->{rc}, 0, 'the apply whose target lost a row fails');
+like($r->{err}, qr/alice\.secret\@example\.com/, 'its log on stderr names the key');
+my %leak;
+for my $f (sort glob("$reqdir/*.json")) {
+    open(my $fh, '<', $f) or die; local $/; my $q = decode_json(<$fh>); close $fh;
+    push @{ $leak{$q->{path}} }, $q->{body} if $q->{path} =~ m{/(?:private|values)$};
+}
+for my $path ('/ok/private', '/ok/services/private') {
+    my @bodies = @{ $leak{$path} // [] };
+    is(scalar(@bodies), 1, "$path received run.failed");
+    ok(@bodies && $bodies[0] =~ /matched on the target/, "$path: with the error") or diag(@bodies);
+    ok(!(grep { /alice|secret\@/ } @bodies), "$path: without the key's value") or diag(@bodies);
+}
+my ($with) = map { decode_json($_) } @{ $leak{'/ok/values'} // [] };
+like($with && $with->{data}{error_detail} // '', qr/alice\.secret\@example\.com/,
+     'a target with include_values: true gets the key in error_detail');
+
 done_testing();

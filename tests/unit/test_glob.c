@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include "plan/glob.h"
+#include "util/glob.h"
 #include "tap.h"
 
 #define NOT_QUALIFIED "table patterns are SCHEMA.TABLE, e.g. public.orders or public.tmp_*"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "util/json.h"
+#include "util/utf8.h"
 #include "tap.h"
 
 static const struct {
@@ -38,6 +39,11 @@ main(void)
 		is_str(b.data, cases[i].out, cases[i].name);
 		buf_free(&b);
 	}
+	/* "aé€" is 61 C3 A9 E2 82 AC */
+	is_int(utf8_cut("a\xc3\xa9\xe2\x82\xac", 6, 2), 1, "a cut inside é backs up to before it");
+	is_int(utf8_cut("a\xc3\xa9\xe2\x82\xac", 6, 3), 3, "a cut after é keeps it");
+	is_int(utf8_cut("a\xc3\xa9\xe2\x82\xac", 6, 5), 3, "a cut inside the euro sign drops all of it");
+	is_int(utf8_cut("abc", 3, 64), 3, "short text is kept whole");
 	buf_init(&b);
 	json_put_string(&b, NULL);
 	is_str(b.data, "null", "NULL is null");

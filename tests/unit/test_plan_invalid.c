@@ -233,6 +233,9 @@ static const struct invalid_case cases[] = {
 		{E, 6, 12, "notify[1].kind: unknown value \"webhok\"; did you mean \"webhook\"? (expected slack or webhook)"}}},
 	{"notify url that is not http", BASE "notify:\n  - {kind: webhook, url: \"ftp://example.com/h\"}\n", 1, {
 		{E, 6, 26, "notify[1].url: expected an http:// or https:// URL"}}},
+	{"include_values not a bool",
+	 BASE "notify:\n  - {kind: webhook, url: \"https://example.com/h\", include_values: sure}\n", 1, {
+		{E, 6, 67, "notify[1].include_values: expected true or false, found \"sure\""}}},
 	{"notify without url", BASE "notify:\n  - kind: slack\n", 1, {
 		{E, 6, 5, "missing required key \"url\" in notify[1]"}}},
 	{"notify as a mapping", BASE "notify: {kind: slack}\n", 1, {

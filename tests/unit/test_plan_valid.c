@@ -119,7 +119,8 @@ static const char design_example[] =
 	"  - kind: webhook\n"
 	"    url: ${DEPLOY_HOOK_URL}\n"
 	"    secret: ${DEPLOY_HOOK_SECRET}\n"
-	"    on: [\"*\"]\n";
+	"    on: [\"*\"]\n"
+	"    include_values: true\n";
 
 static void
 test_design_example(void)
@@ -205,6 +206,8 @@ test_design_example(void)
 	is_int(p->notify[1].kind, NOTIFY_WEBHOOK, "second target is a webhook");
 	is_str(p->notify[1].secret, "whsec_c2VjcmV0", "webhook secret expanded");
 	is_str(p->notify[1].on.items[0], "*", "webhook on everything");
+	ok(!p->notify[0].include_values, "row values stay out of a target by default");
+	ok(p->notify[1].include_values, "and go to one that says include_values: true");
 
 	plan_free(p);
 	diag_free(&dl);

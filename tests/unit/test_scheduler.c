@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "dag/dag.h"
-#include "run/scheduler.h"
+#include "lifecycle/scheduler.h"
 #include "tap.h"
 
 #define NT 12

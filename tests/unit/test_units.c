@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "plan/units.h"
+#include "util/units.h"
 #include "tap.h"
 
 #define SIZE_WHY "expected a size such as 512MB or 10GB (units: B, kB, MB, GB, TB)"

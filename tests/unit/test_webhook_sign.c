@@ -8,6 +8,8 @@
 
 #include "notify/notify.h"
 #include "notify/notify_int.h"
+#include "util/webhook_secret.h"
+#include "util/webhook_url.h"
 #include "tap.h"
 
 static void
@@ -19,7 +21,7 @@ test_spec_vector(void)
 	struct pgs_error err;
 	char sig[128] = "";
 
-	ok(webhook_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &key, &keylen, &err),
+	ok(webhook_secret_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &key, &keylen, &err),
 	   "whsec_ secret decodes");
 	is_int(keylen, 24, "the decoded key is 24 bytes");
 	ok(webhook_sign(key, keylen, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, strlen(body),
@@ -37,13 +39,13 @@ test_keys(void)
 	struct pgs_error err;
 	const char *why;
 
-	ok(webhook_key("plain-secret", &key, &keylen, &err), "a plain secret is a key");
+	ok(webhook_secret_key("plain-secret", &key, &keylen, &err), "a plain secret is a key");
 	ok(keylen == 12 && memcmp(key, "plain-secret", 12) == 0, "used as its raw bytes");
 	free(key);
-	ok(!webhook_key("whsec_not*base64", &key, &keylen, &err), "whsec_ with bad base64 fails");
+	ok(!webhook_secret_key("whsec_not*base64", &key, &keylen, &err), "whsec_ with bad base64 fails");
 	ok(strstr(err.message, "base64") != NULL, "and says base64");
-	ok(!notify_secret_check("whsec_abc", &why), "validate refuses a whsec_ of bad length");
-	ok(notify_secret_check("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &why), "and takes a good one");
+	ok(!webhook_secret_check("whsec_abc", &why), "validate refuses a whsec_ of bad length");
+	ok(webhook_secret_check("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &why), "and takes a good one");
 }
 
 static void
@@ -176,14 +178,14 @@ test_urls(void)
 	char origin[256];
 	const char *why;
 
-	url_origin("https://hooks.slack.com/services/T000/B000/XXXXSECRET", origin, sizeof(origin));
+	webhook_url_origin("https://hooks.slack.com/services/T000/B000/XXXXSECRET", origin, sizeof(origin));
 	is_str(origin, "https://hooks.slack.com", "logs show a Slack URL as scheme and host only");
-	url_origin("http://127.0.0.1:8080/hook?token=abc", origin, sizeof(origin));
+	webhook_url_origin("http://127.0.0.1:8080/hook?token=abc", origin, sizeof(origin));
 	is_str(origin, "http://127.0.0.1:8080", "with the port when there is one");
-	ok(notify_url_check("https://example.com/x", &why), "an https URL is fine");
-	ok(!notify_url_check("http://", &why), "a URL without host is not");
-	ok(!notify_url_check("ftp://example.com/", &why) && strstr(why, "http"), "nor ftp");
-	ok(!notify_url_check("https://exa mple.com/", &why), "nor one curl cannot parse");
+	ok(webhook_url_check("https://example.com/x", &why), "an https URL is fine");
+	ok(!webhook_url_check("http://", &why), "a URL without host is not");
+	ok(!webhook_url_check("ftp://example.com/", &why) && strstr(why, "http"), "nor ftp");
+	ok(!webhook_url_check("https://exa mple.com/", &why), "nor one curl cannot parse");
 }
 
 int

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lifecycle/lifecycle.h"
 #include "pg/conn.h"
-#include "run/lifecycle.h"
 #include "state/state.h"
 #include "steps/steps.h"
 #include "util/log.h"

@@ -3,8 +3,8 @@
  * characters, '?' one character, '\' makes the next character literal.
  * Table globs are SCHEMA.TABLE, split at the first unescaped dot.
  */
-#ifndef PGSHIFT_PLAN_GLOB_H
-#define PGSHIFT_PLAN_GLOB_H
+#ifndef PGSHIFT_UTIL_GLOB_H
+#define PGSHIFT_UTIL_GLOB_H
 
 #include <stdbool.h>
 

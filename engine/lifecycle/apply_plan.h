@@ -4,8 +4,8 @@
  * (--expect), runs preflight, records the run in the target's state and
  * hands the DAG to the scheduler; a re-run resumes where the last stopped.
  */
-#ifndef PGSHIFT_RUN_APPLY_H
-#define PGSHIFT_RUN_APPLY_H
+#ifndef PGSHIFT_LIFECYCLE_APPLY_PLAN_H
+#define PGSHIFT_LIFECYCLE_APPLY_PLAN_H
 
 #include <stdbool.h>
 

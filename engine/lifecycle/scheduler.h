@@ -11,8 +11,8 @@
  * steps finish (or notice run->cancel) and the run reports the first
  * failure.
  */
-#ifndef PGSHIFT_RUN_SCHEDULER_H
-#define PGSHIFT_RUN_SCHEDULER_H
+#ifndef PGSHIFT_LIFECYCLE_SCHEDULER_H
+#define PGSHIFT_LIFECYCLE_SCHEDULER_H
 
 #include <stdbool.h>
 

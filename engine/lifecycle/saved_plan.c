@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run/saved_plan.h"
+#include "lifecycle/saved_plan.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -94,7 +94,7 @@ saved_plan_read(const char *path, struct saved_plan *sp, struct pgs_error *err)
 
 	memset(sp, 0, sizeof(*sp));
 	if (!f)
-		return pgs_fail(err, "could not open saved plan \"%s\": %s", path, strerror(errno));
+		return pgs_fail(err, "could not open saved plan \"%s\": %m", path);
 	buf_init(&text);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		buf_append(&text, chunk, n);

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan/glob.h"
+#include "util/glob.h"
 #include "util/xalloc.h"
 
 /* Position of the first dot that is not escaped, or NULL. */

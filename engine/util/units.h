@@ -2,8 +2,8 @@
  * Sizes ("10GB", "512MB") and durations ("1s", "5m", "250ms") as the plan
  * file writes them. Units follow PostgreSQL: sizes are powers of 1024.
  */
-#ifndef PGSHIFT_PLAN_UNITS_H
-#define PGSHIFT_PLAN_UNITS_H
+#ifndef PGSHIFT_UTIL_UNITS_H
+#define PGSHIFT_UTIL_UNITS_H
 
 #include <stdbool.h>
 #include <stdint.h>

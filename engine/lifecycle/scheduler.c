@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "run/scheduler.h"
+#include "lifecycle/scheduler.h"
 #include "util/xalloc.h"
 
 enum slot { SLOT_COPY, SLOT_INDEX, SLOT_OTHER, N_SLOTS };
@@ -133,8 +133,11 @@ make_ready(struct sched *s, size_t i)
 /*
  * Step i is finished (or was done before this run): its dependents' counts
  * drop, and the wanted ones that reach zero become ready. Lock held.
+ * Returns whether i was the last copy step: the caller then lets the
+ * snapshot go (a COMMIT over the network) once it has dropped the lock,
+ * so no other worker waits on the server for it.
  */
-static void
+static bool
 release_dependents(struct sched *s, size_t i)
 {
 	for (size_t k = s->dep_start[i]; k < s->dep_start[i + 1]; k++) {
@@ -143,7 +146,13 @@ release_dependents(struct sched *s, size_t i)
 		if (--s->pending_deps[d] == 0 && !s->not_run[d])
 			make_ready(s, d);
 	}
-	if (s->run->dag->steps[i].kind == STEP_COPY && --s->copies_left == 0 && s->hooks->copies_done)
+	return s->run->dag->steps[i].kind == STEP_COPY && --s->copies_left == 0;
+}
+
+static void
+copies_done(struct sched *s)
+{
+	if (s->hooks->copies_done)
 		s->hooks->copies_done(s->run);
 }
 
@@ -152,7 +161,7 @@ run_one(struct sched *s, size_t step)
 {
 	struct run *run = s->run;
 	struct pgs_error err;
-	bool ok;
+	bool ok, last_copy = false;
 
 	pgs_error_clear(&err);
 	if (s->hooks->started)
@@ -166,7 +175,7 @@ run_one(struct sched *s, size_t step)
 	s->running--;
 	if (ok) {
 		s->left--;
-		release_dependents(s, step);
+		last_copy = release_dependents(s, step);
 	} else {
 		if (!s->failed)
 			s->first_error = err;
@@ -175,6 +184,8 @@ run_one(struct sched *s, size_t step)
 	}
 	pthread_cond_broadcast(&s->changed);
 	pthread_mutex_unlock(&s->lock);
+	if (last_copy)
+		copies_done(s);
 }
 
 /* A worker of one class: takes the next ready step until the run stops. */
@@ -258,8 +269,8 @@ sched_init(struct sched *s, struct run *run, const bool *done, const bool *wante
 	}
 	/* no worker runs yet: queue what is ready without waking anyone */
 	for (size_t i = 0; i < dag->n; i++)
-		if (done && done[i])
-			release_dependents(s, i);
+		if (done && done[i] && release_dependents(s, i))
+			copies_done(s);
 	for (size_t i = 0; i < dag->n; i++)
 		if (!s->not_run[i] && dag->steps[i].ndeps == 0)
 			make_ready(s, i);

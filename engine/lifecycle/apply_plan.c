@@ -1,4 +1,4 @@
-/* apply: see apply.h. Each phase is one function; apply_plan strings them. */
+/* apply: see apply_plan.h. Each phase is one function; apply_plan strings them. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,16 +6,16 @@
 #include <unistd.h>
 
 #include "cdc/cdc_slot.h"
+#include "lifecycle/apply_plan.h"
+#include "lifecycle/saved_plan.h"
+#include "lifecycle/scheduler.h"
 #include "pg/conn.h"
 #include "preflight/preflight.h"
-#include "run/apply.h"
 #include "run/progress.h"
 #include "run/run.h"
 #include "run/run_cdc.h"
 #include "run/run_dag.h"
 #include "run/run_events.h"
-#include "run/saved_plan.h"
-#include "run/scheduler.h"
 #include "run/stop.h"
 #include "steps/steps.h"
 #include "util/buf.h"

@@ -1,6 +1,6 @@
 /* Reading a saved plan (plan --out) back for apply --expect, and comparing. */
-#ifndef PGSHIFT_RUN_SAVED_PLAN_H
-#define PGSHIFT_RUN_SAVED_PLAN_H
+#ifndef PGSHIFT_LIFECYCLE_SAVED_PLAN_H
+#define PGSHIFT_LIFECYCLE_SAVED_PLAN_H
 
 #include <stdbool.h>
 #include <stddef.h>

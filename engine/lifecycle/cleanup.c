@@ -10,8 +10,8 @@
 #include <stdio.h>
 
 #include "cdc/identity_restore.h"
+#include "lifecycle/lifecycle.h"
 #include "pg/conn.h"
-#include "run/lifecycle.h"
 #include "state/state.h"
 #include "steps/cleanup.h"
 #include "steps/fence.h"

@@ -5,8 +5,8 @@
  * drops on the target what apply created, to start over. Both take the
  * plan's advisory lock first, so neither runs under a live apply.
  */
-#ifndef PGSHIFT_RUN_LIFECYCLE_H
-#define PGSHIFT_RUN_LIFECYCLE_H
+#ifndef PGSHIFT_LIFECYCLE_LIFECYCLE_H
+#define PGSHIFT_LIFECYCLE_LIFECYCLE_H
 
 #include <stdbool.h>
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "plan/units.h"
+#include "util/units.h"
 
 struct unit {
 	const char *name;
