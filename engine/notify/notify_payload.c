@@ -9,6 +9,7 @@
 #include "notify/notify_int.h"
 #include "util/json.h"
 #include "util/units.h"
+#include "util/utf8.h"
 
 #define ELLIPSIS "\xe2\x80\xa6"     /* U+2026, 3 bytes, one character */
 
@@ -37,9 +38,7 @@ truncate_safely(struct buf *b, size_t start, size_t max)
 
 	if (b->len - start <= max)
 		return;
-	cut = start + (max > 3 ? max - 3 : 0);
-	while (cut > start && ((unsigned char) b->data[cut] & 0xC0) == 0x80)
-		cut--;
+	cut = start + utf8_cut(b->data + start, b->len - start, max > 3 ? max - 3 : 0);
 	for (size_t k = cut; k > start && k + 5 > cut; k--)
 		if (b->data[k - 1] == ';')
 			break;
