@@ -39,6 +39,7 @@ static const struct opt_spec specs[OPT__COUNT] = {
 	[OPT_LEVEL] = {"level", 0, true, verify_levels},
 	[OPT_UNFENCE] = {"unfence", 0, false, NULL},
 	[OPT_RESTORE_IDENTITY] = {"restore-identity", 0, false, NULL},
+	[OPT_METRICS_LISTEN] = {"metrics-listen", 0, true, NULL},
 };
 
 static bool

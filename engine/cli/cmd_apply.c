@@ -2,13 +2,14 @@
  * pgshift apply PLAN: execute the plan (engine/lifecycle/apply_plan.c). Exit 0 done,
  * 1 failed (naming the step and the server's error), 2 a resume refused
  * because the source has new tables (--replan takes them), 3 bad plan or flags,
- * 4 another apply holds the plan's lock, 130 / 143 stopped by SIGINT / SIGTERM
+ * (also a --metrics-listen address that cannot be bound), 4 another apply holds the plan's lock, 130 / 143 stopped by SIGINT / SIGTERM
  * (recorded interrupted; a re-run resumes).
  */
 #include <stdio.h>
 
 #include "cli/cli.h"
 #include "lifecycle/apply_plan.h"
+#include "metrics/metrics.h"
 #include "plan/plan.h"
 #include "run/stop.h"
 #include "util/log.h"
@@ -32,7 +33,15 @@ cmd_apply(const struct cli_args *args)
 	if (!plan)
 		return EXIT_USAGE;
 	pgs_error_clear(&err);
+	/* bound before anything is written: a port in use is the operator's typo, not a failed run */
+	if (args->value[OPT_METRICS_LISTEN] &&
+		!(opts.metrics = metrics_listen(args->value[OPT_METRICS_LISTEN], &err))) {
+		log_report(LOG_ERROR, &err);
+		plan_free(plan);
+		return EXIT_USAGE;
+	}
 	rc = apply_plan(plan, &opts, &err);
+	metrics_close(opts.metrics);
 	plan_free(plan);
 	switch (rc) {
 	case APPLY_OK:

@@ -57,6 +57,7 @@ static const char plan_help[] =
 static const char apply_help[] =
 	"Usage: pgshift apply PLAN [--expect SAVED.json] [--until STEP] [--approve] [--yes]\n"
 	"                          [--no-progress] [--force] [--replan]\n"
+	"                          [--metrics-listen ADDR:PORT]\n"
 	"\n"
 	"Executes the plan; a re-run resumes where the last one stopped.\n"
 	"\n"
@@ -67,7 +68,10 @@ static const char apply_help[] =
 	"  --no-progress   plain log lines instead of the live view\n"
 	"  --force         resume although the plan file changed since the run began\n"
 	"  --replan        resume although the source has new tables since the run began:\n"
-	"                  add their steps to the run and copy only them\n";
+	"                  add their steps to the run and copy only them\n"
+	"  --metrics-listen ADDR:PORT\n"
+	"                  serve Prometheus metrics at http://ADDR:PORT/metrics while\n"
+	"                  the steps run (exit 3 when the address cannot be bound)\n";
 
 static const char status_help[] =
 	"Usage: pgshift status PLAN [--json] [--watch SECONDS]\n"
@@ -140,7 +144,7 @@ const struct command commands[] = {
 	{"validate", true, NULL, 0, validate_help, cmd_validate},
 	{"plan", true, OPTS(OPT_FORMAT, OPT_OFFLINE, OPT_OUT), plan_help, cmd_plan},
 	{"apply", true, OPTS(OPT_EXPECT, OPT_UNTIL, OPT_APPROVE, OPT_YES, OPT_NO_PROGRESS, OPT_FORCE,
-						   OPT_REPLAN),
+						   OPT_REPLAN, OPT_METRICS_LISTEN),
 	 apply_help, cmd_apply},
 	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_status},
 	{"cutover", true, NULL, 0, cutover_help, cmd_cutover},

@@ -9,6 +9,7 @@
 #include "lifecycle/apply_plan.h"
 #include "lifecycle/saved_plan.h"
 #include "lifecycle/scheduler.h"
+#include "metrics/metrics.h"
 #include "pg/conn.h"
 #include "preflight/preflight.h"
 #include "run/progress.h"
@@ -505,13 +506,29 @@ apply_cdc_tick(struct run *run, struct pgs_error *err)
 	return run_cdc_tick(run, err) && run_ddl_tick(run, err) && run_events_cdc_tick(run, err);
 }
 
+/* Every second: running copies' progress into the state (for `status`), then CDC's look. */
+static bool
+apply_tick(struct run *run, struct pgs_error *err)
+{
+	progress_tick(run);
+	return !run->plan->cdc.enabled || apply_cdc_tick(run, err);
+}
+
+/* Steps an earlier run finished count as done in the live view and the metrics. */
+static void
+progress_mark_done(struct apply *a)
+{
+	for (size_t i = 0; i < a->dag.n; i++)
+		if (a->done[i])
+			atomic_store(&a->run.progress[i].finished, true);
+}
+
 static bool
 phase_run(struct apply *a, struct pgs_error *err)
 {
 	struct run *run = &a->run;
 	const struct sched_hooks hooks = {run_step_execute, progress_step_started,
-									  progress_step_finished, run_release_snapshot,
-									  a->plan->cdc.enabled ? apply_cdc_tick : NULL};
+									  progress_step_finished, run_release_snapshot, apply_tick};
 	struct pgs_error cdc_err;
 	char workdir[] = "/tmp/pgshift-run-XXXXXX";
 	bool ok;
@@ -532,6 +549,10 @@ phase_run(struct apply *a, struct pgs_error *err)
 		(run->copy_pretruncated || prepare_split_tables(a, err)) &&
 		run_events_begin(run, a->done, a->wanted, err);
 	if (ok) {
+		progress_mark_done(a);
+		ok = !a->opts->metrics || metrics_serve(a->opts->metrics, run, err);
+	}
+	if (ok) {
 		progress_start(run, a->opts->progress);
 		stop_watch_attach(run);
 		ok = scheduler_run(run, a->done, a->wanted, &hooks, err);
@@ -548,6 +569,8 @@ phase_run(struct apply *a, struct pgs_error *err)
 		ok = false;
 	}
 	remove_tree(workdir);
+	/* before the events end: the notifier it reads goes with them */
+	metrics_stop(a->opts->metrics);
 	/* last: run.finished means everything above is over; notifications drain here */
 	run_events_end(run, ok, err);
 	stop_watch_attach(NULL);

@@ -19,11 +19,14 @@
 enum apply_result { APPLY_OK, APPLY_FAILED, APPLY_LOCKED, APPLY_DECLINED, APPLY_INTERRUPTED,
 					APPLY_BLOCKED };
 
+struct metrics_server;
+
 struct apply_options {
 	const char *expect;         /* saved plan to compare against, or NULL */
 	const char *until;          /* step id or stage to stop after, or NULL */
 	bool approve, yes, force, progress;
 	bool replan;                /* a resume adds the new tables' steps to the recorded DAG */
+	struct metrics_server *metrics; /* --metrics-listen, bound; NULL without; the caller's */
 };
 
 enum apply_result apply_plan(const struct plan *plan, const struct apply_options *opts,

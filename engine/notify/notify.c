@@ -386,3 +386,17 @@ notify_post_text(void *ctx, const char *hook_file, const struct event *ev, const
 	for (size_t i = 0; i < nf->n; i++)
 		enqueue(&nf->targets[i], render(&nf->targets[i], &e, id));
 }
+
+void
+notify_counts(struct notifier *nf, size_t *queued, size_t *dropped)
+{
+	*queued = *dropped = 0;
+	for (size_t i = 0; nf && i < nf->n; i++) {
+		struct target *t = &nf->targets[i];
+
+		pthread_mutex_lock(&t->lock);
+		*queued += t->count;
+		*dropped += t->lost;
+		pthread_mutex_unlock(&t->lock);
+	}
+}

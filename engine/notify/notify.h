@@ -9,6 +9,7 @@
 #define PGSHIFT_NOTIFY_NOTIFY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "events/events.h"
 #include "plan/plan.h"
@@ -26,5 +27,8 @@ struct notifier *notify_open(const struct plan *plan, struct pgs_error *err);
 void notify_add(struct event_bus *bus, struct notifier *nf);
 /* pgshift.notify(text) of a hook (matches struct hooks_notifier's post). */
 void notify_post_text(void *ctx, const char *hook_file, const struct event *ev, const char *text);
+
+/* Messages waiting in every target's queue, and those dropped or given up on so far. */
+void notify_counts(struct notifier *nf, size_t *queued, size_t *dropped);
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pg/conn.h"
 #include "pg/copy_stream.h"
@@ -89,11 +90,14 @@ cancelled(const struct copy_pump *p)
 }
 
 static void
-report(const struct copy_pump *p, int64_t *unreported)
+report(const struct copy_pump *p, int64_t *unreported, int64_t *unreported_rows)
 {
 	if (p->bytes && *unreported > 0)
 		atomic_fetch_add_explicit(p->bytes, *unreported, memory_order_relaxed);
+	if (p->rows && *unreported_rows > 0)
+		atomic_fetch_add_explicit(p->rows, *unreported_rows, memory_order_relaxed);
 	*unreported = 0;
+	*unreported_rows = 0;
 }
 
 /* Moves rows until the source's COPY ends (true) or something fails (false). */
@@ -101,7 +105,7 @@ static bool
 move_rows(PGconn *src, PGconn *dst, const struct copy_pump *p, int64_t *bytes,
 		  struct pgs_error *err)
 {
-	int64_t unreported = 0;
+	int64_t unreported = 0, unreported_rows = 0;
 	char *row;
 	int n = 0;
 
@@ -112,15 +116,18 @@ move_rows(PGconn *src, PGconn *dst, const struct copy_pump *p, int64_t *bytes,
 		if (rc != 1) {
 			const char *why = PQerrorMessage(dst);
 
-			report(p, &unreported);
+			report(p, &unreported, &unreported_rows);
 			return pgs_fail(err, "could not send data to the target: %.*s", msg_len(why), why);
 		}
 		*bytes += n;
 		unreported += n;
+		unreported_rows++;
 		if (unreported >= PROGRESS_EVERY)
-			report(p, &unreported);
+			report(p, &unreported, &unreported_rows);
+		if (p->chunk_delay_us > 0)
+			usleep((useconds_t) p->chunk_delay_us);
 	}
-	report(p, &unreported);
+	report(p, &unreported, &unreported_rows);
 	if (cancelled(p))
 		return pgs_fail(err, "cancelled because another step failed");
 	if (n == -2) {

@@ -18,6 +18,9 @@
 struct copy_pump {
 	atomic_llong *bytes;        /* progress: bytes moved are added here; may be NULL */
 	const atomic_bool *cancel;  /* the pump stops when it becomes true; may be NULL */
+	atomic_llong *rows;         /* progress: chunks moved (rows, give or take a binary
+								 * header) are added here; may be NULL */
+	long chunk_delay_us;        /* test_copy_chunk_delay_us(): 0 outside the tests */
 };
 
 /*

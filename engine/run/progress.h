@@ -13,6 +13,12 @@
 
 void progress_step_started(struct run *run, size_t step);
 void progress_step_finished(struct run *run, size_t step, bool ok, const struct pgs_error *err);
+/*
+ * The scheduler's once-a-second tick: the rows and bytes of every running
+ * step that moved since the last tick go into the state, so `status` from
+ * another shell shows a running copy's progress.
+ */
+void progress_tick(struct run *run);
 /* live: draw the live view when stderr is a terminal. */
 void progress_start(struct run *run, bool live);
 void progress_stop(struct run *run);

@@ -33,6 +33,7 @@ struct step_progress {
 	atomic_bool running;
 	atomic_bool finished;
 	_Atomic double started_at, finished_at;   /* written by the worker, read by the view thread */
+	long long recorded_bytes;           /* last bytes progress_tick wrote; its thread only */
 };
 
 struct run {

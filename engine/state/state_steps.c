@@ -25,7 +25,7 @@ static const char progress_sql[] =
 	"  (plan, step_id, status, attempts, rows, bytes, started_at, updated_at)"
 	"  VALUES ($1, $2, 'running', 1, $3::bigint, $4::bigint, now(), now())"
 	"  ON CONFLICT (plan, step_id) DO UPDATE SET rows = excluded.rows, bytes = excluded.bytes,"
-	"  updated_at = now() RETURNING 1)"
+	"  updated_at = now() WHERE s.status = 'running' RETURNING 1)"
 	" UPDATE pgshift.runs SET updated_at = now() WHERE plan = $1";
 
 static const char finished_sql[] =

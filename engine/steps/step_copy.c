@@ -219,7 +219,8 @@ static bool
 stream(struct copy_job *job, size_t step, struct pgs_error *err)
 {
 	struct step_progress *pr = job->run->progress ? &job->run->progress[step] : NULL;
-	struct copy_pump pump = {pr ? &pr->bytes : NULL, &job->run->cancel};
+	struct copy_pump pump = {pr ? &pr->bytes : NULL, &job->run->cancel, pr ? &pr->rows : NULL,
+							 test_copy_chunk_delay_us()};
 	char *out = source_sql(job, err);
 	char *in;
 	int64_t rows, bytes;

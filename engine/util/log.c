@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -16,6 +17,8 @@ static int log_verbosity;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
+/* What was logged at each level, shown or not (the metrics count them). */
+static atomic_llong level_counts[LOG_DEBUG + 1];
 
 void
 log_configure(enum log_format format, int verbosity)
@@ -94,6 +97,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	struct buf msg;
 	va_list ap;
 
+	atomic_fetch_add(&level_counts[level], 1);
 	if (!log_enabled(level))
 		return;
 	buf_init(&msg);
@@ -107,7 +111,14 @@ log_msg(enum log_level level, const char *fmt, ...)
 void
 log_report(enum log_level level, const struct pgs_error *err)
 {
+	atomic_fetch_add(&level_counts[level], 1);
 	if (!log_enabled(level))
 		return;
 	log_emit(level, err->message, err->detail, err->hint);
+}
+
+long long
+log_count(enum log_level level)
+{
+	return atomic_load(&level_counts[level]);
 }

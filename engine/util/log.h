@@ -18,6 +18,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /* Prints message, detail and hint of err, each on its own line. */
 void log_report(enum log_level level, const struct pgs_error *err);
 
+/* How many messages of level were logged by this process, shown or not. */
+long long log_count(enum log_level level);
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

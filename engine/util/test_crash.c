@@ -9,6 +9,14 @@
 #include "util/test_crash.h"
 
 static bool
+hooks_on(void)
+{
+	const char *on = getenv("PGSHIFT_TEST_HOOKS");
+
+	return on && strcmp(on, "1") == 0;
+}
+
+static bool
 asked(const char *want, const char *where, const char *step_id)
 {
 	size_t n = strlen(where);
@@ -23,13 +31,25 @@ asked(const char *want, const char *where, const char *step_id)
 void
 test_crash_point(const char *where, const char *step_id)
 {
-	const char *on = getenv("PGSHIFT_TEST_HOOKS");
 	const char *want = getenv("PGSHIFT_TEST_CRASH_AT");
 
-	if (!on || strcmp(on, "1") != 0 || !want || !asked(want, where, step_id))
+	if (!hooks_on() || !want || !asked(want, where, step_id))
 		return;
 	/* the test reads this line to know the point was reached, not some other death */
 	fprintf(stderr, "pgshift: test crash point \"%s\" reached: SIGKILL\n", want);
 	fflush(stderr);
 	kill(getpid(), SIGKILL);
+}
+
+long
+test_copy_chunk_delay_us(void)
+{
+	const char *v = getenv("PGSHIFT_TEST_COPY_DELAY_US");
+	char *end;
+	long us;
+
+	if (!hooks_on() || !v)
+		return 0;
+	us = strtol(v, &end, 10);
+	return *end == '\0' && us > 0 && us <= 1000000 ? us : 0;
 }

@@ -13,4 +13,11 @@
 /* SIGKILLs this process when the test asks for this point; step_id may be NULL. */
 void test_crash_point(const char *where, const char *step_id);
 
+/*
+ * With PGSHIFT_TEST_HOOKS=1, PGSHIFT_TEST_COPY_DELAY_US=N slows every copy
+ * to one chunk (a row) per N µs, so a test can watch a copy while it runs.
+ * 0 otherwise.
+ */
+long test_copy_chunk_delay_us(void);
+
 #endif

@@ -42,6 +42,19 @@ main(void)
 	/* "aé€" is 61 C3 A9 E2 82 AC */
 	is_int(utf8_cut("a\xc3\xa9\xe2\x82\xac", 6, 2), 1, "a cut inside é backs up to before it");
 	is_int(utf8_cut("a\xc3\xa9\xe2\x82\xac", 6, 3), 3, "a cut after é keeps it");
+	is_int(utf8_chars("a\xc3\xa9\xe2\x82\xac", 6), 3, "a, é and € are three characters");
+	is_int(utf8_prefix("a\xc3\xa9\xe2\x82\xac", 6, 2), 3, "the first two characters are a and é");
+	is_int(utf8_prefix("ab", 2, 5), 2, "a prefix longer than the text is the text");
+	{
+		char out[64];
+
+		utf8_ellipsize_middle("constraint:public.orders.orders_customer_fkey", 24, out, sizeof(out));
+		is_str(out, "constraint:...tomer_fkey", "a long step id keeps its head and tail");
+		utf8_ellipsize_middle("copy:public.t", 24, out, sizeof(out));
+		is_str(out, "copy:public.t", "a step id that fits is left whole");
+		utf8_ellipsize_middle("copy:\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 7, out, sizeof(out));
+		is_str(out, "co...\xc3\xa9\xc3\xa9", "characters, not bytes, are counted");
+	}
 	is_int(utf8_cut("a\xc3\xa9\xe2\x82\xac", 6, 5), 3, "a cut inside the euro sign drops all of it");
 	is_int(utf8_cut("abc", 3, 64), 3, "short text is kept whole");
 	buf_init(&b);
