@@ -2,7 +2,7 @@
  * The COPY pump of copy_stream.h. Rows are moved one PQgetCopyData chunk at a
  * time (a row in text format, a row or the header in binary): libpq batches
  * the writes itself, so an extra buffer here would only add a copy. Progress
- * is published every PROGRESS_EVERY bytes rather than per row, so readers of
+ * is published every PROGRESS_EVERY bytes or PROGRESS_EVERY_ROWS rows rather than per row, so readers of
  * the atomic do not make every worker pay for a contended cache line.
  */
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "pg/copy_stream.h"
 
 #define PROGRESS_EVERY (1 << 20)
+#define PROGRESS_EVERY_ROWS 256
 
 /* libpq's messages end with a newline; errors must not. */
 static int
@@ -122,7 +123,7 @@ move_rows(PGconn *src, PGconn *dst, const struct copy_pump *p, int64_t *bytes,
 		*bytes += n;
 		unreported += n;
 		unreported_rows++;
-		if (unreported >= PROGRESS_EVERY)
+		if (unreported >= PROGRESS_EVERY || unreported_rows >= PROGRESS_EVERY_ROWS)
 			report(p, &unreported, &unreported_rows);
 		if (p->chunk_delay_us > 0)
 			usleep((useconds_t) p->chunk_delay_us);

@@ -16,6 +16,29 @@ static pthread_t view_thread;
 static atomic_bool view_running;
 static atomic_bool view_stop;
 static int view_lines;          /* lines drawn last time, to redraw over them */
+/* Log lines that came while the view runs, printed above the next frame. */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct buf held_lines;   /* guarded by held_lock */
+
+static void
+hold_line(const char *line, void *ctx)
+{
+	(void) ctx;
+	pthread_mutex_lock(&held_lock);
+	buf_puts(&held_lines, line);
+	pthread_mutex_unlock(&held_lock);
+}
+
+/* Moves the held log lines into b (where the erased frame was). */
+static void
+take_held_lines(struct buf *b)
+{
+	pthread_mutex_lock(&held_lock);
+	if (held_lines.len > 0)
+		buf_append(b, held_lines.data, held_lines.len);
+	buf_reset(&held_lines);
+	pthread_mutex_unlock(&held_lock);
+}
 
 static double
 now_seconds(void)
@@ -120,6 +143,7 @@ view_main(void *arg)
 		/* back to the frame's first line, erase to the end of the screen, draw anew */
 		if (view_lines > 0)
 			buf_printf(&b, "\r\033[%dA\033[J", view_lines);
+		take_held_lines(&b);
 		terminal_size(&cols, &rows);
 		/* one line less than the screen: a taller frame would scroll out of reach of the redraw */
 		live_view_render(run, now_seconds(), cols, rows - 1, &b);
@@ -142,8 +166,12 @@ progress_start(struct run *run, bool live)
 	view_lines = 0;
 	if (!live || !isatty(STDERR_FILENO) || log_get_format() != LOG_FORMAT_TEXT)
 		return;
+	buf_init(&held_lines);
+	log_redirect(hold_line, NULL);
 	if (pthread_create(&view_thread, NULL, view_main, run) == 0)
 		atomic_store(&view_running, true);
+	else
+		log_redirect(NULL, NULL);
 }
 
 void
@@ -155,4 +183,11 @@ progress_stop(struct run *run)
 	atomic_store(&view_stop, true);
 	pthread_join(view_thread, NULL);
 	atomic_store(&view_running, false);
+	log_redirect(NULL, NULL);
+	/* what came after the last frame */
+	pthread_mutex_lock(&held_lock);
+	if (held_lines.len > 0)
+		fputs(held_lines.data, stderr);
+	buf_free(&held_lines);
+	pthread_mutex_unlock(&held_lock);
 }

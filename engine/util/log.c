@@ -15,6 +15,8 @@
 static enum log_format log_format = LOG_FORMAT_TEXT;
 static int log_verbosity;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_sink_fn log_sink;            /* guarded by log_lock; NULL: stderr */
+static void *log_sink_ctx;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 /* What was logged at each level, shown or not (the metrics count them). */
@@ -25,6 +27,15 @@ log_configure(enum log_format format, int verbosity)
 {
 	log_format = format;
 	log_verbosity = verbosity;
+}
+
+void
+log_redirect(log_sink_fn sink, void *ctx)
+{
+	pthread_mutex_lock(&log_lock);
+	log_sink = sink;
+	log_sink_ctx = ctx;
+	pthread_mutex_unlock(&log_lock);
 }
 
 enum log_format
@@ -85,8 +96,12 @@ log_emit(enum log_level level, const char *msg, const char *detail,
 			buf_printf(&line, "pgshift: hint: %s\n", hint);
 	}
 	pthread_mutex_lock(&log_lock);
-	fputs(line.data, stderr);
-	fflush(stderr);
+	if (log_sink)
+		log_sink(line.data, log_sink_ctx);
+	else {
+		fputs(line.data, stderr);
+		fflush(stderr);
+	}
 	pthread_mutex_unlock(&log_lock);
 	buf_free(&line);
 }

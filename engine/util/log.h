@@ -13,6 +13,13 @@ enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 /* verbosity: -1 quiet (errors only), 0 default, 1 verbose (debug). */
 void log_configure(enum log_format format, int verbosity);
 enum log_format log_get_format(void);
+/*
+ * Hands every finished line (newline included) to sink instead of stderr,
+ * serialised with the other lines; NULL goes back to stderr. The live view
+ * prints them above its frame, so a log line never tears the frame.
+ */
+typedef void (*log_sink_fn)(const char *line, void *ctx);
+void log_redirect(log_sink_fn sink, void *ctx);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Prints message, detail and hint of err, each on its own line. */

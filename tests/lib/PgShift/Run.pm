@@ -7,8 +7,10 @@ use warnings;
 use Exporter 'import';
 use File::Temp qw(tempfile tempdir);
 use FindBin;
+use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(pgshift_bin run_pgshift write_plan);
+our @EXPORT_OK = qw(start_pgshift wait_until slurp);
 
 sub pgshift_bin { return "$FindBin::Bin/../../pgshift"; }
 
@@ -32,6 +34,36 @@ sub run_pgshift {
     open(my $e, '<', $err); my $stderr = <$e>; close $e;
     return { rc => $rc, out => $stdout // '', err => $stderr // '' };
 }
+
+# start_pgshift(\%env, $log, @args) -> pid of pgshift running in the
+# background, stdin /dev/null, stderr to $log and stdout to "$log.out"
+sub start_pgshift {
+    my ($env, $log, @args) = @_;
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        $ENV{$_} = $env->{$_} for keys %{ $env || {} };
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>', "$log.out") or die;
+        open(STDERR, '>', $log) or die;
+        exec(pgshift_bin(), @args) or die "exec: $!";
+    }
+    return $pid;
+}
+
+# wait_until(cond, seconds[, pid]): true once cond held, false when the time
+# ran out or pid (when given) ended first
+sub wait_until {
+    my ($cond, $secs, $pid) = @_;
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        return 1 if $cond->();
+        return 0 if $pid && waitpid($pid, 1) == $pid;
+        sleep 0.1;
+    }
+    return 0;
+}
+
+sub slurp { my ($f) = @_; open(my $fh, '<', $f) or return ''; local $/; return <$fh> // ''; }
 
 # write_plan($yaml [, $dir]) -> path of a new plan file
 sub write_plan {

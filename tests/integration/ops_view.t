@@ -1,0 +1,160 @@
+# What an operator watching a long apply sees (issue "operating a multi-day
+# migration"), on real servers:
+#   1. the live view on a terminal (a pseudo-terminal of 100x30): redrawn in
+#      place, no line wider than the terminal, full stage/step counts, the
+#      gate's instruction, no byte counts on steps that move no bytes;
+#   2. `pgshift status --json` from another shell shows a running copy's
+#      bytes and rows while it runs (recorded about once a second);
+#   3. `--metrics-listen`: the Prometheus endpoint scraped while copying
+#      (copy bytes grow) and at the gate (CDC positions, an applied LSN that
+#      moves with source writes), gone once apply exits; bad or busy
+#      addresses are usage errors (exit 3) before anything is written.
+# The copy is slowed by the test-only PGSHIFT_TEST_COPY_DELAY_US hook so it
+# can be watched.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use PgShift::Cluster;
+use PgShift::Run qw(:DEFAULT start_pgshift wait_until slurp);
+
+my $c = start_clusters();
+my ($src, $tgt) = ($c->{source_uri}, $c->{target_uri});
+my $dir = tempdir(CLEANUP => 1);
+
+psql($src, <<'SQL');
+CREATE TABLE public.slow (id int PRIMARY KEY, v text);
+CREATE TABLE public.quick (id serial PRIMARY KEY, v text);
+INSERT INTO public.slow SELECT g, repeat('x', 200) FROM generate_series(1, 3000) g;
+INSERT INTO public.quick (v) SELECT 'q' || g FROM generate_series(1, 10) g;
+ANALYZE;
+SQL
+
+my $plan = write_plan(<<'YAML', $dir);
+version: 1
+name: ops_view
+source: { uri: "${SOURCE_URI}" }
+target: { uri: "${TARGET_URI}" }
+copy: { table_jobs: 1, vacuum_analyze: false }
+cdc: { enabled: true, replica_identity: full }
+cutover:
+  approval: manual
+  steps:
+    - wait_for_catchup: { timeout: 60s }
+    - sync_sequences: { margin: 0 }
+YAML
+my %env = (SOURCE_URI => $src, TARGET_URI => $tgt);
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+# --- usage errors, before anything is written ---
+my $r = run_pgshift(\%env, 'apply', $plan, '--yes', '--metrics-listen', 'localhost');
+is($r->{rc}, 3, '--metrics-listen without a port is a usage error');
+like($r->{err}, qr/invalid --metrics-listen "localhost": expected ADDR:PORT/, 'and says what it expects');
+my $busy = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
+$r = run_pgshift(\%env, 'apply', $plan, '--yes', '--metrics-listen', '127.0.0.1:' . $busy->sockport);
+is($r->{rc}, 3, 'a port in use is a usage error');
+like($r->{err}, qr/could not listen on 127\.0\.0\.1:\d+ for --metrics-listen: Address already in use/,
+     'naming the address and the reason');
+close $busy;
+is(psql($tgt, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgshift'"), '0',
+   'nothing was written to the target');
+
+# --- the run, on a pseudo-terminal ---
+my $port = free_port();
+my $screen = "$dir/screen";
+my $pid = fork() // die;
+if ($pid == 0) {
+    $ENV{$_} = $env{$_} for keys %env;
+    $ENV{PGSHIFT_TEST_HOOKS} = '1';
+    $ENV{PGSHIFT_TEST_COPY_DELAY_US} = '1500';
+    exec('python3', "$FindBin::Bin/../lib/pty_run.py", 100, 30, $screen,
+         pgshift_bin(), 'apply', $plan, '--yes', '--metrics-listen', "127.0.0.1:$port") or die;
+}
+my $http = HTTP::Tiny->new(timeout => 5);
+sub scrape {
+    my $res = $http->get("http://127.0.0.1:$port/metrics");
+    return $res->{success} ? $res->{content} : '';
+}
+sub metric {
+    my ($text, $name) = @_;
+    return $text =~ /^\Q$name\E (\S+)$/m ? $1 : undef;
+}
+
+# 2. status from another shell while the slow copy runs
+my ($running_bytes, $running_rows) = (0, 0);
+ok(wait_until(sub {
+    my $s = run_pgshift(\%env, 'status', $plan, '--json');
+    return 0 if $s->{rc} != 0;
+    my $j = eval { decode_json($s->{out}) } or return 0;
+    for my $st (@{ $j->{steps} }) {
+        next unless $st->{id} eq 'copy:public.slow' && $st->{status} eq 'running' && $st->{bytes} > 0;
+        ($running_bytes, $running_rows) = ($st->{bytes}, $st->{rows});
+        return 1;
+    }
+    return 0;
+}, 90, $pid), 'status --json shows the running copy with the bytes it moved so far');
+cmp_ok($running_rows, '>', 0, "and its rows so far ($running_rows)");
+cmp_ok($running_bytes, '<', 3000 * 200, "bytes of a copy still running ($running_bytes)");
+
+# 3a. metrics while copying
+my $m1 = scrape();
+like($m1, qr/^# TYPE pgshift_copy_bytes_total counter$/m, 'metrics: copy bytes is a counter');
+like($m1, qr/^pgshift_steps\{stage="copy",state="running"\} 1$/m, 'metrics: the copy running');
+like($m1, qr/^pgshift_run_info\{plan="ops_view",run_id="[0-9a-f-]{36}"\} 1$/m, 'metrics: plan and run id');
+my $b1 = metric($m1, 'pgshift_copy_bytes_total') // 0;
+ok(wait_until(sub { (metric(scrape(), 'pgshift_copy_bytes_total') // 0) > $b1 }, 30, $pid),
+   "metrics: copy bytes grow while copying (from $b1)");
+my $nf = $http->get("http://127.0.0.1:$port/other");
+is($nf->{status}, 404, 'metrics: another path is 404');
+
+# at the gate
+ok(wait_until(sub { slurp($screen) =~ /cutover gate: waiting for approval; run "pgshift cutover \Q$plan\E" to continue/ }, 120, $pid),
+   'live view: the gate says which command approves it');
+my $m2 = scrape();
+like($m2, qr/^pgshift_steps\{stage="cutover",state="running"\} 1$/m, 'metrics: the gate step running');
+is(metric($m2, 'pgshift_cdc_receiving'), '1', 'metrics: receiving');
+ok(defined metric($m2, 'pgshift_cdc_lag_bytes'), 'metrics: lag known once the source position was read')
+    or diag($m2);
+my $a1 = metric($m2, 'pgshift_cdc_applied_lsn');
+psql($src, "INSERT INTO public.quick (v) SELECT 'late' || g FROM generate_series(1, 500) g");
+ok(wait_until(sub { (metric(scrape(), 'pgshift_cdc_applied_lsn') // 0) > $a1 }, 60, $pid),
+   'metrics: the applied LSN moves with writes on the source');
+like(scrape(), qr/^pgshift_copy_bytes_total [1-9]\d*$/m, 'metrics: bytes copied by the run');
+
+$r = run_pgshift(\%env, 'cutover', $plan);
+is($r->{rc}, 0, 'cutover approves');
+waitpid($pid, 0);
+is($? >> 8, 0, 'apply finished (exit 0)');
+ok(!IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 2), 'the metrics port is closed after apply');
+is(psql($tgt, 'SELECT count(*) FROM public.quick'), '510', 'the late rows were applied');
+
+# 1. the live view as the terminal got it
+my $raw = slurp($screen);
+like($raw, qr/\r\e\[\d+A\e\[J/, 'live view: each frame redraws over the last (cursor up, erase)');
+(my $text = $raw) =~ s/\e\[[0-9;]*[A-Za-z]//g;
+my @lines = split /\r?\n|\r/, $text;
+# log lines are printed above the frame (they may wrap: the redraw does not move over them)
+my @wide = grep { length($_) > 99 && !/^pgshift: / } @lines;
+is(scalar @wide, 0, "live view: no line of the frame is wider than the terminal") or diag(join("\n", @wide));
+my ($total) = $text =~ /steps: \d+ of (\d+) done/;
+ok($total, "live view: steps done of total ($total)");
+like($text, qr/steps: $total of $total done, 0 running/, 'live view: the last frame counts every step done');
+like($text, qr/^  copy:public\.slow\s+[\d.]+ [kM]?B \/ [\d.]+ [kM]?B, \d+ rows/m,
+     'live view: a running copy shows bytes and rows');
+unlike($text, qr/^  (?!copy:)\S+\s+0 B \/ 0 B/m, 'live view: steps that move no bytes show no byte counts');
+like($text, qr/^pgshift: cutover gate: waiting for approval/m, 'live view: log lines still reach the terminal');
+like($text, qr/cdc: stopped; applied up to [0-9A-F]+\/[0-9A-F]+/, 'live view: CDC stopped at the end, with where');
+
+done_testing();
