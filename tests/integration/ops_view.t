@@ -133,6 +133,20 @@ ok(wait_until(sub { (metric(scrape(), 'pgshift_cdc_applied_lsn') // 0) > $a1 }, 
    'metrics: the applied LSN moves with writes on the source');
 like(scrape(), qr/^pgshift_copy_bytes_total [1-9]\d*$/m, 'metrics: bytes copied by the run');
 
+# what README's table and the Grafana example name is what the endpoint serves
+my %served = map { $_ => 1 } $m2 =~ /^# TYPE (\S+) /mg;
+my $readme = slurp("$FindBin::Bin/../../README.md");
+my ($table) = $readme =~ /\n### Metrics\n(.*?)\n### /s;
+my @documented = ($table // '') =~ /`(pgshift_[a-z_]+)/g;
+cmp_ok(scalar @documented, '>=', 15, 'README lists the metric families');
+is_deeply([grep { !$served{$_} } @documented], [], 'every family README lists is served');
+is_deeply([grep { my $f = $_; !grep { $_ eq $f } @documented } sort keys %served], [],
+          'every family served is in README');
+my $dash = decode_json(slurp("$FindBin::Bin/../../examples/grafana/pgshift-dashboard.json"));
+my @used = map { $_->{expr} =~ /(pgshift_[a-z_]+)/g } map { @{ $_->{targets} } } @{ $dash->{panels} };
+cmp_ok(scalar @used, '>=', 6, 'the Grafana example queries the metrics');
+is_deeply([grep { !$served{$_} } @used], [], 'every metric the Grafana example queries is served');
+
 $r = run_pgshift(\%env, 'cutover', $plan);
 is($r->{rc}, 0, 'cutover approves');
 waitpid($pid, 0);
