@@ -20,6 +20,7 @@
 #include "cdc/apply_int.h"
 #include "cdc/cdc_receive.h"
 #include "pg/conn.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 #define IDLE_SLEEP_MS 20
@@ -273,6 +274,7 @@ applier_main(void *arg)
 	struct pgs_error err;
 	bool ok;
 
+	log_set_context("cdc.catchup", NULL);
 	pgs_error_clear(&err);
 	while (!(ok = apply_loop(a, &err)) && !atomic_load(&a->stop) &&
 		   pg_error_is_connection(&err) && reconnect(a, &err))

@@ -33,6 +33,7 @@
 #include "cdc/spool.h"
 #include "pg/conn.h"
 #include "pg/retry.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 /*
@@ -539,6 +540,7 @@ receiver_main(void *arg)
 	struct pgs_error err;
 	bool ok;
 
+	log_set_context("cdc.stream", NULL);
 	pgs_error_clear(&err);
 	while (!(ok = stream_loop(r, &err)) && !atomic_load(&r->stop) &&
 		   pg_error_is_connection(&err) && reconnect(r, &err))

@@ -469,6 +469,7 @@ phase_begin(struct apply *a, struct pgs_error *err)
 	}
 	a->resuming = resuming;
 	snprintf(a->run.run_id, sizeof(a->run.run_id), "%s", run_id);
+	log_set_run_id(run_id);
 	log_info("%s run %s of plan \"%s\"", resuming ? "resuming" : "starting", run_id, a->plan->name);
 	if (ok && resuming)
 		log_resume_steps(a);

@@ -49,6 +49,18 @@ now_seconds(void)
 	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The worker's JSON log lines name its step and table until the step ends. */
+static void
+set_log_context(struct run *run, const struct step *st)
+{
+	char table[256] = "";
+
+	if (st->table >= 0 && run->cat && (size_t) st->table < run->cat->ntables)
+		snprintf(table, sizeof(table), "%s.%s", run->cat->tables[st->table].schema,
+				 run->cat->tables[st->table].name);
+	log_set_context(st->id, table);
+}
+
 void
 progress_step_started(struct run *run, size_t step)
 {
@@ -56,6 +68,7 @@ progress_step_started(struct run *run, size_t step)
 	const struct step *st = &run->dag->steps[step];
 	struct pgs_error err;
 
+	set_log_context(run, st);
 	p->started_at = now_seconds();
 	atomic_store(&p->total_bytes, st->est_bytes);
 	atomic_store(&p->running, true);
@@ -88,11 +101,13 @@ progress_step_finished(struct run *run, size_t step, bool ok, const struct pgs_e
 	if (ok && atomic_load(&view_running))
 		return;
 	if (ok)
-		log_info("%s: done in %.1f s (%lld rows, %s)", st->id, p->finished_at - p->started_at,
+		log_with(LOG_INFO, &(struct log_fields) {rows, bytes, NULL},
+				 "%s: done in %.1f s (%lld rows, %s)", st->id, p->finished_at - p->started_at,
 				 rows, size);
 	else
 		log_error("%s: failed after %.1f s: %s", st->id, p->finished_at - p->started_at,
 				  failure->message);
+	log_set_context(NULL, NULL);
 }
 
 void

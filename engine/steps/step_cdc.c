@@ -156,7 +156,8 @@ report(struct run *run, size_t step, uint64_t target, uint64_t applied, uint64_t
 	atomic_store(&p->bytes, (long long) (applied > from ? applied - from : 0));
 	pgo_lsn_text(applied, a);
 	pgo_lsn_text(target, w);
-	log_info("cdc.catchup: applied %s, source at %s: %" PRIu64 " bytes behind", a, w,
+	log_with(LOG_INFO, &(struct log_fields) {-1, (int64_t) (target > applied ? target - applied : 0), a},
+			 "cdc.catchup: applied %s, source at %s: %" PRIu64 " bytes behind", a, w,
 			 target > applied ? target - applied : 0);
 }
 

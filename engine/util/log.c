@@ -15,6 +15,8 @@
 static enum log_format log_format = LOG_FORMAT_TEXT;
 static int log_verbosity;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_run_id[64];            /* guarded by log_lock */
+static _Thread_local char ctx_step[256], ctx_table[256];
 static log_sink_fn log_sink;            /* guarded by log_lock; NULL: stderr */
 static void *log_sink_ctx;
 
@@ -56,9 +58,48 @@ log_enabled(enum log_level level)
 	return true;
 }
 
+void
+log_set_run_id(const char *run_id)
+{
+	pthread_mutex_lock(&log_lock);
+	snprintf(log_run_id, sizeof(log_run_id), "%s", run_id ? run_id : "");
+	pthread_mutex_unlock(&log_lock);
+}
+
+void
+log_set_context(const char *step, const char *table)
+{
+	snprintf(ctx_step, sizeof(ctx_step), "%s", step ? step : "");
+	snprintf(ctx_table, sizeof(ctx_table), "%s", table ? table : "");
+}
+
+static void
+json_field(struct buf *line, const char *key, const char *value)
+{
+	if (!value || !*value)
+		return;
+	buf_printf(line, ",\"%s\":", key);
+	json_put_string(line, value);
+}
+
+/* The fields after msg: run, thread context (err_step when the thread has none), figures. */
+static void
+json_context(struct buf *line, const struct log_fields *f, const char *err_step)
+{
+	json_field(line, "run_id", log_run_id);
+	json_field(line, "step", ctx_step[0] ? ctx_step : err_step);
+	json_field(line, "table", ctx_table);
+	if (f && f->rows >= 0)
+		buf_printf(line, ",\"rows\":%lld", (long long) f->rows);
+	if (f && f->bytes >= 0)
+		buf_printf(line, ",\"bytes\":%lld", (long long) f->bytes);
+	if (f)
+		json_field(line, "lsn", f->lsn);
+}
+
 static void
 log_emit(enum log_level level, const char *msg, const char *detail,
-		 const char *hint)
+		 const char *hint, const struct log_fields *f, const char *err_step)
 {
 	struct buf line;
 
@@ -76,6 +117,10 @@ log_emit(enum log_level level, const char *msg, const char *detail,
 		json_put_string(&line, level_names[level]);
 		buf_puts(&line, ",\"msg\":");
 		json_put_string(&line, msg);
+		/* under log_lock for log_run_id; the context is this thread's own */
+		pthread_mutex_lock(&log_lock);
+		json_context(&line, f, err_step);
+		pthread_mutex_unlock(&log_lock);
 		if (detail && *detail) {
 			buf_puts(&line, ",\"detail\":");
 			json_put_string(&line, detail);
@@ -106,21 +151,38 @@ log_emit(enum log_level level, const char *msg, const char *detail,
 	buf_free(&line);
 }
 
-void
-log_msg(enum log_level level, const char *fmt, ...)
+static void
+log_vwith(enum log_level level, const struct log_fields *f, const char *fmt, va_list ap)
 {
 	struct buf msg;
-	va_list ap;
 
 	atomic_fetch_add(&level_counts[level], 1);
 	if (!log_enabled(level))
 		return;
 	buf_init(&msg);
-	va_start(ap, fmt);
 	buf_vprintf(&msg, fmt, ap);
-	va_end(ap);
-	log_emit(level, msg.data ? msg.data : "", NULL, NULL);
+	log_emit(level, msg.data ? msg.data : "", NULL, NULL, f, NULL);
 	buf_free(&msg);
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwith(level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_with(enum log_level level, const struct log_fields *fields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwith(level, fields, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -129,7 +191,7 @@ log_report(enum log_level level, const struct pgs_error *err)
 	atomic_fetch_add(&level_counts[level], 1);
 	if (!log_enabled(level))
 		return;
-	log_emit(level, err->message, err->detail, err->hint);
+	log_emit(level, err->message, err->detail, err->hint, NULL, err->step);
 }
 
 long long

@@ -5,6 +5,8 @@
 #ifndef PGSHIFT_UTIL_LOG_H
 #define PGSHIFT_UTIL_LOG_H
 
+#include <stdint.h>
+
 #include "util/error.h"
 
 enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -22,6 +24,24 @@ typedef void (*log_sink_fn)(const char *line, void *ctx);
 void log_redirect(log_sink_fn sink, void *ctx);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * What JSON lines carry beside ts, level and msg: the run (set once its id
+ * is known, for every thread) and what the calling thread works on (a
+ * worker sets its step and table when it starts one; copied; NULL clears).
+ * Text lines stay as they are: the step is already in their message.
+ */
+void log_set_run_id(const char *run_id);
+void log_set_context(const char *step, const char *table);
+
+/* Figures of one line (rows, bytes: -1 none; lsn: NULL none). */
+struct log_fields {
+	int64_t rows, bytes;
+	const char *lsn;
+};
+#define LOG_NO_FIELDS ((struct log_fields) {-1, -1, NULL})
+void log_with(enum log_level level, const struct log_fields *fields, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Prints message, detail and hint of err, each on its own line. */
 void log_report(enum log_level level, const struct pgs_error *err);
 

@@ -171,4 +171,39 @@ unlike($text, qr/^  (?!copy:)\S+\s+0 B \/ 0 B/m, 'live view: steps that move no 
 like($text, qr/^pgshift: cutover gate: waiting for approval/m, 'live view: log lines still reach the terminal');
 like($text, qr/cdc: stopped; applied up to [0-9A-F]+\/[0-9A-F]+/, 'live view: CDC stopped at the end, with where');
 
+# 4. --log-format json: every line is one JSON object; lines of a step name
+# the run, the step and its table, with rows/bytes/LSN where they apply
+psql($tgt, 'CREATE DATABASE opsjson');
+(my $tgt2 = $tgt) =~ s{/postgres$}{/opsjson};
+my $plan2 = write_plan(<<'YAML', tempdir(CLEANUP => 1));
+version: 1
+name: ops_json
+source: { uri: "${SOURCE_URI}" }
+target: { uri: "${TARGET_URI}" }
+copy: { vacuum_analyze: false }
+cdc: { enabled: true, replica_identity: full }
+cutover:
+  approval: auto
+  steps:
+    - wait_for_catchup: { timeout: 60s }
+YAML
+$r = run_pgshift({ SOURCE_URI => $src, TARGET_URI => $tgt2 }, '--log-format', 'json', 'apply', $plan2, '--yes');
+is($r->{rc}, 0, 'json: apply finished') or diag($r->{err});
+my @json = map { my $l = $_; [$l, eval { decode_json($l) }] } split /\n/, $r->{err};
+is_deeply([map { $_->[0] } grep { !$_->[1] } @json], [], 'json: every line parses as JSON');
+my @objs = map { $_->[1] } grep { $_->[1] } @json;
+my ($run_id) = map { $_->{run_id} } grep { $_->{run_id} } @objs;
+like($run_id // '', qr/^[0-9a-f-]{36}$/, 'json: lines carry the run id');
+my ($done) = grep { ($_->{msg} // '') =~ /^copy:public\.slow: done/ } @objs;
+ok($done, 'json: the copy of public.slow ends with a line');
+is($done->{step}, 'copy:public.slow', 'json: its step');
+is($done->{table}, 'public.slow', 'json: its table');
+is($done->{rows}, 3000, 'json: its rows');
+cmp_ok($done->{bytes} // 0, '>', 3000 * 200, 'json: its bytes');
+is($done->{run_id}, $run_id, 'json: its run id');
+my ($caught) = grep { ($_->{msg} // '') =~ /^cdc\.catchup: applied/ } @objs;
+like($caught->{lsn} // '', qr{^[0-9A-F]+/[0-9A-F]+$}, 'json: a CDC line carries its LSN');
+my @stepless = grep { ($_->{msg} // '') =~ /^(copy|index|constraint):\S+: done/ && !$_->{step} } @objs;
+is(scalar @stepless, 0, 'json: every step line names its step');
+
 done_testing();
