@@ -240,14 +240,30 @@ cdc_publication_add_tables(PGconn *conn, const char *pub, const struct catalog *
 }
 
 bool
-cdc_drop_publication(PGconn *conn, const char *publication, struct pgs_error *err)
+cdc_drop_publication(PGconn *conn, const char *publication, bool *dropped,
+					 struct pgs_error *err)
 {
-	char *q = pg_quote_ident(conn, publication);
-	char *sql = xasprintf("DROP PUBLICATION IF EXISTS %s", q);
-	bool ok = pg_exec(conn, sql, 0, NULL, err);
+	static const char exists_sql[] = "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1";
+	const char *params[] = {publication};
+	PGresult *res = pg_query(conn, exists_sql, 1, params, err);
+	bool exists = res && PQntuples(res) == 1, ok = res != NULL;
+	char *q, *sql;
 
+	PQclear(res);
+	if (dropped)
+		*dropped = false;
 	if (!ok)
 		pgs_error_prefix(err, "could not drop publication \"%s\"", publication);
+	if (!ok || !exists)
+		return ok;
+	/* IF EXISTS all the same: another session may have dropped it meanwhile */
+	q = pg_quote_ident(conn, publication);
+	sql = xasprintf("DROP PUBLICATION IF EXISTS %s", q);
+	ok = pg_exec(conn, sql, 0, NULL, err);
+	if (!ok)
+		pgs_error_prefix(err, "could not drop publication \"%s\"", publication);
+	else if (dropped)
+		*dropped = true;
 	free(sql);
 	free(q);
 	return ok;
@@ -317,7 +333,7 @@ sleep_ms(long ms)
  * exited yet: *retry is set and the caller tries again.
  */
 static bool
-drop_slot_once(PGconn *conn, const char *slot, bool *retry, struct pgs_error *err)
+drop_slot_once(PGconn *conn, const char *slot, bool *retry, bool *dropped, struct pgs_error *err)
 {
 	static const char terminate_sql[] =
 		"SELECT pg_catalog.pg_terminate_backend(active_pid) FROM pg_catalog.pg_replication_slots"
@@ -326,24 +342,32 @@ drop_slot_once(PGconn *conn, const char *slot, bool *retry, struct pgs_error *er
 		"SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots"
 		" WHERE slot_name = $1";
 	const char *params[] = {slot};
+	PGresult *res;
 
 	*retry = false;
 	if (!pg_exec(conn, terminate_sql, 1, params, err))
 		return false;
-	if (pg_exec(conn, drop_sql, 1, params, err))
+	res = pg_query(conn, drop_sql, 1, params, err);
+	if (res) {
+		if (dropped)
+			*dropped = PQntuples(res) > 0;
+		PQclear(res);
 		return true;
+	}
 	*retry = strcmp(err->sqlstate, "55006") == 0;
 	return false;
 }
 
 bool
-cdc_drop_slot(PGconn *conn, const char *slot, struct pgs_error *err)
+cdc_drop_slot(PGconn *conn, const char *slot, bool *dropped, struct pgs_error *err)
 {
 	bool retry = false;
 
+	if (dropped)
+		*dropped = false;
 	for (int attempt = 0; attempt < 100; attempt++) {
 		pgs_error_clear(err);
-		if (drop_slot_once(conn, slot, &retry, err))
+		if (drop_slot_once(conn, slot, &retry, dropped, err))
 			return true;
 		if (!retry)
 			break;

@@ -47,8 +47,13 @@ bool cdc_create_publication(PGconn *conn, const struct plan *plan, const struct 
 bool cdc_publication_add_tables(PGconn *conn, const char *publication, const struct catalog *cat,
 								int *added, struct pgs_error *err);
 
-/* DROP PUBLICATION IF EXISTS; conn is a normal session. */
-bool cdc_drop_publication(PGconn *conn, const char *publication, struct pgs_error *err);
+/*
+ * Drops the publication when it exists; *dropped (may be NULL) says whether
+ * there was one, so the caller says what really happened. conn is a normal
+ * session; idempotent.
+ */
+bool cdc_drop_publication(PGconn *conn, const char *publication, bool *dropped,
+						  struct pgs_error *err);
 
 /*
  * On repl_conn (pg_connect with replication = true): CREATE_REPLICATION_SLOT
@@ -73,9 +78,9 @@ bool cdc_create_temp_slot(PGconn *repl_conn, const char *slot, char **snapshot_n
  * Drops the slot if it exists. A walsender streaming from it (even another
  * pgshift) is terminated first with pg_terminate_backend(active_pid), then
  * the drop is retried until the slot is free (up to about 10 s). conn is a
- * normal session; idempotent.
+ * normal session; idempotent. *dropped (may be NULL) says whether there was one.
  */
-bool cdc_drop_slot(PGconn *conn, const char *slot, struct pgs_error *err);
+bool cdc_drop_slot(PGconn *conn, const char *slot, bool *dropped, struct pgs_error *err);
 
 /* Parses "16/B374D848"; false on anything else. */
 bool cdc_lsn_parse(const char *text, uint64_t *lsn);

@@ -15,6 +15,7 @@
 #include "plan/plan.h"
 #include "preflight/preflight.h"
 #include "report/report.h"
+#include "state/state.h"
 #include "util/log.h"
 
 /* Writes the file next to its final name first, so a reader never sees half of it. */
@@ -92,6 +93,30 @@ struct online {
 	char *fingerprint;
 };
 
+/*
+ * Whether apply would resume a run of this plan: then the slot, the
+ * publication and the objects the earlier attempt left are what apply
+ * continues with, not leftovers that block it.
+ */
+static bool
+has_unfinished_run(const struct plan *plan)
+{
+	struct run_state rs;
+	struct pgs_error err;
+	bool exists = false, unfinished;
+
+	pgs_error_clear(&err);
+	if (!state_read(plan, &rs, &exists, &err)) {
+		log_report(LOG_WARNING, &err);
+		return false;
+	}
+	if (!exists)
+		return false;
+	unfinished = !rs.status || strcmp(rs.status, "finished") != 0;
+	run_state_free(&rs);
+	return unfinished;
+}
+
 static bool
 plan_collect(const struct plan *plan, struct online *o, struct pgs_error *err)
 {
@@ -106,7 +131,8 @@ plan_collect(const struct plan *plan, struct online *o, struct pgs_error *err)
 		return false;
 	if (!catalog_load(o->src, plan, &o->cat, err))
 		return false;
-	if (!preflight_run(plan, o->src, o->dst, NULL, &o->cat, false, &o->pf, err))
+	if (!preflight_run(plan, o->src, o->dst, NULL, &o->cat, has_unfinished_run(plan), &o->pf,
+					   err))
 		return false;
 	o->fingerprint = catalog_fingerprint(&o->cat);
 	return dag_compile(plan, &o->cat, &o->dag, err);

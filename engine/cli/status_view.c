@@ -259,9 +259,15 @@ render_header(FILE *out, const struct status_view *v, const char *target_shown)
 	if (rs->approved)
 		fprintf(out, "cutover    approved %s by %s\n", approved,
 				rs->approved_by ? rs->approved_by : "?");
+	else if (v->plan->cutover.approval == APPROVAL_AUTO)
+		fprintf(out, "cutover    automatic (cutover.approval: auto)\n");
+	else if (rs->gate_waiting)
+		fprintf(out, "cutover    WAITING FOR APPROVAL (pgshift cutover %s approves it)\n",
+				v->plan->file);
+	else if (rs->live)
+		fprintf(out, "cutover    not approved (the run has not reached the gate yet)\n");
 	else
-		fprintf(out, "cutover    %s (pgshift cutover %s approves it)\n",
-				rs->gate_waiting ? "WAITING FOR APPROVAL" : "not approved", v->plan->file);
+		fprintf(out, "cutover    not approved (the next apply asks at the gate)\n");
 	fprintf(out, "fenced     %s\n", rs->fenced ? "yes (source writes are fenced)" : "no");
 	render_cdc(out, rs);
 	if (rs->error)

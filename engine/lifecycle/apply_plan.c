@@ -176,9 +176,13 @@ phase_confirm(struct apply *a)
 
 	if (a->opts->yes || !isatty(STDIN_FILENO))
 		return true;
-	fprintf(stderr, "pgshift will %s plan \"%s\": %zu tables, %zu steps, into the target.\n"
+	/* the servers as libpq reached them: the operator checks this is not production by mistake */
+	fprintf(stderr, "pgshift will %s plan \"%s\": %zu tables, %zu steps,\n"
+			"  from the source database \"%s\" on %s:%s\n"
+			"  into the target database \"%s\" on %s:%s.\n"
 			"Proceed? [y/N] ", a->prior_exists ? "resume" : "apply", a->plan->name,
-			a->cat.ntables, a->dag.n);
+			a->cat.ntables, a->dag.n, PQdb(a->src), PQhost(a->src), PQport(a->src), PQdb(a->dst),
+			PQhost(a->dst), PQport(a->dst));
 	if (!fgets(answer, sizeof(answer), stdin))
 		return false;
 	return answer[0] == 'y' || answer[0] == 'Y';

@@ -10,6 +10,7 @@
 #include "pg/conn.h"
 #include "pg/retry.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/redact.h"
 #include "util/xalloc.h"
 
@@ -94,6 +95,26 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 	return ok;
 }
 
+/*
+ * A server's NOTICE (such as "... does not exist, skipping") goes to the
+ * debug log instead of libpq's raw line on stderr; a WARNING stays a
+ * warning, in pgshift's voice, naming the server.
+ */
+static void
+on_notice(void *arg, const PGresult *res)
+{
+	const char *role = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (!msg)
+		return;
+	if (severity && strcmp(severity, "WARNING") == 0)
+		log_warning("%s server: %s", role, msg);
+	else
+		log_debug("%s server: %s", role, msg);
+}
+
 PGconn *
 pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err)
 {
@@ -131,6 +152,9 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 		PQfinish(conn);
 		return NULL;
 	}
+	/* a string that lives as long as the connection, whatever s->role points to */
+	PQsetNoticeReceiver(conn, on_notice,
+						(void *) (s->role && strcmp(s->role, "source") == 0 ? "source" : "target"));
 	/*
 	 * Replication sessions too: the walsender writes pgoutput's text values
 	 * with this session's DateStyle, IntervalStyle, extra_float_digits and

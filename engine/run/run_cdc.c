@@ -331,7 +331,7 @@ restart_copy(struct run *run, const bool *done, struct pgs_error *err)
 
 	if (!src)
 		return false;
-	ok = cdc_drop_slot(src, plan->cdc.slot, err);
+	ok = cdc_drop_slot(src, plan->cdc.slot, NULL, err);
 	PQfinish(src);
 	if (!ok)
 		return false;

@@ -22,16 +22,26 @@
 bool
 cleanup_cdc_objects(const struct plan *plan, PGconn *src, struct pgs_error *err)
 {
+	bool dropped;
+
 	if (plan->cleanup.drop_slot) {
-		if (!cdc_drop_slot(src, plan->cdc.slot, err))
+		if (!cdc_drop_slot(src, plan->cdc.slot, &dropped, err))
 			return false;
-		log_info("cleanup: dropped replication slot \"%s\" on the source", plan->cdc.slot);
+		if (dropped)
+			log_info("cleanup: dropped replication slot \"%s\" on the source", plan->cdc.slot);
+		else
+			log_info("cleanup: no replication slot \"%s\" on the source (already dropped)",
+					 plan->cdc.slot);
 	} else
 		log_info("cleanup: keeping replication slot \"%s\" (drop_slot: false)", plan->cdc.slot);
 	if (plan->cleanup.drop_publication) {
-		if (!cdc_drop_publication(src, plan->cdc.publication, err))
+		if (!cdc_drop_publication(src, plan->cdc.publication, &dropped, err))
 			return false;
-		log_info("cleanup: dropped publication \"%s\" on the source", plan->cdc.publication);
+		if (dropped)
+			log_info("cleanup: dropped publication \"%s\" on the source", plan->cdc.publication);
+		else
+			log_info("cleanup: no publication \"%s\" on the source (already dropped)",
+					 plan->cdc.publication);
 	} else
 		log_info("cleanup: keeping publication \"%s\" (drop_publication: false)",
 				 plan->cdc.publication);

@@ -71,6 +71,23 @@ close $busy;
 is(psql($tgt, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgshift'"), '0',
    'nothing was written to the target');
 
+# --- the confirmation on a terminal names both servers; "n" changes nothing ---
+{
+    local $ENV{PTY_PROMPT} = 'Proceed? [y/N]';
+    local $ENV{PTY_ANSWER} = 'n';
+    local $ENV{SOURCE_URI} = $src;
+    local $ENV{TARGET_URI} = $tgt;
+    system('python3', "$FindBin::Bin/../lib/pty_run.py", 100, 30, "$dir/confirm",
+           pgshift_bin(), 'apply', $plan);
+    is($? >> 8, 1, 'declining the confirmation exits 1');
+    my $q = slurp("$dir/confirm");
+    like($q, qr/from the source database "postgres" on 127\.0\.0\.1:\d+\s+into the target database "postgres" on 127\.0\.0\.1:\d+\./,
+         'the confirmation names the database, host and port of both servers') or diag($q);
+    like($q, qr/nothing was changed/, 'and says nothing was changed');
+    is(psql($tgt, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgshift'"), '0',
+       'declined: nothing written to the target');
+}
+
 # --- the run, on a pseudo-terminal ---
 my $port = free_port();
 my $screen = "$dir/screen";
@@ -107,6 +124,8 @@ ok(wait_until(sub {
 }, 90, $pid), 'status --json shows the running copy with the bytes it moved so far');
 cmp_ok($running_rows, '>', 0, "and its rows so far ($running_rows)");
 cmp_ok($running_bytes, '<', 3000 * 200, "bytes of a copy still running ($running_bytes)");
+like(run_pgshift(\%env, 'status', $plan)->{out}, qr/^cutover\s+not approved \(the run has not reached the gate yet\)$/m,
+     'status of a live run before the gate says it has not reached it');
 
 # 3a. metrics while copying
 my $m1 = scrape();
@@ -205,5 +224,24 @@ my ($caught) = grep { ($_->{msg} // '') =~ /^cdc\.catchup: applied/ } @objs;
 like($caught->{lsn} // '', qr{^[0-9A-F]+/[0-9A-F]+$}, 'json: a CDC line carries its LSN');
 my @stepless = grep { ($_->{msg} // '') =~ /^(copy|index|constraint):\S+: done/ && !$_->{step} } @objs;
 is(scalar @stepless, 0, 'json: every step line names its step');
+
+# 5. after an interrupted run, `plan` does not call what apply resumes leftovers
+psql($tgt, 'CREATE DATABASE opspaused');
+(my $tgt3 = $tgt) =~ s{/postgres$}{/opspaused};
+(my $yaml3 = slurp($plan)) =~ s/name: ops_view/name: ops_paused/;
+my $plan3 = write_plan($yaml3, tempdir(CLEANUP => 1));
+my %env3 = (SOURCE_URI => $src, TARGET_URI => $tgt3);
+$r = run_pgshift(\%env3, 'apply', $plan3, '--yes', '--no-progress', '--until', 'copy');
+is($r->{rc}, 0, 'apply --until copy pauses') or diag($r->{err});
+$r = run_pgshift(\%env3, 'plan', $plan3);
+is($r->{rc}, 0, 'plan of the paused run exits 0') or diag($r->{out} . $r->{err});
+like($r->{out}, qr/leftover_objects.*\(resuming\)/, 'plan: the slot and state apply resumes are not blocking leftovers');
+$r = run_pgshift(\%env3, 'cleanup', $plan3);
+is($r->{rc}, 0, 'cleanup of the paused run');
+like($r->{err}, qr/cleanup: dropped replication slot "pgshift_ops_paused" on the source/, 'cleanup: the slot it dropped');
+$r = run_pgshift(\%env3, 'cleanup', $plan3);
+like($r->{err}, qr/no replication slot "pgshift_ops_paused" on the source \(already dropped\)/,
+     'cleanup again: says there was no slot, instead of "dropped"');
+unlike($r->{err}, qr/NOTICE/, 'cleanup again: no raw server NOTICE');
 
 done_testing();

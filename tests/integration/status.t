@@ -66,7 +66,19 @@ like($out, qr/^run\s+\Q$run_id\E$/m, 'text: run id');
 like($out, qr/^status\s+interrupted \(no apply is running; "pgshift apply \Q$plan\E" resumes it\)$/m,
      'text: a running row that no process holds the lock of is interrupted, with how to resume');
 like($out, qr/^started\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/m, 'text: start time');
-like($out, qr/^cutover\s+not approved/m, 'text: not approved');
+like($out, qr/^cutover\s+not approved \(the next apply asks at the gate\)$/m,
+     'text: not approved, and a dead run is asked again at the gate');
+{
+    my $auto = write_plan(<<'YAML');
+version: 1
+name: status_demo
+source: { uri: "${SOURCE_URI}" }
+target: { uri: "${TARGET_URI}" }
+cutover: { approval: auto }
+YAML
+    like(run_pgshift(\%env, 'status', $auto)->{out}, qr/^cutover\s+automatic \(cutover\.approval: auto\)$/m,
+         'text: a plan with approval auto says the cutover is automatic, not "not approved"');
+}
 like($out, qr/^cdc\s+source 0\/5000600, received 0\/5000400, applied 0\/5000100, lag 1\.2 kB \(\d+ s\) = receive 512 B \+ apply 768 B$/m,
      'text: source, received and applied LSN; lag = source - applied, split into receive and apply lag');
 like($out, qr/^\s+preflight\s+done\s+1\s+0\s+0 B\s+\d+s$/m, 'text: a done step');

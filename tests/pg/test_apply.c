@@ -735,8 +735,8 @@ phase_schema(void)
 	cdc_applier_free(a);
 	cdc_receiver_free(r);
 	pgs_error_clear(&err);
-	ok(cdc_drop_slot(src, plan->cdc.slot, &err) &&
-	   cdc_drop_publication(src, plan->cdc.publication, &err), "slot and publication dropped");
+	ok(cdc_drop_slot(src, plan->cdc.slot, NULL, &err) &&
+	   cdc_drop_publication(src, plan->cdc.publication, NULL, &err), "slot and publication dropped");
 	state_close(st);
 }
 

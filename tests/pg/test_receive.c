@@ -103,7 +103,7 @@ test_publication(const struct catalog *cat)
 	   "a same-named publication with other tables is refused");
 	printf("# %s\n", err.message);
 	plan->cdc.publication = saved;
-	ok(cdc_drop_publication(src, "other pub", &err), "dropped the other publication");
+	ok(cdc_drop_publication(src, "other pub", NULL, &err), "dropped the other publication");
 }
 
 /* ---- slot and snapshot ---- */
@@ -603,12 +603,14 @@ test_drops(uint64_t start_lsn)
 	struct cdc_receiver *r = start_receiver(start_lsn);
 	struct cdc_receiver_stats st;
 	struct pgs_error err;
+	bool dropped;
 	char *n;
 
 	ok(r != NULL, "a receiver streams from the slot");
 	pgtest_sleep_ms(300);
 	pgs_error_clear(&err);
-	ok(cdc_drop_slot(src, "pgshift_recv", &err), "the active slot is dropped (walsender terminated)");
+	ok(cdc_drop_slot(src, "pgshift_recv", &dropped, &err) && dropped,
+	   "the active slot is dropped (walsender terminated)");
 	if (err.message[0])
 		printf("# %s\n", err.message);
 	for (int i = 0; i < 100 && r; i++) {
@@ -623,9 +625,12 @@ test_drops(uint64_t start_lsn)
 	printf("# %s\n", err.message);
 	cdc_receiver_free(r);
 	pgs_error_clear(&err);
-	ok(cdc_drop_slot(src, "pgshift_recv", &err), "dropping it again is fine");
-	ok(cdc_drop_publication(src, plan->cdc.publication, &err), "publication dropped");
-	ok(cdc_drop_publication(src, plan->cdc.publication, &err), "and again");
+	ok(cdc_drop_slot(src, "pgshift_recv", &dropped, &err) && !dropped,
+	   "dropping it again is fine, and says there was none");
+	ok(cdc_drop_publication(src, plan->cdc.publication, &dropped, &err) && dropped,
+	   "publication dropped");
+	ok(cdc_drop_publication(src, plan->cdc.publication, &dropped, &err) && !dropped,
+	   "and again, saying there was none");
 	n = pgtest_value(src, "SELECT (SELECT count(*) FROM pg_replication_slots) + (SELECT count(*) FROM pg_publication)");
 	is_str(n, "0", "no slot or publication left");
 	free(n);
