@@ -244,4 +244,11 @@ like($r->{err}, qr/no replication slot "pgshift_ops_paused" on the source \(alre
      'cleanup again: says there was no slot, instead of "dropped"');
 unlike($r->{err}, qr/NOTICE/, 'cleanup again: no raw server NOTICE');
 
+# 6. a ready plan's provider excludes are not warned about on a source without them
+$r = run_pgshift({ SOURCE_URI => $src, TARGET_URI => $tgt2, APP_ROLE => 'postgres' }, 'plan',
+                 "$FindBin::Bin/../../plans/rds-aurora.yaml");
+like($r->{out}, qr/^\s*PASS\s+filters\s.*not on this source, nothing to exclude: filters\.exclude_schemas "aws_commons"/m,
+     'rds-aurora.yaml: absent provider schemas and extensions are said, not warned about') or diag($r->{out});
+unlike($r->{out}, qr/WARN\s+filters/, 'rds-aurora.yaml: no filters warning');
+
 done_testing();
