@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "hooks/hooks.h"
+#include "pg/conn.h"
 #include "plan/plan.h"
 
 /*
@@ -65,6 +66,12 @@ cli_load_plan(const char *path, bool check_hooks)
 	diag_init(&dl, path);
 	plan = plan_load(path, &dl);
 	diag_print(&dl, stderr);
+	if (plan) {
+		pg_conn_configure("source", plan->source_conn.connect_timeout_ms,
+						  plan->source_conn.keepalives_idle_ms);
+		pg_conn_configure("target", plan->target_conn.connect_timeout_ms,
+						  plan->target_conn.keepalives_idle_ms);
+	}
 	if (plan && check_hooks && (nhook = check_hook_files(plan)) > 0) {
 		plan_free(plan);
 		plan = NULL;

@@ -4,6 +4,8 @@
  * user's own options in the conninfo stay untouched.
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +97,36 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 	return ok;
 }
 
+/* Whole seconds, as libpq takes them; set once from the plan, read by every thread. */
+struct conn_timeouts {
+	atomic_int connect_timeout_s, keepalives_idle_s;
+};
+static struct conn_timeouts source_timeouts = {30, 30}, target_timeouts = {30, 30};
+
+static const struct conn_timeouts *
+timeouts_of(const char *role)
+{
+	return role && strcmp(role, "source") == 0 ? &source_timeouts : &target_timeouts;
+}
+
+/* libpq's connect_timeout counts whole seconds and treats 1 as 2: round up, at least 2. */
+static int
+whole_seconds(int64_t ms, int min)
+{
+	int64_t s = (ms + 999) / 1000;
+
+	return s < min ? min : s > 86400 ? 86400 : (int) s;
+}
+
+void
+pg_conn_configure(const char *role, int64_t connect_timeout_ms, int64_t keepalives_idle_ms)
+{
+	struct conn_timeouts *t = strcmp(role, "source") == 0 ? &source_timeouts : &target_timeouts;
+
+	atomic_store(&t->connect_timeout_s, whole_seconds(connect_timeout_ms, 2));
+	atomic_store(&t->keepalives_idle_s, whole_seconds(keepalives_idle_ms, 1));
+}
+
 /*
  * A server's NOTICE (such as "... does not exist, skipping") goes to the
  * debug log instead of libpq's raw line on stderr; a WARNING stays a
@@ -124,13 +156,18 @@ pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *e
 	 * noticed within about a minute, and a connection attempt into a dead
 	 * path ends, so CDC reconnects (retry.h) instead of waiting for ever.
 	 */
+	const struct conn_timeouts *t = timeouts_of(s->role);
+	char idle[24], timeout[24];
 	const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
 						  "keepalives_count", "connect_timeout", "dbname", "application_name",
 						  "fallback_application_name", "replication", NULL};
-	const char *vals[] = {"1", "30", "10", "3", "30", conninfo,
+	const char *vals[] = {"1", idle, "10", "3", timeout, conninfo,
 						  s->app_name ? s->app_name : "pgshift", "pgshift",
 						  s->replication ? "database" : NULL, NULL};
 	PGconn *conn;
+
+	snprintf(idle, sizeof(idle), "%d", atomic_load(&t->keepalives_idle_s));
+	snprintf(timeout, sizeof(timeout), "%d", atomic_load(&t->connect_timeout_s));
 
 	if (!s->replication)
 		keys[8] = NULL;

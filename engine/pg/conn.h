@@ -8,6 +8,7 @@
 #define PGSHIFT_PG_CONN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -22,6 +23,13 @@ struct pg_session {
 };
 
 /* Connects and configures the session; NULL with err filled on failure. */
+/*
+ * The connect timeout and TCP keepalive idle time of every later session to
+ * the "source" or "target" (the plan's source./target. keys; 30 s each until
+ * set). A conninfo that names them itself still wins.
+ */
+void pg_conn_configure(const char *role, int64_t connect_timeout_ms, int64_t keepalives_idle_ms);
+
 PGconn *pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err);
 
 /*

@@ -75,6 +75,10 @@ struct plan {
 	char *name;
 	char *source_uri;
 	char *target_uri;
+	/* source./target.connect_timeout and keepalives_idle, in ms (pg/conn.c applies them) */
+	struct conn_settings {
+		int64_t connect_timeout_ms, keepalives_idle_ms;
+	} source_conn, target_conn;
 
 	struct {
 		struct strlist include_schemas, exclude_schemas;

@@ -79,9 +79,13 @@ f_ddl(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *dst
 
 static const struct field source_fields[] = {
 	{"uri", f_uri, PF(source_uri), NULL, true},
+	{"connect_timeout", f_duration, PF(source_conn.connect_timeout_ms), NULL, false},
+	{"keepalives_idle", f_duration, PF(source_conn.keepalives_idle_ms), NULL, false},
 };
 static const struct field target_fields[] = {
 	{"uri", f_uri, PF(target_uri), NULL, true},
+	{"connect_timeout", f_duration, PF(target_conn.connect_timeout_ms), NULL, false},
+	{"keepalives_idle", f_duration, PF(target_conn.keepalives_idle_ms), NULL, false},
 };
 static const struct field filter_fields[] = {
 	{"include_schemas", f_schema_globs, PF(filters.include_schemas), NULL, false},
@@ -176,6 +180,7 @@ plan_defaults(struct plan *p)
 	p->cdc.max_lag_ms = 1000;
 	p->cdc.ddl = DDL_STOP;
 	p->cdc.reconnect_for_ms = 10 * 60 * 1000;
+	p->source_conn = p->target_conn = (struct conn_settings) {30 * 1000, 30 * 1000};
 	p->cutover.approval = APPROVAL_MANUAL;
 	p->cleanup.when = CLEANUP_AFTER_CUTOVER;
 	p->cleanup.drop_slot = true;

@@ -251,4 +251,27 @@ like($r->{out}, qr/^\s*PASS\s+filters\s.*not on this source, nothing to exclude:
      'rds-aurora.yaml: absent provider schemas and extensions are said, not warned about') or diag($r->{out});
 unlike($r->{out}, qr/WARN\s+filters/, 'rds-aurora.yaml: no filters warning');
 
+# 7. connections: a server that accepts TCP but never answers fails in
+# target.connect_timeout, naming it; a closed port fails at once
+my $silent = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0) or die;
+my $sport = $silent->sockport;
+my $plan_silent = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+version: 1
+name: ops_silent
+source: { uri: "\${SOURCE_URI}" }
+target: { uri: "postgresql://postgres\@127.0.0.1:$sport/postgres", connect_timeout: 2s }
+YAML
+my $t0 = time;
+$r = run_pgshift({ SOURCE_URI => $src }, 'plan', $plan_silent);
+my $took = time - $t0;
+isnt($r->{rc}, 0, 'a silent target fails plan');
+like($r->{err}, qr/could not connect to the target \(postgresql:\/\/postgres\@127\.0\.0\.1:$sport\/postgres\).*timeout expired/,
+     'naming the target and the timeout') or diag($r->{err});
+cmp_ok($took, '<', 15, sprintf('within target.connect_timeout (2s), not the 30s default (took %.1fs)', $took));
+close $silent;
+$t0 = time;
+$r = run_pgshift({ SOURCE_URI => $src }, 'plan', $plan_silent);
+like($r->{err}, qr/could not connect to the target .*Connection refused/, 'a closed port: connection refused');
+cmp_ok(time - $t0, '<', 10, 'a closed port fails at once');
+
 done_testing();

@@ -194,7 +194,7 @@ cleanup:
   keep_state: true
 YAML
     my ($rc, $out) = apply_on_pty($env, $plan, 'n');
-    like($out, qr/pgshift will apply plan "rs_confirm": 2 tables, \d+ steps, into the target\.\nProceed\? \[y\/N\]/,
+    like($out, qr/pgshift will apply plan "rs_confirm": 2 tables, \d+ steps,\r?\n  from the source database "\w+" on \S+:\d+\r?\n  into the target database "\w+" on \S+:\d+\.\r?\nProceed\? \[y\/N\]/,
          'stdin a terminal, stdout piped: the confirmation is asked');
     is($rc, 1, 'answering n exits 1');
     like($out, qr/nothing was changed/, 'and says nothing was changed');

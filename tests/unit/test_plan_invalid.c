@@ -135,6 +135,18 @@ static const struct invalid_case cases[] = {
 		{E, 5, 22, "cdc.reconnect_for: the duration must be greater than zero"}}},
 	{"reconnect_for as a list", BASE "cdc: {reconnect_for: [10m]}\n", 1, {
 		{E, 5, 22, "cdc.reconnect_for: expected a single value, found a list"}}},
+	{"connect_timeout without a unit",
+	 "version: 1\nname: app\nsource: {uri: \"postgres://db1/app\", connect_timeout: 5}\n"
+	 "target: {uri: \"postgres://db2/app\"}\n", 1, {
+		{E, 3, 54, "source.connect_timeout: invalid duration \"5\": " DURATION_WHY}}},
+	{"keepalives_idle zero",
+	 "version: 1\nname: app\nsource: {uri: \"postgres://db1/app\"}\n"
+	 "target: {uri: \"postgres://db2/app\", keepalives_idle: 0s}\n", 1, {
+		{E, 4, 54, "target.keepalives_idle: the duration must be greater than zero"}}},
+	{"connect_timeout misspelled",
+	 "version: 1\nname: app\nsource: {uri: \"postgres://db1/app\", connect_timout: 5s}\n"
+	 "target: {uri: \"postgres://db2/app\"}\n", 1, {
+		{E, 3, 37, "unknown key \"connect_timout\" in source; did you mean \"connect_timeout\"?"}}},
 	{"duration in days", BASE "hooks: {timeout: 1d}\n", 1, {
 		{E, 5, 18, "hooks.timeout: invalid duration \"1d\": " DURATION_WHY}}},
 	{"negative duration", BASE "cutover:\n  steps:\n    - wait_for_catchup: {timeout: -5m}\n", 1, {

@@ -68,6 +68,8 @@ static const char design_example[] =
 	"  uri: ${SOURCE_URI}\n"
 	"target:\n"
 	"  uri: ${TARGET_URI}\n"
+	"  connect_timeout: 5s\n"
+	"  keepalives_idle: 1m\n"
 	"filters:\n"
 	"  include_schemas: [public, billing]\n"
 	"  exclude_schemas: [scratch]\n"
@@ -173,6 +175,9 @@ test_design_example(void)
 	is_int(p->cdc.max_lag_ms, 1000, "max_lag 1s");
 	is_int(p->cdc.ddl, DDL_STOP, "ddl stop");
 	is_int(p->cdc.reconnect_for_ms, INT64_C(2) * 3600 * 1000, "reconnect_for 2h");
+	is_int(p->target_conn.connect_timeout_ms, 5000, "target connect_timeout 5s");
+	is_int(p->target_conn.keepalives_idle_ms, 60000, "target keepalives_idle 1m");
+	is_int(p->source_conn.connect_timeout_ms, 30000, "source connect_timeout default 30s");
 
 	is_int(p->cutover.approval, APPROVAL_MANUAL, "approval manual");
 	is_steps(p, "lua fence_writes wait_for_catchup sync_sequences verify lua", "the six cutover steps in order");
@@ -184,7 +189,7 @@ test_design_example(void)
 		is_int(p->cutover.steps[3].margin, 1000, "sync_sequences margin");
 		is_int(p->cutover.steps[4].level, VERIFY_COUNT, "verify level count");
 		is_str(p->cutover.steps[5].lua_file, in_dir("hooks/switch_traffic.lua"), "last lua hook path");
-		is_int(p->cutover.steps[3].line, 37, "a step remembers its line");
+		is_int(p->cutover.steps[3].line, 39, "a step remembers its line");
 	}
 
 	is_int(p->cleanup.when, CLEANUP_AFTER_CUTOVER, "cleanup when");
@@ -246,6 +251,8 @@ test_minimal_defaults(void)
 	is_int(p->cdc.max_lag_ms, 1000, "default max_lag 1000 ms");
 	is_int(p->cdc.ddl, DDL_STOP, "default cdc.ddl stop");
 	is_int(p->cdc.reconnect_for_ms, 10 * 60 * 1000, "default reconnect_for 10m");
+	is_int(p->source_conn.keepalives_idle_ms, 30000, "default source keepalives_idle 30s");
+	is_int(p->target_conn.connect_timeout_ms, 30000, "default target connect_timeout 30s");
 	is_int(p->schema.owners, OWNERS_KEEP, "default schema.owners keep");
 	is_int(p->schema.privileges, PRIVILEGES_KEEP, "default schema.privileges keep");
 	is_int(p->schema.roles, ROLES_REQUIRE, "default schema.roles require");
