@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -50,12 +51,28 @@ print_no_run(const struct plan *plan, const char *target_shown)
 	log_report(LOG_ERROR, &err);
 }
 
+/* The terminal's size now: a resized window gets a view that fits. */
+static void
+terminal_size(int *cols, int *rows)
+{
+	struct winsize ws;
+
+	*cols = 80;
+	*rows = 24;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0) {
+		*cols = ws.ws_col;
+		*rows = ws.ws_row;
+	}
+}
+
+/* compact: --watch on a terminal (status_render_compact). */
 static void
 print_view(const struct cli_args *args, const struct plan *plan, const struct dag *dag,
-		   const struct run_state *rs, const char *target_shown)
+		   const struct run_state *rs, const char *target_shown, bool compact)
 {
 	struct status_view v;
 	struct buf json;
+	int cols, rows;
 
 	status_view_build(&v, plan, dag, rs);
 	if (args->set[OPT_JSON]) {
@@ -63,6 +80,9 @@ print_view(const struct cli_args *args, const struct plan *plan, const struct da
 		status_render_json(&json, &v);
 		fputs(json.data, stdout);
 		buf_free(&json);
+	} else if (compact) {
+		terminal_size(&cols, &rows);
+		status_render_compact(stdout, &v, target_shown, cols, rows - 1);
 	} else {
 		status_render_text(stdout, &v, target_shown);
 	}
@@ -91,7 +111,7 @@ show_once(const struct cli_args *args, const struct plan *plan, const struct dag
 		print_no_run(plan, target_shown);
 		return EXIT_FAILED;
 	}
-	print_view(args, plan, dag, &rs, target_shown);
+	print_view(args, plan, dag, &rs, target_shown, clear);
 	run_state_free(&rs);
 	return EXIT_OK;
 }

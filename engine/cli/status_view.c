@@ -239,8 +239,8 @@ render_status(FILE *out, const struct status_view *v)
 				status, v->plan->file);
 }
 
-static void
-render_header(FILE *out, const struct status_view *v, const char *target_shown)
+void
+status_render_header(FILE *out, const struct status_view *v, const char *target_shown)
 {
 	const struct run_state *rs = v->rs;
 	const char *tf = "%Y-%m-%d %H:%M:%S UTC";
@@ -289,8 +289,8 @@ render_stages(FILE *out, const struct status_view *v)
 	}
 }
 
-static void
-render_step(FILE *out, const struct status_row *r, double now)
+void
+status_render_step(FILE *out, const struct status_row *r, double now)
 {
 	const struct step_state *st = r->st;
 	char bytes[32], total[32], dur[32], size[72];
@@ -312,12 +312,19 @@ render_step(FILE *out, const struct status_row *r, double now)
 void
 status_render_text(FILE *out, const struct status_view *v, const char *target_shown)
 {
-	render_header(out, v, target_shown);
+	status_render_header(out, v, target_shown);
 	render_stages(out, v);
-	fprintf(out, "\nSteps\n  %-40s %-8s %8s %12s  %-21s %s\n", "STEP", "STATUS", "ATTEMPTS",
-			"ROWS", "BYTES", "DURATION");
+	fputs("\nSteps\n", out);
+	status_render_step_titles(out);
 	for (size_t i = 0; i < v->nrows; i++)
-		render_step(out, &v->rows[i], v->rs->read_at);
+		status_render_step(out, &v->rows[i], v->rs->read_at);
+}
+
+void
+status_render_step_titles(FILE *out)
+{
+	fprintf(out, "  %-40s %-8s %8s %12s  %-21s %s\n", "STEP", "STATUS", "ATTEMPTS", "ROWS",
+			"BYTES", "DURATION");
 }
 
 /* ---- JSON ---- */

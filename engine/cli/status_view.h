@@ -38,6 +38,18 @@ void status_view_build(struct status_view *v, const struct plan *plan, const str
 void status_view_free(struct status_view *v);
 
 void status_render_text(FILE *out, const struct status_view *v, const char *target_shown);
+/* Pieces of the text form, shared with the compact view of --watch. */
+void status_render_header(FILE *out, const struct status_view *v, const char *target_shown);
+void status_render_step_titles(FILE *out);
+void status_render_step(FILE *out, const struct status_row *r, double now);
+/*
+ * `status --watch` on a terminal: a view of at most rows lines of at most
+ * cols - 1 characters (status_compact.c): the header, one line of totals
+ * per stage, then only the running and failed steps, as many as fit, and
+ * how many more there are.
+ */
+void status_render_compact(FILE *out, const struct status_view *v, const char *target_shown,
+						   int cols, int rows);
 /*
  * One line of JSON (so --watch --json gives JSON lines):
  * {plan, run_id, plan_sha256, status, started_at, updated_at, finished_at,

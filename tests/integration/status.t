@@ -199,6 +199,30 @@ like(run_pgshift(\%env, 'status', $plan)->{out}, qr/^cutover\s+approved \d{4}-.*
     unlike($w, qr/\e\[/, '--watch does not clear the screen when stdout is not a terminal');
 }
 
+# --- --watch on a terminal: a compact view that fits, however many steps ---
+{
+    psql($dst, "INSERT INTO pgshift.steps (plan, step_id, status, attempts, rows, bytes, started_at, updated_at)"
+             . " SELECT 'status_demo', 'index:public.many_' || g || '_idx', 'running', 1, 0, 0, now(), now()"
+             . " FROM generate_series(1, 60) g");
+    my $screen = File::Temp::tempdir(CLEANUP => 1) . '/watch';
+    local $ENV{SOURCE_URI} = $env{SOURCE_URI};
+    local $ENV{TARGET_URI} = $env{TARGET_URI};
+    system('python3', "$FindBin::Bin/../lib/pty_run.py", 80, 24, $screen,
+           'timeout', '-s', 'INT', '3', pgshift_bin(), 'status', $plan, '--watch', '1');
+    open(my $fh, '<', $screen); local $/; my $w = <$fh> // ''; close $fh;
+    my @frames = grep { /\S/ } split /\e\[H\e\[2J/, $w;
+    cmp_ok(scalar @frames, '>=', 2, 'watch on a terminal: the screen is cleared and redrawn');
+    my @tall = grep { scalar(() = /\n/g) > 23 } @frames;
+    is(scalar @tall, 0, 'watch on a terminal: every frame fits 24 lines') or diag($frames[0]);
+    my @wide = grep { length($_) > 79 } map { split /\r?\n/ } @frames;
+    is(scalar @wide, 0, 'watch on a terminal: no line wider than the terminal') or diag(join "\n", @wide);
+    like($frames[-1], qr/^stages\s+preflight 1\/1,(?:.*\n)*?.*\bindex \d+\/\d+ \(\d+ running, 1 failed\)/m,
+         'watch: totals per stage, wrapped to the width');
+    like($frames[-1], qr/\.\.\. and \d+ more running or failed/, 'watch: how many steps did not fit');
+    like($frames[-1], qr/^  index:public\.many_\d+_idx\s+running/m, 'watch: running steps are listed');
+    psql($dst, "DELETE FROM pgshift.steps WHERE plan = 'status_demo' AND step_id LIKE 'index:public.many_%'");
+}
+
 # --- a finished run ---
 psql($dst, "UPDATE pgshift.runs SET status = 'finished', finished_at = now() WHERE plan = 'status_demo'");
 $j = decode_json(run_pgshift(\%env, 'status', $plan, '--json')->{out});
