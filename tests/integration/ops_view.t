@@ -236,10 +236,22 @@ is($r->{rc}, 0, 'apply --until copy pauses') or diag($r->{err});
 $r = run_pgshift(\%env3, 'plan', $plan3);
 is($r->{rc}, 0, 'plan of the paused run exits 0') or diag($r->{out} . $r->{err});
 like($r->{out}, qr/leftover_objects.*\(resuming\)/, 'plan: the slot and state apply resumes are not blocking leftovers');
+# the resumed run on a terminal: steps the first run finished count as done
+{
+    local $ENV{SOURCE_URI} = $src;
+    local $ENV{TARGET_URI} = $tgt3;
+    system('python3', "$FindBin::Bin/../lib/pty_run.py", 100, 30, "$dir/resumed",
+           pgshift_bin(), 'apply', $plan3, '--yes', '--approve');
+    is($? >> 8, 0, 'the paused run resumes to the end');
+}
+(my $resumed = slurp("$dir/resumed")) =~ s/\e\[[0-9;]*[A-Za-z]//g;
+my @counts = $resumed =~ /steps: (\d+) of (\d+) done, (\d+) running/g;
+my ($last_done, $last_total) = @counts[-3, -2];
+ok(defined $last_total && $last_done == $last_total,
+   "live view of a resumed run ends on every step done ($last_done of $last_total)");
+like($resumed, qr/cleanup: dropped replication slot "pgshift_ops_paused" on the source/, 'cleanup: the slot it dropped');
 $r = run_pgshift(\%env3, 'cleanup', $plan3);
-is($r->{rc}, 0, 'cleanup of the paused run');
-like($r->{err}, qr/cleanup: dropped replication slot "pgshift_ops_paused" on the source/, 'cleanup: the slot it dropped');
-$r = run_pgshift(\%env3, 'cleanup', $plan3);
+is($r->{rc}, 0, 'cleanup after the finished run');
 like($r->{err}, qr/no replication slot "pgshift_ops_paused" on the source \(already dropped\)/,
      'cleanup again: says there was no slot, instead of "dropped"');
 unlike($r->{err}, qr/NOTICE/, 'cleanup again: no raw server NOTICE');
