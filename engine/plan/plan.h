@@ -92,6 +92,7 @@ struct plan {
 		size_t nmap;
 		enum privileges_mode privileges;
 		enum roles_mode roles;
+		bool copy_passwords;                /* create_missing copies rolpassword */
 	} schema;
 
 	struct {

@@ -99,6 +99,7 @@ static const struct field schema_fields[] = {
 	{"owners", f_owners, PF(schema.owners), NULL, false},
 	{"privileges", f_enum, PF(schema.privileges), &privileges_enum, false},
 	{"roles", f_enum, PF(schema.roles), &roles_enum, false},
+	{"copy_passwords", f_bool, PF(schema.copy_passwords), NULL, false},
 };
 static const struct field copy_fields[] = {
 	{"table_jobs", f_int, PF(copy.table_jobs), &jobs_range, false},

@@ -19,6 +19,9 @@
 static const char login_sql[] =
 	"SELECT rolsuper OR rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user";
 
+static const char authid_sql[] =
+	"SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT')";
+
 static const char member_sql[] =
 	"SELECT r.rolsuper, pg_catalog.pg_has_role(current_user, r.oid, 'USAGE')"
 	" FROM pg_catalog.pg_roles r WHERE r.rolname = $1";
@@ -115,6 +118,43 @@ report_missing(struct pf_ctx *c, const struct roles_needed *rn, bool policies, c
 	buf_free(&create);
 }
 
+/* schema.copy_passwords: PASS, or WARN naming the roles that will get no password. */
+static void
+check_passwords(struct pf_ctx *c, const struct roles_needed *rn)
+{
+	PGresult *res;
+	struct buf names;
+	size_t n = 0, k = 0;
+
+	if (c->plan->schema.roles != ROLES_CREATE_MISSING || !c->plan->schema.copy_passwords)
+		return;
+	res = pf_query(c->src, authid_sql, 0, NULL);
+	if (!res || PQntuples(res) != 1) {
+		pf_query_failed(c, "role_passwords", c->src, NULL);
+		PQclear(res);
+		return;
+	}
+	buf_init(&names);
+	for (size_t i = 0; i < rn->n; i++)
+		n += !rn->roles[i].on_target;
+	for (size_t i = 0; i < rn->n; i++)
+		if (!rn->roles[i].on_target)
+			pf_list_append(&names, k++, n, rn->roles[i].target);
+	if (PQgetvalue(res, 0, 0)[0] == 't')
+		pf_add_owned(c, "role_passwords", CHECK_PASS,
+					 xasprintf("the %zu role(s) apply creates get the source's password verifier", n),
+					 NULL);
+	else
+		pf_add_owned(c, "role_passwords", CHECK_WARN,
+					 xasprintf("schema.copy_passwords: the source login may not read pg_authid, so "
+							   "these roles will be created without a password: %s",
+							   n ? names.data : "(none)"),
+					 "connect to the source as a superuser to copy passwords, or set them on the "
+					 "target yourself (ALTER ROLE ... PASSWORD)");
+	buf_free(&names);
+	PQclear(res);
+}
+
 /* Appends role to fail (and its GRANT to fix) when the login lacks its rights; false on a failed query. */
 static bool
 check_member(struct pf_ctx *c, const struct needed_role *r, struct buf *fail, struct buf *fix,
@@ -198,6 +238,7 @@ pf_checks_roles(struct pf_ctx *c)
 	}
 	report_missing(c, &rn, true, "target_roles");
 	report_missing(c, &rn, false, "owner_roles");
+	check_passwords(c, &rn);
 	check_membership(c, &rn);
 	roles_needed_free(&rn);
 	privs_free(&pv);

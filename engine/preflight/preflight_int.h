@@ -87,7 +87,7 @@ void pf_checks_server(struct pf_ctx *c);
 void pf_checks_replication(struct pf_ctx *c);
 void pf_checks_privileges(struct pf_ctx *c);
 void pf_checks_target_privileges(struct pf_ctx *c);
-/* target_roles, owner_roles, owner_membership (checks_roles.c). */
+/* target_roles, owner_roles, role_passwords, owner_membership (checks_roles.c). */
 void pf_checks_roles(struct pf_ctx *c);
 void pf_checks_row_security(struct pf_ctx *c);
 void pf_checks_tables(struct pf_ctx *c);

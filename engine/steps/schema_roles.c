@@ -3,8 +3,8 @@
  * before schema.pre restores anything, the roles the schema names and the
  * target lacks are created with the attributes a role with CREATEROLE may
  * give (LOGIN, INHERIT, CONNECTION LIMIT, VALID UNTIL, as on the source),
- * never a password, SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or
- * BYPASSRLS. Their memberships among the roles the schema names follow, and
+ * never SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS, and a
+ * password only under schema.copy_passwords (schema_passwords.c). Their memberships among the roles the schema names follow, and
  * the target login becomes a member of each, as it must be to give it
  * objects. Each is recorded in the state before it is created, so reset
  * knows it as pgshift's even after a crash between the two.
@@ -34,26 +34,44 @@ static const char memberships_sql[] =
 
 static bool
 create_role(struct run *run, PGconn *src, PGconn *tgt, const struct needed_role *nr,
-			struct pgs_error *err)
+			bool copy_password, struct pgs_error *err)
 {
 	const char *params[2] = {nr->source, nr->target};
 	PGresult *res = pg_query(src, create_sql, 2, params, err);
 	char *q = pg_quote_ident(tgt, nr->target);
 	char *member = xasprintf("GRANT %s TO CURRENT_USER", q);
-	bool ok = res && PQntuples(res) == 1;
+	bool ok = res && PQntuples(res) == 1, password = false;
 
 	if (res && !ok)
 		pgs_fail(err, "role \"%s\" is not on the source any more", nr->source);
 	ok = ok && steps_record(run, "role", NULL, nr->target, err) &&
 		pg_exec(tgt, PQgetvalue(res, 0, 0), 0, NULL, err) && pg_exec(tgt, member, 0, NULL, err);
+	if (ok && copy_password)
+		ok = schema_role_password(src, tgt, nr->source, nr->target, &password, err);
 	if (ok)
-		log_info("schema.pre: created role %s (for %s), without a password", q, nr->named_by);
+		log_info("schema.pre: created role %s (for %s), %s", q, nr->named_by,
+				 password ? "with the source's password" : "without a password");
 	else
 		pgs_error_prefix(err, "could not create role %s on the target", q);
 	PQclear(res);
 	free(member);
 	free(q);
 	return ok;
+}
+
+/* Whether the source login may read pg_authid; preflight has warned when it may not. */
+static bool
+schema_passwords_readable(PGconn *src, bool *readable, struct pgs_error *err)
+{
+	PGresult *res = pg_query(src, "SELECT pg_catalog.has_table_privilege('pg_catalog.pg_authid',"
+							 " 'SELECT')", 0, NULL, err);
+
+	*readable = res && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	if (res && !*readable)
+		log_warning("schema.copy_passwords: the source login may not read pg_authid; the roles "
+				 "pgshift creates get no password");
+	PQclear(res);
+	return res != NULL;
 }
 
 static const struct needed_role *
@@ -107,15 +125,16 @@ schema_roles_create(struct run *run, PGconn *src, PGconn *tgt, struct pgs_error 
 {
 	struct privs pv = {0};
 	struct roles_needed rn = {0};
-	bool ok;
+	bool ok, copy_password = false;
 
 	if (run->plan->schema.roles != ROLES_CREATE_MISSING)
 		return true;
-	ok = privs_load(src, run->cat, &pv, err) &&
+	ok = (!run->plan->schema.copy_passwords || schema_passwords_readable(src, &copy_password, err)) &&
+		privs_load(src, run->cat, &pv, err) &&
 		roles_needed_load(src, tgt, run->plan, run->cat, &pv, &rn, err);
 	for (size_t i = 0; ok && i < rn.n; i++)
 		if (!rn.roles[i].on_target)
-			ok = create_role(run, src, tgt, &rn.roles[i], err);
+			ok = create_role(run, src, tgt, &rn.roles[i], copy_password, err);
 	ok = ok && grant_memberships(src, tgt, &rn, err);
 	roles_needed_free(&rn);
 	privs_free(&pv);

@@ -59,6 +59,12 @@ bool restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_err
  * that it lacks (schema_roles.c); a no-op under the other modes.
  */
 bool schema_roles_create(struct run *run, PGconn *src, PGconn *tgt, struct pgs_error *err);
+/*
+ * schema.copy_passwords: gives role target on tgt the password verifier of
+ * role source (schema_passwords.c); *copied is false when it has none.
+ */
+bool schema_role_password(PGconn *src, PGconn *tgt, const char *source, const char *target,
+						  bool *copied, struct pgs_error *err);
 /* Sets the source's owners and ACLs, mapped by the plan, on the restored objects (schema_privs.c). */
 bool schema_privs_apply(struct run *run, PGconn *src, PGconn *tgt, struct pgs_error *err);
 

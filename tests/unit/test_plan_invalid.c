@@ -197,6 +197,8 @@ static const struct invalid_case cases[] = {
 		{E, 5, 22, "schema.privileges: unknown value \"grant\" (expected keep or drop)"}}},
 	{"roles near miss", BASE "schema: {roles: create}\n", 1, {
 		{E, 5, 17, "schema.roles: unknown value \"create\" (expected require, create_missing or ignore)"}}},
+	{"copy_passwords not a boolean", BASE "schema: {copy_passwords: yes}\n", 1, {
+		{E, 5, 26, "schema.copy_passwords: expected true or false, found \"yes\""}}},
 	{"roles as a list", BASE "schema: {roles: [require]}\n", 1, {
 		{E, 5, 17, "schema.roles: expected a single value, found a list"}}},
 	{"unknown key in schema", BASE "schema: {owner: keep}\n", 1, {

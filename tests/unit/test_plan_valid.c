@@ -333,11 +333,17 @@ test_schema_keys(void)
 	plan_free(p);
 	diag_free(&dl);
 
+	p = load(MINIMAL "schema:\n  roles: create_missing\n  copy_passwords: true\n", &dl);
+	ok(p != NULL && p->schema.copy_passwords, "copy_passwords: true is valid");
+	plan_free(p);
+	diag_free(&dl);
+
 	p = load(MINIMAL "schema:\n  roles: create_missing\n  owners:\n    map: {app: app_v2, \"Odd Role\": \"${MAP_TO:-tgt}\"}\n", &dl);
 	ok(p != NULL, "owners map is valid");
 	if (p) {
 		is_int(p->schema.owners, OWNERS_MAP, "owners map");
 		is_int(p->schema.roles, ROLES_CREATE_MISSING, "roles create_missing");
+		ok(!p->schema.copy_passwords, "copy_passwords defaults to false");
 		is_int(p->schema.nmap, 2, "two mapped roles");
 		is_str(plan_map_role(p, "app"), "app_v2", "app maps to app_v2");
 		is_str(plan_map_role(p, "Odd Role"), "tgt", "a quoted role name, mapped through ${VAR:-default}");
