@@ -94,4 +94,19 @@ pgtest_value(PGconn *conn, const char *sql)
 	return v;
 }
 
+/*
+ * The source's WAL position past every commit acknowledged so far. The test
+ * clusters run synchronous_commit = off, where pg_current_wal_lsn() (the
+ * write position) can lie before them; one synchronous commit first flushes
+ * them. pg_current_wal_insert_lsn() is no answer: after a record that ends a
+ * page it points past the next page header, where no applied LSN can land.
+ */
+static inline char *
+pgtest_wal_end(PGconn *conn)
+{
+	pgtest_exec(conn, "BEGIN; SET LOCAL synchronous_commit = on; CREATE TEMP TABLE pgtest_flush ();"
+				" DROP TABLE pgtest_flush; COMMIT");
+	return pgtest_value(conn, "SELECT pg_current_wal_lsn()");
+}
+
 #endif

@@ -11,7 +11,7 @@
  * 200,000-row streamed transaction with a rolled-back savepoint, an aborted
  * streamed transaction, thousands of small transactions; the applier is
  * killed twice mid-apply and restarted. It ends when the applied LSN in
- * pgshift.runs passes the source's pg_current_wal_lsn(); the .t compares.
+ * pgshift.runs passes the source's WAL end (pgtest_wal_end); the .t compares.
  *
  * Phase "coalesce": a backlog written while no applier runs, so many source
  * transactions land in each target transaction and are coalesced per key
@@ -87,14 +87,25 @@ exec_params(PGconn *conn, const char *sql, int n, const char *const *params)
 }
 
 static uint64_t
-lsn_of(PGconn *conn, const char *sql)
+lsn_parsed(char *v)
 {
-	char *v = pgtest_value(conn, sql);
 	uint64_t lsn = 0;
 
 	cdc_lsn_parse(v, &lsn);
 	free(v);
 	return lsn;
+}
+
+static uint64_t
+lsn_of(PGconn *conn, const char *sql)
+{
+	return lsn_parsed(pgtest_value(conn, sql));
+}
+
+static uint64_t
+source_wal_end(void)
+{
+	return lsn_parsed(pgtest_wal_end(src));
 }
 
 static uint64_t
@@ -342,7 +353,7 @@ big_transaction(void)
 	ok(pgtest_exec(src, "BEGIN") &&
 	   pgtest_exec(src, "INSERT INTO public.big SELECT i, 'aborted' FROM generate_series(400001, 450000) i") &&
 	   pgtest_exec(src, "ROLLBACK"), "a big transaction rolled back");
-	return lsn_of(src, "SELECT pg_current_wal_lsn()");
+	return source_wal_end();
 }
 
 static bool
@@ -420,7 +431,7 @@ measure_small(pid_t child)
 	double t0 = now_s();
 	bool all = small_transactions();
 	double written = now_s() - t0;
-	uint64_t lsn = lsn_of(src, "SELECT pg_current_wal_lsn()");
+	uint64_t lsn = source_wal_end();
 
 	ok(all, "3000 small transactions");
 	ok(wait_applied(lsn, child, 120), "applied");
@@ -443,7 +454,7 @@ crash_section(pid_t *child, uint64_t start_lsn)
 			 CRASH_SMALL + 1, CRASH_SMALL + CRASH_BIG);
 	ok(pgtest_exec(big, sql), "a big transaction on the crash tables");
 	PQfinish(big);
-	commit = lsn_of(src, "SELECT pg_current_wal_lsn()");
+	commit = source_wal_end();
 	/* kill while the big transaction is being read back and applied */
 	for (i = 0; i < 1000 && applied_lsn() < commit && !applier_busy(); i++)
 		pgtest_sleep_ms(5);
@@ -481,7 +492,7 @@ phase_run(void)
 	crash_section(&child, start_lsn);
 	pgtest_exec(src, "UPDATE public.crash_full SET v = 'after' WHERE id = 5");
 	pgtest_exec(src, "DELETE FROM public.crash_full WHERE id = 6");
-	end_lsn = lsn_of(src, "SELECT pg_current_wal_lsn()");
+	end_lsn = source_wal_end();
 	ok(wait_applied(end_lsn, child, 300), "the applied LSN passed the source's WAL position");
 	kill(child, SIGTERM);
 	waitpid(child, &status, 0);
@@ -497,9 +508,6 @@ phase_run(void)
 }
 
 /* ---- phase coalesce ---- */
-
-/* Past every acknowledged commit: with synchronous_commit = off the write position may not be. */
-#define END_LSN "SELECT pg_current_wal_insert_lsn()"
 
 /* Each its own source transaction: a backlog the applier reads in few target transactions. */
 static bool
@@ -569,7 +577,7 @@ applier_in_txn(void)
 static bool
 spooled(struct cdc_receiver *r)
 {
-	uint64_t lsn = lsn_of(src, END_LSN);
+	uint64_t lsn = source_wal_end();
 	int i;
 
 	for (i = 0; i < 1200 && receiver_durable(r) < lsn; i++)
@@ -628,7 +636,7 @@ missing_row(struct cdc_receiver *r)
 	   strstr(err.detail, "(id)=(77)"), "the error names the table and the missing key");
 	cdc_applier_free(a);
 	pgtest_exec(dst, "UPDATE public.coal SET id = 77 WHERE id = -77");
-	lsn = lsn_of(src, END_LSN);
+	lsn = source_wal_end();
 	pgs_error_clear(&err);
 	ok(cdc_applier_start(&cfg, &a, &err), "with the row back, a new applier starts");
 	for (i = 0; a && i < 1200 && cdc_applier_applied_lsn(a) < lsn; i++)
@@ -653,7 +661,7 @@ phase_coalesce(void)
 	r = start_receiver(0);
 	ok(r && backlog(), "a backlog of small transactions, written while no applier runs");
 	ok(spooled(r), "the backlog is in the spool");
-	lsn = lsn_of(src, END_LSN);
+	lsn = source_wal_end();
 	child = spawn_applier(0);
 	ok(wait_applied(lsn, child, 120), "the applier caught up");
 	kill(child, SIGTERM);
@@ -668,7 +676,7 @@ phase_coalesce(void)
 	   each("INSERT INTO public.coal_nopk VALUES (%d, 'crash ' || %d)", 1, 1500),
 	   "a second backlog");
 	ok(spooled(r), "the second backlog is in the spool");
-	lsn = lsn_of(src, END_LSN);
+	lsn = source_wal_end();
 	before = applied_lsn();
 	child = spawn_applier(0);
 	for (int i = 0; i < 5000 && !applier_in_txn(); i++)
@@ -679,7 +687,7 @@ phase_coalesce(void)
 	ok(wait_applied(lsn, child, 120), "the restarted applier caught up");
 	/* a change after the restart: the applier runs (and handles SIGTERM) */
 	ok(pgtest_exec(src, "UPDATE public.coal SET v = 'last' WHERE id = 2"), "a change after the restart");
-	ok(wait_applied(lsn_of(src, END_LSN), child, 60), "it is applied");
+	ok(wait_applied(source_wal_end(), child, 60), "it is applied");
 	kill(child, SIGTERM);
 	waitpid(child, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the applier stopped cleanly on SIGTERM");
@@ -714,7 +722,7 @@ phase_schema(void)
 		return;
 	}
 	pgtest_exec(src, "INSERT INTO public.vals (id, t) VALUES (5000, 'before the ALTER')");
-	lsn = lsn_of(src, "SELECT pg_current_wal_lsn()");
+	lsn = source_wal_end();
 	for (i = 0; i < 600 && cdc_applier_applied_lsn(a) < lsn; i++)
 		pgtest_sleep_ms(50);
 	ok(i < 600, "a change before the schema change is applied");
