@@ -34,7 +34,8 @@ struct cat_table {
 	bool is_partition;          /* a leaf (or sub-parent) of a partitioned table */
 	char *parent_schema, *parent_name;  /* direct parent when is_partition */
 	int64_t est_rows;           /* reltuples, -1 when never analyzed */
-	int64_t bytes;              /* pg_table_size */
+	int64_t bytes;              /* pg_table_size: heap, TOAST and maps, what a copy moves */
+	int64_t heap_bytes;         /* pg_relation_size(oid, 'main'): the pages ctid ranges split */
 	char replident;             /* 'd' default, 'n' nothing, 'f' full, 'i' index */
 	bool has_pk;
 	bool unlogged;              /* relpersistence 'u': not in WAL, so not in any publication */

@@ -33,7 +33,8 @@ static const char tables_sql[] =
 	"  AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k (attnum)"
 	"   LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
 	"   WHERE a.attnum IS NULL OR NOT a.attnotnull)"
-	"  ORDER BY i.indnatts, ic.relname COLLATE \"C\" LIMIT 1)"
+	"  ORDER BY i.indnatts, ic.relname COLLATE \"C\" LIMIT 1),"
+	" pg_relation_size(c.oid, 'main')"
 	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	" LEFT JOIN pg_inherits pi ON c.relispartition AND pi.inhrelid = c.oid"
 	" LEFT JOIN pg_class pc ON pc.oid = pi.inhparent"
@@ -99,6 +100,7 @@ read_candidate(const PGresult *res, int row, struct candidate *c)
 	c->t.replident_index = cat_str(res, row, 14);
 	c->t.replident_usable = cat_bool(res, row, 15);
 	c->t.identity_candidate = cat_str(res, row, 16);
+	c->t.heap_bytes = cat_int64(res, row, 17);
 	c->parent = -1;
 }
 

@@ -97,11 +97,13 @@ check_storage(struct copy_job *job, struct pgs_error *err)
 
 /*
  * Part K of N reads pages [(K-1)*P, K*P), the last part everything from
- * (N-1)*P on. P comes from the catalog's size of the table, a number fixed
- * for the whole run: each part reading the table's current size instead
- * would cut different boundaries on a growing table and lose or repeat the
- * rows between them. Only the last part's open end has to be right, and it
- * is; a stale size only makes the parts uneven.
+ * (N-1)*P on. P comes from the catalog's size of the table's heap, a number
+ * fixed for the whole run: each part reading the table's current size
+ * instead would cut different boundaries on a growing table and lose or
+ * repeat the rows between them. Only the last part's open end has to be
+ * right, and it is; a stale size only makes the parts uneven. The heap's
+ * size, not pg_table_size: ctids number heap pages only, and a TOAST-heavy
+ * table counted with its TOAST would put nearly every row in the first part.
  */
 static bool
 part_bounds(struct copy_job *job, long long *lo, long long *hi, struct pgs_error *err)
@@ -118,7 +120,7 @@ part_bounds(struct copy_job *job, long long *lo, long long *hi, struct pgs_error
 	PQclear(res);
 	if (block <= 0)
 		return pgs_fail(err, "the source reports an unusable block_size");
-	pages = (job->t->bytes + block - 1) / block;
+	pages = (job->t->heap_bytes + block - 1) / block;
 	per = (pages + job->st->nparts - 1) / job->st->nparts;
 	if (per < 1)
 		per = 1;
@@ -215,8 +217,25 @@ target_begin(struct copy_job *job, bool truncate, struct pgs_error *err)
 	return ok;
 }
 
+/*
+ * The target's COPY. FREEZE when the table was emptied in this transaction:
+ * its rows are then written frozen and all-visible (PostgreSQL 14+ also sets
+ * the visibility map), so the vacuum step that follows skips every page
+ * instead of rewriting the whole table's hint bits, and no anti-wraparound
+ * vacuum comes for them later.
+ */
+static char *
+target_sql(const struct copy_job *job, bool truncated)
+{
+	const char *with = job->binary ? (truncated ? " WITH (FORMAT binary, FREEZE)" :
+									  " WITH (FORMAT binary)") :
+		(truncated ? " WITH (FREEZE)" : "");
+
+	return xasprintf("COPY %s %s FROM STDIN%s", job->qname, job->collist, with);
+}
+
 static bool
-stream(struct copy_job *job, size_t step, struct pgs_error *err)
+stream(struct copy_job *job, size_t step, bool truncated, struct pgs_error *err)
 {
 	struct step_progress *pr = job->run->progress ? &job->run->progress[step] : NULL;
 	struct copy_pump pump = {pr ? &pr->bytes : NULL, &job->run->cancel, pr ? &pr->rows : NULL,
@@ -228,8 +247,7 @@ stream(struct copy_job *job, size_t step, struct pgs_error *err)
 
 	if (!out)
 		return false;
-	in = xasprintf("COPY %s %s FROM STDIN%s", job->qname, job->collist,
-				   job->binary ? " WITH (FORMAT binary)" : "");
+	in = target_sql(job, truncated);
 	ok = start_copy(job->src, out, PGRES_COPY_OUT, "source", err) &&
 		start_copy(job->dst, in, PGRES_COPY_IN, "target", err) &&
 		pg_copy_pump(job->src, job->dst, &pump, &rows, &bytes, err);
@@ -274,7 +292,7 @@ step_copy(struct run *run, size_t step, struct pgs_error *err)
 	const struct step *st = &run->dag->steps[step];
 	struct copy_job job = {run, st, &run->cat->tables[st->table], NULL, NULL, NULL, NULL, NULL,
 						   run->plan->copy.format == COPY_FORMAT_BINARY};
-	bool ok = false;
+	bool ok = false, truncate;
 
 	if (run->progress) {
 		atomic_store(&run->progress[step].bytes, 0);
@@ -291,8 +309,9 @@ step_copy(struct run *run, size_t step, struct pgs_error *err)
 		goto out;
 	job.qname = pg_quote_qualified(job.src, job.t->schema, job.t->name);
 	column_list(&job, job.src);
-	ok = source_begin(&job, err) && target_begin(&job, st->nparts == 0 && !run->copy_pretruncated, err) &&
-		stream(&job, step, err);
+	truncate = st->nparts == 0 && !run->copy_pretruncated;
+	ok = source_begin(&job, err) && target_begin(&job, truncate, err) &&
+		stream(&job, step, truncate, err);
 	/* read-only: ending it only releases the snapshot and the lock sooner */
 	if (ok)
 		PQclear(PQexec(job.src, "COMMIT"));

@@ -1,7 +1,9 @@
 /*
  * vacuum:SCHEMA.TABLE — VACUUM (ANALYZE) of one copied table on the target:
  * freshly copied rows have no visibility map and no statistics, so the
- * first queries after cutover would read every page and plan blind. VACUUM
+ * first queries after cutover would read every page and plan blind. After
+ * a COPY FREEZE (an unsplit table) the visibility map is set already and
+ * VACUUM skips every page: only ANALYZE does work. VACUUM
  * cannot run inside a transaction block; the step's own session is in
  * autocommit. Repeating it is harmless.
  */

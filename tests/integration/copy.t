@@ -46,6 +46,9 @@ CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO (
 CREATE TABLE events_other PARTITION OF events DEFAULT;
 
 CREATE TABLE big (id bigint PRIMARY KEY, k integer, payload text, f double precision);
+-- nearly all of it TOAST: its split must cut the heap's pages, not its size
+CREATE TABLE docs (id integer PRIMARY KEY, doc text);
+ALTER TABLE docs ALTER doc SET STORAGE EXTERNAL;
 CREATE TABLE probe (id integer PRIMARY KEY, v text);
 CREATE TABLE nocols ();
 CREATE TABLE replaced (id integer PRIMARY KEY, v text);
@@ -110,6 +113,7 @@ INSERT INTO big SELECT i, i % 1000, md5(i::text) || repeat('p', i % 40), i / 7.0
 -- dead rows and free space in the middle of the table, as a live table has
 DELETE FROM big WHERE id % 11 = 0 AND id < 10000;
 UPDATE big SET payload = payload || ' updated' WHERE id % 13 = 0;
+INSERT INTO docs SELECT i, repeat(md5(i::text), 80) FROM generate_series(1, 2000) i;
 INSERT INTO probe VALUES (1, 'before');
 INSERT INTO nocols SELECT FROM generate_series(1, 3);
 INSERT INTO replaced VALUES (1, 'source one'), (2, 'source two');
@@ -150,7 +154,7 @@ sub compare_all {
 }
 
 my @data_tables = ('nasty', 'toasty', 'gen', '"select"."we""ird tab le"', 'events_2023',
-                   'events_2024', 'events_other', 'big', 'probe', 'nocols');
+                   'events_2024', 'events_other', 'big', 'docs', 'probe', 'nocols');
 for my $format (qw(text binary)) {
     # start from empty targets, so a copy that did nothing cannot pass
     psql($dst, 'TRUNCATE ' . join(', ', @data_tables));
@@ -159,6 +163,15 @@ for my $format (qw(text binary)) {
 }
 is(psql($dst, 'SELECT count(*) FROM big'), psql($src, 'SELECT count(*) FROM big'),
    'big: every row arrived exactly once');
+# an unsplit table is emptied in its copy's transaction, so COPY FREEZE wrote
+# it frozen and all-visible; a split table's parts cannot be
+psql($dst, 'CREATE EXTENSION IF NOT EXISTS pg_visibility');
+my $vm = q{SELECT all_visible || '/' || all_frozen || '/' || pg_relation_size('%s') / 8192
+           FROM pg_visibility_map_summary('%s')};
+like(psql($dst, sprintf($vm, 'gen', 'gen')), qr{^([1-9]\d*)/\1/\1$},
+     'gen (unsplit): every page all-visible and all-frozen after the copy');
+like(psql($dst, sprintf($vm, 'big', 'big')), qr{^0/0/[1-9]},
+     'big (split): its parts are not frozen');
 is(psql($dst, 'SELECT count(*) FROM (SELECT id FROM big GROUP BY id HAVING count(*) > 1) d'), 0,
    'big: no row twice');
 is(psql($dst, 'SELECT string_agg(id || ' . "'=' || twice, ',' ORDER BY id) FROM gen WHERE id < 5"),
