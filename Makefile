@@ -34,7 +34,7 @@ else
 Q := @
 endif
 
-.PHONY: all check unit integration asan tsan valgrind fuzz deps have-deps install clean demo bench bench-cdc
+.PHONY: all check unit integration asan tsan valgrind fuzz deps have-deps install clean demo bench bench-copy bench-cdc
 all: pgshift
 
 pgshift: $(OBJS)
@@ -158,6 +158,11 @@ install: pgshift
 bench: deps pgshift
 	$(Q)DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb bc >/dev/null 2>&1 || true
 	$(Q)tests/bench/offline_copy.sh $(ROWS)
+
+# issue 20's copy set (pgbench + TOAST-heavy + key-less, ~1.4 GB) against pgcopydb, the raw pipe, pg_dump
+bench-copy: deps pgshift
+	$(Q)DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb bc >/dev/null 2>&1 || true
+	$(Q)tests/bench/copy_compare.sh
 
 bench-cdc: have-deps pgshift
 	$(Q)tests/bench/cdc_catchup.sh

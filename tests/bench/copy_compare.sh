@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Benchmark: the offline copy of issue 20's data set, side by side in one run.
+# The source gets `pgbench -i -s SCALE`, a TOAST-heavy table (DOCS rows of a
+# 4 kB incompressible text each) and a key-less table (NOPK rows); each tool
+# then moves it to a new, empty target database, ROUNDS times in turn:
+#   pgshift          pgshift apply, cdc.enabled: false
+#   pgcopydb         pgcopydb clone
+#   pgcopydb-split   pgcopydb clone --split-tables-larger-than SPLIT
+#   raw-pipe         pre-data restore; psql COPY TO | psql COPY FROM, JOBS at
+#                    a time; post-data pg_restore -j JOBS
+#   dump-restore     pg_dump -Fd -j JOBS | pg_restore -j JOBS
+# and prints each tool's median wall time (to a target with data, indexes and
+# constraints) and its ratio to pgshift's. Row counts are checked on every
+# target. A benchmark, not a test: run it by hand, on an idle machine.
+#
+#   SCALE=30 DOCS=200000 NOPK=500000 ROUNDS=3 JOBS=2 SPLIT=128MB tests/bench/copy_compare.sh
+#   (the defaults: about 1.4 GB)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SCALE=${SCALE:-30}
+DOCS=${DOCS:-200000}
+NOPK=${NOPK:-500000}
+ROUNDS=${ROUNDS:-3}
+JOBS=${JOBS:-2}
+SPLIT=${SPLIT:-128MB}
+TOOLS=${TOOLS:-pgshift pgcopydb pgcopydb-split raw-pipe dump-restore}
+
+if [ -z "${SOURCE_URI:-}" ]; then
+  exec tests/lib/pg_clusters.sh run "$0" "$@"
+fi
+
+command -v pgcopydb >/dev/null || { echo "pgcopydb not installed (apt-get install pgcopydb)" >&2; exit 3; }
+[ -x ./pgshift ] || make -s pgshift
+base=${TARGET_URI%/postgres}
+work=$(mktemp -d /tmp/pgshift-bench-copy.XXXXXX)
+[ "$(id -u)" = 0 ] && chown postgres: "$work"
+trap 'rm -rf "$work"' EXIT
+q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+now() { date +%s.%N; }
+
+echo "generating the source: pgbench -s $SCALE, $DOCS TOASTed docs, $NOPK key-less rows..."
+pgbench -i -q -s "$SCALE" "$SOURCE_URI" >/dev/null 2>&1
+psql -X -q -v ON_ERROR_STOP=1 -d "$SOURCE_URI" <<SQL
+CREATE TABLE docs (id bigint PRIMARY KEY, title text NOT NULL, body text);
+ALTER TABLE docs ALTER body SET STORAGE EXTERNAL;
+INSERT INTO docs SELECT g, 'doc ' || g,
+  (SELECT string_agg(md5((g * 131 + i)::text), '') FROM generate_series(1, 128) i)
+  FROM generate_series(1, $DOCS) g;
+CREATE INDEX docs_title_idx ON docs (title);
+CREATE TABLE nopk (a bigint, b text, c timestamptz);
+INSERT INTO nopk SELECT g, md5(g::text), timestamptz '2024-01-01' + g * interval '1 second'
+  FROM generate_series(1, $NOPK) g;
+VACUUM ANALYZE;
+SQL
+size=$(q "$SOURCE_URI" "SELECT pg_size_pretty(pg_database_size(current_database()))")
+tables=$(q "$SOURCE_URI" "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+                          WHERE schemaname = 'public' ORDER BY pg_table_size(format('%I.%I', schemaname, tablename)::regclass) DESC")
+expected=$(q "$SOURCE_URI" "SELECT (SELECT count(*) FROM pgbench_accounts) || '/' ||
+                                   (SELECT count(*) FROM docs) || '/' || (SELECT count(*) FROM nopk)")
+echo "source database: $size"
+
+cat >"$work/plan.yaml" <<YAML
+version: 1
+name: bench
+source:
+  uri: \${SOURCE_URI}
+target:
+  uri: \${BENCH_TARGET}
+copy:
+  table_jobs: $JOBS
+  index_jobs: $JOBS
+  split_tables_larger_than: $SPLIT
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+  steps:
+    - sync_sequences: { margin: 0 }
+YAML
+
+run_pgshift() {
+  BENCH_TARGET="$base/$1" ./pgshift apply "$work/plan.yaml" --yes --no-progress -q
+}
+run_pgcopydb() {
+  pgcopydb clone --source "$SOURCE_URI" --target "$base/$1" --table-jobs "$JOBS" \
+    --index-jobs "$JOBS" --dir "$work/pgcopydb-$1" --no-owner "${@:2}" >"$work/pgcopydb.log" 2>&1 \
+    || { tail -20 "$work/pgcopydb.log" >&2; return 1; }
+}
+run_pgcopydb_split() { run_pgcopydb "$1" --split-tables-larger-than "$SPLIT"; }
+run_raw_pipe() {
+  pg_dump -d "$SOURCE_URI" --section=pre-data -Fc -f "$work/pre-$1.dump"
+  pg_restore -d "$base/$1" --no-owner "$work/pre-$1.dump"
+  # shellcheck disable=SC2016
+  printf '%s\n' $tables | SRC="$SOURCE_URI" DST="$base/$1" xargs -P "$JOBS" -I{} sh -c \
+    'psql -X -q -d "$SRC" -c "COPY {} TO STDOUT" | psql -X -q -d "$DST" -c "COPY {} FROM STDIN"'
+  pg_dump -d "$SOURCE_URI" --section=post-data -Fd -f "$work/post-$1"
+  pg_restore -d "$base/$1" -j "$JOBS" --no-owner "$work/post-$1"
+}
+run_dump_restore() {
+  pg_dump -d "$SOURCE_URI" -Fd -j "$JOBS" -f "$work/dump-$1"
+  pg_restore -d "$base/$1" -j "$JOBS" --no-owner "$work/dump-$1"
+}
+
+declare -A times
+for round in $(seq 1 "$ROUNDS"); do
+  for tool in $TOOLS; do
+    db="t_${tool//-/_}_$round"
+    q "$TARGET_URI" "CREATE DATABASE $db"
+    t0=$(now)
+    "run_${tool//-/_}" "$db"
+    took=$(echo "$(now) - $t0" | bc)
+    got=$(q "$base/$db" "SELECT (SELECT count(*) FROM pgbench_accounts) || '/' ||
+                               (SELECT count(*) FROM docs) || '/' || (SELECT count(*) FROM nopk)")
+    [ "$got" = "$expected" ] || { echo "$tool round $round: rows $got, expected $expected" >&2; exit 1; }
+    printf 'round %d %-16s %8.2f s\n' "$round" "$tool" "$took"
+    times[$tool]="${times[$tool]:-} $took"
+    q "$TARGET_URI" "DROP DATABASE $db"
+    rm -rf "$work"/pgcopydb-* "$work"/pre-* "$work"/post-* "$work"/dump-*
+  done
+done
+
+median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+first=${TOOLS%% *}
+base_median=$(median "${times[$first]}")
+printf '\n%-18s %10s %12s   (%s, %s jobs, medians of %s)\n' tool seconds "$first/tool" "$size" "$JOBS" "$ROUNDS"
+for tool in $TOOLS; do
+  m=$(median "${times[$tool]}")
+  printf '%-18s %10.2f %11.2fx\n' "$tool" "$m" "$(echo "$base_median / $m" | bc -l)"
+done
+echo "row counts identical on every target: yes ($expected)"
