@@ -40,7 +40,7 @@ print_summary(const struct plan *p)
 	print_schema(p);
 	printf("  copy:    %d table jobs, %d index jobs, %s format, split tables above %s into up to %d parts\n",
 		   p->copy.table_jobs, p->copy.index_jobs,
-		   p->copy.format == COPY_FORMAT_TEXT ? "text" : "binary", split, p->copy.split_max_parts);
+		   copy_format_name(p->copy.format), split, p->copy.split_max_parts);
 	if (p->cdc.enabled)
 		printf("  cdc:     slot %s, publication %s, caught up below %s lag\n", p->cdc.slot,
 			   p->cdc.publication, lag);

@@ -25,6 +25,7 @@ struct cat_column {
 	bool not_null;
 	bool generated;             /* GENERATED ALWAYS AS (...) STORED: left out of COPY */
 	char identity;              /* 'a' always, 'd' by default, 0 none */
+	bool binary_io;             /* a built-in type (and element type) with binary I/O */
 };
 
 struct cat_table {

@@ -45,8 +45,13 @@ static const char tables_sql[] =
 
 static const char columns_sql[] =
 	"SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnum,"
-	" a.attnotnull, a.attgenerated <> '', a.attidentity, a.atttypid, a.atttypmod"
-	" FROM pg_attribute a WHERE a.attrelid = ANY ($1::oid[])"
+	" a.attnotnull, a.attgenerated <> '', a.attidentity, a.atttypid, a.atttypmod,"
+	/* built in, with binary send and receive, and so its elements: copy.format auto */
+	" a.atttypid < 16384 AND ty.typsend::oid <> 0 AND ty.typreceive::oid <> 0"
+	" AND (ty.typelem = 0 OR EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = ty.typelem"
+	"  AND e.oid < 16384 AND e.typsend::oid <> 0 AND e.typreceive::oid <> 0))"
+	" FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid"
+	" WHERE a.attrelid = ANY ($1::oid[])"
 	" AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum";
 
 enum { UNDECIDED, DECIDING, DECIDED };
@@ -214,6 +219,7 @@ read_column(const PGresult *res, int row, struct cat_column *col)
 	col->identity = PQgetvalue(res, row, 6)[0];
 	col->type_oid = cat_oid(res, row, 7);
 	col->typmod = (int) cat_int64(res, row, 8);
+	col->binary_io = cat_bool(res, row, 9);
 }
 
 bool

@@ -17,7 +17,7 @@ struct strlist {
 	size_t n;
 };
 
-enum copy_format { COPY_FORMAT_TEXT, COPY_FORMAT_BINARY };
+enum copy_format { COPY_FORMAT_TEXT, COPY_FORMAT_BINARY, COPY_FORMAT_AUTO };
 enum replica_identity_mode { REPLICA_IDENTITY_FAIL, REPLICA_IDENTITY_FULL };
 /* cdc.ddl: what a schema change on the source during CDC does (stop the run). */
 enum ddl_mode { DDL_STOP };
@@ -146,6 +146,7 @@ void strlist_free(struct strlist *l);
 
 const char *cutover_kind_name(enum cutover_kind kind);
 const char *verify_level_name(enum verify_level level);
+const char *copy_format_name(enum copy_format format);
 /*
  * The target role that stands for source role src under schema.owners.map:
  * the mapped name, or src itself when the map does not name it.

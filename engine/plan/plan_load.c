@@ -42,20 +42,26 @@ static const struct int_range slot_len = {0, 63};
 static const struct int_range jobs_range = {1, 256};
 static const struct int_range parts_range = {1, 1024};
 
-static const char *const copy_formats[] = {"text", "binary"};
+static const char *const copy_formats[] = {"text", "binary", "auto"};
 static const char *const ri_modes[] = {"fail", "full"};
 static const char *const approvals[] = {"manual", "auto"};
 static const char *const cleanup_whens[] = {"after_cutover", "manual"};
 static const char *const ddl_modes[] = {"stop"};
 static const char *const privileges_modes[] = {"keep", "drop"};
 static const char *const roles_modes[] = {"require", "create_missing", "ignore"};
-static const struct enum_def copy_format_enum = {copy_formats, 2};
+static const struct enum_def copy_format_enum = {copy_formats, 3};
 static const struct enum_def ri_enum = {ri_modes, 2};
 static const struct enum_def approval_enum = {approvals, 2};
 static const struct enum_def cleanup_when_enum = {cleanup_whens, 2};
 static const struct enum_def ddl_enum = {ddl_modes, 1};
 static const struct enum_def privileges_enum = {privileges_modes, 2};
 static const struct enum_def roles_enum = {roles_modes, 3};
+
+const char *
+copy_format_name(enum copy_format format)
+{
+	return copy_formats[format];
+}
 
 /*
  * cdc.ddl: "replicate" (DDL applied on the target in commit order) is the
@@ -173,7 +179,7 @@ plan_defaults(struct plan *p)
 	p->copy.index_jobs = 4;
 	p->copy.split_tables_larger_than = INT64_C(10) * 1024 * 1024 * 1024;
 	p->copy.split_max_parts = 8;
-	p->copy.format = COPY_FORMAT_TEXT;
+	p->copy.format = COPY_FORMAT_AUTO;
 	p->copy.vacuum_analyze = true;
 	p->copy.require_empty_target = true;
 	p->cdc.enabled = true;

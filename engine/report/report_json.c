@@ -58,7 +58,7 @@ put_plan(struct buf *b, const struct plan *p)
 	kbool(b, "cdc_enabled", p->cdc.enabled);
 	kstr(b, "slot", p->cdc.enabled ? p->cdc.slot : NULL);
 	kstr(b, "publication", p->cdc.enabled ? p->cdc.publication : NULL);
-	kstr(b, "copy_format", p->copy.format == COPY_FORMAT_TEXT ? "text" : "binary");
+	kstr(b, "copy_format", copy_format_name(p->copy.format));
 	kint(b, "table_jobs", p->copy.table_jobs);
 	kint(b, "index_jobs", p->copy.index_jobs);
 	kstr(b, "approval", p->cutover.approval == APPROVAL_MANUAL ? "manual" : "auto");

@@ -17,6 +17,7 @@
 #include "pg/copy_stream.h"
 #include "steps/steps.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/test_crash.h"
 #include "util/xalloc.h"
 
@@ -261,6 +262,29 @@ stream(struct copy_job *job, size_t step, bool truncated, struct pgs_error *err)
 	return ok;
 }
 
+/*
+ * copy.format auto: binary COPY where it moves the same values as text and
+ * costs less to produce and parse — every copied column of a built-in type
+ * with binary I/O (a user type's binary form may embed OIDs or change with
+ * its extension), both servers of one major version (binary formats are
+ * only promised within one) and one server encoding (binary text values
+ * are not converted, text COPY's are).
+ */
+static bool
+binary_fits(const struct copy_job *job)
+{
+	const char *se = PQparameterStatus(job->src, "server_encoding");
+	const char *te = PQparameterStatus(job->dst, "server_encoding");
+
+	if (PQserverVersion(job->src) / 10000 != PQserverVersion(job->dst) / 10000 || !se || !te ||
+		strcmp(se, te) != 0)
+		return false;
+	for (size_t c = 0; c < job->t->ncols; c++)
+		if (!job->t->cols[c].generated && !job->t->cols[c].binary_io)
+			return false;
+	return true;
+}
+
 static void
 job_end(struct copy_job *job)
 {
@@ -309,6 +333,9 @@ step_copy(struct run *run, size_t step, struct pgs_error *err)
 		goto out;
 	job.qname = pg_quote_qualified(job.src, job.t->schema, job.t->name);
 	column_list(&job, job.src);
+	if (run->plan->copy.format == COPY_FORMAT_AUTO)
+		job.binary = binary_fits(&job);
+	log_debug("%s: %s COPY", st->id, job.binary ? "binary" : "text");
 	truncate = st->nparts == 0 && !run->copy_pretruncated;
 	ok = source_begin(&job, err) && target_begin(&job, truncate, err) &&
 		stream(&job, step, truncate, err);

@@ -155,7 +155,7 @@ sub compare_all {
 
 my @data_tables = ('nasty', 'toasty', 'gen', '"select"."we""ird tab le"', 'events_2023',
                    'events_2024', 'events_other', 'big', 'docs', 'probe', 'nocols');
-for my $format (qw(text binary)) {
+for my $format (qw(text binary auto)) {
     # start from empty targets, so a copy that did nothing cannot pass
     psql($dst, 'TRUNCATE ' . join(', ', @data_tables));
     run_bin("copy with format $format", PGSHIFT_SCENARIO => 'copy', COPY_FORMAT => $format);

@@ -88,7 +88,7 @@ sub start_apply {
     if ($pid == 0) {
         $ENV{$_} = $env->{$_} for keys %$env;
         open(STDIN, '<', '/dev/null'); open(STDOUT, '>', "$log.out"); open(STDERR, '>', $log);
-        exec(pgshift_bin(), 'apply', $plan, '--yes', '--no-progress') or die;
+        exec(pgshift_bin(), 'apply', $plan, '--yes', '--no-progress', '-v') or die;
     }
     return $pid;
 }
@@ -233,6 +233,11 @@ my $pid = start_apply($plan, $env, $log);
 ok(wait_until(sub { slurp($log) =~ /cutover gate: waiting for approval/ }, 120, $pid),
    'apply copies (CHECK, generated column and expression index on functions with unqualified names) and reaches the gate')
     or diag(`tail -30 $log`);
+# copy.format auto (the default): binary for built-in types, text where a
+# type is an extension's, a domain or a composite; all identical below
+like(slurp($log), qr/copy:public\.fx_num: binary COPY/, 'auto: fx_num (numeric) copied in binary');
+like(slurp($log), qr/copy:public\.fx_citext: text COPY/, 'auto: fx_citext (an extension type) copied as text');
+like(slurp($log), qr/copy:public\.fx_types: text COPY/, 'auto: fx_types (a domain, composites) copied as text');
 
 is(psql($tgt, q{SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger
                  WHERE tgrelid = 'public.tr_main'::regclass AND NOT tgisinternal}),
@@ -382,6 +387,8 @@ my $llog = "$dir/apply2.err";
 $pid = start_apply($lplan, $lenv, $llog);
 ok(wait_until(sub { slurp($llog) =~ /cutover gate: waiting for approval/ }, 120, $pid), 'latin: apply reaches the gate')
     or diag(`tail -30 $llog`);
+like(slurp($llog), qr/copy:public\.words: text COPY/,
+     'auto: text COPY between a LATIN1 and a UTF8 server (binary would not convert the text)');
 psql($lsrc, <<'SQL');
 INSERT INTO words VALUES (4, 'déjà vu', 'Zoë');
 UPDATE words SET w = 'café crème' WHERE id = 1;

@@ -72,7 +72,7 @@ plan "app_to_new_cluster" is valid ($plan)
   source:  postgres://app\@db1:5432/app
   target:  host=db2 dbname=app user=app
   schema:  owners kept, privileges kept, roles required
-  copy:    6 table jobs, 4 index jobs, text format, split tables above 512.0 MB into up to 8 parts
+  copy:    6 table jobs, 4 index jobs, auto format, split tables above 512.0 MB into up to 8 parts
   cdc:     slot pgshift_app_to_new_cluster, publication pgshift_app_to_new_cluster, caught up below 2s lag
   cutover: manual approval; 1:lua 2:fence_writes 3:wait_for_catchup 4:sync_sequences 5:verify 6:lua
   hooks:   1 Lua hook(s); notify: 2 target(s)

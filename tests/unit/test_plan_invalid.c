@@ -162,7 +162,7 @@ static const struct invalid_case cases[] = {
 	{"yes is not a bool", BASE "copy: {vacuum_analyze: yes}\n", 1, {
 		{E, 5, 24, "copy.vacuum_analyze: expected true or false, found \"yes\""}}},
 	{"enum with a suggestion", BASE "copy: {format: binry}\n", 1, {
-		{E, 5, 16, "copy.format: unknown value \"binry\"; did you mean \"binary\"? (expected text or binary)"}}},
+		{E, 5, 16, "copy.format: unknown value \"binry\"; did you mean \"binary\"? (expected text, binary or auto)"}}},
 	{"enum without a suggestion", BASE "cutover: {approval: later}\n", 1, {
 		{E, 5, 21, "cutover.approval: unknown value \"later\" (expected manual or auto)"}}},
 	{"cdc.ddl replicate is refused by name", BASE "cdc: {ddl: replicate}\n", 1, {
@@ -315,7 +315,7 @@ static const struct invalid_case cases[] = {
 		{E, 3, 15, "source.uri: environment variable \"PGSHIFT_TEST_UNSET\" is not set; "
 		 "export it or write ${PGSHIFT_TEST_UNSET:-default}"},
 		{E, 4, 20, "copy.table_jobs: expected a whole number from 1 to 256, found \"0\""},
-		{E, 4, 31, "copy.format: unknown value \"binry\"; did you mean \"binary\"? (expected text or binary)"},
+		{E, 4, 31, "copy.format: unknown value \"binry\"; did you mean \"binary\"? (expected text, binary or auto)"},
 		{E, 5, 32, "cdc.max_lag: invalid duration \"1\": " DURATION_WHY},
 		{E, 8, 7, "cutover.steps[1]: wait_for_catchup needs cdc.enabled: true "
 		 "(without CDC there is nothing to catch up)"}}},

@@ -239,7 +239,7 @@ test_minimal_defaults(void)
 	is_int(p->copy.index_jobs, 4, "default index_jobs 4");
 	is_int(p->copy.split_tables_larger_than, INT64_C(10) * 1024 * 1024 * 1024, "default split 10GB");
 	is_int(p->copy.split_max_parts, 8, "default split_max_parts 8");
-	is_int(p->copy.format, COPY_FORMAT_TEXT, "default format text");
+	is_int(p->copy.format, COPY_FORMAT_AUTO, "default format auto");
 	ok(p->copy.vacuum_analyze, "default vacuum_analyze true");
 	ok(p->copy.require_empty_target, "default require_empty_target true");
 	ok(p->cdc.enabled, "default cdc on");
