@@ -17,6 +17,12 @@
  *    does; an FK on a partitioned table must recurse (no ONLY).
  *
  * A constraint already on the target was added by an earlier run: done.
+ *
+ * Two constraint steps on related tables can deadlock (40P01): an FK takes
+ * SHARE ROW EXCLUSIVE on the referenced table while a key on a partition
+ * hierarchy holding it locks its levels one by one. PostgreSQL cancels one of
+ * them; its transaction rolled back whole, so it is run again (at most
+ * DEADLOCK_RETRIES times) once the other has committed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +31,11 @@
 #include "steps/steps.h"
 #include "steps/steps_int.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/xalloc.h"
+
+#define DEADLOCK_RETRIES 3
+#define SQLSTATE_DEADLOCK "40P01"
 
 static const char constraint_exists_sql[] =
 	"SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = $1::pg_catalog.regclass"
@@ -209,6 +219,21 @@ run_constraint(struct con_job *j, const struct cat_constraint *con, struct pgs_e
 	return false;
 }
 
+static bool
+run_constraint_retrying(struct con_job *j, const struct cat_constraint *con, const char *id,
+						struct pgs_error *err)
+{
+	for (int attempt = 1;; attempt++) {
+		pgs_error_clear(err);
+		if (run_constraint(j, con, err))
+			return true;
+		if (strcmp(err->sqlstate, SQLSTATE_DEADLOCK) != 0 || attempt > DEADLOCK_RETRIES)
+			return false;
+		log_info("%s: deadlock with another step (attempt %d of %d), running it again", id,
+				 attempt, DEADLOCK_RETRIES + 1);
+	}
+}
+
 bool
 step_constraint(struct run *run, size_t step, struct pgs_error *err)
 {
@@ -221,7 +246,7 @@ step_constraint(struct run *run, size_t step, struct pgs_error *err)
 		return true;
 	j.conn = run_connect_target_rows(run, run->dag->steps[step].id, err);
 	ok = j.conn && steps_ddl_session(j.conn, err) &&
-		run_constraint(&j, &run->cat->constraints[k], err);
+		run_constraint_retrying(&j, &run->cat->constraints[k], run->dag->steps[step].id, err);
 	PQfinish(j.conn);
 	return ok || step_failed(run, step, err);
 }
