@@ -45,9 +45,11 @@ bool dump_filter_args(struct run *run, PGconn *src, struct pgtool_cmd *cmd,
 					  struct pgs_error *err);
 /*
  * False for an archive entry of an extension the filters left out (or its
- * comment), and for a user mapping that holds a password.
+ * comment), of a class filters.exclude_object_classes names, of pgshift's
+ * own publications, and for a user mapping that holds a password.
  */
-bool dump_keep_entry(const struct catalog *cat, const struct toc_entry *e);
+bool dump_keep_entry(const struct plan *plan, const struct catalog *cat,
+					 const struct toc_entry *e);
 /* Adds --dbname and the options every pg_dump of pgshift takes. */
 bool dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
 					  struct pgs_error *err);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "pg/conn.h"
+#include "pg/dump_classes.h"
+#include "plan/object_class.h"
 #include "steps/steps_int.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
@@ -195,14 +197,28 @@ mapping_with_password(const struct catalog *cat, const struct toc_entry *e)
 	return false;
 }
 
+static bool
+keep_publication_entry(const struct plan *plan, const struct toc_entry *e)
+{
+	char *pub = toc_publication_name(e);
+	bool keep = !pub || !publication_is_pgshifts(pub, plan ? plan->cdc.publication : NULL);
+
+	free(pub);
+	return keep;
+}
+
 bool
-dump_keep_entry(const struct catalog *cat, const struct toc_entry *e)
+dump_keep_entry(const struct plan *plan, const struct catalog *cat, const struct toc_entry *e)
 {
 	char *name;
 	bool keep;
 
 	if (!e->desc)
 		return true;
+	if (plan_excludes_class(plan, toc_object_class(e)))
+		return false;
+	if (!keep_publication_entry(plan, e))
+		return false;
 	if (strcmp(e->desc, "USER MAPPING") == 0)
 		return !mapping_with_password(cat, e);
 	if (strcmp(e->desc, "EXTENSION") == 0)
@@ -217,9 +233,9 @@ dump_keep_entry(const struct catalog *cat, const struct toc_entry *e)
 }
 
 /*
- * Publications and subscriptions are never moved: pgshift's own publication
- * lives on the source, and a subscription copied to the target would start
- * replicating into it.
+ * Subscriptions are never moved: one copied to the target would start
+ * replicating into it. Publications are (schema.post), but pgshift's own,
+ * which live on the source for CDC (dump_keep_entry).
  */
 bool
 dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
@@ -227,7 +243,6 @@ dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
 {
 	pgtool_arg(cmd, "--format=custom");
 	pgtool_argf(cmd, "--file=%s", file);
-	pgtool_arg(cmd, "--no-publications");
 	pgtool_arg(cmd, "--no-subscriptions");
 	return pgtool_dbname(cmd, run->plan->source_uri, err);
 }
