@@ -22,16 +22,19 @@
  * SHARE ROW EXCLUSIVE on the referenced table while a key on a partition
  * hierarchy holding it locks its levels one by one. PostgreSQL cancels one of
  * them; its transaction rolled back whole, so it is run again (at most
- * DEADLOCK_RETRIES times) once the other has committed.
+ * DEADLOCK_RETRIES times) after a pause of up to 0.2 s per attempt,
+ * jittered, so that the two do not meet again in step.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg/conn.h"
 #include "steps/steps.h"
 #include "steps/steps_int.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/rng.h"
 #include "util/xalloc.h"
 
 #define DEADLOCK_RETRIES 3
@@ -231,6 +234,7 @@ run_constraint_retrying(struct con_job *j, const struct cat_constraint *con, con
 			return false;
 		log_info("%s: deadlock with another step (attempt %d of %d), running it again", id,
 				 attempt, DEADLOCK_RETRIES + 1);
+		nanosleep(&(struct timespec) {0, rng_between(1, 200L * attempt) * 1000000L}, NULL);
 	}
 }
 
