@@ -82,7 +82,8 @@ bool toc_write_kept(const struct toc *toc, const bool *keep, const char *path,
 /* The constraint that owns index i (p/u/x), or -1. */
 long cat_constraint_of_index(const struct catalog *cat, long i);
 
-/* The target session settings of a DDL step: a large maintenance_work_mem. */
-bool steps_ddl_session(PGconn *conn, struct pgs_error *err);
+/* The target session settings of a DDL step: maintenance_work_mem from the
+ * target's memory, shared by index_jobs sessions. */
+bool steps_ddl_session(PGconn *conn, int index_jobs, struct pgs_error *err);
 
 #endif
