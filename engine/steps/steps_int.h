@@ -21,6 +21,8 @@ bool step_failed(struct run *run, size_t step, struct pgs_error *err);
 /* state_record_object when the run has a state; true otherwise. */
 bool steps_record(struct run *run, const char *kind, const char *schema, const char *name,
 				  struct pgs_error *err);
+/* state_manifest_record (what appeared on the target) when the run has a state. */
+bool steps_record_created(struct run *run, struct pgs_error *err);
 
 /* A set of (schema, name) pairs, looked up by binary search. */
 struct name_set {
