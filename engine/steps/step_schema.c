@@ -238,8 +238,8 @@ belongs_to_table(const struct catalog *cat, const struct toc_entry *e, const str
 
 /*
  * apply --replan after schema.pre: only the tables the target lacks (new
- * in the source since the run began), their defaults and owned sequences.
- * Other objects they use (a new type, a new schema) must already be there.
+ * in the source since the run began), their defaults and owned sequences;
+ * schema_replan_needs adds the objects they use that are new as well.
  */
 static void
 select_new_table_entries(struct schema_job *j)
@@ -265,7 +265,8 @@ restore_new_tables(struct schema_job *j, struct pgs_error *err)
 	ok = run_dump(j, sections, false, err);
 	if (ok)
 		select_new_table_entries(j);
-	ok = ok && run_restore(j, false, err);
+	ok = ok && schema_replan_needs(j->run, j->src, j->tgt, j->missing, &j->toc, j->keep, err) &&
+		run_restore(j, false, err);
 	for (size_t t = 0; ok && t < cat->ntables; t++)
 		if (j->missing[t])
 			log_info("%s: --replan: created new table %s.%s on the target",

@@ -67,6 +67,12 @@ bool schema_roles_create(struct run *run, PGconn *src, PGconn *tgt, struct pgs_e
  */
 bool schema_role_password(PGconn *src, PGconn *tgt, const char *source, const char *target,
 						  bool *copied, struct pgs_error *err);
+/*
+ * schema_replan.c: marks in keep the pre-data entries of toc that the new
+ * tables (missing, per catalog table) need and the target lacks.
+ */
+bool schema_replan_needs(struct run *run, PGconn *src, PGconn *tgt, const bool *missing,
+						 const struct toc *toc, bool *keep, struct pgs_error *err);
 /* Sets the source's owners and ACLs, mapped by the plan, on the restored objects (schema_privs.c). */
 bool schema_privs_apply(struct run *run, PGconn *src, PGconn *tgt, struct pgs_error *err);
 
