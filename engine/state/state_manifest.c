@@ -12,7 +12,8 @@
  * index, a constraint, a table's row type, an owned sequence, a partition,
  * an extension's member) goes with its owner, as with a plain DROP. Oids
  * below FirstNormalObjectId are the system's; schema pgshift (the state)
- * and temporary schemas are never apply's migrated objects.
+ * and temporary schemas are never apply's migrated objects, nor is what
+ * another plan migrating into the same database recorded as its own.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@ static const char record_sql[] =
 	" WHERE r.plan = $1 AND r.baseline_at IS NOT NULL AND i.identity IS NOT NULL"
 	" AND NOT EXISTS (SELECT 1 FROM pgshift.target_baseline b WHERE b.plan = r.plan"
 	"  AND b.classid = o.classid AND b.objid = o.objid)"
+	" AND NOT EXISTS (SELECT 1 FROM pgshift.manifest x WHERE x.plan <> r.plan"
+	"  AND x.classid = o.classid AND x.objid = o.objid)"
 	" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = o.classid"
 	"  AND d.objid = o.objid AND d.deptype IN ('a', 'i', 'e')"
 	"  AND (d.refclassid, d.refobjid) <> (d.classid, d.objid))"
