@@ -127,13 +127,23 @@ static const char cleanup_help[] =
 	"Exit 0 done, 1 failed, 4 an apply of the plan is running.\n";
 
 static const char reset_help[] =
-	"Usage: pgshift reset PLAN --yes\n"
+	"Usage: pgshift reset PLAN --yes [--cascade]\n"
 	"\n"
-	"Drops on the target what apply created (pgshift.created_objects) and the\n"
-	"plan's state, to start over. Prints what it will drop first; without --yes\n"
-	"it stops there (exit 3). Leaves the source alone (see cleanup).\n"
+	"Drops on the target exactly what apply created (pgshift.manifest: tables,\n"
+	"views, sequences, types, domains, functions, operators, casts, collations,\n"
+	"publications, extensions, schemas ..., in any schema; the roles it created)\n"
+	"and the plan's state, to start over. The manifest outlives cleanup and\n"
+	"keep_state: false. Objects go dependents first, each without CASCADE;\n"
+	"prints what it will drop first, and without --yes stops there (exit 3).\n"
+	"Leaves the source alone (see cleanup).\n"
 	"\n"
-	"Exit 0 done, 1 failed, 3 without --yes, 4 an apply of the plan is running.\n";
+	"  --yes      drop what is listed\n"
+	"  --cascade  also drop the objects apply did not create that depend on\n"
+	"             what it created (without it, reset names them and drops\n"
+	"             nothing: exit 1)\n"
+	"\n"
+	"Exit 0 done, 1 failed or refused over such objects, 3 without --yes, 4 an\n"
+	"apply of the plan is running.\n";
 
 static const char version_help[] =
 	"Usage: pgshift version\n"
@@ -150,7 +160,7 @@ const struct command commands[] = {
 	{"cutover", true, NULL, 0, cutover_help, cmd_cutover},
 	{"verify", true, OPTS(OPT_LEVEL, OPT_JSON), verify_help, cmd_verify},
 	{"cleanup", true, OPTS(OPT_UNFENCE, OPT_RESTORE_IDENTITY), cleanup_help, cmd_cleanup},
-	{"reset", true, OPTS(OPT_YES), reset_help, cmd_reset},
+	{"reset", true, OPTS(OPT_YES, OPT_CASCADE), reset_help, cmd_reset},
 	{"version", false, NULL, 0, version_help, cmd_version},
 };
 

@@ -29,9 +29,12 @@ enum lifecycle_result cleanup_plan(const struct plan *plan, bool unfence, bool r
 								   struct pgs_error *err);
 
 /*
- * Prints (stdout) what it will drop: every object of
- * pgshift.created_objects and the plan's state; without yes stops there.
+ * Prints (stdout) what it will drop, in drop order: every object of
+ * pgshift.manifest, the roles of pgshift.created_objects and the plan's
+ * state; without yes stops there. Objects apply did not create that depend
+ * on those fail it, named, with nothing dropped, unless cascade.
  */
-enum lifecycle_result reset_plan(const struct plan *plan, bool yes, struct pgs_error *err);
+enum lifecycle_result reset_plan(const struct plan *plan, bool yes, bool cascade,
+								 struct pgs_error *err);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * The run's state on the target, in schema "pgshift" (DESIGN.md §4): one row
  * per plan in pgshift.runs, one per step in pgshift.steps, and the objects
- * apply created in pgshift.created_objects (all `reset` ever drops). A
+ * apply created in pgshift.manifest and pgshift.created_objects (roles):
+ * all `reset` ever drops. A
  * session-level advisory lock per plan keeps two applies apart.
  *
  * One struct state owns one target connection; its calls are serialised by
@@ -19,7 +20,14 @@
  *                           status (pending|running|done|failed), attempts,
  *                           rows, bytes, total_bytes, started_at, finished_at,
  *                           updated_at, error
- *   pgshift.created_objects (plan, kind, schema_name, object_name) PK, created_at
+ *   pgshift.created_objects (plan, kind, schema_name, object_name) PK, created_at:
+ *                           the roles apply created (cluster objects)
+ *   pgshift.target_baseline (plan, classid, objid) PK -> runs ON DELETE
+ *                           CASCADE: the target's objects before schema.pre
+ *                           (runs.baseline_at says it was taken)
+ *   pgshift.manifest        (plan, classid, objid) PK; kind, schema_name,
+ *                           identity, recorded_at: every object apply
+ *                           created, kept until reset
  *   pgshift.identity_changes (plan, schema_name, table_name) PK; old_identity,
  *                           old_index, new_identity, new_index (relreplident
  *                           values and index names), changed_at, restored_at:
@@ -267,12 +275,15 @@ bool state_approve_plan(const struct plan *plan, struct approval *a, struct pgs_
 void approval_free(struct approval *a);
 
 /*
- * Deletes every row of the plan (runs, steps, created_objects) on the
- * locked connection, and drops schema pgshift when no other plan has rows
- * left in it. For cleanup and reset, which hold the lock so no apply of the
- * plan can run meanwhile; st stays open (and locked) afterwards.
+ * Deletes the plan's rows (runs, steps, baseline ...) on the locked
+ * connection but keeps what apply created (manifest, created_objects) for
+ * reset; drops schema pgshift when no plan has rows left in it. For cleanup
+ * and keep_state: false, which hold the lock so no apply of the plan can run
+ * meanwhile; st stays open (and locked) afterwards. state_drop_all (reset)
+ * deletes the manifest and created_objects too.
  */
 bool state_drop(struct state *st, struct pgs_error *err);
+bool state_drop_all(struct state *st, struct pgs_error *err);
 
 /* An object apply created on the target (pgshift.created_objects). */
 struct created_object {
@@ -290,6 +301,44 @@ struct created_object {
 bool state_list_objects(struct state *st, bool *has_run, struct created_object **objs,
 						size_t *n, struct pgs_error *err);
 void created_objects_free(struct created_object *objs, size_t n);
+
+/*
+ * The manifest (state_manifest.c): baseline lists the target's objects
+ * before anything is restored, once per run (a resume keeps the first);
+ * record adds every whole object that appeared since, and is a no-op for a
+ * run without baseline. Both are safe to call again.
+ */
+bool state_manifest_baseline(struct state *st, struct pgs_error *err);
+bool state_manifest_record(struct state *st, struct pgs_error *err);
+
+struct manifest_object {
+	uint32_t classid, objid;
+	char *kind;                         /* owned: pg_identify_object's type: "table", "cast" ... */
+	char *identity;                     /* owned: its identity, quoted as SQL takes it */
+};
+
+/* objects[from] has a normal dependency on objects[to]: from is dropped first. */
+struct manifest_edge {
+	size_t from, to;
+};
+
+/* An object apply did not create that depends on one it did (pg_describe_object text). */
+struct manifest_foreign {
+	char *dependent, *on;               /* owned */
+};
+
+struct manifest {
+	struct manifest_object *objects;    /* owned; those that still exist */
+	size_t nobjects;
+	struct manifest_edge *edges;        /* owned */
+	size_t nedges;
+	struct manifest_foreign *foreign;   /* owned */
+	size_t nforeign;
+};
+
+/* On the locked connection; no state at all is an empty manifest. */
+bool state_manifest_read(struct state *st, struct manifest *m, struct pgs_error *err);
+void manifest_free(struct manifest *m);
 
 /*
  * Reads the plan's run for `status` without taking the lock (a separate

@@ -19,8 +19,10 @@ static const char exists_sql[] =
 	" AND to_regclass('pgshift.identity_changes') IS NOT NULL"
 	" AND to_regclass('pgshift.table_sync') IS NOT NULL"
 	" AND to_regclass('pgshift.run_dag') IS NOT NULL"
-	" AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('pgshift.runs')"
-	"  AND attname = 'catalog_fingerprint' AND NOT attisdropped)";
+	" AND to_regclass('pgshift.target_baseline') IS NOT NULL"
+	" AND to_regclass('pgshift.manifest') IS NOT NULL"
+	" AND (SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('pgshift.runs')"
+	"  AND attname IN ('catalog_fingerprint', 'baseline_at') AND NOT attisdropped) = 2";
 
 /* One statement per element: a failure names the statement it came from. */
 static const char *const ddl[] = {
@@ -120,6 +122,27 @@ static const char *const ddl[] = {
 	" table_name text,"
 	" table_bytes bigint,"
 	" PRIMARY KEY (plan, step_id))",
+	/*
+	 * The manifest (state_manifest.c): the objects of the target before the
+	 * run's first schema.pre (baseline_at says when), and every object that
+	 * appeared since, which is all reset drops. The manifest has no foreign
+	 * key: it outlives the run, cleanup and keep_state: false, until reset.
+	 */
+	"ALTER TABLE pgshift.runs ADD COLUMN IF NOT EXISTS baseline_at timestamptz",
+	"CREATE TABLE IF NOT EXISTS pgshift.target_baseline ("
+	" plan text NOT NULL REFERENCES pgshift.runs (plan) ON DELETE CASCADE,"
+	" classid oid NOT NULL,"
+	" objid oid NOT NULL,"
+	" PRIMARY KEY (plan, classid, objid))",
+	"CREATE TABLE IF NOT EXISTS pgshift.manifest ("
+	" plan text NOT NULL,"
+	" classid oid NOT NULL,"
+	" objid oid NOT NULL,"
+	" kind text NOT NULL,"
+	" schema_name text,"
+	" identity text NOT NULL,"
+	" recorded_at timestamptz NOT NULL DEFAULT now(),"
+	" PRIMARY KEY (plan, classid, objid))",
 };
 
 static bool

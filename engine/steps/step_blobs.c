@@ -86,7 +86,7 @@ step_blobs(struct run *run, size_t step, struct pgs_error *err)
 {
 	char *dump = work_file(run, "blobs.dump", err);
 	char *use = dump ? work_file(run, "blobs.use", err) : NULL;
-	bool ok = use && copy_blobs(run, dump, use, err);
+	bool ok = use && copy_blobs(run, dump, use, err) && steps_record_created(run, err);
 
 	if (dump)
 		unlink(dump);

@@ -44,8 +44,6 @@ static const char target_schemas_sql[] =
 static const char target_relations_sql[] =
 	"SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
 	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace";
-static const char target_extensions_sql[] =
-	"SELECT '', extname FROM pg_catalog.pg_extension";
 
 static bool
 job_open(struct schema_job *j, struct run *run, size_t step, const char *base,
@@ -240,8 +238,8 @@ belongs_to_table(const struct catalog *cat, const struct toc_entry *e, const str
 
 /*
  * apply --replan after schema.pre: only the tables the target lacks (new
- * in the source since the run began), their defaults and owned sequences.
- * Other objects they use (a new type, a new schema) must already be there.
+ * in the source since the run began), their defaults and owned sequences;
+ * schema_replan_needs adds the objects they use that are new as well.
  */
 static void
 select_new_table_entries(struct schema_job *j)
@@ -258,40 +256,6 @@ select_new_table_entries(struct schema_job *j)
 }
 
 static bool
-record_relations(struct run *run, struct pgs_error *err)
-{
-	const struct catalog *cat = run->cat;
-	bool ok = true;
-
-	for (size_t i = 0; ok && i < cat->ntables; i++)
-		ok = steps_record(run, "table", cat->tables[i].schema, cat->tables[i].name, err);
-	for (size_t i = 0; ok && i < cat->nviews; i++)
-		ok = steps_record(run, cat->views[i].materialized ? "materialized view" : "view",
-						  cat->views[i].schema, cat->views[i].name, err);
-	for (size_t i = 0; ok && i < cat->nsequences; i++)
-		ok = steps_record(run, "sequence", cat->sequences[i].schema, cat->sequences[i].name,
-						  err);
-	return ok;
-}
-
-/* What the restore created: schemas and extensions the target lacked, and relations. */
-static bool
-record_created(struct schema_job *j, const struct name_set *schemas_before,
-			   const struct name_set *exts_before, struct pgs_error *err)
-{
-	const struct catalog *cat = j->run->cat;
-	bool ok = true;
-
-	for (size_t s = 0; ok && s < cat->nschemas; s++)
-		if (!name_set_has(schemas_before, "", cat->schemas[s]))
-			ok = steps_record(j->run, "schema", NULL, cat->schemas[s], err);
-	for (size_t e = 0; ok && e < cat->nextensions; e++)
-		if (!name_set_has(exts_before, "", cat->extensions[e].name))
-			ok = steps_record(j->run, "extension", NULL, cat->extensions[e].name, err);
-	return ok && record_relations(j->run, err);
-}
-
-static bool
 restore_new_tables(struct schema_job *j, struct pgs_error *err)
 {
 	static const char *const sections[] = {"pre-data", NULL};
@@ -301,37 +265,41 @@ restore_new_tables(struct schema_job *j, struct pgs_error *err)
 	ok = run_dump(j, sections, false, err);
 	if (ok)
 		select_new_table_entries(j);
-	ok = ok && run_restore(j, false, err);
+	ok = ok && schema_replan_needs(j->run, j->src, j->tgt, j->missing, &j->toc, j->keep, err) &&
+		run_restore(j, false, err);
 	for (size_t t = 0; ok && t < cat->ntables; t++)
-		if (j->missing[t]) {
+		if (j->missing[t])
 			log_info("%s: --replan: created new table %s.%s on the target",
 					 j->run->dag->steps[j->step].id, cat->tables[t].schema, cat->tables[t].name);
-			ok = steps_record(j->run, "table", cat->tables[t].schema, cat->tables[t].name, err);
-		}
 	return ok;
 }
 
+/*
+ * The baseline is taken before the first restore; what appeared since goes
+ * into the manifest after each restore, also when an earlier attempt's
+ * restore committed and its process died before recording it.
+ */
 static bool
 schema_pre(struct schema_job *j, struct pgs_error *err)
 {
 	static const char *const sections[] = {"pre-data", NULL};
-	struct name_set schemas = {0}, exts = {0};
+	struct name_set schemas = {0};
 	bool done, ok;
 
 	if (!already_restored(j, &done, err))
 		return false;
 	if (done || j->run->cat->nschemas == 0)
-		return true;
+		return steps_record_created(j->run, err);
 	if (j->missing)
-		return schema_roles_create(j->run, j->src, j->tgt, err) && restore_new_tables(j, err);
-	ok = schema_roles_create(j->run, j->src, j->tgt, err) &&
+		return schema_roles_create(j->run, j->src, j->tgt, err) && restore_new_tables(j, err) &&
+			steps_record_created(j->run, err);
+	ok = (!j->run->state || state_manifest_baseline(j->run->state, err)) &&
+		schema_roles_create(j->run, j->src, j->tgt, err) &&
 		run_dump(j, sections, false, err) &&
 		select_pre_entries(j, &schemas, err) &&
-		name_set_query(&exts, j->tgt, target_extensions_sql, err) &&
 		run_restore(j, false, err) &&
-		record_created(j, &schemas, &exts, err);
+		steps_record_created(j->run, err);
 	name_set_free(&schemas);
-	name_set_free(&exts);
 	return ok;
 }
 
@@ -547,8 +515,8 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 		j->keep[i] = dump_keep_entry(j->run->plan, j->run->cat, &j->toc.items[i]) &&
 			keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
 	name_set_free(&con_oids);
-	return ok && run_restore(j, true, err) && replica_identities(j, err) &&
-		schema_privs_apply(j->run, j->src, j->tgt, err) &&
+	return ok && run_restore(j, true, err) && steps_record_created(j->run, err) &&
+		replica_identities(j, err) && schema_privs_apply(j->run, j->src, j->tgt, err) &&
 		(!j->run->plan->cdc.enabled || held_triggers_disable(j->tgt, j->run->plan->name, err));
 }
 

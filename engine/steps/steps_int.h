@@ -21,6 +21,8 @@ bool step_failed(struct run *run, size_t step, struct pgs_error *err);
 /* state_record_object when the run has a state; true otherwise. */
 bool steps_record(struct run *run, const char *kind, const char *schema, const char *name,
 				  struct pgs_error *err);
+/* state_manifest_record (what appeared on the target) when the run has a state. */
+bool steps_record_created(struct run *run, struct pgs_error *err);
 
 /* A set of (schema, name) pairs, looked up by binary search. */
 struct name_set {
@@ -67,6 +69,12 @@ bool schema_roles_create(struct run *run, PGconn *src, PGconn *tgt, struct pgs_e
  */
 bool schema_role_password(PGconn *src, PGconn *tgt, const char *source, const char *target,
 						  bool *copied, struct pgs_error *err);
+/*
+ * schema_replan.c: marks in keep the pre-data entries of toc that the new
+ * tables (missing, per catalog table) need and the target lacks.
+ */
+bool schema_replan_needs(struct run *run, PGconn *src, PGconn *tgt, const bool *missing,
+						 const struct toc *toc, bool *keep, struct pgs_error *err);
 /* Sets the source's owners and ACLs, mapped by the plan, on the restored objects (schema_privs.c). */
 bool schema_privs_apply(struct run *run, PGconn *src, PGconn *tgt, struct pgs_error *err);
 

@@ -35,6 +35,12 @@ steps_record(struct run *run, const char *kind, const char *schema, const char *
 	return state_record_object(run->state, kind, schema, name, err);
 }
 
+bool
+steps_record_created(struct run *run, struct pgs_error *err)
+{
+	return !run->state || state_manifest_record(run->state, err);
+}
+
 static char *
 name_key(const char *schema, const char *name)
 {

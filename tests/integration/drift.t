@@ -96,8 +96,13 @@ sub attempts {
          'and the fingerprint of the catalog it was compiled from');
     my $before = attempts($tgt, 'dr_new');
 
-    psql($src, "CREATE TABLE public.fresh (id int PRIMARY KEY, v text);"
-             . " INSERT INTO public.fresh SELECT g, 'f' || g FROM generate_series(1, 200) g;"
+    # the new table uses objects that are new too: --replan must bring them
+    psql($src, "CREATE TYPE public.flavor AS ENUM ('plain', 'spicy'); CREATE DOMAIN public.pos AS int CHECK (VALUE > 0);"
+             . " CREATE SEQUENCE public.fresh_codes START 7;"
+             . " CREATE FUNCTION public.code_of(bigint) RETURNS text LANGUAGE sql IMMUTABLE AS \$\$SELECT 'c' || \$1\$\$;"
+             . " CREATE TABLE public.fresh (id int PRIMARY KEY, v text, f public.flavor DEFAULT 'plain', p public.pos DEFAULT 1,"
+             . "  code text DEFAULT public.code_of(nextval('public.fresh_codes')));"
+             . " INSERT INTO public.fresh (id, v, f) SELECT g, 'f' || g, 'spicy' FROM generate_series(1, 200) g;"
              . " UPDATE public.items SET v = 'changed' WHERE id <= 10");
     $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
     is($r->{rc}, 2, 'a resume with a new table in the filters exits 2');
@@ -120,6 +125,11 @@ sub attempts {
     like($log, qr/--replan: the source catalog changed [^\n]*new table in the filters: public\.fresh; their steps are added to the run/,
          '--replan says what it takes in');
     like($log, qr/schema\.pre: --replan: created new table public\.fresh on the target/, 'schema.pre creates only the new table');
+    for my $need ('type public.flavor', 'type public.pos', 'function public.code_of(bigint)', 'sequence public.fresh_codes') {
+        like($log, qr/schema\.pre: --replan: new table public\.fresh needs \Q$need\E, which the target lacks: restored with it/,
+             "--replan restores the new $need the new table uses");
+    }
+    unlike($log, qr/needs (table|sequence) public\.(items|notes)/, 'and nothing the target has already');
     like($log, qr/added 1 new table\(s\) to publication "pgshift_dr_new"/, 'it joins the publication');
     like($log, qr/resume: copying again only public\.fresh, on the snapshot \S+ of temporary slot "pgshift_dr_new_sync"/,
          'only the new table is copied, on a temporary slot\'s snapshot');

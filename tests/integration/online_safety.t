@@ -239,7 +239,10 @@ sub identities {
     is(identities(), 'bare=d,dpk=d,keyed=d,ukey=d', 'every source identity is back (relreplident)');
     is(psql($src, "SELECT count(*) FROM pg_index WHERE indisreplident AND indrelid = 'public.ukey'::regclass"), '0',
        'and ukey_code_key is no longer the identity index (indisreplident)');
-    is(psql($uri, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgshift'"), '0', 'the state, record included, is gone');
+    is(psql($uri, "SELECT (SELECT count(*) FROM pgshift.runs) + (SELECT count(*) FROM pgshift.identity_changes)"), '0',
+       'the state, record included, is gone');
+    ok(psql($uri, "SELECT count(*) FROM pgshift.manifest WHERE plan = 'safe'") > 0,
+       'but not the manifest of what apply created: reset still drops it');
     $r = run_pgshift($env, 'cleanup', $plan, '--restore-identity');
     is($r->{rc}, 0, 'cleanup --restore-identity again is a no-op') or diag($r->{err});
     is(identities(), 'bare=d,dpk=d,keyed=d,ukey=d', 'identities unchanged');

@@ -73,9 +73,10 @@ test_schema(PGconn *chk, struct state *st)
 	ok(state_ensure_schema(st, &err), "state_ensure_schema a second time is a no-op");
 	is_q(chk, "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c"
 		 " WHERE c.relnamespace = 'pgshift'::regnamespace AND c.relkind = 'r'", NULL,
-		 "created_objects,held_triggers,identity_changes,run_dag,runs,steps,table_sync",
-		 "pgshift holds runs, steps, created_objects, held_triggers, identity_changes, run_dag"
-		 " and table_sync");
+		 "created_objects,held_triggers,identity_changes,manifest,run_dag,runs,steps,table_sync,"
+		 "target_baseline",
+		 "pgshift holds runs, steps, created_objects, held_triggers, identity_changes, manifest,"
+		 " run_dag, table_sync and target_baseline");
 	is_q(chk, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
 		 " WHERE attrelid = 'pgshift.steps'::regclass AND attnum > 0 AND NOT attisdropped", NULL,
 		 "plan,step_id,status,attempts,rows,bytes,total_bytes,started_at,finished_at,"
@@ -341,9 +342,13 @@ test_drop(PGconn *chk, const char *uri, struct state *st)
 	pgs_error_clear(&err);
 	ok(state_drop(st, &err), "state_drop of plan state_a");
 	is_q(chk, "SELECT (SELECT count(*) FROM pgshift.runs WHERE plan = 'state_a') +"
-		 " (SELECT count(*) FROM pgshift.steps WHERE plan = 'state_a') +"
-		 " (SELECT count(*) FROM pgshift.created_objects WHERE plan = 'state_a')", NULL, "0",
+		 " (SELECT count(*) FROM pgshift.steps WHERE plan = 'state_a')", NULL, "0",
 		 "its rows are gone");
+	is_q(chk, "SELECT count(*) FROM pgshift.created_objects WHERE plan = 'state_a'", NULL, "2",
+		 "what apply created stays listed for reset");
+	ok(state_drop_all(st, &err), "state_drop_all (reset) of plan state_a");
+	is_q(chk, "SELECT count(*) FROM pgshift.created_objects WHERE plan = 'state_a'", NULL, "0",
+		 "and then that list is gone too");
 	is_q(chk, "SELECT to_regnamespace('pgshift') IS NOT NULL", NULL, "t",
 		 "the schema stays while other plans have rows");
 	for (int i = 0; i < 4; i++) {
