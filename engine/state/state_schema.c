@@ -19,6 +19,7 @@ static const char exists_sql[] =
 	" AND to_regclass('pgshift.identity_changes') IS NOT NULL"
 	" AND to_regclass('pgshift.table_sync') IS NOT NULL"
 	" AND to_regclass('pgshift.run_dag') IS NOT NULL"
+	" AND to_regclass('pgshift.restore_batches') IS NOT NULL"
 	" AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('pgshift.runs')"
 	"  AND attname = 'catalog_fingerprint' AND NOT attisdropped)";
 
@@ -120,6 +121,17 @@ static const char *const ddl[] = {
 	" table_name text,"
 	" table_bytes bigint,"
 	" PRIMARY KEY (plan, step_id))",
+	/*
+	 * The schema restore batches that committed (state_restore.c): each row
+	 * is written in the batch's own transaction, so a resume knows exactly
+	 * which batches to skip.
+	 */
+	"CREATE TABLE IF NOT EXISTS pgshift.restore_batches ("
+	" plan text NOT NULL REFERENCES pgshift.runs (plan) ON DELETE CASCADE,"
+	" step_id text NOT NULL,"
+	" batch integer NOT NULL,"
+	" entries integer NOT NULL,"
+	" PRIMARY KEY (plan, step_id, batch))",
 };
 
 static bool

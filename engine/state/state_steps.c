@@ -6,8 +6,10 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "pg/conn.h"
+#include "pg/privs.h"
 #include "state/state_int.h"
 
 static const char started_sql[] =
@@ -120,6 +122,32 @@ state_record_object(struct state *st, const char *kind, const char *schema, cons
 	if (!ok)
 		pgs_error_prefix(err, "could not record %s \"%s%s%s\" as created by pgshift", kind,
 						 schema ? schema : "", schema ? "." : "", name);
+	return ok;
+}
+
+bool
+state_record_objects(struct state *st, const char *kind, size_t n, char *const *schemas,
+					 char *const *names, struct pgs_error *err)
+{
+	char *s, *o;
+	const char *params[4];
+	bool ok;
+
+	if (n == 0)
+		return true;
+	s = privs_text_array(schemas, n);
+	o = privs_text_array(names, n);
+	params[0] = st->plan;
+	params[1] = kind;
+	params[2] = s;
+	params[3] = o;
+	ok = state_exec(st, "INSERT INTO pgshift.created_objects (plan, kind, schema_name, object_name)"
+					" SELECT $1, $2, s, o FROM unnest($3::text[], $4::text[]) AS u (s, o)"
+					" ON CONFLICT DO NOTHING", 4, params, err);
+	if (!ok)
+		pgs_error_prefix(err, "could not record %zu %s objects as created by pgshift", n, kind);
+	free(s);
+	free(o);
 	return ok;
 }
 

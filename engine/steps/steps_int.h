@@ -21,6 +21,9 @@ bool step_failed(struct run *run, size_t step, struct pgs_error *err);
 /* state_record_object when the run has a state; true otherwise. */
 bool steps_record(struct run *run, const char *kind, const char *schema, const char *name,
 				  struct pgs_error *err);
+/* The same for n objects of one kind, in one statement. */
+bool steps_record_many(struct run *run, const char *kind, size_t n, char *const *schemas,
+					   char *const *names, struct pgs_error *err);
 
 /* A set of (schema, name) pairs, looked up by binary search. */
 struct name_set {
@@ -51,6 +54,8 @@ bool dump_keep_entry(const struct catalog *cat, const struct toc_entry *e);
 /* Adds --dbname and the options every pg_dump of pgshift takes. */
 bool dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
 					  struct pgs_error *err);
+/* Adds the options that shape every pg_restore's SQL (owners, grants, tablespaces). */
+void restore_script_args(struct pgtool_cmd *cmd);
 /* Adds the options every pg_restore of pgshift takes, connected to the target. */
 bool restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_error *err);
 

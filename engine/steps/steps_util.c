@@ -32,6 +32,15 @@ steps_record(struct run *run, const char *kind, const char *schema, const char *
 	return state_record_object(run->state, kind, schema, name, err);
 }
 
+bool
+steps_record_many(struct run *run, const char *kind, size_t n, char *const *schemas,
+				  char *const *names, struct pgs_error *err)
+{
+	if (!run->state)
+		return true;
+	return state_record_objects(run->state, kind, n, schemas, names, err);
+}
+
 static char *
 name_key(const char *schema, const char *name)
 {
@@ -240,12 +249,18 @@ dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
  * rather than from pg_dump's text, so roles can be mapped.
  * --no-tablespaces: the target's storage layout is its own.
  */
-bool
-restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_error *err)
+void
+restore_script_args(struct pgtool_cmd *cmd)
 {
 	pgtool_arg(cmd, "--no-owner");
 	pgtool_arg(cmd, "--no-privileges");
 	pgtool_arg(cmd, "--no-tablespaces");
+}
+
+bool
+restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_error *err)
+{
+	restore_script_args(cmd);
 	pgtool_arg(cmd, "--exit-on-error");
 	return pgtool_dbname(cmd, run->plan->target_uri, err);
 }
