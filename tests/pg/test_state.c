@@ -73,7 +73,7 @@ test_schema(PGconn *chk, struct state *st)
 	ok(state_ensure_schema(st, &err), "state_ensure_schema a second time is a no-op");
 	is_q(chk, "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c"
 		 " WHERE c.relnamespace = 'pgshift'::regnamespace AND c.relkind = 'r'", NULL,
-		 "created_objects,held_triggers,identity_changes,run_dag,runs,steps,table_sync",
+		 "created_objects,held_triggers,identity_changes,restore_batches,run_dag,runs,steps,table_sync",
 		 "pgshift holds runs, steps, created_objects, held_triggers, identity_changes, run_dag"
 		 " and table_sync");
 	is_q(chk, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
