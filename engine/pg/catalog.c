@@ -92,7 +92,7 @@ load_all(struct cat_load *ctx, const struct plan *plan)
 bool
 catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat, struct pgs_error *err)
 {
-	struct cat_load ctx = {.conn = conn, .cat = cat, .err = err};
+	struct cat_load ctx = {.conn = conn, .plan = plan, .cat = cat, .err = err};
 	/* a caller already in a transaction (e.g. on an exported snapshot) keeps it */
 	bool own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
 	bool ok;
@@ -184,6 +184,7 @@ free_objects(struct catalog *cat)
 		free(cat->globals[i].kind);
 		free(cat->globals[i].name);
 		free(cat->globals[i].dump_tag);
+		free(cat->globals[i].def);
 	}
 	free(cat->globals);
 }

@@ -90,6 +90,9 @@ struct cat_global {
 	bool superuser_only;        /* only a superuser can create it */
 	bool has_password;          /* a user mapping with a password option */
 	char *dump_tag;             /* a user mapping's tag in pg_dump's archive, else NULL */
+	char *def;                  /* what verify compares besides the name: a publication's
+								 * operations, a member's columns and row filter; or NULL */
+	bool excluded;              /* its class is in filters.exclude_object_classes */
 };
 
 struct cat_view {
@@ -122,7 +125,9 @@ struct catalog {
 	size_t nviews;
 	char **schemas;                     /* filtered user schemas */
 	size_t nschemas;
-	struct cat_global *globals;         /* all of the database's, not filtered */
+	struct cat_global *globals;         /* all of the database's (publication members: of
+										 * the filtered tables and schemas), pgshift's own
+										 * publications left out */
 	size_t nglobals;
 	bool has_large_objects;
 	int64_t total_bytes;                /* of the filtered tables */

@@ -81,6 +81,7 @@ long cat_oidmap_find(const struct cat_oidmap *m, uint32_t oid);
 
 struct cat_load {
 	PGconn *conn;
+	const struct plan *plan;    /* borrowed, may be NULL */
 	struct catalog *cat;
 	struct cat_filter filter;
 	struct cat_oidmap tables;   /* oid -> index into cat->tables */

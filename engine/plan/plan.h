@@ -84,6 +84,7 @@ struct plan {
 		struct strlist include_schemas, exclude_schemas;
 		struct strlist include_tables, exclude_tables;
 		struct strlist exclude_table_data, exclude_extensions;
+		struct strlist exclude_object_classes;  /* plan/object_class.h names, checked */
 	} filters;
 
 	struct {

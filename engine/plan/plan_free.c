@@ -32,6 +32,7 @@ free_filters(struct plan *p)
 	strlist_free(&p->filters.exclude_tables);
 	strlist_free(&p->filters.exclude_table_data);
 	strlist_free(&p->filters.exclude_extensions);
+	strlist_free(&p->filters.exclude_object_classes);
 }
 
 void

@@ -13,8 +13,10 @@
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "plan/object_class.h"
 #include "plan/parse_ctx.h"
 #include "plan/plan.h"
+#include "plan/suggest.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -83,6 +85,36 @@ f_ddl(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *dst
 	free(s);
 }
 
+/* One filters.exclude_object_classes item: a class name of object_class.h, once. */
+static bool
+check_object_class(struct parse_ctx *ctx, yaml_node_t *item, const char *path, const char *s)
+{
+	const char *hint;
+	struct buf all;
+
+	if (object_class_lookup(s) != OBJ_NONE)
+		return true;
+	buf_init(&all);
+	for (int c = 0; c < N_OBJECT_CLASSES; c++)
+		buf_printf(&all, "%s%s", c ? ", " : "", object_class_name((enum object_class) c));
+	hint = suggest_word(s, object_class_names(), N_OBJECT_CLASSES);
+	if (hint)
+		perr(ctx, item, "%s: unknown object class \"%s\"; did you mean \"%s\"? (expected one of %s)",
+			 path, s, hint, all.data);
+	else
+		perr(ctx, item, "%s: unknown object class \"%s\" (expected one of %s)", path, s, all.data);
+	buf_free(&all);
+	return false;
+}
+
+static void
+f_object_classes(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *dst,
+				 const char *path)
+{
+	(void) f;
+	parse_list(ctx, node, dst, path, check_object_class);
+}
+
 static const struct field source_fields[] = {
 	{"uri", f_uri, PF(source_uri), NULL, true},
 	{"connect_timeout", f_duration, PF(source_conn.connect_timeout_ms), NULL, false},
@@ -100,6 +132,7 @@ static const struct field filter_fields[] = {
 	{"exclude_tables", f_table_globs, PF(filters.exclude_tables), NULL, false},
 	{"exclude_table_data", f_table_globs, PF(filters.exclude_table_data), NULL, false},
 	{"exclude_extensions", f_schema_globs, PF(filters.exclude_extensions), NULL, false},
+	{"exclude_object_classes", f_object_classes, PF(filters.exclude_object_classes), NULL, false},
 };
 static const struct field schema_fields[] = {
 	{"owners", f_owners, PF(schema.owners), NULL, false},

@@ -170,6 +170,12 @@ thread_error(struct run *run, struct pgs_error *err)
 }
 
 bool
+run_cdc_threads_ok(struct run *run, struct pgs_error *err)
+{
+	return !thread_error(run, err);
+}
+
+bool
 run_cdc_tick(struct run *run, struct pgs_error *err)
 {
 	struct run_cdc_view v;

@@ -38,6 +38,14 @@ bool run_cdc_start_applier(struct run *run, struct pgs_error *err);
 bool run_cdc_tick(struct run *run, struct pgs_error *err);
 
 /*
+ * false with the thread's error when the receiver or the applier has
+ * failed. Unlike run_cdc_tick it touches no session of the run (the state's,
+ * the lag's): those belong to the scheduler's thread, so a step's worker
+ * thread looks at the CDC threads with this one only.
+ */
+bool run_cdc_threads_ok(struct run *run, struct pgs_error *err);
+
+/*
  * What the progress view, the metrics and catchup show. applied_lsn is the
  * slot's consistent point before the applier starts (the copy holds every
  * change below it); source_lsn 0 until the first tick read it.

@@ -134,11 +134,15 @@ link_close(struct source_link *l)
 	l->conn = NULL;
 }
 
-/* The threads are healthy and the run goes on; else false with why. */
+/*
+ * The threads are healthy and the run goes on; else false with why. The
+ * scheduler's tick does the rest (the lock, the received LSN) on its own
+ * thread: calling it here too shared its sessions between two threads.
+ */
 static bool
 still_going(struct run *run, struct pgs_error *err)
 {
-	if (!run_cdc_tick(run, err))
+	if (!run_cdc_threads_ok(run, err))
 		return false;
 	if (atomic_load(&run->cancel))
 		return pgs_fail(err, "cdc.catchup: the run was stopped while catching up");

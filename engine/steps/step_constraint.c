@@ -20,22 +20,37 @@
  *    referencing table and ROW SHARE on the referenced one, so the checks
  *    of many FKs run in parallel with each other and with index builds.
  *  - FOREIGN KEY on a partitioned table (PostgreSQL 15 cannot add it NOT
- *    VALID) and NOT VALID CHECK: the definition as is, so NOT VALID stays NOT
- *    VALID. A CHECK recurses to inheritance children, as pg_dump's does; an
- *    FK on a partitioned table must recurse (no ONLY).
+ *    VALID) or referencing one (see validated_later), and NOT VALID CHECK:
+ *    the definition as is, so NOT VALID stays NOT VALID. A CHECK recurses
+ *    to inheritance children, as pg_dump's does; an FK on a partitioned
+ *    table must recurse (no ONLY).
  *
  * A constraint already on the target was added by an earlier run: done,
  * unless it is an FK still NOT VALID that the source has valid (a run that
  * stopped between the two transactions): it is validated.
+ *
+ * Two constraint steps on related tables can deadlock (40P01), as FKs of a
+ * partitioned table and keys of its hierarchy lock their levels one by one
+ * (the regression database's fk_partitioned_fk tables do, with index_jobs
+ * 4). PostgreSQL cancels one of them and its transaction rolls back whole,
+ * so the step is run again from where the catalog says it is (at most
+ * DEADLOCK_RETRIES times) after a pause of up to 0.2 s per attempt,
+ * jittered, so that the two do not meet again in step.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pg/conn.h"
 #include "steps/steps.h"
 #include "steps/steps_int.h"
 #include "util/buf.h"
+#include "util/log.h"
+#include "util/rng.h"
 #include "util/xalloc.h"
+
+#define DEADLOCK_RETRIES 3
+#define SQLSTATE_DEADLOCK "40P01"
 
 static const char constraint_exists_sql[] =
 	"SELECT convalidated FROM pg_catalog.pg_constraint WHERE conrelid = $1::pg_catalog.regclass"
@@ -215,11 +230,17 @@ add_constraint(struct con_job *j, const struct cat_constraint *con, struct pgs_e
 	}
 }
 
-/* An FK checked by a later VALIDATE: see the comment at the top. */
+/*
+ * An FK checked by a later VALIDATE: see the comment at the top. Not one
+ * that references a partitioned table: PostgreSQL 15 clones it once per
+ * partition of the referenced table, and VALIDATE leaves those clones NOT
+ * VALID (the regression database's fkpart4.dropfk).
+ */
 static bool
 validated_later(const struct con_job *j, const struct cat_constraint *con)
 {
-	return con->type == 'f' && con->validated && j->cat->tables[con->table].relkind != 'p';
+	return con->type == 'f' && con->validated && j->cat->tables[con->table].relkind != 'p' &&
+		con->ref_table >= 0 && j->cat->tables[con->ref_table].relkind != 'p';
 }
 
 static bool
@@ -270,6 +291,22 @@ run_constraint(struct con_job *j, const struct cat_constraint *con, struct pgs_e
 	return validated || validate_constraint(j, con, err);
 }
 
+static bool
+run_constraint_retrying(struct con_job *j, const struct cat_constraint *con, const char *id,
+						struct pgs_error *err)
+{
+	for (int attempt = 1;; attempt++) {
+		pgs_error_clear(err);
+		if (run_constraint(j, con, err))
+			return true;
+		if (strcmp(err->sqlstate, SQLSTATE_DEADLOCK) != 0 || attempt > DEADLOCK_RETRIES)
+			return false;
+		log_info("%s: deadlock with another step (attempt %d of %d), running it again", id,
+				 attempt, DEADLOCK_RETRIES + 1);
+		nanosleep(&(struct timespec) {0, rng_between(1, 200L * attempt) * 1000000L}, NULL);
+	}
+}
+
 bool
 step_constraint(struct run *run, size_t step, struct pgs_error *err)
 {
@@ -281,8 +318,8 @@ step_constraint(struct run *run, size_t step, struct pgs_error *err)
 	if (k < 0 || run->cat->constraints[k].inherited)
 		return true;
 	j.conn = run_connect_target_rows(run, run->dag->steps[step].id, err);
-	ok = j.conn && steps_ddl_session(j.conn, err) &&
-		run_constraint(&j, &run->cat->constraints[k], err);
+	ok = j.conn && steps_ddl_session(j.conn, run->plan->copy.index_jobs, err) &&
+		run_constraint_retrying(&j, &run->cat->constraints[k], run->dag->steps[step].id, err);
 	PQfinish(j.conn);
 	return ok || step_failed(run, step, err);
 }

@@ -234,7 +234,7 @@ select_pre_entries(struct schema_job *j, struct name_set *existing, struct pgs_e
 	for (size_t i = 0; i < j->toc.n; i++) {
 		const struct toc_entry *e = &j->toc.items[i];
 
-		j->keep[i] = dump_keep_entry(j->run->cat, e);
+		j->keep[i] = dump_keep_entry(j->run->plan, j->run->cat, e);
 		if (e->desc && strcmp(e->desc, "SCHEMA") == 0)
 			for (size_t s = 0; s < j->run->cat->nschemas; s++)
 				if (name_set_has(existing, "", j->run->cat->schemas[s]) &&
@@ -384,7 +384,7 @@ schema_pre(struct schema_job *j, struct pgs_error *err)
 	if (ok) {
 		counted = xcalloc(j->toc.n ? j->toc.n : 1, sizeof(bool));
 		for (size_t i = 0; i < j->toc.n; i++)
-			counted[i] = dump_keep_entry(j->run->cat, &j->toc.items[i]);
+			counted[i] = dump_keep_entry(j->run->plan, j->run->cat, &j->toc.items[i]);
 	}
 	ok = ok && record_created(j, &schemas, &exts, err) && run_restore(j, false, counted, true, err);
 	free(counted);
@@ -602,7 +602,7 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 		return true;
 	ok = run_dump(j, sections, true, err) && built_constraint_oids(j, &con_oids, err);
 	for (size_t i = 0; ok && i < j->toc.n; i++)
-		j->keep[i] = dump_keep_entry(j->run->cat, &j->toc.items[i]) &&
+		j->keep[i] = dump_keep_entry(j->run->plan, j->run->cat, &j->toc.items[i]) &&
 			keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
 	name_set_free(&con_oids);
 	return ok && run_restore(j, true, NULL, false, err) && replica_identities(j, err) &&

@@ -48,9 +48,11 @@ bool dump_filter_args(struct run *run, PGconn *src, struct pgtool_cmd *cmd,
 					  struct pgs_error *err);
 /*
  * False for an archive entry of an extension the filters left out (or its
- * comment), and for a user mapping that holds a password.
+ * comment), of a class filters.exclude_object_classes names, of pgshift's
+ * own publications, and for a user mapping that holds a password.
  */
-bool dump_keep_entry(const struct catalog *cat, const struct toc_entry *e);
+bool dump_keep_entry(const struct plan *plan, const struct catalog *cat,
+					 const struct toc_entry *e);
 /* Adds --dbname and the options every pg_dump of pgshift takes. */
 bool dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
 					  struct pgs_error *err);
@@ -85,7 +87,8 @@ bool toc_write_kept(const struct toc *toc, const bool *keep, const char *path,
 /* The constraint that owns index i (p/u/x), or -1. */
 long cat_constraint_of_index(const struct catalog *cat, long i);
 
-/* The target session settings of a DDL step: a large maintenance_work_mem. */
-bool steps_ddl_session(PGconn *conn, struct pgs_error *err);
+/* The target session settings of a DDL step: maintenance_work_mem from the
+ * target's memory, shared by index_jobs sessions. */
+bool steps_ddl_session(PGconn *conn, int index_jobs, struct pgs_error *err);
 
 #endif

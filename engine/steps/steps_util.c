@@ -9,8 +9,11 @@
 #include <unistd.h>
 
 #include "pg/conn.h"
+#include "pg/dump_classes.h"
+#include "plan/object_class.h"
 #include "steps/steps_int.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 bool
@@ -204,14 +207,28 @@ mapping_with_password(const struct catalog *cat, const struct toc_entry *e)
 	return false;
 }
 
+static bool
+keep_publication_entry(const struct plan *plan, const struct toc_entry *e)
+{
+	char *pub = toc_publication_name(e);
+	bool keep = !pub || !publication_is_pgshifts(pub, plan ? plan->cdc.publication : NULL);
+
+	free(pub);
+	return keep;
+}
+
 bool
-dump_keep_entry(const struct catalog *cat, const struct toc_entry *e)
+dump_keep_entry(const struct plan *plan, const struct catalog *cat, const struct toc_entry *e)
 {
 	char *name;
 	bool keep;
 
 	if (!e->desc)
 		return true;
+	if (plan_excludes_class(plan, toc_object_class(e)))
+		return false;
+	if (!keep_publication_entry(plan, e))
+		return false;
 	if (strcmp(e->desc, "USER MAPPING") == 0)
 		return !mapping_with_password(cat, e);
 	if (strcmp(e->desc, "EXTENSION") == 0)
@@ -226,9 +243,9 @@ dump_keep_entry(const struct catalog *cat, const struct toc_entry *e)
 }
 
 /*
- * Publications and subscriptions are never moved: pgshift's own publication
- * lives on the source, and a subscription copied to the target would start
- * replicating into it.
+ * Subscriptions are never moved: one copied to the target would start
+ * replicating into it. Publications are (schema.post), but pgshift's own,
+ * which live on the source for CDC (dump_keep_entry).
  */
 bool
 dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
@@ -236,7 +253,6 @@ dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
 {
 	pgtool_arg(cmd, "--format=custom");
 	pgtool_argf(cmd, "--file=%s", file);
-	pgtool_arg(cmd, "--no-publications");
 	pgtool_arg(cmd, "--no-subscriptions");
 	return pgtool_dbname(cmd, run->plan->source_uri, err);
 }
@@ -329,12 +345,39 @@ cat_constraint_of_index(const struct catalog *cat, long i)
 }
 
 /*
- * 512MB per session: index builds and constraint checks sort whole tables,
- * and the server default (64MB) makes a large build spill to disk many times
- * over. index_jobs sessions may hold it at once.
+ * maintenance_work_mem of an index, constraint or vacuum session, from the
+ * target's memory: index builds and constraint checks sort whole tables, and
+ * the server default (64MB) makes a large build spill to disk many times
+ * over, while index_jobs sessions may each hold the setting at once. SQL
+ * cannot read the server's RAM, so it is estimated from what its settings
+ * assume: shared_buffers is commonly a quarter of it, effective_cache_size
+ * (default 4GB) half to three quarters (managed services derive both from the
+ * instance's memory). A quarter of that estimate is shared by the index_jobs
+ * sessions, never less than the server's own setting, at most 2GB each (a
+ * larger sort gains little).
  */
+static const char ddl_session_sql[] =
+	"SELECT pg_catalog.set_config('maintenance_work_mem',"
+	" greatest(m.kb, least(2097152, greatest(s.kb, e.kb / 3) / $1::int))::text || 'kB', false)"
+	" FROM (SELECT reset_val::bigint AS kb FROM pg_catalog.pg_settings"
+	"       WHERE name = 'maintenance_work_mem') m,"
+	"      (SELECT setting::bigint * 8 AS kb FROM pg_catalog.pg_settings"
+	"       WHERE name = 'shared_buffers') s,"
+	"      (SELECT setting::bigint * 8 AS kb FROM pg_catalog.pg_settings"
+	"       WHERE name = 'effective_cache_size') e";
+
 bool
-steps_ddl_session(PGconn *conn, struct pgs_error *err)
+steps_ddl_session(PGconn *conn, int index_jobs, struct pgs_error *err)
 {
-	return pg_exec(conn, "SET maintenance_work_mem = '512MB'", 0, NULL, err);
+	char jobs[16];
+	const char *params[1] = {jobs};
+	PGresult *res;
+
+	snprintf(jobs, sizeof(jobs), "%d", index_jobs > 0 ? index_jobs : 1);
+	res = pg_query(conn, ddl_session_sql, 1, params, err);
+	if (!res)
+		return false;
+	log_debug("target session: maintenance_work_mem = %s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
 }

@@ -231,19 +231,26 @@ compare_others(const struct catalog *s, const struct catalog *d, struct verify_r
 }
 
 /*
- * The objects outside any schema. A user mapping with a password is WARN:
- * pgshift does not copy it (preflight said so), the operator creates it.
+ * The objects outside any schema, publications included, but the classes
+ * the plan leaves out. A user mapping with a password is WARN: pgshift does
+ * not copy it (preflight said so), the operator creates it.
  */
 static void
 compare_globals(const struct catalog *s, const struct catalog *d, struct verify_report *r)
 {
 	for (size_t i = 0; i < s->nglobals; i++) {
-		const struct cat_global *a = &s->globals[i];
-		bool found = false;
+		const struct cat_global *a = &s->globals[i], *b = NULL;
 
-		for (size_t k = 0; !found && k < d->nglobals; k++)
-			found = same(a->kind, d->globals[k].kind) && same(a->name, d->globals[k].name);
-		if (found)
+		if (a->excluded)
+			continue;
+		for (size_t k = 0; !b && k < d->nglobals; k++)
+			if (same(a->kind, d->globals[k].kind) && same(a->name, d->globals[k].name))
+				b = &d->globals[k];
+		if (b && !same(a->def ? a->def : "", b->def ? b->def : ""))
+			verify_note(r, verify_report_add(r, a->kind, NULL, a->name), VS_FAIL,
+						"differs: %s on the source, %s on the target", a->def ? a->def : "none",
+						b->def ? b->def : "none");
+		if (b)
 			continue;
 		if (a->has_password)
 			verify_note(r, verify_report_add(r, a->kind, NULL, a->name), VS_WARN,

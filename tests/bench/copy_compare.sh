@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark: the offline copy of issue 20's data set, side by side in one run.
-# The source gets `pgbench -i -s SCALE`, a TOAST-heavy table (DOCS rows of a
-# 4 kB incompressible text each) and a key-less table (NOPK rows); each tool
-# then moves it to a new, empty target database, ROUNDS times in turn:
+# Benchmark: the offline copy of issue 20's data sets, side by side in one run.
+# SET=big (the default): the source gets `pgbench -i -s SCALE`, a TOAST-heavy
+# table (DOCS rows of a 4 kB incompressible text each) and a key-less table
+# (NOPK rows). SET=fk: a small application schema with many foreign keys
+# (customers, products, orders, order_items, payments, addresses, shipments,
+# reviews, about ROWS customers and 6 x ROWS order items, secondary indexes
+# on every FK column). Each tool then moves it to a new, empty target
+# database, ROUNDS times in turn:
 #   pgshift          pgshift apply, cdc.enabled: false
 #   pgcopydb         pgcopydb clone
 #   pgcopydb-split   pgcopydb clone --split-tables-larger-than SPLIT
@@ -15,6 +19,7 @@
 #
 #   SCALE=30 DOCS=200000 NOPK=500000 ROUNDS=3 JOBS=2 SPLIT=128MB tests/bench/copy_compare.sh
 #   (the defaults: about 1.4 GB)
+#   SET=fk ROWS=200000 ROUNDS=3 tests/bench/copy_compare.sh      (about 220 MB)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SCALE=${SCALE:-30}
@@ -23,6 +28,8 @@ NOPK=${NOPK:-500000}
 ROUNDS=${ROUNDS:-3}
 JOBS=${JOBS:-2}
 SPLIT=${SPLIT:-128MB}
+SET=${SET:-big}
+ROWS=${ROWS:-200000}
 TOOLS=${TOOLS:-pgshift pgcopydb pgcopydb-split raw-pipe dump-restore}
 
 if [ -z "${SOURCE_URI:-}" ]; then
@@ -38,9 +45,10 @@ trap 'rm -rf "$work"' EXIT
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 now() { date +%s.%N; }
 
-echo "generating the source: pgbench -s $SCALE, $DOCS TOASTed docs, $NOPK key-less rows..."
-pgbench -i -q -s "$SCALE" "$SOURCE_URI" >/dev/null 2>&1
-psql -X -q -v ON_ERROR_STOP=1 -d "$SOURCE_URI" <<SQL
+gen_big() {
+  echo "generating the source: pgbench -s $SCALE, $DOCS TOASTed docs, $NOPK key-less rows..."
+  pgbench -i -q -s "$SCALE" "$SOURCE_URI" >/dev/null 2>&1
+  psql -X -q -v ON_ERROR_STOP=1 -d "$SOURCE_URI" <<SQL
 CREATE TABLE docs (id bigint PRIMARY KEY, title text NOT NULL, body text);
 ALTER TABLE docs ALTER body SET STORAGE EXTERNAL;
 INSERT INTO docs SELECT g, 'doc ' || g,
@@ -52,11 +60,65 @@ INSERT INTO nopk SELECT g, md5(g::text), timestamptz '2024-01-01' + g * interval
   FROM generate_series(1, $NOPK) g;
 VACUUM ANALYZE;
 SQL
+}
+gen_fk() {
+  echo "generating the source: an application schema with many FKs, $ROWS customers..."
+  psql -X -q -v ON_ERROR_STOP=1 -d "$SOURCE_URI" <<SQL
+CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL UNIQUE, name text,
+  created timestamptz NOT NULL);
+INSERT INTO customers SELECT g, 'c' || g || '@example.com', md5(g::text),
+  timestamptz '2020-01-01' + g * interval '1 minute' FROM generate_series(1, $ROWS) g;
+CREATE TABLE products (id bigint PRIMARY KEY, sku text NOT NULL UNIQUE, price numeric(10,2));
+INSERT INTO products SELECT g, 'sku-' || g, (g % 1000) / 10.0 FROM generate_series(1, $ROWS / 10) g;
+CREATE TABLE addresses (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers,
+  street text, city text);
+INSERT INTO addresses SELECT g, g, md5(g::text), 'city ' || g % 500 FROM generate_series(1, $ROWS) g;
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers,
+  address_id bigint REFERENCES addresses, placed timestamptz NOT NULL, status text);
+INSERT INTO orders SELECT g, 1 + g % $ROWS, 1 + g % $ROWS,
+  timestamptz '2023-01-01' + g * interval '10 seconds', 'paid' FROM generate_series(1, $ROWS * 2) g;
+CREATE TABLE order_items (order_id bigint NOT NULL REFERENCES orders,
+  line int NOT NULL, product_id bigint NOT NULL REFERENCES products, qty int,
+  PRIMARY KEY (order_id, line));
+INSERT INTO order_items SELECT 1 + g / 3, g % 3, 1 + g % ($ROWS / 10), 1 + g % 5
+  FROM generate_series(0, $ROWS * 6 - 1) g;
+CREATE TABLE payments (id bigint PRIMARY KEY, order_id bigint NOT NULL REFERENCES orders,
+  amount numeric(12,2), paid timestamptz);
+INSERT INTO payments SELECT g, g, g % 997, timestamptz '2023-01-01' + g * interval '10 seconds'
+  FROM generate_series(1, $ROWS * 2) g;
+CREATE TABLE shipments (id bigint PRIMARY KEY, order_id bigint NOT NULL REFERENCES orders,
+  address_id bigint NOT NULL REFERENCES addresses, shipped timestamptz);
+INSERT INTO shipments SELECT g, g, 1 + g % $ROWS, timestamptz '2023-01-02' + g * interval '10 seconds'
+  FROM generate_series(1, $ROWS * 2) g;
+CREATE TABLE reviews (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers,
+  product_id bigint NOT NULL REFERENCES products, stars int CHECK (stars BETWEEN 1 AND 5), body text);
+INSERT INTO reviews SELECT g, 1 + g % $ROWS, 1 + g % ($ROWS / 10), 1 + g % 5, md5(g::text)
+  FROM generate_series(1, $ROWS) g;
+CREATE INDEX ON addresses (customer_id);
+CREATE INDEX ON orders (customer_id);
+CREATE INDEX ON orders (address_id);
+CREATE INDEX ON orders (placed);
+CREATE INDEX ON order_items (product_id);
+CREATE INDEX ON payments (order_id);
+CREATE INDEX ON shipments (order_id);
+CREATE INDEX ON shipments (address_id);
+CREATE INDEX ON reviews (customer_id);
+CREATE INDEX ON reviews (product_id);
+VACUUM ANALYZE;
+SQL
+}
+case $SET in
+  big) gen_big ;;
+  fk) gen_fk ;;
+  *) echo "SET must be big or fk" >&2; exit 2 ;;
+esac
 size=$(q "$SOURCE_URI" "SELECT pg_size_pretty(pg_database_size(current_database()))")
 tables=$(q "$SOURCE_URI" "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
                           WHERE schemaname = 'public' ORDER BY pg_table_size(format('%I.%I', schemaname, tablename)::regclass) DESC")
-expected=$(q "$SOURCE_URI" "SELECT (SELECT count(*) FROM pgbench_accounts) || '/' ||
-                                   (SELECT count(*) FROM docs) || '/' || (SELECT count(*) FROM nopk)")
+# one query that counts the rows of every table and the FKs left valid
+count_sql="SELECT concat_ws('/', $(printf "(SELECT count(*) FROM %s), " $tables)
+  (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated))"
+expected=$(q "$SOURCE_URI" "$count_sql")
 echo "source database: $size"
 
 cat >"$work/plan.yaml" <<YAML
@@ -109,8 +171,7 @@ for round in $(seq 1 "$ROUNDS"); do
     t0=$(now)
     "run_${tool//-/_}" "$db"
     took=$(echo "$(now) - $t0" | bc)
-    got=$(q "$base/$db" "SELECT (SELECT count(*) FROM pgbench_accounts) || '/' ||
-                               (SELECT count(*) FROM docs) || '/' || (SELECT count(*) FROM nopk)")
+    got=$(q "$base/$db" "$count_sql")
     [ "$got" = "$expected" ] || { echo "$tool round $round: rows $got, expected $expected" >&2; exit 1; }
     printf 'round %d %-16s %8.2f s\n' "$round" "$tool" "$took"
     times[$tool]="${times[$tool]:-} $took"
@@ -127,4 +188,4 @@ for tool in $TOOLS; do
   m=$(median "${times[$tool]}")
   printf '%-18s %10.2f %11.2fx\n' "$tool" "$m" "$(echo "$base_median / $m" | bc -l)"
 done
-echo "row counts identical on every target: yes ($expected)"
+echo "row counts (per table, then valid FKs) identical on every target: yes ($expected)"

@@ -121,3 +121,11 @@ CREATE POLICY misc_public ON misc USING (id > 0);
 INSERT INTO misc (name, during) SELECT 'n' || g,
   tstzrange(timestamptz '2024-01-01' + g * interval '1 day', timestamptz '2024-01-01' + (g + 1) * interval '1 day')
   FROM generate_series(1, 40) g;
+
+-- publications (moved by schema.post, pgshift's own never): one of tables
+-- with a column list and a row filter, one of a schema, one of all tables
+CREATE PUBLICATION zoo_pub FOR TABLE am_t (id, v) WHERE (id > 10), cast_t
+  WITH (publish = 'insert, update');
+COMMENT ON PUBLICATION zoo_pub IS 'filtered rows of two tables';
+CREATE PUBLICATION zoo_pub_schema FOR TABLES IN SCHEMA zoo WITH (publish_via_partition_root = true);
+CREATE PUBLICATION zoo_pub_all FOR ALL TABLES WITH (publish = 'insert');

@@ -13,7 +13,12 @@
 # of both databases the same lines, and `pgshift verify --level schema`
 # IDENTICAL;
 #   3. verify --level schema then fails naming an event trigger, a server,
-#      its user mapping and a transform dropped on the target.
+#      its user mapping, a transform and a publication's member dropped on
+#      the target, and a publication whose operations differ;
+#   4. with filters.exclude_object_classes: the classes left out are not
+#      moved nor compared, and preflight FAILs naming the migrated objects
+#      that need an excluded one (a table its access method, a function its
+#      language); an unknown class is a plan error with a suggestion.
 use strict;
 use warnings;
 use FindBin;
@@ -46,7 +51,8 @@ sub wait_until {
 }
 
 sub plan_file {
-    my ($name, $cdc) = @_;
+    my ($name, $cdc, $filters) = @_;
+    $filters = $filters ? "filters:\n  $filters\n" : '';
     my $approval = $cdc eq 'true' ? 'manual' : 'auto';
     my $catchup = $cdc eq 'true' ? "    - wait_for_catchup: { timeout: 2m }\n" : '';
     return write_plan(<<"YAML", tempdir(CLEANUP => 1));
@@ -56,7 +62,7 @@ source:
   uri: \${SOURCE_URI}
 target:
   uri: \${TARGET_URI}
-copy:
+${filters}copy:
   table_jobs: 2
   index_jobs: 2
 cdc:
@@ -128,8 +134,14 @@ is(psql($src, q{SELECT (SELECT count(*) FROM pg_am WHERE amname = 'heap2')
     || ',' || (SELECT count(*) FROM pg_foreign_server)
     || ',' || (SELECT count(*) FROM pg_user_mapping)
     || ',' || (SELECT count(*) FROM pg_event_trigger)
-    || ',' || (SELECT count(*) FROM pg_class WHERE relkind = 'p' AND relispartition)}),
-   '1,2,1,1,2,2,3,2,3', 'the zoo holds every class: access method, casts, transform, language, FDWs, servers, user mappings, event triggers, sub-partitioned tables');
+    || ',' || (SELECT count(*) FROM pg_class WHERE relkind = 'p' AND relispartition)
+    || ',' || (SELECT count(*) FROM pg_publication)}),
+   '1,2,1,1,2,2,3,2,3,3', 'the zoo holds every class: access method, casts, transform, language, FDWs, servers, user mappings, event triggers, sub-partitioned tables, publications');
+
+my $pubs_sql = q{SELECT string_agg(format('%s:%s%s%s%s%s', pubname, pubinsert::int, pubupdate::int,
+    pubdelete::int, pubviaroot::int, puballtables::int), ',' ORDER BY pubname) FROM pg_publication};
+my $members_sql = q{SELECT string_agg(format('%s %s %s %s', pubname, schemaname || '.' || tablename,
+    attnames, rowfilter), ',' ORDER BY 1) FROM pg_publication_tables WHERE pubname = 'zoo_pub'};
 
 # ---- 1. offline
 {
@@ -143,6 +155,9 @@ is(psql($src, q{SELECT (SELECT count(*) FROM pg_am WHERE amname = 'heap2')
          'preflight lists the objects outside any schema it moves');
     like($r->{out}, qr/WARN\s+user_mapping_secrets\s+not moved, their passwords stay on the source: user mapping for public on server loopback/,
          'preflight names the user mapping whose password is not copied');
+    like($r->{out}, qr/PASS\s+source_publications\s+3 moved by schema.post, with their migrated tables: publication zoo_pub, publication zoo_pub_all, publication zoo_pub_schema; pgshift's own stay on the source/,
+         'preflight names the publications schema.post moves');
+    unlike($r->{out}, qr/excluded_object_classes/, 'no excluded_object_classes check without the key');
     $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
     is($r->{rc}, 0, 'offline: apply migrates the zoo') or diag($r->{err});
     unlike($r->{out} . $r->{err}, qr/zoo-secret/, 'offline: the password appears in no output');
@@ -151,6 +166,11 @@ is(psql($src, q{SELECT (SELECT count(*) FROM pg_am WHERE amname = 'heap2')
     same_tables($uri, 'offline');
     same_schema($uri, 'offline');
     verify_identical($plan, $env, 'offline');
+    is(psql($uri, $pubs_sql), psql($src, $pubs_sql), 'offline: the publications and their operations are on the target');
+    is(psql($uri, $members_sql), psql($src, $members_sql), 'offline: zoo_pub has its tables, column list and row filter');
+    like(psql($uri, $members_sql), qr/zoo_pub zoo.am_t \{id,v\} \(id > 10\)/, 'offline: the row filter and the column list are the source\'s');
+    is(psql($uri, q{SELECT obj_description(oid, 'pg_publication') FROM pg_publication WHERE pubname = 'zoo_pub'}),
+       'filtered rows of two tables', 'offline: the comment on the publication moved');
     is(psql($uri, 'SELECT zoo.in_zoo_lang()'), '42', 'offline: a function in the user\'s language runs on the target');
     is(psql($uri, "SELECT count(*) FROM zoo.pair_v WHERE p = ROW(id, id * 2)::zoo.pair"), '50',
        'offline: the view that needs the user cast answers');
@@ -162,12 +182,18 @@ is(psql($src, q{SELECT (SELECT count(*) FROM pg_am WHERE amname = 'heap2')
     psql($uri, 'DROP EVENT TRIGGER zoo_evt');
     psql($uri, 'DROP SERVER useless_server CASCADE');
     psql($uri, 'DROP TRANSFORM FOR int LANGUAGE sql CASCADE');
+    psql($uri, 'ALTER PUBLICATION zoo_pub DROP TABLE zoo.cast_t');
+    psql($uri, q{ALTER PUBLICATION zoo_pub_schema SET (publish = 'insert')});
     $r = run_pgshift($env, 'verify', $plan, '--level', 'schema');
     is($r->{rc}, 1, 'verify --level schema fails once objects outside any schema are dropped on the target');
     like($r->{out}, qr/FAIL\s+event trigger event trigger zoo_evt: event trigger missing on the target/, 'verify names the event trigger');
     like($r->{out}, qr/FAIL\s+server server useless_server: server missing on the target/, 'verify names the server');
     like($r->{out}, qr/FAIL\s+user mapping user mapping for postgres on server useless_server: user mapping missing/, 'verify names the user mapping');
     like($r->{out}, qr/FAIL\s+transform transform for integer language sql: transform missing/, 'verify names the transform');
+    like($r->{out}, qr/FAIL\s+publication member publication of table zoo.cast_t in publication zoo_pub: publication member missing/,
+         'verify names the table a publication lost');
+    like($r->{out}, qr/FAIL\s+publication publication zoo_pub_schema: differs: publish = 'insert, update, delete, truncate', publish_via_partition_root = true on the source, publish = 'insert', publish_via_partition_root = true on the target/,
+         'verify names the publication whose operations differ');
 }
 
 # ---- 2. online, with writes during CDC
@@ -212,6 +238,49 @@ is(psql($src, q{SELECT (SELECT count(*) FROM pg_am WHERE amname = 'heap2')
     same_schema($uri, 'online');
     verify_identical($plan, $env, 'online');
     is(psql($uri, q{SELECT count(*) FROM zoo.am_t WHERE v LIKE 'cdc %'}), '30', 'online: the rows written to the heap2 table during CDC are there');
+    is(psql($uri, $pubs_sql), psql($src, $pubs_sql), 'online: the publications are on the target, pgshift\'s own is not');
+    is(psql($src, q{SELECT count(*) FROM pg_publication WHERE pubname LIKE 'pgshift%'}), '0', 'online: cleanup dropped pgshift\'s own publication on the source');
+}
+
+# ---- 4. filters.exclude_object_classes
+{
+    psql($tgt0, 'CREATE DATABASE zoo_excl');
+    my $uri = db_uri($tgt0, 'zoo_excl');
+    my $env = { SOURCE_URI => $src, TARGET_URI => $uri };
+    my $plan = plan_file('zoo_excl', 'false',
+        'exclude_object_classes: [event_triggers, publications, transforms, user_mappings]');
+    my $r = run_pgshift($env, 'plan', $plan);
+    is($r->{rc}, 0, 'excluded classes: plan finds nothing blocking') or diag($r->{out} . $r->{err});
+    like($r->{out}, qr/PASS\s+global_objects\s+7 to move with the schema steps: access method heap2, .*; left out by filters.exclude_object_classes: event_triggers, publications, transforms, user_mappings/,
+         'excluded classes: global_objects names what it moves and the classes left out');
+    like($r->{out}, qr/PASS\s+excluded_object_classes\s+no migrated object needs one of event_triggers, publications, transforms, user_mappings/,
+         'excluded classes: no migrated object needs them');
+    like($r->{out}, qr/PASS\s+source_publications\s+3 not moved \(filters.exclude_object_classes\)/, 'excluded classes: the publications are said not moved');
+    $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'excluded classes: apply migrates the rest') or diag($r->{err});
+    is(psql($uri, q{SELECT (SELECT count(*) FROM pg_event_trigger) || ',' || (SELECT count(*) FROM pg_publication)
+        || ',' || (SELECT count(*) FROM pg_transform) || ',' || (SELECT count(*) FROM pg_user_mapping)
+        || ',' || (SELECT count(*) FROM pg_foreign_server) || ',' || (SELECT count(*) FROM pg_cast WHERE oid >= 16384)}),
+       '0,0,0,0,2,2', 'excluded classes: no event trigger, publication, transform or user mapping on the target; servers and casts are');
+    same_tables($uri, 'excluded classes');
+    $r = run_pgshift($env, 'verify', $plan, '--level', 'schema');
+    is($r->{rc}, 0, 'excluded classes: verify --level schema does not compare them') or diag($r->{out});
+    like($r->{out}, qr/result: IDENTICAL/, 'excluded classes: verify says IDENTICAL');
+
+    my $bad = plan_file('zoo_excl_needed', 'false', 'exclude_object_classes: [access_methods, languages]');
+    $r = run_pgshift($env, 'plan', $bad);
+    is($r->{rc}, 2, 'an excluded class that migrated objects need: plan exits 2') or diag($r->{out});
+    like($r->{out}, qr/FAIL\s+excluded_object_classes\s+migrated objects need what the plan leaves out: .*table zoo.am_t needs access method heap2/,
+         'preflight names the table that needs the excluded access method');
+    like($r->{out}, qr/function zoo.in_zoo_lang\(\) needs language zoo_plpgsql/, 'preflight names the function that needs the excluded language');
+
+    my $typo = plan_file('zoo_excl_typo', 'false', 'exclude_object_classes: [casts, cast, triggers]');
+    $r = run_pgshift($env, 'validate', $typo);
+    is($r->{rc}, 3, 'an unknown object class is a plan error (exit 3)');
+    like($r->{err}, qr/plan.yaml:8:\d+: error: filters.exclude_object_classes: unknown object class "cast"; did you mean "casts"\?/,
+         'the error names the line, the value and the class meant');
+    like($r->{err}, qr/unknown object class "triggers".*expected one of access_methods, casts, event_triggers, foreign_data_wrappers, languages, publications, servers, transforms, user_mappings/,
+         'every error of the list is reported, with the classes there are');
 }
 
 done_testing();

@@ -24,6 +24,7 @@
 #include "plan/plan.h"
 #include "run/run.h"
 #include "steps/steps.h"
+#include "steps/steps_int.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 #include "verify/verify.h"
@@ -358,6 +359,42 @@ invalid_index_rebuilt(struct run *run, PGconn *tgt)
 	free(got);
 }
 
+static long
+session_mwm_kb(PGconn *conn, int jobs)
+{
+	struct pgs_error err;
+	char *got;
+	long kb;
+
+	pgs_error_clear(&err);
+	if (!steps_ddl_session(conn, jobs, &err))
+		return -1;
+	got = rows(conn, "SELECT setting FROM pg_settings WHERE name = 'maintenance_work_mem'");
+	kb = atol(got);
+	free(got);
+	return kb;
+}
+
+/*
+ * A DDL session's maintenance_work_mem: a quarter of the memory the target's
+ * settings imply, shared by index_jobs sessions, between the server's own
+ * setting and 2GB (the test clusters keep shared_buffers and
+ * effective_cache_size at their defaults: 4GB / 3 / jobs).
+ */
+static void
+ddl_session_memory(PGconn *tgt)
+{
+	long one = session_mwm_kb(tgt, 1), four = session_mwm_kb(tgt, 4);
+	long huge = session_mwm_kb(tgt, 100000);
+	char *server = rows(tgt, "SELECT reset_val FROM pg_settings WHERE name = 'maintenance_work_mem'");
+
+	ok(one == 1398101 && four == 349525, "maintenance_work_mem: 4GB / 3 split over index_jobs");
+	printf("# 1 job: %ld kB, 4 jobs: %ld kB, 100000 jobs: %ld kB\n", one, four, huge);
+	ok(huge == atol(server), "... never below the server's own setting");
+	free(server);
+	PQclear(PQexec(tgt, "RESET maintenance_work_mem"));
+}
+
 /*
  * An FK is added NOT VALID, then validated in a second transaction. A run
  * stopped between the two leaves it NOT VALID: the step validates it; a row
@@ -487,6 +524,7 @@ migrate(const char *src_uri, const char *tgt_uri, const char *dir, const char *w
 	if (strcmp(who, "superuser") == 0) {
 		invalid_index_rebuilt(&run, tgt);
 		fk_validated_later(&run, tgt);
+		ddl_session_memory(tgt);
 		partial_target_refused(&cat, &dag, tgt_uri, dir);
 		verify_reads_source_catalog(&run, src);
 	}

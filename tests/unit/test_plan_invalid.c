@@ -22,6 +22,8 @@
 	"source: {uri: \"postgres://db1/app\"}\n" \
 	"target: {uri: \"postgres://db2/app\"}\n"
 
+#define OBJECT_CLASSES "access_methods, casts, event_triggers, foreign_data_wrappers, " \
+	"languages, publications, servers, transforms, user_mappings"
 #define DURATION_WHY "expected a duration such as 500ms, 30s, 5m or 2h (units: ms, s, m, h)"
 #define SIZE_WHY "expected a size such as 512MB or 10GB (units: B, kB, MB, GB, TB)"
 #define ONE_KEY "each cutover step is a mapping with one key, e.g. \"- wait_for_catchup: { timeout: 5m }\""
@@ -163,6 +165,12 @@ static const struct invalid_case cases[] = {
 		{E, 5, 24, "copy.vacuum_analyze: expected true or false, found \"yes\""}}},
 	{"enum with a suggestion", BASE "copy: {format: binry}\n", 1, {
 		{E, 5, 16, "copy.format: unknown value \"binry\"; did you mean \"binary\"? (expected text, binary or auto)"}}},
+	{"object classes: near misses and an unknown word, each at its item", BASE
+	 "filters: {exclude_object_classes: [casts, cast, triggers]}\n", 2, {
+		{E, 5, 43, "filters.exclude_object_classes: unknown object class \"cast\"; did you mean \"casts\"? (expected one of " OBJECT_CLASSES ")"},
+		{E, 5, 49, "filters.exclude_object_classes: unknown object class \"triggers\" (expected one of " OBJECT_CLASSES ")"}}},
+	{"object classes is a list", BASE "filters: {exclude_object_classes: casts}\n", 1, {
+		{E, 5, 35, "filters.exclude_object_classes: expected a list such as [a, b], found a scalar"}}},
 	{"enum without a suggestion", BASE "cutover: {approval: later}\n", 1, {
 		{E, 5, 21, "cutover.approval: unknown value \"later\" (expected manual or auto)"}}},
 	{"cdc.ddl replicate is refused by name", BASE "cdc: {ddl: replicate}\n", 1, {
