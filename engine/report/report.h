@@ -35,7 +35,7 @@ struct plan_summary {
 void plan_summarize(const struct plan_report *r, struct plan_summary *s);
 /* "pass", "warn" or "fail" over all preflight checks ("not run" offline). */
 const char *plan_verdict(const struct plan_report *r);
-/* The ids of a step's dependencies, comma-separated, into b. */
+/* The ids of a step's first five dependencies, comma-separated, and how many more, into b. */
 void put_step_deps(struct buf *b, const struct dag *dag, const struct step *st);
 
 void report_text(FILE *out, const struct plan_report *r);

@@ -52,6 +52,9 @@ plan_verdict(const struct plan_report *r)
 void
 put_step_deps(struct buf *b, const struct dag *dag, const struct step *st)
 {
-	for (size_t k = 0; k < st->ndeps; k++)
+	/* schema.post runs after every constraint: its full list is in the JSON form */
+	for (size_t k = 0; k < st->ndeps && k < 5; k++)
 		buf_printf(b, "%s%s", k ? ", " : "", dag->steps[st->deps[k]].id);
+	if (st->ndeps > 5)
+		buf_printf(b, " and %zu more", st->ndeps - 5);
 }

@@ -1,9 +1,10 @@
 /*
  * The Markdown form of a plan, ready to post as a pull-request comment:
- * a summary table, the step list collapsed in <details>, and the preflight
+ * a summary table, the steps per stage collapsed in <details>, and the preflight
  * table. Table cells are escaped so odd identifiers cannot break the layout.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "report/report.h"
 #include "util/redact.h"
@@ -53,30 +54,86 @@ md_summary(FILE *out, const struct plan_report *r)
 	free(dst);
 }
 
+enum { MD_TOP = 5, MD_MAX_STAGES = 32 };
+
+/* One stage's line of the step summary: its count, size and largest steps. */
+struct md_stage {
+	const char *name;
+	size_t steps;
+	int64_t bytes;
+	size_t top[MD_TOP], ntop;       /* dag indexes, largest first */
+};
+
+static void
+stage_add(struct md_stage *g, const struct dag *dag, size_t i)
+{
+	int64_t b = dag->steps[i].est_bytes;
+	size_t k;
+
+	g->steps++;
+	g->bytes += b > 0 ? b : 0;
+	for (k = g->ntop; k > 0 && dag->steps[g->top[k - 1]].est_bytes < b; k--)
+		if (k < MD_TOP)
+			g->top[k] = g->top[k - 1];
+	if (k < MD_TOP) {
+		g->top[k] = i;
+		if (g->ntop < MD_TOP)
+			g->ntop++;
+	}
+}
+
+static void
+md_stage_row(FILE *out, const struct dag *dag, const struct md_stage *g)
+{
+	char size[32] = "";
+
+	if (g->bytes > 0)
+		format_size(g->bytes, size, sizeof(size));
+	fprintf(out, "| %s | %zu | %s | ", g->name, g->steps, size);
+	for (size_t k = 0; k < g->ntop; k++) {
+		const struct step *st = &dag->steps[g->top[k]];
+		char one[32] = "";
+
+		if (st->est_bytes > 0)
+			format_size(st->est_bytes, one, sizeof(one));
+		fputs(k ? ", `" : "`", out);
+		md_cell(out, st->id);
+		fprintf(out, "`%s%s", one[0] ? " " : "", one);
+	}
+	if (g->steps > g->ntop)
+		fprintf(out, " and %zu more", g->steps - g->ntop);
+	fputs(" |\n", out);
+}
+
+/*
+ * Steps per stage, with counts, sizes and the largest few: the comment
+ * stays the same size for 100 tables or 100,000 (a PR comment holds
+ * 65,536 characters); `plan --format json` lists every step.
+ */
 static void
 md_steps(FILE *out, const struct plan_report *r)
 {
-	struct buf deps;
+	struct md_stage stages[MD_MAX_STAGES];
+	size_t n = 0;
 
-	buf_init(&deps);
-	fprintf(out, "<details><summary>%zu steps</summary>\n\n| step | size | runs after |\n|---|---|---|\n",
-			r->dag->n);
+	memset(stages, 0, sizeof(stages));
 	for (size_t i = 0; i < r->dag->n; i++) {
-		const struct step *st = &r->dag->steps[i];
-		char size[32] = "";
+		const char *name = step_stage(&r->dag->steps[i]);
+		size_t g = 0;
 
-		if (st->est_bytes > 0)
-			format_size(st->est_bytes, size, sizeof(size));
-		buf_reset(&deps);
-		put_step_deps(&deps, r->dag, st);
-		fputs("| `", out);
-		md_cell(out, st->id);
-		fprintf(out, "` | %s | ", size);
-		md_cell(out, deps.len ? deps.data : "");
-		fputs(" |\n", out);
+		while (g < n && strcmp(stages[g].name, name) != 0)
+			g++;
+		if (g == n && n < MD_MAX_STAGES)
+			stages[n++].name = name;
+		if (g < n)
+			stage_add(&stages[g], r->dag, i);
 	}
-	fprintf(out, "\n</details>\n\n");
-	buf_free(&deps);
+	fprintf(out, "<details><summary>%zu steps</summary>\n\n| stage | steps | size | largest |\n"
+			"|---|---|---|---|\n", r->dag->n);
+	for (size_t g = 0; g < n; g++)
+		md_stage_row(out, r->dag, &stages[g]);
+	fprintf(out, "\nEvery step with what it runs after: `pgshift plan PLAN --format json`.\n"
+			"\n</details>\n\n");
 }
 
 static void

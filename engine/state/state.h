@@ -40,6 +40,9 @@
  *                           kind, schema_name, table_name, table_bytes: the
  *                           DAG the first apply compiled (runs.catalog_fingerprint
  *                           is the source catalog it was compiled from)
+ *   pgshift.restore_batches (plan, step_id, batch) PK -> runs ON DELETE
+ *                           CASCADE; entries: the schema restore batches
+ *                           that committed, each row in its batch's transaction
  *
  * The lock is pg_try_advisory_lock(hashtextextended('pgshift:' || plan, 0)),
  * held by the state connection for its whole life. Approval and `status`
@@ -51,6 +54,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <libpq-fe.h>
 
 #include "plan/plan.h"
 #include "util/error.h"
@@ -158,6 +163,17 @@ bool state_step_failed(struct state *st, const char *step_id, const char *error,
  */
 bool state_record_object(struct state *st, const char *kind, const char *schema,
 						 const char *name, struct pgs_error *err);
+/*
+ * Schema restore batches (steps/schema_batches.c). state_mark_batch runs on
+ * conn, the restoring session, inside the batch's open transaction: the row
+ * commits with the batch's objects or not at all. state_batches_done sets
+ * done[b] for each batch b < nbatches of step_id that committed, and
+ * *marked to how many batches of it are marked.
+ */
+bool state_mark_batch(PGconn *conn, const char *plan, const char *step_id, size_t batch,
+					  size_t entries, struct pgs_error *err);
+bool state_batches_done(struct state *st, const char *step_id, bool *done, size_t nbatches,
+						size_t *marked, struct pgs_error *err);
 
 /* A replica identity pgshift set on a source table (kinds are relreplident values). */
 struct identity_change {
@@ -310,6 +326,8 @@ void created_objects_free(struct created_object *objs, size_t n);
  */
 bool state_manifest_baseline(struct state *st, struct pgs_error *err);
 bool state_manifest_record(struct state *st, struct pgs_error *err);
+/* The same on conn, a restoring session inside its open transaction. */
+bool state_manifest_record_on(PGconn *conn, const char *plan, struct pgs_error *err);
 
 struct manifest_object {
 	uint32_t classid, objid;

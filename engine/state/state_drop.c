@@ -18,6 +18,7 @@ static const char others_sql[] =
 	" OR EXISTS (SELECT 1 FROM pgshift.steps)"
 	" OR EXISTS (SELECT 1 FROM pgshift.table_sync)"
 	" OR EXISTS (SELECT 1 FROM pgshift.run_dag)"
+	" OR EXISTS (SELECT 1 FROM pgshift.restore_batches)"
 	" OR EXISTS (SELECT 1 FROM pgshift.created_objects)"
 	" OR EXISTS (SELECT 1 FROM pgshift.manifest)"
 	" OR EXISTS (SELECT 1 FROM pgshift.held_triggers)"
@@ -34,9 +35,9 @@ drop_schema(PGconn *conn, struct pgs_error *err)
 	struct pgs_error ignored;
 
 	pgs_error_clear(&ignored);
-	if (!pg_exec(conn, "DROP TABLE pgshift.steps, pgshift.table_sync, pgshift.run_dag, pgshift.created_objects,"
-				 " pgshift.held_triggers, pgshift.target_baseline, pgshift.runs, pgshift.identity_changes,"
-				 " pgshift.manifest", 0, NULL, err) ||
+	if (!pg_exec(conn, "DROP TABLE pgshift.restore_batches, pgshift.steps, pgshift.table_sync, pgshift.run_dag,"
+				 " pgshift.created_objects, pgshift.held_triggers, pgshift.target_baseline, pgshift.runs,"
+				 " pgshift.identity_changes, pgshift.manifest", 0, NULL, err) ||
 		!pg_exec(conn, "SAVEPOINT drop_schema", 0, NULL, err))
 		return false;
 	if (pg_exec(conn, "DROP SCHEMA pgshift", 0, NULL, &ignored))

@@ -79,16 +79,28 @@ state_manifest_baseline(struct state *st, struct pgs_error *err)
 	return false;
 }
 
+static bool
+record_failed(struct pgs_error *err)
+{
+	pgs_error_prefix(err, "could not record the objects apply created on the target "
+					 "(pgshift.manifest)");
+	return false;
+}
+
 bool
 state_manifest_record(struct state *st, struct pgs_error *err)
 {
 	const char *params[1] = {st->plan};
 
-	if (state_exec(st, record_sql, 1, params, err))
-		return true;
-	pgs_error_prefix(err, "could not record the objects apply created on the target "
-					 "(pgshift.manifest)");
-	return false;
+	return state_exec(st, record_sql, 1, params, err) || record_failed(err);
+}
+
+bool
+state_manifest_record_on(PGconn *conn, const char *plan, struct pgs_error *err)
+{
+	const char *params[1] = {plan};
+
+	return pg_exec(conn, record_sql, 1, params, err) || record_failed(err);
 }
 
 /*

@@ -21,6 +21,7 @@ static const char exists_sql[] =
 	" AND to_regclass('pgshift.run_dag') IS NOT NULL"
 	" AND to_regclass('pgshift.target_baseline') IS NOT NULL"
 	" AND to_regclass('pgshift.manifest') IS NOT NULL"
+	" AND to_regclass('pgshift.restore_batches') IS NOT NULL"
 	" AND (SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass('pgshift.runs')"
 	"  AND attname IN ('catalog_fingerprint', 'baseline_at') AND NOT attisdropped) = 2";
 
@@ -143,6 +144,17 @@ static const char *const ddl[] = {
 	" identity text NOT NULL,"
 	" recorded_at timestamptz NOT NULL DEFAULT now(),"
 	" PRIMARY KEY (plan, classid, objid))",
+	/*
+	 * The schema restore batches that committed (state_restore.c): each row
+	 * is written in the batch's own transaction, so a resume knows exactly
+	 * which batches to skip.
+	 */
+	"CREATE TABLE IF NOT EXISTS pgshift.restore_batches ("
+	" plan text NOT NULL REFERENCES pgshift.runs (plan) ON DELETE CASCADE,"
+	" step_id text NOT NULL,"
+	" batch integer NOT NULL,"
+	" entries integer NOT NULL,"
+	" PRIMARY KEY (plan, step_id, batch))",
 };
 
 static bool

@@ -5,7 +5,9 @@
  *
  * schema.pre restores the pre-data section (schemas, extensions, types,
  * functions, tables with their validated CHECKs, defaults, sequences,
- * views) in one transaction, so a crash leaves nothing behind. schema.post
+ * views) in batches of archive entries, each one transaction bounded by
+ * the target's lock table (schema_batches.h): a crash leaves whole batches,
+ * marked, and the resume restores the rest. schema.post
  * restores what the index and constraint steps do not build: triggers (with
  * their enabled state), rules, policies and row security, statistics
  * objects, event triggers, indexes of materialized views, comments on
@@ -23,6 +25,8 @@
 #include <unistd.h>
 
 #include "pg/conn.h"
+#include "state/state.h"
+#include "steps/schema_batches.h"
 #include "steps/steps.h"
 #include "steps/steps_int.h"
 #include "util/log.h"
@@ -32,7 +36,7 @@ struct schema_job {
 	struct run *run;
 	size_t step;
 	PGconn *src, *tgt;
-	char *dump, *use_list;          /* owned: files in run->workdir */
+	char *dump, *use_list, *script; /* owned: files in run->workdir */
 	struct toc toc;
 	bool *keep;                     /* owned; per toc entry */
 	bool *missing;                  /* owned, per catalog table: apply --replan restores
@@ -50,14 +54,17 @@ job_open(struct schema_job *j, struct run *run, size_t step, const char *base,
 		 struct pgs_error *err)
 {
 	char *list = xasprintf("%s.use", base);
+	char *script = xasprintf("%s.sql", base);
 
 	memset(j, 0, sizeof(*j));
 	j->run = run;
 	j->step = step;
 	j->dump = work_file(run, base, err);
 	j->use_list = j->dump ? work_file(run, list, err) : NULL;
+	j->script = j->use_list ? work_file(run, script, err) : NULL;
 	free(list);
-	if (!j->use_list)
+	free(script);
+	if (!j->script)
 		return false;
 	j->src = run_connect_source(run, run->dag->steps[step].id, err);
 	if (j->src)
@@ -74,8 +81,11 @@ job_close(struct schema_job *j)
 		unlink(j->dump);
 	if (j->use_list)
 		unlink(j->use_list);
+	if (j->script)
+		unlink(j->script);
 	free(j->dump);
 	free(j->use_list);
+	free(j->script);
 	toc_free(&j->toc);
 	free(j->keep);
 	free(j->missing);
@@ -113,27 +123,33 @@ run_dump(struct schema_job *j, const char *const *sections, bool exclude_table_d
 	return ok;
 }
 
+/*
+ * Restores the kept entries in lock-bounded batches (schema_batches.h).
+ * counted[i] marks the entries the batches are cut over; resumable runs
+ * skip the batches a dead run committed, which requires the same cut on
+ * every attempt.
+ */
 static bool
-run_restore(struct schema_job *j, bool clean, struct pgs_error *err)
+run_restore(struct schema_job *j, bool clean, const bool *counted, bool resumable,
+			struct pgs_error *err)
 {
-	struct pgtool_cmd cmd;
-	bool ok;
+	struct restore_job rj = {
+		.run = j->run, .step_id = j->run->dag->steps[j->step].id, .dump = j->dump,
+		.list = j->use_list, .script = j->script, .toc = &j->toc, .keep = j->keep,
+		.clean = clean, .resumable = resumable,
+	};
+	struct restore_batches b = {0};
+	long budget;
+	bool ok = restore_lock_budget(j->tgt, &budget, err);
 
-	if (!toc_write_kept(&j->toc, j->keep, j->use_list, err))
-		return false;
-	pgtool_init(&cmd, "pg_restore");
-	/* all or nothing: a crash or an error leaves the target as it was */
-	pgtool_arg(&cmd, "--single-transaction");
-	if (clean) {
-		pgtool_arg(&cmd, "--clean");
-		pgtool_arg(&cmd, "--if-exists");
+	if (ok) {
+		restore_batches_split(&b, &j->toc, counted ? counted : j->keep, budget);
+		if (b.n > 1)
+			log_info("%s: restoring %zu archive entries in %zu batches of at most %ld locks "
+					 "each", rj.step_id, j->toc.n, b.n, budget);
+		ok = restore_in_batches(&rj, &b, err);
 	}
-	pgtool_argf(&cmd, "--use-list=%s", j->use_list);
-	ok = restore_common_args(j->run, &cmd, err);
-	pgtool_arg(&cmd, j->dump);
-	if (ok)
-		ok = pgtool_run(&cmd, "pg_restore on the target failed", err);
-	pgtool_free(&cmd);
+	restore_batches_free(&b);
 	return ok;
 }
 
@@ -163,19 +179,27 @@ count_existing_tables(struct schema_job *j, size_t *present, const struct cat_ta
 }
 
 /*
- * The restore is one transaction, so the target holds either none of the
- * tables or all of them (an earlier attempt committed, then stopped before
- * recording the step done). Some but not all means something else created
- * them: pgshift does not guess which to keep.
+ * A run that stopped between restore batches left marked batches
+ * (schema_batches.h): the restore goes on with the unmarked ones. Without
+ * marks, the target holds either none of the tables or all of them (an
+ * earlier attempt committed its last batch, or restored in one transaction
+ * as older versions did, then stopped before recording the step done).
+ * Some but not all means something else created them: pgshift does not
+ * guess which to keep.
  */
 static bool
 already_restored(struct schema_job *j, bool *done, struct pgs_error *err)
 {
 	const struct catalog *cat = j->run->cat;
 	const struct cat_table *in = NULL, *out = NULL;
-	size_t present;
+	size_t present, marked = 0;
 
 	*done = false;
+	if (j->run->state && !j->run->replan &&
+		!state_batches_done(j->run->state, j->run->dag->steps[j->step].id, NULL, 0, &marked, err))
+		return false;
+	if (marked > 0)
+		return true;
 	if (!count_existing_tables(j, &present, &in, &out, err))
 		return false;
 	if (present == 0) {
@@ -266,7 +290,7 @@ restore_new_tables(struct schema_job *j, struct pgs_error *err)
 	if (ok)
 		select_new_table_entries(j);
 	ok = ok && schema_replan_needs(j->run, j->src, j->tgt, j->missing, &j->toc, j->keep, err) &&
-		run_restore(j, false, err);
+		run_restore(j, false, NULL, false, err);
 	for (size_t t = 0; ok && t < cat->ntables; t++)
 		if (j->missing[t])
 			log_info("%s: --replan: created new table %s.%s on the target",
@@ -284,6 +308,7 @@ schema_pre(struct schema_job *j, struct pgs_error *err)
 {
 	static const char *const sections[] = {"pre-data", NULL};
 	struct name_set schemas = {0};
+	bool *counted = NULL;
 	bool done, ok;
 
 	if (!already_restored(j, &done, err))
@@ -296,9 +321,15 @@ schema_pre(struct schema_job *j, struct pgs_error *err)
 	ok = (!j->run->state || state_manifest_baseline(j->run->state, err)) &&
 		schema_roles_create(j->run, j->src, j->tgt, err) &&
 		run_dump(j, sections, false, err) &&
-		select_pre_entries(j, &schemas, err) &&
-		run_restore(j, false, err) &&
-		steps_record_created(j->run, err);
+		select_pre_entries(j, &schemas, err);
+	/* batches are cut over every entry, whatever the target has, so each attempt cuts alike */
+	if (ok) {
+		counted = xcalloc(j->toc.n ? j->toc.n : 1, sizeof(bool));
+		for (size_t i = 0; i < j->toc.n; i++)
+			counted[i] = dump_keep_entry(j->run->plan, j->run->cat, &j->toc.items[i]);
+	}
+	ok = ok && run_restore(j, false, counted, true, err) && steps_record_created(j->run, err);
+	free(counted);
 	name_set_free(&schemas);
 	return ok;
 }
@@ -515,7 +546,7 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 		j->keep[i] = dump_keep_entry(j->run->plan, j->run->cat, &j->toc.items[i]) &&
 			keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);
 	name_set_free(&con_oids);
-	return ok && run_restore(j, true, err) && steps_record_created(j->run, err) &&
+	return ok && run_restore(j, true, NULL, false, err) && steps_record_created(j->run, err) &&
 		replica_identities(j, err) && schema_privs_apply(j->run, j->src, j->tgt, err) &&
 		(!j->run->plan->cdc.enabled || held_triggers_disable(j->tgt, j->run->plan->name, err));
 }

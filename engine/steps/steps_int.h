@@ -55,6 +55,8 @@ bool dump_keep_entry(const struct plan *plan, const struct catalog *cat,
 /* Adds --dbname and the options every pg_dump of pgshift takes. */
 bool dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
 					  struct pgs_error *err);
+/* Adds the options that shape every pg_restore's SQL (owners, grants, tablespaces). */
+void restore_script_args(struct pgtool_cmd *cmd);
 /* Adds the options every pg_restore of pgshift takes, connected to the target. */
 bool restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_error *err);
 

@@ -262,12 +262,18 @@ dump_common_args(struct run *run, struct pgtool_cmd *cmd, const char *file,
  * rather than from pg_dump's text, so roles can be mapped.
  * --no-tablespaces: the target's storage layout is its own.
  */
-bool
-restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_error *err)
+void
+restore_script_args(struct pgtool_cmd *cmd)
 {
 	pgtool_arg(cmd, "--no-owner");
 	pgtool_arg(cmd, "--no-privileges");
 	pgtool_arg(cmd, "--no-tablespaces");
+}
+
+bool
+restore_common_args(struct run *run, struct pgtool_cmd *cmd, struct pgs_error *err)
+{
+	restore_script_args(cmd);
 	pgtool_arg(cmd, "--exit-on-error");
 	return pgtool_dbname(cmd, run->plan->target_uri, err);
 }

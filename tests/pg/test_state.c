@@ -73,10 +73,10 @@ test_schema(PGconn *chk, struct state *st)
 	ok(state_ensure_schema(st, &err), "state_ensure_schema a second time is a no-op");
 	is_q(chk, "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c"
 		 " WHERE c.relnamespace = 'pgshift'::regnamespace AND c.relkind = 'r'", NULL,
-		 "created_objects,held_triggers,identity_changes,manifest,run_dag,runs,steps,table_sync,"
-		 "target_baseline",
+		 "created_objects,held_triggers,identity_changes,manifest,restore_batches,run_dag,runs,steps,"
+		 "table_sync,target_baseline",
 		 "pgshift holds runs, steps, created_objects, held_triggers, identity_changes, manifest,"
-		 " run_dag, table_sync and target_baseline");
+		 " restore_batches, run_dag, table_sync and target_baseline");
 	is_q(chk, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute"
 		 " WHERE attrelid = 'pgshift.steps'::regclass AND attnum > 0 AND NOT attisdropped", NULL,
 		 "plan,step_id,status,attempts,rows,bytes,total_bytes,started_at,finished_at,"

@@ -2,7 +2,8 @@
  * The scheduler's worker pool on a DAG of thousands of steps, with a fake
  * executor that never sleeps: every step runs once after its dependencies,
  * on a bounded set of threads; a failure stops new work at once; a running
- * step sees run->cancel and the run reports the step that failed first.
+ * step sees run->cancel and the run reports the step that failed first;
+ * one worker takes ready steps in DAG order.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -24,6 +25,8 @@ static pthread_t seen[MAX_THREADS];
 static int nseen;
 static enum { PLAIN, FAIL_FIRST_COPY, CANCEL } mode;
 static bool saw_cancel;
+static bool copy_order_ok;          /* each copy started after the copies before it in the DAG */
+static size_t last_copy;
 
 static void
 note_thread(void)
@@ -69,8 +72,12 @@ fake_execute(struct run *run, size_t step, struct pgs_error *err)
 		if (!finished[st->deps[k]])
 			order_ok = false;
 	executed++;
-	if (st->kind == STEP_COPY)
+	if (st->kind == STEP_COPY) {
+		if (copies_started > 0 && step < last_copy)
+			copy_order_ok = false;
+		last_copy = step;
 		nth = copies_started++;
+	}
 	pthread_mutex_unlock(&mu);
 	if (nth >= 0)
 		ok = copy_behaviour(run, nth);
@@ -113,6 +120,7 @@ reset(struct run *r, int which)
 	order_ok = true;
 	executed = copies_executed = copies_started = nseen = 0;
 	saw_cancel = false;
+	copy_order_ok = true;
 	mode = which;
 	atomic_store(&r->cancel, false);
 }
@@ -147,8 +155,13 @@ main(void)
 	   "on at most table_jobs + index_jobs + the other class's workers threads");
 	ok(nseen >= 2, "on more than one thread");
 
-	reset(&r, FAIL_FIRST_COPY);
+	reset(&r, PLAIN);
 	p.copy.table_jobs = 1;
+	ok(scheduler_run(&r, NULL, NULL, &hooks, &err), "one copy worker runs the DAG");
+	ok(copy_order_ok, "its ready queue hands out the copies in DAG order");
+	is_int(copies_executed, NT, "every copy once");
+
+	reset(&r, FAIL_FIRST_COPY);
 	ok(!scheduler_run(&r, NULL, NULL, &hooks, &err), "a failed copy fails the run");
 	is_int(copies_executed, 1, "the only copy worker starts no copy after the failure");
 	ok(strncmp(err.step, "copy:", 5) == 0, "the error names the copy step");

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Benchmark (issue 16): N tables (default 10,000; each a serial-free int
+# primary key, one index and 10 rows) on a source, moved to a target with
+# PostgreSQL's default lock settings (max_locks_per_transaction = 64), by
+# pgshift and by pgcopydb clone, side by side. Prints for each: the plan
+# time (pgshift plan; pgcopydb has none), the apply wall time, its exit
+# status, peak RSS (/usr/bin/time -v) and what arrived (tables, indexes,
+# primary keys). A benchmark, not a test: run it by hand, on an idle machine.
+#
+#   N=10000 JOBS=2 TOOLS="pgshift pgcopydb" tests/bench/many_tables.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${N:-10000}
+JOBS=${JOBS:-2}
+TOOLS=${TOOLS:-pgshift pgcopydb}
+
+if [ -z "${SOURCE_URI:-}" ]; then
+  exec tests/lib/pg_clusters.sh run "$0" "$@"
+fi
+
+[ -x ./pgshift ] || make -s pgshift
+base=${TARGET_URI%/postgres}
+work=$(mktemp -d /tmp/pgshift-bench-tables.XXXXXX)
+[ "$(id -u)" = 0 ] && chown postgres: "$work"
+trap 'rm -rf "$work"' EXIT
+q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+# "wall_seconds peak_rss_kB exit_status" of a command, from /usr/bin/time -v
+timed() {
+  local log=$1; shift
+  local rc=0
+  /usr/bin/time -v "$@" >"$log.out" 2>"$log" || rc=$?
+  awk -v rc="$rc" '/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); s = 0;
+                     for (i = 1; i <= n; i++) s = s * 60 + t[i] }
+                   /Maximum resident set size/ { r = $NF }
+                   END { printf "%.2f %d %d\n", s, r, rc }' "$log"
+}
+arrived() {
+  q "$1" "SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = 'public') || ' tables, ' ||
+                 (SELECT count(*) FROM pg_indexes WHERE schemaname = 'public') || ' indexes, ' ||
+                 (SELECT count(*) FROM pg_constraint WHERE contype = 'p'
+                   AND connamespace = 'public'::regnamespace) || ' keys'"
+}
+
+echo "generating the source: $N tables (one transaction each: the source has default locks too)..."
+for i in $(seq 1 "$N"); do
+  echo "CREATE TABLE t$i (id int PRIMARY KEY, v text); CREATE INDEX t${i}_v_idx ON t$i (v);"
+  echo "INSERT INTO t$i SELECT g, md5(g::text) FROM generate_series(1, 10) g;"
+done | psql -X -q -v ON_ERROR_STOP=1 -d "$SOURCE_URI"
+echo "target max_locks_per_transaction: $(q "$TARGET_URI" "SHOW max_locks_per_transaction")"
+
+cat >"$work/plan.yaml" <<YAML
+version: 1
+name: bench_tables
+source:
+  uri: \${SOURCE_URI}
+target:
+  uri: \${BENCH_TARGET}
+copy:
+  table_jobs: $JOBS
+  index_jobs: $JOBS
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+  steps:
+    - sync_sequences: { margin: 0 }
+YAML
+
+printf '%-10s %10s %10s %12s %6s  %s\n' tool plan_s apply_s peak_rss_MB exit arrived
+for tool in $TOOLS; do
+  db="t_$tool"
+  q "$TARGET_URI" "CREATE DATABASE $db"
+  plan_s=-
+  case $tool in
+    pgshift)
+      read -r plan_s _ _ < <(BENCH_TARGET="$base/$db" timed "$work/plan.log" \
+        ./pgshift plan "$work/plan.yaml")
+      read -r wall rss rc < <(BENCH_TARGET="$base/$db" timed "$work/apply.log" \
+        ./pgshift apply "$work/plan.yaml" --yes --no-progress -q) ;;
+    pgcopydb)
+      read -r wall rss rc < <(timed "$work/pgcopydb.log" pgcopydb clone --source "$SOURCE_URI" \
+        --target "$base/$db" --table-jobs "$JOBS" --index-jobs "$JOBS" \
+        --dir "$work/pgcopydb" --no-owner) ;;
+  esac
+  [ "$rc" = 0 ] || { echo "$tool exited $rc; its last lines:" >&2; tail -5 "$work"/*.log >&2 || true; }
+  printf '%-10s %10s %10.2f %12.1f %6d  %s\n' "$tool" "$plan_s" "$wall" "$(echo "$rss / 1024" | bc -l)" \
+    "$rc" "$(arrived "$base/$db")"
+  q "$TARGET_URI" "DROP DATABASE $db"
+done
