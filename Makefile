@@ -2,7 +2,7 @@
 # Objects go to build/, with -MMD -MP dependency files; `make V=1` shows commands.
 
 PREFIX  ?= /usr/local
-PKGS    := libpq yaml-0.1 lua5.4 libcurl libcrypto
+PKGS    := libpq yaml-0.1 lua5.4 libcurl libcrypto libisal
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
@@ -26,7 +26,7 @@ PGTEST_BINS := $(PGTEST_SRCS:tests/pg/%.c=$(BUILD)/pgtest/%)
 
 DEB_PKGS := build-essential pkg-config libpq-dev libyaml-dev liblua5.4-dev \
             libcurl4-openssl-dev libssl-dev postgresql-15 postgresql-client-15 \
-            perl libjson-pp-perl valgrind python3-yaml clang
+            perl libjson-pp-perl valgrind python3-yaml clang libisal-dev
 
 ifeq ($(V),1)
 Q :=

@@ -408,6 +408,11 @@ apply_record(struct cdc_applier *a, const struct spool_record *rec, struct pgs_e
 	 */
 	if (!a->synced && rec->type && strchr("IUDTRYOM", rec->type))
 		return true;
+	/* a plain transaction's change is decoded once, at its Commit */
+	if (a->txn.open && !a->in_stream && rec->type && strchr("IUDT", rec->type)) {
+		hold(&a->txn, rec);
+		return true;
+	}
 	if (!decode_at(rec->payload, rec->len, a->in_stream, rec->lsn, &m, err))
 		return false;
 	ok = dispatch(a, rec, &m, err);

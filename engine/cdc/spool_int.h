@@ -54,6 +54,7 @@ struct spool_seg {
 	char *path;                 /* owned */
 	uint64_t first_lsn;         /* from the file name */
 	uint64_t pos;               /* offset of the next record */
+	uint64_t size;              /* the file's size when last asked */
 	bool torn;                  /* the last 0 from spool_seg_next left bytes after pos */
 	unsigned char *cache;       /* owned; file bytes [cache_off, cache_off + cache_len) */
 	size_t cache_cap;
