@@ -378,10 +378,32 @@ catchup_waited(struct run *run, const bool *done)
 	return false;
 }
 
+/*
+ * Only cleanup is left: the cutover is past, nothing is replayed any more,
+ * and the cleanup that died may already have removed the spool (a receiver
+ * started on it would find the slot confirmed past its empty spool).
+ */
+static bool
+only_cleanup_left(struct run *run, const bool *done)
+{
+	for (size_t i = 0; i < run->dag->n; i++) {
+		const struct step *st = &run->dag->steps[i];
+
+		if (st->kind != STEP_CLEANUP)
+			continue;
+		for (size_t k = 0; k < st->ndeps; k++)
+			if (!done[st->deps[k]])
+				return false;
+		return true;
+	}
+	return false;
+}
+
 bool
 run_cdc_prepare_resume(struct run *run, const bool *done, bool recopy, struct pgs_error *err)
 {
-	if (!run->plan->cdc.enabled || step_done(run, done, STEP_CLEANUP))
+	if (!run->plan->cdc.enabled || step_done(run, done, STEP_CLEANUP) ||
+		only_cleanup_left(run, done))
 		return true;
 	if (recopy)
 		return restart_copy(run, done, err);

@@ -17,6 +17,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
+use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use POSIX ();
 use Test::More;
@@ -229,6 +230,11 @@ for my $p (@points) {
         is(psql($tgt, "SELECT string_agg(schema_name || '.' || table_name, ', ' ORDER BY 1) FROM pgshift.table_sync WHERE plan = '$name'"),
            $list, "$what: their sync point is recorded, and only theirs");
         unlike($resume, qr/every table copied/, "$what: the resume does not start the copy over");
+    }
+    if ($point eq 'after:cleanup') {
+        # the cleanup that died had removed the spool: nothing is streamed into a new one
+        unlike($resume, qr/cdc: (receiving|applying)/, "$what: the resume starts no receiver and no applier");
+        ok(!-e dirname($plan) . '/.pgshift/spool', "$what: the spool directory stays removed");
     }
     note(sprintf('%s: %.1f s', $what, time - $t0));
     psql($src0, "SELECT pg_drop_replication_slot('$slot') FROM pg_replication_slots WHERE slot_name = '$slot'");

@@ -66,6 +66,8 @@ is($marked, 1, 'one batch committed and marked before the crash');
 my $present = psql($tgt, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
 cmp_ok($present, '>', 0, "the committed batch's tables are there ($present)");
 cmp_ok($present, '<', $ntables, 'the other batches are not');
+is(psql($tgt, "SELECT count(*) FROM pgshift.manifest WHERE plan = 'batches' AND kind = 'table'"),
+   $present, "the committed batch's tables are in the manifest (reset drops them): it commits with them");
 
 $r = run_pgshift(\%env, 'apply', $plan, '--yes', '--no-progress');
 is($r->{rc}, 0, 'the resume finishes') or diag($r->{err});
@@ -79,7 +81,7 @@ is(psql($tgt, "SELECT count(*) FROM pg_attrdef d JOIN pg_class c ON c.oid = d.ad
 my $rows = 0;
 $rows += psql($tgt, "SELECT count(*) FROM public.t$_") for (1, 150, $ntables);
 is($rows, 9, 'rows copied into the first, a middle and the last table');
-is(psql($tgt, "SELECT count(*) FROM pgshift.created_objects WHERE plan = 'batches' AND kind = 'table'"),
-   $ntables, 'every table recorded as created');
+is(psql($tgt, "SELECT count(*) FROM pgshift.manifest WHERE plan = 'batches' AND kind = 'table'"),
+   $ntables, 'every table recorded in the manifest');
 
 done_testing();
