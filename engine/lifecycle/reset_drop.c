@@ -47,6 +47,8 @@ static const struct {
 	{"server", "SERVER"},
 	{"access method", "ACCESS METHOD"},
 	{"statistics object", "STATISTICS"},
+	{"transform", "TRANSFORM"},
+	{"user mapping", "USER MAPPING"},
 };
 
 static const char *
@@ -78,6 +80,31 @@ drop_large_object(PGconn *dst, const struct manifest_object *o, struct pgs_error
 	if (!ok)
 		pgs_error_prefix(err, "could not drop large object %s on the target", oid);
 	return ok;
+}
+
+/*
+ * What follows DROP KIND IF EXISTS: the identity, except for the two kinds
+ * whose identity reads as a sentence ("for T on language L", "R on server
+ * S") and whose DROP says "FOR T LANGUAGE L" and "FOR R SERVER S".
+ */
+static void
+drop_name(struct buf *b, const struct manifest_object *o)
+{
+	const char *sep = strcmp(o->kind, "transform") == 0 ? " on language " :
+		strcmp(o->kind, "user mapping") == 0 ? " on server " : NULL;
+	const char *id = o->identity, *at = NULL;
+
+	if (sep)
+		for (const char *p = strstr(id, sep); p; p = strstr(p + 1, sep))
+			at = p;
+	if (!at) {
+		buf_printf(b, "%s", id);
+		return;
+	}
+	if (strncmp(id, "for ", 4) == 0)
+		id += 4;
+	buf_printf(b, "FOR %.*s %s %s", (int) (at - id), id,
+			   sep[4] == 'l' ? "LANGUAGE" : "SERVER", at + strlen(sep));
 }
 
 static void
@@ -119,9 +146,12 @@ drop_statement(PGconn *dst, const struct manifest *m, const struct drop_group *g
 	buf_init(&sql);
 	buf_init(&what);
 	buf_printf(&sql, "DROP %s IF EXISTS ", kw);
-	for (size_t i = 0; i < g->n; i++)
-		buf_printf(&sql, "%s%s", i ? ", " : "", m->objects[g->members[i]].identity);
-	if (cascade)
+	for (size_t i = 0; i < g->n; i++) {
+		buf_printf(&sql, "%s", i ? ", " : "");
+		drop_name(&sql, &m->objects[g->members[i]]);
+	}
+	/* nothing can depend on a user mapping, and its DROP takes no CASCADE */
+	if (cascade && strcmp(kw, "USER MAPPING") != 0)
 		buf_printf(&sql, " CASCADE");
 	describe_group(&what, m, g);
 	ok = pg_exec(dst, sql.data, 0, NULL, err);

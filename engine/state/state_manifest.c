@@ -26,6 +26,15 @@
 	"SELECT 'pg_catalog." cat "'::pg_catalog.regclass::pg_catalog.oid AS classid, oid AS objid" \
 	" FROM pg_catalog." cat " WHERE oid >= 16384"
 
+/*
+ * pg_identify_object knows a large object by pg_largeobject, not by the
+ * catalog holding its row; pg_restore gives it the source's OID, which may
+ * be any OID.
+ */
+#define LARGE_OBJECTS \
+	"SELECT 'pg_catalog.pg_largeobject'::pg_catalog.regclass::pg_catalog.oid, oid" \
+	" FROM pg_catalog.pg_largeobject_metadata"
+
 /* Every catalog whose rows DROP can remove as a whole object. */
 #define TARGET_OBJECTS_SQL \
 	"(" OBJECTS_OF("pg_namespace") " UNION ALL " OBJECTS_OF("pg_class") \
@@ -39,7 +48,8 @@
 	" UNION ALL " OBJECTS_OF("pg_event_trigger") " UNION ALL " OBJECTS_OF("pg_language") \
 	" UNION ALL " OBJECTS_OF("pg_foreign_data_wrapper") " UNION ALL " OBJECTS_OF("pg_foreign_server") \
 	" UNION ALL " OBJECTS_OF("pg_am") " UNION ALL " OBJECTS_OF("pg_statistic_ext") \
-	" UNION ALL " OBJECTS_OF("pg_largeobject_metadata") ") o"
+	" UNION ALL " OBJECTS_OF("pg_transform") " UNION ALL " OBJECTS_OF("pg_user_mapping") \
+	" UNION ALL " LARGE_OBJECTS ") o"
 
 /* Taken once per run (baseline_at), in one statement: a resume keeps the first one. */
 static const char baseline_sql[] =

@@ -111,3 +111,37 @@ for mode in offline online; do
   echo "== $mode vs the source: tables whose row count differs (source < / target >)"
   show_diff "$work/source.counts" "$work/$mode.counts"
 done
+
+# reset, the inverse of apply: each pgshift target is reset, then every
+# user object it still holds (OID >= 16384, any catalog, pgshift's own
+# schema included) is listed against a database nothing was migrated into.
+catalogs="pg_class pg_proc pg_type pg_operator pg_opclass pg_opfamily pg_collation pg_conversion
+  pg_namespace pg_ts_config pg_ts_dict pg_ts_parser pg_ts_template pg_am pg_cast pg_transform
+  pg_language pg_extension pg_foreign_data_wrapper pg_foreign_server pg_user_mapping
+  pg_event_trigger pg_publication pg_statistic_ext pg_policy pg_trigger
+  pg_rewrite pg_constraint pg_attrdef pg_default_acl"
+objects() {
+  local union="" c
+  for c in $catalogs; do
+    union="${union:+$union UNION ALL }SELECT 'pg_catalog.$c'::regclass, oid FROM pg_catalog.$c WHERE oid >= 16384"
+  done
+  # large objects are identified by pg_largeobject, their rows live in the metadata catalog
+  union="$union UNION ALL SELECT 'pg_catalog.pg_largeobject'::regclass, oid FROM pg_catalog.pg_largeobject_metadata"
+  psql -X -At -d "$1" -c "SELECT i.type || ' ' || i.identity FROM ($union) AS o (classid, objid)
+    CROSS JOIN LATERAL pg_catalog.pg_identify_object(o.classid, o.objid, 0) i
+    WHERE i.identity IS NOT NULL" | sort
+}
+psql_t -c "DROP DATABASE IF EXISTS reg_empty" -c "CREATE DATABASE reg_empty"
+objects "$dst/reg_empty" >"$work/empty.objects"
+for mode in offline online; do
+  echo "== pgshift reset, $mode"
+  t0=$(date +%s)
+  if ./pgshift reset "$work/$mode.yaml" --yes -q >"$work/$mode.reset" 2>&1; then
+    echo "   finished in $(( $(date +%s) - t0 )) s"
+  else
+    echo "   FAILED:"; sed 's/^/   /' "$work/$mode.reset" | tail -20
+  fi
+  objects "$dst/reg_$mode" >"$work/$mode.objects"
+  echo "== $mode after reset vs a database nothing was migrated into: objects left (>)"
+  show_diff "$work/empty.objects" "$work/$mode.objects"
+done

@@ -77,6 +77,12 @@ INSERT INTO app.b VALUES (1, 1), (2, 2);
 UPDATE app.a SET b_id = id;
 INSERT INTO ledger.entries (at, r) VALUES ('2024-05-01', '[1,2)'), ('2025-02-01', '[3,4)');
 REFRESH MATERIALIZED VIEW app.moods;
+CREATE TRANSFORM FOR int LANGUAGE SQL (FROM SQL WITH FUNCTION prsd_lextype(internal), TO SQL WITH FUNCTION int4recv(internal));
+CREATE FOREIGN DATA WRAPPER zoo_fdw;
+CREATE SERVER zoo_srv FOREIGN DATA WRAPPER zoo_fdw;
+CREATE USER MAPPING FOR public SERVER zoo_srv;
+SELECT lo_from_bytea(4242, 'a large object below OID 16384');
+SELECT lo_from_bytea(0, 'a large object with a new OID');
 SQL
 
 # Objects the target holds before apply, in public and elsewhere: they must survive every reset.
@@ -102,7 +108,12 @@ SELECT string_agg(d, E'\n' ORDER BY d) FROM (
     UNION ALL SELECT 'pg_publication'::regclass, oid FROM pg_publication UNION ALL SELECT 'pg_constraint'::regclass, oid FROM pg_constraint
     UNION ALL SELECT 'pg_trigger'::regclass, oid FROM pg_trigger UNION ALL SELECT 'pg_statistic_ext'::regclass, oid FROM pg_statistic_ext
     UNION ALL SELECT 'pg_rewrite'::regclass, oid FROM pg_rewrite UNION ALL SELECT 'pg_attrdef'::regclass, oid FROM pg_attrdef
-  ) o WHERE objid >= 16384) x
+    UNION ALL SELECT 'pg_transform'::regclass, oid FROM pg_transform
+    UNION ALL SELECT 'pg_foreign_data_wrapper'::regclass, oid FROM pg_foreign_data_wrapper
+    UNION ALL SELECT 'pg_foreign_server'::regclass, oid FROM pg_foreign_server
+    UNION ALL SELECT 'pg_user_mapping'::regclass, oid FROM pg_user_mapping
+    UNION ALL SELECT 'pg_largeobject'::regclass, oid FROM pg_largeobject_metadata
+  ) o WHERE objid >= 16384 OR classid = 'pg_largeobject'::regclass) x
 WHERE d NOT LIKE '%pgshift%' AND d !~ 'pg_(toast_)?temp_'
 SQL
 
@@ -157,7 +168,9 @@ my $applied = catalog($tgt);
 for my $o ('type mood', 'type posint', 'function add1(integer)', 'operator ===(integer,integer)',
            'operator family rev_ops for access method btree', 'collation nocase',
            'cast from pair to text', 'conversion my_latin', 'text search configuration my_ts',
-           'extension citext', 'schema app', 'table app.a', 'view happy') {
+           'extension citext', 'schema app', 'table app.a', 'view happy', 'large object 4242',
+           'transform for integer language sql', 'foreign-data wrapper zoo_fdw', 'server zoo_srv',
+           'user mapping for public on server zoo_srv') {
     like($applied, qr/^\Q$o\E$/m, "apply created $o");
 }
 is(psql($tgt, "SELECT count(*) FROM pgshift.manifest WHERE plan = 'rs_zoo' AND schema_name = 'public'") > 10, 1,
