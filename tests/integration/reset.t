@@ -2,7 +2,9 @@
 #   a. a zoo of object kinds (extension, types, domain, range, functions,
 #      aggregate, procedure, operator, operator family/class, collation,
 #      cast, conversion, text search objects, tables with an FK cycle,
-#      partitions, views, a materialized view, sequences,
+#      partitions, views, a materialized view, sequences, two tables and a
+#      view in a cycle through policies, a transform, a foreign server with a
+#      user mapping, large objects (one below OID 16384),
 #      in public and in new schemas) is applied, then reset: the target's
 #      catalog is exactly what it was before (objects that were there before
 #      apply, in public too, stay); a re-apply after reset works.
@@ -77,6 +79,11 @@ INSERT INTO app.b VALUES (1, 1), (2, 2);
 UPDATE app.a SET b_id = id;
 INSERT INTO ledger.entries (at, r) VALUES ('2024-05-01', '[1,2)'), ('2025-02-01', '[3,4)');
 REFRESH MATERIALIZED VIEW app.moods;
+CREATE TABLE app.s1 (a int);
+CREATE TABLE app.s2 (a int);
+CREATE VIEW app.v2 AS SELECT a FROM app.s2;
+CREATE POLICY p1 ON app.s1 USING (a IN (SELECT a FROM app.v2));
+CREATE POLICY p2 ON app.s2 USING (a IN (SELECT a FROM app.s1));
 CREATE TRANSFORM FOR int LANGUAGE SQL (FROM SQL WITH FUNCTION prsd_lextype(internal), TO SQL WITH FUNCTION int4recv(internal));
 CREATE FOREIGN DATA WRAPPER zoo_fdw;
 CREATE SERVER zoo_srv FOREIGN DATA WRAPPER zoo_fdw;
@@ -195,6 +202,8 @@ ok(!exists $at{'index public.people_rev'} && !exists $at{'sequence public.people
 
 $r = run_pgshift($env, 'reset', $plan, '--yes');
 is($r->{rc}, 0, 'reset --yes') or diag($r->{err});
+like($r->{err}, qr/reset: table app\.s\d, view app\.v2, table app\.s\d depend on each other in a cycle: dropped one by one with CASCADE/,
+     'a cycle of different kinds (through policies) is dropped member by member');
 is(catalog($tgt), $before, "the target's catalog is exactly what it was before apply");
 is(psql($tgt, "SELECT count(*) FROM pg_namespace WHERE nspname = 'pgshift'"), '0', 'the state is gone');
 
