@@ -25,6 +25,7 @@ static const struct {
 	{"foreign table", "FOREIGN TABLE"},
 	{"index", "INDEX"},
 	{"type", "TYPE"},
+	{"composite type", "TYPE"},
 	{"function", "FUNCTION"},
 	{"aggregate", "AGGREGATE"},
 	{"procedure", "PROCEDURE"},
@@ -63,7 +64,8 @@ drop_keyword(const char *kind)
 bool
 reset_can_drop(const char *kind)
 {
-	return drop_keyword(kind) || strcmp(kind, "large object") == 0;
+	return drop_keyword(kind) || strcmp(kind, "large object") == 0 ||
+		strcmp(kind, "default acl") == 0;
 }
 
 static bool
@@ -93,7 +95,13 @@ drop_name(struct buf *b, const struct manifest_object *o)
 	const char *sep = strcmp(o->kind, "transform") == 0 ? " on language " :
 		strcmp(o->kind, "user mapping") == 0 ? " on server " : NULL;
 	const char *id = o->identity, *at = NULL;
+	size_t len = strlen(id);
 
+	/* an aggregate of no argument (count(*)-like) is named name(*) */
+	if (strcmp(o->kind, "aggregate") == 0 && len >= 2 && strcmp(id + len - 2, "()") == 0) {
+		buf_printf(b, "%.*s(*)", (int) (len - 2), id);
+		return;
+	}
 	if (sep)
 		for (const char *p = strstr(id, sep); p; p = strstr(p + 1, sep))
 			at = p;
@@ -105,6 +113,58 @@ drop_name(struct buf *b, const struct manifest_object *o)
 		id += 4;
 	buf_printf(b, "FOR %.*s %s %s", (int) (at - id), id,
 			   sep[4] == 'l' ? "LANGUAGE" : "SERVER", at + strlen(sep));
+}
+
+/*
+ * A default privileges entry apply created (ALTER DEFAULT PRIVILEGES of an
+ * existing role) has no DROP: it goes once its privileges are the built-in
+ * ones again. One in no schema is put back to them (all to the role, and
+ * to PUBLIC for functions and types); one of a schema only adds to those,
+ * so everything it grants is revoked.
+ */
+static const char default_acl_sql[] =
+	"SELECT pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %1$I%5$s REVOKE ALL ON %2$s FROM PUBLIC%3$s'"
+	"  || CASE WHEN d.defaclnamespace = 0 THEN"
+	"   '; ALTER DEFAULT PRIVILEGES FOR ROLE %1$I GRANT ALL ON %2$s TO %1$I%4$s' ELSE '' END,"
+	"  r.rolname, c.class,"
+	"  (SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format(', %I', g.rolname), '')"
+	"    FROM pg_catalog.aclexplode(d.defaclacl) e JOIN pg_catalog.pg_roles g ON g.oid = e.grantee"
+	"    WHERE g.rolname <> r.rolname OR d.defaclnamespace <> 0),"
+	"  CASE WHEN d.defaclobjtype IN ('f', 'T') THEN ', PUBLIC' ELSE '' END,"
+	"  CASE WHEN d.defaclnamespace = 0 THEN '' ELSE"
+	"   pg_catalog.format(' IN SCHEMA %I', n.nspname) END)"
+	" FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_roles r ON r.oid = d.defaclrole"
+	" LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace"
+	" CROSS JOIN LATERAL (SELECT CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'"
+	"  WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END AS class) c"
+	" WHERE d.oid = $1::pg_catalog.oid";
+
+static bool
+put_back_default_acl(PGconn *dst, const char *oid, struct pgs_error *err)
+{
+	const char *params[1] = {oid};
+	PGresult *res = pg_query(dst, default_acl_sql, 1, params, err);
+	bool ok = res != NULL;
+
+	for (int r = 0; ok && r < PQntuples(res); r++)
+		ok = pg_exec(dst, PQgetvalue(res, r, 0), 0, NULL, err);
+	PQclear(res);
+	return ok;
+}
+
+static bool
+drop_default_acl(PGconn *dst, const struct manifest_object *o, struct pgs_error *err)
+{
+	char oid[16];
+	bool ok;
+
+	snprintf(oid, sizeof(oid), "%u", o->objid);
+	ok = put_back_default_acl(dst, oid, err);
+	if (ok)
+		log_info("reset: put back default acl %s", o->identity);
+	else
+		pgs_error_prefix(err, "could not put back default acl %s on the target", o->identity);
+	return ok;
 }
 
 static void
@@ -200,6 +260,8 @@ reset_drop_group(PGconn *dst, const struct manifest *m, const struct drop_group 
 		return drop_each(dst, m, g, err);
 	if (strcmp(first->kind, "large object") == 0 && g->n == 1)
 		return drop_large_object(dst, first, err);
+	if (strcmp(first->kind, "default acl") == 0 && g->n == 1)
+		return drop_default_acl(dst, first, err);
 	if (!kw)
 		return pgs_fail(err, "reset has no DROP for %s %s, which apply created", first->kind,
 						first->identity);
@@ -217,15 +279,7 @@ reset_drop_group(PGconn *dst, const struct manifest *m, const struct drop_group 
  * with it.
  */
 static const char role_defaults_sql[] =
-	"SELECT pg_catalog.format('ALTER DEFAULT PRIVILEGES FOR ROLE %1$I REVOKE ALL ON %2$s FROM PUBLIC%3$s;"
-	" ALTER DEFAULT PRIVILEGES FOR ROLE %1$I GRANT ALL ON %2$s TO %1$I%4$s', r.rolname, c.class,"
-	"  (SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format(', %I', g.rolname), '')"
-	"    FROM pg_catalog.aclexplode(d.defaclacl) e JOIN pg_catalog.pg_roles g ON g.oid = e.grantee"
-	"    WHERE g.rolname <> r.rolname),"
-	"  CASE WHEN d.defaclobjtype IN ('f', 'T') THEN ', PUBLIC' ELSE '' END)"
-	" FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_roles r ON r.oid = d.defaclrole"
-	" CROSS JOIN LATERAL (SELECT CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'"
-	"  WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END AS class) c"
+	"SELECT d.oid FROM pg_catalog.pg_default_acl d JOIN pg_catalog.pg_roles r ON r.oid = d.defaclrole"
 	" WHERE r.rolname = $1 AND d.defaclnamespace = 0";
 
 static bool
@@ -236,7 +290,7 @@ reset_role_defaults(PGconn *dst, const char *role, struct pgs_error *err)
 	bool ok = res != NULL;
 
 	for (int r = 0; ok && r < PQntuples(res); r++)
-		ok = pg_exec(dst, PQgetvalue(res, r, 0), 0, NULL, err);
+		ok = put_back_default_acl(dst, PQgetvalue(res, r, 0), err);
 	PQclear(res);
 	return ok;
 }

@@ -49,6 +49,7 @@
 	" UNION ALL " OBJECTS_OF("pg_foreign_data_wrapper") " UNION ALL " OBJECTS_OF("pg_foreign_server") \
 	" UNION ALL " OBJECTS_OF("pg_am") " UNION ALL " OBJECTS_OF("pg_statistic_ext") \
 	" UNION ALL " OBJECTS_OF("pg_transform") " UNION ALL " OBJECTS_OF("pg_user_mapping") \
+	" UNION ALL " OBJECTS_OF("pg_default_acl") \
 	" UNION ALL " LARGE_OBJECTS ") o"
 
 /* Taken once per run (baseline_at), in one statement: a resume keeps the first one. */
@@ -61,6 +62,12 @@ static const char baseline_sql[] =
 
 #define STATE_OR_TEMP(x) "(" x " = 'pgshift' OR " x " ~ '^pg_(toast_)?temp_')"
 
+/*
+ * An object owned by another (automatic, internal or extension dependency)
+ * goes with its owner, so only the owner is recorded - unless the owner was
+ * there before the run: a default privileges entry apply set in the
+ * target's existing schema public is the plan's to put back.
+ */
 static const char record_sql[] =
 	"INSERT INTO pgshift.manifest (plan, classid, objid, kind, schema_name, identity)"
 	" SELECT r.plan, o.classid, o.objid, i.type, i.schema, i.identity"
@@ -73,7 +80,9 @@ static const char record_sql[] =
 	"  AND x.classid = o.classid AND x.objid = o.objid)"
 	" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = o.classid"
 	"  AND d.objid = o.objid AND d.deptype IN ('a', 'i', 'e')"
-	"  AND (d.refclassid, d.refobjid) <> (d.classid, d.objid))"
+	"  AND (d.refclassid, d.refobjid) <> (d.classid, d.objid) AND d.refobjid >= 16384"
+	"  AND NOT EXISTS (SELECT 1 FROM pgshift.target_baseline rb WHERE rb.plan = r.plan"
+	"   AND rb.classid = d.refclassid AND rb.objid = d.refobjid))"
 	" AND NOT (i.schema IS NOT NULL AND " STATE_OR_TEMP("i.schema") ")"
 	" AND NOT (i.type = 'schema' AND " STATE_OR_TEMP("i.identity") ")"
 	" ON CONFLICT DO NOTHING";

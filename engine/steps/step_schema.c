@@ -548,6 +548,7 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 	name_set_free(&con_oids);
 	return ok && run_restore(j, true, NULL, false, err) && steps_record_created(j->run, err) &&
 		replica_identities(j, err) && schema_privs_apply(j->run, j->src, j->tgt, err) &&
+		steps_record_created(j->run, err) &&
 		(!j->run->plan->cdc.enabled || held_triggers_disable(j->tgt, j->run->plan->name, err));
 }
 

@@ -15,6 +15,8 @@
 #   c. after a run with keep_state: false, reset still drops everything
 #      (the manifest outlives the state), never "nothing to drop".
 #   d. an apply killed after schema.pre, then reset: the target is as before.
+#   e. default privileges apply set for roles it did not create (in no
+#      schema, and in public) are put back by reset.
 use strict;
 use warnings;
 use FindBin;
@@ -42,6 +44,7 @@ CREATE COLLATION public.nocase (provider = icu, locale = 'und-u-ks-level2', dete
 CREATE FUNCTION public.add1(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 1';
 CREATE FUNCTION app.pair_text(public.pair) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1.b';
 CREATE AGGREGATE public.total(int) (SFUNC = int4pl, STYPE = int, INITCOND = '0');
+CREATE AGGREGATE public.rows_seen(*) (SFUNC = int8inc, STYPE = int8, INITCOND = '0');
 CREATE PROCEDURE app.noop() LANGUAGE sql AS 'SELECT 1';
 CREATE FUNCTION public.int_eq(int, int) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT $1 = $2';
 CREATE OPERATOR public.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = public.int_eq);
@@ -120,6 +123,7 @@ SELECT string_agg(d, E'\n' ORDER BY d) FROM (
     UNION ALL SELECT 'pg_foreign_server'::regclass, oid FROM pg_foreign_server
     UNION ALL SELECT 'pg_user_mapping'::regclass, oid FROM pg_user_mapping
     UNION ALL SELECT 'pg_largeobject'::regclass, oid FROM pg_largeobject_metadata
+    UNION ALL SELECT 'pg_default_acl'::regclass, oid FROM pg_default_acl
   ) o WHERE objid >= 16384 OR classid = 'pg_largeobject'::regclass) x
 WHERE d NOT LIKE '%pgshift%' AND d !~ 'pg_(toast_)?temp_'
 SQL
@@ -251,5 +255,35 @@ is(catalog($tgt_d), $before_d, 'the catalog is as before apply');
 $r = run_pgshift($env_d, 'apply', $plan_d, '--yes', '--no-progress');
 is($r->{rc}, 0, 'and a new apply migrates it') or diag($r->{err});
 identical($src_d, $tgt_d, 'identical');
+
+# ---- e. default privileges of existing roles, moved with the privileges
+psql($src0, "CREATE DATABASE rs_acl");
+psql($tgt0, "CREATE DATABASE rs_acl");
+my ($src_e, $tgt_e) = (db_uri($src0, 'rs_acl'), db_uri($tgt0, 'rs_acl'));
+psql($src_e, "CREATE TABLE public.t (id int PRIMARY KEY);"
+     . " ALTER DEFAULT PRIVILEGES FOR ROLE pg_signal_backend REVOKE USAGE ON TYPES FROM PUBLIC;"
+     . " ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO pg_read_all_stats");
+my $plan_e = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+version: 1
+name: rs_acl
+source:
+  uri: \${SOURCE_URI}
+target:
+  uri: \${TARGET_URI}
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+YAML
+my $env_e = { SOURCE_URI => $src_e, TARGET_URI => $tgt_e };
+my $before_e = catalog($tgt_e);
+$r = run_pgshift($env_e, 'apply', $plan_e, '--yes', '--no-progress');
+is($r->{rc}, 0, 'apply with the default privileges') or diag($r->{err});
+is(psql($tgt_e, "SELECT count(*) FROM pg_default_acl"), '2', 'both default privileges entries moved');
+$r = run_pgshift($env_e, 'reset', $plan_e, '--yes');
+is($r->{rc}, 0, 'reset') or diag($r->{err});
+like($r->{err}, qr/put back default acl for role pg_signal_backend on types/, 'it puts back the global one');
+is(psql($tgt_e, "SELECT count(*) FROM pg_default_acl"), '0', 'no default privileges entry is left');
+is(catalog($tgt_e), $before_e, 'the catalog is as before apply');
 
 done_testing();
