@@ -35,6 +35,11 @@
 	"SELECT 'pg_catalog.pg_largeobject'::pg_catalog.regclass::pg_catalog.oid, oid" \
 	" FROM pg_catalog.pg_largeobject_metadata"
 
+/* pg_user_mapping itself is for superusers (it holds the options): its view is not. */
+#define USER_MAPPINGS \
+	"SELECT 'pg_catalog.pg_user_mapping'::pg_catalog.regclass::pg_catalog.oid, umid" \
+	" FROM pg_catalog.pg_user_mappings WHERE umid >= 16384"
+
 /* Every catalog whose rows DROP can remove as a whole object. */
 #define TARGET_OBJECTS_SQL \
 	"(" OBJECTS_OF("pg_namespace") " UNION ALL " OBJECTS_OF("pg_class") \
@@ -48,7 +53,7 @@
 	" UNION ALL " OBJECTS_OF("pg_event_trigger") " UNION ALL " OBJECTS_OF("pg_language") \
 	" UNION ALL " OBJECTS_OF("pg_foreign_data_wrapper") " UNION ALL " OBJECTS_OF("pg_foreign_server") \
 	" UNION ALL " OBJECTS_OF("pg_am") " UNION ALL " OBJECTS_OF("pg_statistic_ext") \
-	" UNION ALL " OBJECTS_OF("pg_transform") " UNION ALL " OBJECTS_OF("pg_user_mapping") \
+	" UNION ALL " OBJECTS_OF("pg_transform") " UNION ALL " USER_MAPPINGS \
 	" UNION ALL " OBJECTS_OF("pg_default_acl") \
 	" UNION ALL " LARGE_OBJECTS ") o"
 
