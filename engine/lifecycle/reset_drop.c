@@ -167,6 +167,40 @@ drop_default_acl(PGconn *dst, const struct manifest_object *o, struct pgs_error 
 	return ok;
 }
 
+/*
+ * A procedure's identity lists its input argument types, which two
+ * procedures differing only in OUT arguments share (DROP then says "not
+ * unique"): it is dropped by its full signature, argument modes included.
+ */
+static bool
+drop_procedure(PGconn *dst, const struct manifest_object *o, bool cascade,
+			   struct pgs_error *err)
+{
+	char oid[16], *sql;
+	const char *params[1] = {oid};
+	PGresult *res;
+	bool ok;
+
+	snprintf(oid, sizeof(oid), "%u", o->objid);
+	res = pg_query(dst, "SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname,"
+				   " pg_catalog.pg_get_function_identity_arguments(p.oid))"
+				   " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+				   " WHERE p.oid = $1::pg_catalog.oid", 1, params, err);
+	if (!res || PQntuples(res) == 0) {
+		PQclear(res);
+		return res != NULL;
+	}
+	sql = xasprintf("DROP PROCEDURE IF EXISTS %s%s", PQgetvalue(res, 0, 0), cascade ? " CASCADE" : "");
+	PQclear(res);
+	ok = pg_exec(dst, sql, 0, NULL, err);
+	free(sql);
+	if (ok)
+		log_info("reset: dropped procedure %s", o->identity);
+	else
+		pgs_error_prefix(err, "could not drop procedure %s on the target", o->identity);
+	return ok;
+}
+
 static void
 describe_group(struct buf *b, const struct manifest *m, const struct drop_group *g)
 {
@@ -262,6 +296,8 @@ reset_drop_group(PGconn *dst, const struct manifest *m, const struct drop_group 
 		return drop_large_object(dst, first, err);
 	if (strcmp(first->kind, "default acl") == 0 && g->n == 1)
 		return drop_default_acl(dst, first, err);
+	if (strcmp(first->kind, "procedure") == 0 && g->n == 1)
+		return drop_procedure(dst, first, cascade, err);
 	if (!kw)
 		return pgs_fail(err, "reset has no DROP for %s %s, which apply created", first->kind,
 						first->identity);

@@ -46,6 +46,8 @@ CREATE FUNCTION app.pair_text(public.pair) RETURNS text LANGUAGE sql IMMUTABLE A
 CREATE AGGREGATE public.total(int) (SFUNC = int4pl, STYPE = int, INITCOND = '0');
 CREATE AGGREGATE public.rows_seen(*) (SFUNC = int8inc, STYPE = int8, INITCOND = '0');
 CREATE PROCEDURE app.noop() LANGUAGE sql AS 'SELECT 1';
+CREATE PROCEDURE app.twin(OUT a int, IN b int, IN c int) LANGUAGE sql AS 'SELECT 1';
+CREATE PROCEDURE app.twin(IN a int, IN b int, IN c int) LANGUAGE sql AS 'SELECT 1';
 CREATE FUNCTION public.int_eq(int, int) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT $1 = $2';
 CREATE OPERATOR public.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = public.int_eq);
 CREATE OPERATOR FAMILY public.rev_ops USING btree;
