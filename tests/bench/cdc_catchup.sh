@@ -9,13 +9,17 @@
 #   2. pgbench -c CLIENTS -T SECONDS on the source: the backlog, in both slots.
 #   3. pgshift apply resumes: timed until the target's pgbench_history has
 #      every row of the source's (each pgbench transaction inserts one, and
-#      transactions are applied in commit order). Then the subscription is
-#      enabled and timed the same way.
+#      transactions are applied in commit order). The subscription is
+#      enabled and timed the same way. Odd rounds time pgshift first, even
+#      rounds native first, so neither always runs on the other's leftovers
+#      (autovacuum of the database just written, a colder cache).
 # Prints transactions per second of each and the ratio; ROUNDS rounds, each
 # on a new backlog, with the medians. A benchmark, not a test: run it by
 # hand (make bench-cdc), on an idle machine.
 #
 #   SCALE=10 CLIENTS=4 DURATION=30 ROUNDS=3 tests/bench/cdc_catchup.sh   (the defaults)
+#   APPLY_WRAP="perf record -g -o /tmp/x.data --" ...   runs the timed pgshift
+#   apply under that command (a profile of the catch-up alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SCALE=${SCALE:-10}
@@ -83,14 +87,23 @@ stop_apply() {
   wait "$apply_pid" 2>/dev/null || true
   apply_pid=
 }
-# Seconds until DB's pgbench_history has WANT rows, polled every 20 ms by
+# Seconds until DB's pgbench_history has WANT rows, polled every 100 ms by
 # one session on the server (a psql started per poll cost both sides a
 # share of the two cores they are measured on); the server tells when.
+# The loop commits after each poll: one DO statement without COMMIT held a
+# snapshot, so the target's xmin horizon stayed where the wait began, the
+# 70,000 updates of each of pgbench_branches' 10 rows could not be pruned,
+# and the native apply worker walked ever longer chains of dead rows (781
+# to 2,303 tx/s where it does 10 times that with the horizon free; pgshift
+# merges those updates into one per batch and hardly noticed). Each poll
+# is a count(*) of a table growing by a backlog every round: at 20 ms that
+# session took a quarter of a core; at 100 ms it is a few percent, for at
+# most 0.1 s more on either side's time.
 wait_rows() {
   local db=$1 want=$2 t0=$3 out=$work/wait.out pid
   psql -X -Atq -v ON_ERROR_STOP=1 -d "$db" >"$out" <<SQL &
 DO \$\$ BEGIN
-  WHILE (SELECT count(*) FROM pgbench_history) < $want LOOP PERFORM pg_sleep(0.02); END LOOP;
+  WHILE (SELECT count(*) FROM pgbench_history) < $want LOOP COMMIT; PERFORM pg_sleep(0.1); END LOOP;
 END \$\$;
 SELECT extract(epoch FROM clock_timestamp());
 SQL
@@ -105,33 +118,53 @@ SQL
   echo "$(cat "$out") - $t0" | bc
 }
 
+# s_ours: seconds pgshift apply takes to catch up on WANT rows; stopped at the gate after.
+time_ours() {
+  local t0
+  t0=$(now)
+  ${APPLY_WRAP:-} ./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
+  apply_pid=$!
+  s_ours=$(wait_rows "$base/pgshift" "$1" "$t0")
+  until grep -q 'cutover gate: waiting' "$work/apply.log"; do sleep 0.05; done
+  stop_apply
+}
+# s_theirs: the same of the native subscription, disabled after.
+time_theirs() {
+  local t0
+  t0=$(now)
+  q "$base/native" "ALTER SUBSCRIPTION native ENABLE"
+  s_theirs=$(wait_rows "$base/native" "$1" "$t0")
+  q "$base/native" "ALTER SUBSCRIPTION native DISABLE"
+  # its worker exits on its own time: the next timing must not share the cores with it
+  until [ "$(q "$base/native" "SELECT count(*) FROM pg_stat_subscription WHERE pid IS NOT NULL")" = 0 ]; do
+    sleep 0.05
+  done
+}
+
 start_apply
 stop_apply
 q "$SOURCE_URI" "SELECT pg_create_logical_replication_slot('native', 'pgoutput')" >/dev/null
 q "$base/native" "CREATE SUBSCRIPTION native CONNECTION '$SOURCE_URI' PUBLICATION native
   WITH (create_slot = false, slot_name = 'native', copy_data = false, enabled = false)"
 
-declare -a ours theirs
+declare -a ours theirs ratios
 for round in $(seq 1 "$ROUNDS"); do
   before=$(q "$SOURCE_URI" "SELECT count(*) FROM pgbench_history")
   pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$SOURCE_URI" >"$work/pgbench.log" 2>&1
   want=$(q "$SOURCE_URI" "SELECT count(*) FROM pgbench_history")
   txns=$((want - before))
 
-  t0=$(now)
-  ./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
-  apply_pid=$!
-  s_ours=$(wait_rows "$base/pgshift" "$want" "$t0")
-  until grep -q 'cutover gate: waiting' "$work/apply.log"; do sleep 0.05; done
-  stop_apply
-
-  t0=$(now)
-  q "$base/native" "ALTER SUBSCRIPTION native ENABLE"
-  s_theirs=$(wait_rows "$base/native" "$want" "$t0")
-  q "$base/native" "ALTER SUBSCRIPTION native DISABLE"
+  if [ $((round % 2)) = 1 ]; then
+    time_ours "$want"
+    time_theirs "$want"
+  else
+    time_theirs "$want"
+    time_ours "$want"
+  fi
 
   ours+=("$(echo "$txns / $s_ours" | bc)")
   theirs+=("$(echo "$txns / $s_theirs" | bc)")
+  ratios+=("$(echo "$s_theirs / $s_ours" | bc -l)")
   printf 'round %d: %d transactions; pgshift %.2f s = %d tx/s; native %.2f s = %d tx/s; ratio %.2f\n' \
     "$round" "$txns" "$s_ours" "${ours[-1]}" "$s_theirs" "${theirs[-1]}" \
     "$(echo "${ours[-1]} / ${theirs[-1]}" | bc -l)"
@@ -146,7 +179,9 @@ done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mo=$(median "${ours[@]}")
 mt=$(median "${theirs[@]}")
-printf '\nmedian of %d (pgbench -c %d -T %d, scale %d): pgshift %d tx/s, native %d tx/s, ratio %.2f\n' \
+printf '\nmedian of %d (pgbench -c %d -T %d, scale %d): pgshift %d tx/s, native %d tx/s, ratio %.2f;' \
   "$ROUNDS" "$CLIENTS" "$DURATION" "$SCALE" "$mo" "$mt" "$(echo "$mo / $mt" | bc -l)"
+# the rounds' backlogs differ in size: the ratio of each round is the like-for-like figure
+printf ' median of the rounds'"'"' ratios %.2f\n' "$(median "${ratios[@]}")"
 q "$base/native" "ALTER SUBSCRIPTION native SET (slot_name = NONE)"
 q "$base/native" "DROP SUBSCRIPTION native"
