@@ -40,6 +40,7 @@ enum cli_opt {
 	OPT_RESTORE_IDENTITY,
 	OPT_METRICS_LISTEN,
 	OPT_CASCADE,
+	OPT_FOLLOW,
 	OPT__COUNT
 };
 
@@ -83,5 +84,6 @@ int cmd_cutover(const struct cli_args *args);
 int cmd_cleanup(const struct cli_args *args);
 int cmd_reset(const struct cli_args *args);
 int cmd_verify(const struct cli_args *args);
+int cmd_rollback(const struct cli_args *args);
 
 #endif

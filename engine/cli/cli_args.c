@@ -41,6 +41,7 @@ static const struct opt_spec specs[OPT__COUNT] = {
 	[OPT_RESTORE_IDENTITY] = {"restore-identity", 0, false, NULL},
 	[OPT_METRICS_LISTEN] = {"metrics-listen", 0, true, NULL},
 	[OPT_CASCADE] = {"cascade", 0, false, NULL},
+	[OPT_FOLLOW] = {"follow", 0, false, NULL},
 };
 
 static bool

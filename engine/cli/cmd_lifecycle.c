@@ -38,7 +38,8 @@ cmd_cleanup(const struct cli_args *args)
 	if (!plan)
 		return EXIT_USAGE;
 	pgs_error_clear(&err);
-	rc = cleanup_plan(plan, args->set[OPT_UNFENCE], args->set[OPT_RESTORE_IDENTITY], &err);
+	rc = cleanup_plan(plan, args->set[OPT_UNFENCE], args->set[OPT_RESTORE_IDENTITY],
+					  args->set[OPT_FORCE], &err);
 	if (rc == LIFECYCLE_OK)
 		log_info("cleanup of plan \"%s\" finished", plan->name);
 	plan_free(plan);

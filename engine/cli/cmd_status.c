@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/status_rollback.h"
 #include "cli/status_view.h"
 #include "dag/dag.h"
 #include "plan/plan.h"
 #include "state/state.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/redact.h"
 
@@ -51,6 +53,39 @@ print_no_run(const struct plan *plan, const char *target_shown)
 	log_report(LOG_ERROR, &err);
 }
 
+/*
+ * The forward run's state goes with cleanup (keep_state: false) while the
+ * reverse stream lives on: then the reverse stream alone is shown.
+ */
+static int
+show_no_run(const struct cli_args *args, const struct plan *plan, const struct rollback_status *rb,
+			const char *target_shown)
+{
+	struct buf json;
+
+	if (!rb->found) {
+		fflush(stdout);
+		print_no_run(plan, target_shown);
+		return EXIT_FAILED;
+	}
+	if (args->set[OPT_JSON]) {
+		buf_init(&json);
+		buf_puts(&json, "{\"plan\":");
+		json_put_string(&json, plan->name);
+		buf_putc(&json, ',');
+		status_rollback_json(&json, rb);
+		buf_puts(&json, "}\n");
+		fputs(json.data, stdout);
+		buf_free(&json);
+	} else {
+		printf("plan %s: no run on the target (%s); its cleanup dropped the state\n", plan->name,
+			   target_shown);
+		status_rollback_text(stdout, rb);
+	}
+	fflush(stdout);
+	return EXIT_OK;
+}
+
 /* The terminal's size now: a resized window gets a view that fits. */
 static void
 terminal_size(int *cols, int *rows)
@@ -68,7 +103,8 @@ terminal_size(int *cols, int *rows)
 /* compact: --watch on a terminal (status_render_compact). */
 static void
 print_view(const struct cli_args *args, const struct plan *plan, const struct dag *dag,
-		   const struct run_state *rs, const char *target_shown, bool compact)
+		   const struct run_state *rs, const struct rollback_status *rb, const char *target_shown,
+		   bool compact)
 {
 	struct status_view v;
 	struct buf json;
@@ -78,6 +114,13 @@ print_view(const struct cli_args *args, const struct plan *plan, const struct da
 	if (args->set[OPT_JSON]) {
 		buf_init(&json);
 		status_render_json(&json, &v);
+		if (rb->found && json.len >= 2) {
+			/* into the object: its closing brace (and newline) go after */
+			json.len -= 2;
+			buf_putc(&json, ',');
+			status_rollback_json(&json, rb);
+			buf_puts(&json, "}\n");
+		}
 		fputs(json.data, stdout);
 		buf_free(&json);
 	} else if (compact) {
@@ -85,6 +128,7 @@ print_view(const struct cli_args *args, const struct plan *plan, const struct da
 		status_render_compact(stdout, &v, target_shown, cols, rows - 1);
 	} else {
 		status_render_text(stdout, &v, target_shown);
+		status_rollback_text(stdout, rb);
 	}
 	fflush(stdout);
 	status_view_free(&v);
@@ -96,6 +140,7 @@ show_once(const struct cli_args *args, const struct plan *plan, const struct dag
 		  const char *target_shown, bool clear)
 {
 	struct run_state rs;
+	struct rollback_status rb;
 	struct pgs_error err;
 	bool exists;
 
@@ -106,12 +151,10 @@ show_once(const struct cli_args *args, const struct plan *plan, const struct dag
 	}
 	if (clear)
 		fputs("\033[H\033[2J", stdout);
-	if (!exists) {
-		fflush(stdout);
-		print_no_run(plan, target_shown);
-		return EXIT_FAILED;
-	}
-	print_view(args, plan, dag, &rs, target_shown, clear);
+	status_rollback_read(plan, &rb);
+	if (!exists)
+		return show_no_run(args, plan, &rb, target_shown);
+	print_view(args, plan, dag, &rs, &rb, target_shown, clear);
 	run_state_free(&rs);
 	return EXIT_OK;
 }

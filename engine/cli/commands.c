@@ -23,6 +23,7 @@ const char main_help[] =
 	"  verify   PLAN   compare source and target (schema, counts, checksums)\n"
 	"  cleanup  PLAN   drop slot, publication, spool and state (idempotent)\n"
 	"  reset    PLAN   drop what apply created on the target, to start over\n"
+	"  rollback PLAN   after a cutover, move the application back to the source\n"
 	"  version         print the version\n"
 	"\n"
 	"Global options:\n"
@@ -113,13 +114,19 @@ static const char verify_help[] =
 	"version), 1 when a difference was found or a server could not be read.\n";
 
 static const char cleanup_help[] =
-	"Usage: pgshift cleanup PLAN [--unfence] [--restore-identity]\n"
+	"Usage: pgshift cleanup PLAN [--unfence] [--restore-identity] [--force]\n"
 	"\n"
 	"Drops the replication slot (ending a walsender still streaming from it), the\n"
 	"publication, the spool and the state of the plan, as cleanup.drop_slot,\n"
 	"drop_publication and keep_state say. Safe to run twice or after a failed run.\n"
+	"With rollback.enabled, also ends the reverse stream (its slot and publication\n"
+	"on the target, its spool and its row on the source) once rollback.keep_for\n"
+	"has passed since the cutover or the rollback is done; until then it is kept.\n"
 	"\n"
-	"  --unfence           also undo fence_writes (source database writable again)\n"
+	"  --unfence           also undo fence_writes (source database writable again;\n"
+	"                      refused while the reverse stream is kept) and the\n"
+	"                      rollback's fence of the target\n"
+	"  --force             end the reverse stream before rollback.keep_for is over\n"
 	"  --restore-identity  put back the replica identity of every source table\n"
 	"                      apply changed (recorded on the target; idempotent).\n"
 	"                      Without it, cleanup lists them and keeps the record\n"
@@ -145,6 +152,30 @@ static const char reset_help[] =
 	"Exit 0 done, 1 failed or refused over such objects, 3 without --yes, 4 an\n"
 	"apply of the plan is running.\n";
 
+static const char rollback_help[] =
+	"Usage: pgshift rollback PLAN [--follow] [--yes]\n"
+	"\n"
+	"After a cutover with rollback.enabled, moves the application back to the\n"
+	"source without losing a write made on the target. The cutover created a\n"
+	"publication and slot on the target (step rollback.slot); their changes are\n"
+	"replayed into the (still fenced) source by the same receiver, spool and\n"
+	"exactly-once applier as the forward CDC.\n"
+	"\n"
+	"  --follow   stream the target's changes into the source until stopped\n"
+	"             (SIGTERM or SIGINT; a restart resumes exactly), so the lag stays\n"
+	"             small; status shows it\n"
+	"  --yes      do not ask for confirmation (required without a terminal)\n"
+	"\n"
+	"Without --follow: events rollback.gate and rollback.started, fence the target\n"
+	"(as fence_writes), apply every change it committed before its WAL position,\n"
+	"set the source's sequences from the target's (+ the sync_sequences margin),\n"
+	"verify (checksum), make the source writable, rollback.finished. A failure\n"
+	"(rollback.failed) leaves the source fenced; running the command again\n"
+	"continues. Stop a running --follow first.\n"
+	"\n"
+	"Exit 0 done, 1 failed or differences found, 3 invalid plan, rollback not\n"
+	"enabled or not confirmed, 4 another rollback of the plan is running.\n";
+
 static const char version_help[] =
 	"Usage: pgshift version\n"
 	"\n"
@@ -159,8 +190,9 @@ const struct command commands[] = {
 	{"status", true, OPTS(OPT_JSON, OPT_WATCH), status_help, cmd_status},
 	{"cutover", true, NULL, 0, cutover_help, cmd_cutover},
 	{"verify", true, OPTS(OPT_LEVEL, OPT_JSON), verify_help, cmd_verify},
-	{"cleanup", true, OPTS(OPT_UNFENCE, OPT_RESTORE_IDENTITY), cleanup_help, cmd_cleanup},
+	{"cleanup", true, OPTS(OPT_UNFENCE, OPT_RESTORE_IDENTITY, OPT_FORCE), cleanup_help, cmd_cleanup},
 	{"reset", true, OPTS(OPT_YES, OPT_CASCADE), reset_help, cmd_reset},
+	{"rollback", true, OPTS(OPT_FOLLOW, OPT_YES), rollback_help, cmd_rollback},
 	{"version", false, NULL, 0, version_help, cmd_version},
 };
 

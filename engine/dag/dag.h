@@ -29,6 +29,7 @@ enum step_kind {
 	STEP_CUTOVER_GATE,
 	STEP_CUTOVER,
 	STEP_CLEANUP,
+	STEP_ROLLBACK_SLOT,         /* rollback.enabled: reverse publication + slot on the target */
 };
 
 struct step {

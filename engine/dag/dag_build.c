@@ -90,6 +90,7 @@ static const char *const kind_names[] = {
 	[STEP_BLOBS] = "blobs", [STEP_VACUUM] = "vacuum", [STEP_CDC_STREAM] = "cdc.stream",
 	[STEP_CDC_CATCHUP] = "cdc.catchup", [STEP_CUTOVER_GATE] = "cutover.gate",
 	[STEP_CUTOVER] = "cutover", [STEP_CLEANUP] = "cleanup",
+	[STEP_ROLLBACK_SLOT] = "rollback.slot",
 };
 
 const char *
@@ -112,6 +113,8 @@ step_stage(const struct step *step)
 		return "cdc";
 	case STEP_CUTOVER_GATE:
 	case STEP_CUTOVER:
+	case STEP_ROLLBACK_SLOT:
+		/* part of the cutover; events rollback.* are `pgshift rollback`'s */
 		return "cutover";
 	default:
 		return kind_names[step->kind];

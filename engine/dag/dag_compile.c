@@ -308,6 +308,36 @@ add_cdc_steps(struct compile *c)
  * cdc.catchup only, but cutting over to a target still being vacuumed, or
  * missing its large objects, is not what an operator approves.
  */
+/* Index of the plan's last wait_for_catchup cutover step; nsteps when none. */
+static size_t
+last_catchup(const struct plan *plan)
+{
+	size_t last = plan->cutover.nsteps;
+
+	for (size_t i = 0; i < plan->cutover.nsteps; i++)
+		if (plan->cutover.steps[i].kind == CUTOVER_WAIT_FOR_CATCHUP)
+			last = i;
+	return last;
+}
+
+/*
+ * rollback.slot right after the last wait_for_catchup: the forward applier
+ * has stopped there, so no change it made on the target is sent back, and
+ * every later cutover step (the one that switches traffic included) runs
+ * after the reverse slot's consistent point.
+ */
+static size_t
+add_rollback_slot(struct compile *c, size_t prev)
+{
+	size_t s;
+
+	if (!c->plan->rollback.enabled)
+		return prev;
+	s = dag_add(c->dag, STEP_ROLLBACK_SLOT, xstrdup("rollback.slot"));
+	dag_edge(c->dag, s, prev);
+	return s;
+}
+
 static void
 add_cutover_steps(struct compile *c)
 {
@@ -327,6 +357,8 @@ add_cutover_steps(struct compile *c)
 		c->dag->steps[s].cutover = (long) i;
 		dag_edge(c->dag, s, prev);
 		prev = s;
+		if (i == last_catchup(c->plan))
+			prev = add_rollback_slot(c, prev);
 	}
 	if (c->plan->cleanup.when == CLEANUP_AFTER_CUTOVER) {
 		size_t s = dag_add(c->dag, STEP_CLEANUP, xstrdup("cleanup"));

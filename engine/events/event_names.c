@@ -20,6 +20,8 @@ const char *const event_names[] = {
 	STAGE("sequences"),
 	STAGE("verify"),
 	STAGE("cleanup"),
+	STAGE("rollback"),
+	"rollback.gate",
 };
 
 const size_t event_names_count = sizeof(event_names) / sizeof(event_names[0]);

@@ -92,12 +92,18 @@ cleanup_locked(const struct plan *plan, struct state *st, bool unfence, bool res
 }
 
 enum lifecycle_result
-cleanup_plan(const struct plan *plan, bool unfence, bool restore_identity, struct pgs_error *err)
+cleanup_plan(const struct plan *plan, bool unfence, bool restore_identity, bool force,
+			 struct pgs_error *err)
 {
 	bool locked = false;
-	struct state *st = state_open(plan, &locked, err);
+	enum lifecycle_result rc = cleanup_reverse(plan, force, unfence, err);
+	struct state *st;
 	bool ok;
 
+	/* first: a reverse stream still kept refuses --unfence before anything changed */
+	if (rc != LIFECYCLE_OK)
+		return rc;
+	st = state_open(plan, &locked, err);
 	if (!st)
 		return locked ? LIFECYCLE_LOCKED : LIFECYCLE_FAILED;
 	ok = cleanup_locked(plan, st, unfence, restore_identity, err);

@@ -26,7 +26,15 @@ enum lifecycle_result {
  * changed (cdc/identity_restore.h).
  */
 enum lifecycle_result cleanup_plan(const struct plan *plan, bool unfence, bool restore_identity,
-								   struct pgs_error *err);
+								   bool force, struct pgs_error *err);
+
+/*
+ * The reverse stream of rollback.enabled (cleanup_reverse.c): ended once
+ * rollback.keep_for has passed, the rollback is done, or force; else kept,
+ * and unfence refused.
+ */
+enum lifecycle_result cleanup_reverse(const struct plan *plan, bool force, bool unfence,
+									  struct pgs_error *err);
 
 /*
  * Prints (stdout) what it will drop, in drop order: every object of

@@ -125,6 +125,19 @@ struct plan {
 		bool drop_slot, drop_publication, keep_state;
 	} cleanup;
 
+	/*
+	 * rollback (README "Rollback"): reverse replication target -> source from
+	 * the cutover on, kept keep_for_ms before cleanup ends it. slot and
+	 * publication (on the TARGET) and spool_dir are derived from name and
+	 * cdc.spool_dir, not plan keys.
+	 */
+	struct {
+		bool enabled;
+		int64_t keep_for_ms;
+		char *slot, *publication;
+		char *spool_dir;                    /* absolute */
+	} rollback;
+
 	struct {
 		bool allow_shell;
 		int64_t timeout_ms;

@@ -65,6 +65,9 @@ plan_free(struct plan *p)
 	free(p->cdc.slot);
 	free(p->cdc.publication);
 	free(p->cdc.spool_dir);
+	free(p->rollback.slot);
+	free(p->rollback.publication);
+	free(p->rollback.spool_dir);
 	free(p->source_uri);
 	free(p->target_uri);
 	free(p->name);

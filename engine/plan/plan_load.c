@@ -169,6 +169,10 @@ static const struct field cleanup_fields[] = {
 	{"drop_publication", f_bool, PF(cleanup.drop_publication), NULL, false},
 	{"keep_state", f_bool, PF(cleanup.keep_state), NULL, false},
 };
+static const struct field rollback_fields[] = {
+	{"enabled", f_bool, PF(rollback.enabled), NULL, false},
+	{"keep_for", f_duration, PF(rollback.keep_for_ms), NULL, false},
+};
 static const struct field hooks_fields[] = {
 	{"allow_shell", f_bool, PF(hooks.allow_shell), NULL, false},
 	{"timeout", f_duration, PF(hooks.timeout_ms), NULL, false},
@@ -184,6 +188,7 @@ static const struct section copy_sec = {copy_fields, N(copy_fields)};
 static const struct section cdc_sec = {cdc_fields, N(cdc_fields)};
 static const struct section cutover_sec = {cutover_fields, N(cutover_fields)};
 static const struct section cleanup_sec = {cleanup_fields, N(cleanup_fields)};
+static const struct section rollback_sec = {rollback_fields, N(rollback_fields)};
 static const struct section hooks_sec = {hooks_fields, N(hooks_fields)};
 
 static const struct field top_fields[] = {
@@ -197,6 +202,7 @@ static const struct field top_fields[] = {
 	{"cdc", f_section, 0, &cdc_sec, false},
 	{"cutover", f_section, 0, &cutover_sec, false},
 	{"cleanup", f_section, 0, &cleanup_sec, false},
+	{"rollback", f_section, 0, &rollback_sec, false},
 	{"hooks", f_section, 0, &hooks_sec, false},
 	{"notify", f_notify, PF(notify), NULL, false},
 };
@@ -226,6 +232,7 @@ plan_defaults(struct plan *p)
 	p->cleanup.drop_slot = true;
 	p->cleanup.drop_publication = true;
 	p->hooks.timeout_ms = 60 * 1000;
+	p->rollback.keep_for_ms = INT64_C(72) * 3600 * 1000;
 }
 
 static void
@@ -254,6 +261,11 @@ plan_finish_defaults(struct plan *p, bool steps_given)
 		p->cdc.publication = xasprintf("pgshift_%s", p->name);
 	if (!p->cdc.spool_dir)
 		p->cdc.spool_dir = plan_resolve_path(p, ".pgshift/spool");
+	if (p->name) {
+		p->rollback.slot = xasprintf("pgshift_rb_%s", p->name);
+		p->rollback.publication = xasprintf("pgshift_rb_%s", p->name);
+	}
+	p->rollback.spool_dir = xasprintf("%s-rollback", p->cdc.spool_dir);
 	if (!steps_given) {
 		p->cutover.steps = xcalloc(3, sizeof(struct cutover_step));
 		if (p->cdc.enabled)
@@ -291,12 +303,46 @@ top_value(yaml_document_t *doc, const char *section, const char *key)
 	return NULL;
 }
 
+/*
+ * rollback.enabled: the reverse stream starts once the last
+ * wait_for_catchup stopped the forward applier, into a source that a
+ * fence_writes before it made read-only for the application; its slot and
+ * publication names ("pgshift_rb_" + name) must fit NAMEDATALEN.
+ */
+static void
+rollback_checks(struct parse_ctx *ctx)
+{
+	const struct plan *p = ctx->plan;
+	yaml_node_t *at = top_value(ctx->doc, "rollback", "enabled");
+	bool fenced = false, caught_after_fence = false;
+
+	if (!p->rollback.enabled)
+		return;
+	for (size_t i = 0; i < p->cutover.nsteps; i++) {
+		if (p->cutover.steps[i].kind == CUTOVER_FENCE_WRITES)
+			fenced = true;
+		else if (p->cutover.steps[i].kind == CUTOVER_WAIT_FOR_CATCHUP)
+			caught_after_fence = fenced;
+	}
+	if (!p->cdc.enabled)
+		perr(ctx, at, "rollback.enabled: reverse replication needs cdc.enabled: true");
+	else if (!caught_after_fence)
+		perr(ctx, at, "rollback.enabled: cutover.steps must fence the source (fence_writes) "
+			 "before its last wait_for_catchup: the reverse stream writes into the source, "
+			 "which must take no other write");
+	if (p->name && strlen(p->name) > 52)
+		perr(ctx, at, "rollback.enabled: the plan name \"%s\" is too long for the reverse slot "
+			 "\"pgshift_rb_%s\" (names of at most 52 characters)", p->name, p->name);
+}
+
 /* Checks that span keys; each names the key that has to change. */
 static void
 plan_cross_checks(struct parse_ctx *ctx)
 {
 	struct plan *p = ctx->plan;
 	yaml_node_t *steps = top_value(ctx->doc, "cutover", "steps");
+
+	rollback_checks(ctx);
 
 	for (size_t i = 0; i < p->cutover.nsteps; i++) {
 		const struct cutover_step *st = &p->cutover.steps[i];

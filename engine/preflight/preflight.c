@@ -46,6 +46,7 @@ preflight_run(const struct plan *plan, PGconn *src, PGconn *dst,
 	memset(report, 0, sizeof(*report));
 	pf_checks_server(&c);
 	pf_checks_replication(&c);
+	pf_checks_rollback(&c);
 	pf_checks_privileges(&c);
 	pf_checks_target_privileges(&c);
 	pf_checks_row_security(&c);

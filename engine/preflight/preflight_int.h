@@ -85,6 +85,8 @@ void pf_format_bytes(int64_t bytes, char *out, size_t outlen);
 /* The groups of checks, in report order. */
 void pf_checks_server(struct pf_ctx *c);
 void pf_checks_replication(struct pf_ctx *c);
+/* rollback.enabled: the target as the reverse stream's publisher (checks_rollback.c). */
+void pf_checks_rollback(struct pf_ctx *c);
 void pf_checks_privileges(struct pf_ctx *c);
 void pf_checks_target_privileges(struct pf_ctx *c);
 /* target_roles, owner_roles, role_passwords, owner_membership (checks_roles.c). */

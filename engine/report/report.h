@@ -42,6 +42,10 @@ void report_text(FILE *out, const struct plan_report *r);
 void report_json(struct buf *out, const struct plan_report *r);
 void report_markdown(FILE *out, const struct plan_report *r);
 void report_dot(FILE *out, const struct plan_report *r);
+/* rollback.enabled: the reverse steps run after the cutover (report_rollback.c); json: ",\"rollback\":{...}" */
+void report_rollback_text(FILE *out, const struct plan *plan);
+void report_rollback_markdown(FILE *out, const struct plan *plan);
+void report_rollback_json(struct buf *b, const struct plan *plan);
 
 extern const char dry_run_notice[];
 

@@ -152,5 +152,7 @@ report_json(struct buf *b, const struct plan_report *r)
 			buf_putc(b, ',');
 		put_step(b, r, &r->dag->steps[i]);
 	}
-	buf_puts(b, "]}\n");
+	buf_putc(b, ']');
+	report_rollback_json(b, r->plan);
+	buf_puts(b, "}\n");
 }

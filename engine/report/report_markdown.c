@@ -170,5 +170,6 @@ report_markdown(FILE *out, const struct plan_report *r)
 {
 	md_summary(out, r);
 	md_steps(out, r);
+	report_rollback_markdown(out, r->plan);
 	md_preflight(out, r);
 }

@@ -100,5 +100,6 @@ report_text(FILE *out, const struct plan_report *r)
 	text_header(out, r);
 	text_summary(out, r);
 	text_steps(out, r);
+	report_rollback_text(out, r->plan);
 	text_preflight(out, r);
 }

@@ -161,19 +161,27 @@ sync_batch(PGconn *src, PGconn *tgt, const struct catalog *cat, size_t from, siz
 }
 
 bool
-cutover_sync_sequences(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
+sequences_copy(PGconn *src, PGconn *tgt, const struct catalog *cat, int64_t margin,
+			   struct pgs_error *err)
 {
-	const struct catalog *cat = run->cat;
-	PGconn *src = run_connect_source(run, "sync_sequences", err);
-	PGconn *tgt = src ? run_connect_target(run, "sync_sequences", err) : NULL;
-	bool ok = tgt != NULL;
+	bool ok = true;
 
 	for (size_t from = 0; ok && from < cat->nsequences; from += SEQUENCE_BATCH) {
 		size_t to = from + SEQUENCE_BATCH < cat->nsequences ? from + SEQUENCE_BATCH
 			: cat->nsequences;
 
-		ok = sync_batch(src, tgt, cat, from, to, cs->margin, err);
+		ok = sync_batch(src, tgt, cat, from, to, margin, err);
 	}
+	return ok;
+}
+
+bool
+cutover_sync_sequences(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
+{
+	PGconn *src = run_connect_source(run, "sync_sequences", err);
+	PGconn *tgt = src ? run_connect_target(run, "sync_sequences", err) : NULL;
+	bool ok = tgt && sequences_copy(src, tgt, run->cat, cs->margin, err);
+
 	PQfinish(src);
 	PQfinish(tgt);
 	if (!ok) {

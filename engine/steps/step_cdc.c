@@ -69,7 +69,7 @@ step_cdc_stream(struct run *run, size_t step, struct pgs_error *err)
  * at a segment start), or a keepalive at the record's end would never
  * reach it on an idle source.
  */
-static bool
+bool
 source_wal_lsn(PGconn *conn, uint64_t *lsn, struct pgs_error *err)
 {
 	static const char sql[] =

@@ -35,6 +35,8 @@ dispatch(struct run *run, size_t step, struct pgs_error *err)
 		return step_cdc_stream(run, step, err);
 	case STEP_CDC_CATCHUP:
 		return step_cdc_catchup(run, step, err);
+	case STEP_ROLLBACK_SLOT:
+		return step_rollback_slot(run, step, err);
 	}
 	return pgs_fail(err, "step \"%s\" has a kind this build of pgshift does not know",
 					run->dag->steps[step].id);

@@ -36,12 +36,26 @@ bool step_vacuum(struct run *run, size_t step, struct pgs_error *err);
 bool step_cutover_gate(struct run *run, size_t step, struct pgs_error *err);
 bool step_cutover(struct run *run, size_t step, struct pgs_error *err);
 bool step_cleanup(struct run *run, size_t step, struct pgs_error *err);
+/* rollback.slot (step_rollback_slot.c): the reverse stream's publication, slot and state. */
+bool step_rollback_slot(struct run *run, size_t step, struct pgs_error *err);
 
 /*
  * cutover sync_sequences: every catalog sequence set on the target from the
  * source's last_value / is_called; with a margin, last_value moved by margin
  * in the sequence's direction (within its bounds) and is_called set.
  */
+/*
+ * Every sequence of cat gets src's position (+ margin) on tgt; a position
+ * the margin would push past the sequence's bound is copied without it,
+ * with a warning. sync_sequences, and `pgshift rollback` the other way.
+ */
+bool sequences_copy(PGconn *src, PGconn *tgt, const struct catalog *cat, int64_t margin,
+					struct pgs_error *err);
+/*
+ * Where conn's server's WAL ends (step_cdc.c): the insert position, moved
+ * back over a page header, which a keepalive can reach on an idle server.
+ */
+bool source_wal_lsn(PGconn *conn, uint64_t *lsn, struct pgs_error *err);
 bool cutover_sync_sequences(struct run *run, const struct cutover_step *cs,
 							struct pgs_error *err);
 

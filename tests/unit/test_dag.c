@@ -103,6 +103,36 @@ test_offline(void)
 	dag_free(&d);
 }
 
+/* rollback.enabled: the reverse slot right after the last catch-up, before what follows it. */
+static void
+test_rollback_slot(void)
+{
+	struct cutover_step steps[4] = {
+		{.kind = CUTOVER_WAIT_FOR_CATCHUP}, {.kind = CUTOVER_FENCE_WRITES},
+		{.kind = CUTOVER_WAIT_FOR_CATCHUP}, {.kind = CUTOVER_LUA},
+	};
+	struct plan p;
+	struct dag d;
+	struct pgs_error err;
+	long i;
+
+	base_plan(&p);
+	p.cutover.steps = steps;
+	p.cutover.nsteps = 4;
+	p.rollback.enabled = true;
+	ok(dag_compile(&p, NULL, &d, &err), "DAG with rollback.enabled compiles");
+	is_deps(&d, "rollback.slot", "cutover.3:wait_for_catchup");
+	is_deps(&d, "cutover.4:lua", "rollback.slot");
+	is_deps(&d, "cutover.2:fence_writes", "cutover.1:wait_for_catchup");
+	i = dag_find(&d, "rollback.slot");
+	ok(i >= 0 && strcmp(step_stage(&d.steps[i]), "cutover") == 0, "rollback.slot is of stage cutover");
+	dag_free(&d);
+	p.rollback.enabled = false;
+	ok(dag_compile(&p, NULL, &d, &err) && dag_find(&d, "rollback.slot") < 0,
+	   "no rollback.slot without rollback.enabled");
+	dag_free(&d);
+}
+
 /* A catalog with a split table, FKs, a partitioned table and an exclude_data table. */
 static void
 fake_catalog(struct catalog *c)
@@ -244,6 +274,7 @@ int
 main(void)
 {
 	test_offline();
+	test_rollback_slot();
 	test_catalog_dag();
 	test_check();
 	test_parts();

@@ -327,6 +327,34 @@ static const struct invalid_case cases[] = {
 		{E, 5, 32, "cdc.max_lag: invalid duration \"1\": " DURATION_WHY},
 		{E, 8, 7, "cutover.steps[1]: wait_for_catchup needs cdc.enabled: true "
 		 "(without CDC there is nothing to catch up)"}}},
+
+	/* rollback */
+	{"rollback without a fence before the last catch-up", BASE "rollback: {enabled: true}\n", 1, {
+		{E, 5, 21, "rollback.enabled: cutover.steps must fence the source (fence_writes) "
+		 "before its last wait_for_catchup: the reverse stream writes into the source, "
+		 "which must take no other write"}}},
+	{"rollback with the fence after the catch-up", BASE "cutover: {steps: [wait_for_catchup: {}, fence_writes: {roles: [app]}]}\n"
+		"rollback: {enabled: true}\n", 1, {
+		{E, 6, 21, "rollback.enabled: cutover.steps must fence the source (fence_writes) "
+		 "before its last wait_for_catchup: the reverse stream writes into the source, "
+		 "which must take no other write"}}},
+	{"rollback without CDC", BASE "cdc: {enabled: false}\ncutover: {steps: [verify: {}]}\n"
+		"rollback: {enabled: true}\n", 1, {
+		{E, 7, 21, "rollback.enabled: reverse replication needs cdc.enabled: true"}}},
+	{"rollback keep_for", BASE "rollback: {keep_for: 3d, enabled: yes}\n", 2, {
+		{E, 5, 22, "rollback.keep_for: invalid duration \"3d\": " DURATION_WHY},
+		{E, 5, 35, "rollback.enabled: expected true or false, found \"yes\""}}},
+	{"rollback keep_for of nothing", BASE "cutover: {steps: [fence_writes: {roles: [app]}, wait_for_catchup: {}]}\n"
+		"rollback: {enabled: true, keep_for: 0s}\n", 1, {
+		{E, 6, 37, "rollback.keep_for: the duration must be greater than zero"}}},
+	{"rollback with a name too long for its slot",
+		"version: 1\nname: a2345678901234567890123456789012345678901234567890123\n"
+		"source: {uri: \"postgres://db1/app\"}\ntarget: {uri: \"postgres://db2/app\"}\n"
+		"cutover: {steps: [fence_writes: {roles: [app]}, wait_for_catchup: {}]}\n"
+		"rollback: {enabled: true}\n", 1, {
+		{E, 6, 21, "rollback.enabled: the plan name \"a2345678901234567890123456789012345678901234567890123\" "
+		 "is too long for the reverse slot \"pgshift_rb_a2345678901234567890123456789012345678901234567890123\" "
+		 "(names of at most 52 characters)"}}},
 };
 
 static int

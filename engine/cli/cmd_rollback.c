@@ -1,0 +1,55 @@
+/*
+ * pgshift rollback PLAN [--follow] [--yes] (engine/lifecycle/rollback*.c).
+ * Exit 0 done, 1 failed, 3 bad plan, rollback not enabled or not
+ * confirmed, 4 the reverse stream is in use by another pgshift.
+ */
+#include "cli/cli.h"
+#include "lifecycle/rollback.h"
+#include "plan/plan.h"
+#include "util/log.h"
+
+static int
+exit_for(enum lifecycle_result rc, const struct pgs_error *err)
+{
+	switch (rc) {
+	case LIFECYCLE_OK:
+		return EXIT_OK;
+	case LIFECYCLE_LOCKED:
+		log_report(LOG_ERROR, err);
+		return EXIT_LOCKED;
+	case LIFECYCLE_REFUSED:
+		log_report(LOG_ERROR, err);
+		return EXIT_USAGE;
+	case LIFECYCLE_FAILED:
+		break;
+	}
+	log_report(LOG_ERROR, err);
+	return EXIT_FAILED;
+}
+
+int
+cmd_rollback(const struct cli_args *args)
+{
+	struct plan *plan = cli_load_plan(args->plan, true);
+	struct pgs_error err;
+	enum lifecycle_result rc;
+
+	if (!plan)
+		return EXIT_USAGE;
+	pgs_error_clear(&err);
+	if (!plan->rollback.enabled) {
+		log_error("plan \"%s\" has rollback.enabled: false: there is no reverse stream to roll "
+				  "back with", plan->name);
+		plan_free(plan);
+		return EXIT_USAGE;
+	}
+	if (args->set[OPT_FOLLOW])
+		rc = rollback_follow(plan, &err);
+	else
+		rc = rollback_plan(plan, args->set[OPT_YES], &err);
+	if (rc == LIFECYCLE_OK && !args->set[OPT_FOLLOW])
+		log_info("rollback of plan \"%s\" finished: the application may write to the source "
+				 "again; `pgshift cleanup %s` drops the reverse slot", plan->name, args->plan);
+	plan_free(plan);
+	return exit_for(rc, &err);
+}

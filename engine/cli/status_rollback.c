@@ -1,0 +1,122 @@
+/* The reverse stream in `pgshift status`; see status_rollback.h. */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "cdc/cdc_slot.h"
+#include "cli/status_rollback.h"
+#include "pg/conn.h"
+#include "state/reverse_state.h"
+#include "steps/steps.h"
+#include "util/json.h"
+#include "util/log.h"
+
+static void
+copy_lsn(char *dst, size_t n, const char *lsn)
+{
+	snprintf(dst, n, "%s", lsn ? lsn : "");
+}
+
+static void
+read_target(const struct plan *plan, struct rollback_status *out)
+{
+	struct pg_session s = {"target", "pgshift status", true, false, false};
+	struct pgs_error err;
+	PGconn *tgt;
+	uint64_t wal, applied;
+
+	pgs_error_clear(&err);
+	tgt = pg_connect(plan->target_uri, &s, &err);
+	if (tgt && source_wal_lsn(tgt, &wal, &err)) {
+		snprintf(out->target_lsn, sizeof(out->target_lsn), "%X/%X", (unsigned) (wal >> 32),
+				 (unsigned) wal);
+		if (cdc_lsn_parse(out->applied_lsn, &applied))
+			out->lag_bytes = wal > applied ? (int64_t) (wal - applied) : 0;
+	} else {
+		log_report(LOG_WARNING, &err);
+	}
+	PQfinish(tgt);
+}
+
+void
+status_rollback_read(const struct plan *plan, struct rollback_status *out)
+{
+	struct pg_session s = {"source", "pgshift status", true, false, false};
+	struct reverse_state rs = {0};
+	struct pgs_error err;
+	PGconn *src;
+
+	memset(out, 0, sizeof(*out));
+	out->lag_bytes = -1;
+	if (!plan->rollback.enabled)
+		return;
+	pgs_error_clear(&err);
+	src = pg_connect(plan->source_uri, &s, &err);
+	if (!src || !reverse_state_read(src, plan, &rs, &out->found, &err)) {
+		pgs_error_prefix(&err, "status: could not read the reverse stream on the source");
+		log_report(LOG_WARNING, &err);
+	} else if (out->found) {
+		snprintf(out->status, sizeof(out->status), "%s", rs.status);
+		out->target_fenced = rs.fenced;
+		out->started_at = rs.started_at;
+		out->keep_until = rs.started_at + (double) plan->rollback.keep_for_ms / 1000.0;
+		copy_lsn(out->received_lsn, sizeof(out->received_lsn), rs.received_lsn);
+		copy_lsn(out->applied_lsn, sizeof(out->applied_lsn), rs.applied_lsn);
+		reverse_state_free(&rs);
+		read_target(plan, out);
+	}
+	PQfinish(src);
+}
+
+static const char *
+utc(double t, char *buf, size_t n)
+{
+	time_t s = (time_t) t;
+
+	strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", gmtime(&s));
+	return buf;
+}
+
+void
+status_rollback_text(FILE *f, const struct rollback_status *rs)
+{
+	char a[32], b[32];
+
+	if (!rs->found)
+		return;
+	fprintf(f, "\nrollback: reverse stream %s since %s (kept until %s)%s\n", rs->status,
+			utc(rs->started_at, a, sizeof(a)), utc(rs->keep_until, b, sizeof(b)),
+			rs->target_fenced ? "; the target is fenced" : "");
+	fprintf(f, "  target at %s, received %s, applied into the source %s",
+			rs->target_lsn[0] ? rs->target_lsn : "?", rs->received_lsn[0] ? rs->received_lsn : "-",
+			rs->applied_lsn[0] ? rs->applied_lsn : "-");
+	if (rs->lag_bytes >= 0)
+		fprintf(f, ": lag %" PRId64 " bytes", rs->lag_bytes);
+	fputc('\n', f);
+}
+
+static void
+json_lsn(struct buf *b, const char *key, const char *lsn)
+{
+	buf_printf(b, ",\"%s\":", key);
+	if (lsn[0])
+		json_put_string(b, lsn);
+	else
+		buf_puts(b, "null");
+}
+
+void
+status_rollback_json(struct buf *b, const struct rollback_status *rs)
+{
+	buf_puts(b, "\"rollback\":{\"status\":");
+	json_put_string(b, rs->status);
+	buf_printf(b, ",\"target_fenced\":%s,\"started_at\":%.3f,\"keep_until\":%.3f",
+			   rs->target_fenced ? "true" : "false", rs->started_at, rs->keep_until);
+	json_lsn(b, "target_lsn", rs->target_lsn);
+	json_lsn(b, "received_lsn", rs->received_lsn);
+	json_lsn(b, "applied_lsn", rs->applied_lsn);
+	if (rs->lag_bytes >= 0)
+		buf_printf(b, ",\"lag_bytes\":%" PRId64 "}", rs->lag_bytes);
+	else
+		buf_puts(b, ",\"lag_bytes\":null}");
+}

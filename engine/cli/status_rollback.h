@@ -1,0 +1,33 @@
+/*
+ * What `pgshift status` says about the reverse stream of rollback.enabled
+ * (README "Rollback"): its row on the source (reverse_state.h) and the
+ * target's WAL position now, both read on read-only sessions, so it works
+ * while `rollback --follow` runs. lag_bytes = target WAL - applied into the
+ * source, the same definition as the forward lag.
+ */
+#ifndef PGSHIFT_CLI_STATUS_ROLLBACK_H
+#define PGSHIFT_CLI_STATUS_ROLLBACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "plan/plan.h"
+#include "util/buf.h"
+
+struct rollback_status {
+	bool found;                 /* the source holds the reverse row */
+	char status[16];            /* running | finished */
+	bool target_fenced;
+	double started_at, keep_until;  /* unix seconds */
+	char target_lsn[20], received_lsn[20], applied_lsn[20];   /* "" unknown */
+	int64_t lag_bytes;          /* -1 unknown */
+};
+
+/* found false when rollback is off, the source has no row or cannot be read (a warning). */
+void status_rollback_read(const struct plan *plan, struct rollback_status *out);
+void status_rollback_text(FILE *f, const struct rollback_status *rs);
+/* `"rollback":{...}` (no leading comma) */
+void status_rollback_json(struct buf *b, const struct rollback_status *rs);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * What `pgshift cleanup` does with the reverse stream of rollback.enabled
+ * (README "Rollback"). It is kept while a rollback may still be needed:
+ * until rollback.keep_for has passed since the cutover created it, unless
+ * the rollback is done or --force says so. Kept, it is left whole, and
+ * --unfence of the source is refused: the application writing into the
+ * source would collide with the changes the stream replays there. Ended,
+ * it goes in the order that leaves a record of what is left: the target's
+ * slot (ending a dead follower's walsender) and publication, the spool, the
+ * rollback's fence of the target (with --unfence), and last the row on the
+ * source. Idempotent; a plan whose cutover never created the stream only
+ * gets the (absent) slot and publication looked for.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cdc/cdc_slot.h"
+#include "lifecycle/lifecycle.h"
+#include "lifecycle/rollback.h"
+#include "pg/conn.h"
+#include "state/reverse_state.h"
+#include "steps/fence.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+/* Whether the stream is still kept; says until when. */
+static bool
+still_kept(const struct plan *plan, PGconn *src, bool force, struct pgs_error *err, bool *kept)
+{
+	struct reverse_state rs = {0};
+	bool found;
+	double until;
+
+	*kept = false;
+	if (!reverse_state_read(src, plan, &rs, &found, err))
+		return false;
+	if (!found)
+		return true;
+	until = rs.started_at + (double) plan->rollback.keep_for_ms / 1000.0;
+	if (strcmp(rs.status, "finished") != 0 && rs.now < until && !force) {
+		time_t t = (time_t) until;
+		char when[32];
+
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+		log_info("cleanup: keeping the reverse stream (replication slot \"%s\" on the target) "
+				 "until %s (rollback.keep_for); --force ends it now", plan->rollback.slot, when);
+		*kept = true;
+	}
+	reverse_state_free(&rs);
+	return true;
+}
+
+static bool
+drop_target_objects(const struct plan *plan, bool unfence, struct pgs_error *err)
+{
+	struct pg_session s = {"target", "pgshift cleanup", false, false, false};
+	PGconn *tgt = pg_connect(plan->target_uri, &s, err);
+	bool slot = false, pub = false, ok;
+
+	ok = tgt && cdc_drop_slot(tgt, plan->rollback.slot, &slot, err) &&
+		cdc_drop_publication(tgt, plan->rollback.publication, &pub, err) &&
+		(!unfence || unfence_source(tgt, err));
+	PQfinish(tgt);
+	if (!ok) {
+		pgs_error_prefix(err, "cleanup: the reverse stream on the target");
+		return false;
+	}
+	log_info("cleanup: reverse stream: %s replication slot \"%s\", %s publication \"%s\" on the "
+			 "target%s", slot ? "dropped" : "no", plan->rollback.slot, pub ? "dropped" : "no",
+			 plan->rollback.publication,
+			 unfence ? "; the target database is writable again for new sessions" : "");
+	return true;
+}
+
+enum lifecycle_result
+cleanup_reverse(const struct plan *plan, bool force, bool unfence, struct pgs_error *err)
+{
+	struct pg_session ps = {"source", "pgshift cleanup", false, false, false};
+	PGconn *src;
+	bool got, kept;
+	enum lifecycle_result rc = LIFECYCLE_FAILED;
+
+	if (!plan->rollback.enabled)
+		return LIFECYCLE_OK;
+	src = pg_connect(plan->source_uri, &ps, err);
+	if (!src || !reverse_state_lock(src, plan, &got, err))
+		goto out;
+	if (!got) {
+		pgs_fail(err, "the reverse stream of plan \"%s\" is in use by a pgshift rollback",
+				 plan->name);
+		pgs_error_hint(err, "stop `pgshift rollback %s --follow`, then run cleanup again",
+					   plan->file);
+		rc = LIFECYCLE_LOCKED;
+		goto out;
+	}
+	if (!still_kept(plan, src, force, err, &kept))
+		goto out;
+	if (kept && unfence) {
+		pgs_fail(err, "cleanup --unfence: the source stays fenced while the reverse stream "
+				 "of plan \"%s\" is kept: it replays the target's writes into the source", plan->name);
+		pgs_error_hint(err, "roll back with `pgshift rollback %s`, or end the reverse stream "
+					   "with `pgshift cleanup %s --force --unfence`", plan->file, plan->file);
+		goto out;
+	}
+	if (kept ||
+		(drop_target_objects(plan, unfence, err) && remove_tree(plan->rollback.spool_dir) == 0 &&
+		 reverse_state_drop(src, plan, err)))
+		rc = LIFECYCLE_OK;
+	else if (!err->message[0])
+		pgs_fail(err, "could not remove the reverse spool directory \"%s\": %m",
+				 plan->rollback.spool_dir);
+out:
+	PQfinish(src);
+	return rc;
+}

@@ -1,0 +1,63 @@
+/* The reverse stream's locked session on the source; see rollback.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/cdc_slot.h"
+#include "lifecycle/rollback.h"
+#include "pg/conn.h"
+#include "state/reverse_state.h"
+#include "util/xalloc.h"
+
+static enum lifecycle_result
+read_row(const struct plan *plan, struct reverse_session *s, struct pgs_error *err)
+{
+	struct reverse_state rs = {0};
+	bool found;
+
+	if (!reverse_state_read(s->src, plan, &rs, &found, err))
+		return LIFECYCLE_FAILED;
+	if (!found) {
+		pgs_fail(err, "plan \"%s\" has no reverse stream on the source: the cutover's "
+				 "rollback.slot step has not run", plan->name);
+		pgs_error_hint(err, "the reverse stream starts at the cutover of `pgshift apply %s`; "
+					   "after `pgshift cleanup` it is gone", plan->file);
+		return LIFECYCLE_FAILED;
+	}
+	s->run_id = rs.run_id ? xstrdup(rs.run_id) : xstrdup("");
+	s->status = xstrdup(rs.status);
+	s->fenced = rs.fenced;
+	if (!rs.applied_lsn || !cdc_lsn_parse(rs.applied_lsn, &s->applied))
+		s->applied = 0;
+	reverse_state_free(&rs);
+	return LIFECYCLE_OK;
+}
+
+enum lifecycle_result
+reverse_session_open(const struct plan *plan, const char *app, struct reverse_session *s,
+					 struct pgs_error *err)
+{
+	struct pg_session ps = {"source", app, false, false, false};
+	bool got;
+
+	memset(s, 0, sizeof(*s));
+	s->src = pg_connect(plan->source_uri, &ps, err);
+	if (!s->src || !reverse_state_lock(s->src, plan, &got, err))
+		return LIFECYCLE_FAILED;
+	if (!got) {
+		pgs_fail(err, "the reverse stream of plan \"%s\" is in use by another pgshift "
+				 "(rollback --follow or rollback)", plan->name);
+		pgs_error_hint(err, "stop `pgshift rollback %s --follow` (SIGTERM; it resumes exactly "
+					   "where it stopped), then run the command again", plan->file);
+		return LIFECYCLE_LOCKED;
+	}
+	return read_row(plan, s, err);
+}
+
+void
+reverse_session_close(struct reverse_session *s)
+{
+	PQfinish(s->src);
+	free(s->run_id);
+	free(s->status);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,295 @@
+/*
+ * pgshift rollback PLAN: the cutover run backwards (rollback.h). Each phase
+ * is safe to run again, so a rollback that failed or was killed is resumed
+ * by running the command again: the fence is idempotent and recorded
+ * before it is applied, the reverse stream continues from its spool and
+ * applied LSN, sequences are set again, verify reads again. Only the last
+ * phase, unfencing the source, lets the application write to it, and it
+ * runs only once verify found no difference.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cdc/pgoutput.h"
+#include "events/events.h"
+#include "hooks/hooks.h"
+#include "lifecycle/reverse_stream.h"
+#include "lifecycle/rollback.h"
+#include "notify/notify.h"
+#include "pg/catalog.h"
+#include "pg/conn.h"
+#include "plan/plan_reverse.h"
+#include "state/reverse_state.h"
+#include "steps/fence.h"
+#include "steps/steps.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "verify/verify.h"
+
+#define POLL_MS 50
+
+struct rollback {
+	const struct plan *plan;
+	struct plan rev;            /* the reverse plan: target -> source (borrowed strings) */
+	struct reverse_session s;
+	struct reverse_stream rs;
+	bool streaming;
+	struct event_bus *bus;      /* owned */
+	struct hooks_notifier notifier;
+	PGconn *tgt;                /* owned; a writable session on the target */
+	struct catalog cat;         /* the target's tables and sequences under the plan's filters */
+	bool cat_loaded;
+};
+
+static const struct cutover_step *
+cutover_step_of(const struct plan *plan, enum cutover_kind kind, bool last)
+{
+	const struct cutover_step *found = NULL;
+
+	for (size_t i = 0; i < plan->cutover.nsteps; i++)
+		if (plan->cutover.steps[i].kind == kind) {
+			found = &plan->cutover.steps[i];
+			if (!last)
+				break;
+		}
+	return found;
+}
+
+static bool
+emit(struct rollback *rb, const char *name, const struct pgs_error *failure, struct pgs_error *err)
+{
+	struct event ev = event_init(name, rb->plan->name, rb->s.run_id, name);
+
+	if (failure)
+		event_set_error(&ev, failure);
+	return event_emit(rb->bus, &ev, err);
+}
+
+static bool
+open_events(struct rollback *rb, struct pgs_error *err)
+{
+	struct notifier *nf;
+	bool ok;
+
+	rb->bus = event_bus_new();
+	nf = notify_open(rb->plan, err);
+	if (!nf && rb->plan->nnotify > 0)
+		return false;
+	rb->notifier = (struct hooks_notifier) {nf ? notify_post_text : NULL, nf};
+	ok = hooks_attach_with(rb->bus, rb->plan, &rb->notifier, err);
+	notify_add(rb->bus, nf);
+	return ok;
+}
+
+/*
+ * The gate: rollback.gate for the hooks that announce it, then on a
+ * terminal the operator's yes; without one, --yes must have said it.
+ */
+static enum lifecycle_result
+gate(struct rollback *rb, bool yes, struct pgs_error *err)
+{
+	char answer[16] = "";
+
+	if (!emit(rb, "rollback.gate", NULL, err))
+		return LIFECYCLE_FAILED;
+	if (yes)
+		return LIFECYCLE_OK;
+	if (!isatty(STDIN_FILENO)) {
+		pgs_fail(err, "pgshift rollback fences the target and moves the application back to the "
+				 "source: without a terminal to ask, pass --yes");
+		return LIFECYCLE_REFUSED;
+	}
+	fprintf(stderr, "pgshift will roll back plan \"%s\": fence the target database \"%s\" on %s:%s\n"
+			"  and make the source database \"%s\" on %s:%s writable again.\nProceed? [y/N] ",
+			rb->plan->name, PQdb(rb->tgt), PQhost(rb->tgt), PQport(rb->tgt), PQdb(rb->s.src),
+			PQhost(rb->s.src), PQport(rb->s.src));
+	if (fgets(answer, sizeof(answer), stdin) && (answer[0] == 'y' || answer[0] == 'Y'))
+		return LIFECYCLE_OK;
+	pgs_fail(err, "rollback of plan \"%s\" not confirmed: nothing was changed", rb->plan->name);
+	return LIFECYCLE_REFUSED;
+}
+
+/* The fence of the cutover, on the target: recorded first, so a crash leaves the way to undo it. */
+static bool
+fence_target(struct rollback *rb, struct pgs_error *err)
+{
+	const struct cutover_step *fw = cutover_step_of(rb->plan, CUTOVER_FENCE_WRITES, false);
+	long ended = 0;
+
+	if (!reverse_state_set_fenced(rb->s.src, rb->plan, true, err) ||
+		!fence_source(rb->tgt, &fw->roles, rb->plan->rollback.slot, &ended, err)) {
+		pgs_error_prefix(err, "rollback: could not fence the target");
+		return false;
+	}
+	log_info("rollback: target database read-only for new sessions; ended %ld session(s) of the "
+			 "fenced roles", ended);
+	return true;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * With the target fenced, its WAL position is the stop position: every
+ * transaction it committed before is applied into the source once the
+ * applied LSN reaches it (a keepalive moves the applied LSN only with no
+ * transaction open, so nothing ends the wait early). Within the last
+ * wait_for_catchup's timeout.
+ */
+static bool
+catch_up(struct rollback *rb, struct pgs_error *err)
+{
+	const struct cutover_step *wc = cutover_step_of(rb->plan, CUTOVER_WAIT_FOR_CATCHUP, true);
+	struct timespec poll = {0, POLL_MS * 1000000L};
+	uint64_t stop, durable, applied;
+	char s[PGO_LSN_TEXT_SIZE], a[PGO_LSN_TEXT_SIZE];
+	double deadline = now_s() + (double) wc->timeout_ms / 1000.0;
+
+	if (!source_wal_lsn(rb->tgt, &stop, err))
+		return false;
+	pgo_lsn_text(stop, s);
+	log_info("rollback: applying into the source every change the target committed before %s", s);
+	for (;;) {
+		if (!reverse_stream_ok(&rb->rs, err))
+			return false;
+		reverse_stream_positions(&rb->rs, &durable, &applied);
+		if (applied >= stop)
+			break;
+		if (now_s() > deadline) {
+			pgo_lsn_text(applied, a);
+			pgs_fail(err, "rollback: the reverse stream applied up to %s, short of the target's "
+					 "stop position %s, within %" PRId64 " ms", a, s, wc->timeout_ms);
+			pgs_error_hint(err, "run pgshift rollback again: it continues from there (the "
+						   "timeout is the last wait_for_catchup's)");
+			return false;
+		}
+		nanosleep(&poll, NULL);
+	}
+	pgo_lsn_text(applied, a);
+	log_info("rollback: caught up: applied %s, target stopped at %s", a, s);
+	rb->streaming = false;
+	return reverse_stream_stop(&rb->rs, err);
+}
+
+/* Sequences target -> source, ahead by the cutover's sync_sequences margin. */
+static bool
+sync_sequences(struct rollback *rb, struct pgs_error *err)
+{
+	const struct cutover_step *ss = cutover_step_of(rb->plan, CUTOVER_SYNC_SEQUENCES, false);
+	int64_t margin = ss ? ss->margin : 0;
+
+	if (!sequences_copy(rb->tgt, rb->s.src, &rb->cat, margin, err)) {
+		pgs_error_prefix(err, "rollback: sequences from the target to the source");
+		return false;
+	}
+	log_info("rollback: %zu sequence(s) set on the source from the target (margin %" PRId64 ")",
+			 rb->cat.nsequences, margin);
+	return true;
+}
+
+/* verify --level checksum with the directions swapped: the target's rows are the reference. */
+static bool
+verify(struct rollback *rb, struct pgs_error *err)
+{
+	struct verify_report r;
+	struct buf out;
+	bool ok;
+
+	verify_report_init(&r, &rb->cat, VERIFY_CHECKSUM);
+	buf_init(&out);
+	ok = verify_plan(&rb->rev, &rb->cat, VERIFY_CHECKSUM, &r, err);
+	if (ok && verify_count_status(&r, VS_FAIL) > 0) {
+		verify_failures(&r, &out);
+		ok = pgs_fail(err, "rollback: the source differs from the target: %s", out.data);
+		pgs_error_hint(err, "the source stays fenced; find the cause, then run pgshift rollback "
+					   "again");
+	} else if (ok) {
+		log_info("rollback: verify (checksum): the source is identical to the target (%zu tables)",
+				 rb->cat.ntables);
+	}
+	buf_free(&out);
+	verify_report_free(&r);
+	return ok;
+}
+
+static bool
+unfence(struct rollback *rb, struct pgs_error *err)
+{
+	if (!unfence_source(rb->s.src, err))
+		return false;
+	log_info("rollback: the source database is writable again for new sessions; the target stays "
+			 "fenced (`pgshift cleanup %s --unfence` undoes that)", rb->plan->file);
+	return reverse_state_set_status(rb->s.src, rb->plan, "finished", NULL, err);
+}
+
+static bool
+phases(struct rollback *rb, struct pgs_error *err)
+{
+	if (!emit(rb, "rollback.started", NULL, err))
+		return false;
+	if (!catalog_load(rb->tgt, rb->plan, &rb->cat, err))
+		return false;
+	rb->cat_loaded = true;
+	if (!reverse_stream_start(&rb->rs, rb->plan, rb->s.applied, err))
+		return false;
+	rb->streaming = true;
+	return fence_target(rb, err) && catch_up(rb, err) && sync_sequences(rb, err) &&
+		verify(rb, err) && unfence(rb, err);
+}
+
+static enum lifecycle_result
+run(struct rollback *rb, bool yes, struct pgs_error *err)
+{
+	struct pg_session ts = {"target", "pgshift rollback", false, false, false};
+	enum lifecycle_result rc;
+	struct pgs_error failure;
+
+	if (strcmp(rb->s.status, "finished") == 0) {
+		log_info("rollback: plan \"%s\" was rolled back already (the source is writable); "
+				 "`pgshift cleanup %s` drops the reverse slot", rb->plan->name, rb->plan->file);
+		return LIFECYCLE_OK;
+	}
+	rb->tgt = pg_connect(rb->plan->target_uri, &ts, err);
+	if (!rb->tgt || !open_events(rb, err))
+		return LIFECYCLE_FAILED;
+	rc = gate(rb, yes, err);
+	if (rc != LIFECYCLE_OK)
+		return rc;
+	if (phases(rb, err))
+		return emit(rb, "rollback.finished", NULL, err) ? LIFECYCLE_OK : LIFECYCLE_FAILED;
+	failure = *err;
+	pgs_error_clear(err);
+	if (!emit(rb, "rollback.failed", &failure, err))
+		log_report(LOG_WARNING, err);
+	*err = failure;
+	return LIFECYCLE_FAILED;
+}
+
+enum lifecycle_result
+rollback_plan(const struct plan *plan, bool yes, struct pgs_error *err)
+{
+	struct rollback rb = {.plan = plan};
+	enum lifecycle_result rc;
+
+	plan_reverse(plan, &rb.rev);
+	rc = reverse_session_open(plan, "pgshift rollback", &rb.s, err);
+	if (rc == LIFECYCLE_OK)
+		rc = run(&rb, yes, err);
+	if (rb.streaming)
+		reverse_stream_stop(&rb.rs, &(struct pgs_error) {0});
+	if (rb.cat_loaded)
+		catalog_free(&rb.cat);
+	event_bus_free(rb.bus);
+	PQfinish(rb.tgt);
+	reverse_session_close(&rb.s);
+	return rc;
+}

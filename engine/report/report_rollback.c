@@ -1,0 +1,60 @@
+/*
+ * The reverse steps of rollback.enabled in `pgshift plan` (README
+ * "Rollback"): apply runs only rollback.slot (listed with the DAG); the
+ * rest runs later, in `pgshift rollback --follow` and `pgshift rollback`,
+ * and is listed here so the reviewed plan shows the way back too.
+ */
+#include <inttypes.h>
+
+#include "report/report.h"
+#include "util/json.h"
+
+static const char *const phases[] = {
+	"rollback.stream: pgshift rollback --follow replays the target's changes into the fenced source",
+	"rollback.gate: pgshift rollback asks for confirmation (--yes)",
+	"rollback.fence: the target is fenced (the fence_writes roles)",
+	"rollback.catchup: every change the target committed before its WAL position is applied",
+	"rollback.sequences: the source's sequences are set from the target's (+ sync_sequences margin)",
+	"rollback.verify: checksum of every row, target against source",
+	"rollback.unfence: the source is writable again",
+};
+#define NPHASES (sizeof(phases) / sizeof(phases[0]))
+
+void
+report_rollback_text(FILE *out, const struct plan *plan)
+{
+	if (!plan->rollback.enabled)
+		return;
+	fprintf(out, "Rollback (after the cutover, outside apply; kept %" PRId64 " s, then cleanup ends it)\n",
+			plan->rollback.keep_for_ms / 1000);
+	for (size_t i = 0; i < NPHASES; i++)
+		fprintf(out, "    %s\n", phases[i]);
+	fputc('\n', out);
+}
+
+void
+report_rollback_markdown(FILE *out, const struct plan *plan)
+{
+	if (!plan->rollback.enabled)
+		return;
+	fprintf(out, "\n### Rollback\n\nAfter the cutover, outside apply (kept %" PRId64
+			" s, then `pgshift cleanup` ends it):\n\n", plan->rollback.keep_for_ms / 1000);
+	for (size_t i = 0; i < NPHASES; i++)
+		fprintf(out, "%zu. %s\n", i + 1, phases[i]);
+}
+
+void
+report_rollback_json(struct buf *b, const struct plan *plan)
+{
+	if (!plan->rollback.enabled)
+		return;
+	buf_printf(b, ",\"rollback\":{\"keep_for_ms\":%" PRId64 ",\"slot\":", plan->rollback.keep_for_ms);
+	json_put_string(b, plan->rollback.slot);
+	buf_puts(b, ",\"steps\":[");
+	for (size_t i = 0; i < NPHASES; i++) {
+		if (i)
+			buf_putc(b, ',');
+		json_put_string(b, phases[i]);
+	}
+	buf_puts(b, "]}");
+}
