@@ -57,7 +57,7 @@ emit(const struct cli_args *args, const struct plan_report *r, struct pgs_error 
 	else if (strcmp(format, "dot") == 0)
 		report_dot(stdout, r);
 	else
-		report_text(stdout, r);
+		report_text(stdout, r, args->set[OPT_VERBOSE]);
 	fflush(stdout);
 	if (args->value[OPT_OUT]) {
 		ok = write_file_atomically(args->value[OPT_OUT], json.data, json.len, err);

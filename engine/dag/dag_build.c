@@ -23,19 +23,41 @@ dag_add(struct dag *dag, enum step_kind kind, char *id)
 	return dag->n++;
 }
 
+/* Duplicates are removed once, by dag_dedup_edges: a check here was O(deps) per edge. */
 void
 dag_edge(struct dag *dag, size_t step, size_t after)
 {
 	struct step *s = &dag->steps[step];
 
-	for (size_t i = 0; i < s->ndeps; i++)
-		if (s->deps[i] == after)
-			return;
 	if (s->ndeps == s->capdeps) {
 		s->capdeps = s->capdeps ? s->capdeps * 2 : 4;
 		s->deps = xrealloc(s->deps, s->capdeps * sizeof(size_t));
 	}
 	s->deps[s->ndeps++] = after;
+}
+
+/*
+ * Keeps the first occurrence of each dependency, in the order added: O(edges)
+ * with one stamp per step (seen[d] == i + 1 once step i listed d).
+ */
+void
+dag_dedup_edges(struct dag *dag)
+{
+	size_t *seen = xcalloc(dag->n ? dag->n : 1, sizeof(size_t));
+
+	for (size_t i = 0; i < dag->n; i++) {
+		struct step *s = &dag->steps[i];
+		size_t kept = 0;
+
+		for (size_t d = 0; d < s->ndeps; d++) {
+			if (seen[s->deps[d]] == i + 1)
+				continue;
+			seen[s->deps[d]] = i + 1;
+			s->deps[kept++] = s->deps[d];
+		}
+		s->ndeps = kept;
+	}
+	free(seen);
 }
 
 void

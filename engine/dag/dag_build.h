@@ -14,9 +14,11 @@ struct idlist {
 
 /* Appends a step (taking ownership of id); returns its index. */
 size_t dag_add(struct dag *dag, enum step_kind kind, char *id);
-/* step runs after `after`; duplicate edges are ignored. */
+/* step runs after `after`; duplicates stay until dag_dedup_edges. */
 void dag_edge(struct dag *dag, size_t step, size_t after);
 void dag_edges(struct dag *dag, size_t step, const struct idlist *after);
+/* Drops duplicate edges, keeping each step's first-added order. */
+void dag_dedup_edges(struct dag *dag);
 
 void idlist_push(struct idlist *l, size_t v);
 void idlist_free(struct idlist *l);

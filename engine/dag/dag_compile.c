@@ -413,6 +413,7 @@ dag_compile(const struct plan *plan, const struct catalog *cat, struct dag *dag,
 	add_cdc_steps(&c);
 	add_cutover_steps(&c);
 	compile_free(&c);
+	dag_dedup_edges(dag);
 	ok = dag_check(dag, err);
 	if (!ok)
 		pgs_error_prefix(err, "internal error while compiling the plan");

@@ -199,7 +199,8 @@ worker(void *arg)
 	for (;;) {
 		size_t step;
 
-		while (!s->stopping && (s->failed || p->ready.n == 0))
+		/* run->cancel without a failure is a signal (run/stop.c): no new step either */
+		while (!s->stopping && (s->failed || atomic_load(&s->run->cancel) || p->ready.n == 0))
 			pthread_cond_wait(&p->wake, &s->lock);
 		if (s->stopping)
 			break;
@@ -292,7 +293,10 @@ sched_free(struct sched *s)
 	pthread_cond_destroy(&s->changed);
 }
 
-/* Waits for a step to finish, or a second; then runs the tick hook. Lock held. */
+/*
+ * Waits for a step to finish, or a second (a signal sets run->cancel without
+ * waking anyone); then runs the tick hook. Lock held.
+ */
 static void
 wait_or_tick(struct sched *s)
 {
@@ -300,13 +304,9 @@ wait_or_tick(struct sched *s)
 	struct pgs_error err;
 	bool ok;
 
-	if (!s->hooks->tick) {
-		pthread_cond_wait(&s->changed, &s->lock);
-		return;
-	}
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 1;
-	if (pthread_cond_timedwait(&s->changed, &s->lock, &until) != ETIMEDOUT)
+	if (pthread_cond_timedwait(&s->changed, &s->lock, &until) != ETIMEDOUT || !s->hooks->tick)
 		return;
 	pgs_error_clear(&err);
 	pthread_mutex_unlock(&s->lock);
@@ -333,9 +333,12 @@ static void
 wait_for_end(struct sched *s)
 {
 	pthread_mutex_lock(&s->lock);
-	while (s->running > 0 || (!s->failed && anything_ready(s)))
+	while (s->running > 0 || (!s->failed && !atomic_load(&s->run->cancel) && anything_ready(s)))
 		wait_or_tick(s);
-	if (!s->failed && s->left > 0) {
+	if (!s->failed && atomic_load(&s->run->cancel) && s->left > 0) {
+		s->failed = true;
+		pgs_fail(&s->first_error, "the run was stopped with %zu step(s) not run", s->left);
+	} else if (!s->failed && s->left > 0) {
 		/* only a step whose dependency was not wanted can be left waiting */
 		s->failed = true;
 		pgs_fail(&s->first_error, "some steps could not start: a step they depend on was not run");

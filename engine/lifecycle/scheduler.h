@@ -9,7 +9,9 @@
  * counts and queues those that reach zero, so a run costs O(steps + edges)
  * plus a heap operation per step. A failed step stops new work; running
  * steps finish (or notice run->cancel) and the run reports the first
- * failure.
+ * failure. run->cancel set from outside (SIGINT, run/stop.c) stops new work
+ * the same way: the pool drains and the run fails, saying how many steps
+ * were left.
  */
 #ifndef PGSHIFT_LIFECYCLE_SCHEDULER_H
 #define PGSHIFT_LIFECYCLE_SCHEDULER_H

@@ -57,7 +57,6 @@ struct cat_index {
 	char *def;                  /* pg_get_indexdef */
 	bool is_primary, is_unique;
 	bool backs_constraint;      /* created by a PK/UNIQUE/EXCLUDE constraint */
-	int64_t bytes;
 	long parent;                /* partitioned index this one is attached to, -1 if none */
 };
 

@@ -22,7 +22,6 @@ static const char indexes_sql[] =
 	" i.indisprimary, i.indisunique,"
 	" EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid"
 	"  AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')),"
-	" pg_relation_size(i.indexrelid),"
 	" (SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)"
 	" FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
 	" JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -53,7 +52,6 @@ read_index(const PGresult *res, int row, size_t table, struct cat_index *ix)
 	ix->is_primary = cat_bool(res, row, 5);
 	ix->is_unique = cat_bool(res, row, 6);
 	ix->backs_constraint = cat_bool(res, row, 7);
-	ix->bytes = cat_int64(res, row, 8);
 	ix->parent = -1;
 }
 
@@ -69,7 +67,7 @@ link_index_parents(struct cat_load *ctx, const PGresult *res, const int *rows)
 	cat_oidmap_build(&ctx->indexes, oids, cat->nindexes);
 	free(oids);
 	for (size_t i = 0; i < cat->nindexes; i++) {
-		uint32_t parent = cat_oid(res, rows[i], 9);
+		uint32_t parent = cat_oid(res, rows[i], 8);
 
 		if (parent)
 			cat->indexes[i].parent = cat_oidmap_find(&ctx->indexes, parent);

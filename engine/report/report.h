@@ -7,6 +7,7 @@
 #ifndef PGSHIFT_REPORT_REPORT_H
 #define PGSHIFT_REPORT_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,13 +33,30 @@ struct plan_summary {
 
 #define JSON_FORMAT_VERSION 1
 
+enum { REPORT_TOP = 5, REPORT_MAX_STAGES = 32 };
+
+/* One stage of the step summary: its count, size and largest steps. */
+struct stage_summary {
+	const char *name;               /* step_stage()'s, static */
+	size_t steps;
+	int64_t bytes;
+	size_t top[REPORT_TOP], ntop;   /* dag indexes, largest first */
+};
+
 void plan_summarize(const struct plan_report *r, struct plan_summary *s);
 /* "pass", "warn" or "fail" over all preflight checks ("not run" offline). */
 const char *plan_verdict(const struct plan_report *r);
+/*
+ * The DAG's stages in the order they first appear, each with its count,
+ * size and REPORT_TOP largest steps: one pass, whatever the step count.
+ * Returns how many stages it filled (at most REPORT_MAX_STAGES).
+ */
+size_t plan_stages(const struct dag *dag, struct stage_summary stages[REPORT_MAX_STAGES]);
 /* The ids of a step's first five dependencies, comma-separated, and how many more, into b. */
 void put_step_deps(struct buf *b, const struct dag *dag, const struct step *st);
 
-void report_text(FILE *out, const struct plan_report *r);
+/* every_step (--verbose): each step with what it runs after, not a summary per stage */
+void report_text(FILE *out, const struct plan_report *r, bool every_step);
 void report_json(struct buf *out, const struct plan_report *r);
 void report_markdown(FILE *out, const struct plan_report *r);
 void report_dot(FILE *out, const struct plan_report *r);

@@ -1,4 +1,6 @@
-/* What every report form shares: the summary numbers and the verdict. */
+/* What every report form shares: the summary numbers, the stages and the verdict. */
+#include <string.h>
+
 #include "report/report.h"
 
 const char dry_run_notice[] =
@@ -57,4 +59,42 @@ put_step_deps(struct buf *b, const struct dag *dag, const struct step *st)
 		buf_printf(b, "%s%s", k ? ", " : "", dag->steps[st->deps[k]].id);
 	if (st->ndeps > 5)
 		buf_printf(b, " and %zu more", st->ndeps - 5);
+}
+
+static void
+stage_add(struct stage_summary *g, const struct dag *dag, size_t i)
+{
+	int64_t b = dag->steps[i].est_bytes;
+	size_t k;
+
+	g->steps++;
+	g->bytes += b > 0 ? b : 0;
+	for (k = g->ntop; k > 0 && dag->steps[g->top[k - 1]].est_bytes < b; k--)
+		if (k < REPORT_TOP)
+			g->top[k] = g->top[k - 1];
+	if (k < REPORT_TOP) {
+		g->top[k] = i;
+		if (g->ntop < REPORT_TOP)
+			g->ntop++;
+	}
+}
+
+size_t
+plan_stages(const struct dag *dag, struct stage_summary stages[REPORT_MAX_STAGES])
+{
+	size_t n = 0;
+
+	memset(stages, 0, REPORT_MAX_STAGES * sizeof(*stages));
+	for (size_t i = 0; i < dag->n; i++) {
+		const char *name = step_stage(&dag->steps[i]);
+		size_t g = 0;
+
+		while (g < n && strcmp(stages[g].name, name) != 0)
+			g++;
+		if (g == n && n < REPORT_MAX_STAGES)
+			stages[n++].name = name;
+		if (g < n)
+			stage_add(&stages[g], dag, i);
+	}
+	return n;
 }

@@ -54,36 +54,8 @@ md_summary(FILE *out, const struct plan_report *r)
 	free(dst);
 }
 
-enum { MD_TOP = 5, MD_MAX_STAGES = 32 };
-
-/* One stage's line of the step summary: its count, size and largest steps. */
-struct md_stage {
-	const char *name;
-	size_t steps;
-	int64_t bytes;
-	size_t top[MD_TOP], ntop;       /* dag indexes, largest first */
-};
-
 static void
-stage_add(struct md_stage *g, const struct dag *dag, size_t i)
-{
-	int64_t b = dag->steps[i].est_bytes;
-	size_t k;
-
-	g->steps++;
-	g->bytes += b > 0 ? b : 0;
-	for (k = g->ntop; k > 0 && dag->steps[g->top[k - 1]].est_bytes < b; k--)
-		if (k < MD_TOP)
-			g->top[k] = g->top[k - 1];
-	if (k < MD_TOP) {
-		g->top[k] = i;
-		if (g->ntop < MD_TOP)
-			g->ntop++;
-	}
-}
-
-static void
-md_stage_row(FILE *out, const struct dag *dag, const struct md_stage *g)
+md_stage_row(FILE *out, const struct dag *dag, const struct stage_summary *g)
 {
 	char size[32] = "";
 
@@ -113,21 +85,9 @@ md_stage_row(FILE *out, const struct dag *dag, const struct md_stage *g)
 static void
 md_steps(FILE *out, const struct plan_report *r)
 {
-	struct md_stage stages[MD_MAX_STAGES];
-	size_t n = 0;
+	struct stage_summary stages[REPORT_MAX_STAGES];
+	size_t n = plan_stages(r->dag, stages);
 
-	memset(stages, 0, sizeof(stages));
-	for (size_t i = 0; i < r->dag->n; i++) {
-		const char *name = step_stage(&r->dag->steps[i]);
-		size_t g = 0;
-
-		while (g < n && strcmp(stages[g].name, name) != 0)
-			g++;
-		if (g == n && n < MD_MAX_STAGES)
-			stages[n++].name = name;
-		if (g < n)
-			stage_add(&stages[g], r->dag, i);
-	}
 	fprintf(out, "<details><summary>%zu steps</summary>\n\n| stage | steps | size | largest |\n"
 			"|---|---|---|---|\n", r->dag->n);
 	for (size_t g = 0; g < n; g++)

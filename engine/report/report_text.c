@@ -51,7 +51,19 @@ text_summary(FILE *out, const struct plan_report *r)
 }
 
 static void
-text_steps(FILE *out, const struct plan_report *r)
+text_step(FILE *out, const struct dag *dag, const struct step *st, struct buf *deps)
+{
+	char size[32] = "";
+
+	if (st->est_bytes > 0)
+		format_size(st->est_bytes, size, sizeof(size));
+	buf_reset(deps);
+	put_step_deps(deps, dag, st);
+	fprintf(out, "    %-44s %10s  after: %s\n", st->id, size, deps->len ? deps->data : "-");
+}
+
+static void
+text_every_step(FILE *out, const struct plan_report *r)
 {
 	const char *stage = NULL;
 	struct buf deps;
@@ -60,18 +72,43 @@ text_steps(FILE *out, const struct plan_report *r)
 	fprintf(out, "Steps (by stage; each runs after the steps listed)\n");
 	for (size_t i = 0; i < r->dag->n; i++) {
 		const struct step *st = &r->dag->steps[i];
-		char size[32] = "";
 
 		if (!stage || strcmp(stage, step_stage(st)) != 0) {
 			stage = step_stage(st);
 			fprintf(out, "  [%s]\n", stage);
 		}
-		if (st->est_bytes > 0)
-			format_size(st->est_bytes, size, sizeof(size));
-		buf_reset(&deps);
-		put_step_deps(&deps, r->dag, st);
-		fprintf(out, "    %-44s %10s  after: %s\n", st->id, size,
-				deps.len ? deps.data : "-");
+		text_step(out, r->dag, st, &deps);
+	}
+	fputc('\n', out);
+	buf_free(&deps);
+}
+
+/*
+ * Per stage its count, size and largest steps, so the output is the same
+ * height for 100 tables or 100,000 (a step list of 10,000 tables was
+ * 50,000 lines); --verbose or --format json list every step.
+ */
+static void
+text_stages(FILE *out, const struct plan_report *r)
+{
+	struct stage_summary stages[REPORT_MAX_STAGES];
+	size_t n = plan_stages(r->dag, stages);
+	struct buf deps;
+
+	buf_init(&deps);
+	fprintf(out, "Steps (by stage: count, size, the %d largest and what they run after;"
+			" every step: --verbose or --format json)\n", REPORT_TOP);
+	for (size_t g = 0; g < n; g++) {
+		char size[32] = "";
+
+		if (stages[g].bytes > 0)
+			format_size(stages[g].bytes, size, sizeof(size));
+		fprintf(out, "  [%s] %zu step%s%s%s\n", stages[g].name, stages[g].steps,
+				stages[g].steps == 1 ? "" : "s", size[0] ? ", " : "", size);
+		for (size_t k = 0; k < stages[g].ntop; k++)
+			text_step(out, r->dag, &r->dag->steps[stages[g].top[k]], &deps);
+		if (stages[g].steps > stages[g].ntop)
+			fprintf(out, "    ... and %zu more\n", stages[g].steps - stages[g].ntop);
 	}
 	fputc('\n', out);
 	buf_free(&deps);
@@ -95,11 +132,14 @@ text_preflight(FILE *out, const struct plan_report *r)
 }
 
 void
-report_text(FILE *out, const struct plan_report *r)
+report_text(FILE *out, const struct plan_report *r, bool every_step)
 {
 	text_header(out, r);
 	text_summary(out, r);
-	text_steps(out, r);
+	if (every_step)
+		text_every_step(out, r);
+	else
+		text_stages(out, r);
 	report_rollback_text(out, r->plan);
 	text_preflight(out, r);
 }

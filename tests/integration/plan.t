@@ -106,6 +106,31 @@ my %checks = map { $_->{name} => $_ } @{ $j->{preflight}{checks} };
 is($checks{wal_level}{status}, 'PASS', 'wal_level check passes');
 is($checks{replica_identity}{status}, 'WARN', 'replica_identity full is a WARN that says what it will do');
 
+# The text form summarises each stage (count, the largest steps); --verbose
+# lists every step. Both are checked against the JSON's step list.
+my (%per_stage, @stage_order);
+for my $st (@{ $j->{steps} }) {
+    push @stage_order, $st->{stage} unless $per_stage{ $st->{stage} }++;
+}
+my $text = run_pgshift(\%env, 'plan', $plan)->{out};
+my @text_stages = $text =~ /^  \[([a-z]+)\] \d+ steps?/mg;
+is_deeply(\@text_stages, \@stage_order, 'text: one line per stage, in DAG order');
+for my $stage (@stage_order) {
+    my ($n, $block) = $text =~ /^  \[\Q$stage\E\] (\d+) steps?[^\n]*\n((?:    [^\n]*\n)*)/m;
+    is($n, $per_stage{$stage}, "text: stage $stage counts its steps");
+    my @listed = $block =~ /^    (?!\.\.\.)(.*?) +(?:[\d.]+ k?M?G?T?B +)?after: /mg;
+    my ($more) = $block =~ /^    \.\.\. and (\d+) more$/m;
+    my $want = $per_stage{$stage} < 5 ? $per_stage{$stage} : 5;
+    is(scalar(@listed), $want, "text: stage $stage lists its $want largest steps");
+    is($more // 0, $per_stage{$stage} - $want, "text: stage $stage says how many more");
+}
+my ($constraints_more) = $text =~ /^  \[constraint\] \d+ steps\n(?:    [^\n]*\n){5}    \.\.\. and (\d+) more/m;
+ok(defined $constraints_more, 'text: a stage of more than 5 steps is cut at 5') or diag($text);
+my $verbose = run_pgshift(\%env, 'plan', $plan, '--verbose')->{out};
+my @every = $verbose =~ /^    (.*?) +(?:[\d.]+ k?M?G?T?B +)?after: /mg;
+is_deeply(\@every, [map { $_->{id} } @{ $j->{steps} }], '--verbose: every step, in the JSON order');
+unlike($verbose, qr/\.\.\. and \d+ more/, '--verbose: no step left out');
+
 ok(-s "$dir/saved.json", '--out wrote the saved plan');
 my $saved = decode_json(do { local $/; open my $f, '<', "$dir/saved.json" or die; <$f> });
 like($saved->{catalog_fingerprint}, qr/^[0-9a-f]{64}$/, 'saved plan holds the catalog fingerprint');

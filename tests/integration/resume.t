@@ -400,7 +400,7 @@ COPY
                         . " WHERE slot_name = 'pgshift_rs_grow'");
     psql($src, "INSERT INTO public.grow SELECT g, repeat(md5(g::text), 8) FROM generate_series(3001, 12000) g; ANALYZE");
     cmp_ok(psql($src, "SELECT pg_table_size('public.grow')"), '>', 1024 * 1024, 'grow is now past the split threshold');
-    like(run_pgshift($env, 'plan', $plan)->{out}, qr{copy:public\.grow#1/\d}, 'a new plan would split it');
+    like(run_pgshift($env, 'plan', $plan, '--verbose')->{out}, qr{copy:public\.grow#1/\d}, 'a new plan would split it');
 
     $pid = start_apply($env, $plan, "$dir/grow2.err");
     ok(wait_until(sub { $at_gate->("$dir/grow2.err") }, 90, $pid), 'the resume waits at the gate again')

@@ -2,8 +2,11 @@
  * The scheduler's worker pool on a DAG of thousands of steps, with a fake
  * executor that never sleeps: every step runs once after its dependencies,
  * on a bounded set of threads; a failure stops new work at once; a running
- * step sees run->cancel and the run reports the step that failed first;
- * one worker takes ready steps in DAG order.
+ * step sees run->cancel and the run reports the step that failed first, or
+ * finishes its work when it does not check; run->cancel set from outside (as
+ * SIGINT does) stops dispatch and the pool drains; one worker takes ready
+ * steps in DAG order. Every case is ordered by the steps themselves (one
+ * waits for the other's effect), never by a sleep.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -23,10 +26,12 @@ static bool order_ok;
 static int executed, copies_executed, copies_started;
 static pthread_t seen[MAX_THREADS];
 static int nseen;
-static enum { PLAIN, FAIL_FIRST_COPY, CANCEL } mode;
+static enum { PLAIN, FAIL_FIRST_COPY, CANCEL, FAIL_OTHER_FINISHES, SIGNAL } mode;
 static bool saw_cancel;
 static bool copy_order_ok;          /* each copy started after the copies before it in the DAG */
 static size_t last_copy;
+static size_t first_copy;           /* the step of the first copy started */
+static int finished_calls, finished_ok;
 
 static void
 note_thread(void)
@@ -41,22 +46,31 @@ note_thread(void)
 	nseen++;
 }
 
-/* CANCEL: the first copy waits for run->cancel, the second fails. */
+/*
+ * The first copy waits until run->cancel is set by the second, which fails
+ * (CANCEL, FAIL_OTHER_FINISHES) or, as the SIGINT watcher does, only sets it
+ * and succeeds (SIGNAL). The first then gives up (CANCEL) or finishes its
+ * work (the others). Both copy workers are busy until run->cancel is set, so
+ * no copy finished before it and no later step was ready to be taken.
+ */
 static bool
 copy_behaviour(struct run *run, int nth)
 {
 	if (mode == FAIL_FIRST_COPY)
 		return nth != 0;
-	if (mode != CANCEL || nth > 1)
+	if (mode == PLAIN || nth > 1)
 		return true;
-	if (nth == 1)
-		return false;
+	if (nth == 1) {
+		if (mode == SIGNAL)
+			atomic_store(&run->cancel, true);
+		return mode == SIGNAL;
+	}
 	while (!atomic_load(&run->cancel))
 		sched_yield();
 	pthread_mutex_lock(&mu);
 	saw_cancel = true;
 	pthread_mutex_unlock(&mu);
-	return false;
+	return mode != CANCEL;
 }
 
 static bool
@@ -85,12 +99,26 @@ fake_execute(struct run *run, size_t step, struct pgs_error *err)
 	finished[step] = ok;
 	copies_executed += nth >= 0;
 	pthread_mutex_unlock(&mu);
+	if (nth == 0)
+		first_copy = step;
 	if (!ok)
 		pgs_fail(err, nth == 0 && mode == CANCEL ? "canceled in %s" : "boom in %s", st->id);
 	return ok;
 }
 
-static const struct sched_hooks hooks = {fake_execute, NULL, NULL, NULL, NULL};
+static void
+fake_finished(struct run *run, size_t step, bool ok, const struct pgs_error *err)
+{
+	(void) run;
+	(void) step;
+	(void) err;
+	pthread_mutex_lock(&mu);
+	finished_calls++;
+	finished_ok += ok;
+	pthread_mutex_unlock(&mu);
+}
+
+static const struct sched_hooks hooks = {fake_execute, NULL, fake_finished, NULL, NULL};
 
 static void
 make_catalog(struct catalog *c)
@@ -118,7 +146,7 @@ reset(struct run *r, int which)
 {
 	memset(finished, 0, r->dag->n * sizeof(bool));
 	order_ok = true;
-	executed = copies_executed = copies_started = nseen = 0;
+	executed = copies_executed = copies_started = nseen = finished_calls = finished_ok = 0;
 	saw_cancel = false;
 	copy_order_ok = true;
 	mode = which;
@@ -173,6 +201,28 @@ main(void)
 	ok(saw_cancel, "the running copy saw run->cancel and returned");
 	ok(strncmp(err.message, "boom in copy:", 13) == 0, "the run reports the step that failed first");
 	is_int(copies_executed, 2, "no third copy started");
+
+	reset(&r, FAIL_OTHER_FINISHES);
+	ok(!scheduler_run(&r, NULL, NULL, &hooks, &err), "a failure while another copy runs fails the run");
+	ok(saw_cancel && finished[first_copy], "the running copy finished its work after the failure");
+	ok(strncmp(err.message, "boom in copy:", 13) == 0, "the run reports the failed step");
+	is_int(copies_started, 2, "no copy was dispatched after the failure");
+	is_int(executed, 3 + 2, "nor any other step: preflight, snapshot, schema.pre and the two copies ran");
+	is_int(finished_calls, 5, "every started step was reported finished");
+	is_int(finished_ok, 4, "all but the failed one as a success");
+
+	reset(&r, SIGNAL);
+	ok(!scheduler_run(&r, NULL, NULL, &hooks, &err), "run->cancel set from outside (SIGINT) stops the run");
+	ok(saw_cancel && finished[first_copy], "the running copy finished");
+	is_int(copies_started, 2, "no copy was dispatched after the cancel");
+	is_int(executed, 3 + 2, "nor any other step, though the second copy's index was ready");
+	is_int(finished_ok, 5, "the steps that ran all succeeded");
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want), "the run was stopped with %zu step(s) not run", d.n - 5);
+		is_str(err.message, want, "the run says how many steps were left");
+	}
 
 	free(finished);
 	dag_free(&d);
