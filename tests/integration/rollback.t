@@ -255,4 +255,34 @@ is(q_or_empty($src, "SELECT count(*) FROM pgshift.runs WHERE plan = 'pgshift_rb_
    'the reverse row is gone from the source');
 ok(!-e "$dir/.pgshift/spool-rollback", 'the reverse spool is gone');
 
+# ---- 6. preflight names what the reverse stream would lack, before anything is written
+psql($src, "CREATE SCHEMA scratch; CREATE TABLE scratch.nopk (a int, b text)");
+psql($c->{target_uri}, "CREATE ROLE lowpriv LOGIN");
+psql($c->{target_uri}, "CREATE DATABASE rbdst2");
+(my $tgt_low = $c->{target_uri}) =~ s{//postgres@(.*)/postgres$}{//lowpriv\@$1/rbdst2};
+my $plan2 = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+version: 1
+name: rb2
+source: { uri: "$src" }
+target: { uri: "$tgt_low" }
+filters: { include_schemas: [scratch] }
+cdc: { replica_identity: full }
+cutover:
+  steps: [fence_writes: { roles: [app] }, wait_for_catchup: {}]
+rollback: { enabled: true }
+YAML
+$r = run_pgshift({}, 'plan', $plan2);
+is($r->{rc}, 2, 'plan of a rollback the target role cannot serve: exit 2') or diag($r->{out} . $r->{err});
+like($r->{out}, qr/FAIL\s+rollback_replica_identity\s+no primary key or replica identity: scratch\.nopk/,
+     'a table without a key is named');
+like($r->{out}, qr/FAIL\s+rollback_replication_privilege\s+target role "?lowpriv"? has no REPLICATION/,
+     'the target role without REPLICATION is named');
+like($r->{out}, qr/FAIL\s+rollback_publication_privilege\s+"?lowpriv"? lacks CREATE on the target database/,
+     'the missing CREATE for the publication is named');
+like($r->{out}, qr/FAIL\s+rollback_fence_database_owner\s+"?lowpriv"? lacks the target database owner's rights/,
+     'the missing rights for the target fence are named');
+like($r->{out}, qr/PASS\s+rollback_wal_level\s+target wal_level = logical/, 'the target\'s wal_level is checked');
+is(q_or_empty($tgt, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb2'"), '0',
+   'plan created no reverse slot');
+
 done_testing();
