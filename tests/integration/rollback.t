@@ -9,7 +9,9 @@
 #   3. cleanup before keep_for keeps the reverse stream, and refuses
 #      --unfence; rollback without --yes and without a terminal is refused,
 #      and so is one a Lua hook refuses on rollback.started (nothing fenced);
-#   4. `pgshift rollback --yes`: the source ends identical to the target
+#   4. `pgshift rollback --yes`, killed (SIGKILL) after the fence and after
+#      its catch-up, with a write on the target in between, then resumed:
+#      the source ends identical to the target
 #      (Compare.pm: psql COPY of both sides), counters prove each change was
 #      applied exactly once, the source's sequences are at or past the
 #      target's, the source is writable and the target fenced; rollback.*
@@ -223,7 +225,22 @@ like($r->{err}, qr/refused by the hook/, 'naming the hook\'s reason');
 like($r->{err}, qr/hook saw rollback\.failed/, 'rollback.failed reaches the hooks');
 is(q_or_empty($tgt_app, "SHOW default_transaction_read_only"), 'off', 'the target was not fenced');
 
-# ---- 4. the rollback
+# ---- 4. the rollback, killed after the fence and after the catch-up, then resumed
+sub killed_at {
+    my ($point) = @_;
+    my $pid = start_pgshift({ %env, PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => "after:$point" },
+        "$dir/crash.err", 'rollback', $plan, '--yes');
+    waitpid($pid, 0);
+    return $? & 127;
+}
+is(killed_at('rollback.fence'), 9, 'rollback killed (SIGKILL) once the target is fenced');
+is(q_or_empty($tgt_app, "SHOW default_transaction_read_only"), 'on', 'the target is fenced');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source is still fenced');
+# a session the fence did not end (not of its roles) still writes on the target
+psql($tgt, "BEGIN READ WRITE; UPDATE public.counters SET n = n + 7 WHERE k = 2;"
+    . " INSERT INTO public.accounts (name) VALUES ('after the fence'); COMMIT");
+is(killed_at('rollback.catchup'), 9, 'rollback killed again after its catch-up');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source is still fenced');
 $r = run_pgshift(\%env, 'rollback', $plan, '--yes');
 is($r->{rc}, 0, 'rollback succeeds') or diag($r->{err});
 like($r->{err}, qr/verify \(checksum\): the source is identical to the target/, 'rollback verified with checksums');
