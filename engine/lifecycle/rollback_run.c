@@ -27,6 +27,7 @@
 #include "steps/steps.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/test_crash.h"
 #include "verify/verify.h"
 
 #define POLL_MS 50
@@ -231,6 +232,14 @@ unfence(struct rollback *rb, struct pgs_error *err)
 	return reverse_state_set_status(rb->s.src, rb->plan, "finished", NULL, err);
 }
 
+/* A phase is over: rollback.t kills the process here (util/test_crash.h) to prove a rerun resumes. */
+static bool
+done(const char *phase)
+{
+	test_crash_point("after", phase);
+	return true;
+}
+
 static bool
 phases(struct rollback *rb, struct pgs_error *err)
 {
@@ -242,8 +251,9 @@ phases(struct rollback *rb, struct pgs_error *err)
 	if (!reverse_stream_start(&rb->rs, rb->plan, rb->s.applied, err))
 		return false;
 	rb->streaming = true;
-	return fence_target(rb, err) && catch_up(rb, err) && sync_sequences(rb, err) &&
-		verify(rb, err) && unfence(rb, err);
+	return fence_target(rb, err) && done("rollback.fence") && catch_up(rb, err) &&
+		done("rollback.catchup") && sync_sequences(rb, err) && done("rollback.sequences") &&
+		verify(rb, err) && done("rollback.verify") && unfence(rb, err);
 }
 
 static enum lifecycle_result

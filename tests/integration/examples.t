@@ -152,7 +152,7 @@ my @k8s_commands;
 }
 
 # --- every pgshift invocation uses real commands and flags -----------------------
-my @commands = qw(validate plan apply status cutover verify cleanup reset version);
+my @commands = qw(validate plan apply status cutover verify cleanup reset rollback version);
 my %is_command = map { ($_ => 1) } @commands;
 sub help_flags {
     my $h = run_pgshift({}, @_, '--help');

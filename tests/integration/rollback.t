@@ -9,7 +9,9 @@
 #   3. cleanup before keep_for keeps the reverse stream, and refuses
 #      --unfence; rollback without --yes and without a terminal is refused,
 #      and so is one a Lua hook refuses on rollback.started (nothing fenced);
-#   4. `pgshift rollback --yes`: the source ends identical to the target
+#   4. `pgshift rollback --yes`, killed (SIGKILL) after the fence and after
+#      its catch-up, with a write on the target in between, then resumed:
+#      the source ends identical to the target
 #      (Compare.pm: psql COPY of both sides), counters prove each change was
 #      applied exactly once, the source's sequences are at or past the
 #      target's, the source is writable and the target fenced; rollback.*
@@ -223,7 +225,22 @@ like($r->{err}, qr/refused by the hook/, 'naming the hook\'s reason');
 like($r->{err}, qr/hook saw rollback\.failed/, 'rollback.failed reaches the hooks');
 is(q_or_empty($tgt_app, "SHOW default_transaction_read_only"), 'off', 'the target was not fenced');
 
-# ---- 4. the rollback
+# ---- 4. the rollback, killed after the fence and after the catch-up, then resumed
+sub killed_at {
+    my ($point) = @_;
+    my $pid = start_pgshift({ %env, PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => "after:$point" },
+        "$dir/crash.err", 'rollback', $plan, '--yes');
+    waitpid($pid, 0);
+    return $? & 127;
+}
+is(killed_at('rollback.fence'), 9, 'rollback killed (SIGKILL) once the target is fenced');
+is(q_or_empty($tgt_app, "SHOW default_transaction_read_only"), 'on', 'the target is fenced');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source is still fenced');
+# a session the fence did not end (not of its roles) still writes on the target
+psql($tgt, "BEGIN READ WRITE; UPDATE public.counters SET n = n + 7 WHERE k = 2;"
+    . " INSERT INTO public.accounts (name) VALUES ('after the fence'); COMMIT");
+is(killed_at('rollback.catchup'), 9, 'rollback killed again after its catch-up');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source is still fenced');
 $r = run_pgshift(\%env, 'rollback', $plan, '--yes');
 is($r->{rc}, 0, 'rollback succeeds') or diag($r->{err});
 like($r->{err}, qr/verify \(checksum\): the source is identical to the target/, 'rollback verified with checksums');
@@ -254,5 +271,35 @@ is(reverse_objects(), '0,0', 'the reverse slot and publication are gone from the
 is(q_or_empty($src, "SELECT count(*) FROM pgshift.runs WHERE plan = 'pgshift_rb_rb'"), '0',
    'the reverse row is gone from the source');
 ok(!-e "$dir/.pgshift/spool-rollback", 'the reverse spool is gone');
+
+# ---- 6. preflight names what the reverse stream would lack, before anything is written
+psql($src, "CREATE SCHEMA scratch; CREATE TABLE scratch.nopk (a int, b text)");
+psql($c->{target_uri}, "CREATE ROLE lowpriv LOGIN");
+psql($c->{target_uri}, "CREATE DATABASE rbdst2");
+(my $tgt_low = $c->{target_uri}) =~ s{//postgres@(.*)/postgres$}{//lowpriv\@$1/rbdst2};
+my $plan2 = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+version: 1
+name: rb2
+source: { uri: "$src" }
+target: { uri: "$tgt_low" }
+filters: { include_schemas: [scratch] }
+cdc: { replica_identity: full }
+cutover:
+  steps: [fence_writes: { roles: [app] }, wait_for_catchup: {}]
+rollback: { enabled: true }
+YAML
+$r = run_pgshift({}, 'plan', $plan2);
+is($r->{rc}, 2, 'plan of a rollback the target role cannot serve: exit 2') or diag($r->{out} . $r->{err});
+like($r->{out}, qr/FAIL\s+rollback_replica_identity\s+no primary key or replica identity: scratch\.nopk/,
+     'a table without a key is named');
+like($r->{out}, qr/FAIL\s+rollback_replication_privilege\s+target role "?lowpriv"? has no REPLICATION/,
+     'the target role without REPLICATION is named');
+like($r->{out}, qr/FAIL\s+rollback_publication_privilege\s+"?lowpriv"? lacks CREATE on the target database/,
+     'the missing CREATE for the publication is named');
+like($r->{out}, qr/FAIL\s+rollback_fence_database_owner\s+"?lowpriv"? lacks the target database owner's rights/,
+     'the missing rights for the target fence are named');
+like($r->{out}, qr/PASS\s+rollback_wal_level\s+target wal_level = logical/, 'the target\'s wal_level is checked');
+is(q_or_empty($tgt, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb2'"), '0',
+   'plan created no reverse slot');
 
 done_testing();
