@@ -382,20 +382,29 @@ phase_until(struct apply *a, struct pgs_error *err)
 	return matched;
 }
 
+enum { DAG_CHUNK_STEPS = 2000 };
+
+static char *
+dag_chunk(void *ctx, size_t i)
+{
+	const struct apply *a = ctx;
+
+	return run_dag_json(&a->dag, &a->cat, i * DAG_CHUNK_STEPS, (i + 1) * DAG_CHUNK_STEPS);
+}
+
 /* The DAG as compiled now: all of it on a first run, the new steps with --replan. */
 static bool
 record_dag(struct apply *a, struct pgs_error *err)
 {
-	char *fingerprint, *json;
+	char *fingerprint;
 	bool ok;
 
 	if (!a->record_dag)
 		return true;
 	fingerprint = catalog_fingerprint(&a->cat);
-	json = run_dag_json(&a->dag, &a->cat);
-	ok = state_record_dag(a->state, fingerprint ? fingerprint : "", json, err);
+	ok = state_record_dag(a->state, fingerprint ? fingerprint : "", dag_chunk, a,
+						  (a->dag.n + DAG_CHUNK_STEPS - 1) / DAG_CHUNK_STEPS, err);
 	free(fingerprint);
-	free(json);
 	return ok;
 }
 

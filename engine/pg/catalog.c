@@ -64,18 +64,35 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* A kept partition or owned sequence may live in a schema the filters left out. */
+/*
+ * A kept partition or owned sequence may live in a schema the filters left
+ * out. Sorted, then duplicates dropped: O(n log n) for schema-per-tenant
+ * sources with as many schemas as tables. Tables, sequences and views come
+ * sorted by schema, so only a change of schema is added.
+ */
 static void
 finish_schemas(struct catalog *cat)
 {
+	size_t kept = 0;
+
 	for (size_t i = 0; i < cat->ntables; i++)
-		cat_add_schema(cat, cat->tables[i].schema);
+		if (i == 0 || strcmp(cat->tables[i].schema, cat->tables[i - 1].schema) != 0)
+			cat_add_schema(cat, cat->tables[i].schema);
 	for (size_t i = 0; i < cat->nsequences; i++)
-		cat_add_schema(cat, cat->sequences[i].schema);
+		if (i == 0 || strcmp(cat->sequences[i].schema, cat->sequences[i - 1].schema) != 0)
+			cat_add_schema(cat, cat->sequences[i].schema);
 	for (size_t i = 0; i < cat->nviews; i++)
-		cat_add_schema(cat, cat->views[i].schema);
+		if (i == 0 || strcmp(cat->views[i].schema, cat->views[i - 1].schema) != 0)
+			cat_add_schema(cat, cat->views[i].schema);
 	if (cat->nschemas > 1)
 		qsort(cat->schemas, cat->nschemas, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < cat->nschemas; i++) {
+		if (kept > 0 && strcmp(cat->schemas[kept - 1], cat->schemas[i]) == 0)
+			free(cat->schemas[i]);
+		else
+			cat->schemas[kept++] = cat->schemas[i];
+	}
+	cat->nschemas = kept;
 }
 
 static bool

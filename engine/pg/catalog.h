@@ -35,7 +35,7 @@ struct cat_table {
 	bool is_partition;          /* a leaf (or sub-parent) of a partitioned table */
 	char *parent_schema, *parent_name;  /* direct parent when is_partition */
 	int64_t est_rows;           /* reltuples, -1 when never analyzed */
-	int64_t bytes;              /* pg_table_size: heap, TOAST and maps, what a copy moves */
+	int64_t bytes;              /* heap + TOAST heap (main forks): what a copy moves */
 	int64_t heap_bytes;         /* pg_relation_size(oid, 'main'): the pages ctid ranges split */
 	char replident;             /* 'd' default, 'n' nothing, 'f' full, 'i' index */
 	bool has_pk;
@@ -123,7 +123,7 @@ struct catalog {
 	struct cat_view *views;
 	size_t nviews;
 	char **schemas;                     /* filtered user schemas */
-	size_t nschemas;
+	size_t nschemas, capschemas;
 	struct cat_global *globals;         /* all of the database's (publication members: of
 										 * the filtered tables and schemas), pgshift's own
 										 * publications left out */

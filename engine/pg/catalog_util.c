@@ -37,13 +37,14 @@ cat_oid(const PGresult *res, int row, int col)
 	return (uint32_t) strtoul(PQgetvalue(res, row, col), NULL, 10);
 }
 
+/* Duplicates are removed once, when the catalog is complete (catalog.c's finish_schemas). */
 void
 cat_add_schema(struct catalog *cat, const char *schema)
 {
-	for (size_t i = 0; i < cat->nschemas; i++)
-		if (strcmp(cat->schemas[i], schema) == 0)
-			return;
-	cat->schemas = xrealloc(cat->schemas, (cat->nschemas + 1) * sizeof(char *));
+	if (cat->nschemas == cat->capschemas) {
+		cat->capschemas = cat->capschemas ? cat->capschemas * 2 : 16;
+		cat->schemas = xrealloc(cat->schemas, cat->capschemas * sizeof(char *));
+	}
 	cat->schemas[cat->nschemas++] = xstrdup(schema);
 }
 

@@ -127,6 +127,10 @@ progress_tick(struct run *run)
 								 &err))
 			log_report(LOG_WARNING, &err);
 	}
+	/* the starts and progress queued since the last step finished, in one statement */
+	pgs_error_clear(&err);
+	if (!state_flush_steps(run->state, &err))
+		log_report(LOG_WARNING, &err);
 }
 
 /* The terminal's size now, so a resized window gets a frame that fits it. */

@@ -163,17 +163,17 @@ run_dag_drift(const struct dag_record *rec, const struct dag *dag, const struct 
 }
 
 char *
-run_dag_json(const struct dag *dag, const struct catalog *cat)
+run_dag_json(const struct dag *dag, const struct catalog *cat, size_t from, size_t to)
 {
 	struct buf b;
 
 	buf_init(&b);
 	buf_putc(&b, '[');
-	for (size_t i = 0; i < dag->n; i++) {
+	for (size_t i = from; i < to && i < dag->n; i++) {
 		const struct step *st = &dag->steps[i];
 		const struct cat_table *t = catalog_bound(st->kind) ? step_table(st, cat) : NULL;
 
-		buf_printf(&b, "%s{\"ord\":%zu,\"id\":", i ? "," : "", i);
+		buf_printf(&b, "%s{\"ord\":%zu,\"id\":", i > from ? "," : "", i);
 		json_put_string(&b, st->id);
 		buf_puts(&b, ",\"kind\":");
 		json_put_string(&b, step_kind_name(st->kind));

@@ -37,7 +37,7 @@ enum dag_drift run_dag_drift(const struct dag_record *rec, const struct dag *dag
 /* Whether any recorded step belongs to that table. */
 bool run_dag_has_table(const struct dag_record *rec, const char *schema, const char *table);
 
-/* The steps of dag as state_record_dag's JSON (malloc'd). */
-char *run_dag_json(const struct dag *dag, const struct catalog *cat);
+/* Steps [from, to) of dag as one of state_record_dag's JSON chunks (malloc'd). */
+char *run_dag_json(const struct dag *dag, const struct catalog *cat, size_t from, size_t to);
 
 #endif

@@ -144,9 +144,14 @@ bool state_stop_run(struct state *st, const char *status, const char *paused_ste
 					struct pgs_error *err);
 
 /*
- * Step transitions, each one upsert on pgshift.steps (and runs.updated_at):
- * started: running, attempts + 1, rows/bytes 0, started_at now, error cleared;
- * progress: rows/bytes; finished: done, finished_at now; failed: error text.
+ * Step transitions on pgshift.steps (and runs.updated_at):
+ * started: running, attempts + 1, rows/bytes 0, started_at, error cleared;
+ * progress: rows/bytes; finished: done, finished_at; failed: error text.
+ * started and progress are only queued (losing them in a crash loses
+ * nothing a resume needs: the step was not done); finished and failed write
+ * the queue, themselves included, in one statement before they return, so
+ * a step is recorded done before anything that depends on it starts. Times
+ * are pgshift's clock at the transition, not the write's.
  */
 bool state_step_started(struct state *st, const char *step_id, int64_t total_bytes,
 						struct pgs_error *err);
@@ -156,6 +161,8 @@ bool state_step_finished(struct state *st, const char *step_id, int64_t rows, in
 						 struct pgs_error *err);
 bool state_step_failed(struct state *st, const char *step_id, const char *error,
 					   struct pgs_error *err);
+/* Writes the queued transitions (one statement, none when nothing is queued). */
+bool state_flush_steps(struct state *st, struct pgs_error *err);
 
 /*
  * Records an object apply created on the target (kind: "schema", "table",
@@ -233,7 +240,7 @@ void table_sync_free(struct table_sync *s, size_t n);
 
 /*
  * The DAG a run's first apply compiled (DESIGN.md §4b): its step ids in
- * order, for each copy step its table and the size (pg_table_size) its
+ * order, for each copy step its table and the size (heap + TOAST) its
  * split was computed from, and the fingerprint of the source catalog.
  */
 struct dag_record_step {
@@ -251,10 +258,14 @@ struct dag_record {
 /* The plan's recorded DAG; an empty record when there is none (no state, a first run). */
 bool state_read_dag(struct state *st, struct dag_record *out, struct pgs_error *err);
 /*
- * Records the steps of steps_json (a JSON array of {ord, id, kind, schema,
- * table, bytes}) not recorded yet, and the catalog's fingerprint.
+ * Records the steps of each of the nchunks JSON arrays chunk(ctx, i) makes
+ * (malloc'd, freed here once sent) of {ord, id, kind,
+ * schema, table, bytes} not recorded yet, and the catalog's fingerprint, in
+ * one transaction: a resume never finds half a DAG. Chunks, so that no
+ * statement (and no libpq buffer, which never shrinks) holds 100,000 steps.
  */
-bool state_record_dag(struct state *st, const char *fingerprint, const char *steps_json,
+bool state_record_dag(struct state *st, const char *fingerprint,
+					  char *(*chunk)(void *ctx, size_t i), void *ctx, size_t nchunks,
 					  struct pgs_error *err);
 void dag_record_free(struct dag_record *r);
 

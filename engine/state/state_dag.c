@@ -74,15 +74,30 @@ state_read_dag(struct state *st, struct dag_record *out, struct pgs_error *err)
 }
 
 bool
-state_record_dag(struct state *st, const char *fingerprint, const char *steps_json,
-				 struct pgs_error *err)
+state_record_dag(struct state *st, const char *fingerprint, char *(*chunk)(void *ctx, size_t i),
+				 void *ctx, size_t nchunks, struct pgs_error *err)
 {
-	const char *params[3] = {st->plan, fingerprint, steps_json};
+	const char *params[3] = {st->plan, fingerprint, NULL};
+	bool ok;
 
-	if (state_exec(st, record_sql, 3, params, err))
-		return true;
-	pgs_error_prefix(err, "could not record the compiled DAG of plan \"%s\" in the state", st->plan);
-	return false;
+	pthread_mutex_lock(&st->conn_lock);
+	ok = pg_exec(st->conn, "BEGIN", 0, NULL, err);
+	for (size_t i = 0; ok && i < nchunks; i++) {
+		char *json = chunk(ctx, i);
+
+		params[2] = json;
+		ok = pg_exec(st->conn, record_sql, 3, params, err);
+		free(json);
+	}
+	if (ok)
+		ok = pg_exec(st->conn, "COMMIT", 0, NULL, err);
+	else if (PQtransactionStatus(st->conn) != PQTRANS_IDLE)
+		state_rollback(st->conn);
+	pthread_mutex_unlock(&st->conn_lock);
+	if (!ok)
+		pgs_error_prefix(err, "could not record the compiled DAG of plan \"%s\" in the state",
+						 st->plan);
+	return ok;
 }
 
 void

@@ -14,8 +14,22 @@
 #include "state/state.h"
 #include "util/error.h"
 
+/* A step's transitions not yet written (state_steps.c), merged into one row. */
+struct step_record {
+	char *step_id;                  /* owned */
+	char status;                    /* 'r' running, 'd' done, 'f' failed */
+	bool started;                   /* started since the last write: attempts + 1 */
+	int64_t rows, bytes, total_bytes;
+	double started_at, finished_at; /* epoch seconds, 0 when not known */
+	char *error;                    /* owned, failed only */
+};
+
 struct state {
 	PGconn *conn;                   /* owned; its session holds the plan's advisory lock */
+	pthread_mutex_t write_lock;     /* one writer of the queue at a time; before the others */
+	pthread_mutex_t queue_lock;     /* guards queue, held only to change or take it */
+	struct step_record *queue;      /* owned */
+	size_t nqueue, capqueue;
 	pthread_mutex_t conn_lock;      /* serialises every use of conn and the fields below */
 	char *plan;                     /* owned copy of the plan name: the key of every row */
 	char *plan_file;                /* owned: named in hints */
@@ -37,6 +51,9 @@ bool state_exec(struct state *st, const char *sql, int n, const char *const *par
 				struct pgs_error *err);
 PGresult *state_query(struct state *st, const char *sql, int n, const char *const *params,
 					  struct pgs_error *err);
+
+/* Drops the step transitions not written (state_close). */
+void state_queue_free(struct state *st);
 
 /* Takes the plan's advisory lock on conn; *locked when another session holds it. */
 bool state_take_lock(PGconn *conn, const char *plan, const char *plan_file, bool *locked,

@@ -10,6 +10,7 @@
 
 #include "pg/conn.h"
 #include "state/state_int.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 /* 64-bit key so two plans' names practically never share a lock. */
@@ -130,14 +131,21 @@ state_open(const struct plan *plan, bool *locked, struct pgs_error *err)
 	pg_backoff_init(&st->backoff, "the state session on the target", st->plan_file,
 					plan->cdc.reconnect_for_ms);
 	pthread_mutex_init(&st->conn_lock, NULL);
+	pthread_mutex_init(&st->queue_lock, NULL);
+	pthread_mutex_init(&st->write_lock, NULL);
 	return st;
 }
 
 void
 state_close(struct state *st)
 {
+	struct pgs_error err;
+
 	if (!st)
 		return;
+	pgs_error_clear(&err);
+	if (!state_flush_steps(st, &err))
+		log_report(LOG_WARNING, &err);
 	/*
 	 * Released here, synchronously: closing the session releases it too, but
 	 * only once the server has processed the goodbye, after we returned.
@@ -145,6 +153,9 @@ state_close(struct state *st)
 	PQclear(PQexec(st->conn, "SELECT pg_catalog.pg_advisory_unlock_all()"));
 	PQfinish(st->conn);
 	pthread_mutex_destroy(&st->conn_lock);
+	state_queue_free(st);
+	pthread_mutex_destroy(&st->queue_lock);
+	pthread_mutex_destroy(&st->write_lock);
 	free(st->plan);
 	free(st->plan_file);
 	free(st->target_uri);

@@ -130,7 +130,8 @@ state_finish_run(struct state *st, bool ok, const char *error, struct pgs_error 
 	const char *params[3] = {st->plan, ok ? "finished" : "failed", ok ? NULL : error};
 	bool done;
 
-	done = state_exec(st, "UPDATE pgshift.runs SET status = $2, error = $3, gate_pid = NULL,"
+	done = state_flush_steps(st, err) &&
+		state_exec(st, "UPDATE pgshift.runs SET status = $2, error = $3, gate_pid = NULL,"
 					  " finished_at = now(), updated_at = now() WHERE plan = $1", 3, params, err);
 	if (!done)
 		pgs_error_prefix(err, "could not record the end of the run of plan \"%s\"", st->plan);
@@ -144,7 +145,9 @@ state_stop_run(struct state *st, const char *status, const char *paused_step,
 	const char *params[3] = {st->plan, status, paused_step};
 	bool done;
 
-	done = state_exec(st, "UPDATE pgshift.runs SET status = $2, paused_step = $3,"
+	/* first: a queued start would otherwise mark its step running again */
+	done = state_flush_steps(st, err) &&
+		state_exec(st, "UPDATE pgshift.runs SET status = $2, paused_step = $3,"
 					  " gate_pid = NULL, error = NULL, updated_at = now() WHERE plan = $1", 3,
 					  params, err) &&
 		   state_exec(st, "UPDATE pgshift.steps SET status = 'pending', updated_at = now()"

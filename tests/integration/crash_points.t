@@ -133,16 +133,19 @@ sub steps_of {
     return \%s;
 }
 
-# tables whose every copy step is done
+# tables whose every copy step is done: all N parts of a split one (a step
+# that never started, or whose start was still queued, has no row)
 sub complete_tables {
     my ($steps) = @_;
-    my %t;
+    my (%t, %parts, %done);
     for my $id (grep { /^copy:/ } keys %$steps) {
-        (my $table = $id) =~ s/^copy:([^#]+).*/$1/;
+        my ($table, $n) = $id =~ /^copy:([^#]+)(?:#\d+\/(\d+))?$/;
         $t{$table} //= 1;
+        $parts{$table} = $n // 1;
+        $done{$table}++ if $steps->{$id}[0] eq 'done';
         $t{$table} = 0 if $steps->{$id}[0] ne 'done';
     }
-    return grep { $t{$_} } keys %t;
+    return grep { $t{$_} && $done{$_} == $parts{$_} } keys %t;
 }
 
 sub slot_inode {

@@ -249,7 +249,7 @@ test_plan_a_facts(const struct catalog *cat)
 	ok(!cat->has_large_objects, "no large objects on the source");
 	is_int(customers ? customers->est_rows : -2, 3, "est_rows from reltuples after ANALYZE");
 	is_int(nopk ? nopk->est_rows : -2, -1, "est_rows -1 for a never-analyzed table");
-	ok(customers && customers->bytes > 0, "bytes from pg_table_size");
+	ok(customers && customers->bytes > 0, "bytes from the heap and TOAST sizes");
 	for (size_t i = 0; i < cat->ntables; i++)
 		sum += cat->tables[i].bytes;
 	is_int(cat->total_bytes, sum, "total_bytes is the sum over kept tables");

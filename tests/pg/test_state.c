@@ -157,18 +157,31 @@ test_steps(PGconn *chk, struct state *st)
 
 	pgs_error_clear(&err);
 	ok(state_step_started(st, "copy:public.t", 4096, &err), "step started");
+	is_q(chk, "SELECT count(*) FROM pgshift.steps WHERE plan = 'state_a' AND step_id = $1",
+		 "copy:public.t", "0", "a start is only queued");
+	ok(state_flush_steps(st, &err), "the queue is written");
 	is_q(chk, sql, "copy:public.t", "running 1 0 0 4096 t f -", "started: running, attempt 1");
-	ok(state_step_progress(st, "copy:public.t", 10, 2048, &err), "step progress");
+	ok(state_step_progress(st, "copy:public.t", 10, 2048, &err) && state_flush_steps(st, &err),
+	   "step progress");
 	is_q(chk, sql, "copy:public.t", "running 1 10 2048 4096 t f -", "progress: rows and bytes");
 	ok(state_step_failed(st, "copy:public.t", "could not copy: boom", &err), "step failed");
 	is_q(chk, sql, "copy:public.t", "failed 1 10 2048 4096 t t could not copy: boom",
 		 "failed: status and error text");
-	ok(state_step_started(st, "copy:public.t", 4096, &err), "step started again");
+	ok(state_step_started(st, "copy:public.t", 4096, &err) && state_flush_steps(st, &err),
+	   "step started again");
 	is_q(chk, sql, "copy:public.t", "running 2 0 0 4096 t f -",
 		 "a retry counts attempt 2 and starts from scratch");
 	ok(state_step_finished(st, "copy:public.t", 20, 4096, &err), "step finished");
 	is_q(chk, sql, "copy:public.t", "done 2 20 4096 4096 t t -", "finished: done with totals");
 	ok(state_step_started(st, "index:public.t_pkey", 0, &err), "a second step started");
+	ok(state_step_started(st, "vacuum:public.t", 0, &err) &&
+	   state_step_progress(st, "vacuum:public.t", 3, 30, &err) &&
+	   state_step_finished(st, "vacuum:public.t", 5, 50, &err),
+	   "a third step started, progressed and finished");
+	is_q(chk, sql, "index:public.t_pkey", "running 1 0 0 0 t f -",
+		 "a step's end writes the starts queued before it");
+	is_q(chk, sql, "vacuum:public.t", "done 1 5 50 0 t t -",
+		 "a start, progress and end queued together: one row, attempt 1");
 }
 
 static void
@@ -259,8 +272,8 @@ test_read(PGconn *chk, const char *uri, struct state *st)
 	is_int(rs.lag_bytes, 512, "read: lag = source - applied");
 	is_int(rs.receive_lag_bytes, 256, "read: receive lag = source - received");
 	is_int(rs.apply_lag_bytes, 256, "read: apply lag = received - applied");
-	is_int(rs.nsteps, 2, "read: both steps");
-	ok(rs.nsteps == 2 && strcmp(rs.steps[0].step_id, "copy:public.t") == 0 &&
+	is_int(rs.nsteps, 3, "read: the three steps");
+	ok(rs.nsteps == 3 && strcmp(rs.steps[0].step_id, "copy:public.t") == 0 &&
 	   rs.steps[0].status == STEP_DONE && rs.steps[0].rows == 20 && rs.steps[0].attempts == 2,
 	   "read: the done step with rows and attempts");
 	run_state_free(&rs);
