@@ -303,6 +303,10 @@ message_field(struct jr *r, const char *key, void *arg)
 		return string_or_null(r, &m->search_path);
 	if (strcmp(key, "tag") == 0)
 		return string_or_null(r, &m->tag);
+	if (strcmp(key, "role") == 0)
+		return string_or_null(r, &m->role);
+	if (strcmp(key, "error") == 0)
+		return string_or_null(r, &m->error);
 	if (strcmp(key, "objects") == 0)
 		return objects(r, m);
 	return skip_value(r, 1);
@@ -339,7 +343,9 @@ ddl_message_free(struct ddl_message *m)
 	free(m->objects);
 	free(m->sql);
 	free(m->search_path);
+	free(m->role);
 	free(m->tag);
+	free(m->error);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -5,9 +5,11 @@
  * command that touches a migrated schema. A pure parser, no libpq: bytes in,
  * a struct of owned strings out, or an error naming the offset.
  *
- *   {"sql": top-level statement text, "search_path": the session's,
+ *   {"sql": top-level statement text, "search_path": the session's, "role",
  *    "tag": command tag, "objects": [{"type", "schema", "identity",
  *    "rel_schema", "rel_name"}, ...]}
+ *
+ * or, when the capture itself failed on the source, {"sql", "tag", "error"}.
  *
  * rel_schema/rel_name name the table an object belongs to (the table itself,
  * or the table of an index, constraint, trigger, column); null when the
@@ -35,7 +37,9 @@ struct ddl_object {
 struct ddl_message {
 	char *sql;                  /* owned */
 	char *search_path;          /* owned; may be NULL */
+	char *role;                 /* owned: the role that ran it (current_user); may be NULL */
 	char *tag;                  /* owned: "ALTER TABLE", ... */
+	char *error;                /* owned; not NULL: the capture failed on the source */
 	struct ddl_object *objects; /* owned, nobjects entries */
 	size_t nobjects;
 };

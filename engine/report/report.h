@@ -44,5 +44,7 @@ void report_markdown(FILE *out, const struct plan_report *r);
 void report_dot(FILE *out, const struct plan_report *r);
 
 extern const char dry_run_notice[];
+/* What cdc.ddl: replicate creates on the source, named for the reviewer. */
+extern const char ddl_capture_notice[];
 
 #endif

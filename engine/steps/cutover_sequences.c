@@ -167,6 +167,15 @@ cutover_sync_sequences(struct run *run, const struct cutover_step *cs, struct pg
 	PGconn *src = run_connect_source(run, "sync_sequences", err);
 	PGconn *tgt = src ? run_connect_target(run, "sync_sequences", err) : NULL;
 	bool ok = tgt != NULL;
+	struct catalog now;
+	bool replicated = run->plan->cdc.enabled && run->plan->cdc.ddl == DDL_REPLICATE;
+
+	/* replicated DDL created and dropped sequences since the run's catalog was read */
+	if (ok && replicated) {
+		ok = catalog_load(src, run->plan, &now, err);
+		if (ok)
+			cat = &now;
+	}
 
 	for (size_t from = 0; ok && from < cat->nsequences; from += SEQUENCE_BATCH) {
 		size_t to = from + SEQUENCE_BATCH < cat->nsequences ? from + SEQUENCE_BATCH
@@ -176,6 +185,8 @@ cutover_sync_sequences(struct run *run, const struct cutover_step *cs, struct pg
 	}
 	PQfinish(src);
 	PQfinish(tgt);
+	if (cat == &now)
+		catalog_free(&now);
 	if (!ok) {
 		snprintf(err->step, sizeof(err->step), "cutover.%zu:sync_sequences", cs->pos);
 		pgs_error_prefix(err, "sync_sequences");

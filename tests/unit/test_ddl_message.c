@@ -18,7 +18,7 @@ static const char drop_table[] =
 	" \"n2_pkey on public.n2\", \"rel_name\": \"n2\", \"rel_schema\": \"public\"}, {\"type\": \"index\","
 	" \"schema\": \"public\", \"identity\": \"public.n2_pkey\", \"rel_name\": null, \"rel_schema\": null},"
 	" {\"type\": \"publication relation\", \"schema\": null, \"identity\": \"public.n2 in publication pp\","
-	" \"rel_name\": null, \"rel_schema\": null}], \"search_path\": \"\\\"$user\\\", public\"}";
+	" \"rel_name\": null, \"rel_schema\": null}], \"role\": \"app\", \"search_path\": \"\\\"$user\\\", public\"}";
 
 static const char escapes[] =
 	"{\"sql\": \"COMMENT ON TABLE t IS 'a\\\"b\\\\c\\n\\t\\u00e9\\u20ac\\ud83d\\ude00'\", \"oid\": 16384,"
@@ -42,6 +42,7 @@ test_drop_table(void)
 	is_str(m.sql, "DROP TABLE public.n2;", "sql");
 	is_str(m.tag, "DROP TABLE", "tag");
 	is_str(m.search_path, "\"$user\", public", "search_path with escaped quotes");
+	is_str(m.role, "app", "role");
 	is_int(m.nobjects, 5, "five objects");
 	is_str(m.objects[0].type, "table", "object 1: type");
 	is_str(m.objects[0].rel_schema, "public", "object 1: rel_schema");
@@ -64,6 +65,23 @@ test_escapes(void)
 		   "every escape, \\u to UTF-8 with a surrogate pair");
 	is_int(m.nobjects, 0, "an empty objects array");
 	ok(m.search_path == NULL, "no search_path");
+	ok(m.error == NULL, "no error");
+	ddl_message_free(&m);
+}
+
+/* what the capture function sends when it failed on the source (json_build_object) */
+static void
+test_capture_error(void)
+{
+	static const char json[] = "{\"sql\" : \"ALTER TABLE t ADD c int\", \"tag\" : \"ALTER TABLE\","
+		" \"error\" : \"permission denied for table ddl_capture\", \"objects\" : []}";
+	struct ddl_message m;
+	struct pgs_error err;
+
+	if (!ok(parse(json, &m, &err), "a capture error message parses"))
+		return;
+	is_str(m.error, "permission denied for table ddl_capture", "error");
+	is_str(m.tag, "ALTER TABLE", "and the tag");
 	ddl_message_free(&m);
 }
 
@@ -132,6 +150,7 @@ main(void)
 {
 	test_drop_table();
 	test_escapes();
+	test_capture_error();
 	test_invalid();
 	test_top_level();
 	return done_testing();
