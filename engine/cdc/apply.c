@@ -200,6 +200,7 @@ applier_new(const struct cdc_applier_config *cfg)
 					cfg->reconnect_for_ms > 0 ? cfg->reconnect_for_ms : DEFAULT_RECONNECT_FOR_MS);
 	a->batch_changes = cfg->batch_changes > 0 ? cfg->batch_changes : 10000;
 	a->batch_ms = cfg->batch_ms > 0 ? cfg->batch_ms : 500;
+	a->plan = cfg->plan;
 	a->durable_lsn = cfg->durable_lsn;
 	a->durable_arg = cfg->durable_arg;
 	copy_tables(a, cfg->cat);

@@ -69,6 +69,13 @@ struct cdc_applier_config {
 	 * table the spool names is applied.
 	 */
 	const struct catalog *cat;
+	/*
+	 * The plan (borrowed, outlives the applier). With cdc.ddl: replicate,
+	 * 'pgshift.ddl' messages run on the target, Relation messages are not
+	 * held to the copy's columns (the DDL changed them on both sides), and
+	 * a table the catalog never read is migrated when the filters say so.
+	 */
+	const struct plan *plan;
 	const struct cdc_table_sync *sync;  /* borrowed, nsync entries; copied at start */
 	size_t nsync;
 	int batch_changes;          /* commit the target transaction after this many changes; 0: 10000 */

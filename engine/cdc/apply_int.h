@@ -51,6 +51,7 @@ struct apply_rel {
 	uint8_t *raw;               /* owned: its last Relation message, as received */
 	uint32_t raw_len;
 	bool raw_stream;            /* it was inside a stream chunk (carries an xid) */
+	unsigned epoch;             /* the applier's ddl_epoch when it was described */
 	char coalesce;              /* apply_batch.c may merge its changes per key ('k'),
 								 * join its runs of INSERTs ('a'), or neither (0) */
 	struct apply_stmt *stmts;   /* owned list */
@@ -106,6 +107,8 @@ struct apply_bulk {
 /* One statement sent in the pipeline whose result is not read yet. */
 struct apply_pending {
 	char what;                  /* 'P' prepare, 'B' begin, 'I' 'U' 'D' 'T' change,
+								 * 'X' replicated DDL, 'Q' its role or search_path,
+								 * 'M' the manifest after it,
 								 * 'S' applied LSN, 'C' commit */
 	bool expect_one;            /* must affect exactly one row */
 	const char *table;          /* borrowed from its apply_rel; NULL for no table */
@@ -202,6 +205,7 @@ struct cdc_applier {
 	struct cdc_table_sync *sync;    /* owned, sorted by relid: tables copied again */
 	size_t nsync;
 	int batch_changes, batch_ms;
+	const struct plan *plan;    /* borrowed; NULL without a catalog */
 	uint64_t (*durable_lsn)(void *arg);
 	void *durable_arg;
 
@@ -225,6 +229,9 @@ struct cdc_applier {
 	uint64_t next_applied;      /* A once the open target transaction commits */
 	int64_t next_commit_time;   /* source commit time of its last transaction; 0 none */
 	long batch_txns;            /* source transactions in the open target transaction */
+	bool ddl_in_txn;            /* the open target transaction runs a replicated DDL */
+	unsigned ddl_epoch;         /* replicated DDL committed so far: relations described
+								 * before the last one are described again */
 	int64_t last_gc_us, rate_us;
 	uint64_t rate_changes, gc_done;
 
@@ -258,6 +265,13 @@ bool apply_rel_in_resync_copy(const struct cdc_applier *a, uint32_t relid, uint6
 /* The error of a change to r, whose schema changed on the source (r->mismatch). */
 bool apply_rel_changed(const struct cdc_applier *a, const struct apply_rel *r,
 					   const struct apply_ctx *ctx, struct pgs_error *err);
+
+/* apply_ddl.c (cdc.ddl: replicate) */
+/* A logical decoding message of the source transaction ctx: a 'pgshift.ddl' one is run. */
+bool apply_ddl_message(struct cdc_applier *a, const struct pgo_message *m,
+					   const struct apply_ctx *ctx, struct pgs_error *err);
+/* After a target commit: when it ran DDL, what depends on the target catalog is read again. */
+bool apply_ddl_committed(struct cdc_applier *a, struct pgs_error *err);
 
 /* apply_expect.c */
 void apply_expect_load(struct cdc_applier *a, const struct catalog *cat);

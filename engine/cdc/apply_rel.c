@@ -153,8 +153,12 @@ describe(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *
 	r->qname = pg_quote_qualified(a->tgt.conn, schema, rel->relname);
 	free(r->mismatch);
 	r->mismatch = NULL;
+	r->epoch = a->ddl_epoch;
 	if (!a->filtered) {
 		r->applied = true;
+	} else if (a->plan && a->plan->cdc.ddl == DDL_REPLICATE) {
+		/* the DDL changed both sides: the name and the filters decide, not the copy */
+		r->applied = catalog_filter_copies_rows(a->plan, schema, rel->relname);
 	} else {
 		r->mismatch = apply_expect_check(a, rel, &r->applied);
 		/* the name is migrated but the oid is not the one the copy read */
@@ -238,9 +242,10 @@ apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel, const u
 	if (!a->filtered && was && !pgo_relation_columns_equal(was, rel) &&
 		!schema_changed(was, rel, err))
 		return false;
-	if (was && pgo_relation_columns_equal(was, rel) && was->replident == rel->replident &&
-		strcmp(was->nspname, rel->nspname) == 0 && strcmp(was->relname, rel->relname) == 0 &&
-		find(a, rel->relid, false))
+	r = was ? find(a, rel->relid, false) : NULL;
+	if (r && r->epoch == a->ddl_epoch && pgo_relation_columns_equal(was, rel) &&
+		was->replident == rel->replident && strcmp(was->nspname, rel->nspname) == 0 &&
+		strcmp(was->relname, rel->relname) == 0)
 		return true;            /* sent again (a new walsender): nothing changed */
 	pgo_relcache_put(a->rc, rel, NULL);
 	r = find(a, rel->relid, true);

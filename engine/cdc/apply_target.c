@@ -139,6 +139,9 @@ what_name(char what)
 		case 'D': return "DELETE";
 		case 'T': return "TRUNCATE";
 		case 'S': return "the applied LSN update";
+		case 'X': return "replicated DDL";
+		case 'Q': return "setting a replicated DDL's role or search_path";
+		case 'M': return "recording what a replicated DDL created (pgshift.manifest)";
 		default: return "COMMIT";
 	}
 }
@@ -208,6 +211,13 @@ check_result(const struct apply_pending *p, const struct apply_bulk *bulk, PGres
 
 	if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED || !res) {
 		pg_fail_result(err, res, "the target refused it");
+		if (p->what == 'X' && p->key) {
+			pgs_error_detail(err, "statement: %.2000s%s", p->key, strlen(p->key) > 2000 ? "..." : "");
+			pgs_error_hint(err, "nothing of this source transaction was applied (cdc.ddl: "
+						   "replicate); make the target able to run the statement (create "
+						   "what it needs), then pgshift apply PLAN again: it runs again at "
+						   "the applied LSN; or start over with pgshift reset PLAN --yes");
+		}
 		return fail_entry(p, err);
 	}
 	if (bulk)

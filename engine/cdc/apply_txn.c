@@ -86,7 +86,7 @@ apply_fail_ctx(struct pgs_error *err, const char *table, const struct apply_ctx 
 	return false;
 }
 
-/* Relation messages and changes; Type, Origin and Message need nothing. */
+/* Relation messages, changes and DDL messages; Type and Origin need nothing. */
 static bool
 apply_msg(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_ctx *ctx,
 		  struct pgs_error *err)
@@ -101,6 +101,8 @@ apply_msg(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_ctx
 		case PGO_TRUNCATE:
 			return apply_target_begin(&a->tgt, err) && apply_batch_send(a, err) &&
 				apply_truncate(a, &m->u.truncate, ctx, err);
+		case PGO_MESSAGE:
+			return apply_ddl_message(a, &m->u.message, ctx, err);
 		default:
 			return true;
 	}
@@ -128,7 +130,8 @@ source_committed(struct cdc_applier *a, uint64_t end_lsn, int64_t commit_time,
 		a->next_applied = end_lsn;
 	a->next_commit_time = commit_time;
 	a->batch_txns++;
-	if (a->tgt.in_txn && (a->tgt.changes >= a->batch_changes ||
+	/* a DDL commits at once: the next change is decoded for the catalog it made */
+	if (a->tgt.in_txn && (a->ddl_in_txn || a->tgt.changes >= a->batch_changes ||
 						  apply_now_us() - a->tgt.started_us >= (int64_t) a->batch_ms * 1000))
 		return apply_flush(a, err);
 	return true;
@@ -408,8 +411,8 @@ apply_record(struct cdc_applier *a, const struct spool_record *rec, struct pgs_e
 	 */
 	if (!a->synced && rec->type && strchr("IUDTRYOM", rec->type))
 		return true;
-	/* a plain transaction's change is decoded once, at its Commit */
-	if (a->txn.open && !a->in_stream && rec->type && strchr("IUDT", rec->type)) {
+	/* a plain transaction's change (or message) is decoded once, at its Commit */
+	if (a->txn.open && !a->in_stream && rec->type && strchr("IUDTM", rec->type)) {
 		hold(&a->txn, rec);
 		return true;
 	}
@@ -440,7 +443,7 @@ apply_flush(struct cdc_applier *a, struct pgs_error *err)
 	atomic_fetch_add(&a->batches, 1);
 	a->tgt.changes = 0;
 	a->batch_txns = 0;
-	return true;
+	return apply_ddl_committed(a, err);
 }
 
 uint64_t

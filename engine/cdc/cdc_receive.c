@@ -60,6 +60,7 @@ struct cdc_receiver {
 	char who[128];              /* "the CDC receiver of replication slot ...", for logs */
 	uint64_t start_lsn;         /* where an empty spool starts */
 	int feedback_ms;
+	bool want_messages;         /* pgoutput option messages: logical decoding messages too */
 	uint64_t (*applied_lsn)(void *arg);
 	void *applied_arg;
 
@@ -433,8 +434,9 @@ start_sql(struct cdc_receiver *r, uint64_t pos, struct pgs_error *err)
 
 	if (lit)
 		sql = xasprintf("START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '2', "
-						"streaming 'on', publication_names %s, binary 'false')",
-						qslot, (unsigned) (pos >> 32), (unsigned) pos, lit);
+						"streaming 'on', publication_names %s, binary 'false', messages '%s')",
+						qslot, (unsigned) (pos >> 32), (unsigned) pos, lit,
+						r->want_messages ? "true" : "false");
 	else
 		pgs_fail(err, "could not quote publication name \"%s\": %s", r->publication,
 				 PQerrorMessage(r->conn));
@@ -579,6 +581,7 @@ receiver_new(const struct cdc_receiver_config *cfg)
 	r->spool_dir = xstrdup(cfg->spool_dir);
 	r->plan_file = cfg->plan_file ? xstrdup(cfg->plan_file) : NULL;
 	r->start_lsn = cfg->start_lsn;
+	r->want_messages = cfg->messages;
 	snprintf(r->who, sizeof(r->who), "the CDC receiver of replication slot \"%s\"", cfg->slot);
 	pg_backoff_init(&r->backoff, r->who, r->plan_file,
 					cfg->reconnect_for_ms > 0 ? cfg->reconnect_for_ms : DEFAULT_RECONNECT_FOR_MS);

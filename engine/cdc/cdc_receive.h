@@ -66,6 +66,11 @@ struct cdc_receiver_config {
 	uint64_t start_lsn;
 	int feedback_ms;            /* status update interval; 0: 10000 (wal_sender_timeout 60 s) */
 	/*
+	 * Ask pgoutput for logical decoding messages too (option messages): the
+	 * 'pgshift.ddl' ones of cdc.ddl: replicate, spooled in commit order.
+	 */
+	bool messages;
+	/*
 	 * A lost connection (walsender ended, source restarted, network drop)
 	 * or a slot still active for a dead walsender is retried with backoff
 	 * for this long (0: 10 s), continuing from the spool's durable LSN.

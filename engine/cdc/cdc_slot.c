@@ -83,13 +83,23 @@ same_set(const struct name_set *a, const struct name_set *b)
 	return true;
 }
 
+/* Every name of want is in have (both sorted). */
+static bool
+covers(const struct name_set *have, const struct name_set *want)
+{
+	for (size_t i = 0; i < want->n; i++)
+		if (!bsearch(&want->names[i], have->names, have->n, sizeof(char *), cmp_str))
+			return false;
+	return true;
+}
+
 /*
  * 1 when the publication exists with exactly the wanted tables and options,
  * 0 when it does not exist, -1 (err set) when it exists otherwise or the
  * catalog could not be read.
  */
 static int
-existing_publication(PGconn *conn, const char *pub, const struct name_set *want,
+existing_publication(PGconn *conn, const char *pub, const struct name_set *want, bool more_ok,
 					 struct pgs_error *err)
 {
 	static const char opts_sql[] =
@@ -132,7 +142,7 @@ existing_publication(PGconn *conn, const char *pub, const struct name_set *want,
 		have.names[have.n++] = pg_quote_qualified(conn, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 	PQclear(res);
 	qsort(have.names, have.n, sizeof(char *), cmp_str);
-	found = same_set(&have, want) ? 1 : -1;
+	found = same_set(&have, want) || (more_ok && covers(&have, want)) ? 1 : -1;
 	if (found < 0) {
 		pgs_fail(err, "publication \"%s\" exists with another table set (%zu tables, the plan needs %zu)",
 				 pub, have.n, want->n);
@@ -170,7 +180,8 @@ cdc_create_publication(PGconn *conn, const struct plan *plan, const struct catal
 	bool ok = false;
 
 	wanted_tables(conn, cat, &want);
-	have = existing_publication(conn, pub, &want, err);
+	/* with cdc.ddl: replicate, tables created during CDC joined it (ddl_capture.c) */
+	have = existing_publication(conn, pub, &want, plan->cdc.ddl == DDL_REPLICATE, err);
 	if (have == 0) {
 		sql = create_publication_sql(conn, pub, &want);
 		ok = pg_exec(conn, sql, 0, NULL, err);

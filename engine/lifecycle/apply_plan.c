@@ -37,6 +37,7 @@ struct apply {
 	bool schema_restored;           /* schema.pre was recorded done: the tables exist */
 	struct dag_record recorded;     /* the DAG the run's first apply recorded; empty: none */
 	bool record_dag;                /* a first run, an older state or --replan: record the DAG */
+	bool *ddl_covered;              /* owned, per step: made by replicated DDL (cdc.ddl) */
 	bool resuming;                  /* state_begin_run found this plan's run */
 	bool cdc_recopy;                /* CDC resume with copies left: new slot, copy all again */
 	bool *done, *wanted;
@@ -71,9 +72,20 @@ phase_drift(struct apply *a, struct pgs_error *err)
 {
 	struct pgs_error drift;
 	enum dag_drift d;
+	size_t n;
 
 	pgs_error_clear(&drift);
 	a->record_dag = a->recorded.n == 0;
+	if (a->plan->cdc.enabled && a->plan->cdc.ddl == DDL_REPLICATE && a->recorded.n > 0) {
+		/* the schema changed with the stream: what is new is on the target already */
+		a->ddl_covered = xcalloc(a->dag.n ? a->dag.n : 1, sizeof(bool));
+		n = run_dag_ddl_covered(&a->recorded, &a->dag, a->ddl_covered);
+		if (n)
+			log_info("resume: %zu step(s) of objects created on the source during CDC are "
+					 "not run: the replicated DDL made them on the target (cdc.ddl: replicate)",
+					 n);
+		return APPLY_OK;
+	}
 	d = run_dag_drift(&a->recorded, &a->dag, &a->cat, a->plan->name, a->plan->file, &drift);
 	if (d == DAG_SAME)
 		return APPLY_OK;
@@ -303,7 +315,8 @@ mark_done(struct apply *a, const struct run_state *rs)
 
 	a->done = xcalloc(a->dag.n, sizeof(bool));
 	for (size_t i = 0; i < a->dag.n; i++)
-		a->done[i] = step_recorded_done(rs, a->dag.steps[i].id) ||
+		a->done[i] = (a->ddl_covered && a->ddl_covered[i]) ||
+			step_recorded_done(rs, a->dag.steps[i].id) ||
 			(a->dag.steps[i].kind == STEP_COPY && copy_done_before(a, rs, i, said));
 	free(said);
 	a->schema_restored = step_recorded_done(rs, "schema.pre");
@@ -595,6 +608,7 @@ static void
 apply_free(struct apply *a)
 {
 	free(a->done);
+	free(a->ddl_covered);
 	free(a->wanted);
 	free(a->run.resync_tables);
 	free(a->run.progress);

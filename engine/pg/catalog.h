@@ -153,6 +153,15 @@ void catalog_free(struct catalog *cat);
 
 /* True when the table is copied (a leaf or plain table, not exclude_data). */
 bool cat_table_copies_data(const struct cat_table *t);
+/*
+ * The plan's filters applied to a name the catalog did not read (DDL
+ * replicated during CDC): the schema is migrated; the table (or view,
+ * sequence) in it is; and its rows are copied too (not exclude_table_data).
+ */
+bool catalog_filter_keeps_schema(const struct plan *plan, const char *schema);
+bool catalog_filter_keeps_relation(const struct plan *plan, const char *schema, const char *name);
+bool catalog_filter_copies_rows(const struct plan *plan, const char *schema, const char *name);
+
 /* The table of that schema and name in cat; NULL when the filters left it out. */
 const struct cat_table *catalog_find_table(const struct catalog *cat, const char *schema,
 										   const char *name);

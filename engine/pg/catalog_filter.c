@@ -5,6 +5,7 @@
  * a typo in exclude_tables must not silently migrate the table it meant.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "pg/catalog_int.h"
 #include "util/glob.h"
@@ -139,4 +140,44 @@ cat_filter_unmatched(const struct cat_filter *f, struct catalog *cat)
 			u->is_include = k == CF_INCLUDE_SCHEMAS || k == CF_INCLUDE_TABLES;
 		}
 	}
+}
+
+/*
+ * The filters' decision for one name the catalog never read (a schema or
+ * table created on the source during CDC, cdc.ddl: replicate), with the
+ * same rules as catalog_load: pgshift's and system schemas are never kept.
+ */
+static bool
+keeps(const struct plan *plan, const char *schema, const char *name, bool rows)
+{
+	struct cat_filter f;
+	bool keep;
+
+	if (strncmp(schema, "pg_", 3) == 0 || strcmp(schema, "information_schema") == 0 ||
+		strcmp(schema, "pgshift") == 0)
+		return false;
+	cat_filter_init(&f, plan);
+	keep = cat_filter_schema(&f, schema) &&
+		(!name || (cat_filter_relation(&f, schema, name) &&
+				   !(rows && cat_filter_data_excluded(&f, schema, name))));
+	cat_filter_free(&f);
+	return keep;
+}
+
+bool
+catalog_filter_keeps_schema(const struct plan *plan, const char *schema)
+{
+	return keeps(plan, schema, NULL, false);
+}
+
+bool
+catalog_filter_keeps_relation(const struct plan *plan, const char *schema, const char *name)
+{
+	return keeps(plan, schema, name, false);
+}
+
+bool
+catalog_filter_copies_rows(const struct plan *plan, const char *schema, const char *name)
+{
+	return keeps(plan, schema, name, true);
 }

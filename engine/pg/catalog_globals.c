@@ -60,7 +60,7 @@ static const char globals_sql[] =
 	"  'USER MAPPING ' || usename || ' SERVER ' || srvname," NO_MEMBER
 	"  FROM pg_catalog.pg_user_mappings"
 	" UNION ALL" GLOBAL_ROW("event trigger", "pg_event_trigger", "oid", "true", "false",
-							"pg_event_trigger")
+							"pg_event_trigger WHERE evtname NOT LIKE 'pgshift\\_ddl\\_capture\\_%'")
 	" UNION ALL SELECT 'publication', 'pg_publication'::pg_catalog.regclass, p.oid,"
 	"  p.puballtables OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace pn"
 	"   WHERE pn.pnpubid = p.oid), false, NULL,"

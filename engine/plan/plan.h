@@ -19,8 +19,11 @@ struct strlist {
 
 enum copy_format { COPY_FORMAT_TEXT, COPY_FORMAT_BINARY, COPY_FORMAT_AUTO };
 enum replica_identity_mode { REPLICA_IDENTITY_FAIL, REPLICA_IDENTITY_FULL };
-/* cdc.ddl: what a schema change on the source during CDC does (stop the run). */
-enum ddl_mode { DDL_STOP };
+/*
+ * cdc.ddl: what a schema change on the source during CDC does: stop the run,
+ * or replicate it (event triggers on the source, run on the target in commit order).
+ */
+enum ddl_mode { DDL_STOP, DDL_REPLICATE };
 enum approval_mode { APPROVAL_MANUAL, APPROVAL_AUTO };
 enum cleanup_when { CLEANUP_AFTER_CUTOVER, CLEANUP_MANUAL };
 enum verify_level { VERIFY_SCHEMA, VERIFY_COUNT, VERIFY_CHECKSUM };

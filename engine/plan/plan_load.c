@@ -48,14 +48,14 @@ static const char *const copy_formats[] = {"text", "binary", "auto"};
 static const char *const ri_modes[] = {"fail", "full"};
 static const char *const approvals[] = {"manual", "auto"};
 static const char *const cleanup_whens[] = {"after_cutover", "manual"};
-static const char *const ddl_modes[] = {"stop"};
+static const char *const ddl_modes[] = {"stop", "replicate"};
 static const char *const privileges_modes[] = {"keep", "drop"};
 static const char *const roles_modes[] = {"require", "create_missing", "ignore"};
 static const struct enum_def copy_format_enum = {copy_formats, 3};
 static const struct enum_def ri_enum = {ri_modes, 2};
 static const struct enum_def approval_enum = {approvals, 2};
 static const struct enum_def cleanup_when_enum = {cleanup_whens, 2};
-static const struct enum_def ddl_enum = {ddl_modes, 1};
+static const struct enum_def ddl_enum = {ddl_modes, 2};
 static const struct enum_def privileges_enum = {privileges_modes, 2};
 static const struct enum_def roles_enum = {roles_modes, 3};
 
@@ -63,26 +63,6 @@ const char *
 copy_format_name(enum copy_format format)
 {
 	return copy_formats[format];
-}
-
-/*
- * cdc.ddl: "replicate" (DDL applied on the target in commit order) is the
- * documented opt-in of DESIGN.md §4a that this version does not have; it is
- * refused by name rather than as an unknown word.
- */
-static void
-f_ddl(struct parse_ctx *ctx, const struct field *f, yaml_node_t *node, void *dst,
-	  const char *path)
-{
-	char *s = node_text(ctx, node, path);
-	bool replicate = s && strcmp(s, "replicate") == 0;
-
-	if (replicate)
-		perr(ctx, node, "%s: \"replicate\" is not available in this version of pgshift "
-			 "(expected stop: a schema change on the source stops the run, naming it)", path);
-	if (s && !replicate)
-		f_enum(ctx, f, node, dst, path);
-	free(s);
 }
 
 /* One filters.exclude_object_classes item: a class name of object_class.h, once. */
@@ -156,7 +136,7 @@ static const struct field cdc_fields[] = {
 	{"replica_identity", f_enum, PF(cdc.replica_identity), &ri_enum, false},
 	{"spool_dir", f_path, PF(cdc.spool_dir), NULL, false},
 	{"max_lag", f_duration, PF(cdc.max_lag_ms), NULL, false},
-	{"ddl", f_ddl, PF(cdc.ddl), &ddl_enum, false},
+	{"ddl", f_enum, PF(cdc.ddl), &ddl_enum, false},
 	{"reconnect_for", f_duration, PF(cdc.reconnect_for_ms), NULL, false},
 };
 static const struct field cutover_fields[] = {
@@ -360,6 +340,9 @@ plan_cross_checks(struct parse_ctx *ctx)
 			pwarn(ctx, item, "cutover.steps[%zu]: fence_writes without CDC only makes the "
 				  "source read-only after the copy", pos);
 	}
+	if (!p->cdc.enabled && p->cdc.ddl == DDL_REPLICATE)
+		perr(ctx, top_value(ctx->doc, "cdc", "ddl"), "cdc.ddl: replicate needs cdc.enabled: "
+			 "true (without CDC no schema change is replicated)");
 }
 
 static char *

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/ddl_capture.h"
 #include "pg/conn.h"
 #include "preflight/preflight_int.h"
 #include "util/xalloc.h"
@@ -411,6 +412,45 @@ check_large_objects(struct pf_ctx *c, const char *qrole)
 	free(hint);
 }
 
+/*
+ * cdc.ddl: replicate creates event triggers on the source (ddl_capture.c):
+ * PostgreSQL lets only a superuser do that; managed services give it to
+ * their admin role (RDS/Aurora rds_superuser, Cloud SQL cloudsqlsuperuser,
+ * Azure azure_pg_admin).
+ */
+static void
+check_event_triggers(struct pf_ctx *c, const char *qrole)
+{
+	PGresult *res = pf_query(c->src,
+							 "SELECT r.rolsuper, (SELECT pg_catalog.string_agg(a.rolname, ', ')"
+							 " FROM pg_catalog.pg_roles a WHERE a.rolname IN ('rds_superuser',"
+							 " 'cloudsqlsuperuser', 'azure_pg_admin')"
+							 " AND pg_catalog.pg_has_role(current_user, a.oid, 'MEMBER'))"
+							 " FROM pg_catalog.pg_roles r WHERE r.rolname = current_user", 0, NULL);
+	char *hint;
+	bool super, admin;
+
+	if (!res || PQntuples(res) != 1) {
+		PQclear(res);
+		pf_query_failed(c, "ddl_event_triggers", c->src, NULL);
+		return;
+	}
+	super = is_true(res, 0, 0);
+	admin = !PQgetisnull(res, 0, 1);
+	hint = xasprintf("on the source: ALTER ROLE %s SUPERUSER (on RDS/Aurora: GRANT rds_superuser "
+					 "TO %s), or set cdc.ddl: stop; cdc.ddl: replicate creates the event "
+					 "triggers " DDL_CAPTURE_END_TRIGGER " and " DDL_CAPTURE_DROP_TRIGGER,
+					 qrole, qrole);
+	pf_add_owned(c, "ddl_event_triggers", super || admin ? CHECK_PASS : CHECK_FAIL,
+				 super ? xasprintf("%s is a superuser: it can create event triggers", qrole)
+				 : admin ? xasprintf("%s is a member of %s: it can create event triggers", qrole,
+									 PQgetvalue(res, 0, 1))
+				 : xasprintf("%s is not a superuser and no provider admin role: it cannot "
+							 "create event triggers (cdc.ddl: replicate)", qrole), hint);
+	free(hint);
+	PQclear(res);
+}
+
 void
 pf_checks_privileges(struct pf_ctx *c)
 {
@@ -423,6 +463,8 @@ pf_checks_privileges(struct pf_ctx *c)
 	check_publication_owner(c, qrole);
 	if (c->cat->has_large_objects)
 		check_large_objects(c, qrole);
+	if (c->plan->cdc.enabled && c->plan->cdc.ddl == DDL_REPLICATE)
+		check_event_triggers(c, qrole);
 	if (fs) {
 		check_fence_owner(c, qrole);
 		check_fence_signal(c, fs, qrole);

@@ -66,5 +66,7 @@ void report_rollback_markdown(FILE *out, const struct plan *plan);
 void report_rollback_json(struct buf *b, const struct plan *plan);
 
 extern const char dry_run_notice[];
+/* What cdc.ddl: replicate creates on the source, named for the reviewer. */
+extern const char ddl_capture_notice[];
 
 #endif

@@ -1,7 +1,14 @@
 /* What every report form shares: the summary numbers, the stages and the verdict. */
 #include <string.h>
 
+#include "cdc/ddl_capture.h"
 #include "report/report.h"
+
+const char ddl_capture_notice[] =
+	"DDL replicated (cdc.ddl: replicate): the snapshot step creates event triggers "
+	DDL_CAPTURE_END_TRIGGER " (ddl_command_end) and " DDL_CAPTURE_DROP_TRIGGER " (sql_drop) "
+	"on the source, with functions pgshift.ddl_capture() and pgshift.ddl_emit() and table "
+	"pgshift.ddl_capture in schema pgshift; cleanup drops them";
 
 const char dry_run_notice[] =
 	"dry run: every session was read-only; no slot, publication, schema or row "

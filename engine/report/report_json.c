@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "cdc/ddl_capture.h"
 #include "report/report.h"
 #include "util/json.h"
 #include "util/redact.h"
@@ -58,6 +59,11 @@ put_plan(struct buf *b, const struct plan *p)
 	kbool(b, "cdc_enabled", p->cdc.enabled);
 	kstr(b, "slot", p->cdc.enabled ? p->cdc.slot : NULL);
 	kstr(b, "publication", p->cdc.enabled ? p->cdc.publication : NULL);
+	kstr(b, "ddl", !p->cdc.enabled ? NULL : p->cdc.ddl == DDL_REPLICATE ? "replicate" : "stop");
+	if (p->cdc.enabled && p->cdc.ddl == DDL_REPLICATE) {
+		key(b, "event_triggers");
+		buf_puts(b, "[\"" DDL_CAPTURE_END_TRIGGER "\",\"" DDL_CAPTURE_DROP_TRIGGER "\"]");
+	}
 	kstr(b, "copy_format", copy_format_name(p->copy.format));
 	kint(b, "table_jobs", p->copy.table_jobs);
 	kint(b, "index_jobs", p->copy.index_jobs);

@@ -44,6 +44,8 @@ md_summary(FILE *out, const struct plan_report *r)
 	fprintf(out, "` |\n| target | `");
 	md_cell(out, dst);
 	fprintf(out, "` |\n| mode | %s |\n", r->plan->cdc.enabled ? "online (copy + CDC)" : "offline copy");
+	if (r->plan->cdc.enabled && r->plan->cdc.ddl == DDL_REPLICATE)
+		fprintf(out, "| ddl | %s |\n", ddl_capture_notice);
 	if (r->cat)
 		fprintf(out, "| tables | %zu (%zu copied, %zu schema only, %zu partitioned parents) |\n"
 				"| data | %s in %zu copy steps |\n| indexes | %zu |\n| constraints | %zu |\n"

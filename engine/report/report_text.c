@@ -26,6 +26,8 @@ text_header(FILE *out, const struct plan_report *r)
 	fprintf(out, "  mode     %s, %s cutover approval\n\n",
 			r->plan->cdc.enabled ? "online (copy + CDC)" : "offline copy (no CDC)",
 			r->plan->cutover.approval == APPROVAL_MANUAL ? "manual" : "auto");
+	if (r->plan->cdc.enabled && r->plan->cdc.ddl == DDL_REPLICATE)
+		fprintf(out, "  ddl      %s\n\n", ddl_capture_notice);
 	free(src);
 	free(dst);
 }

@@ -63,6 +63,7 @@ run_cdc_start_receiver(struct run *run, struct pgs_error *err)
 		.plan_file = plan->file,
 		/* confirm the spool every second: the source releases WAL that soon */
 		.feedback_ms = 1000,
+		.messages = plan->cdc.ddl == DDL_REPLICATE,
 		.applied_lsn = run_applied_lsn,
 		.applied_arg = run,
 	};
@@ -123,6 +124,7 @@ run_cdc_start_applier(struct run *run, struct pgs_error *err)
 		.reconnect_for_ms = plan->cdc.reconnect_for_ms,
 		.plan_file = plan->file,
 		.cat = run->cat,
+		.plan = plan,
 		.durable_lsn = run_durable_lsn,
 		.durable_arg = run,
 	};

@@ -189,3 +189,16 @@ run_dag_json(const struct dag *dag, const struct catalog *cat, size_t from, size
 	buf_putc(&b, ']');
 	return buf_steal(&b);
 }
+
+size_t
+run_dag_ddl_covered(const struct dag_record *rec, const struct dag *dag, bool *covered)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < dag->n; i++) {
+		covered[i] = rec->n > 0 && catalog_bound(dag->steps[i].kind) &&
+			!recorded(rec, dag->steps[i].id);
+		n += covered[i];
+	}
+	return n;
+}

@@ -34,6 +34,15 @@ enum dag_drift run_dag_drift(const struct dag_record *rec, const struct dag *dag
 							 const struct catalog *cat, const char *plan_name,
 							 const char *plan_file, struct pgs_error *err);
 
+/*
+ * cdc.ddl: replicate: the catalog-bound steps of dag the record lacks (the
+ * tables, indexes and constraints created on the source since the run
+ * began) were made on the target by the replicated DDL, in commit order,
+ * and their rows come with the stream, so a resume runs none of them; they
+ * are marked in covered (dag->n entries). Returns how many.
+ */
+size_t run_dag_ddl_covered(const struct dag_record *rec, const struct dag *dag, bool *covered);
+
 /* Whether any recorded step belongs to that table. */
 bool run_dag_has_table(const struct dag_record *rec, const char *schema, const char *table);
 

@@ -11,6 +11,12 @@
  * It runs every DDL_CHECK_EVERY_S while the receiver runs, so the operator
  * learns early, and once more in wait_for_catchup after the stop position
  * is read, inside the write fence, where nothing can change any more.
+ *
+ * With cdc.ddl: replicate the schema changes travel with the rows, so the
+ * catalog the run began with says nothing: there is no check while
+ * streaming, and at the stop position (everything applied) the source's
+ * catalog is compared with the target's, by name, which also catches a
+ * change the capture could not see.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -101,11 +107,56 @@ look(struct run *run, const char *when, bool *differs, struct pgs_error *err)
 	return true;
 }
 
+/* Both catalogs with the plan's filters; oids differ between servers by nature. */
+static bool
+compare_target(struct run *run, const char *when, struct pgs_error *err)
+{
+	PGconn *src = run_connect_source(run, "cdc.ddl", err);
+	PGconn *tgt = src ? run_connect_target(run, "cdc.ddl", err) : NULL;
+	struct catalog s, t;
+	struct buf what;
+	size_t n = 0;
+	bool ok = tgt && catalog_load(src, run->plan, &s, err);
+
+	if (ok && !catalog_load(tgt, run->plan, &t, err)) {
+		catalog_free(&s);
+		ok = false;
+	}
+	PQfinish(src);
+	PQfinish(tgt);
+	if (!ok) {
+		pgs_error_prefix(err, "could not compare the source and target schemas %s", when);
+		return false;
+	}
+	for (size_t i = 0; i < t.ntables; i++)
+		t.tables[i].oid = 0;
+	buf_init(&what);
+	n = catalog_diff(&s, &t, &what);
+	if (n) {
+		pgs_fail(err, "the target schema differs from the source's %s, after every replicated "
+				 "DDL (%zu difference%s, as the target has it): %s", when, n, n == 1 ? "" : "s",
+				 what.data);
+		pgs_error_detail(err, "a schema change the capture did not see (made with event "
+						 "triggers disabled, or by session_replication_role = replica) or "
+						 "made on the target by hand (cdc.ddl: replicate)");
+		pgs_error_hint(err, "make both schemas the same, then run pgshift apply PLAN again to "
+					   "resume the cutover");
+	} else {
+		log_info("cdc.ddl: the source and target schemas are the same %s", when);
+	}
+	buf_free(&what);
+	catalog_free(&s);
+	catalog_free(&t);
+	return n == 0;
+}
+
 bool
 run_ddl_check(struct run *run, const char *when, struct pgs_error *err)
 {
 	bool differs;
 
+	if (run->plan->cdc.ddl == DDL_REPLICATE)
+		return compare_target(run, when, err);
 	return look(run, when, &differs, err) && !differs;
 }
 
@@ -118,7 +169,8 @@ run_ddl_tick(struct run *run, struct pgs_error *err)
 	bool differs;
 
 	run_cdc_view(run, &v);
-	if (!v.receiving || t - run->ddl_checked_at < DDL_CHECK_EVERY_S)
+	if (run->plan->cdc.ddl == DDL_REPLICATE || !v.receiving ||
+		t - run->ddl_checked_at < DDL_CHECK_EVERY_S)
 		return true;
 	run->ddl_checked_at = t;
 	pgs_error_clear(&lerr);

@@ -222,6 +222,14 @@ bool state_set_applied_lsn(struct state *st, const char *lsn, struct pgs_error *
 extern const char state_applied_lsn_sql[];
 
 /*
+ * Records in pgshift.manifest every object of the target not in the run's
+ * baseline ($1 plan name): what state_manifest_record runs, for the
+ * applier's own connection after a replicated DDL (cdc.ddl: replicate), in
+ * the transaction that ran it, so reset drops what the DDL created.
+ */
+extern const char state_manifest_record_sql[];
+
+/*
  * A table a resumed run copies again on the snapshot of a temporary slot
  * whose consistent point is lsn (DESIGN.md §4b): the applier skips its
  * spooled changes that committed before lsn, which the copy holds.

@@ -73,7 +73,7 @@ static const char baseline_sql[] =
  * there before the run: a default privileges entry apply set in the
  * target's existing schema public is the plan's to put back.
  */
-static const char record_sql[] =
+const char state_manifest_record_sql[] =
 	"INSERT INTO pgshift.manifest (plan, classid, objid, kind, schema_name, identity)"
 	" SELECT r.plan, o.classid, o.objid, i.type, i.schema, i.identity"
 	" FROM pgshift.runs r CROSS JOIN " TARGET_OBJECTS_SQL
@@ -116,7 +116,7 @@ state_manifest_record(struct state *st, struct pgs_error *err)
 {
 	const char *params[1] = {st->plan};
 
-	return state_exec(st, record_sql, 1, params, err) || record_failed(err);
+	return state_exec(st, state_manifest_record_sql, 1, params, err) || record_failed(err);
 }
 
 bool
@@ -124,7 +124,7 @@ state_manifest_record_on(PGconn *conn, const char *plan, struct pgs_error *err)
 {
 	const char *params[1] = {plan};
 
-	return pg_exec(conn, record_sql, 1, params, err) || record_failed(err);
+	return pg_exec(conn, state_manifest_record_sql, 1, params, err) || record_failed(err);
 }
 
 /*

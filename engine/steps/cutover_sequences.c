@@ -178,12 +178,24 @@ sequences_copy(PGconn *src, PGconn *tgt, const struct catalog *cat, int64_t marg
 bool
 cutover_sync_sequences(struct run *run, const struct cutover_step *cs, struct pgs_error *err)
 {
+	const struct catalog *cat = run->cat;
 	PGconn *src = run_connect_source(run, "sync_sequences", err);
 	PGconn *tgt = src ? run_connect_target(run, "sync_sequences", err) : NULL;
-	bool ok = tgt && sequences_copy(src, tgt, run->cat, cs->margin, err);
+	bool ok = tgt != NULL;
+	struct catalog now;
+	bool replicated = run->plan->cdc.enabled && run->plan->cdc.ddl == DDL_REPLICATE;
 
+	/* replicated DDL created and dropped sequences since the run's catalog was read */
+	if (ok && replicated) {
+		ok = catalog_load(src, run->plan, &now, err);
+		if (ok)
+			cat = &now;
+	}
+	ok = ok && sequences_copy(src, tgt, cat, cs->margin, err);
 	PQfinish(src);
 	PQfinish(tgt);
+	if (cat == &now)
+		catalog_free(&now);
 	if (!ok) {
 		snprintf(err->step, sizeof(err->step), "cutover.%zu:sync_sequences", cs->pos);
 		pgs_error_prefix(err, "sync_sequences");

@@ -12,6 +12,7 @@
  * --restore-identity` puts them back.
  */
 #include "cdc/cdc_slot.h"
+#include "cdc/ddl_capture.h"
 #include "cdc/identity_restore.h"
 #include "run/run_cdc.h"
 #include "steps/cleanup.h"
@@ -24,6 +25,12 @@ cleanup_cdc_objects(const struct plan *plan, PGconn *src, struct pgs_error *err)
 {
 	bool dropped;
 
+	/* first: nothing pgshift changes on the source from here on may be captured */
+	if (!ddl_capture_remove(src, plan->name, &dropped, err))
+		return false;
+	if (dropped)
+		log_info("cleanup: dropped the DDL capture on the source (event triggers %s, %s, "
+				 "schema pgshift's functions)", DDL_CAPTURE_END_TRIGGER, DDL_CAPTURE_DROP_TRIGGER);
 	if (plan->cleanup.drop_slot) {
 		if (!cdc_drop_slot(src, plan->cdc.slot, &dropped, err))
 			return false;

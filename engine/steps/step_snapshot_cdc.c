@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "cdc/cdc_slot.h"
+#include "cdc/ddl_capture.h"
 #include "cdc/identity.h"
 #include "cdc/pgoutput.h"
 #include "pg/conn.h"
@@ -134,6 +135,14 @@ step_snapshot_cdc(struct run *run, size_t step, struct pgs_error *err)
 	if (ok)
 		log_info("snapshot: publication \"%s\" on the source lists the tables whose data is copied",
 				 run->plan->cdc.publication);
+	/* before the slot: every DDL after its consistent point is in the stream */
+	if (ok && run->plan->cdc.ddl == DDL_REPLICATE) {
+		ok = ddl_capture_install(conn, run->plan, run->cat, err);
+		if (ok)
+			log_info("snapshot: event triggers %s and %s on the source capture DDL of the "
+					 "migrated schemas (cdc.ddl: replicate)", DDL_CAPTURE_END_TRIGGER,
+					 DDL_CAPTURE_DROP_TRIGGER);
+	}
 	PQfinish(conn);
 	return ok && create_slot(run, st->id, err);
 }

@@ -159,6 +159,11 @@ dump_filter_args(struct run *run, PGconn *src, struct pgtool_cmd *cmd, struct pg
 	bool ok = name_set_query(&all, src, source_schemas_sql, err);
 
 	catalog_relations(cat, &kept, &schemas);
+	/*
+	 * pgshift's own schema, whatever the source had when it was listed: the
+	 * snapshot step may create it (cdc.ddl: replicate) while this dump starts
+	 */
+	exclude_pattern(cmd, "--exclude-schema", "pgshift", NULL);
 	for (size_t i = 0; ok && i < all.n; i++) {
 		const char *s = strchr(all.keys[i], '\x1f') + 1;
 
@@ -214,6 +219,18 @@ keep_publication_entry(const struct plan *plan, const struct toc_entry *e)
 	return keep;
 }
 
+/* pgshift's DDL capture (cdc.ddl: replicate) stays on the source: "pgshift_ddl_capture_*". */
+static bool
+capture_trigger_entry(const struct toc_entry *e)
+{
+	char *name = strcmp(e->desc, "EVENT TRIGGER") == 0 ? toc_tag(e, "") :
+		strcmp(e->desc, "COMMENT") == 0 ? toc_tag(e, "EVENT TRIGGER ") : NULL;
+	bool ours = name && strncmp(name, "pgshift_ddl_capture_", strlen("pgshift_ddl_capture_")) == 0;
+
+	free(name);
+	return ours;
+}
+
 bool
 dump_keep_entry(const struct plan *plan, const struct catalog *cat, const struct toc_entry *e)
 {
@@ -222,6 +239,8 @@ dump_keep_entry(const struct plan *plan, const struct catalog *cat, const struct
 
 	if (!e->desc)
 		return true;
+	if (capture_trigger_entry(e))
+		return false;
 	if (plan_excludes_class(plan, toc_object_class(e)))
 		return false;
 	if (!keep_publication_entry(plan, e))

@@ -173,12 +173,12 @@ static const struct invalid_case cases[] = {
 		{E, 5, 35, "filters.exclude_object_classes: expected a list such as [a, b], found a scalar"}}},
 	{"enum without a suggestion", BASE "cutover: {approval: later}\n", 1, {
 		{E, 5, 21, "cutover.approval: unknown value \"later\" (expected manual or auto)"}}},
-	{"cdc.ddl replicate is refused by name", BASE "cdc: {ddl: replicate}\n", 1, {
-		{E, 5, 12, "cdc.ddl: \"replicate\" is not available in this version of pgshift (expected stop: a schema change on the source stops the run, naming it)"}}},
+	{"cdc.ddl replicate needs CDC", BASE "cdc: {enabled: false, ddl: replicate}\n", 1, {
+		{E, 5, 28, "cdc.ddl: replicate needs cdc.enabled: true (without CDC no schema change is replicated)"}}},
 	{"cdc.ddl of an unknown word", BASE "cdc: {ddl: ignore}\n", 1, {
-		{E, 5, 12, "cdc.ddl: unknown value \"ignore\" (expected stop)"}}},
+		{E, 5, 12, "cdc.ddl: unknown value \"ignore\" (expected stop or replicate)"}}},
 	{"cdc.ddl near miss", BASE "cdc: {ddl: stpo}\n", 1, {
-		{E, 5, 12, "cdc.ddl: unknown value \"stpo\"; did you mean \"stop\"? (expected stop)"}}},
+		{E, 5, 12, "cdc.ddl: unknown value \"stpo\"; did you mean \"stop\"? (expected stop or replicate)"}}},
 	{"cdc.ddl is a word, not a list", BASE "cdc: {ddl: [stop]}\n", 1, {
 		{E, 5, 12, "cdc.ddl: expected a single value, found a list"}}},
 	{"verify level of three choices", BASE "cutover:\n  steps:\n    - verify: {level: full}\n", 1, {

@@ -1,0 +1,253 @@
+/*
+ * The capture objects of cdc.ddl: replicate on the source (ddl_capture.h).
+ *
+ * ddl_emit is SECURITY DEFINER (its owner, who created the publication, adds
+ * new tables to it) with search_path pinned to pg_catalog, so no object of
+ * the DDL's author resolves inside it; the caller's search_path is passed in
+ * by the invoker-rights trigger function, which alone sees it (and the role
+ * that ran the DDL, current_user there). It works only
+ * while an event trigger fires (pg_event_trigger_ddl_commands refuses
+ * otherwise), and emits only the statement being run (current_query()).
+ *
+ * A DDL's objects come from pg_event_trigger_ddl_commands at
+ * ddl_command_end; what the statement dropped is only known at sql_drop,
+ * which fires earlier in the same statement, so it is kept in a
+ * transaction-local setting until ddl_command_end emits it all.
+ *
+ * The capture never makes the application's DDL fail (DESIGN.md §4a): an
+ * error inside it is turned into a WARNING and, if it can still be sent, a
+ * message with "error" that stops the applier, naming the statement.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/ddl_capture.h"
+#include "cdc/ddl_message.h"
+#include "pg/conn.h"
+#include "util/buf.h"
+#include "util/json.h"
+#include "util/xalloc.h"
+
+static const char emit_sql[] =
+	"CREATE OR REPLACE FUNCTION pgshift.ddl_emit(caller_path text, caller_role text, tag text, event text) RETURNS void\n"
+	"LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"DECLARE\n"
+	"  dropped jsonb := coalesce(nullif(current_setting('pgshift.ddl_dropped', true), ''), '[]')::jsonb;\n"
+	"  objs jsonb;\n"
+	"  p record;\n"
+	"BEGIN\n"
+	"  IF event = 'sql_drop' THEN\n"
+	"    SELECT coalesce(jsonb_agg(jsonb_build_object('type', d.object_type, 'schema', d.schema_name,\n"
+	"        'identity', d.object_identity,\n"
+	"        'rel_schema', CASE WHEN d.object_type IN ('table', 'table column', 'table constraint', 'trigger', 'rule', 'policy') THEN d.address_names[1] END,\n"
+	"        'rel_name', CASE WHEN d.object_type IN ('table', 'table column', 'table constraint', 'trigger', 'rule', 'policy') THEN d.address_names[2] END)), '[]')\n"
+	"      INTO objs FROM pg_event_trigger_dropped_objects() d WHERE NOT d.is_temporary;\n"
+	"    PERFORM set_config('pgshift.ddl_dropped', (dropped || objs)::text, true);\n"
+	"    RETURN;\n"
+	"  END IF;\n"
+	"  PERFORM set_config('pgshift.ddl_dropped', '', true);\n"
+	"  SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type, 'schema', c.schema_name,\n"
+	"      'identity', c.object_identity, 'rel_schema', rn.nspname, 'rel_name', r.relname)), '[]')\n"
+	"    INTO objs FROM pg_event_trigger_ddl_commands() c\n"
+	"    LEFT JOIN pg_class k ON c.classid = 'pg_class'::regclass AND k.oid = c.objid\n"
+	"    LEFT JOIN pg_index i ON i.indexrelid = k.oid\n"
+	"    LEFT JOIN pg_constraint n ON c.classid = 'pg_constraint'::regclass AND n.oid = c.objid\n"
+	"    LEFT JOIN pg_trigger g ON c.classid = 'pg_trigger'::regclass AND g.oid = c.objid\n"
+	"    LEFT JOIN pg_class r ON r.oid = coalesce(i.indrelid, nullif(n.conrelid, 0), g.tgrelid, k.oid)\n"
+	"      AND r.relkind IN ('r', 'p', 'f')\n"
+	"    LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace\n"
+	"    WHERE NOT c.in_extension;\n"
+	"  objs := objs || dropped;\n"
+	"  -- a table created in a migrated schema joins the publication in this transaction, so its rows flow\n"
+	"  FOR p IN SELECT DISTINCT d.publication, k.oid::regclass::text AS rel\n"
+	"    FROM pg_event_trigger_ddl_commands() c\n"
+	"    JOIN pg_class k ON c.classid = 'pg_class'::regclass AND k.oid = c.objid\n"
+	"    JOIN pg_namespace s ON s.oid = k.relnamespace\n"
+	"    JOIN pgshift.ddl_capture d ON s.nspname = ANY (d.schemas)\n"
+	"    JOIN pg_publication pb ON pb.pubname = d.publication\n"
+	"    WHERE k.relkind = 'r' AND k.relpersistence = 'p' AND c.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')\n"
+	"    AND NOT EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prpubid = pb.oid AND pr.prrelid = k.oid)\n"
+	"  LOOP\n"
+	"    EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', p.publication, p.rel);\n"
+	"  END LOOP;\n"
+	"  IF NOT EXISTS (SELECT FROM jsonb_array_elements(objs) o, pgshift.ddl_capture d\n"
+	"      WHERE coalesce(o->>'rel_schema', o->>'schema') = ANY (d.schemas)) THEN\n"
+	"    RETURN;\n"
+	"  END IF;\n"
+	"  PERFORM pg_logical_emit_message(true, 'pgshift.ddl', jsonb_build_object('sql', current_query(),\n"
+	"    'search_path', caller_path, 'role', caller_role, 'tag', tag, 'objects', objs)::text);\n"
+	"END\n"
+	"$f$\n";
+
+static const char capture_sql[] =
+	"CREATE OR REPLACE FUNCTION pgshift.ddl_capture() RETURNS event_trigger LANGUAGE plpgsql AS $f$\n"
+	"BEGIN\n"
+	"  PERFORM pgshift.ddl_emit(pg_catalog.current_setting('search_path'), current_user::text, tg_tag,\n"
+	"    tg_event);\n"
+	"EXCEPTION WHEN OTHERS THEN\n"
+	"  RAISE WARNING 'pgshift could not capture this DDL for replication: %', SQLERRM;\n"
+	"  BEGIN\n"
+	"    PERFORM pg_catalog.pg_logical_emit_message(true, 'pgshift.ddl',\n"
+	"      pg_catalog.json_build_object('sql', pg_catalog.current_query(), 'tag', tg_tag,\n"
+	"        'error', SQLERRM, 'objects', '[]'::pg_catalog.json)::text);\n"
+	"  EXCEPTION WHEN OTHERS THEN\n"
+	"    NULL;\n"
+	"  END;\n"
+	"END\n"
+	"$f$";
+
+static const char *const install_sql[] = {
+	"CREATE SCHEMA IF NOT EXISTS pgshift",
+	"GRANT USAGE ON SCHEMA pgshift TO PUBLIC",
+	"CREATE TABLE IF NOT EXISTS pgshift.ddl_capture (plan text PRIMARY KEY,"
+	" publication text NOT NULL, schemas text[] NOT NULL)",
+	emit_sql,
+	"GRANT EXECUTE ON FUNCTION pgshift.ddl_emit(text, text, text, text) TO PUBLIC",
+	capture_sql,
+};
+
+static const char plan_row_sql[] =
+	"INSERT INTO pgshift.ddl_capture (plan, publication, schemas)"
+	" SELECT $1, $2, ARRAY(SELECT pg_catalog.jsonb_array_elements_text($3::pg_catalog.jsonb))"
+	" ON CONFLICT (plan) DO UPDATE SET publication = EXCLUDED.publication,"
+	" schemas = EXCLUDED.schemas";
+
+static const char has_trigger_sql[] =
+	"SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = $1";
+
+/* The event trigger named name on event, unless it exists. */
+static bool
+ensure_trigger(PGconn *src, const char *name, const char *event, struct pgs_error *err)
+{
+	const char *params[] = {name};
+	PGresult *res = pg_query(src, has_trigger_sql, 1, params, err);
+	char *qname, *sql;
+	bool ok;
+
+	if (!res)
+		return false;
+	ok = PQntuples(res) == 1;
+	PQclear(res);
+	if (ok)
+		return true;
+	qname = pg_quote_ident(src, name);
+	sql = xasprintf("CREATE EVENT TRIGGER %s ON %s EXECUTE FUNCTION " DDL_CAPTURE_FUNCTION,
+					qname, event);
+	ok = pg_exec(src, sql, 0, NULL, err);
+	free(sql);
+	free(qname);
+	return ok;
+}
+
+static char *
+schemas_json(const struct catalog *cat)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_putc(&b, '[');
+	for (size_t i = 0; i < cat->nschemas; i++) {
+		if (i)
+			buf_putc(&b, ',');
+		json_put_string(&b, cat->schemas[i]);
+	}
+	buf_putc(&b, ']');
+	return buf_steal(&b);
+}
+
+static bool
+install(PGconn *src, const struct plan *plan, const struct catalog *cat, struct pgs_error *err)
+{
+	char *schemas = schemas_json(cat);
+	const char *params[] = {plan->name, plan->cdc.publication, schemas};
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < sizeof(install_sql) / sizeof(install_sql[0]); i++)
+		ok = pg_exec(src, install_sql[i], 0, NULL, err);
+	ok = ok && pg_exec(src, plan_row_sql, 3, params, err) &&
+		ensure_trigger(src, DDL_CAPTURE_END_TRIGGER, "ddl_command_end", err) &&
+		ensure_trigger(src, DDL_CAPTURE_DROP_TRIGGER, "sql_drop", err);
+	free(schemas);
+	return ok;
+}
+
+bool
+ddl_capture_install(PGconn *src, const struct plan *plan, const struct catalog *cat,
+					struct pgs_error *err)
+{
+	struct pgs_error ignored;
+
+	if (!pg_exec(src, "BEGIN", 0, NULL, err))
+		return false;
+	if (install(src, plan, cat, err) && pg_exec(src, "COMMIT", 0, NULL, err))
+		return true;
+	pg_exec(src, "ROLLBACK", 0, NULL, &ignored);
+	pgs_error_prefix(err, "could not create the DDL capture (cdc.ddl: replicate) on the source");
+	pgs_error_hint(err, "event triggers need a superuser (or the provider's admin role, e.g. "
+				   "rds_superuser); pgshift plan checks it in preflight");
+	return false;
+}
+
+static const char *const drop_sql[] = {
+	"DROP EVENT TRIGGER IF EXISTS " DDL_CAPTURE_END_TRIGGER,
+	"DROP EVENT TRIGGER IF EXISTS " DDL_CAPTURE_DROP_TRIGGER,
+	"DROP FUNCTION IF EXISTS " DDL_CAPTURE_FUNCTION,
+	"DROP FUNCTION IF EXISTS pgshift.ddl_emit(text, text, text, text)",
+	"DROP TABLE pgshift.ddl_capture",
+};
+
+/* Schema pgshift goes when nothing else is in it (another tool's object stays). */
+static const char drop_schema_sql[] =
+	"SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = 'pgshift' AND NOT EXISTS"
+	" (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.refclassid = 'pg_namespace'::regclass"
+	"  AND d.refobjid = n.oid)";
+
+static bool
+remove_rows(PGconn *src, const char *plan_name, bool *dropped, struct pgs_error *err)
+{
+	const char *params[] = {plan_name};
+	PGresult *res;
+	bool ok, last;
+
+	res = pg_query(src, "SELECT pg_catalog.to_regclass('pgshift.ddl_capture') IS NOT NULL", 0,
+				   NULL, err);
+	if (!res)
+		return false;
+	ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!ok)
+		return true;            /* never installed, or removed already */
+	if (!pg_exec(src, "DELETE FROM pgshift.ddl_capture WHERE plan = $1", 1, params, err))
+		return false;
+	res = pg_query(src, "SELECT NOT EXISTS (SELECT 1 FROM pgshift.ddl_capture)", 0, NULL, err);
+	if (!res)
+		return false;
+	last = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	ok = true;
+	for (size_t i = 0; last && ok && i < sizeof(drop_sql) / sizeof(drop_sql[0]); i++)
+		ok = pg_exec(src, drop_sql[i], 0, NULL, err);
+	if (ok && last) {
+		res = pg_query(src, drop_schema_sql, 0, NULL, err);
+		ok = res && (PQntuples(res) == 0 || pg_exec(src, "DROP SCHEMA pgshift", 0, NULL, err));
+		PQclear(res);
+	}
+	*dropped = ok && last;
+	return ok;
+}
+
+bool
+ddl_capture_remove(PGconn *src, const char *plan_name, bool *dropped, struct pgs_error *err)
+{
+	struct pgs_error ignored;
+
+	*dropped = false;
+	if (!pg_exec(src, "BEGIN", 0, NULL, err))
+		return false;
+	if (remove_rows(src, plan_name, dropped, err) && pg_exec(src, "COMMIT", 0, NULL, err))
+		return true;
+	*dropped = false;
+	pg_exec(src, "ROLLBACK", 0, NULL, &ignored);
+	pgs_error_prefix(err, "could not drop the DDL capture (cdc.ddl: replicate) on the source");
+	return false;
+}
