@@ -13,6 +13,8 @@
 #   - needs_excluded: a DDL that needs an object the filters leave out fails
 #     on the target: apply exits 1 naming the statement and the LSN;
 #   - nested: a DDL run by a DO block: apply exits 1 naming why;
+#   - nokey: a table created without a key is not published (its UPDATE on
+#     the source still works); with rows, the cutover stops naming it;
 #   - crash: apply is killed (SIGKILL) right after a DDL committed on the
 #     target; the resume applies it once (an ADD COLUMN twice would fail),
 #     then DDL more, and both sides end identical; reset drops the table the
@@ -86,6 +88,11 @@ SQL
     nested => <<'SQL',
 DO $$ BEGIN EXECUTE 'ALTER TABLE app.t ADD COLUMN q int'; END $$;
 INSERT INTO app.t (id, a) VALUES (1001, 1);
+SQL
+    nokey => <<'SQL',
+CREATE TABLE app.nokey (v int);
+INSERT INTO app.nokey VALUES (1);
+UPDATE app.nokey SET v = 2;
 SQL
     crash => <<'SQL',
 ALTER TABLE app.t ADD COLUMN c int DEFAULT 7;
@@ -273,11 +280,11 @@ ok(psql($run{main}{src}, "SELECT count(*) FROM app.load") > 0, 'pgbench wrote du
 }
 
 # the failing ones stop at the gate already: their applier refused the DDL
-for my $name (qw(main crash)) {
+for my $name (qw(main crash nokey)) {
     my $a = run_pgshift($run{$name}{env}, 'cutover', $run{$name}{plan});
     is($a->{rc}, 0, "$name: the cutover is approved") or diag($a->{err});
 }
-my %want = (main => 0, crash => 0, needs_excluded => 1, nested => 1);
+my %want = (main => 0, crash => 0, needs_excluded => 1, nested => 1, nokey => 1);
 for my $name (@names) {
     my $r = $run{$name};
     my $rc = wait_for(sub { ended($r) }, 180) ? $r->{rc} : -1;
@@ -291,6 +298,9 @@ for my $name (@names) {
     like($log, qr/replicated DDL.*commit [0-9A-F]+\/[0-9A-F]+|commit [0-9A-F]+\/[0-9A-F]+.*replicated DDL/s,
          'needs_excluded: and its source LSN');
     like($log, qr/the target refused it: schema "scratch" does not exist/, 'needs_excluded: and what the target said');
+    $log = slurp($run{nokey}{log});
+    like($log, qr/tables created on the source during CDC without a primary key or replica identity have rows that were not replicated \(at the stop position\): app\.nokey/,
+         'nokey: a new table without a key and with rows stops the cutover, naming it');
     $log = slurp($run{nested}{log});
     like($log, qr/the ALTER TABLE ran inside a function, procedure or DO block/, 'nested: the error says why');
     like($log, qr/statement: DO \$\$ BEGIN EXECUTE/, 'nested: and names the statement');
