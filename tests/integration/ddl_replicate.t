@@ -15,6 +15,9 @@
 #   - nested: a DDL run by a DO block: apply exits 1 naming why;
 #   - nokey: a table created without a key is not published (its UPDATE on
 #     the source still works); with rows, the cutover stops naming it;
+#   - during_copy: DDL while a table is being copied (CREATE INDEX on it,
+#     ADD COLUMN and CREATE TABLE beside it) is applied once, from the
+#     stream: the schema dumps read the slot's snapshot;
 #   - crash: apply is killed (SIGKILL) right after a DDL committed on the
 #     target; the resume applies it once (an ADD COLUMN twice would fail),
 #     then DDL more, and both sides end identical; reset drops the table the
@@ -99,6 +102,16 @@ ALTER TABLE app.t ADD COLUMN c int DEFAULT 7;
 INSERT INTO app.t (id, a, b, c) VALUES (1001, 1, 'after add', 70);
 SQL
 );
+# run while app.t is being copied (slowed), not at the gate: the schema dumps
+# read the slot's snapshot, so the stream brings these, once
+my $during_copy = <<'SQL';
+CREATE INDEX t_a_idx ON app.t (a);
+ALTER TABLE app.load ADD COLUMN w int DEFAULT 1;
+INSERT INTO app.load (v, w) VALUES (1, 2);
+CREATE TABLE app.copy_time (id int PRIMARY KEY);
+INSERT INTO app.copy_time VALUES (1);
+SQL
+
 # after the resume of crash: one DDL more
 my $crash_more = <<'SQL';
 CREATE INDEX t_c_idx ON app.t (c);
@@ -218,13 +231,22 @@ sub same_rows {
     return join("\n", @diff);
 }
 
+$cases{during_copy} = "UPDATE app.t SET a = a + 1 WHERE id = 1;\n";
 my @names = sort keys %cases;
 my %run;
 for my $name (@names) {
     $run{$name} = plan_for($name);
     $run{$name}{log} = "$dir/$name.err";
-    my %crash = $name eq 'crash' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'cdc.ddl_applied') : ();
-    $run{$name}{pid} = start_apply($run{$name}, $run{$name}{log}, %crash);
+    my %env = $name eq 'crash' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'cdc.ddl_applied')
+        : $name eq 'during_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 20000) : ();
+    $run{$name}{pid} = start_apply($run{$name}, $run{$name}{log}, %env);
+}
+{
+    my $r = $run{during_copy};
+    ok(wait_for(sub { slurp($r->{log}) =~ /copy:app\.t: started/ }, 120, $r),
+       'during_copy: the copy of app.t started') or diag(slurp($r->{log}));
+    run_statements(as_app($r->{src}), $during_copy);
+    unlike(slurp($r->{log}), qr/copy:app\.t: done/, 'during_copy: the DDL ran while app.t was being copied');
 }
 for my $name (@names) {
     my $r = $run{$name};
@@ -280,11 +302,11 @@ ok(psql($run{main}{src}, "SELECT count(*) FROM app.load") > 0, 'pgbench wrote du
 }
 
 # the failing ones stop at the gate already: their applier refused the DDL
-for my $name (qw(main crash nokey)) {
+for my $name (qw(main crash during_copy nokey)) {
     my $a = run_pgshift($run{$name}{env}, 'cutover', $run{$name}{plan});
     is($a->{rc}, 0, "$name: the cutover is approved") or diag($a->{err});
 }
-my %want = (main => 0, crash => 0, needs_excluded => 1, nested => 1, nokey => 1);
+my %want = (main => 0, crash => 0, during_copy => 0, needs_excluded => 1, nested => 1, nokey => 1);
 for my $name (@names) {
     my $r = $run{$name};
     my $rc = wait_for(sub { ended($r) }, 180) ? $r->{rc} : -1;
@@ -307,11 +329,11 @@ for my $name (@names) {
     like($log, qr/commit [0-9A-F]+\/[0-9A-F]+/, 'nested: and its source LSN');
 }
 
-for my $name (qw(main crash)) {
+for my $name (qw(main crash during_copy)) {
     my $r = $run{$name};
     my $s = schema_dump($r->{src}, '--exclude-schema=scratch', '--exclude-table=app.skip_me');
     my $t = schema_dump($r->{tgt});
-    like($s, qr/CREATE TABLE app\.newt|CREATE INDEX t_c_idx/, "$name: the source dump has the new objects");
+    like($s, qr/CREATE TABLE app\.newt|CREATE INDEX t_c_idx|CREATE INDEX t_a_idx/, "$name: the source dump has the new objects");
     is($t, $s, "$name: pg_dump --schema-only of the target equals the source's")
         or diag(dump_diff($s, $t));
     is(same_rows($r, 'app.skip_me'), '', "$name: every migrated table has the same rows on both sides");
