@@ -264,6 +264,22 @@ for my $name (@names) {
     my $plan = run_pgshift($r->{env}, 'plan', $r->{plan});
     like($plan->{out}, qr/event triggers pgshift_ddl_capture_end \(ddl_command_end\) and pgshift_ddl_capture_drop \(sql_drop\)/,
          'pgshift plan names the event triggers it creates');
+    like($plan->{out}, qr/PASS\s+ddl_event_triggers\s+"postgres" is a superuser: it can create event triggers/,
+         'preflight: a superuser may create the event triggers');
+    # the application's role is no superuser: plan fails with the fix
+    my $probe = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+version: 1
+name: probe
+source: { uri: "\${SOURCE_URI}" }
+target: { uri: "\${TARGET_URI}" }
+cdc: { ddl: replicate }
+YAML
+    my $p = run_pgshift({ SOURCE_URI => as_app($r->{src}), TARGET_URI => $r->{tgt} }, 'plan', $probe);
+    is($p->{rc}, 2, 'preflight: plan exits 2 for a role that cannot create event triggers');
+    like($p->{out}, qr/FAIL\s+ddl_event_triggers\s+"ddl_app" is not a superuser and no provider admin role: it cannot create event triggers \(cdc\.ddl: replicate\)/,
+         'preflight: ddl_event_triggers names the role') or diag($p->{out});
+    like($p->{out}, qr/ALTER ROLE "ddl_app" SUPERUSER \(on RDS\/Aurora: GRANT rds_superuser TO "ddl_app"\), or set cdc\.ddl: stop/,
+         'preflight: and the fix');
 }
 
 # the DDL under writes: pgbench as the application's role on main
