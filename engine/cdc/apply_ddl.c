@@ -52,7 +52,8 @@ decide(const struct cdc_applier *a, const struct ddl_message *d, char *why, size
 	size_t in = 0, out = 0;
 	const char *excluded = NULL;
 
-	if (d->error) {
+	/* the capture failed: what the statement changed is not known */
+	if (d->error && d->nobjects == 0) {
 		snprintf(why, size, "the capture failed on the source: %s", d->error);
 		return DDL_REFUSE;
 	}
@@ -78,6 +79,10 @@ decide(const struct cdc_applier *a, const struct ddl_message *d, char *why, size
 	}
 	if (in == 0)
 		return DDL_SKIP;
+	if (d->error) {
+		snprintf(why, size, "%s", d->error);
+		return DDL_REFUSE;
+	}
 	if (out == 0)
 		return DDL_APPLY;
 	snprintf(why, size, "it also changes %s, which the plan's filters exclude",

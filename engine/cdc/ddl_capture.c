@@ -16,7 +16,14 @@
  *
  * The capture never makes the application's DDL fail (DESIGN.md §4a): an
  * error inside it is turned into a WARNING and, if it can still be sent, a
- * message with "error" that stops the applier, naming the statement.
+ * message with "error" that stops the applier, naming the statement. Nor
+ * the application's later UPDATE or DELETE: a new table without a usable
+ * replica identity is published at once only with cdc.replica_identity:
+ * full (it gets REPLICA IDENTITY FULL, on the source only, as pgshift's own
+ * change, not captured); else it waits in pgshift.ddl_pending until a DDL
+ * gives it one (ATTACH PARTITION, ADD PRIMARY KEY), and rows it got before
+ * are an "error" that stops the applier. One still waiting at the stop
+ * position with rows stops the cutover (ddl_capture_unpublished).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +42,12 @@ static const char emit_sql[] =
 	"  dropped jsonb := coalesce(nullif(current_setting('pgshift.ddl_dropped', true), ''), '[]')::jsonb;\n"
 	"  objs jsonb;\n"
 	"  p record;\n"
+	"  problem text;\n"
+	"  had_rows boolean;\n"
 	"BEGIN\n"
+	"  IF current_setting('pgshift.ddl_inner', true) = 'on' THEN\n"
+	"    RETURN;\n"
+	"  END IF;\n"
 	"  IF event = 'sql_drop' THEN\n"
 	"    SELECT coalesce(jsonb_agg(jsonb_build_object('type', d.object_type, 'schema', d.schema_name,\n"
 	"        'identity', d.object_identity,\n"
@@ -59,7 +71,9 @@ static const char emit_sql[] =
 	"    WHERE NOT c.in_extension;\n"
 	"  objs := objs || dropped;\n"
 	"  -- a table created in a migrated schema joins the publication in this transaction, so its rows flow\n"
-	"  FOR p IN SELECT DISTINCT d.publication, k.oid::regclass::text AS rel\n"
+	"  FOR p IN SELECT DISTINCT d.plan, d.publication, d.identity_full, k.oid, k.oid::regclass::text AS rel,\n"
+	"      k.relreplident = 'f' OR EXISTS (SELECT FROM pg_index x WHERE x.indrelid = k.oid\n"
+	"        AND ((k.relreplident = 'd' AND x.indisprimary) OR (k.relreplident = 'i' AND x.indisreplident))) AS keyed\n"
 	"    FROM pg_event_trigger_ddl_commands() c\n"
 	"    JOIN pg_class k ON c.classid = 'pg_class'::regclass AND k.oid = c.objid\n"
 	"    JOIN pg_namespace s ON s.oid = k.relnamespace\n"
@@ -68,6 +82,32 @@ static const char emit_sql[] =
 	"    WHERE k.relkind = 'r' AND k.relpersistence = 'p' AND c.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')\n"
 	"    AND NOT EXISTS (SELECT FROM pg_publication_rel pr WHERE pr.prpubid = pb.oid AND pr.prrelid = k.oid)\n"
 	"  LOOP\n"
+	"    -- published without an identity, the table's UPDATE and DELETE would fail on the source\n"
+	"    -- it waits (a partition to be attached, a key to be added) in ddl_pending\n"
+	"    IF NOT p.keyed AND NOT p.identity_full THEN\n"
+	"      INSERT INTO pgshift.ddl_pending VALUES (p.plan, p.oid) ON CONFLICT DO NOTHING;\n"
+	"      CONTINUE;\n"
+	"    END IF;\n"
+	"    IF NOT p.keyed THEN\n"
+	"      PERFORM set_config('pgshift.ddl_inner', 'on', true);\n"
+	"      EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', p.rel);\n"
+	"      PERFORM set_config('pgshift.ddl_inner', '', true);\n"
+	"    END IF;\n"
+	"    EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', p.publication, p.rel);\n"
+	"  END LOOP;\n"
+	"  -- a waiting table that has a key now joins; rows it got before were never published\n"
+	"  FOR p IN SELECT d.plan, d.publication, k.oid, k.oid::regclass::text AS rel\n"
+	"    FROM pgshift.ddl_pending q JOIN pgshift.ddl_capture d ON d.plan = q.plan\n"
+	"    JOIN pg_class k ON k.oid = q.relid\n"
+	"    WHERE k.relreplident = 'f' OR EXISTS (SELECT FROM pg_index x WHERE x.indrelid = k.oid\n"
+	"      AND ((k.relreplident = 'd' AND x.indisprimary) OR (k.relreplident = 'i' AND x.indisreplident)))\n"
+	"  LOOP\n"
+	"    DELETE FROM pgshift.ddl_pending WHERE plan = p.plan AND relid = p.oid;\n"
+	"    EXECUTE format('SELECT EXISTS (SELECT FROM ONLY %s)', p.rel) INTO had_rows;\n"
+	"    IF had_rows THEN\n"
+	"      problem := concat_ws('; ', problem, format('table %s had rows before it had a primary key or '\n"
+	"        'replica identity, and they were not published (cdc.replica_identity: fail)', p.rel));\n"
+	"    END IF;\n"
 	"    EXECUTE format('ALTER PUBLICATION %I ADD TABLE %s', p.publication, p.rel);\n"
 	"  END LOOP;\n"
 	"  IF NOT EXISTS (SELECT FROM jsonb_array_elements(objs) o, pgshift.ddl_capture d\n"
@@ -75,7 +115,8 @@ static const char emit_sql[] =
 	"    RETURN;\n"
 	"  END IF;\n"
 	"  PERFORM pg_logical_emit_message(true, 'pgshift.ddl', jsonb_build_object('sql', current_query(),\n"
-	"    'search_path', caller_path, 'role', caller_role, 'tag', tag, 'objects', objs)::text);\n"
+	"    'search_path', caller_path, 'role', caller_role, 'tag', tag, 'objects', objs,\n"
+	"    'error', problem)::text);\n"
 	"END\n"
 	"$f$\n";
 
@@ -100,17 +141,19 @@ static const char *const install_sql[] = {
 	"CREATE SCHEMA IF NOT EXISTS pgshift",
 	"GRANT USAGE ON SCHEMA pgshift TO PUBLIC",
 	"CREATE TABLE IF NOT EXISTS pgshift.ddl_capture (plan text PRIMARY KEY,"
-	" publication text NOT NULL, schemas text[] NOT NULL)",
+	" publication text NOT NULL, schemas text[] NOT NULL, identity_full boolean NOT NULL)",
+	/* tables created without a usable replica identity, not published until they have one */
+	"CREATE TABLE IF NOT EXISTS pgshift.ddl_pending (plan text, relid oid, PRIMARY KEY (plan, relid))",
 	emit_sql,
 	"GRANT EXECUTE ON FUNCTION pgshift.ddl_emit(text, text, text, text) TO PUBLIC",
 	capture_sql,
 };
 
 static const char plan_row_sql[] =
-	"INSERT INTO pgshift.ddl_capture (plan, publication, schemas)"
-	" SELECT $1, $2, ARRAY(SELECT pg_catalog.jsonb_array_elements_text($3::pg_catalog.jsonb))"
+	"INSERT INTO pgshift.ddl_capture (plan, publication, schemas, identity_full)"
+	" SELECT $1, $2, ARRAY(SELECT pg_catalog.jsonb_array_elements_text($3::pg_catalog.jsonb)), $4"
 	" ON CONFLICT (plan) DO UPDATE SET publication = EXCLUDED.publication,"
-	" schemas = EXCLUDED.schemas";
+	" schemas = EXCLUDED.schemas, identity_full = EXCLUDED.identity_full";
 
 static const char has_trigger_sql[] =
 	"SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = $1";
@@ -159,12 +202,13 @@ static bool
 install(PGconn *src, const struct plan *plan, const struct catalog *cat, struct pgs_error *err)
 {
 	char *schemas = schemas_json(cat);
-	const char *params[] = {plan->name, plan->cdc.publication, schemas};
+	const char *params[] = {plan->name, plan->cdc.publication, schemas,
+							plan->cdc.replica_identity == REPLICA_IDENTITY_FULL ? "true" : "false"};
 	bool ok = true;
 
 	for (size_t i = 0; ok && i < sizeof(install_sql) / sizeof(install_sql[0]); i++)
 		ok = pg_exec(src, install_sql[i], 0, NULL, err);
-	ok = ok && pg_exec(src, plan_row_sql, 3, params, err) &&
+	ok = ok && pg_exec(src, plan_row_sql, 4, params, err) &&
 		ensure_trigger(src, DDL_CAPTURE_END_TRIGGER, "ddl_command_end", err) &&
 		ensure_trigger(src, DDL_CAPTURE_DROP_TRIGGER, "sql_drop", err);
 	free(schemas);
@@ -194,6 +238,7 @@ static const char *const drop_sql[] = {
 	"DROP FUNCTION IF EXISTS " DDL_CAPTURE_FUNCTION,
 	"DROP FUNCTION IF EXISTS pgshift.ddl_emit(text, text, text, text)",
 	"DROP TABLE pgshift.ddl_capture",
+	"DROP TABLE IF EXISTS pgshift.ddl_pending",
 };
 
 /* Schema pgshift goes when nothing else is in it (another tool's object stays). */
@@ -217,7 +262,8 @@ remove_rows(PGconn *src, const char *plan_name, bool *dropped, struct pgs_error 
 	PQclear(res);
 	if (!ok)
 		return true;            /* never installed, or removed already */
-	if (!pg_exec(src, "DELETE FROM pgshift.ddl_capture WHERE plan = $1", 1, params, err))
+	if (!pg_exec(src, "DELETE FROM pgshift.ddl_capture WHERE plan = $1", 1, params, err) ||
+		!pg_exec(src, "DELETE FROM pgshift.ddl_pending WHERE plan = $1", 1, params, err))
 		return false;
 	res = pg_query(src, "SELECT NOT EXISTS (SELECT 1 FROM pgshift.ddl_capture)", 0, NULL, err);
 	if (!res)
@@ -250,4 +296,50 @@ ddl_capture_remove(PGconn *src, const char *plan_name, bool *dropped, struct pgs
 	pg_exec(src, "ROLLBACK", 0, NULL, &ignored);
 	pgs_error_prefix(err, "could not drop the DDL capture (cdc.ddl: replicate) on the source");
 	return false;
+}
+
+static const char pending_sql[] =
+	"SELECT n.nspname, c.relname FROM pgshift.ddl_pending q"
+	" JOIN pg_catalog.pg_class c ON c.oid = q.relid"
+	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE q.plan = $1 ORDER BY 1, 2";
+
+/* Whether the table has a row; qname quoted. */
+static bool
+has_rows(PGconn *src, const char *qname, bool *rows, struct pgs_error *err)
+{
+	char *sql = xasprintf("SELECT EXISTS (SELECT FROM ONLY %s)", qname);
+	PGresult *res = pg_query(src, sql, 0, NULL, err);
+
+	free(sql);
+	if (!res)
+		return false;
+	*rows = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
+}
+
+bool
+ddl_capture_unpublished(PGconn *src, const struct plan *plan, struct buf *names,
+						struct pgs_error *err)
+{
+	const char *params[] = {plan->name};
+	PGresult *res = pg_query(src, pending_sql, 1, params, err);
+	bool ok = res != NULL;
+
+	for (int i = 0; ok && i < PQntuples(res); i++) {
+		const char *schema = PQgetvalue(res, i, 0), *name = PQgetvalue(res, i, 1);
+		char *qname;
+		bool rows = false;
+
+		if (!catalog_filter_copies_rows(plan, schema, name))
+			continue;
+		qname = pg_quote_qualified(src, schema, name);
+		ok = has_rows(src, qname, &rows, err);
+		if (ok && rows)
+			buf_printf(names, "%s%s.%s", names->len ? ", " : "", schema, name);
+		free(qname);
+	}
+	PQclear(res);
+	return ok;
 }

@@ -21,6 +21,7 @@
 
 #include "pg/catalog.h"
 #include "plan/plan.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #define DDL_CAPTURE_END_TRIGGER "pgshift_ddl_capture_end"
@@ -38,5 +39,13 @@ bool ddl_capture_install(PGconn *src, const struct plan *plan, const struct cata
  */
 bool ddl_capture_remove(PGconn *src, const char *plan_name, bool *dropped,
 						struct pgs_error *err);
+
+/*
+ * Appends to names (", "-separated schema.name) each table the filters migrate
+ * that was created during CDC without a usable replica identity, still has
+ * none, and has rows: rows the publication never carried.
+ */
+bool ddl_capture_unpublished(PGconn *src, const struct plan *plan, struct buf *names,
+							 struct pgs_error *err);
 
 #endif

@@ -401,6 +401,9 @@ dag_compile(const struct plan *plan, const struct catalog *cat, struct dag *dag,
 	dag_edge(dag, c.snapshot, c.preflight);
 	c.schema_pre = dag_add(dag, STEP_SCHEMA_PRE, xstrdup("schema.pre"));
 	dag_edge(dag, c.schema_pre, c.preflight);
+	/* cdc.ddl: replicate: the schema is dumped on the slot's snapshot; later DDL is streamed */
+	if (plan->cdc.enabled && plan->cdc.ddl == DDL_REPLICATE)
+		dag_edge(dag, c.schema_pre, c.snapshot);
 	if (cat)
 		add_catalog_steps(&c);
 	else

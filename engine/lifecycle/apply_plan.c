@@ -550,12 +550,23 @@ progress_mark_done(struct apply *a)
 			atomic_store(&a->run.progress[i].finished, true);
 }
 
+/*
+ * The last copy is done: the snapshot may go, except with cdc.ddl:
+ * replicate, where schema.post dumps on it too (and then lets it go).
+ */
+static void
+copies_done(struct run *run)
+{
+	if (!(run->plan->cdc.enabled && run->plan->cdc.ddl == DDL_REPLICATE))
+		run_release_snapshot(run);
+}
+
 static bool
 phase_run(struct apply *a, struct pgs_error *err)
 {
 	struct run *run = &a->run;
 	const struct sched_hooks hooks = {run_step_execute, progress_step_started,
-									  progress_step_finished, run_release_snapshot, apply_tick};
+									  progress_step_finished, copies_done, apply_tick};
 	struct pgs_error cdc_err;
 	char workdir[] = "/tmp/pgshift-run-XXXXXX";
 	bool ok;

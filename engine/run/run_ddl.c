@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "cdc/ddl_capture.h"
 #include "pg/conn.h"
 #include "run/run_cdc.h"
 #include "util/buf.h"
@@ -114,7 +115,7 @@ compare_target(struct run *run, const char *when, struct pgs_error *err)
 	PGconn *src = run_connect_source(run, "cdc.ddl", err);
 	PGconn *tgt = src ? run_connect_target(run, "cdc.ddl", err) : NULL;
 	struct catalog s, t;
-	struct buf what;
+	struct buf what, lost;
 	size_t n = 0;
 	bool ok = tgt && catalog_load(src, run->plan, &s, err);
 
@@ -122,12 +123,30 @@ compare_target(struct run *run, const char *when, struct pgs_error *err)
 		catalog_free(&s);
 		ok = false;
 	}
+	buf_init(&lost);
+	if (ok && !ddl_capture_unpublished(src, run->plan, &lost, err)) {
+		catalog_free(&s);
+		catalog_free(&t);
+		ok = false;
+	}
 	PQfinish(src);
 	PQfinish(tgt);
 	if (!ok) {
+		buf_free(&lost);
 		pgs_error_prefix(err, "could not compare the source and target schemas %s", when);
 		return false;
 	}
+	if (lost.len) {
+		pgs_fail(err, "tables created on the source during CDC without a primary key or "
+				 "replica identity have rows that were not replicated (%s): %s", when, lost.data);
+		pgs_error_hint(err, "give them a primary key (or REPLICA IDENTITY FULL, or set "
+					   "cdc.replica_identity: full) and start over with pgshift reset PLAN --yes");
+		buf_free(&lost);
+		catalog_free(&s);
+		catalog_free(&t);
+		return false;
+	}
+	buf_free(&lost);
 	for (size_t i = 0; i < t.ntables; i++)
 		t.tables[i].oid = 0;
 	buf_init(&what);

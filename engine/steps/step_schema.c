@@ -91,6 +91,23 @@ job_close(struct schema_job *j)
 	free(j->missing);
 }
 
+/*
+ * cdc.ddl: replicate: the dump reads the slot's exported snapshot, so a DDL
+ * is either in it or in the stream after the slot's start, never in both;
+ * the snapshot is held for schema.post's dump too (apply_plan.c). Without
+ * it held (a resume), the dump reads the source as it is.
+ */
+static void
+snapshot_arg(struct run *run, struct pgtool_cmd *cmd)
+{
+	if (!run->plan->cdc.enabled || run->plan->cdc.ddl != DDL_REPLICATE)
+		return;
+	pthread_mutex_lock(&run->snapshot_lock);
+	if (run->snapshot_conn && run->snapshot[0])
+		pgtool_argf(cmd, "--snapshot=%s", run->snapshot);
+	pthread_mutex_unlock(&run->snapshot_lock);
+}
+
 static bool
 run_dump(struct schema_job *j, const char *const *sections, bool exclude_table_data,
 		 struct pgs_error *err)
@@ -103,6 +120,7 @@ run_dump(struct schema_job *j, const char *const *sections, bool exclude_table_d
 	pgtool_arg(&cmd, "--no-blobs");
 	for (const char *const *s = sections; *s; s++)
 		pgtool_argf(&cmd, "--section=%s", *s);
+	snapshot_arg(j->run, &cmd);
 	ok = dump_common_args(j->run, &cmd, j->dump, err) &&
 		dump_filter_args(j->run, j->src, &cmd, err);
 	/* rows move by COPY on the snapshot, never through a dump */
@@ -541,7 +559,10 @@ schema_post(struct schema_job *j, struct pgs_error *err)
 
 	if (j->run->cat->nschemas == 0)
 		return true;
-	ok = run_dump(j, sections, true, err) && built_constraint_oids(j, &con_oids, err);
+	ok = run_dump(j, sections, true, err);
+	if (j->run->plan->cdc.enabled && j->run->plan->cdc.ddl == DDL_REPLICATE)
+		run_release_snapshot(j->run);
+	ok = ok && built_constraint_oids(j, &con_oids, err);
 	for (size_t i = 0; ok && i < j->toc.n; i++)
 		j->keep[i] = dump_keep_entry(j->run->plan, j->run->cat, &j->toc.items[i]) &&
 			keep_post_entry(j->run->cat, &con_oids, &j->toc.items[i]);

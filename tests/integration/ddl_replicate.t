@@ -13,6 +13,11 @@
 #   - needs_excluded: a DDL that needs an object the filters leave out fails
 #     on the target: apply exits 1 naming the statement and the LSN;
 #   - nested: a DDL run by a DO block: apply exits 1 naming why;
+#   - nokey: a table created without a key is not published (its UPDATE on
+#     the source still works); with rows, the cutover stops naming it;
+#   - during_copy: DDL while a table is being copied (CREATE INDEX on it,
+#     ADD COLUMN and CREATE TABLE beside it) is applied once, from the
+#     stream: the schema dumps read the slot's snapshot;
 #   - crash: apply is killed (SIGKILL) right after a DDL committed on the
 #     target; the resume applies it once (an ADD COLUMN twice would fail),
 #     then DDL more, and both sides end identical; reset drops the table the
@@ -87,11 +92,26 @@ SQL
 DO $$ BEGIN EXECUTE 'ALTER TABLE app.t ADD COLUMN q int'; END $$;
 INSERT INTO app.t (id, a) VALUES (1001, 1);
 SQL
+    nokey => <<'SQL',
+CREATE TABLE app.nokey (v int);
+INSERT INTO app.nokey VALUES (1);
+UPDATE app.nokey SET v = 2;
+SQL
     crash => <<'SQL',
 ALTER TABLE app.t ADD COLUMN c int DEFAULT 7;
 INSERT INTO app.t (id, a, b, c) VALUES (1001, 1, 'after add', 70);
 SQL
 );
+# run while app.t is being copied (slowed), not at the gate: the schema dumps
+# read the slot's snapshot, so the stream brings these, once
+my $during_copy = <<'SQL';
+CREATE INDEX t_a_idx ON app.t (a);
+ALTER TABLE app.load ADD COLUMN w int DEFAULT 1;
+INSERT INTO app.load (v, w) VALUES (1, 2);
+CREATE TABLE app.copy_time (id int PRIMARY KEY);
+INSERT INTO app.copy_time VALUES (1);
+SQL
+
 # after the resume of crash: one DDL more
 my $crash_more = <<'SQL';
 CREATE INDEX t_c_idx ON app.t (c);
@@ -211,13 +231,22 @@ sub same_rows {
     return join("\n", @diff);
 }
 
+$cases{during_copy} = "UPDATE app.t SET a = a + 1 WHERE id = 1;\n";
 my @names = sort keys %cases;
 my %run;
 for my $name (@names) {
     $run{$name} = plan_for($name);
     $run{$name}{log} = "$dir/$name.err";
-    my %crash = $name eq 'crash' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'cdc.ddl_applied') : ();
-    $run{$name}{pid} = start_apply($run{$name}, $run{$name}{log}, %crash);
+    my %env = $name eq 'crash' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'cdc.ddl_applied')
+        : $name eq 'during_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 20000) : ();
+    $run{$name}{pid} = start_apply($run{$name}, $run{$name}{log}, %env);
+}
+{
+    my $r = $run{during_copy};
+    ok(wait_for(sub { slurp($r->{log}) =~ /copy:app\.t: started/ }, 120, $r),
+       'during_copy: the copy of app.t started') or diag(slurp($r->{log}));
+    run_statements(as_app($r->{src}), $during_copy);
+    unlike(slurp($r->{log}), qr/copy:app\.t: done/, 'during_copy: the DDL ran while app.t was being copied');
 }
 for my $name (@names) {
     my $r = $run{$name};
@@ -235,6 +264,22 @@ for my $name (@names) {
     my $plan = run_pgshift($r->{env}, 'plan', $r->{plan});
     like($plan->{out}, qr/event triggers pgshift_ddl_capture_end \(ddl_command_end\) and pgshift_ddl_capture_drop \(sql_drop\)/,
          'pgshift plan names the event triggers it creates');
+    like($plan->{out}, qr/PASS\s+ddl_event_triggers\s+"postgres" is a superuser: it can create event triggers/,
+         'preflight: a superuser may create the event triggers');
+    # the application's role is no superuser: plan fails with the fix
+    my $probe = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+version: 1
+name: probe
+source: { uri: "\${SOURCE_URI}" }
+target: { uri: "\${TARGET_URI}" }
+cdc: { ddl: replicate }
+YAML
+    my $p = run_pgshift({ SOURCE_URI => as_app($r->{src}), TARGET_URI => $r->{tgt} }, 'plan', $probe);
+    is($p->{rc}, 2, 'preflight: plan exits 2 for a role that cannot create event triggers');
+    like($p->{out}, qr/FAIL\s+ddl_event_triggers\s+"ddl_app" is not a superuser and no provider admin role: it cannot create event triggers \(cdc\.ddl: replicate\)/,
+         'preflight: ddl_event_triggers names the role') or diag($p->{out});
+    like($p->{out}, qr/ALTER ROLE "ddl_app" SUPERUSER \(on RDS\/Aurora: GRANT rds_superuser TO "ddl_app"\), or set cdc\.ddl: stop/,
+         'preflight: and the fix');
 }
 
 # the DDL under writes: pgbench as the application's role on main
@@ -273,11 +318,11 @@ ok(psql($run{main}{src}, "SELECT count(*) FROM app.load") > 0, 'pgbench wrote du
 }
 
 # the failing ones stop at the gate already: their applier refused the DDL
-for my $name (qw(main crash)) {
+for my $name (qw(main crash during_copy nokey)) {
     my $a = run_pgshift($run{$name}{env}, 'cutover', $run{$name}{plan});
     is($a->{rc}, 0, "$name: the cutover is approved") or diag($a->{err});
 }
-my %want = (main => 0, crash => 0, needs_excluded => 1, nested => 1);
+my %want = (main => 0, crash => 0, during_copy => 0, needs_excluded => 1, nested => 1, nokey => 1);
 for my $name (@names) {
     my $r = $run{$name};
     my $rc = wait_for(sub { ended($r) }, 180) ? $r->{rc} : -1;
@@ -291,17 +336,20 @@ for my $name (@names) {
     like($log, qr/replicated DDL.*commit [0-9A-F]+\/[0-9A-F]+|commit [0-9A-F]+\/[0-9A-F]+.*replicated DDL/s,
          'needs_excluded: and its source LSN');
     like($log, qr/the target refused it: schema "scratch" does not exist/, 'needs_excluded: and what the target said');
+    $log = slurp($run{nokey}{log});
+    like($log, qr/tables created on the source during CDC without a primary key or replica identity have rows that were not replicated \(at the stop position\): app\.nokey/,
+         'nokey: a new table without a key and with rows stops the cutover, naming it');
     $log = slurp($run{nested}{log});
     like($log, qr/the ALTER TABLE ran inside a function, procedure or DO block/, 'nested: the error says why');
     like($log, qr/statement: DO \$\$ BEGIN EXECUTE/, 'nested: and names the statement');
     like($log, qr/commit [0-9A-F]+\/[0-9A-F]+/, 'nested: and its source LSN');
 }
 
-for my $name (qw(main crash)) {
+for my $name (qw(main crash during_copy)) {
     my $r = $run{$name};
     my $s = schema_dump($r->{src}, '--exclude-schema=scratch', '--exclude-table=app.skip_me');
     my $t = schema_dump($r->{tgt});
-    like($s, qr/CREATE TABLE app\.newt|CREATE INDEX t_c_idx/, "$name: the source dump has the new objects");
+    like($s, qr/CREATE TABLE app\.newt|CREATE INDEX t_c_idx|CREATE INDEX t_a_idx/, "$name: the source dump has the new objects");
     is($t, $s, "$name: pg_dump --schema-only of the target equals the source's")
         or diag(dump_diff($s, $t));
     is(same_rows($r, 'app.skip_me'), '', "$name: every migrated table has the same rows on both sides");

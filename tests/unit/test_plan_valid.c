@@ -277,6 +277,19 @@ test_minimal_defaults(void)
 }
 
 static void
+test_ddl_replicate(void)
+{
+	struct diag_list dl;
+	struct plan *p = load(MINIMAL "cdc: {ddl: replicate}\n", &dl);
+
+	ok(p != NULL, "cdc.ddl replicate is valid");
+	if (p)
+		is_int(p->cdc.ddl, DDL_REPLICATE, "cdc.ddl replicate");
+	plan_free(p);
+	diag_free(&dl);
+}
+
+static void
 test_cdc_disabled_steps(void)
 {
 	struct diag_list dl;
@@ -480,6 +493,7 @@ main(void)
 	test_design_example();
 	test_minimal_defaults();
 	test_cdc_disabled_steps();
+	test_ddl_replicate();
 	test_schema_keys();
 	test_expansion();
 	test_paths();
