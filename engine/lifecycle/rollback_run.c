@@ -178,7 +178,9 @@ catch_up(struct rollback *rb, struct pgs_error *err)
 	pgo_lsn_text(applied, a);
 	log_info("rollback: caught up: applied %s, target stopped at %s", a, s);
 	rb->streaming = false;
-	return reverse_stream_stop(&rb->rs, err);
+	/* nothing more is replayed into the source: its held triggers get their state back */
+	return reverse_stream_stop(&rb->rs, err) &&
+		held_triggers_restore(rb->s.src, rb->plan->rollback.slot, "rollback", err);
 }
 
 /* Sequences target -> source, ahead by the cutover's sync_sequences margin. */
