@@ -210,6 +210,9 @@ $r = run_pgshift(\%env, 'status', $plan, '--json');
 my $st = eval { decode_json($r->{out}) } // {};
 ok(defined $st->{rollback} && defined $st->{rollback}{lag_bytes}, 'status --json shows the reverse lag')
     or diag($r->{out} . $r->{err});
+$r = run_pgshift(\%env, 'status', $plan);
+like($r->{out}, qr/rollback: reverse stream running since .*\n  target at \S+, received \S+, applied into the source \S+: lag \d+ bytes/,
+     'status shows the reverse stream and its lag') or diag($r->{out} . $r->{err});
 $r = run_pgshift(\%env, 'rollback', $plan, '--yes');
 is($r->{rc}, 4, 'rollback while the follower runs: exit 4') or diag($r->{err});
 kill 'TERM', $follow;
