@@ -164,6 +164,18 @@ is($r->{rc}, 0, 'plan: preflight passes') or diag($r->{out} . $r->{err});
 like($r->{out}, qr/rollback\.slot/, 'plan shows the rollback.slot step');
 like($r->{out}, qr/rollback_wal_level\s.*PASS|PASS.*rollback_wal_level/, 'preflight checks the target for the reverse stream');
 
+$r = run_pgshift(\%env, 'validate', $plan);
+like($r->{out}, qr/rollback: reverse stream from the cutover \(slot and publication pgshift_rb_rb on the target\), kept 1h/,
+     'validate summarises the reverse stream');
+$r = run_pgshift(\%env, 'plan', $plan, '--offline', '--format', 'json');
+my $pj = eval { decode_json($r->{out}) } // {};
+ok((grep { $_->{id} eq 'rollback.slot' } @{ $pj->{steps} || [] })
+   && @{ $pj->{rollback}{steps} || [] } == 7 && $pj->{rollback}{slot} eq 'pgshift_rb_rb',
+   'plan --format json: the rollback.slot step and the reverse steps') or diag($r->{out});
+$r = run_pgshift(\%env, 'plan', $plan, '--offline', '--format', 'markdown');
+like($r->{out}, qr/### Rollback\n\nAfter the cutover, outside apply \(kept 1h, .*\n\n1\. rollback\.stream: .*\n(?:\d\. .*\n){5}7\. rollback\.unfence: /,
+     'plan --format markdown lists the reverse steps');
+
 my $stop1 = "$dir/stop1";
 my $w1 = start_writes($src_app, $stop1, 1);
 my $apply = start_pgshift(\%env, "$dir/apply.err", 'apply', $plan, '--yes', '--no-progress');
