@@ -16,7 +16,10 @@
 #      applied exactly once, the source's sequences are at or past the
 #      target's, the source is writable and the target fenced; rollback.*
 #      events reached the Lua hook;
-#   5. cleanup drops the reverse slot and publication on the target.
+#   5. cleanup drops the reverse slot and publication on the target;
+#   6. preflight names what the reverse stream would lack;
+#   7. reset ends the reverse stream of another cut-over plan and gives the
+#      source's held triggers their state back.
 use strict;
 use warnings;
 use FindBin;
@@ -329,5 +332,38 @@ like($r->{out}, qr/FAIL\s+rollback_fence_database_owner\s+"?lowpriv"? lacks the 
 like($r->{out}, qr/PASS\s+rollback_wal_level\s+target wal_level = logical/, 'the target\'s wal_level is checked');
 is(q_or_empty($tgt, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb2'"), '0',
    'plan created no reverse slot');
+
+# ---- 7. reset ends a reverse stream too (a slot left behind would keep the target's WAL)
+psql($src, "CREATE SCHEMA small; CREATE TABLE small.t (id int PRIMARY KEY, v text);"
+    . " INSERT INTO small.t SELECT g, 'v' || g FROM generate_series(1, 100) g");
+psql($c->{target_uri}, "CREATE DATABASE rbdst3");
+(my $tgt3 = $c->{target_uri}) =~ s{/postgres$}{/rbdst3};
+my $plan3 = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+version: 1
+name: rb3
+source: { uri: "$src" }
+target: { uri: "$tgt3" }
+filters: { include_schemas: [small] }
+cutover:
+  approval: auto
+  steps: [fence_writes: { roles: [app] }, wait_for_catchup: {}]
+cleanup: { when: manual }
+rollback: { enabled: true }
+YAML
+$r = run_pgshift({}, 'apply', $plan3, '--yes', '--no-progress');
+is($r->{rc}, 0, 'a second plan cut over') or diag($r->{err});
+is(q_or_empty($tgt3, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3'"), '1',
+   'with its reverse slot on the target');
+is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'D',
+   'holding the source\'s ALWAYS trigger');
+$r = run_pgshift({}, 'reset', $plan3, '--yes');
+is($r->{rc}, 0, 'reset') or diag($r->{err});
+is(q_or_empty($tgt3, "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3')"
+    . " + (SELECT count(*) FROM pg_publication WHERE pubname = 'pgshift_rb_rb3')"), '0',
+   'reset dropped the reverse slot and publication');
+is(q_or_empty($src, "SELECT count(*) FROM pgshift.runs WHERE plan = 'pgshift_rb_rb3'"), '0',
+   'and the reverse row on the source');
+is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'A',
+   'the source\'s ALWAYS trigger has its state back');
 
 done_testing();
