@@ -30,7 +30,7 @@ print_summary(const struct plan *p)
 {
 	char *src = redact_conninfo(p->source_uri);
 	char *dst = redact_conninfo(p->target_uri);
-	char split[32], lag[32];
+	char split[32], lag[32], keep[32];
 
 	format_size(p->copy.split_tables_larger_than, split, sizeof(split));
 	format_duration(p->cdc.max_lag_ms, lag, sizeof(lag));
@@ -52,6 +52,11 @@ print_summary(const struct plan *p)
 	if (p->cutover.nsteps == 0)
 		printf(" no steps");
 	printf("\n");
+	if (p->rollback.enabled) {
+		format_duration(p->rollback.keep_for_ms, keep, sizeof(keep));
+		printf("  rollback: reverse stream from the cutover (slot and publication %s on the target), "
+			   "kept %s\n", p->rollback.slot, keep);
+	}
 	printf("  hooks:   %zu Lua hook(s); notify: %zu target(s)\n", p->hooks.nlua, p->nnotify);
 	free(src);
 	free(dst);

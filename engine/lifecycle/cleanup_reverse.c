@@ -21,6 +21,7 @@
 #include "pg/conn.h"
 #include "state/reverse_state.h"
 #include "steps/fence.h"
+#include "steps/steps.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -73,6 +74,16 @@ drop_target_objects(const struct plan *plan, bool unfence, struct pgs_error *err
 	return true;
 }
 
+/* The source's triggers the reverse stream held (a rollback restored them already). */
+static bool
+restore_triggers(PGconn *src, const struct plan *plan, struct pgs_error *err)
+{
+	bool exists;
+
+	return reverse_state_schema_exists(src, &exists, err) &&
+		(!exists || held_triggers_restore(src, plan->rollback.slot, "cleanup", err));
+}
+
 enum lifecycle_result
 cleanup_reverse(const struct plan *plan, bool force, bool unfence, struct pgs_error *err)
 {
@@ -105,7 +116,7 @@ cleanup_reverse(const struct plan *plan, bool force, bool unfence, struct pgs_er
 	}
 	if (kept ||
 		(drop_target_objects(plan, unfence, err) && remove_tree(plan->rollback.spool_dir) == 0 &&
-		 reverse_state_drop(src, plan, err)))
+		 restore_triggers(src, plan, err) && reverse_state_drop(src, plan, err)))
 		rc = LIFECYCLE_OK;
 	else if (!err->message[0])
 		pgs_fail(err, "could not remove the reverse spool directory \"%s\": %m",

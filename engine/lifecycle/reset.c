@@ -152,6 +152,9 @@ reset_plan(const struct plan *plan, bool yes, bool cascade, struct pgs_error *er
 	if (!st)
 		return locked ? LIFECYCLE_LOCKED : LIFECYCLE_FAILED;
 	rc = reset_locked(&r, st, yes, cascade, err);
+	/* starting over: a reverse stream left by a cutover would keep the target's WAL forever */
+	if (rc == LIFECYCLE_OK)
+		rc = cleanup_reverse(plan, true, false, err);
 	state_close(st);
 	manifest_free(&r.m);
 	drop_groups_free(r.groups, r.ngroups);

@@ -15,7 +15,9 @@
  *             stops there: the source stays fenced).
  *
  * Both take the reverse stream's lock on the source (reverse_state.h): a
- * running --follow makes the rollback exit LIFECYCLE_LOCKED.
+ * running --follow makes the rollback exit LIFECYCLE_LOCKED; the rollback
+ * also holds the plan's own lock on the target, so an apply still in its
+ * cutover is not rolled back under its feet.
  */
 #ifndef PGSHIFT_LIFECYCLE_ROLLBACK_H
 #define PGSHIFT_LIFECYCLE_ROLLBACK_H

@@ -23,6 +23,7 @@
 #include "pg/conn.h"
 #include "plan/plan_reverse.h"
 #include "state/reverse_state.h"
+#include "state/state.h"
 #include "steps/fence.h"
 #include "steps/steps.h"
 #include "util/buf.h"
@@ -178,7 +179,9 @@ catch_up(struct rollback *rb, struct pgs_error *err)
 	pgo_lsn_text(applied, a);
 	log_info("rollback: caught up: applied %s, target stopped at %s", a, s);
 	rb->streaming = false;
-	return reverse_stream_stop(&rb->rs, err);
+	/* nothing more is replayed into the source: its held triggers get their state back */
+	return reverse_stream_stop(&rb->rs, err) &&
+		held_triggers_restore(rb->s.src, rb->plan->rollback.slot, "rollback", err);
 }
 
 /* Sequences target -> source, ahead by the cutover's sync_sequences margin. */
@@ -284,14 +287,35 @@ run(struct rollback *rb, bool yes, struct pgs_error *err)
 	return LIFECYCLE_FAILED;
 }
 
+/*
+ * The forward plan's lock on the target, held for the whole rollback: an
+ * apply still running (its cutover past rollback.slot, not yet over) is
+ * not rolled back under its feet, nor can one start meanwhile.
+ */
+static enum lifecycle_result
+lock_forward(const struct plan *plan, struct state **st, struct pgs_error *err)
+{
+	bool locked = false;
+
+	*st = state_open(plan, &locked, err);
+	if (*st)
+		return LIFECYCLE_OK;
+	if (locked)
+		pgs_error_hint(err, "let the apply of plan \"%s\" finish its cutover first", plan->name);
+	return locked ? LIFECYCLE_LOCKED : LIFECYCLE_FAILED;
+}
+
 enum lifecycle_result
 rollback_plan(const struct plan *plan, bool yes, struct pgs_error *err)
 {
 	struct rollback rb = {.plan = plan};
+	struct state *forward = NULL;
 	enum lifecycle_result rc;
 
 	plan_reverse(plan, &rb.rev);
-	rc = reverse_session_open(plan, "pgshift rollback", &rb.s, err);
+	rc = lock_forward(plan, &forward, err);
+	if (rc == LIFECYCLE_OK)
+		rc = reverse_session_open(plan, "pgshift rollback", &rb.s, err);
 	if (rc == LIFECYCLE_OK)
 		rc = run(&rb, yes, err);
 	if (rb.streaming)
@@ -301,5 +325,6 @@ rollback_plan(const struct plan *plan, bool yes, struct pgs_error *err)
 	event_bus_free(rb.bus);
 	PQfinish(rb.tgt);
 	reverse_session_close(&rb.s);
+	state_close(forward);
 	return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "report/report.h"
 #include "util/json.h"
+#include "util/units.h"
 
 static const char *const phases[] = {
 	"rollback.stream: pgshift rollback --follow replays the target's changes into the fenced source",
@@ -23,10 +24,12 @@ static const char *const phases[] = {
 void
 report_rollback_text(FILE *out, const struct plan *plan)
 {
+	char keep[32];
+
 	if (!plan->rollback.enabled)
 		return;
-	fprintf(out, "Rollback (after the cutover, outside apply; kept %" PRId64 " s, then cleanup ends it)\n",
-			plan->rollback.keep_for_ms / 1000);
+	format_duration(plan->rollback.keep_for_ms, keep, sizeof(keep));
+	fprintf(out, "Rollback (after the cutover, outside apply; kept %s, then cleanup ends it)\n", keep);
 	for (size_t i = 0; i < NPHASES; i++)
 		fprintf(out, "    %s\n", phases[i]);
 	fputc('\n', out);
@@ -35,10 +38,13 @@ report_rollback_text(FILE *out, const struct plan *plan)
 void
 report_rollback_markdown(FILE *out, const struct plan *plan)
 {
+	char keep[32];
+
 	if (!plan->rollback.enabled)
 		return;
-	fprintf(out, "\n### Rollback\n\nAfter the cutover, outside apply (kept %" PRId64
-			" s, then `pgshift cleanup` ends it):\n\n", plan->rollback.keep_for_ms / 1000);
+	format_duration(plan->rollback.keep_for_ms, keep, sizeof(keep));
+	fprintf(out, "\n### Rollback\n\nAfter the cutover, outside apply (kept %s, then `pgshift "
+			"cleanup` ends it):\n\n", keep);
 	for (size_t i = 0; i < NPHASES; i++)
 		fprintf(out, "%zu. %s\n", i + 1, phases[i]);
 }

@@ -58,6 +58,9 @@ bool reverse_state_set_fenced(PGconn *src, const struct plan *plan, bool fenced,
 bool reverse_state_set_positions(PGconn *src, const struct plan *plan, const char *target_lsn,
 								 const char *received_lsn, struct pgs_error *err);
 
+/* Whether the source has schema pgshift's tables (a plan whose cutover never ran has none). */
+bool reverse_state_schema_exists(PGconn *src, bool *exists, struct pgs_error *err);
+
 /* Deletes the reverse row (cleanup); idempotent, and a source without schema pgshift is fine. */
 bool reverse_state_drop(PGconn *src, const struct plan *plan, struct pgs_error *err);
 

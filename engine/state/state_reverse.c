@@ -141,6 +141,12 @@ reverse_state_set_positions(PGconn *src, const struct plan *plan, const char *ta
 }
 
 bool
+reverse_state_schema_exists(PGconn *src, bool *exists, struct pgs_error *err)
+{
+	return state_runs_table_exists(src, exists, err);
+}
+
+bool
 reverse_state_drop(PGconn *src, const struct plan *plan, struct pgs_error *err)
 {
 	const char *params[1] = {plan->rollback.slot};

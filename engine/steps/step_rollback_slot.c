@@ -4,7 +4,9 @@
  * cutover step lets the application write to the target, the reverse
  * stream's publication and logical slot are created on the TARGET and its
  * consistent point is recorded as the reverse applied LSN on the source
- * (reverse_state.h). Every change the application then makes on the target
+ * (reverse_state.h); the source's triggers and rules that would fire in the
+ * replica role are held (held_triggers.c) until nothing more is replayed
+ * into it. Every change the application then makes on the target
  * commits after that point, so the reverse stream carries all of them, and
  * none of pgshift's forward replay. The stream itself is read by `pgshift
  * rollback --follow` and by `pgshift rollback`.
@@ -82,7 +84,9 @@ step_rollback_slot(struct run *run, size_t step, struct pgs_error *err)
 						plan->rollback.spool_dir);
 	pgo_lsn_text(lsn, text);
 	src = run_connect_source(run, id, err);
-	ok = src && reverse_state_begin(src, plan, run->run_id, text, err);
+	/* the source's ENABLE ALWAYS / REPLICA triggers would fire again on the replayed rows */
+	ok = src && reverse_state_begin(src, plan, run->run_id, text, err) &&
+		held_triggers_disable(src, plan->rollback.slot, err);
 	PQfinish(src);
 	if (ok)
 		log_info("rollback.slot: publication \"%s\" and replication slot \"%s\" created on the "

@@ -268,6 +268,11 @@ test_minimal_defaults(void)
 	ok(p->cleanup.drop_slot, "default drop_slot true");
 	ok(p->cleanup.drop_publication, "default drop_publication true");
 	ok(!p->cleanup.keep_state, "default keep_state false");
+	ok(!p->rollback.enabled, "default rollback off");
+	is_int(p->rollback.keep_for_ms, INT64_C(72) * 3600 * 1000, "default rollback.keep_for 72h");
+	is_str(p->rollback.slot, "pgshift_rb_app", "reverse slot pgshift_rb_<name>");
+	is_str(p->rollback.publication, "pgshift_rb_app", "reverse publication pgshift_rb_<name>");
+	is_str(p->rollback.spool_dir, in_dir(".pgshift/spool-rollback"), "reverse spool beside the spool");
 	ok(!p->hooks.allow_shell, "default allow_shell false");
 	is_int(p->hooks.timeout_ms, 60000, "default hooks timeout 60000 ms");
 	is_int(p->hooks.nlua, 0, "no Lua hooks");
@@ -285,6 +290,23 @@ test_ddl_replicate(void)
 	ok(p != NULL, "cdc.ddl replicate is valid");
 	if (p)
 		is_int(p->cdc.ddl, DDL_REPLICATE, "cdc.ddl replicate");
+	plan_free(p);
+	diag_free(&dl);
+}
+
+static void
+test_rollback(void)
+{
+	struct diag_list dl;
+	struct plan *p = load(MINIMAL "cutover: {steps: [fence_writes: {roles: [app]}, wait_for_catchup: {}]}\n"
+						  "rollback: {enabled: true, keep_for: 30m}\n", &dl);
+
+	ok(p != NULL, "a plan with rollback after a fenced catch-up is valid");
+	is_int(dl.n, 0, "and draws no diagnostic");
+	if (p) {
+		ok(p->rollback.enabled, "rollback.enabled");
+		is_int(p->rollback.keep_for_ms, 30 * 60 * 1000, "rollback.keep_for 30m");
+	}
 	plan_free(p);
 	diag_free(&dl);
 }
@@ -492,6 +514,7 @@ main(void)
 	}
 	test_design_example();
 	test_minimal_defaults();
+	test_rollback();
 	test_cdc_disabled_steps();
 	test_ddl_replicate();
 	test_schema_keys();
