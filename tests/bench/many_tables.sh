@@ -7,12 +7,17 @@
 # status, peak RSS (/usr/bin/time -v) and what arrived (tables, indexes,
 # primary keys). A benchmark, not a test: run it by hand, on an idle machine.
 #
+# Each tool gets TIMEOUT seconds (default 1800; pgcopydb 0.10 was seen to
+# hang at about 5,800 of 10,000 tables): past it, it is killed and its exit
+# status is 124.
+#
 #   N=10000 JOBS=2 TOOLS="pgshift pgcopydb" tests/bench/many_tables.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-10000}
 JOBS=${JOBS:-2}
 TOOLS=${TOOLS:-pgshift pgcopydb}
+TIMEOUT=${TIMEOUT:-1800}
 
 if [ -z "${SOURCE_URI:-}" ]; then
   exec tests/lib/pg_clusters.sh run "$0" "$@"
@@ -28,7 +33,7 @@ q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 timed() {
   local log=$1; shift
   local rc=0
-  /usr/bin/time -v "$@" >"$log.out" 2>"$log" || rc=$?
+  /usr/bin/time -v timeout "$TIMEOUT" "$@" >"$log.out" 2>"$log" || rc=$?
   awk -v rc="$rc" '/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); s = 0;
                      for (i = 1; i <= n; i++) s = s * 60 + t[i] }
                    /Maximum resident set size/ { r = $NF }
