@@ -49,7 +49,9 @@ emit(const struct cli_args *args, const struct plan_report *r, struct pgs_error 
 	bool ok = true;
 
 	buf_init(&json);
-	report_json(&json, r);
+	/* only when asked for: at 100,000 tables it is 130 MB, the largest thing plan holds */
+	if (strcmp(format, "json") == 0 || args->value[OPT_OUT])
+		report_json(&json, r);
 	if (strcmp(format, "json") == 0)
 		fputs(json.data, stdout);
 	else if (strcmp(format, "markdown") == 0)

@@ -65,7 +65,7 @@ put_step_deps(struct buf *b, const struct dag *dag, const struct step *st)
 	for (size_t k = 0; k < st->ndeps && k < 5; k++)
 		buf_printf(b, "%s%s", k ? ", " : "", dag->steps[st->deps[k]].id);
 	if (st->ndeps > 5)
-		buf_printf(b, " and %zu more", st->ndeps - 5);
+		buf_printf(b, " and %zu more", (size_t) st->ndeps - 5);
 }
 
 static void
