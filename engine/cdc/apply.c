@@ -23,7 +23,16 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define IDLE_SLEEP_MS 20
+/*
+ * The spool ran dry: wait 1 ms, doubling while it stays dry, up to 20 ms.
+ * The open target transaction is committed once the spool has been dry
+ * DRY_COMMIT_US: while a backlog streams in, the receiver writes every few
+ * milliseconds, and committing at each of those gaps made batches of a few
+ * dozen transactions, each with its own small unprepared statements.
+ */
+#define IDLE_SLEEP_MIN_MS 1
+#define IDLE_SLEEP_MAX_MS 20
+#define DRY_COMMIT_US INT64_C(10000)
 #define GC_EVERY_US INT64_C(2000000)
 #define RATE_EVERY_US INT64_C(1000000)
 #define DEFAULT_RECONNECT_FOR_MS INT64_C(10000)
@@ -89,7 +98,11 @@ idle(struct cdc_applier *a, struct pgs_error *err)
 {
 	int64_t now = apply_now_us();
 
-	if (!apply_flush(a, err))
+	if (!a->dry_since_us)
+		a->dry_since_us = now;
+	if ((now - a->dry_since_us >= DRY_COMMIT_US ||
+		 (a->tgt.in_txn && now - a->tgt.started_us >= (int64_t) a->batch_ms * 1000)) &&
+		!apply_flush(a, err))
 		return false;
 	measure(a, now);
 	if (now - a->last_gc_us >= GC_EVERY_US) {
@@ -97,7 +110,8 @@ idle(struct cdc_applier *a, struct pgs_error *err)
 		if (!collect(a, err))
 			return false;
 	}
-	sleep_ms(IDLE_SLEEP_MS);
+	sleep_ms(a->idle_ms);
+	a->idle_ms = a->idle_ms * 2 > IDLE_SLEEP_MAX_MS ? IDLE_SLEEP_MAX_MS : a->idle_ms * 2;
 	return true;
 }
 
@@ -117,6 +131,8 @@ apply_loop(struct cdc_applier *a, struct pgs_error *err)
 				return false;
 			continue;
 		}
+		a->idle_ms = IDLE_SLEEP_MIN_MS;
+		a->dry_since_us = 0;
 		if (!apply_record(a, &rec, err))
 			return false;
 		/* a busy spool never idles: measure and collect on the way */
@@ -201,6 +217,7 @@ applier_new(const struct cdc_applier_config *cfg)
 	a->batch_changes = cfg->batch_changes > 0 ? cfg->batch_changes : 10000;
 	a->batch_ms = cfg->batch_ms > 0 ? cfg->batch_ms : 500;
 	a->plan = cfg->plan;
+	a->idle_ms = IDLE_SLEEP_MIN_MS;
 	a->durable_lsn = cfg->durable_lsn;
 	a->durable_arg = cfg->durable_arg;
 	copy_tables(a, cfg->cat);

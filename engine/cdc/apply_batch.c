@@ -265,6 +265,20 @@ send_relid(struct cdc_applier *a, uint32_t relid, struct pgs_error *err)
 	return true;
 }
 
+/*
+ * A run this long is one full multi-row statement: sent at once, so the
+ * target executes it while the applier decodes the next changes, instead
+ * of waiting idle for the whole batch at commit. A table of few hot keys
+ * (pgbench_branches) never gets there and keeps merging them until then.
+ */
+static bool
+send_if_long(struct cdc_applier *a, struct batch_table *t, struct pgs_error *err)
+{
+	if (t->nrows < APPLY_BULK_ROWS)
+		return true;
+	return send_table(a, t, err) && apply_target_push(&a->tgt, err);
+}
+
 bool
 apply_batch_change(struct cdc_applier *a, const struct pgo_msg *m, const struct apply_ctx *ctx,
 				   struct pgs_error *err)
@@ -286,7 +300,7 @@ apply_batch_change(struct cdc_applier *a, const struct pgo_msg *m, const struct 
 
 		add_row(&a->batch, t, &unindexed, kind, 0, k, ctx);
 		a->tgt.changes++;
-		return true;
+		return send_if_long(a, t, err);
 	}
 	grow_index(t);
 	hash = key_hash(rel, k);
@@ -303,7 +317,7 @@ apply_batch_change(struct cdc_applier *a, const struct pgo_msg *m, const struct 
 		add_row(&a->batch, t, slot, kind, hash, k, ctx);
 	}
 	a->tgt.changes++;
-	return true;
+	return send_if_long(a, t, err);
 }
 
 bool

@@ -25,7 +25,6 @@
 #include "util/utf8.h"
 #include "util/xalloc.h"
 
-#define BULK_MAX_ROWS 1000
 #define BULK_MAX_PARAMS 30000   /* under the protocol's 65535 */
 #define KEY_TEXT_MAX 512
 #define BULK_MIN_PREPARED 16
@@ -305,8 +304,8 @@ apply_bulk_send(struct cdc_applier *a, const struct batch_table *t,
 
 	shape_of(&a->batch, rel, rows[0], &s);
 	chunk = BULK_MAX_PARAMS / (size_t) s.per_row;
-	if (chunk > BULK_MAX_ROWS)
-		chunk = BULK_MAX_ROWS;
+	if (chunk > APPLY_BULK_ROWS)
+		chunk = APPLY_BULK_ROWS;
 	for (size_t i = 0, m; ok && i < n; i += m) {
 		bool prepare;
 

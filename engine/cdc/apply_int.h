@@ -233,6 +233,8 @@ struct cdc_applier {
 	unsigned ddl_epoch;         /* replicated DDL committed so far: relations described
 								 * before the last one are described again */
 	int64_t last_gc_us, rate_us;
+	long idle_ms;               /* the next wait for the spool (apply.c) */
+	int64_t dry_since_us;       /* the spool has had nothing since; 0: it had */
 	uint64_t rate_changes, gc_done;
 
 	pthread_t thread;
@@ -307,6 +309,8 @@ void apply_batch_reset(struct apply_batch *b);
 void apply_batch_free(struct apply_batch *b);
 
 /* apply_bulk.c */
+/* Rows of one multi-row statement, at most. */
+#define APPLY_BULK_ROWS 1000
 /* Sends rows[0..n) of t (one kind, one set of sent columns) as multi-row statements. */
 bool apply_bulk_send(struct cdc_applier *a, const struct batch_table *t,
 					 const struct batch_row *const *rows, size_t n, struct pgs_error *err);
@@ -335,6 +339,8 @@ bool apply_target_send_sql(struct apply_target *t, const char *sql,
  * Sends one multi-row statement (bulk, may be NULL, owned from here on); no
  * change counted. stmt: a prepared statement's name, or NULL to send sql.
  */
+/* Hands what is sent so far to the server, which executes it while we go on. */
+bool apply_target_push(struct apply_target *t, struct pgs_error *err);
 bool apply_target_send_bulk(struct apply_target *t, const char *stmt, const char *sql,
 							int nparams, const uint32_t *types, const char *const *values,
 							const struct apply_pending *what, struct apply_bulk *bulk,

@@ -325,6 +325,14 @@ apply_target_send(struct apply_target *t, const char *stmt, int nparams,
 }
 
 bool
+apply_target_push(struct apply_target *t, struct pgs_error *err)
+{
+	if (PQflush(t->conn) != 0)
+		return conn_fail(t, "could not send to the target", err);
+	return true;
+}
+
+bool
 apply_target_send_bulk(struct apply_target *t, const char *stmt, const char *sql,
 					   int nparams, const uint32_t *types, const char *const *values,
 					   const struct apply_pending *what, struct apply_bulk *bulk,

@@ -37,11 +37,16 @@
 #include "util/xalloc.h"
 
 /*
- * The applier reads only what is fdatasynced, so under a stream that never
- * pauses this interval is the lag's floor: a tenth of a second costs ten
- * fdatasyncs a second and keeps the steady lag under one (tests/bench/cdc_lag.sh).
+ * While the stream is busy the spool is fdatasynced every FLUSH_EVERY_US or
+ * FLUSH_EVERY_BYTES, and when it pauses, at most every FLUSH_QUIET_US: an
+ * fdatasync costs this VM milliseconds, during which nothing is read, and
+ * one at every pause of a catch-up (every few milliseconds) left the
+ * receiver syncing nine tenths of the time and the walsender waiting on a
+ * full socket. What arrived is written out at every pause all the same, so
+ * the applier, which reads the files, never waits for a sync.
  */
 #define FLUSH_EVERY_US INT64_C(100000)
+#define FLUSH_QUIET_US INT64_C(20000)
 #define FLUSH_EVERY_BYTES ((size_t) 8 * 1024 * 1024)
 #define POLL_MAX_MS 100
 #define STOP_DRAIN_US INT64_C(5000000)
@@ -70,6 +75,7 @@ struct cdc_receiver {
 	struct cdc_position pos;
 	struct pg_backoff backoff;
 	bool dirty;                 /* records appended since the last spool_flush */
+	bool written;               /* and written out since they were appended */
 	size_t unflushed;           /* their bytes */
 	int64_t last_flush, last_feedback;  /* cdc_pg_now() */
 	int64_t last_heard;         /* cdc_pg_now() of the last message from the server */
@@ -167,6 +173,7 @@ append(struct cdc_receiver *r, uint8_t type, uint64_t lsn, const uint8_t *data, 
 	if (!spool_append(r->spool, type, lsn, data, len, err))
 		return fail_at(r, err);
 	r->dirty = true;
+	r->written = false;
 	r->unflushed += len;
 	return true;
 }
@@ -245,27 +252,39 @@ periodic(struct cdc_receiver *r, struct pgs_error *err)
 }
 
 /*
- * Nothing to read: make what arrived durable and confirm it (readers follow
- * only fdatasynced records), then sleep on the socket until data, the next
- * status update, or the next look at the stop flag.
+ * Nothing to read: write out what arrived (the applier reads it from the
+ * files), make it durable and confirm it unless the last sync is too recent,
+ * then sleep on the socket until data, the sync or status update due, or
+ * the next look at the stop flag.
  */
 static bool
 idle(struct cdc_receiver *r, struct pgs_error *err)
 {
 	struct pollfd pfd = {PQsocket(r->conn), POLLIN, 0};
-	int64_t until_feedback;
+	int64_t until_feedback, until_sync = INT64_MAX;
 	int timeout;
 
-	if (r->dirty) {
+	if (r->dirty && !r->written) {
+		if (!spool_write_out(r->spool, err))
+			return fail_at(r, err);
+		r->written = true;
+	}
+	if (r->dirty && cdc_pg_now() - r->last_flush >= FLUSH_QUIET_US) {
 		if (!flush_spool(r, err))
 			return false;
 		if (atomic_load(&r->durable_lsn) > atomic_load(&r->confirmed_lsn) &&
 			!send_feedback(r, false, err))
 			return false;
 	}
+	if (r->dirty)
+		until_sync = r->last_flush + FLUSH_QUIET_US - cdc_pg_now();
 	until_feedback = r->last_feedback + (int64_t) r->feedback_ms * 1000 - cdc_pg_now();
+	if (until_sync < until_feedback)
+		until_feedback = until_sync;
+	/* rounded up: a wait of 0 ms for a sync due in 0.5 ms would spin */
 	timeout = until_feedback <= 0 ? 0 :
-		until_feedback / 1000 < POLL_MAX_MS ? (int) (until_feedback / 1000) : POLL_MAX_MS;
+		(until_feedback + 999) / 1000 < POLL_MAX_MS ? (int) ((until_feedback + 999) / 1000) :
+		POLL_MAX_MS;
 	if (pfd.fd < 0)
 		return fail_conn(r, "the replication connection has no socket", err);
 	if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {

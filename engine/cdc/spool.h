@@ -90,6 +90,12 @@ bool spool_append(struct spool_writer *w, uint8_t type, uint64_t lsn,
  */
 bool spool_flush(struct spool_writer *w, uint64_t *durable_lsn, struct pgs_error *err);
 
+/*
+ * Writes every queued record, without fdatasync: readers of the files see
+ * them at once, yet none is durable (nor to be confirmed) before spool_flush.
+ */
+bool spool_write_out(struct spool_writer *w, struct pgs_error *err);
+
 /* The LSN of the last fdatasynced record, 0 if none yet. Any thread. */
 uint64_t spool_durable_lsn(struct spool_writer *w);
 

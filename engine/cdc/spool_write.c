@@ -425,6 +425,12 @@ spool_flush(struct spool_writer *w, uint64_t *durable_lsn, struct pgs_error *err
 	return true;
 }
 
+bool
+spool_write_out(struct spool_writer *w, struct pgs_error *err)
+{
+	return check_usable(w, err) && write_pending(w, err);
+}
+
 uint64_t
 spool_writer_repaired_bytes(struct spool_writer *w)
 {
