@@ -170,7 +170,8 @@ my $vm = q{SELECT all_visible || '/' || all_frozen || '/' || pg_relation_size('%
            FROM pg_visibility_map_summary('%s')};
 like(psql($dst, sprintf($vm, 'gen', 'gen')), qr{^([1-9]\d*)/\1/\1$},
      'gen (unsplit): every page all-visible and all-frozen after the copy');
-like(psql($dst, sprintf($vm, 'big', 'big')), qr{^0/0/[1-9]},
+# autovacuum may have marked pages all-visible meanwhile, but never frozen
+like(psql($dst, sprintf($vm, 'big', 'big')), qr{^\d+/0/[1-9]},
      'big (split): its parts are not frozen');
 is(psql($dst, 'SELECT count(*) FROM (SELECT id FROM big GROUP BY id HAVING count(*) > 1) d'), 0,
    'big: no row twice');
