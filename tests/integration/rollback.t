@@ -356,6 +356,11 @@ is(q_or_empty($tgt3, "SELECT count(*) FROM pg_replication_slots WHERE slot_name 
    'with its reverse slot on the target');
 is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'D',
    'holding the source\'s ALWAYS trigger');
+$r = run_pgshift({}, 'status', $plan3, '--json');
+my $st3 = eval { decode_json($r->{out}) } // {};
+ok(@{ $st3->{steps} || [] } && ($st3->{rollback}{status} // '') eq 'running'
+   && defined $st3->{rollback}{lag_bytes},
+   'status --json of a kept run holds its steps and the reverse stream') or diag($r->{out} . $r->{err});
 $r = run_pgshift({}, 'reset', $plan3, '--yes');
 is($r->{rc}, 0, 'reset') or diag($r->{err});
 is(q_or_empty($tgt3, "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3')"
