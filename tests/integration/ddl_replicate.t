@@ -238,7 +238,7 @@ for my $name (@names) {
     $run{$name} = plan_for($name);
     $run{$name}{log} = "$dir/$name.err";
     my %env = $name eq 'crash' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'cdc.ddl_applied')
-        : $name eq 'during_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 20000) : ();
+        : $name eq 'during_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 50000) : ();
     $run{$name}{pid} = start_apply($run{$name}, $run{$name}{log}, %env);
 }
 {
