@@ -2,9 +2,9 @@
  * The receiver thread (see cdc_receive.h): START_REPLICATION on its own
  * replication connection, then a loop in the manner of pg_recvlogical's
  * StreamLogicalLog: read CopyData without blocking, spool each pgoutput
- * message, fdatasync the spool when the stream goes quiet (or every 100 ms
- * or 8 MB while it is busy), and tell the server the durable LSN, never
- * more. Between messages it waits on the socket with a timeout, so a status
+ * message, write it out when the stream goes quiet and fdatasync it then
+ * (at most every 20 ms; every 100 ms or 8 MB while it is busy), and tell the
+ * server the durable LSN, never more. Between messages it waits on the socket with a timeout, so a status
  * update goes out at least every feedback_ms even when nothing arrives and a
  * stop request is seen within 100 ms.
  *

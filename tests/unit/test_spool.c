@@ -161,6 +161,37 @@ test_roundtrip(void)
 	free(dir);
 }
 
+/* What is written out is readable at once, and durable only after spool_flush. */
+static void
+test_write_out(void)
+{
+	char *dir = new_dir();
+	struct spool_writer *w;
+	struct spool_reader *r;
+	struct spool_record rec;
+	struct pgs_error err;
+
+	ok(spool_open_writer(dir, 0, &w, &err), "writer opens");
+	append_gen(w, 1, 100, 50, &err);
+	ok(spool_flush(w, NULL, &err), "a first record flushed");
+	append_gen(w, 1, 110, 50, &err);
+	append_gen(w, 1, 120, 50, &err);
+	ok(spool_open_reader(dir, 0, &r, &err), "reader opens");
+	ok(spool_next(r, &rec, &err) == 1 && rec_matches(&rec, 1, 100, 50), "it reads the flushed one");
+	ok(spool_next(r, &rec, &err) == 0, "and not the two only queued");
+	ok(spool_write_out(w, &err), "they are written out");
+	is_int(spool_durable_lsn(w), 100, "not durable: the durable LSN stays at the flushed one");
+	ok(spool_next(r, &rec, &err) == 1 && rec_matches(&rec, 1, 110, 50) &&
+	   spool_next(r, &rec, &err) == 1 && rec_matches(&rec, 1, 120, 50),
+	   "the reader sees both at once");
+	ok(spool_flush(w, NULL, &err), "flushed");
+	is_int(spool_durable_lsn(w), 120, "now they are durable");
+	ok(spool_next(r, &rec, &err) == 0, "and nothing is read twice");
+	spool_close_reader(r);
+	spool_close(w);
+	free(dir);
+}
+
 static void
 test_reopen_and_start(void)
 {
@@ -593,6 +624,7 @@ main(void)
 	test_crc();
 	test_roundtrip();
 	test_reopen_and_start();
+	test_write_out();
 	for (int t = 0; t < (int) (sizeof(tears) / sizeof(tears[0])); t++)
 		test_torn_tail(t);
 	test_leftovers();
