@@ -52,6 +52,7 @@ struct dag {
 	struct step *steps;         /* owned; in a topological order */
 	size_t n, cap;
 	size_t *edges;              /* owned; every step's deps in one array once compiled */
+	size_t *by_id;              /* owned; step indexes sorted by id, for dag_find */
 	bool offline;
 };
 
@@ -66,6 +67,7 @@ void dag_free(struct dag *dag);
 /* Every edge points at an existing step, ids are unique, no cycle (named). */
 bool dag_check(const struct dag *dag, struct pgs_error *err);
 
+/* The step of that id, -1 if none: a binary search of a compiled DAG. */
 long dag_find(const struct dag *dag, const char *id);
 const char *step_kind_name(enum step_kind kind);
 /* The stage a step belongs to, as used by events: "copy", "schema", ... */

@@ -101,12 +101,39 @@ idlist_free(struct idlist *l)
 	l->n = l->cap = 0;
 }
 
+static int
+cmp_by_id(const void *a, const void *b, void *arg)
+{
+	const struct dag *dag = arg;
+
+	return strcmp(dag->steps[*(const size_t *) a].id, dag->steps[*(const size_t *) b].id);
+}
+
+void
+dag_index_ids(struct dag *dag)
+{
+	dag->by_id = xcalloc(dag->n + 1, sizeof(size_t));
+	for (size_t i = 0; i < dag->n; i++)
+		dag->by_id[i] = i;
+	qsort_r(dag->by_id, dag->n, sizeof(size_t), cmp_by_id, dag);
+}
+
 long
 dag_find(const struct dag *dag, const char *id)
 {
-	for (size_t i = 0; i < dag->n; i++)
-		if (strcmp(dag->steps[i].id, id) == 0)
-			return (long) i;
+	size_t lo = 0, hi = dag->by_id ? dag->n : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(dag->steps[dag->by_id[mid]].id, id);
+
+		if (c == 0)
+			return (long) dag->by_id[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
 }
 
@@ -120,6 +147,7 @@ dag_free(struct dag *dag)
 	}
 	free(dag->steps);
 	free(dag->edges);
+	free(dag->by_id);
 	memset(dag, 0, sizeof(*dag));
 }
 

@@ -19,6 +19,8 @@ void dag_edge(struct dag *dag, size_t step, size_t after);
 void dag_edges(struct dag *dag, size_t step, const struct idlist *after);
 /* Drops duplicate edges, keeping each step's first-added order. */
 void dag_dedup_edges(struct dag *dag);
+/* Sorts the step ids into dag->by_id, once every step is added. */
+void dag_index_ids(struct dag *dag);
 
 void idlist_push(struct idlist *l, size_t v);
 void idlist_free(struct idlist *l);

@@ -417,6 +417,7 @@ dag_compile(const struct plan *plan, const struct catalog *cat, struct dag *dag,
 	add_cutover_steps(&c);
 	compile_free(&c);
 	dag_dedup_edges(dag);
+	dag_index_ids(dag);
 	ok = dag_check(dag, err);
 	if (!ok)
 		pgs_error_prefix(err, "internal error while compiling the plan");

@@ -49,13 +49,28 @@ run_dag_recorded_sizes(const struct dag_record *rec, struct catalog *cat)
 	}
 }
 
-static bool
-recorded(const struct dag_record *rec, const char *id)
+static int
+cmp_str(const void *a, const void *b)
 {
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The record's step ids, sorted, so that each live step is looked up in O(log n). */
+static char **
+sorted_ids(const struct dag_record *rec)
+{
+	char **ids = xcalloc(rec->n + 1, sizeof(char *));
+
 	for (size_t i = 0; i < rec->n; i++)
-		if (strcmp(rec->steps[i].step_id, id) == 0)
-			return true;
-	return false;
+		ids[i] = rec->steps[i].step_id;
+	qsort(ids, rec->n, sizeof(char *), cmp_str);
+	return ids;
+}
+
+static bool
+recorded(char *const *ids, size_t n, const char *id)
+{
+	return bsearch(&id, ids, n, sizeof(char *), cmp_str) != NULL;
 }
 
 bool
@@ -109,13 +124,14 @@ list_new(const struct dag_record *rec, const struct dag *dag, const struct catal
 		 struct buf *b)
 {
 	bool *said = xcalloc(cat->ntables ? cat->ntables : 1, sizeof(bool));
+	char **ids = sorted_ids(rec);
 	size_t n = 0;
 
 	for (size_t i = 0; i < dag->n; i++) {
 		const struct step *st = &dag->steps[i];
 		const struct cat_table *t = step_table(st, cat);
 
-		if (!catalog_bound(st->kind) || recorded(rec, st->id))
+		if (!catalog_bound(st->kind) || recorded(ids, rec->n, st->id))
 			continue;
 		if (t && !run_dag_has_table(rec, t->schema, t->name)) {
 			if (!said[t - cat->tables])
@@ -125,6 +141,7 @@ list_new(const struct dag_record *rec, const struct dag *dag, const struct catal
 		}
 		name_item(b, &n, "new step:", st->id, NULL);
 	}
+	free(ids);
 	free(said);
 	return n;
 }
