@@ -211,11 +211,13 @@ size_t
 run_dag_ddl_covered(const struct dag_record *rec, const struct dag *dag, bool *covered)
 {
 	size_t n = 0;
+	char **ids = sorted_ids(rec);
 
 	for (size_t i = 0; i < dag->n; i++) {
 		covered[i] = rec->n > 0 && catalog_bound(dag->steps[i].kind) &&
-			!recorded(rec, dag->steps[i].id);
+			!recorded(ids, rec->n, dag->steps[i].id);
 		n += covered[i];
 	}
+	free(ids);
 	return n;
 }
