@@ -269,13 +269,12 @@ idle(struct cdc_receiver *r, struct pgs_error *err)
 			return fail_at(r, err);
 		r->written = true;
 	}
-	if (r->dirty && cdc_pg_now() - r->last_flush >= FLUSH_QUIET_US) {
-		if (!flush_spool(r, err))
-			return false;
-		if (atomic_load(&r->durable_lsn) > atomic_load(&r->confirmed_lsn) &&
-			!send_feedback(r, false, err))
-			return false;
-	}
+	if (r->dirty && cdc_pg_now() - r->last_flush >= FLUSH_QUIET_US && !flush_spool(r, err))
+		return false;
+	/* this sync's or periodic()'s: a stream that pauses more often than the syncs still moves */
+	if (atomic_load(&r->durable_lsn) > atomic_load(&r->confirmed_lsn) &&
+		!send_feedback(r, false, err))
+		return false;
 	if (r->dirty)
 		until_sync = r->last_flush + FLUSH_QUIET_US - cdc_pg_now();
 	until_feedback = r->last_feedback + (int64_t) r->feedback_ms * 1000 - cdc_pg_now();
