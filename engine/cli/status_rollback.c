@@ -7,6 +7,7 @@
 #include "cli/status_rollback.h"
 #include "pg/conn.h"
 #include "state/reverse_state.h"
+#include "steps/fence.h"
 #include "steps/steps.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -27,7 +28,8 @@ read_target(const struct plan *plan, struct rollback_status *out)
 
 	pgs_error_clear(&err);
 	tgt = pg_connect(plan->target_uri, &s, &err);
-	if (tgt && source_wal_lsn(tgt, &wal, &err)) {
+	/* the database's setting itself: the fence outlives the reverse row (cleanup without --unfence) */
+	if (tgt && database_fenced(tgt, &out->target_fenced, &err) && source_wal_lsn(tgt, &wal, &err)) {
 		snprintf(out->target_lsn, sizeof(out->target_lsn), "%X/%X", (unsigned) (wal >> 32),
 				 (unsigned) wal);
 		if (cdc_lsn_parse(out->applied_lsn, &applied))
@@ -63,9 +65,9 @@ status_rollback_read(const struct plan *plan, struct rollback_status *out)
 		copy_lsn(out->received_lsn, sizeof(out->received_lsn), rs.received_lsn);
 		copy_lsn(out->applied_lsn, sizeof(out->applied_lsn), rs.applied_lsn);
 		reverse_state_free(&rs);
-		read_target(plan, out);
 	}
 	PQfinish(src);
+	read_target(plan, out);
 }
 
 static const char *
@@ -82,8 +84,12 @@ status_rollback_text(FILE *f, const struct rollback_status *rs)
 {
 	char a[32], b[32];
 
-	if (!rs->found)
+	if (!rs->found) {
+		if (rs->target_fenced)
+			fprintf(f, "\nrollback: the target database is fenced (read-only for new sessions); "
+					"`pgshift cleanup PLAN --unfence` or `pgshift reset PLAN --yes` undoes it\n");
 		return;
+	}
 	fprintf(f, "\nrollback: reverse stream %s since %s (kept until %s)%s\n", rs->status,
 			utc(rs->started_at, a, sizeof(a)), utc(rs->keep_until, b, sizeof(b)),
 			rs->target_fenced ? "; the target is fenced" : "");
@@ -109,7 +115,10 @@ void
 status_rollback_json(struct buf *b, const struct rollback_status *rs)
 {
 	buf_puts(b, "\"rollback\":{\"status\":");
-	json_put_string(b, rs->status);
+	if (rs->found)
+		json_put_string(b, rs->status);
+	else
+		buf_puts(b, "null");
 	buf_printf(b, ",\"target_fenced\":%s,\"started_at\":%.3f,\"keep_until\":%.3f",
 			   rs->target_fenced ? "true" : "false", rs->started_at, rs->keep_until);
 	json_lsn(b, "target_lsn", rs->target_lsn);

@@ -12,8 +12,9 @@
  * rollback --follow` and by `pgshift rollback`.
  *
  * Run again after a crash, the step starts the reverse stream over: the
- * slot of the failed attempt is dropped (its consistent point was never
- * recorded, or the record is replaced), the reverse spool emptied. Nothing
+ * slot and publication of the failed attempt are dropped (its consistent
+ * point was never recorded, or the record is replaced), the reverse spool
+ * emptied. Nothing
  * can have been written to the target meanwhile, as the later cutover
  * steps have not run.
  */
@@ -50,7 +51,11 @@ create_slot(struct run *run, const char *step_id, uint64_t *lsn, struct pgs_erro
 	return ok;
 }
 
-/* The publication and the slot on the target, created anew. */
+/*
+ * The publication and the slot on the target, created anew: one left by an
+ * earlier migration of the plan (another table set) must not fail the
+ * cutover here, with the source already fenced.
+ */
 static bool
 target_objects(struct run *run, const char *step_id, uint64_t *lsn, struct pgs_error *err)
 {
@@ -62,6 +67,7 @@ target_objects(struct run *run, const char *step_id, uint64_t *lsn, struct pgs_e
 		return false;
 	plan_reverse(run->plan, &rev);
 	ok = cdc_drop_slot(tgt, rev.cdc.slot, NULL, err) &&
+		cdc_drop_publication(tgt, rev.cdc.publication, NULL, err) &&
 		cdc_create_publication(tgt, &rev, run->cat, err);
 	PQfinish(tgt);
 	return ok && create_slot(run, step_id, lsn, err);

@@ -16,10 +16,14 @@
 #      applied exactly once, the source's sequences are at or past the
 #      target's, the source is writable and the target fenced; rollback.*
 #      events reached the Lua hook;
-#   5. cleanup drops the reverse slot and publication on the target;
+#   5. cleanup drops the reverse slot and publication on the target; the
+#      target stays fenced, which status and preflight (target_writable) say;
 #   6. preflight names what the reverse stream would lack;
-#   7. reset ends the reverse stream of another cut-over plan and gives the
-#      source's held triggers their state back.
+#   7. reset of another cut-over plan refuses while its reverse stream is
+#      kept; after its rollback, reset ends the stream, the target's fence
+#      and gives the source's held triggers their state back; a leftover
+#      reverse publication is named by preflight, and one with another table
+#      set appearing after preflight does not fail a second cutover.
 use strict;
 use warnings;
 use FindBin;
@@ -302,6 +306,17 @@ is(reverse_objects(), '0,0', 'the reverse slot and publication are gone from the
 is(q_or_empty($src, "SELECT count(*) FROM pgshift.runs WHERE plan = 'pgshift_rb_rb'"), '0',
    'the reverse row is gone from the source');
 ok(!-e "$dir/.pgshift/spool-rollback", 'the reverse spool is gone');
+# the rollback's fence of the target outlives the reverse row: status and preflight name it
+$r = run_pgshift(\%env, 'status', $plan);
+like($r->{out}, qr/rollback: the target database is fenced \(read-only for new sessions\)/,
+     'status says the target is fenced after the rollback') or diag($r->{out} . $r->{err});
+$r = run_pgshift(\%env, 'status', $plan, '--json');
+is((eval { decode_json($r->{out}) } // {})->{rollback}{target_fenced}, JSON::PP::true,
+   'status --json: target_fenced') or diag($r->{out});
+$r = run_pgshift(\%env, 'plan', $plan);
+like($r->{out}, qr/FAIL\s+target_writable\s+target database "?rbdst"? is read-only for new sessions/,
+     'preflight fails on the fenced target database, naming it') or diag($r->{out});
+like($r->{out}, qr/ALTER DATABASE "?rbdst"? RESET default_transaction_read_only/, 'with the fix');
 
 # ---- 6. preflight names what the reverse stream would lack, before anything is written
 psql($src, "CREATE SCHEMA scratch; CREATE TABLE scratch.nopk (a int, b text)");
@@ -333,37 +348,82 @@ like($r->{out}, qr/PASS\s+rollback_wal_level\s+target wal_level = logical/, 'the
 is(q_or_empty($tgt, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb2'"), '0',
    'plan created no reverse slot');
 
-# ---- 7. reset ends a reverse stream too (a slot left behind would keep the target's WAL)
+# ---- 7. reset of a cut-over plan: refused while the reverse stream is kept, then a
+#      rollback, a reset that ends the stream and the target's fence, and a second
+#      migration despite a leftover reverse publication with another table set
 psql($src, "CREATE SCHEMA small; CREATE TABLE small.t (id int PRIMARY KEY, v text);"
     . " INSERT INTO small.t SELECT g, 'v' || g FROM generate_series(1, 100) g");
 psql($c->{target_uri}, "CREATE DATABASE rbdst3");
 (my $tgt3 = $c->{target_uri}) =~ s{/postgres$}{/rbdst3};
-my $plan3 = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+(my $tgt3_app = $tgt3) =~ s{//postgres@}{//app@};
+my $plan3_yaml = <<"YAML";
 version: 1
 name: rb3
 source: { uri: "$src" }
 target: { uri: "$tgt3" }
 filters: { include_schemas: [small] }
 cutover:
-  approval: auto
+  approval: APPROVAL
   steps: [fence_writes: { roles: [app] }, wait_for_catchup: {}]
 cleanup: { when: manual }
 rollback: { enabled: true }
 YAML
+(my $y = $plan3_yaml) =~ s/APPROVAL/auto/;
+my $plan3 = write_plan($y, tempdir(CLEANUP => 1));
+sub reverse3 {
+    return q_or_empty($tgt3, "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3')"
+        . " || ',' || (SELECT count(*) FROM pg_publication WHERE pubname = 'pgshift_rb_rb3')");
+}
 $r = run_pgshift({}, 'apply', $plan3, '--yes', '--no-progress');
 is($r->{rc}, 0, 'a second plan cut over') or diag($r->{err});
-is(q_or_empty($tgt3, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3'"), '1',
-   'with its reverse slot on the target');
+is(reverse3(), '1,1', 'with its reverse slot and publication on the target');
 is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'D',
    'holding the source\'s ALWAYS trigger');
 $r = run_pgshift({}, 'reset', $plan3, '--yes');
-is($r->{rc}, 0, 'reset') or diag($r->{err});
-is(q_or_empty($tgt3, "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3')"
-    . " + (SELECT count(*) FROM pg_publication WHERE pubname = 'pgshift_rb_rb3')"), '0',
-   'reset dropped the reverse slot and publication');
+is($r->{rc}, 1, 'reset while the reverse stream is kept: refused (exit 1)') or diag($r->{err});
+like($r->{err}, qr/reverse stream of plan "rb3" is kept until .*nothing was dropped/, 'naming why');
+like($r->{err}, qr/reset \S+ --yes --force/, 'and --force');
+is(q_or_empty($tgt3, "SELECT count(*) FROM small.t"), '100', 'the target\'s tables are still there');
+is(reverse3(), '1,1', 'and the reverse stream');
+$r = run_pgshift({}, 'rollback', $plan3, '--yes');
+is($r->{rc}, 0, 'the second plan rolled back') or diag($r->{err});
+is(q_or_empty($tgt3_app, "SHOW default_transaction_read_only"), 'on', 'its target is fenced');
+$r = run_pgshift({}, 'reset', $plan3, '--yes');
+is($r->{rc}, 0, 'reset after the rollback') or diag($r->{err});
+is(reverse3(), '0,0', 'reset dropped the reverse slot and publication');
+is(q_or_empty($tgt3, "SELECT to_regclass('small.t') IS NULL"), 't', 'and the tables');
+is(q_or_empty($tgt3_app, "SHOW default_transaction_read_only"), 'off', 'and undid the rollback\'s fence of the target');
 is(q_or_empty($src, "SELECT count(*) FROM pgshift.runs WHERE plan = 'pgshift_rb_rb3'"), '0',
    'and the reverse row on the source');
 is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'A',
    'the source\'s ALWAYS trigger has its state back');
+is(run_pgshift({}, 'cleanup', $plan3)->{rc}, 0, 'cleanup drops the forward slot reset leaves on the source');
+
+# a reverse publication left on the target with another table set
+psql($tgt3, "CREATE TABLE public.junk (id int PRIMARY KEY); CREATE PUBLICATION pgshift_rb_rb3 FOR TABLE public.junk");
+$r = run_pgshift({}, 'plan', $plan3);
+is($r->{rc}, 2, 'plan with a leftover reverse publication: exit 2') or diag($r->{out});
+like($r->{out}, qr/FAIL\s+leftover_objects\s+.*reverse publication "pgshift_rb_rb3" on the target/,
+     'leftover_objects names the reverse publication on the target');
+psql($tgt3, "DROP PUBLICATION pgshift_rb_rb3");
+$r = run_pgshift({}, 'plan', $plan3);
+is($r->{rc}, 0, 'without it, preflight passes') or diag($r->{out});
+# the same one appearing after preflight does not fail the cutover with the source fenced
+($y = $plan3_yaml) =~ s/APPROVAL/manual/;
+my $dir3 = tempdir(CLEANUP => 1);
+my $plan3m = write_plan($y, $dir3);
+my $apply3 = start_pgshift({}, "$dir3/apply.err", 'apply', $plan3m, '--yes', '--no-progress');
+ok(wait_until(sub { slurp("$dir3/apply.err") =~ /cutover gate: waiting for approval/ }, 60, $apply3),
+   'the second migration waits at its gate') or diag(slurp("$dir3/apply.err"));
+psql($tgt3, "CREATE PUBLICATION pgshift_rb_rb3 FOR TABLE public.junk");
+is(run_pgshift({}, 'cutover', $plan3m)->{rc}, 0, 'cutover approved');
+waitpid($apply3, 0);
+is($? >> 8, 0, 'the second migration cut over') or diag(slurp("$dir3/apply.err"));
+is(q_or_empty($tgt3, "SELECT string_agg(schemaname || '.' || tablename, ',') FROM pg_publication_tables"
+    . " WHERE pubname = 'pgshift_rb_rb3'"), 'small.t', 'its reverse publication was made anew for its tables');
+$r = run_pgshift({}, 'reset', $plan3m, '--yes', '--force');
+is($r->{rc}, 0, 'reset --force ends a kept reverse stream') or diag($r->{err});
+is(reverse3(), '0,0', 'dropping its slot and publication');
+is(q_or_empty($tgt3, "SELECT to_regclass('small.t') IS NULL"), 't', 'and the tables');
 
 done_testing();
