@@ -200,7 +200,11 @@ sync_sequences(struct rollback *rb, struct pgs_error *err)
 	return true;
 }
 
-/* verify --level checksum with the directions swapped: the target's rows are the reference. */
+/*
+ * verify --level checksum with the directions swapped: the target's rows
+ * and tables are the reference; a table or column the source has beyond
+ * them fails too.
+ */
 static bool
 verify(struct rollback *rb, struct pgs_error *err)
 {
@@ -209,13 +213,17 @@ verify(struct rollback *rb, struct pgs_error *err)
 	bool ok;
 
 	verify_report_init(&r, &rb->cat, VERIFY_CHECKSUM);
+	r.src_side = "target";
+	r.dst_side = "source";
+	r.extra_fails = true;
 	buf_init(&out);
 	ok = verify_plan(&rb->rev, &rb->cat, VERIFY_CHECKSUM, &r, err);
 	if (ok && verify_count_status(&r, VS_FAIL) > 0) {
 		verify_failures(&r, &out);
 		ok = pgs_fail(err, "rollback: the source differs from the target: %s", out.data);
-		pgs_error_hint(err, "the source stays fenced; find the cause, then run pgshift rollback "
-					   "again");
+		pgs_error_hint(err, "the source stays fenced; make it match the target (a schema change "
+					   "made on the target after the cutover is not carried back), then run "
+					   "pgshift rollback again");
 	} else if (ok) {
 		log_info("rollback: verify (checksum): the source is identical to the target (%zu tables)",
 				 rb->cat.ntables);

@@ -20,7 +20,8 @@
 #      target stays fenced, which status and preflight (target_writable) say;
 #   6. preflight names what the reverse stream would lack;
 #   7. reset of another cut-over plan refuses while its reverse stream is
-#      kept; after its rollback, reset ends the stream, the target's fence
+#      kept; its rollback fails on a column the target dropped (the target
+#      is the reference) and succeeds once the source drops it too; then reset ends the stream, the target's fence
 #      and gives the source's held triggers their state back; a leftover
 #      reverse publication is named by preflight, and one with another table
 #      set appearing after preflight does not fail a second cutover.
@@ -385,8 +386,16 @@ like($r->{err}, qr/reverse stream of plan "rb3" is kept until .*nothing was drop
 like($r->{err}, qr/reset \S+ --yes --force/, 'and --force');
 is(q_or_empty($tgt3, "SELECT count(*) FROM small.t"), '100', 'the target\'s tables are still there');
 is(reverse3(), '1,1', 'and the reverse stream');
+# a column dropped on the target after the cutover: the target is the reference
+psql($tgt3, "ALTER TABLE small.t DROP COLUMN v");
 $r = run_pgshift({}, 'rollback', $plan3, '--yes');
-is($r->{rc}, 0, 'the second plan rolled back') or diag($r->{err});
+is($r->{rc}, 1, 'rollback fails when the source has a column the target dropped') or diag($r->{err});
+like($r->{err}, qr/the source differs from the target: table small\.t: column v only on the source/,
+     'naming the column and the real servers');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+psql($src, "BEGIN READ WRITE; ALTER TABLE small.t DROP COLUMN v; COMMIT");
+$r = run_pgshift({}, 'rollback', $plan3, '--yes');
+is($r->{rc}, 0, 'the second plan rolled back once the source has the same columns') or diag($r->{err});
 is(q_or_empty($tgt3_app, "SHOW default_transaction_read_only"), 'on', 'its target is fenced');
 $r = run_pgshift({}, 'reset', $plan3, '--yes');
 is($r->{rc}, 0, 'reset after the rollback') or diag($r->{err});
