@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cdc/cdc_slot.h"
+#include "cdc/pgoutput.h"
 #include "cli/status_rollback.h"
 #include "pg/conn.h"
 #include "state/reverse_state.h"
@@ -18,6 +19,10 @@ copy_lsn(char *dst, size_t n, const char *lsn)
 	snprintf(dst, n, "%s", lsn ? lsn : "");
 }
 
+/*
+ * The target's WAL position now; when the target cannot be read, the one
+ * the follower recorded last (already in out->target_lsn) stands.
+ */
 static void
 read_target(const struct plan *plan, struct rollback_status *out)
 {
@@ -29,15 +34,13 @@ read_target(const struct plan *plan, struct rollback_status *out)
 	pgs_error_clear(&err);
 	tgt = pg_connect(plan->target_uri, &s, &err);
 	/* the database's setting itself: the fence outlives the reverse row (cleanup without --unfence) */
-	if (tgt && database_fenced(tgt, &out->target_fenced, &err) && source_wal_lsn(tgt, &wal, &err)) {
-		snprintf(out->target_lsn, sizeof(out->target_lsn), "%X/%X", (unsigned) (wal >> 32),
-				 (unsigned) wal);
-		if (cdc_lsn_parse(out->applied_lsn, &applied))
-			out->lag_bytes = wal > applied ? (int64_t) (wal - applied) : 0;
-	} else {
+	if (tgt && database_fenced(tgt, &out->target_fenced, &err) && source_wal_lsn(tgt, &wal, &err))
+		pgo_lsn_text(wal, out->target_lsn);
+	else
 		log_report(LOG_WARNING, &err);
-	}
 	PQfinish(tgt);
+	if (cdc_lsn_parse(out->target_lsn, &wal) && cdc_lsn_parse(out->applied_lsn, &applied))
+		out->lag_bytes = wal > applied ? (int64_t) (wal - applied) : 0;
 }
 
 void
@@ -62,6 +65,7 @@ status_rollback_read(const struct plan *plan, struct rollback_status *out)
 		out->target_fenced = rs.fenced;
 		out->started_at = rs.started_at;
 		out->keep_until = rs.started_at + (double) plan->rollback.keep_for_ms / 1000.0;
+		copy_lsn(out->target_lsn, sizeof(out->target_lsn), rs.source_lsn);
 		copy_lsn(out->received_lsn, sizeof(out->received_lsn), rs.received_lsn);
 		copy_lsn(out->applied_lsn, sizeof(out->applied_lsn), rs.applied_lsn);
 		reverse_state_free(&rs);

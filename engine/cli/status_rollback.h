@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cdc/pgoutput.h"
 #include "plan/plan.h"
 #include "util/buf.h"
 
@@ -20,7 +21,8 @@ struct rollback_status {
 	char status[16];            /* running | finished */
 	bool target_fenced;         /* the target database's own setting, read also without the row */
 	double started_at, keep_until;  /* unix seconds */
-	char target_lsn[20], received_lsn[20], applied_lsn[20];   /* "" unknown */
+	/* "" unknown; target_lsn is read now, or the one the follower recorded */
+	char target_lsn[PGO_LSN_TEXT_SIZE], received_lsn[PGO_LSN_TEXT_SIZE], applied_lsn[PGO_LSN_TEXT_SIZE];
 	int64_t lag_bytes;          /* -1 unknown */
 };
 

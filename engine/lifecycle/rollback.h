@@ -41,7 +41,6 @@ struct reverse_session {
 	PGconn *src;                /* owned; holds the lock, writes the reverse row */
 	char *run_id;               /* owned: the forward run's */
 	uint64_t applied;           /* the applied LSN the row holds */
-	bool fenced;                /* the row says the target is fenced */
 	char *status;               /* owned */
 };
 

@@ -25,7 +25,6 @@ read_row(const struct plan *plan, struct reverse_session *s, struct pgs_error *e
 	}
 	s->run_id = rs.run_id ? xstrdup(rs.run_id) : xstrdup("");
 	s->status = xstrdup(rs.status);
-	s->fenced = rs.fenced;
 	if (!rs.applied_lsn || !cdc_lsn_parse(rs.applied_lsn, &s->applied))
 		s->applied = 0;
 	reverse_state_free(&rs);

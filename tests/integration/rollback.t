@@ -380,6 +380,11 @@ is($r->{rc}, 0, 'a second plan cut over') or diag($r->{err});
 is(reverse3(), '1,1', 'with its reverse slot and publication on the target');
 is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'D',
    'holding the source\'s ALWAYS trigger');
+$r = run_pgshift({}, 'status', $plan3, '--json');
+my $st3 = eval { decode_json($r->{out}) } // {};
+ok(@{ $st3->{steps} || [] } && ($st3->{rollback}{status} // '') eq 'running'
+   && defined $st3->{rollback}{lag_bytes},
+   'status --json of a kept run holds its steps and the reverse stream') or diag($r->{out} . $r->{err});
 $r = run_pgshift({}, 'reset', $plan3, '--yes');
 is($r->{rc}, 1, 'reset while the reverse stream is kept: refused (exit 1)') or diag($r->{err});
 like($r->{err}, qr/reverse stream of plan "rb3" is kept until .*nothing was dropped/, 'naming why');
