@@ -41,6 +41,10 @@ read_target(const struct plan *plan, struct rollback_status *out)
 	PQfinish(tgt);
 	if (cdc_lsn_parse(out->target_lsn, &wal) && cdc_lsn_parse(out->applied_lsn, &applied))
 		out->lag_bytes = wal > applied ? (int64_t) (wal - applied) : 0;
+	/* received is the follower's record every 10 s; what was applied was received */
+	if (cdc_lsn_parse(out->applied_lsn, &applied) &&
+		(!cdc_lsn_parse(out->received_lsn, &wal) || wal < applied))
+		copy_lsn(out->received_lsn, sizeof(out->received_lsn), out->applied_lsn);
 }
 
 void
@@ -65,9 +69,11 @@ status_rollback_read(const struct plan *plan, struct rollback_status *out)
 		out->target_fenced = rs.fenced;
 		out->started_at = rs.started_at;
 		out->keep_until = rs.started_at + (double) plan->rollback.keep_for_ms / 1000.0;
+		out->now = rs.now;
 		copy_lsn(out->target_lsn, sizeof(out->target_lsn), rs.source_lsn);
 		copy_lsn(out->received_lsn, sizeof(out->received_lsn), rs.received_lsn);
 		copy_lsn(out->applied_lsn, sizeof(out->applied_lsn), rs.applied_lsn);
+		snprintf(out->error, sizeof(out->error), "%s", rs.error ? rs.error : "");
 		reverse_state_free(&rs);
 	}
 	PQfinish(src);
@@ -94,9 +100,17 @@ status_rollback_text(FILE *f, const struct rollback_status *rs)
 					"`pgshift cleanup PLAN --unfence` or `pgshift reset PLAN --yes` undoes it\n");
 		return;
 	}
-	fprintf(f, "\nrollback: reverse stream %s since %s (kept until %s)%s\n", rs->status,
-			utc(rs->started_at, a, sizeof(a)), utc(rs->keep_until, b, sizeof(b)),
-			rs->target_fenced ? "; the target is fenced" : "");
+	if (strcmp(rs->status, "finished") == 0)
+		fprintf(f, "\nrollback: rolled back (reverse stream from the cutover at %s)",
+				utc(rs->started_at, a, sizeof(a)));
+	else
+		fprintf(f, "\nrollback: reverse stream from the cutover at %s, kept until %s%s",
+				utc(rs->started_at, a, sizeof(a)), utc(rs->keep_until, b, sizeof(b)),
+				rs->now > rs->keep_until ? " (passed: `pgshift cleanup PLAN` ends it)" : "");
+	fprintf(f, "%s\n", rs->target_fenced ? "; the target is fenced" : "");
+	if (rs->error[0])
+		fprintf(f, "  the last rollback %s: %s\n",
+				strcmp(rs->status, "interrupted") == 0 ? "was interrupted" : "failed", rs->error);
 	fprintf(f, "  target at %s, received %s, applied into the source %s",
 			rs->target_lsn[0] ? rs->target_lsn : "?", rs->received_lsn[0] ? rs->received_lsn : "-",
 			rs->applied_lsn[0] ? rs->applied_lsn : "-");
@@ -128,6 +142,11 @@ status_rollback_json(struct buf *b, const struct rollback_status *rs)
 	json_lsn(b, "target_lsn", rs->target_lsn);
 	json_lsn(b, "received_lsn", rs->received_lsn);
 	json_lsn(b, "applied_lsn", rs->applied_lsn);
+	buf_puts(b, ",\"error\":");
+	if (rs->error[0])
+		json_put_string(b, rs->error);
+	else
+		buf_puts(b, "null");
 	if (rs->lag_bytes >= 0)
 		buf_printf(b, ",\"lag_bytes\":%" PRId64 "}", rs->lag_bytes);
 	else

@@ -7,8 +7,8 @@
  * source would collide with the changes the stream replays there. Ended,
  * it goes in the order that leaves a record of what is left: the target's
  * slot (ending a dead follower's walsender) and publication, the spool, the
- * rollback's fence of the target (with --unfence), and last the row on the
- * source. reset refuses a kept stream instead (unless --force) and undoes
+ * rollback's fence of the target (with --unfence), last the row on the
+ * source, and then the source's schema pgshift if nothing else uses it. reset refuses a kept stream instead (unless --force) and undoes
  * the rollback's fence of the target with it. Idempotent; a plan whose cutover never created the stream only
  * gets the (absent) slot and publication looked for.
  */
@@ -88,6 +88,24 @@ restore_triggers(PGconn *src, const struct plan *plan, struct pgs_error *err)
 		(!exists || held_triggers_restore(src, plan->rollback.slot, "cleanup", err));
 }
 
+/* The reverse stream made schema pgshift on the source; it goes with the last use of it. */
+static bool
+drop_source_schema(PGconn *src, struct pgs_error *err)
+{
+	bool dropped;
+
+	if (!reverse_state_drop_schema_if_unused(src, &dropped, err)) {
+		/* the reverse stream is gone all the same: a schema kept is not a failure */
+		pgs_error_prefix(err, "cleanup: kept schema pgshift on the source");
+		log_report(LOG_WARNING, err);
+		pgs_error_clear(err);
+		return true;
+	}
+	if (dropped)
+		log_info("cleanup: dropped schema pgshift on the source (nothing uses it any more)");
+	return true;
+}
+
 /* Why a kept stream stops this command; false when it does not. */
 static bool
 refused_kept(const struct plan *plan, const struct reverse_kept *k, bool unfence, bool reset,
@@ -149,7 +167,8 @@ end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, struc
 		unfence = k.fenced;
 	if (k.kept ||
 		(drop_target_objects(plan, unfence, err) && remove_tree(plan->rollback.spool_dir) == 0 &&
-		 restore_triggers(src, plan, err) && reverse_state_drop(src, plan, err)))
+		 restore_triggers(src, plan, err) && reverse_state_drop(src, plan, err) &&
+		 drop_source_schema(src, err)))
 		rc = LIFECYCLE_OK;
 	else if (!err->message[0])
 		pgs_fail(err, "could not remove the reverse spool directory \"%s\": %m",
