@@ -1,6 +1,6 @@
 /*
  * pgshift cleanup PLAN [--unfence] [--restore-identity] and pgshift reset PLAN
- * --yes [--cascade] (engine/lifecycle/cleanup.c, reset.c). Exit 0 done, 1
+ * --yes [--cascade] [--force] (engine/lifecycle/cleanup.c, reset.c). Exit 0 done, 1
  * failed (reset: also refused over objects apply did not create), 3 bad plan
  * or reset without --yes, 4 an apply of the plan holds its lock.
  */
@@ -56,7 +56,8 @@ cmd_reset(const struct cli_args *args)
 	if (!plan)
 		return EXIT_USAGE;
 	pgs_error_clear(&err);
-	rc = reset_plan(plan, args->set[OPT_YES], args->set[OPT_CASCADE], &err);
+	rc = reset_plan(plan, &(struct reset_opts) {args->set[OPT_YES], args->set[OPT_CASCADE],
+											   args->set[OPT_FORCE]}, &err);
 	plan_free(plan);
 	return exit_for(rc, &err);
 }

@@ -55,7 +55,8 @@ print_no_run(const struct plan *plan, const char *target_shown)
 
 /*
  * The forward run's state goes with cleanup (keep_state: false) while the
- * reverse stream lives on: then the reverse stream alone is shown.
+ * reverse stream lives on, and the rollback's fence of the target after it:
+ * then these alone are shown.
  */
 static int
 show_no_run(const struct cli_args *args, const struct plan *plan, const struct rollback_status *rb,
@@ -63,7 +64,7 @@ show_no_run(const struct cli_args *args, const struct plan *plan, const struct r
 {
 	struct buf json;
 
-	if (!rb->found) {
+	if (!rb->found && !rb->target_fenced) {
 		fflush(stdout);
 		print_no_run(plan, target_shown);
 		return EXIT_FAILED;
@@ -114,7 +115,7 @@ print_view(const struct cli_args *args, const struct plan *plan, const struct da
 	if (args->set[OPT_JSON]) {
 		buf_init(&json);
 		status_render_json(&json, &v);
-		if (rb->found && json.len >= 2) {
+		if ((rb->found || rb->target_fenced) && json.len >= 2) {
 			/* into the object: its closing brace (and newline) go after */
 			json.len -= 2;
 			buf_putc(&json, ',');

@@ -134,7 +134,7 @@ static const char cleanup_help[] =
 	"Exit 0 done, 1 failed, 4 an apply of the plan is running.\n";
 
 static const char reset_help[] =
-	"Usage: pgshift reset PLAN --yes [--cascade]\n"
+	"Usage: pgshift reset PLAN --yes [--cascade] [--force]\n"
 	"\n"
 	"Drops on the target exactly what apply created (pgshift.manifest: tables,\n"
 	"views, sequences, types, domains, functions, operators, casts, collations,\n"
@@ -143,15 +143,18 @@ static const char reset_help[] =
 	"keep_state: false. Objects go dependents first, each without CASCADE;\n"
 	"prints what it will drop first, and without --yes stops there (exit 3).\n"
 	"Leaves the source alone (see cleanup), except that with rollback.enabled it\n"
-	"also ends the reverse stream, as cleanup --force does.\n"
+	"first ends the reverse stream (and a rollback's fence of the target); while\n"
+	"rollback.keep_for keeps it (the application may write to the target), reset\n"
+	"refuses, dropping nothing (exit 1), unless --force.\n"
 	"\n"
 	"  --yes      drop what is listed\n"
 	"  --cascade  also drop the objects apply did not create that depend on\n"
 	"             what it created (without it, reset names them and drops\n"
 	"             nothing: exit 1)\n"
+	"  --force    also while the reverse stream is kept\n"
 	"\n"
-	"Exit 0 done, 1 failed or refused over such objects, 3 without --yes, 4 an\n"
-	"apply of the plan is running.\n";
+	"Exit 0 done, 1 failed or refused over such objects or a kept reverse\n"
+	"stream, 3 without --yes, 4 an apply of the plan is running.\n";
 
 static const char rollback_help[] =
 	"Usage: pgshift rollback PLAN [--follow] [--yes]\n"
@@ -192,7 +195,7 @@ const struct command commands[] = {
 	{"cutover", true, NULL, 0, cutover_help, cmd_cutover},
 	{"verify", true, OPTS(OPT_LEVEL, OPT_JSON), verify_help, cmd_verify},
 	{"cleanup", true, OPTS(OPT_UNFENCE, OPT_RESTORE_IDENTITY, OPT_FORCE), cleanup_help, cmd_cleanup},
-	{"reset", true, OPTS(OPT_YES, OPT_CASCADE), reset_help, cmd_reset},
+	{"reset", true, OPTS(OPT_YES, OPT_CASCADE, OPT_FORCE), reset_help, cmd_reset},
 	{"rollback", true, OPTS(OPT_FOLLOW, OPT_YES), rollback_help, cmd_rollback},
 	{"version", false, NULL, 0, version_help, cmd_version},
 };

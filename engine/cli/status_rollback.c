@@ -8,6 +8,7 @@
 #include "cli/status_rollback.h"
 #include "pg/conn.h"
 #include "state/reverse_state.h"
+#include "steps/fence.h"
 #include "steps/steps.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -32,13 +33,18 @@ read_target(const struct plan *plan, struct rollback_status *out)
 
 	pgs_error_clear(&err);
 	tgt = pg_connect(plan->target_uri, &s, &err);
-	if (tgt && source_wal_lsn(tgt, &wal, &err))
+	/* the database's setting itself: the fence outlives the reverse row (cleanup without --unfence) */
+	if (tgt && database_fenced(tgt, &out->target_fenced, &err) && source_wal_lsn(tgt, &wal, &err))
 		pgo_lsn_text(wal, out->target_lsn);
 	else
 		log_report(LOG_WARNING, &err);
 	PQfinish(tgt);
 	if (cdc_lsn_parse(out->target_lsn, &wal) && cdc_lsn_parse(out->applied_lsn, &applied))
 		out->lag_bytes = wal > applied ? (int64_t) (wal - applied) : 0;
+	/* received is the follower's record every 10 s; what was applied was received */
+	if (cdc_lsn_parse(out->applied_lsn, &applied) &&
+		(!cdc_lsn_parse(out->received_lsn, &wal) || wal < applied))
+		copy_lsn(out->received_lsn, sizeof(out->received_lsn), out->applied_lsn);
 }
 
 void
@@ -63,13 +69,15 @@ status_rollback_read(const struct plan *plan, struct rollback_status *out)
 		out->target_fenced = rs.fenced;
 		out->started_at = rs.started_at;
 		out->keep_until = rs.started_at + (double) plan->rollback.keep_for_ms / 1000.0;
+		out->now = rs.now;
 		copy_lsn(out->target_lsn, sizeof(out->target_lsn), rs.source_lsn);
 		copy_lsn(out->received_lsn, sizeof(out->received_lsn), rs.received_lsn);
 		copy_lsn(out->applied_lsn, sizeof(out->applied_lsn), rs.applied_lsn);
+		snprintf(out->error, sizeof(out->error), "%s", rs.error ? rs.error : "");
 		reverse_state_free(&rs);
-		read_target(plan, out);
 	}
 	PQfinish(src);
+	read_target(plan, out);
 }
 
 static const char *
@@ -86,11 +94,23 @@ status_rollback_text(FILE *f, const struct rollback_status *rs)
 {
 	char a[32], b[32];
 
-	if (!rs->found)
+	if (!rs->found) {
+		if (rs->target_fenced)
+			fprintf(f, "\nrollback: the target database is fenced (read-only for new sessions); "
+					"`pgshift cleanup PLAN --unfence` or `pgshift reset PLAN --yes` undoes it\n");
 		return;
-	fprintf(f, "\nrollback: reverse stream %s since %s (kept until %s)%s\n", rs->status,
-			utc(rs->started_at, a, sizeof(a)), utc(rs->keep_until, b, sizeof(b)),
-			rs->target_fenced ? "; the target is fenced" : "");
+	}
+	if (strcmp(rs->status, "finished") == 0)
+		fprintf(f, "\nrollback: rolled back (reverse stream from the cutover at %s)",
+				utc(rs->started_at, a, sizeof(a)));
+	else
+		fprintf(f, "\nrollback: reverse stream from the cutover at %s, kept until %s%s",
+				utc(rs->started_at, a, sizeof(a)), utc(rs->keep_until, b, sizeof(b)),
+				rs->now > rs->keep_until ? " (passed: `pgshift cleanup PLAN` ends it)" : "");
+	fprintf(f, "%s\n", rs->target_fenced ? "; the target is fenced" : "");
+	if (rs->error[0])
+		fprintf(f, "  the last rollback %s: %s\n",
+				strcmp(rs->status, "interrupted") == 0 ? "was interrupted" : "failed", rs->error);
 	fprintf(f, "  target at %s, received %s, applied into the source %s",
 			rs->target_lsn[0] ? rs->target_lsn : "?", rs->received_lsn[0] ? rs->received_lsn : "-",
 			rs->applied_lsn[0] ? rs->applied_lsn : "-");
@@ -113,12 +133,20 @@ void
 status_rollback_json(struct buf *b, const struct rollback_status *rs)
 {
 	buf_puts(b, "\"rollback\":{\"status\":");
-	json_put_string(b, rs->status);
+	if (rs->found)
+		json_put_string(b, rs->status);
+	else
+		buf_puts(b, "null");
 	buf_printf(b, ",\"target_fenced\":%s,\"started_at\":%.3f,\"keep_until\":%.3f",
 			   rs->target_fenced ? "true" : "false", rs->started_at, rs->keep_until);
 	json_lsn(b, "target_lsn", rs->target_lsn);
 	json_lsn(b, "received_lsn", rs->received_lsn);
 	json_lsn(b, "applied_lsn", rs->applied_lsn);
+	buf_puts(b, ",\"error\":");
+	if (rs->error[0])
+		json_put_string(b, rs->error);
+	else
+		buf_puts(b, "null");
 	if (rs->lag_bytes >= 0)
 		buf_printf(b, ",\"lag_bytes\":%" PRId64 "}", rs->lag_bytes);
 	else

@@ -19,17 +19,21 @@
 struct rollback_status {
 	bool found;                 /* the source holds the reverse row */
 	char status[16];            /* running | finished */
-	bool target_fenced;
-	double started_at, keep_until;  /* unix seconds */
+	bool target_fenced;         /* the target database's own setting, read also without the row */
+	double started_at, keep_until, now;    /* unix seconds, the source's clock */
 	/* "" unknown; target_lsn is read now, or the one the follower recorded */
 	char target_lsn[PGO_LSN_TEXT_SIZE], received_lsn[PGO_LSN_TEXT_SIZE], applied_lsn[PGO_LSN_TEXT_SIZE];
 	int64_t lag_bytes;          /* -1 unknown */
+	char error[512];            /* the last rollback's failure; "" none */
 };
 
-/* found false when rollback is off, the source has no row or cannot be read (a warning). */
+/*
+ * found false when rollback is off, the source has no row or cannot be read
+ * (a warning); the target is read whenever rollback is on.
+ */
 void status_rollback_read(const struct plan *plan, struct rollback_status *out);
 void status_rollback_text(FILE *f, const struct rollback_status *rs);
-/* `"rollback":{...}` (no leading comma) */
+/* `"rollback":{...}` (no leading comma); status null without the row */
 void status_rollback_json(struct buf *b, const struct rollback_status *rs);
 
 #endif

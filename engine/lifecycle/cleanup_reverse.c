@@ -1,5 +1,5 @@
 /*
- * What `pgshift cleanup` does with the reverse stream of rollback.enabled
+ * What `pgshift cleanup` and `pgshift reset` do with the reverse stream of rollback.enabled
  * (README "Rollback"). It is kept while a rollback may still be needed:
  * until rollback.keep_for has passed since the cutover created it, unless
  * the rollback is done or --force says so. Kept, it is left whole, and
@@ -7,8 +7,9 @@
  * source would collide with the changes the stream replays there. Ended,
  * it goes in the order that leaves a record of what is left: the target's
  * slot (ending a dead follower's walsender) and publication, the spool, the
- * rollback's fence of the target (with --unfence), and last the row on the
- * source. Idempotent; a plan whose cutover never created the stream only
+ * rollback's fence of the target (with --unfence), last the row on the
+ * source, and then the source's schema pgshift if nothing else uses it. reset refuses a kept stream instead (unless --force) and undoes
+ * the rollback's fence of the target with it. Idempotent; a plan whose cutover never created the stream only
  * gets the (absent) slot and publication looked for.
  */
 #include <stdio.h>
@@ -25,29 +26,32 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-/* Whether the stream is still kept; says until when. */
+/* What the reverse row says: whether the stream is still kept (until when), the target fenced. */
+struct reverse_kept {
+	bool kept;
+	bool fenced;                /* the rollback fenced the target */
+	char until[32];
+};
+
 static bool
-still_kept(const struct plan *plan, PGconn *src, bool force, struct pgs_error *err, bool *kept)
+still_kept(const struct plan *plan, PGconn *src, bool force, struct reverse_kept *k,
+		   struct pgs_error *err)
 {
 	struct reverse_state rs = {0};
 	bool found;
 	double until;
+	time_t t;
 
-	*kept = false;
+	memset(k, 0, sizeof(*k));
 	if (!reverse_state_read(src, plan, &rs, &found, err))
 		return false;
 	if (!found)
 		return true;
 	until = rs.started_at + (double) plan->rollback.keep_for_ms / 1000.0;
-	if (strcmp(rs.status, "finished") != 0 && rs.now < until && !force) {
-		time_t t = (time_t) until;
-		char when[32];
-
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
-		log_info("cleanup: keeping the reverse stream (replication slot \"%s\" on the target) "
-				 "until %s (rollback.keep_for); --force ends it now", plan->rollback.slot, when);
-		*kept = true;
-	}
+	t = (time_t) until;
+	strftime(k->until, sizeof(k->until), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+	k->kept = strcmp(rs.status, "finished") != 0 && rs.now < until && !force;
+	k->fenced = rs.fenced;
 	reverse_state_free(&rs);
 	return true;
 }
@@ -84,12 +88,64 @@ restore_triggers(PGconn *src, const struct plan *plan, struct pgs_error *err)
 		(!exists || held_triggers_restore(src, plan->rollback.slot, "cleanup", err));
 }
 
-enum lifecycle_result
-cleanup_reverse(const struct plan *plan, bool force, bool unfence, struct pgs_error *err)
+/* The reverse stream made schema pgshift on the source; it goes with the last use of it. */
+static bool
+drop_source_schema(PGconn *src, struct pgs_error *err)
 {
-	struct pg_session ps = {"source", "pgshift cleanup", false, false, false};
+	bool dropped;
+
+	if (!reverse_state_drop_schema_if_unused(src, &dropped, err)) {
+		/* the reverse stream is gone all the same: a schema kept is not a failure */
+		pgs_error_prefix(err, "cleanup: kept schema pgshift on the source");
+		log_report(LOG_WARNING, err);
+		pgs_error_clear(err);
+		return true;
+	}
+	if (dropped)
+		log_info("cleanup: dropped schema pgshift on the source (nothing uses it any more)");
+	return true;
+}
+
+/* Why a kept stream stops this command; false when it does not. */
+static bool
+refused_kept(const struct plan *plan, const struct reverse_kept *k, bool unfence, bool reset,
+			 struct pgs_error *err)
+{
+	if (!k->kept)
+		return false;
+	if (reset) {
+		pgs_fail(err, "reset: the reverse stream of plan \"%s\" is kept until %s "
+				 "(rollback.keep_for): the application may be writing to the target's tables "
+				 "since the cutover; nothing was dropped", plan->name, k->until);
+		pgs_error_hint(err, "roll back first with `pgshift rollback %s`, or drop them anyway "
+					   "with `pgshift reset %s --yes --force`", plan->file, plan->file);
+		return true;
+	}
+	if (!unfence) {
+		log_info("cleanup: keeping the reverse stream (replication slot \"%s\" on the target) "
+				 "until %s (rollback.keep_for); --force ends it now", plan->rollback.slot, k->until);
+		return false;
+	}
+	pgs_fail(err, "cleanup --unfence: the source stays fenced while the reverse stream "
+			 "of plan \"%s\" is kept: it replays the target's writes into the source", plan->name);
+	pgs_error_hint(err, "roll back with `pgshift rollback %s`, or end the reverse stream "
+				   "with `pgshift cleanup %s --force --unfence`", plan->file, plan->file);
+	return true;
+}
+
+/*
+ * reset: a kept stream refuses (the target's tables may be production now),
+ * and the rollback's fence of the target goes with the stream, as the
+ * target is started over.
+ */
+static enum lifecycle_result
+end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, struct pgs_error *err)
+{
+	struct pg_session ps = {"source", reset ? "pgshift reset" : "pgshift cleanup", false, false,
+		false};
+	struct reverse_kept k;
 	PGconn *src;
-	bool got, kept;
+	bool got;
 	enum lifecycle_result rc = LIFECYCLE_FAILED;
 
 	if (!plan->rollback.enabled)
@@ -100,23 +156,19 @@ cleanup_reverse(const struct plan *plan, bool force, bool unfence, struct pgs_er
 	if (!got) {
 		pgs_fail(err, "the reverse stream of plan \"%s\" is in use by a pgshift rollback",
 				 plan->name);
-		pgs_error_hint(err, "stop `pgshift rollback %s --follow`, then run cleanup again",
-					   plan->file);
+		pgs_error_hint(err, "stop `pgshift rollback %s --follow`, then run %s again",
+					   plan->file, reset ? "reset" : "cleanup");
 		rc = LIFECYCLE_LOCKED;
 		goto out;
 	}
-	if (!still_kept(plan, src, force, err, &kept))
+	if (!still_kept(plan, src, force, &k, err) || refused_kept(plan, &k, unfence, reset, err))
 		goto out;
-	if (kept && unfence) {
-		pgs_fail(err, "cleanup --unfence: the source stays fenced while the reverse stream "
-				 "of plan \"%s\" is kept: it replays the target's writes into the source", plan->name);
-		pgs_error_hint(err, "roll back with `pgshift rollback %s`, or end the reverse stream "
-					   "with `pgshift cleanup %s --force --unfence`", plan->file, plan->file);
-		goto out;
-	}
-	if (kept ||
+	if (reset)
+		unfence = k.fenced;
+	if (k.kept ||
 		(drop_target_objects(plan, unfence, err) && remove_tree(plan->rollback.spool_dir) == 0 &&
-		 restore_triggers(src, plan, err) && reverse_state_drop(src, plan, err)))
+		 restore_triggers(src, plan, err) && reverse_state_drop(src, plan, err) &&
+		 drop_source_schema(src, err)))
 		rc = LIFECYCLE_OK;
 	else if (!err->message[0])
 		pgs_fail(err, "could not remove the reverse spool directory \"%s\": %m",
@@ -124,4 +176,16 @@ cleanup_reverse(const struct plan *plan, bool force, bool unfence, struct pgs_er
 out:
 	PQfinish(src);
 	return rc;
+}
+
+enum lifecycle_result
+cleanup_reverse(const struct plan *plan, bool force, bool unfence, struct pgs_error *err)
+{
+	return end_reverse(plan, force, unfence, false, err);
+}
+
+enum lifecycle_result
+reset_reverse(const struct plan *plan, bool force, struct pgs_error *err)
+{
+	return end_reverse(plan, force, false, true, err);
 }

@@ -35,14 +35,28 @@ enum lifecycle_result cleanup_plan(const struct plan *plan, bool unfence, bool r
  */
 enum lifecycle_result cleanup_reverse(const struct plan *plan, bool force, bool unfence,
 									  struct pgs_error *err);
+/*
+ * The same for reset, before it drops anything on the target: a kept
+ * stream (the application may write to the target since the cutover)
+ * refuses unless force; ended, the rollback's fence of the target goes too.
+ */
+enum lifecycle_result reset_reverse(const struct plan *plan, bool force, struct pgs_error *err);
 
 /*
  * Prints (stdout) what it will drop, in drop order: every object of
  * pgshift.manifest, the roles of pgshift.created_objects and the plan's
  * state; without yes stops there. Objects apply did not create that depend
- * on those fail it, named, with nothing dropped, unless cascade.
+ * on those fail it, named, with nothing dropped, unless cascade. The
+ * reverse stream of a cut-over plan is ended first (a slot left behind
+ * would keep the target's WAL); while rollback.keep_for keeps it, reset
+ * refuses unless force.
  */
-enum lifecycle_result reset_plan(const struct plan *plan, bool yes, bool cascade,
+struct reset_opts {
+	bool yes;
+	bool cascade;
+	bool force;
+};
+enum lifecycle_result reset_plan(const struct plan *plan, const struct reset_opts *o,
 								 struct pgs_error *err);
 
 #endif

@@ -108,8 +108,9 @@ drop_all(const struct reset *r, bool cascade, struct pgs_error *err)
 }
 
 static enum lifecycle_result
-reset_locked(struct reset *r, struct state *st, bool yes, bool cascade, struct pgs_error *err)
+reset_locked(struct reset *r, struct state *st, const struct reset_opts *o, struct pgs_error *err)
 {
+	enum lifecycle_result rc;
 	size_t n;
 
 	if (!state_list_objects(st, &r->has_run, &r->created, &r->ncreated, err) ||
@@ -117,21 +118,27 @@ reset_locked(struct reset *r, struct state *st, bool yes, bool cascade, struct p
 		return LIFECYCLE_FAILED;
 	if (r->m.nobjects == 0 && r->ncreated == 0 && !r->has_run) {
 		printf("pgshift reset of plan %s: nothing to drop on the target\n", r->plan->name);
-		return LIFECYCLE_OK;
+		return reset_reverse(r->plan, o->force, err);
 	}
 	r->ngroups = reset_order(&r->m, &r->groups);
 	print_plan(r);
-	if (!yes) {
+	if (!o->yes) {
 		pgs_fail(err, "reset drops data; nothing was dropped");
 		pgs_error_hint(err, "run \"pgshift reset %s --yes\" to drop what is listed above",
 					   r->plan->file);
 		return LIFECYCLE_REFUSED;
 	}
-	if (r->m.nforeign > 0 && !cascade) {
+	if (r->m.nforeign > 0 && !o->cascade) {
 		refuse_foreign(r, err);
 		return LIFECYCLE_FAILED;
 	}
-	if (!all_droppable(r, err) || !drop_all(r, cascade, err) || !state_drop_all(st, err))
+	if (!all_droppable(r, err))
+		return LIFECYCLE_FAILED;
+	/* first: a kept reverse stream refuses before anything is dropped */
+	rc = reset_reverse(r->plan, o->force, err);
+	if (rc != LIFECYCLE_OK)
+		return rc;
+	if (!drop_all(r, o->cascade, err) || !state_drop_all(st, err))
 		return LIFECYCLE_FAILED;
 	n = r->m.nobjects + r->ncreated;
 	printf("dropped %zu object(s) and the state of plan %s\n", n, r->plan->name);
@@ -142,7 +149,7 @@ reset_locked(struct reset *r, struct state *st, bool yes, bool cascade, struct p
 }
 
 enum lifecycle_result
-reset_plan(const struct plan *plan, bool yes, bool cascade, struct pgs_error *err)
+reset_plan(const struct plan *plan, const struct reset_opts *o, struct pgs_error *err)
 {
 	struct reset r = {.plan = plan};
 	bool locked = false;
@@ -151,10 +158,7 @@ reset_plan(const struct plan *plan, bool yes, bool cascade, struct pgs_error *er
 
 	if (!st)
 		return locked ? LIFECYCLE_LOCKED : LIFECYCLE_FAILED;
-	rc = reset_locked(&r, st, yes, cascade, err);
-	/* starting over: a reverse stream left by a cutover would keep the target's WAL forever */
-	if (rc == LIFECYCLE_OK)
-		rc = cleanup_reverse(plan, true, false, err);
+	rc = reset_locked(&r, st, o, err);
 	state_close(st);
 	manifest_free(&r.m);
 	drop_groups_free(r.groups, r.ngroups);

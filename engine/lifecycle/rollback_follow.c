@@ -1,13 +1,15 @@
 /*
  * pgshift rollback PLAN --follow: the reverse stream until the process is
- * stopped. It needs no signal handling of its own: the receiver confirms to
- * the target only what the spool has fsynced and the applier commits its
- * applied LSN with the changes, so a process ended anywhere (SIGTERM,
- * kill -9, a crash) is resumed exactly by the next --follow or rollback.
+ * stopped. The receiver confirms to the target only what the spool has
+ * fsynced and the applier commits its applied LSN with the changes, so a
+ * process ended anywhere (kill -9, a crash) is resumed exactly by the next
+ * --follow or rollback; SIGINT/SIGTERM (run/stop.h, flag mode) stop both
+ * threads within a second, record the positions and say how to continue.
  * Every 10 s it records the target's WAL position and the spool's durable
  * LSN in the reverse row, for `status`; a failure to do so is a warning.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,6 +17,7 @@
 #include "lifecycle/reverse_stream.h"
 #include "lifecycle/rollback.h"
 #include "pg/conn.h"
+#include "run/stop.h"
 #include "state/reverse_state.h"
 #include "steps/steps.h"
 #include "util/log.h"
@@ -67,6 +70,7 @@ rollback_follow(const struct plan *plan, struct pgs_error *err)
 	enum lifecycle_result rc = reverse_session_open(plan, "pgshift rollback --follow", &s, err);
 	PGconn *tgt = NULL;
 	struct timespec second = {1, 0};
+	static char again[512];         /* the signal watcher's, for the life of the process */
 
 	if (rc != LIFECYCLE_OK)
 		goto out;
@@ -75,17 +79,27 @@ rollback_follow(const struct plan *plan, struct pgs_error *err)
 		rc = LIFECYCLE_FAILED;
 		goto out;
 	}
+	snprintf(again, sizeof(again), "`pgshift rollback %s --follow` resumes the stream",
+			 plan->file);
+	stop_watch_flag(again);
 	if (!reverse_stream_start(&rs, plan, s.applied, err)) {
 		rc = LIFECYCLE_FAILED;
 		goto out;
 	}
-	for (long tick = 0; reverse_stream_ok(&rs, err); tick++) {
+	for (long tick = 0; !stop_signal() && reverse_stream_ok(&rs, err); tick++) {
 		if (tick % RECORD_EVERY_S == 0)
 			record(plan, &s, &rs, &tgt);
 		nanosleep(&second, NULL);
 	}
-	reverse_stream_stop(&rs, &(struct pgs_error) {0});
 	rc = LIFECYCLE_FAILED;
+	if (stop_signal() && reverse_stream_stop(&rs, err)) {
+		record(plan, &s, &rs, &tgt);
+		log_info("rollback --follow: stopped by %s; `pgshift rollback %s --follow` (or the "
+				 "rollback itself) continues from there", stop_signal() == SIGINT ? "SIGINT" :
+				 "SIGTERM", plan->file);
+		rc = LIFECYCLE_OK;
+	}
+	reverse_stream_stop(&rs, &(struct pgs_error) {0});
 out:
 	PQfinish(tgt);
 	reverse_session_close(&s);

@@ -17,10 +17,11 @@ read_row(const struct plan *plan, struct reverse_session *s, struct pgs_error *e
 	if (!reverse_state_read(s->src, plan, &rs, &found, err))
 		return LIFECYCLE_FAILED;
 	if (!found) {
-		pgs_fail(err, "plan \"%s\" has no reverse stream on the source: the cutover's "
-				 "rollback.slot step has not run", plan->name);
-		pgs_error_hint(err, "the reverse stream starts at the cutover of `pgshift apply %s`; "
-					   "after `pgshift cleanup` it is gone", plan->file);
+		pgs_fail(err, "plan \"%s\" has no reverse stream on the source: its cutover's "
+				 "rollback.slot step has not run, or `pgshift cleanup` or `reset` ended it "
+				 "(after a rollback, or once rollback.keep_for had passed)", plan->name);
+		pgs_error_hint(err, "the reverse stream starts at the cutover of `pgshift apply %s`",
+					   plan->file);
 		return LIFECYCLE_FAILED;
 	}
 	s->run_id = rs.run_id ? xstrdup(rs.run_id) : xstrdup("");

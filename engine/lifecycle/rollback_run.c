@@ -8,11 +8,13 @@
  * runs only once verify found no difference.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cdc/cdc_slot.h"
 #include "cdc/pgoutput.h"
 #include "events/events.h"
 #include "hooks/hooks.h"
@@ -22,6 +24,7 @@
 #include "pg/catalog.h"
 #include "pg/conn.h"
 #include "plan/plan_reverse.h"
+#include "run/stop.h"
 #include "state/reverse_state.h"
 #include "state/state.h"
 #include "steps/fence.h"
@@ -131,6 +134,17 @@ fence_target(struct rollback *rb, struct pgs_error *err)
 	return true;
 }
 
+/* A SIGINT/SIGTERM (run/stop.h, flag mode) stops the rollback where it may resume. */
+static bool
+interrupted(const struct rollback *rb, const char *where, struct pgs_error *err)
+{
+	pgs_fail(err, "rollback of plan \"%s\" interrupted by %s %s: the source stays fenced",
+			 rb->plan->name, stop_signal() == SIGINT ? "SIGINT" : "SIGTERM", where);
+	pgs_error_hint(err, "run `pgshift rollback %s --yes` again: it continues where it stopped",
+				   rb->plan->file);
+	return false;
+}
+
 static double
 now_s(void)
 {
@@ -163,6 +177,8 @@ catch_up(struct rollback *rb, struct pgs_error *err)
 	for (;;) {
 		if (!reverse_stream_ok(&rb->rs, err))
 			return false;
+		if (stop_signal())
+			return interrupted(rb, "during its catch-up", err);
 		reverse_stream_positions(&rb->rs, &durable, &applied);
 		if (applied >= stop)
 			break;
@@ -200,7 +216,11 @@ sync_sequences(struct rollback *rb, struct pgs_error *err)
 	return true;
 }
 
-/* verify --level checksum with the directions swapped: the target's rows are the reference. */
+/*
+ * verify --level checksum with the directions swapped: the target's rows
+ * and tables are the reference; a table or column the source has beyond
+ * them fails too.
+ */
 static bool
 verify(struct rollback *rb, struct pgs_error *err)
 {
@@ -209,13 +229,17 @@ verify(struct rollback *rb, struct pgs_error *err)
 	bool ok;
 
 	verify_report_init(&r, &rb->cat, VERIFY_CHECKSUM);
+	r.src_side = "target";
+	r.dst_side = "source";
+	r.extra_fails = true;
 	buf_init(&out);
 	ok = verify_plan(&rb->rev, &rb->cat, VERIFY_CHECKSUM, &r, err);
 	if (ok && verify_count_status(&r, VS_FAIL) > 0) {
 		verify_failures(&r, &out);
 		ok = pgs_fail(err, "rollback: the source differs from the target: %s", out.data);
-		pgs_error_hint(err, "the source stays fenced; find the cause, then run pgshift rollback "
-					   "again");
+		pgs_error_hint(err, "the source stays fenced; make it match the target (a schema change "
+					   "made on the target after the cutover is not carried back), then run "
+					   "pgshift rollback again");
 	} else if (ok) {
 		log_info("rollback: verify (checksum): the source is identical to the target (%zu tables)",
 				 rb->cat.ntables);
@@ -235,18 +259,47 @@ unfence(struct rollback *rb, struct pgs_error *err)
 	return reverse_state_set_status(rb->s.src, rb->plan, "finished", NULL, err);
 }
 
-/* A phase is over: rollback.t kills the process here (util/test_crash.h) to prove a rerun resumes. */
-static bool
-done(const char *phase)
+/*
+ * Nothing can follow the target any more: its slot would only keep WAL
+ * until a cleanup. A failure here leaves the rollback done, said.
+ */
+static void
+drop_reverse_slot(struct rollback *rb)
 {
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	if (cdc_drop_slot(rb->tgt, rb->plan->rollback.slot, NULL, &err) &&
+		cdc_drop_publication(rb->tgt, rb->plan->rollback.publication, NULL, &err)) {
+		log_info("rollback: dropped the reverse replication slot and publication \"%s\" on the "
+				 "target (its WAL is released)", rb->plan->rollback.slot);
+		return;
+	}
+	pgs_error_hint(&err, "`pgshift cleanup %s` drops them", rb->plan->file);
+	log_report(LOG_WARNING, &err);
+}
+
+/*
+ * A phase is over: rollback.t kills the process here (util/test_crash.h) to
+ * prove a rerun resumes, and a signal received meanwhile stops it here.
+ */
+static bool
+done(const struct rollback *rb, const char *phase, struct pgs_error *err)
+{
+	char where[64];
+
 	test_crash_point("after", phase);
-	return true;
+	if (!stop_signal())
+		return true;
+	snprintf(where, sizeof(where), "after %s", phase);
+	return interrupted(rb, where, err);
 }
 
 static bool
 phases(struct rollback *rb, struct pgs_error *err)
 {
-	if (!emit(rb, "rollback.started", NULL, err))
+	if (!emit(rb, "rollback.started", NULL, err) ||
+		!reverse_state_set_status(rb->s.src, rb->plan, "running", NULL, err))
 		return false;
 	if (!catalog_load(rb->tgt, rb->plan, &rb->cat, err))
 		return false;
@@ -254,21 +307,24 @@ phases(struct rollback *rb, struct pgs_error *err)
 	if (!reverse_stream_start(&rb->rs, rb->plan, rb->s.applied, err))
 		return false;
 	rb->streaming = true;
-	return fence_target(rb, err) && done("rollback.fence") && catch_up(rb, err) &&
-		done("rollback.catchup") && sync_sequences(rb, err) && done("rollback.sequences") &&
-		verify(rb, err) && done("rollback.verify") && unfence(rb, err);
+	return fence_target(rb, err) && done(rb, "rollback.fence", err) && catch_up(rb, err) &&
+		done(rb, "rollback.catchup", err) && sync_sequences(rb, err) &&
+		done(rb, "rollback.sequences", err) && verify(rb, err) &&
+		done(rb, "rollback.verify", err) && unfence(rb, err);
 }
 
 static enum lifecycle_result
 run(struct rollback *rb, bool yes, struct pgs_error *err)
 {
 	struct pg_session ts = {"target", "pgshift rollback", false, false, false};
+	static char again[512];         /* the signal watcher's, for the life of the process */
 	enum lifecycle_result rc;
 	struct pgs_error failure;
 
 	if (strcmp(rb->s.status, "finished") == 0) {
 		log_info("rollback: plan \"%s\" was rolled back already (the source is writable); "
-				 "`pgshift cleanup %s` drops the reverse slot", rb->plan->name, rb->plan->file);
+				 "`pgshift cleanup %s` removes the reverse spool and record", rb->plan->name,
+				 rb->plan->file);
 		return LIFECYCLE_OK;
 	}
 	rb->tgt = pg_connect(rb->plan->target_uri, &ts, err);
@@ -277,11 +333,22 @@ run(struct rollback *rb, bool yes, struct pgs_error *err)
 	rc = gate(rb, yes, err);
 	if (rc != LIFECYCLE_OK)
 		return rc;
-	if (phases(rb, err))
+	/* confirmed: from here a signal stops the rollback between two of its steps, said */
+	snprintf(again, sizeof(again), "`pgshift rollback %s --yes` continues the rollback",
+			 rb->plan->file);
+	stop_watch_flag(again);
+	if (phases(rb, err)) {
+		drop_reverse_slot(rb);
 		return emit(rb, "rollback.finished", NULL, err) ? LIFECYCLE_OK : LIFECYCLE_FAILED;
+	}
 	failure = *err;
 	pgs_error_clear(err);
 	if (!emit(rb, "rollback.failed", &failure, err))
+		log_report(LOG_WARNING, err);
+	pgs_error_clear(err);
+	/* for status: why the source is still fenced */
+	if (!reverse_state_set_status(rb->s.src, rb->plan, stop_signal() ? "interrupted" : "failed",
+								  failure.message, err))
 		log_report(LOG_WARNING, err);
 	*err = failure;
 	return LIFECYCLE_FAILED;

@@ -112,6 +112,32 @@ source_leftovers(struct pf_ctx *c, struct buf *found)
 	return true;
 }
 
+/* rollback.enabled: the reverse stream's slot and publication an earlier cutover left on the target */
+static bool
+target_leftovers(struct pf_ctx *c, struct buf *found)
+{
+	const char *params[2] = {c->plan->rollback.slot, c->plan->rollback.publication};
+	PGresult *res;
+	char *what;
+
+	if (!c->plan->rollback.enabled)
+		return true;
+	res = pf_query(c->dst,
+				   "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1),"
+				   " EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $2)", 2, params);
+	if (!res)
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (strcmp(PQgetvalue(res, 0, i), "t") == 0) {
+			what = xasprintf("reverse %s \"%s\" on the target", i ? "publication" : "slot",
+							 params[i]);
+			list_leftover(found, what);
+			free(what);
+		}
+	PQclear(res);
+	return true;
+}
+
 static void
 check_leftovers(struct pf_ctx *c)
 {
@@ -128,7 +154,7 @@ check_leftovers(struct pf_ctx *c)
 		pf_query_failed(c, "leftover_objects", c->src, NULL);
 		return;
 	}
-	if (!target_state_exists(c, &state)) {
+	if (!target_state_exists(c, &state) || !target_leftovers(c, &found)) {
 		buf_free(&found);
 		pf_query_failed(c, "leftover_objects", c->dst, NULL);
 		return;
@@ -143,7 +169,8 @@ check_leftovers(struct pf_ctx *c)
 	pf_add_owned(c, "leftover_objects", any && !c->resuming ? CHECK_FAIL : CHECK_PASS,
 				 buf_steal(&found),
 				 "an earlier attempt of this plan left these: resume it with `pgshift apply`, "
-				 "or drop them with `pgshift cleanup`");
+				 "or drop them with `pgshift cleanup` (`--force` also ends a reverse stream "
+				 "rollback.keep_for still keeps)");
 }
 
 /* Reads "max - used" for a limit and the rows counted against it. */

@@ -1,13 +1,17 @@
 /*
  * Checks of the servers themselves: both reachable, versions that allow a
  * dump/restore in this direction, and the source settings logical decoding
- * depends on (wal_level, wal_sender_timeout, prepared transactions).
+ * depends on (wal_level, wal_sender_timeout, prepared transactions); and
+ * that the target database is not fenced read-only (as `pgshift rollback`
+ * leaves it).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg/conn.h"
 #include "preflight/preflight_int.h"
+#include "steps/fence.h"
 #include "util/xalloc.h"
 
 static char *
@@ -150,6 +154,37 @@ check_fence_roles(struct pf_ctx *c)
 	PQclear(res);
 }
 
+/*
+ * pgshift's own sessions turn default_transaction_read_only off, so a run
+ * into a fenced target would finish and leave the application a target it
+ * cannot write to.
+ */
+static void
+check_target_writable(struct pf_ctx *c)
+{
+	struct pgs_error err;
+	char *db, *hint;
+	bool fenced;
+
+	if (!c->dst)
+		return;
+	pgs_error_clear(&err);
+	if (!database_fenced(c->dst, &fenced, &err)) {
+		pf_query_failed(c, "target_writable", c->dst, NULL);
+		return;
+	}
+	db = pg_quote_ident(c->dst, PQdb(c->dst));
+	hint = xasprintf("on the target: ALTER DATABASE %s RESET default_transaction_read_only "
+					 "(a pgshift rollback fenced it; `pgshift reset` or `cleanup --unfence` of "
+					 "that plan undoes it)", db);
+	pf_add_owned(c, "target_writable", fenced ? CHECK_FAIL : CHECK_PASS,
+				 fenced ? xasprintf("target database %s is read-only for new sessions "
+									"(default_transaction_read_only = on)", db)
+				 : xstrdup("the target database takes writes"), hint);
+	free(hint);
+	free(db);
+}
+
 void
 pf_checks_server(struct pf_ctx *c)
 {
@@ -159,4 +194,5 @@ pf_checks_server(struct pf_ctx *c)
 	check_wal_sender_timeout(c);
 	check_prepared(c);
 	check_fence_roles(c);
+	check_target_writable(c);
 }

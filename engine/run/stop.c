@@ -14,6 +14,7 @@ static sigset_t watched;
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;    /* guards attached */
 static struct run *attached;
 static atomic_int first_signal;
+static const char *flag_again;      /* set: flag mode (stop_watch_flag) */
 
 static const char *
 signal_name(int sig)
@@ -56,6 +57,15 @@ first(struct run *run, int sig)
 	cancel_work(run);
 }
 
+/* Flag mode: the command's own loops see stop_signal() and stop at their next safe point. */
+static void
+first_flag(int sig)
+{
+	atomic_store(&first_signal, sig);
+	log_warning("received %s: stopping at the next safe point (a second signal exits at once)",
+				signal_name(sig));
+}
+
 static void *
 watch(void *arg)
 {
@@ -70,13 +80,15 @@ watch(void *arg)
 			/* a step between two statements may have started its next one */
 			if (attached && errno == EAGAIN)
 				cancel_work(attached);
-		} else if (!attached || stopping) {
+		} else if ((!attached && !flag_again) || stopping) {
 			if (stopping)
-				log_warning("received %s again: exiting at once; \"pgshift apply\" resumes "
-							"the run", signal_name(sig));
+				log_warning("received %s again: exiting at once; %s", signal_name(sig),
+							flag_again ? flag_again : "\"pgshift apply\" resumes the run");
 			die_by(sig);
-		} else {
+		} else if (attached) {
 			first(attached, sig);
+		} else {
+			first_flag(sig);
 		}
 		pthread_mutex_unlock(&attach_lock);
 	}
@@ -108,6 +120,17 @@ stop_watch_attach(struct run *run)
 	pthread_mutex_lock(&attach_lock);
 	attached = run;
 	pthread_mutex_unlock(&attach_lock);
+}
+
+void
+stop_watch_flag(const char *again)
+{
+	pthread_mutex_lock(&attach_lock);
+	flag_again = again;
+	pthread_mutex_unlock(&attach_lock);
+	/* a shell starts a background job with SIGINT ignored: then it would be discarded unseen */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 }
 
 int

@@ -1,5 +1,5 @@
 /*
- * SIGINT and SIGTERM during `apply` (DESIGN.md §4b). A watcher thread takes
+ * SIGINT and SIGTERM during `apply` (DESIGN.md §4b) and `rollback`. A watcher thread takes
  * both signals (every other thread blocks them). While a run is attached, a
  * first signal stops it: no new step starts (run->cancel), the statements
  * of its steps are cancelled on both servers, again every second until the
@@ -21,7 +21,15 @@ bool stop_watch_start(struct pgs_error *err);
 /* From now on a first signal stops run; NULL: back to ending the process. */
 void stop_watch_attach(struct run *run);
 
-/* The first signal that stopped an attached run; 0 when none did. */
+/*
+ * For a command without a run (rollback): from now on a first signal is
+ * only recorded and said, and the command's loops stop at their next safe
+ * point when stop_signal() is set; a second one ends the process, its
+ * message adding again (what resumes). Also SIGINT a shell made ignored.
+ */
+void stop_watch_flag(const char *again);
+
+/* The first signal that stopped an attached run (or a flag-mode command); 0 when none did. */
 int stop_signal(void);
 
 #endif

@@ -32,6 +32,7 @@ struct reverse_state {
 	double now;                 /* the source's clock when read */
 	bool fenced;
 	char *source_lsn, *received_lsn, *applied_lsn;  /* owned; NULL when unknown */
+	char *error;                /* owned; why the last rollback failed, NULL when it did not */
 };
 
 /*
@@ -63,5 +64,12 @@ bool reverse_state_schema_exists(PGconn *src, bool *exists, struct pgs_error *er
 
 /* Deletes the reverse row (cleanup); idempotent, and a source without schema pgshift is fine. */
 bool reverse_state_drop(PGconn *src, const struct plan *plan, struct pgs_error *err);
+
+/*
+ * Drops the source's schema pgshift when nothing uses it any more: only
+ * tables, all empty (no other plan's reverse row, held trigger or DDL
+ * capture), and nothing outside depending on them.
+ */
+bool reverse_state_drop_schema_if_unused(PGconn *src, bool *dropped, struct pgs_error *err);
 
 #endif

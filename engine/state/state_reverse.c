@@ -10,6 +10,8 @@
 #include "pg/conn.h"
 #include "state/reverse_state.h"
 #include "state/state_int.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
 
 static bool
 ensure_schema(PGconn *src, struct pgs_error *err)
@@ -59,7 +61,7 @@ reverse_state_read(PGconn *src, const struct plan *plan, struct reverse_state *o
 	if (!exists)
 		return true;
 	res = pg_query(src, "SELECT status, extract(epoch FROM started_at), extract(epoch FROM now()),"
-				   " fenced, source_lsn::text, received_lsn::text, applied_lsn::text, run_id::text"
+				   " fenced, source_lsn::text, received_lsn::text, applied_lsn::text, run_id::text, error"
 				   " FROM pgshift.runs WHERE plan = $1", 1, params, err);
 	if (!res)
 		return false;
@@ -73,6 +75,7 @@ reverse_state_read(PGconn *src, const struct plan *plan, struct reverse_state *o
 		out->received_lsn = state_getstr(res, 0, 5);
 		out->applied_lsn = state_getstr(res, 0, 6);
 		out->run_id = state_getstr(res, 0, 7);
+		out->error = state_getstr(res, 0, 8);
 	}
 	PQclear(res);
 	return true;
@@ -86,6 +89,7 @@ reverse_state_free(struct reverse_state *rs)
 	free(rs->source_lsn);
 	free(rs->received_lsn);
 	free(rs->applied_lsn);
+	free(rs->error);
 	memset(rs, 0, sizeof(*rs));
 }
 
@@ -155,4 +159,77 @@ reverse_state_drop(PGconn *src, const struct plan *plan, struct pgs_error *err)
 	if (!state_runs_table_exists(src, &exists, err))
 		return false;
 	return !exists || pg_exec(src, "DELETE FROM pgshift.runs WHERE plan = $1", 1, params, err);
+}
+
+/*
+ * Schema pgshift's tables when it holds nothing else (no function, view or
+ * free-standing type: the DDL capture's functions, a user's object).
+ */
+static const char own_tables_sql[] =
+	"SELECT c.relname FROM pg_catalog.pg_class c"
+	" WHERE c.relnamespace = 'pgshift'::regnamespace AND c.relkind IN ('r', 'p')"
+	" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace = 'pgshift'::regnamespace)"
+	" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class o WHERE o.relnamespace = 'pgshift'::regnamespace"
+	"  AND o.relkind NOT IN ('r', 'p', 'i', 'I', 'S', 't'))"
+	" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.typnamespace = 'pgshift'::regnamespace"
+	"  AND t.typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e"
+	"   WHERE e.oid = t.typelem AND e.typrelid <> 0))";
+
+/* Appends "pgshift.t, ..." of the tables; *empty false when one has a row. */
+static bool
+all_empty(PGconn *src, PGresult *tables, struct buf *list, bool *empty, struct pgs_error *err)
+{
+	*empty = true;
+	for (int i = 0; *empty && i < PQntuples(tables); i++) {
+		char *q = pg_quote_qualified(src, "pgshift", PQgetvalue(tables, i, 0));
+		char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM %s)", q);
+		PGresult *res = pg_query(src, sql, 0, NULL, err);
+
+		free(sql);
+		if (!res) {
+			free(q);
+			return false;
+		}
+		*empty = strcmp(PQgetvalue(res, 0, 0), "f") == 0;
+		PQclear(res);
+		buf_printf(list, "%s%s", i ? ", " : "", q);
+		free(q);
+	}
+	return true;
+}
+
+bool
+reverse_state_drop_schema_if_unused(PGconn *src, bool *dropped, struct pgs_error *err)
+{
+	PGresult *tables;
+	struct buf list;
+	bool exists, empty = false, ok;
+	char *sql;
+
+	*dropped = false;
+	if (!reverse_state_schema_exists(src, &exists, err))
+		return false;
+	if (!exists)
+		return true;
+	tables = pg_query(src, own_tables_sql, 0, NULL, err);
+	if (!tables)
+		return false;
+	buf_init(&list);
+	ok = all_empty(src, tables, &list, &empty, err);
+	if (ok && empty && PQntuples(tables) > 0) {
+		/* without CASCADE: an object of someone else's on them keeps the schema */
+		sql = xasprintf("DROP TABLE %s", list.data);
+		ok = pg_exec(src, "BEGIN", 0, NULL, err);
+		if (ok && !(pg_exec(src, sql, 0, NULL, err) &&
+					pg_exec(src, "DROP SCHEMA pgshift", 0, NULL, err) &&
+					pg_exec(src, "COMMIT", 0, NULL, err))) {
+			state_rollback(src);
+			ok = false;
+		}
+		*dropped = ok;
+		free(sql);
+	}
+	buf_free(&list);
+	PQclear(tables);
+	return ok;
 }

@@ -6,6 +6,7 @@
  * pgshift's own sessions keep running whatever role they use.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "pg/conn.h"
 #include "steps/fence.h"
@@ -109,6 +110,24 @@ bool
 unfence_source(PGconn *src, struct pgs_error *err)
 {
 	return alter_current_database(src, "RESET default_transaction_read_only", err);
+}
+
+bool
+database_fenced(PGconn *conn, bool *fenced, struct pgs_error *err)
+{
+	static const char sql[] =
+		"SELECT EXISTS (SELECT 1"
+		" FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) g"
+		" WHERE s.setrole = 0 AND s.setdatabase = (SELECT oid FROM pg_catalog.pg_database"
+		"  WHERE datname = pg_catalog.current_database())"
+		" AND g ~* '^default_transaction_read_only=(on|true|yes|1)$')";
+	PGresult *res = pg_query(conn, sql, 0, NULL, err);
+
+	if (!res)
+		return false;
+	*fenced = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
 }
 
 bool

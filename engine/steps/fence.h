@@ -29,4 +29,7 @@ bool fence_source(PGconn *src, const struct strlist *roles, const char *slot, lo
 /* ALTER DATABASE <current> RESET default_transaction_read_only; idempotent. */
 bool unfence_source(PGconn *src, struct pgs_error *err);
 
+/* Whether the current database has default_transaction_read_only on (set by a fence, or by hand). */
+bool database_fenced(PGconn *conn, bool *fenced, struct pgs_error *err);
+
 #endif

@@ -11,10 +11,13 @@
  * write to the source), the step says so, and `pgshift cleanup
  * --restore-identity` puts them back.
  */
+#include <time.h>
+
 #include "cdc/cdc_slot.h"
 #include "cdc/ddl_capture.h"
 #include "cdc/identity_restore.h"
 #include "run/run_cdc.h"
+#include "state/reverse_state.h"
 #include "steps/cleanup.h"
 #include "steps/steps.h"
 #include "util/fs.h"
@@ -80,10 +83,36 @@ cleanup_cdc(struct run *run, size_t step, struct pgs_error *err)
 	return ok;
 }
 
+/* rollback.enabled: the reverse stream outlives this step, and the operator is told until when. */
+static bool
+say_reverse_kept(struct run *run, size_t step, struct pgs_error *err)
+{
+	const struct plan *plan = run->plan;
+	PGconn *src = run_connect_source(run, run->dag->steps[step].id, err);
+	struct reverse_state rs = {0};
+	bool found = false, ok = src && reverse_state_read(src, plan, &rs, &found, err);
+	char when[32];
+	time_t until;
+
+	PQfinish(src);
+	if (!ok || !found)
+		return ok;
+	until = (time_t) (rs.started_at + (double) plan->rollback.keep_for_ms / 1000.0);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&until));
+	log_info("cleanup: keeping the reverse stream (replication slot and publication \"%s\" on the "
+			 "target, the source fenced) until %s (rollback.keep_for): `pgshift rollback %s` rolls "
+			 "back; `pgshift cleanup %s` ends it after that, or now with --force", plan->rollback.slot,
+			 when, plan->file, plan->file);
+	reverse_state_free(&rs);
+	return true;
+}
+
 bool
 step_cleanup(struct run *run, size_t step, struct pgs_error *err)
 {
 	if (run->plan->cdc.enabled && !cleanup_cdc(run, step, err))
+		return false;
+	if (run->plan->rollback.enabled && !say_reverse_kept(run, step, err))
 		return false;
 	if (run->plan->cleanup.keep_state) {
 		log_info("cleanup: keeping the state in schema pgshift on the target (keep_state)");

@@ -35,6 +35,14 @@ struct verify_entry {
 
 struct verify_report {
 	enum verify_level level;
+	/* the sides' names in the notes: "source", "target" unless a rollback swapped them */
+	const char *src_side, *dst_side;
+	/*
+	 * A table or column only on the compared side is a FAIL, not a WARN:
+	 * the rollback's reference is the target, and the source keeping one
+	 * the target dropped is a difference the application would meet.
+	 */
+	bool extra_fails;
 	struct verify_entry *entries;   /* owned; the catalog's tables first, by index */
 	size_t n, cap;
 	pthread_mutex_t lock;       /* guards entries while checksum workers note differences */

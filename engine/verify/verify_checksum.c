@@ -211,8 +211,8 @@ run_task(struct checksum_job *j, PGconn *src, PGconn *dst, const struct task *ta
 		e->dst_rows = (e->dst_rows < 0 ? 0 : e->dst_rows) + nb;
 		pthread_mutex_unlock(&j->r->lock);
 		if (na != nb)
-			verify_note(j->r, task->table, VS_FAIL, "row count differs in %s (source %lld, "
-						"target %lld)", in, na, nb);
+			verify_note(j->r, task->table, VS_FAIL, "row count differs in %s (%s %lld, %s %lld)",
+						in, j->r->src_side, na, j->r->dst_side, nb);
 		else if (strcmp(PQgetvalue(a, 0, 1), PQgetvalue(b, 0, 1)) != 0)
 			verify_note(j->r, task->table, VS_FAIL, "checksum differs in %s: row values differ",
 						in);

@@ -42,8 +42,8 @@ count_all(const struct catalog *cat, PGconn *src, PGconn *dst, struct verify_rep
 			!verify_count_table(dst, tab->schema, tab->name, &e->dst_rows, err))
 			return false;
 		if (e->src_rows != e->dst_rows)
-			verify_note(r, t, VS_FAIL, "row count differs (source %lld, target %lld)",
-						e->src_rows, e->dst_rows);
+			verify_note(r, t, VS_FAIL, "row count differs (%s %lld, %s %lld)", r->src_side,
+						e->src_rows, r->dst_side, e->dst_rows);
 	}
 	return true;
 }

@@ -51,14 +51,15 @@ compare_one(struct privs_cmp *c, const struct priv_object *o, const struct privs
 			: NULL;
 		/* grants that were all dropped leave nothing on the target */
 		if (want && *want)
-			verify_note(c->r, entry_of(c, o), VS_FAIL, "missing on the target");
+			verify_note(c->r, entry_of(c, o), VS_FAIL, "missing on the %s", c->r->dst_side);
 		free(want);
 		return;
 	}
 	if (!deflt && c->plan->schema.owners != OWNERS_TARGET_ROLE && strcmp(t->owner, owner) != 0 &&
 		strcmp(o->kind, "COLUMN") != 0)
-		verify_note(c->r, entry_of(c, o), VS_FAIL, "owner is %s on the target, %s on the source%s%s",
-					t->owner, o->owner, strcmp(owner, o->owner) ? " (mapped to " : "",
+		verify_note(c->r, entry_of(c, o), VS_FAIL, "owner is %s on the %s, %s on the %s%s%s",
+					t->owner, c->r->dst_side, o->owner, c->r->src_side,
+					strcmp(owner, o->owner) ? " (mapped to " : "",
 					strcmp(owner, o->owner) ? owner : "");
 	/* as the schema steps: under target_role, what another role owns on the target is its own */
 	if (!acl || (c->plan->schema.owners == OWNERS_TARGET_ROLE && strcmp(t->owner, c->map.login) != 0))
@@ -66,8 +67,9 @@ compare_one(struct privs_cmp *c, const struct priv_object *o, const struct privs
 	want = privs_expected_grants(&c->map, o);
 	have = privs_grants_text(t);
 	if (strcmp(want, have) != 0)
-		verify_note(c->r, entry_of(c, o), VS_FAIL, "privileges differ: expected {%s}, the target "
-					"has {%s}", want, have);
+		verify_note(c->r, entry_of(c, o), VS_FAIL,
+					"privileges differ: expected {%s}, the %s has {%s}", want, c->r->dst_side,
+					have);
 	free(want);
 	free(have);
 }

@@ -27,6 +27,8 @@ verify_report_init(struct verify_report *r, const struct catalog *cat, enum veri
 {
 	memset(r, 0, sizeof(*r));
 	r->level = level;
+	r->src_side = "source";
+	r->dst_side = "target";
 	pthread_mutex_init(&r->lock, NULL);
 	for (size_t t = 0; t < cat->ntables; t++)
 		verify_report_add(r, "table", cat->tables[t].schema, cat->tables[t].name);

@@ -3,7 +3,8 @@
  * compared with the source's by name. Something of the source missing or
  * different on the target is a FAIL; something only on the target (an
  * extra index, column or table) or a NOT VALID state or an extension
- * version that differs is a WARN: the migrated data is not affected.
+ * version that differs is a WARN: the migrated data is not affected
+ * (a rollback's verify makes an extra table or column a FAIL too).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,15 +41,15 @@ compare_column(struct verify_report *r, size_t e, const struct cat_column *a,
 			   const struct cat_column *b)
 {
 	if (!b) {
-		verify_note(r, e, VS_FAIL, "column %s missing on the target", a->name);
+		verify_note(r, e, VS_FAIL, "column %s missing on the %s", a->name, r->dst_side);
 		return;
 	}
 	if (!same(a->type, b->type))
-		verify_note(r, e, VS_FAIL, "column %s is %s on the source, %s on the target", a->name,
-					a->type, b->type);
+		verify_note(r, e, VS_FAIL, "column %s is %s on the %s, %s on the %s", a->name, a->type,
+					r->src_side, b->type, r->dst_side);
 	if (a->not_null != b->not_null)
-		verify_note(r, e, VS_FAIL, "column %s is %sNOT NULL on the target", a->name,
-					b->not_null ? "" : "not ");
+		verify_note(r, e, VS_FAIL, "column %s is %sNOT NULL on the %s", a->name,
+					b->not_null ? "" : "not ", r->dst_side);
 	if (a->identity != b->identity || a->generated != b->generated)
 		verify_note(r, e, VS_FAIL, "column %s: identity or generated differs", a->name);
 }
@@ -62,20 +63,20 @@ compare_tables(const struct catalog *s, const struct catalog *d, struct verify_r
 
 		if (k < 0) {
 			r->entries[t].missing = true;
-			verify_note(r, t, VS_FAIL, "table missing on the target");
+			verify_note(r, t, VS_FAIL, "table missing on the %s", r->dst_side);
 			continue;
 		}
 		for (size_t c = 0; c < a->ncols; c++)
 			compare_column(r, t, &a->cols[c], find_column(&d->tables[k], a->cols[c].name));
 		for (size_t c = 0; c < d->tables[k].ncols; c++)
 			if (!find_column(a, d->tables[k].cols[c].name))
-				verify_note(r, t, VS_WARN, "column %s only on the target",
-							d->tables[k].cols[c].name);
+				verify_note(r, t, r->extra_fails ? VS_FAIL : VS_WARN, "column %s only on the %s",
+							d->tables[k].cols[c].name, r->dst_side);
 	}
 	for (size_t k = 0; k < d->ntables; k++)
 		if (find_table(s, d->tables[k].schema, d->tables[k].name) < 0)
 			verify_note(r, verify_report_add(r, "table", d->tables[k].schema, d->tables[k].name),
-						VS_WARN, "table only on the target");
+						r->extra_fails ? VS_FAIL : VS_WARN, "table only on the %s", r->dst_side);
 }
 
 static long
@@ -95,10 +96,10 @@ compare_indexes(const struct catalog *s, const struct catalog *d, struct verify_
 		long k = find_index(d, a->schema, a->name);
 
 		if (k < 0)
-			verify_note(r, a->table, VS_FAIL, "index %s missing on the target", a->name);
+			verify_note(r, a->table, VS_FAIL, "index %s missing on the %s", a->name, r->dst_side);
 		else if (!same(a->def, d->indexes[k].def))
-			verify_note(r, a->table, VS_FAIL, "index %s differs: %s on the target", a->name,
-						d->indexes[k].def);
+			verify_note(r, a->table, VS_FAIL, "index %s differs: %s on the %s", a->name,
+						d->indexes[k].def, r->dst_side);
 	}
 	for (size_t k = 0; k < d->nindexes; k++) {
 		const struct cat_index *b = &d->indexes[k];
@@ -106,7 +107,7 @@ compare_indexes(const struct catalog *s, const struct catalog *d, struct verify_
 		long t = find_table(s, bt->schema, bt->name);
 
 		if (t >= 0 && find_index(s, b->schema, b->name) < 0)
-			verify_note(r, (size_t) t, VS_WARN, "index %s only on the target", b->name);
+			verify_note(r, (size_t) t, VS_WARN, "index %s only on the %s", b->name, r->dst_side);
 	}
 }
 
@@ -152,13 +153,13 @@ note_constraint(const struct catalog *d, const struct cat_constraint *a, long b,
 				struct verify_report *r)
 {
 	if (b < 0)
-		verify_note(r, a->table, VS_FAIL, "constraint %s missing on the target", a->name);
+		verify_note(r, a->table, VS_FAIL, "constraint %s missing on the %s", a->name, r->dst_side);
 	else if (!same(a->def, d->constraints[b].def))
-		verify_note(r, a->table, VS_FAIL, "constraint %s differs: %s on the target", a->name,
-					d->constraints[b].def);
+		verify_note(r, a->table, VS_FAIL, "constraint %s differs: %s on the %s", a->name,
+					d->constraints[b].def, r->dst_side);
 	else if (a->validated != d->constraints[b].validated)
-		verify_note(r, a->table, VS_WARN, "constraint %s is %s on the target", a->name,
-					d->constraints[b].validated ? "validated" : "NOT VALID");
+		verify_note(r, a->table, VS_WARN, "constraint %s is %s on the %s", a->name,
+					d->constraints[b].validated ? "validated" : "NOT VALID", r->dst_side);
 }
 
 static void
@@ -203,7 +204,7 @@ compare_others(const struct catalog *s, const struct catalog *d, struct verify_r
 			found = same(a->schema, d->sequences[k].schema) && same(a->name, d->sequences[k].name);
 		if (!found)
 			verify_note(r, verify_report_add(r, "sequence", a->schema, a->name), VS_FAIL,
-						"sequence missing on the target");
+						"sequence missing on the %s", r->dst_side);
 	}
 	for (size_t i = 0; i < s->nviews; i++) {
 		bool found = false;
@@ -213,7 +214,7 @@ compare_others(const struct catalog *s, const struct catalog *d, struct verify_r
 				same(s->views[i].name, d->views[k].name);
 		if (!found)
 			verify_note(r, verify_report_add(r, "view", s->views[i].schema, s->views[i].name),
-						VS_FAIL, "view missing on the target");
+						VS_FAIL, "view missing on the %s", r->dst_side);
 	}
 	for (size_t i = 0; i < s->nextensions; i++) {
 		const struct cat_extension *a = &s->extensions[i];
@@ -223,10 +224,11 @@ compare_others(const struct catalog *s, const struct catalog *d, struct verify_r
 			b = same(a->name, d->extensions[k].name) ? &d->extensions[k] : NULL;
 		if (!b)
 			verify_note(r, verify_report_add(r, "extension", NULL, a->name), VS_FAIL,
-						"extension missing on the target");
+						"extension missing on the %s", r->dst_side);
 		else if (!same(a->version, b->version))
 			verify_note(r, verify_report_add(r, "extension", NULL, a->name), VS_WARN,
-						"version %s on the source, %s on the target", a->version, b->version);
+						"version %s on the %s, %s on the %s", a->version, r->src_side, b->version,
+						r->dst_side);
 	}
 }
 
@@ -248,17 +250,17 @@ compare_globals(const struct catalog *s, const struct catalog *d, struct verify_
 				b = &d->globals[k];
 		if (b && !same(a->def ? a->def : "", b->def ? b->def : ""))
 			verify_note(r, verify_report_add(r, a->kind, NULL, a->name), VS_FAIL,
-						"differs: %s on the source, %s on the target", a->def ? a->def : "none",
-						b->def ? b->def : "none");
+						"differs: %s on the %s, %s on the %s", a->def ? a->def : "none",
+						r->src_side, b->def ? b->def : "none", r->dst_side);
 		if (b)
 			continue;
 		if (a->has_password)
 			verify_note(r, verify_report_add(r, a->kind, NULL, a->name), VS_WARN,
-						"missing on the target: it holds a password, which pgshift does not "
-						"copy; create it there");
+						"missing on the %s: it holds a password, which pgshift does not copy; create "
+						"it there", r->dst_side);
 		else
 			verify_note(r, verify_report_add(r, a->kind, NULL, a->name), VS_FAIL,
-						"%s missing on the target", a->kind);
+						"%s missing on the %s", a->kind, r->dst_side);
 	}
 }
 

@@ -72,8 +72,8 @@ verify_sequences(const struct catalog *cat, PGconn *src, PGconn *dst, struct ver
 			return false;
 		behind = a.increment > 0 ? b.next < a.next : b.next > a.next;
 		if (behind)
-			verify_note(r, e, VS_FAIL, "behind the source: next value %lld on the target, %lld "
-						"on the source", b.next, a.next);
+			verify_note(r, e, VS_FAIL, "behind the %s: next value %lld on the %s, %lld on the %s",
+						r->src_side, b.next, r->dst_side, a.next, r->src_side);
 	}
 	return true;
 }

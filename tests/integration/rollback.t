@@ -16,10 +16,19 @@
 #      applied exactly once, the source's sequences are at or past the
 #      target's, the source is writable and the target fenced; rollback.*
 #      events reached the Lua hook;
-#   5. cleanup drops the reverse slot and publication on the target;
+#   5. the rollback dropped the reverse slot and publication on the target,
+#      cleanup the spool and the source's row; the target stays fenced, which status and preflight (target_writable) say;
 #   6. preflight names what the reverse stream would lack;
-#   7. reset ends the reverse stream of another cut-over plan and gives the
-#      source's held triggers their state back.
+#   7. reset of another cut-over plan refuses while its reverse stream is
+#      kept; a follower with SIGINT ignored stops on SIGINT (exit 130), a
+#      SIGTERM during the rollback's catch-up stops it (exit 143, recorded,
+#      rollback.failed); its rollback fails on a column the target dropped (the target
+#      is the reference) and succeeds once the source drops it too; then reset ends the stream, the target's fence
+#      and gives the source's held triggers their state back; a leftover
+#      reverse publication is named by preflight, and one with another table
+#      set appearing after preflight does not fail a second cutover; a
+#      prepared transaction on the target is warned of, and rollback.slot
+#      says it waits for it and gives up after the catch-up timeout.
 use strict;
 use warnings;
 use FindBin;
@@ -33,6 +42,8 @@ use PgShift::Cluster;
 use PgShift::Run qw(run_pgshift write_plan pgshift_bin start_pgshift wait_until slurp);
 use PgShift::Compare qw(user_tables compare_table);
 
+# a prepared transaction on the target (section 7) needs them
+$ENV{PGSHIFT_PG_EXTRA_CONF} = "max_prepared_transactions = 4";
 my $c = start_clusters();
 my $dir = tempdir(CLEANUP => 1);
 for my $uri ($c->{source_uri}, $c->{target_uri}) {
@@ -141,6 +152,13 @@ sub stop_writes {
     return $? == 0;
 }
 
+# The reverse row of a plan on the source; a source without schema pgshift has none.
+sub reverse_rows {
+    my ($key) = @_;
+    return '0' if q_or_empty($src, "SELECT to_regclass('pgshift.runs') IS NULL") eq 't';
+    return q_or_empty($src, "SELECT count(*) FROM pgshift.runs WHERE plan = '$key'");
+}
+
 # The source is fenced from the cutover on: the test's own writes there say READ WRITE.
 sub counters_sum { my ($uri) = @_; return q_or_empty($uri, "SELECT sum(n) FROM public.counters"); }
 
@@ -166,6 +184,7 @@ my $r = run_pgshift(\%env, 'plan', $plan);
 is($r->{rc}, 0, 'plan: preflight passes') or diag($r->{out} . $r->{err});
 like($r->{out}, qr/rollback\.slot/, 'plan shows the rollback.slot step');
 like($r->{out}, qr/rollback_wal_level\s.*PASS|PASS.*rollback_wal_level/, 'preflight checks the target for the reverse stream');
+like($r->{out}, qr/PASS\s+rollback_prepared_transactions\s+none on the target/, 'and its prepared transactions');
 
 $r = run_pgshift(\%env, 'validate', $plan);
 like($r->{out}, qr/rollback: reverse stream from the cutover \(slot and publication pgshift_rb_rb on the target\), kept 1h/,
@@ -193,6 +212,8 @@ is($? >> 8, 0, 'apply finished') or diag(slurp("$dir/apply.err"));
 like(slurp("$dir/apply.err"), qr/rollback\.slot: publication "pgshift_rb_rb" and replication slot "pgshift_rb_rb" created on the target/,
      'the cutover created the reverse slot');
 is(reverse_objects(), '1,1', 'the target holds the reverse slot and publication');
+like(slurp("$dir/apply.err"), qr/cleanup: keeping the reverse stream \(replication slot and publication "pgshift_rb_rb" on the target, the source fenced\) until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(rollback\.keep_for\)/,
+     'apply\'s cleanup step says the reverse stream is kept, and until when');
 is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'D',
    'the source\'s ENABLE ALWAYS trigger is held while the reverse stream replays into it');
 like(q_or_empty($src, "SELECT status || ' ' || (applied_lsn IS NOT NULL) FROM pgshift.runs WHERE plan = 'pgshift_rb_rb'"),
@@ -226,12 +247,15 @@ my $st = eval { decode_json($r->{out}) } // {};
 ok(defined $st->{rollback} && defined $st->{rollback}{lag_bytes}, 'status --json shows the reverse lag')
     or diag($r->{out} . $r->{err});
 $r = run_pgshift(\%env, 'status', $plan);
-like($r->{out}, qr/rollback: reverse stream running since .*\n  target at \S+, received \S+, applied into the source \S+: lag \d+ bytes/,
+like($r->{out}, qr/rollback: reverse stream from the cutover at .* UTC, kept until .* UTC\n  target at \S+, received \S+, applied into the source \S+: lag \d+ bytes/,
      'status shows the reverse stream and its lag') or diag($r->{out} . $r->{err});
 $r = run_pgshift(\%env, 'rollback', $plan, '--yes');
 is($r->{rc}, 4, 'rollback while the follower runs: exit 4') or diag($r->{err});
 kill 'TERM', $follow;
 waitpid($follow, 0);
+is($? >> 8, 143, 'SIGTERM stops the follower: exit 143');
+like(slurp("$dir/follow2.err"), qr/rollback --follow: stopped by SIGTERM; `pgshift rollback \S+ --follow` \(or the rollback itself\) continues/,
+     'saying how to continue');
 
 # ---- 3. cleanup keeps the reverse stream before keep_for; rollback asks
 $r = run_pgshift(\%env, 'cleanup', $plan);
@@ -285,6 +309,7 @@ for my $s ('accounts_id_seq', 'orders_id_seq') {
     cmp_ok($sv, '>=', $t, "sequence $s on the source ($sv) >= the target's ($t)");
 }
 is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'off', 'the source is writable again');
+is(reverse_objects(), '0,0', 'the rollback dropped the reverse slot and publication: the target\'s WAL is released');
 is(q_or_empty($tgt_app, "SHOW default_transaction_read_only"), 'on', 'the target is fenced');
 is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'A',
    'the source\'s ENABLE ALWAYS trigger has its state back');
@@ -295,13 +320,28 @@ ok(eval { psql($src_app, "INSERT INTO public.accounts (name) VALUES ('after roll
 $r = run_pgshift(\%env, 'rollback', $plan, '--yes');
 is($r->{rc}, 0, 'a second rollback says it is done') or diag($r->{err});
 
-# ---- 5. cleanup drops the reverse stream
+# ---- 5. cleanup drops the rest of the reverse stream
 $r = run_pgshift(\%env, 'cleanup', $plan);
 is($r->{rc}, 0, 'cleanup after the rollback') or diag($r->{err});
-is(reverse_objects(), '0,0', 'the reverse slot and publication are gone from the target');
-is(q_or_empty($src, "SELECT count(*) FROM pgshift.runs WHERE plan = 'pgshift_rb_rb'"), '0',
+is(reverse_rows('pgshift_rb_rb'), '0',
    'the reverse row is gone from the source');
 ok(!-e "$dir/.pgshift/spool-rollback", 'the reverse spool is gone');
+is(q_or_empty($src, "SELECT to_regnamespace('pgshift') IS NULL"), 't',
+   'and the source\'s schema pgshift, which nothing uses any more');
+$r = run_pgshift(\%env, 'rollback', $plan, '--yes');
+like($r->{err}, qr/no reverse stream on the source: .*`pgshift cleanup` or `reset` ended it/,
+     'a rollback after the cleanup says the cleanup ended the reverse stream');
+# the rollback's fence of the target outlives the reverse row: status and preflight name it
+$r = run_pgshift(\%env, 'status', $plan);
+like($r->{out}, qr/rollback: the target database is fenced \(read-only for new sessions\)/,
+     'status says the target is fenced after the rollback') or diag($r->{out} . $r->{err});
+$r = run_pgshift(\%env, 'status', $plan, '--json');
+is((eval { decode_json($r->{out}) } // {})->{rollback}{target_fenced}, JSON::PP::true,
+   'status --json: target_fenced') or diag($r->{out});
+$r = run_pgshift(\%env, 'plan', $plan);
+like($r->{out}, qr/FAIL\s+target_writable\s+target database "?rbdst"? is read-only for new sessions/,
+     'preflight fails on the fenced target database, naming it') or diag($r->{out});
+like($r->{out}, qr/ALTER DATABASE "?rbdst"? RESET default_transaction_read_only/, 'with the fix');
 
 # ---- 6. preflight names what the reverse stream would lack, before anything is written
 psql($src, "CREATE SCHEMA scratch; CREATE TABLE scratch.nopk (a int, b text)");
@@ -333,27 +373,37 @@ like($r->{out}, qr/PASS\s+rollback_wal_level\s+target wal_level = logical/, 'the
 is(q_or_empty($tgt, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb2'"), '0',
    'plan created no reverse slot');
 
-# ---- 7. reset ends a reverse stream too (a slot left behind would keep the target's WAL)
+# ---- 7. reset of a cut-over plan: refused while the reverse stream is kept, then a
+#      rollback, a reset that ends the stream and the target's fence, and a second
+#      migration despite a leftover reverse publication with another table set
 psql($src, "CREATE SCHEMA small; CREATE TABLE small.t (id int PRIMARY KEY, v text);"
     . " INSERT INTO small.t SELECT g, 'v' || g FROM generate_series(1, 100) g");
 psql($c->{target_uri}, "CREATE DATABASE rbdst3");
 (my $tgt3 = $c->{target_uri}) =~ s{/postgres$}{/rbdst3};
-my $plan3 = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+(my $tgt3_app = $tgt3) =~ s{//postgres@}{//app@};
+my $plan3_yaml = <<"YAML";
 version: 1
 name: rb3
 source: { uri: "$src" }
 target: { uri: "$tgt3" }
 filters: { include_schemas: [small] }
 cutover:
-  approval: auto
-  steps: [fence_writes: { roles: [app] }, wait_for_catchup: {}]
+  approval: APPROVAL
+  steps: [fence_writes: { roles: [app] }, wait_for_catchup: { timeout: TIMEOUT }]
 cleanup: { when: manual }
 rollback: { enabled: true }
+hooks: { lua: [ { file: "$dir/events.lua", on: ["rollback.*"] } ] }
 YAML
+(my $y = $plan3_yaml) =~ s/APPROVAL/auto/;
+$y =~ s/TIMEOUT/120s/;
+my $plan3 = write_plan($y, tempdir(CLEANUP => 1));
+sub reverse3 {
+    return q_or_empty($tgt3, "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3')"
+        . " || ',' || (SELECT count(*) FROM pg_publication WHERE pubname = 'pgshift_rb_rb3')");
+}
 $r = run_pgshift({}, 'apply', $plan3, '--yes', '--no-progress');
 is($r->{rc}, 0, 'a second plan cut over') or diag($r->{err});
-is(q_or_empty($tgt3, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3'"), '1',
-   'with its reverse slot on the target');
+is(reverse3(), '1,1', 'with its reverse slot and publication on the target');
 is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'D',
    'holding the source\'s ALWAYS trigger');
 $r = run_pgshift({}, 'status', $plan3, '--json');
@@ -362,13 +412,111 @@ ok(@{ $st3->{steps} || [] } && ($st3->{rollback}{status} // '') eq 'running'
    && defined $st3->{rollback}{lag_bytes},
    'status --json of a kept run holds its steps and the reverse stream') or diag($r->{out} . $r->{err});
 $r = run_pgshift({}, 'reset', $plan3, '--yes');
-is($r->{rc}, 0, 'reset') or diag($r->{err});
-is(q_or_empty($tgt3, "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3')"
-    . " + (SELECT count(*) FROM pg_publication WHERE pubname = 'pgshift_rb_rb3')"), '0',
-   'reset dropped the reverse slot and publication');
-is(q_or_empty($src, "SELECT count(*) FROM pgshift.runs WHERE plan = 'pgshift_rb_rb3'"), '0',
+is($r->{rc}, 1, 'reset while the reverse stream is kept: refused (exit 1)') or diag($r->{err});
+like($r->{err}, qr/reverse stream of plan "rb3" is kept until .*nothing was dropped/, 'naming why');
+like($r->{err}, qr/reset \S+ --yes --force/, 'and --force');
+is(q_or_empty($tgt3, "SELECT count(*) FROM small.t"), '100', 'the target\'s tables are still there');
+is(reverse3(), '1,1', 'and the reverse stream');
+# a follower started with SIGINT ignored (as a shell starts a background job) still stops on it
+my $fpid = fork() // die;
+if (!$fpid) {
+    $SIG{INT} = 'IGNORE';
+    open(STDIN, '<', '/dev/null');
+    open(STDOUT, '>', '/dev/null');
+    open(STDERR, '>', "$dir/follow3.err");
+    exec(pgshift_bin(), 'rollback', $plan3, '--follow') or POSIX::_exit(127);
+}
+ok(wait_until(sub { slurp("$dir/follow3.err") =~ /rollback --follow: target at/ }, 30, $fpid),
+   'a follower with SIGINT ignored streams') or diag(slurp("$dir/follow3.err"));
+kill 'INT', $fpid;
+my $fexit = wait_until(sub { waitpid($fpid, POSIX::WNOHANG()) == $fpid }, 15) ? $? >> 8 : -1;
+kill 'KILL', $fpid if $fexit < 0;
+is($fexit, 130, 'SIGINT stops it: exit 130') or diag(slurp("$dir/follow3.err"));
+like(slurp("$dir/follow3.err"), qr/stopped by SIGINT/, 'saying so');
+
+# SIGTERM during the rollback's catch-up of a backlog: stopped, recorded, said; the rerun continues
+psql($tgt3, "INSERT INTO small.t SELECT g, 'bulk' FROM generate_series(101, 400100) g");
+my $rbpid = start_pgshift({}, "$dir/rb3.err", 'rollback', $plan3, '--yes');
+ok(wait_until(sub { slurp("$dir/rb3.err") =~ /rollback: applying into the source every change/ }, 60, $rbpid),
+   'the rollback catches up a backlog') or diag(slurp("$dir/rb3.err"));
+kill 'TERM', $rbpid;
+waitpid($rbpid, 0);
+is($? >> 8, 143, 'SIGTERM stops the rollback: exit 143') or diag(slurp("$dir/rb3.err"));
+my $rberr = slurp("$dir/rb3.err");
+like($rberr, qr/rollback of plan "rb3" interrupted by SIGTERM during its catch-up: the source stays fenced/, 'naming where it stopped');
+like($rberr, qr/pgshift rollback \S+ --yes` again: it continues where it stopped/, 'and how to continue');
+like($rberr, qr/hook saw rollback\.failed/, 'rollback.failed reaches the hooks');
+like(q_or_empty($src, "SELECT status || ': ' || error FROM pgshift.runs WHERE plan = 'pgshift_rb_rb3'"),
+     qr/^interrupted: rollback of plan "rb3" interrupted by SIGTERM/, 'the reverse row records it');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+$r = run_pgshift({}, 'status', $plan3);
+like($r->{out}, qr/; the target is fenced\n  the last rollback was interrupted: rollback of plan "rb3" interrupted by SIGTERM/,
+     'status shows the fenced target and why the rollback stopped') or diag($r->{out} . $r->{err});
+
+# a column dropped on the target after the cutover: the target is the reference
+psql($tgt3, "BEGIN READ WRITE; ALTER TABLE small.t DROP COLUMN v; COMMIT");
+$r = run_pgshift({}, 'rollback', $plan3, '--yes');
+is($r->{rc}, 1, 'rollback fails when the source has a column the target dropped') or diag($r->{err});
+like($r->{err}, qr/the source differs from the target: table small\.t: column v only on the source/,
+     'naming the column and the real servers');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+psql($src, "BEGIN READ WRITE; ALTER TABLE small.t DROP COLUMN v; COMMIT");
+$r = run_pgshift({}, 'rollback', $plan3, '--yes');
+is($r->{rc}, 0, 'the second plan rolled back once the source has the same columns') or diag($r->{err});
+$r = run_pgshift({}, 'status', $plan3);
+like($r->{out}, qr/rollback: rolled back \(reverse stream from the cutover at .* UTC\); the target is fenced\n  target at/,
+     'status says it is rolled back (no failure left)') or diag($r->{out} . $r->{err});
+is(q_or_empty($tgt3_app, "SHOW default_transaction_read_only"), 'on', 'its target is fenced');
+$r = run_pgshift({}, 'reset', $plan3, '--yes');
+is($r->{rc}, 0, 'reset after the rollback') or diag($r->{err});
+is(reverse3(), '0,0', 'reset dropped the reverse slot and publication');
+is(q_or_empty($tgt3, "SELECT to_regclass('small.t') IS NULL"), 't', 'and the tables');
+is(q_or_empty($tgt3_app, "SHOW default_transaction_read_only"), 'off', 'and undid the rollback\'s fence of the target');
+is(reverse_rows('pgshift_rb_rb3'), '0',
    'and the reverse row on the source');
 is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'A',
    'the source\'s ALWAYS trigger has its state back');
+is(run_pgshift({}, 'cleanup', $plan3)->{rc}, 0, 'cleanup drops the forward slot reset leaves on the source');
+
+# a reverse publication left on the target with another table set
+psql($tgt3, "CREATE TABLE public.junk (id int PRIMARY KEY); CREATE PUBLICATION pgshift_rb_rb3 FOR TABLE public.junk");
+$r = run_pgshift({}, 'plan', $plan3);
+is($r->{rc}, 2, 'plan with a leftover reverse publication: exit 2') or diag($r->{out});
+like($r->{out}, qr/FAIL\s+leftover_objects\s+.*reverse publication "pgshift_rb_rb3" on the target/,
+     'leftover_objects names the reverse publication on the target');
+psql($tgt3, "DROP PUBLICATION pgshift_rb_rb3");
+$r = run_pgshift({}, 'plan', $plan3);
+is($r->{rc}, 0, 'without it, preflight passes') or diag($r->{out});
+# the same one appearing after preflight does not fail the cutover with the source fenced
+# and a prepared transaction on the target makes rollback.slot wait, say so, and give up
+($y = $plan3_yaml) =~ s/APPROVAL/manual/;
+$y =~ s/TIMEOUT/4s/;
+my $dir3 = tempdir(CLEANUP => 1);
+my $plan3m = write_plan($y, $dir3);
+my $apply3 = start_pgshift({}, "$dir3/apply.err", 'apply', $plan3m, '--yes', '--no-progress');
+ok(wait_until(sub { slurp("$dir3/apply.err") =~ /cutover gate: waiting for approval/ }, 60, $apply3),
+   'the second migration waits at its gate') or diag(slurp("$dir3/apply.err"));
+psql($tgt3, "CREATE PUBLICATION pgshift_rb_rb3 FOR TABLE public.junk");
+psql($tgt3, "BEGIN; INSERT INTO public.junk VALUES (1); PREPARE TRANSACTION 'stuck'");
+$r = run_pgshift({}, 'plan', $plan3m);
+like($r->{out}, qr/WARN\s+rollback_prepared_transactions\s+1 prepared transaction on the target/,
+     'preflight warns of a prepared transaction on the target') or diag($r->{out});
+is(run_pgshift({}, 'cutover', $plan3m)->{rc}, 0, 'cutover approved');
+waitpid($apply3, 0);
+is($? >> 8, 1, 'rollback.slot gives up on the prepared transaction') or diag(slurp("$dir3/apply.err"));
+my $aerr = slurp("$dir3/apply.err");
+like($aerr, qr/rollback\.slot: waiting for the prepared transaction 'stuck' \(xid \d+, prepared \d+ s ago\) on the target to end/,
+     'saying what it waits for');
+like($aerr, qr/the prepared transaction 'stuck' .* on the target is still running after 4000 ms/, 'and why it gave up');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+psql($tgt3, "ROLLBACK PREPARED 'stuck'");
+$r = run_pgshift({}, 'apply', $plan3m, '--yes', '--no-progress');
+is($r->{rc}, 0, 'the rerun continues the cutover and cuts over') or diag($r->{err});
+is(q_or_empty($tgt3, "SELECT string_agg(schemaname || '.' || tablename, ',') FROM pg_publication_tables"
+    . " WHERE pubname = 'pgshift_rb_rb3'"), 'small.t', 'its reverse publication was made anew for its tables');
+$r = run_pgshift({}, 'reset', $plan3m, '--yes', '--force');
+is($r->{rc}, 0, 'reset --force ends a kept reverse stream') or diag($r->{err});
+is(reverse3(), '0,0', 'dropping its slot and publication');
+is(q_or_empty($tgt3, "SELECT to_regclass('small.t') IS NULL"), 't', 'and the tables');
 
 done_testing();

@@ -303,6 +303,7 @@ scenario_clean(void)
 		{"replica_identity", CHECK_PASS, "none"},
 		{"unlogged_tables", CHECK_PASS, "none"},
 		{"fence_roles", CHECK_PASS, "pgshift's own role is not fenced"},
+		{"target_writable", CHECK_PASS, "the target database takes writes"},
 		{"extensions", CHECK_PASS, "all 1 available on the target"},
 		{"target_tables_empty", CHECK_PASS, "none"},
 		{"filters", CHECK_PASS, "every pattern matched"},
@@ -334,7 +335,7 @@ scenario_clean(void)
 	run(su, tu, plan, cat, false, &r, "clean");
 	print_report(&r);
 	expect_checks(&r, e, sizeof(e) / sizeof(e[0]), "clean");
-	is_int(r.nchecks, 37, "clean: 37 checks (no fence_writes, no large objects: none of their checks)");
+	is_int(r.nchecks, 38, "clean: 38 checks (no fence_writes, no large objects: none of their checks)");
 	is_int(r.nparams, 0, "clean: no parameter differs");
 	ok(ends_with(preflight_find(&r, "pg_dump")->observed, "pg_dump 15"), "clean: pg_dump 15 found");
 	/* free space is read only where the target's data directory is ours to stat */
