@@ -121,7 +121,7 @@ valgrind: have-deps
 # every input that once crashed a harness, kept as a test.
 FUZZ_SECONDS ?= 60
 CHECK_FUZZ_SECONDS ?= 10
-FUZZ_NAMES := plan_load pgoutput spool
+FUZZ_NAMES := plan_load pgoutput spool ddl_message
 FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 fuzz:

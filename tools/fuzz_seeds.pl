@@ -1,9 +1,10 @@
 #!/usr/bin/perl
-# Writes the fuzzers' seed corpora into DIR/{plan,pgoutput,spool}: the ready
+# Writes the fuzzers' seed corpora into DIR/{plan,pgoutput,spool,ddl_message}: the ready
 # plans and example plans as they are, the pgoutput messages captured from a
 # real server (tests/unit/pgoutput_fixtures.h) in the harness's framing
 # (16-bit big-endian length, then the message), one file per captured stream,
-# and a few spool segment descriptions.
+# a few spool segment descriptions, and the DDL messages of
+# tests/unit/test_ddl_message.c (what PostgreSQL's capture function emitted).
 use strict;
 use warnings;
 use File::Copy qw(copy);
@@ -11,7 +12,7 @@ use File::Find qw(find);
 use File::Path qw(make_path);
 
 my $dir = shift or die "usage: fuzz_seeds.pl DIR\n";
-make_path("$dir/plan", "$dir/pgoutput", "$dir/spool");
+make_path("$dir/plan", "$dir/pgoutput", "$dir/spool", "$dir/ddl_message");
 
 my $n = 0;
 find(sub { copy($_, "$dir/plan/" . $n++ . ".yaml") if /\.ya?ml$/ && -f $_ }, 'plans', 'examples');
@@ -37,5 +38,21 @@ my %spool = (empty => '', one => "\x01\x01\x00\x05\x00", three => "\x03" . ("B\x
 for my $k (keys %spool) {
 	open my $o, '>:raw', "$dir/spool/$k" or die "$dir/spool/$k: $!\n";
 	print $o $spool{$k};
+	close $o;
+}
+
+open $fh, '<', 'tests/unit/test_ddl_message.c' or die "tests/unit/test_ddl_message.c: $!\n";
+my $ddl = do { local $/; <$fh> };
+close $fh;
+my $k = 0;
+while ($ddl =~ /static const char \w+\[\] =\s*((?:"(?:[^"\\]|\\.)*"\s*)+);/sg) {
+	my $lit = $1;
+	my $json = '';
+	while ($lit =~ /"((?:[^"\\]|\\.)*)"/g) {
+		(my $part = $1) =~ s/\\(["\\])/$1/g;
+		$json .= $part;
+	}
+	open my $o, '>:raw', "$dir/ddl_message/" . $k++ or die "$dir/ddl_message: $!\n";
+	print $o $json;
 	close $o;
 }

@@ -99,9 +99,18 @@ same_key(const struct apply_batch *b, const struct batch_row *row, const struct 
 static struct batch_table *
 table_of(struct apply_batch *b, uint32_t relid, uint16_t ncols)
 {
-	for (size_t i = 0; i < b->ntables; i++)
-		if (b->tables[i].relid == relid)
-			return &b->tables[i];
+	for (size_t i = 0; i < b->ntables; i++) {
+		if (b->tables[i].relid != relid)
+			continue;
+		/*
+		 * A replicated DDL changed its columns (cdc.ddl: replicate): every
+		 * Relation message sends the coalesced rows first, so none is left
+		 * in the old shape
+		 */
+		if (b->tables[i].nrows == 0)
+			b->tables[i].ncols = ncols;
+		return &b->tables[i];
+	}
 	b->tables = xrealloc(b->tables, (b->ntables + 1) * sizeof(*b->tables));
 	b->tables[b->ntables] = (struct batch_table) {.relid = relid, .ncols = ncols};
 	return &b->tables[b->ntables++];

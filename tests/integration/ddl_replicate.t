@@ -238,7 +238,7 @@ for my $name (@names) {
     $run{$name} = plan_for($name);
     $run{$name}{log} = "$dir/$name.err";
     my %env = $name eq 'crash' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'cdc.ddl_applied')
-        : $name eq 'during_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 20000) : ();
+        : $name eq 'during_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 50000) : ();
     $run{$name}{pid} = start_apply($run{$name}, $run{$name}{log}, %env);
 }
 {
@@ -315,6 +315,18 @@ ok(psql($run{main}{src}, "SELECT count(*) FROM app.load") > 0, 'pgbench wrote du
        'crash: the resume reaches the gate') or diag(slurp($r->{log}));
     run_statements(as_app($r->{src}), $crash_more);
     unlike(slurp($r->{log}), qr/applying ALTER TABLE/, 'crash: the resume did not run the ALTER TABLE again');
+    # killed again once the new table and index are on the target: the next
+    # resume finds them in the source catalog, made by the stream, not drift
+    ok(wait_for(sub { psql($r->{tgt}, "SELECT count(*) FROM pg_class WHERE relname = 'made_later'") eq '1' }, 60, $r),
+       'crash: the new table reached the target');
+    kill 'KILL', $r->{pid};
+    waitpid($r->{pid}, 0);
+    $r->{log} = "$dir/crash.resume2.err";
+    $r->{pid} = start_apply($r, $r->{log});
+    ok(wait_for(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
+       'crash: a second resume reaches the gate') or diag(slurp($r->{log}));
+    like(slurp($r->{log}), qr/resume: \d+ step\(s\) of objects created on the source during CDC are not run: the replicated DDL made them on the target/,
+         'crash: and does not run the new table\'s and index\'s steps');
 }
 
 # the failing ones stop at the gate already: their applier refused the DDL
