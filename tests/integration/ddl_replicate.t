@@ -6,8 +6,9 @@
 # role, while pgbench writes, and the cutover is approved.
 #   - main: CREATE TABLE + rows (alone and in one transaction), ADD COLUMN
 #     with a default, DROP COLUMN, ALTER COLUMN TYPE, CREATE INDEX, ATTACH
-#     PARTITION, each followed by DML; a DDL on a table the filters exclude
-#     is skipped. After the cutover `pg_dump --schema-only` of both sides
+#     PARTITION, each followed by DML; DML before and after a DDL of the
+#     same table in one transaction (a new table, an existing one); a DDL
+#     on a table the filters exclude is skipped. After the cutover `pg_dump --schema-only` of both sides
 #     (pgshift's objects excluded) is identical, every table's rows are
 #     (psql COPY of both), and cleanup removed the capture from the source;
 #   - needs_excluded: a DDL that needs an object the filters leave out fails
@@ -83,6 +84,20 @@ UPDATE app.p SET v = v || '!' WHERE id IN (5, 105);
 ALTER TABLE app.skip_me ADD COLUMN z int;
 INSERT INTO app.skip_me VALUES (2, 'two', 2);
 UPDATE app.newt SET v = 'changed' WHERE id = 1;
+BEGIN;
+CREATE TABLE app.y_tx (id int PRIMARY KEY, v int);
+INSERT INTO app.y_tx VALUES (1, 1), (2, 2);
+ALTER TABLE app.y_tx ADD COLUMN w text DEFAULT 'w';
+INSERT INTO app.y_tx VALUES (3, 3, 'three');
+UPDATE app.y_tx SET v = v + 10 WHERE id = 1;
+COMMIT;
+BEGIN;
+INSERT INTO app.newt VALUES (51, 'before');
+UPDATE app.newt SET v = 'upd' WHERE id = 2;
+ALTER TABLE app.newt ADD COLUMN w int DEFAULT 5;
+INSERT INTO app.newt VALUES (52, 'after', 6);
+UPDATE app.newt SET w = 9 WHERE id = 3;
+COMMIT;
 SQL
     needs_excluded => <<'SQL',
 ALTER TABLE app.t ADD COLUMN r int REFERENCES scratch.ref (id);
