@@ -98,6 +98,9 @@ ALTER TABLE app.newt ADD COLUMN w int DEFAULT 5;
 INSERT INTO app.newt VALUES (52, 'after', 6);
 UPDATE app.newt SET w = 9 WHERE id = 3;
 COMMIT;
+GRANT SELECT, INSERT ON app.newt TO PUBLIC;
+REVOKE INSERT ON app.newt FROM PUBLIC;
+GRANT SELECT (a) ON app.t TO PUBLIC;
 SQL
     needs_excluded => <<'SQL',
 ALTER TABLE app.t ADD COLUMN r int REFERENCES scratch.ref (id);
