@@ -393,6 +393,9 @@ for my $name (qw(main crash during_copy)) {
        'main: and the excluded table is not on the target');
     is(psql($r->{tgt}, "SELECT count(*) || ',' || max(id) FROM app.newt2"), '20,20',
        'main: identity values as the source gave them');
+    my $seq = "SELECT last_value FROM app.newt2_id_seq";
+    is(psql($r->{tgt}, $seq), psql($r->{src}, $seq),
+       'main: sync_sequences moved the sequence of a table created during CDC');
     is(psql($r->{tgt}, "SELECT a FROM app.t WHERE id = 3"), psql($r->{src}, "SELECT a FROM app.t WHERE id = 3"),
        'main: a value only bigint holds arrived');
     is(psql($r->{tgt}, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'app.newt'::regclass"), 'ddl_app',
