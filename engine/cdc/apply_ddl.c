@@ -102,8 +102,8 @@ refuse(const struct ddl_message *d, const char *why, const struct apply_ctx *ctx
 	pgs_error_detail(err, "statement: %.*s%s", SHOWN_SQL, d->sql,
 					 strlen(d->sql) > SHOWN_SQL ? "..." : "");
 	pgs_error_hint(err, "nothing of this source transaction was applied (cdc.ddl: replicate); "
-				   "make the same change on the target by hand and start over with pgshift "
-				   "reset PLAN --yes, or run such DDL as plain statements");
+				   "start over: pgshift reset PLAN --yes, then pgshift apply PLAN (the new copy "
+				   "has the change)");
 	return apply_fail_ctx(err, NULL, ctx);
 }
 
