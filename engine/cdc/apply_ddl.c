@@ -3,7 +3,8 @@
  * capture function's, ddl_capture.c) is a statement the source ran in the
  * transaction being applied, at that place among its rows. The plan's
  * filters decide by the tables the statement touched (or, touching none,
- * by schema): all excluded, it is skipped; all migrated, it runs on the
+ * by schema; a GRANT or REVOKE, which names none, always runs): all
+ * excluded, it is skipped; all migrated, it runs on the
  * target with the source session's search_path, in the target transaction
  * that records the applied LSN (and, in pgshift.manifest, what it created,
  * for reset), so a crash either keeps both or neither;
@@ -63,6 +64,9 @@ decide(const struct cdc_applier *a, const struct ddl_message *d, char *why, size
 				 d->tag);
 		return DDL_REFUSE;
 	}
+	/* pg_event_trigger_ddl_commands names no object of a GRANT: the target has the migrated ones */
+	if (!d->error && (strcmp(d->tag, "GRANT") == 0 || strcmp(d->tag, "REVOKE") == 0))
+		return DDL_APPLY;
 	for (size_t i = 0; i < d->nobjects; i++)
 		by_table |= d->objects[i].rel_schema && d->objects[i].rel_name;
 	for (size_t i = 0; i < d->nobjects; i++) {
@@ -98,8 +102,8 @@ refuse(const struct ddl_message *d, const char *why, const struct apply_ctx *ctx
 	pgs_error_detail(err, "statement: %.*s%s", SHOWN_SQL, d->sql,
 					 strlen(d->sql) > SHOWN_SQL ? "..." : "");
 	pgs_error_hint(err, "nothing of this source transaction was applied (cdc.ddl: replicate); "
-				   "make the same change on the target by hand and start over with pgshift "
-				   "reset PLAN --yes, or run such DDL as plain statements");
+				   "start over: pgshift reset PLAN --yes, then pgshift apply PLAN (the new copy "
+				   "has the change)");
 	return apply_fail_ctx(err, NULL, ctx);
 }
 

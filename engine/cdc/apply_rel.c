@@ -123,7 +123,8 @@ coalesces(const struct cdc_applier *a, const char *schema, const struct apply_re
 	char mode;
 	bool has_key = false, builtin = true;
 
-	if (!r->applied || a->nplain == 0 || rel->ncols == 0)
+	/* a DDL in the open target transaction: what was read of the target may be stale */
+	if (!r->applied || a->nplain == 0 || rel->ncols == 0 || a->ddl_in_txn)
 		return 0;
 	key = xasprintf("%s\n%s", schema, rel->relname);
 	found = bsearch(&key, a->plain, a->nplain, sizeof(char *), cmp_prefix);

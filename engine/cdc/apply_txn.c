@@ -121,6 +121,19 @@ decode_at(const uint8_t *buf, size_t len, bool in_stream, uint64_t lsn, struct p
 	return false;
 }
 
+/*
+ * A Relation message, in its place among the changes: the rows coalesced
+ * before it were read with the relation's old columns, the changes after it
+ * have the new ones (a DDL of the same transaction).
+ */
+static bool
+on_relation(struct cdc_applier *a, const struct pgo_msg *m, const uint8_t *raw, size_t len,
+			struct pgs_error *err)
+{
+	return apply_batch_send(a, err) &&
+		apply_rel_message(a, &m->u.relation, raw, (uint32_t) len, m->stream_xid != 0, err);
+}
+
 /* A source transaction is done: count it, and commit the batch when it is big or old. */
 static bool
 source_committed(struct cdc_applier *a, uint64_t end_lsn, int64_t commit_time,
@@ -186,9 +199,13 @@ on_commit(struct cdc_applier *a, const struct pgo_commit *c, struct pgs_error *e
 	for (size_t i = 0; i < a->txn.n && ok; i++) {
 		struct pgo_msg m;
 
-		ok = decode_at((const uint8_t *) a->txn.data.data + start, a->txn.ends[i] - start, false,
-					   c->commit_lsn, &m, err);
-		ok = ok && apply_msg(a, &m, &ctx, err);
+		const uint8_t *raw = (const uint8_t *) a->txn.data.data + start;
+
+		ok = decode_at(raw, a->txn.ends[i] - start, false, c->commit_lsn, &m, err);
+		if (ok && m.kind == PGO_RELATION)
+			ok = on_relation(a, &m, raw, a->txn.ends[i] - start, err);
+		else
+			ok = ok && apply_msg(a, &m, &ctx, err);
 		pgo_msg_free(&m);
 		start = a->txn.ends[i];
 	}
@@ -264,9 +281,10 @@ replay_one(struct cdc_applier *a, const struct apply_stream *st, const struct sp
 		*in = false;
 	} else if (m.kind == PGO_STREAM_COMMIT && m.u.stream_commit.xid == st->xid) {
 		*done = true;
-	} else if (*in && *chunk_xid == st->xid && m.kind != PGO_RELATION &&
-			   !aborted(st, m.stream_xid)) {
-		ok = apply_msg(a, &m, ctx, err);
+	} else if (*in && *chunk_xid == st->xid && !aborted(st, m.stream_xid)) {
+		/* read live already; again here, so each change meets the shape it was sent with */
+		ok = m.kind == PGO_RELATION ? on_relation(a, &m, rec->payload, rec->len, err)
+			: apply_msg(a, &m, ctx, err);
 	}
 	pgo_msg_free(&m);
 	return ok;
@@ -353,9 +371,7 @@ dispatch(struct cdc_applier *a, const struct spool_record *rec, const struct pgo
 		case PGO_COMMIT:
 			return on_commit(a, &m->u.commit, err);
 		case PGO_RELATION:
-			/* the coalesced rows were read with the relation's old columns */
-			return apply_batch_send(a, err) && apply_rel_message(a, &m->u.relation, rec->payload, rec->len, m->stream_xid != 0,
-									 err);
+			return on_relation(a, m, rec->payload, rec->len, err);
 		case PGO_INSERT:
 		case PGO_UPDATE:
 		case PGO_DELETE:
@@ -411,8 +427,13 @@ apply_record(struct cdc_applier *a, const struct spool_record *rec, struct pgs_e
 	 */
 	if (!a->synced && rec->type && strchr("IUDTRYOM", rec->type))
 		return true;
-	/* a plain transaction's change (or message) is decoded once, at its Commit */
-	if (a->txn.open && !a->in_stream && rec->type && strchr("IUDTM", rec->type)) {
+	/*
+	 * A plain transaction's change, message or Relation is decoded once, at
+	 * its Commit, in order; a skipped one's Relation still counts for later
+	 * transactions.
+	 */
+	if (a->txn.open && !a->in_stream && rec->type &&
+		(strchr("IUDTM", rec->type) || (rec->type == 'R' && !a->txn.skip))) {
 		hold(&a->txn, rec);
 		return true;
 	}

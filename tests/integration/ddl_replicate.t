@@ -6,13 +6,16 @@
 # role, while pgbench writes, and the cutover is approved.
 #   - main: CREATE TABLE + rows (alone and in one transaction), ADD COLUMN
 #     with a default, DROP COLUMN, ALTER COLUMN TYPE, CREATE INDEX, ATTACH
-#     PARTITION, each followed by DML; a DDL on a table the filters exclude
-#     is skipped. After the cutover `pg_dump --schema-only` of both sides
+#     PARTITION, each followed by DML; DML before and after a DDL of the
+#     same table in one transaction (a new table, an existing one); a DDL
+#     on a table the filters exclude is skipped. After the cutover `pg_dump --schema-only` of both sides
 #     (pgshift's objects excluded) is identical, every table's rows are
 #     (psql COPY of both), and cleanup removed the capture from the source;
 #   - needs_excluded: a DDL that needs an object the filters leave out fails
 #     on the target: apply exits 1 naming the statement and the LSN;
 #   - nested: a DDL run by a DO block: apply exits 1 naming why;
+#   - volatile, ctas: ADD COLUMN with a default that is not immutable, and
+#     CREATE TABLE AS, whose rows the stream lacks: apply exits 1 naming why;
 #   - nokey: a table created without a key is not published (its UPDATE on
 #     the source still works); with rows, the cutover stops naming it;
 #   - during_copy: DDL while a table is being copied (CREATE INDEX on it,
@@ -83,6 +86,25 @@ UPDATE app.p SET v = v || '!' WHERE id IN (5, 105);
 ALTER TABLE app.skip_me ADD COLUMN z int;
 INSERT INTO app.skip_me VALUES (2, 'two', 2);
 UPDATE app.newt SET v = 'changed' WHERE id = 1;
+BEGIN;
+CREATE TABLE app.y_tx (id int PRIMARY KEY, v int);
+INSERT INTO app.y_tx VALUES (1, 1), (2, 2);
+ALTER TABLE app.y_tx ADD COLUMN w text DEFAULT 'w';
+INSERT INTO app.y_tx VALUES (3, 3, 'three');
+UPDATE app.y_tx SET v = v + 10 WHERE id = 1;
+COMMIT;
+BEGIN;
+INSERT INTO app.newt VALUES (51, 'before');
+UPDATE app.newt SET v = 'upd' WHERE id = 2;
+ALTER TABLE app.newt ADD COLUMN w int DEFAULT 5;
+INSERT INTO app.newt VALUES (52, 'after', 6);
+UPDATE app.newt SET w = 9 WHERE id = 3;
+COMMIT;
+ALTER TABLE app.newt ALTER COLUMN v SET DEFAULT now()::text;
+INSERT INTO app.newt (id, w) VALUES (53, 1);
+GRANT SELECT, INSERT ON app.newt TO PUBLIC;
+REVOKE INSERT ON app.newt FROM PUBLIC;
+GRANT SELECT (a) ON app.t TO PUBLIC;
 SQL
     needs_excluded => <<'SQL',
 ALTER TABLE app.t ADD COLUMN r int REFERENCES scratch.ref (id);
@@ -90,6 +112,14 @@ INSERT INTO app.t (id, a) VALUES (1001, 1);
 SQL
     nested => <<'SQL',
 DO $$ BEGIN EXECUTE 'ALTER TABLE app.t ADD COLUMN q int'; END $$;
+INSERT INTO app.t (id, a) VALUES (1001, 1);
+SQL
+    volatile => <<'SQL',
+ALTER TABLE app.t ADD COLUMN ts timestamptz DEFAULT now();
+INSERT INTO app.t (id, a) VALUES (1001, 1);
+SQL
+    ctas => <<'SQL',
+CREATE TABLE app.x AS SELECT id, random() AS r FROM app.t;
 INSERT INTO app.t (id, a) VALUES (1001, 1);
 SQL
     nokey => <<'SQL',
@@ -334,7 +364,8 @@ for my $name (qw(main crash during_copy nokey)) {
     my $a = run_pgshift($run{$name}{env}, 'cutover', $run{$name}{plan});
     is($a->{rc}, 0, "$name: the cutover is approved") or diag($a->{err});
 }
-my %want = (main => 0, crash => 0, during_copy => 0, needs_excluded => 1, nested => 1, nokey => 1);
+my %want = (main => 0, crash => 0, during_copy => 0, needs_excluded => 1, nested => 1, nokey => 1,
+            volatile => 1, ctas => 1);
 for my $name (@names) {
     my $r = $run{$name};
     my $rc = wait_for(sub { ended($r) }, 180) ? $r->{rc} : -1;
@@ -355,6 +386,18 @@ for my $name (@names) {
     like($log, qr/the ALTER TABLE ran inside a function, procedure or DO block/, 'nested: the error says why');
     like($log, qr/statement: DO \$\$ BEGIN EXECUTE/, 'nested: and names the statement');
     like($log, qr/commit [0-9A-F]+\/[0-9A-F]+/, 'nested: and its source LSN');
+    like($log, qr/hint: nothing of this source transaction was applied.*start over: pgshift reset PLAN --yes, then pgshift apply PLAN/,
+         'nested: the hint gives one way on');
+    $log = slurp($run{volatile}{log});
+    like($log, qr/column ts of app\.t is added with a default that is not immutable \(now\(\)\): the target would compute other values/,
+         'volatile: ADD COLUMN with a stable default stops, saying why');
+    like($log, qr/statement: ALTER TABLE app\.t ADD COLUMN ts timestamptz DEFAULT now\(\)/, 'volatile: and names the statement');
+    is(psql($run{volatile}{tgt}, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'ts'"),
+       '0', 'volatile: the column is not on the target');
+    $log = slurp($run{ctas}{log});
+    like($log, qr/CREATE TABLE AS fills the new table on the source without publishing its rows/,
+         'ctas: CREATE TABLE AS stops, saying why');
+    like($log, qr/statement: CREATE TABLE app\.x AS SELECT id, random\(\)/, 'ctas: and names the statement');
 }
 
 for my $name (qw(main crash during_copy)) {
