@@ -434,6 +434,16 @@ kill 'KILL', $fpid if $fexit < 0;
 is($fexit, 130, 'SIGINT stops it: exit 130') or diag(slurp("$dir/follow3.err"));
 like(slurp("$dir/follow3.err"), qr/stopped by SIGINT/, 'saying so');
 
+# a change the source refuses: the reverse stream's error names the real servers
+psql($src, "BEGIN READ WRITE; INSERT INTO small.t VALUES (999999, 'on the source'); COMMIT");
+psql($tgt3, "INSERT INTO small.t VALUES (999999, 'on the target')");
+$r = run_pgshift({}, 'rollback', $plan3, '--follow');
+is($r->{rc}, 1, 'the follower stops on a change the source refuses') or diag($r->{err});
+like($r->{err}, qr/applier \(into the source\) stopped: .*the source refused it/, 'saying the source refused it')
+    or diag($r->{err});
+unlike($r->{err}, qr/the target refused/, 'not the target');
+psql($src, "BEGIN READ WRITE; DELETE FROM small.t WHERE id = 999999; COMMIT");
+
 # SIGTERM during the rollback's catch-up of a backlog: stopped, recorded, said; the rerun continues
 psql($tgt3, "INSERT INTO small.t SELECT g, 'bulk' FROM generate_series(101, 400100) g");
 my $rbpid = start_pgshift({}, "$dir/rb3.err", 'rollback', $plan3, '--yes');
