@@ -247,7 +247,7 @@ my $st = eval { decode_json($r->{out}) } // {};
 ok(defined $st->{rollback} && defined $st->{rollback}{lag_bytes}, 'status --json shows the reverse lag')
     or diag($r->{out} . $r->{err});
 $r = run_pgshift(\%env, 'status', $plan);
-like($r->{out}, qr/rollback: reverse stream from the cutover at .* UTC, kept until .* UTC\n  target at \S+, received \S+, applied into the source \S+: lag \d+ bytes/,
+like($r->{out}, qr/rollback: reverse stream from the cutover at .* UTC, kept until .* UTC\n  a pgshift rollback \(or --follow\) is streaming it\n  target at \S+, received \S+, applied into the source \S+: lag \d+ bytes/,
      'status shows the reverse stream and its lag') or diag($r->{out} . $r->{err});
 $r = run_pgshift(\%env, 'rollback', $plan, '--yes');
 is($r->{rc}, 4, 'rollback while the follower runs: exit 4') or diag($r->{err});
@@ -256,6 +256,10 @@ waitpid($follow, 0);
 is($? >> 8, 143, 'SIGTERM stops the follower: exit 143');
 like(slurp("$dir/follow2.err"), qr/rollback --follow: stopped by SIGTERM; `pgshift rollback \S+ --follow` \(or the rollback itself\) continues/,
      'saying how to continue');
+
+$r = run_pgshift(\%env, 'status', $plan);
+like($r->{out}, qr/\n  no follower runs: the reverse slot keeps the target's WAL/,
+     'status says when no follower runs') or diag($r->{out} . $r->{err});
 
 # ---- 3. cleanup keeps the reverse stream before keep_for; rollback asks
 $r = run_pgshift(\%env, 'cleanup', $plan);
