@@ -75,6 +75,8 @@ status_rollback_read(const struct plan *plan, struct rollback_status *out)
 		copy_lsn(out->applied_lsn, sizeof(out->applied_lsn), rs.applied_lsn);
 		snprintf(out->error, sizeof(out->error), "%s", rs.error ? rs.error : "");
 		reverse_state_free(&rs);
+		if (!reverse_state_lock_held(src, plan, &out->streaming, &err))
+			log_report(LOG_WARNING, &err);
 	}
 	PQfinish(src);
 	read_target(plan, out);
@@ -111,6 +113,10 @@ status_rollback_text(FILE *f, const struct rollback_status *rs)
 	if (rs->error[0])
 		fprintf(f, "  the last rollback %s: %s\n",
 				strcmp(rs->status, "interrupted") == 0 ? "was interrupted" : "failed", rs->error);
+	if (strcmp(rs->status, "finished") != 0)
+		fprintf(f, "  %s\n", rs->streaming ? "a pgshift rollback (or --follow) is streaming it"
+				: "no follower runs: the reverse slot keeps the target's WAL until `pgshift "
+				"rollback PLAN --follow` (or the rollback) reads it");
 	fprintf(f, "  target at %s, received %s, applied into the source %s",
 			rs->target_lsn[0] ? rs->target_lsn : "?", rs->received_lsn[0] ? rs->received_lsn : "-",
 			rs->applied_lsn[0] ? rs->applied_lsn : "-");
@@ -142,6 +148,7 @@ status_rollback_json(struct buf *b, const struct rollback_status *rs)
 	json_lsn(b, "target_lsn", rs->target_lsn);
 	json_lsn(b, "received_lsn", rs->received_lsn);
 	json_lsn(b, "applied_lsn", rs->applied_lsn);
+	buf_printf(b, ",\"streaming\":%s", rs->streaming ? "true" : "false");
 	buf_puts(b, ",\"error\":");
 	if (rs->error[0])
 		json_put_string(b, rs->error);

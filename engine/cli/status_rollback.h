@@ -20,6 +20,7 @@ struct rollback_status {
 	bool found;                 /* the source holds the reverse row */
 	char status[16];            /* running | finished */
 	bool target_fenced;         /* the target database's own setting, read also without the row */
+	bool streaming;             /* a rollback or rollback --follow holds the stream's lock */
 	double started_at, keep_until, now;    /* unix seconds, the source's clock */
 	/* "" unknown; target_lsn is read now, or the one the follower recorded */
 	char target_lsn[PGO_LSN_TEXT_SIZE], received_lsn[PGO_LSN_TEXT_SIZE], applied_lsn[PGO_LSN_TEXT_SIZE];

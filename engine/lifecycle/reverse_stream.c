@@ -103,10 +103,12 @@ reverse_stream_ok(struct reverse_stream *rs, struct pgs_error *err)
 
 	pthread_mutex_lock(&rs->lock);
 	if (rs->receiver && cdc_receiver_error(rs->receiver, err)) {
+		pgs_error_swap_sides(err);
 		if (!pg_error_is_connection(err))
 			pgs_error_prefix(err, "the reverse stream's receiver (target slot) stopped");
 		failed = true;
 	} else if (rs->applier && cdc_applier_error(rs->applier, err)) {
+		pgs_error_swap_sides(err);
 		if (!pg_error_is_connection(err))
 			pgs_error_prefix(err, "the reverse stream's applier (into the source) stopped");
 		failed = true;
@@ -128,6 +130,8 @@ reverse_stream_stop(struct reverse_stream *rs, struct pgs_error *err)
 	pthread_mutex_unlock(&rs->lock);
 	if (a) {
 		ok = cdc_applier_stop(a, err);
+		if (!ok)
+			pgs_error_swap_sides(err);
 		pthread_mutex_lock(&rs->lock);
 		rs->applier = NULL;
 		pthread_mutex_unlock(&rs->lock);
@@ -140,6 +144,7 @@ reverse_stream_stop(struct reverse_stream *rs, struct pgs_error *err)
 	if (r) {
 		pgs_error_clear(&e2);
 		if (!cdc_receiver_stop(r, &e2) && ok) {
+			pgs_error_swap_sides(&e2);
 			*err = e2;
 			ok = false;
 		}

@@ -208,6 +208,7 @@ sync_sequences(struct rollback *rb, struct pgs_error *err)
 	int64_t margin = ss ? ss->margin : 0;
 
 	if (!sequences_copy(rb->tgt, rb->s.src, &rb->cat, margin, err)) {
+		pgs_error_swap_sides(err);
 		pgs_error_prefix(err, "rollback: sequences from the target to the source");
 		return false;
 	}

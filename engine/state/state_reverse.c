@@ -94,6 +94,26 @@ reverse_state_free(struct reverse_state *rs)
 }
 
 bool
+reverse_state_lock_held(PGconn *src, const struct plan *plan, bool *held, struct pgs_error *err)
+{
+	const char *params[1] = {plan->rollback.slot};
+	/* a bigint advisory key is classid (high half) and objid (low half), objsubid 1 */
+	PGresult *res = pg_query(src, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l"
+							 " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+							 " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
+							 "  WHERE datname = pg_catalog.current_database())"
+							 " AND ((l.classid::bigint << 32) | l.objid::bigint)"
+							 "  = pg_catalog.hashtextextended('pgshift:' || $1, 0))",
+							 1, params, err);
+
+	if (!res)
+		return false;
+	*held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
+}
+
+bool
 reverse_state_lock(PGconn *src, const struct plan *plan, bool *got, struct pgs_error *err)
 {
 	const char *params[1] = {plan->rollback.slot};

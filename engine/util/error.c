@@ -1,4 +1,5 @@
 /* Filling and annotating pgs_error; see error.h for the contract. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,4 +90,40 @@ pgs_error_public(const char *message, size_t values_from, char *out, size_t size
 		}
 	}
 	out[n] = '\0';
+}
+
+static bool
+word_char(char c)
+{
+	return isalnum((unsigned char) c) || c == '_';
+}
+
+/* "source" and "target" have the same length: swapped in place. */
+static void
+swap_sides(char *s)
+{
+	bool quoted = false;
+
+	for (char *p = s; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		if (quoted || *p == '"' || (p != s && word_char(p[-1])))
+			continue;
+		/* a match guarantees p[6] exists (at worst the terminator) */
+		if (strncmp(p, "source", 6) == 0 && !word_char(p[6])) {
+			memcpy(p, "target", 6);
+			p += 5;
+		} else if (strncmp(p, "target", 6) == 0 && !word_char(p[6])) {
+			memcpy(p, "source", 6);
+			p += 5;
+		}
+	}
+}
+
+void
+pgs_error_swap_sides(struct pgs_error *err)
+{
+	swap_sides(err->message);
+	swap_sides(err->detail);
+	swap_sides(err->hint);
 }

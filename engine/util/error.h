@@ -46,4 +46,11 @@ void pgs_error_prefix(struct pgs_error *err, const char *fmt, ...)
  */
 void pgs_error_public(const char *message, size_t values_from, char *out, size_t size);
 
+/*
+ * Swaps the words "source" and "target" outside double quotes in message,
+ * detail and hint: the reverse stream runs the forward code on a swapped
+ * plan, whose messages would name the servers the wrong way round.
+ */
+void pgs_error_swap_sides(struct pgs_error *err);
+
 #endif

@@ -247,7 +247,7 @@ my $st = eval { decode_json($r->{out}) } // {};
 ok(defined $st->{rollback} && defined $st->{rollback}{lag_bytes}, 'status --json shows the reverse lag')
     or diag($r->{out} . $r->{err});
 $r = run_pgshift(\%env, 'status', $plan);
-like($r->{out}, qr/rollback: reverse stream from the cutover at .* UTC, kept until .* UTC\n  target at \S+, received \S+, applied into the source \S+: lag \d+ bytes/,
+like($r->{out}, qr/rollback: reverse stream from the cutover at .* UTC, kept until .* UTC\n  a pgshift rollback \(or --follow\) is streaming it\n  target at \S+, received \S+, applied into the source \S+: lag \d+ bytes/,
      'status shows the reverse stream and its lag') or diag($r->{out} . $r->{err});
 $r = run_pgshift(\%env, 'rollback', $plan, '--yes');
 is($r->{rc}, 4, 'rollback while the follower runs: exit 4') or diag($r->{err});
@@ -256,6 +256,10 @@ waitpid($follow, 0);
 is($? >> 8, 143, 'SIGTERM stops the follower: exit 143');
 like(slurp("$dir/follow2.err"), qr/rollback --follow: stopped by SIGTERM; `pgshift rollback \S+ --follow` \(or the rollback itself\) continues/,
      'saying how to continue');
+
+$r = run_pgshift(\%env, 'status', $plan);
+like($r->{out}, qr/\n  no follower runs: the reverse slot keeps the target's WAL/,
+     'status says when no follower runs') or diag($r->{out} . $r->{err});
 
 # ---- 3. cleanup keeps the reverse stream before keep_for; rollback asks
 $r = run_pgshift(\%env, 'cleanup', $plan);
@@ -433,6 +437,16 @@ my $fexit = wait_until(sub { waitpid($fpid, POSIX::WNOHANG()) == $fpid }, 15) ? 
 kill 'KILL', $fpid if $fexit < 0;
 is($fexit, 130, 'SIGINT stops it: exit 130') or diag(slurp("$dir/follow3.err"));
 like(slurp("$dir/follow3.err"), qr/stopped by SIGINT/, 'saying so');
+
+# a change the source refuses: the reverse stream's error names the real servers
+psql($src, "BEGIN READ WRITE; INSERT INTO small.t VALUES (999999, 'on the source'); COMMIT");
+psql($tgt3, "INSERT INTO small.t VALUES (999999, 'on the target')");
+$r = run_pgshift({}, 'rollback', $plan3, '--follow');
+is($r->{rc}, 1, 'the follower stops on a change the source refuses') or diag($r->{err});
+like($r->{err}, qr/applier \(into the source\) stopped: .*the source refused it/, 'saying the source refused it')
+    or diag($r->{err});
+unlike($r->{err}, qr/the target refused/, 'not the target');
+psql($src, "BEGIN READ WRITE; DELETE FROM small.t WHERE id = 999999; COMMIT");
 
 # SIGTERM during the rollback's catch-up of a backlog: stopped, recorded, said; the rerun continues
 psql($tgt3, "INSERT INTO small.t SELECT g, 'bulk' FROM generate_series(101, 400100) g");

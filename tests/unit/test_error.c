@@ -46,10 +46,28 @@ test_prefix_shifts(void)
 	is_int(err.values_from, 0, "a new message forgets the old one's values_from");
 }
 
+static void
+test_swap_sides(void)
+{
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	pgs_fail(&err, "INSERT: the target refused it; table missing on the target, the source's "
+			 "\"source_t\" (targets, source_uri)");
+	pgs_error_hint(&err, "make the same schema change on the target");
+	pgs_error_detail(&err, "target");
+	pgs_error_swap_sides(&err);
+	is_str(err.message, "INSERT: the source refused it; table missing on the source, the target's "
+		   "\"source_t\" (targets, source_uri)", "the sides swap as words, not inside quotes");
+	is_str(err.hint, "make the same schema change on the source", "in the hint");
+	is_str(err.detail, "source", "and the detail");
+}
+
 int
 main(void)
 {
 	test_public_form();
 	test_prefix_shifts();
+	test_swap_sides();
 	return done_testing();
 }
