@@ -140,6 +140,8 @@ send_ddl(struct cdc_applier *a, const struct ddl_message *d, const struct apply_
 	struct apply_pending set = {.what = 'Q', .xid = ctx->xid, .lsn = ctx->commit_lsn};
 	struct apply_pending ddl = set, manifest = set;
 	const char *plan[] = {a->plan_name};
+	char *plain;
+	bool ok;
 
 	ddl.what = 'X';
 	manifest.what = 'M';
@@ -147,12 +149,16 @@ send_ddl(struct cdc_applier *a, const struct ddl_message *d, const struct apply_
 		(role && !send_setting(a, "role", role, &set, err)) ||
 		!send_setting(a, "search_path", d->search_path ? d->search_path : "", &set, err))
 		return false;
-	ddl.key = xstrdup(d->sql);
-	return apply_target_send_sql(&a->tgt, d->sql, &ddl, err) &&
+	/* the same index, built inside the transaction that records the LSN, so it runs once */
+	plain = ddl_without_concurrently(d->sql, d->tag);
+	ddl.key = xstrdup(plain ? plain : d->sql);
+	ok = apply_target_send_sql(&a->tgt, plain ? plain : d->sql, &ddl, err) &&
 		apply_target_send_sql(&a->tgt, "SET LOCAL search_path TO DEFAULT", &set, err) &&
 		(!role || apply_target_send_sql(&a->tgt, "SET LOCAL ROLE NONE", &set, err)) &&
 		apply_target_send_bulk(&a->tgt, NULL, state_manifest_record_sql, 1, NULL, plan,
 							   &manifest, NULL, err);
+	free(plain);
+	return ok;
 }
 
 bool

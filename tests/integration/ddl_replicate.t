@@ -105,6 +105,9 @@ INSERT INTO app.newt (id, w) VALUES (53, 1);
 GRANT SELECT, INSERT ON app.newt TO PUBLIC;
 REVOKE INSERT ON app.newt FROM PUBLIC;
 GRANT SELECT (a) ON app.t TO PUBLIC;
+CREATE UNIQUE INDEX CONCURRENTLY y_tx_v_idx ON app.y_tx (v);
+CREATE INDEX CONCURRENTLY newt_tmp ON app.newt (w);
+DROP INDEX CONCURRENTLY app.newt_tmp;
 SQL
     needs_excluded => <<'SQL',
 ALTER TABLE app.t ADD COLUMN r int REFERENCES scratch.ref (id);
