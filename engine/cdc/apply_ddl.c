@@ -3,7 +3,8 @@
  * capture function's, ddl_capture.c) is a statement the source ran in the
  * transaction being applied, at that place among its rows. The plan's
  * filters decide by the tables the statement touched (or, touching none,
- * by schema; a GRANT or REVOKE, which names none, always runs): all
+ * by schema; a GRANT, REVOKE or extension DDL, which names none, always
+ * runs): all
  * excluded, it is skipped; all migrated, it runs on the
  * target with the source session's search_path, in the target transaction
  * that records the applied LSN (and, in pgshift.manifest, what it created,
@@ -64,8 +65,9 @@ decide(const struct cdc_applier *a, const struct ddl_message *d, char *why, size
 				 d->tag);
 		return DDL_REFUSE;
 	}
-	/* pg_event_trigger_ddl_commands names no object of a GRANT: the target has the migrated ones */
-	if (!d->error && (strcmp(d->tag, "GRANT") == 0 || strcmp(d->tag, "REVOKE") == 0))
+	/* no schema is known for a GRANT's objects or an extension: the target runs it, or refuses it */
+	if (!d->error && (strcmp(d->tag, "GRANT") == 0 || strcmp(d->tag, "REVOKE") == 0 ||
+					  strstr(d->tag, " EXTENSION")))
 		return DDL_APPLY;
 	for (size_t i = 0; i < d->nobjects; i++)
 		by_table |= d->objects[i].rel_schema && d->objects[i].rel_name;

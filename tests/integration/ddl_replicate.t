@@ -329,6 +329,14 @@ sleep 1;
 for my $name (@names) {
     run_statements(as_app($run{$name}{src}), $cases{$name});
 }
+# extensions need a superuser here
+run_statements($run{main}{src}, <<'SQL');
+CREATE EXTENSION citext SCHEMA app;
+CREATE TABLE app.ci (id int PRIMARY KEY, v app.citext);
+INSERT INTO app.ci VALUES (1, 'Abc');
+CREATE EXTENSION hstore SCHEMA app;
+DROP EXTENSION hstore;
+SQL
 kill 'TERM', $load;
 waitpid($load, 0);
 ok(psql($run{main}{src}, "SELECT count(*) FROM app.load") > 0, 'pgbench wrote during the DDL');
