@@ -144,6 +144,10 @@ static const char emit_sql[] =
 	"  PERFORM pg_logical_emit_message(true, 'pgshift.ddl', jsonb_build_object('sql', current_query(),\n"
 	"    'search_path', caller_path, 'role', caller_role, 'tag', tag, 'objects', objs,\n"
 	"    'error', problem)::text);\n"
+	"  -- decoding queues a message at its record's end, the next statement's change at its start: on a tie\n"
+	"  -- (no other WAL between) this subtransaction's message may come after that change; the applier\n"
+	"  -- ignores this second one, and the first one ends before it\n"
+	"  PERFORM pg_logical_emit_message(true, 'pgshift.ddl_end', '');\n"
 	"END\n"
 	"$f$\n";
 
