@@ -3,7 +3,8 @@
  * capture function's, ddl_capture.c) is a statement the source ran in the
  * transaction being applied, at that place among its rows. The plan's
  * filters decide by the tables the statement touched (or, touching none,
- * by schema; a GRANT or REVOKE, which names none, always runs): all
+ * by schema; a GRANT, REVOKE or extension DDL, which names none, always
+ * runs): all
  * excluded, it is skipped; all migrated, it runs on the
  * target with the source session's search_path, in the target transaction
  * that records the applied LSN (and, in pgshift.manifest, what it created,
@@ -64,8 +65,9 @@ decide(const struct cdc_applier *a, const struct ddl_message *d, char *why, size
 				 d->tag);
 		return DDL_REFUSE;
 	}
-	/* pg_event_trigger_ddl_commands names no object of a GRANT: the target has the migrated ones */
-	if (!d->error && (strcmp(d->tag, "GRANT") == 0 || strcmp(d->tag, "REVOKE") == 0))
+	/* no schema is known for a GRANT's objects or an extension: the target runs it, or refuses it */
+	if (!d->error && (strcmp(d->tag, "GRANT") == 0 || strcmp(d->tag, "REVOKE") == 0 ||
+					  strstr(d->tag, " EXTENSION")))
 		return DDL_APPLY;
 	for (size_t i = 0; i < d->nobjects; i++)
 		by_table |= d->objects[i].rel_schema && d->objects[i].rel_name;
@@ -140,6 +142,8 @@ send_ddl(struct cdc_applier *a, const struct ddl_message *d, const struct apply_
 	struct apply_pending set = {.what = 'Q', .xid = ctx->xid, .lsn = ctx->commit_lsn};
 	struct apply_pending ddl = set, manifest = set;
 	const char *plan[] = {a->plan_name};
+	char *plain;
+	bool ok;
 
 	ddl.what = 'X';
 	manifest.what = 'M';
@@ -147,12 +151,16 @@ send_ddl(struct cdc_applier *a, const struct ddl_message *d, const struct apply_
 		(role && !send_setting(a, "role", role, &set, err)) ||
 		!send_setting(a, "search_path", d->search_path ? d->search_path : "", &set, err))
 		return false;
-	ddl.key = xstrdup(d->sql);
-	return apply_target_send_sql(&a->tgt, d->sql, &ddl, err) &&
+	/* the same index, built inside the transaction that records the LSN, so it runs once */
+	plain = ddl_without_concurrently(d->sql, d->tag);
+	ddl.key = xstrdup(plain ? plain : d->sql);
+	ok = apply_target_send_sql(&a->tgt, plain ? plain : d->sql, &ddl, err) &&
 		apply_target_send_sql(&a->tgt, "SET LOCAL search_path TO DEFAULT", &set, err) &&
 		(!role || apply_target_send_sql(&a->tgt, "SET LOCAL ROLE NONE", &set, err)) &&
 		apply_target_send_bulk(&a->tgt, NULL, state_manifest_record_sql, 1, NULL, plan,
 							   &manifest, NULL, err);
+	free(plain);
+	return ok;
 }
 
 bool

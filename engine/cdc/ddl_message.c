@@ -381,3 +381,38 @@ ddl_statement_is_top_level(const char *sql, const char *tag)
 
 	return n > 0 && strncasecmp(s, tag, n) == 0 && !isalnum((unsigned char) s[n]) && s[n] != '_';
 }
+
+/* Past word w (any case) and the blanks after it; NULL when s does not start with it. */
+static const char *
+past_word(const char *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	if (strncasecmp(s, w, n) != 0 || isalnum((unsigned char) s[n]) || s[n] == '_')
+		return NULL;
+	for (s += n; isspace((unsigned char) *s); s++)
+		;
+	return s;
+}
+
+char *
+ddl_without_concurrently(const char *sql, const char *tag)
+{
+	const char *s = skip_comments(sql), *t, *rest;
+	char *out;
+
+	if (strcmp(tag, "CREATE INDEX") == 0 && (s = past_word(s, "CREATE"))) {
+		if ((t = past_word(s, "UNIQUE")))
+			s = t;
+	} else if (strcmp(tag, "DROP INDEX") == 0) {
+		s = past_word(s, "DROP");
+	} else {
+		return NULL;
+	}
+	if (!s || !(s = past_word(s, "INDEX")) || !(rest = past_word(s, "CONCURRENTLY")))
+		return NULL;
+	out = xmalloc(strlen(sql) + 1);
+	memcpy(out, sql, (size_t) (s - sql));
+	strcpy(out + (s - sql), rest);
+	return out;
+}

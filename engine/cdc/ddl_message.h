@@ -57,4 +57,11 @@ void ddl_message_free(struct ddl_message *m);
  */
 bool ddl_statement_is_top_level(const char *sql, const char *tag);
 
+/*
+ * CREATE [UNIQUE] INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY without
+ * the word, for the applier's transaction, which CONCURRENTLY refuses
+ * (malloc'd); NULL for any other statement.
+ */
+char *ddl_without_concurrently(const char *sql, const char *tag);
+
 #endif

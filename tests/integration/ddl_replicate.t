@@ -105,6 +105,9 @@ INSERT INTO app.newt (id, w) VALUES (53, 1);
 GRANT SELECT, INSERT ON app.newt TO PUBLIC;
 REVOKE INSERT ON app.newt FROM PUBLIC;
 GRANT SELECT (a) ON app.t TO PUBLIC;
+CREATE UNIQUE INDEX CONCURRENTLY y_tx_v_idx ON app.y_tx (v);
+CREATE INDEX CONCURRENTLY newt_tmp ON app.newt (w);
+DROP INDEX CONCURRENTLY app.newt_tmp;
 SQL
     needs_excluded => <<'SQL',
 ALTER TABLE app.t ADD COLUMN r int REFERENCES scratch.ref (id);
@@ -326,6 +329,14 @@ sleep 1;
 for my $name (@names) {
     run_statements(as_app($run{$name}{src}), $cases{$name});
 }
+# extensions need a superuser here
+run_statements($run{main}{src}, <<'SQL');
+CREATE EXTENSION citext SCHEMA app;
+CREATE TABLE app.ci (id int PRIMARY KEY, v app.citext);
+INSERT INTO app.ci VALUES (1, 'Abc');
+CREATE EXTENSION hstore SCHEMA app;
+DROP EXTENSION hstore;
+SQL
 kill 'TERM', $load;
 waitpid($load, 0);
 ok(psql($run{main}{src}, "SELECT count(*) FROM app.load") > 0, 'pgbench wrote during the DDL');

@@ -5,6 +5,7 @@
  * a statement is the DDL's own, not a DO block or function that ran it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cdc/ddl_message.h"
@@ -145,6 +146,31 @@ test_top_level(void)
 	}
 }
 
+static void
+test_concurrently(void)
+{
+	static const struct {
+		const char *sql, *tag, *want;
+	} cases[] = {
+		{"CREATE INDEX CONCURRENTLY i ON t (a)", "CREATE INDEX", "CREATE INDEX i ON t (a)"},
+		{"/* c */ create unique index\n concurrently if not exists i ON t (a)", "CREATE INDEX",
+		 "/* c */ create unique index\n if not exists i ON t (a)"},
+		{"DROP INDEX CONCURRENTLY app.i", "DROP INDEX", "DROP INDEX app.i"},
+		{"CREATE INDEX concurrently_idx ON t (a)", "CREATE INDEX", NULL},
+		{"CREATE INDEX i ON t (a)", "CREATE INDEX", NULL},
+		{"DROP TABLE CONCURRENTLY", "DROP TABLE", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = ddl_without_concurrently(cases[i].sql, cases[i].tag);
+		char name[96];
+
+		snprintf(name, sizeof(name), "without CONCURRENTLY: case %zu", i + 1);
+		ok(cases[i].want ? got && strcmp(got, cases[i].want) == 0 : got == NULL, name);
+		free(got);
+	}
+}
+
 int
 main(void)
 {
@@ -153,5 +179,6 @@ main(void)
 	test_capture_error();
 	test_invalid();
 	test_top_level();
+	test_concurrently();
 	return done_testing();
 }
