@@ -6,6 +6,7 @@
  */
 #include <unistd.h>
 
+#include "run/run_cdc.h"
 #include "run/run_events.h"
 #include "steps/steps.h"
 #include "util/log.h"
@@ -25,6 +26,9 @@ wait_for_approval(struct run *run, struct pgs_error *err)
 		}
 		sleep(1);
 	}
+	/* a dead CDC thread stops the run too: its error is the cause to show first */
+	if (!run_cdc_threads_ok(run, err))
+		return false;
 	return pgs_fail(err, "cutover gate: the run was stopped while waiting for approval");
 }
 

@@ -397,6 +397,10 @@ for my $name (@names) {
     like($log, qr/the ALTER TABLE ran inside a function, procedure or DO block/, 'nested: the error says why');
     like($log, qr/statement: DO \$\$ BEGIN EXECUTE/, 'nested: and names the statement');
     like($log, qr/commit [0-9A-F]+\/[0-9A-F]+/, 'nested: and its source LSN');
+    my ($first) = $log =~ /^(.*error: .*)$/m;
+    like($first // '', qr/applier stopped/, 'nested: the first error line is the applier\'s, not the waiting gate\'s')
+        or diag($log);
+    unlike($log, qr/stopped while waiting for approval/, 'nested: the gate does not claim the run was stopped');
     like($log, qr/hint: nothing of this source transaction was applied.*start over: pgshift reset PLAN --yes, then pgshift apply PLAN/,
          'nested: the hint gives one way on');
     $log = slurp($run{volatile}{log});
