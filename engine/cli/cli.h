@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include "lifecycle/lifecycle.h"
+
 enum exit_code {
 	EXIT_OK = 0,
 	EXIT_FAILED = 1,
@@ -74,6 +76,9 @@ struct plan;
  * check_hooks: also compile every Lua hook file it names (validate, plan, apply).
  */
 struct plan *cli_load_plan(const char *path, bool check_hooks);
+
+/* The exit code of cleanup, reset and rollback's result, the error printed first. */
+int cli_lifecycle_exit(enum lifecycle_result rc, const struct pgs_error *err);
 
 int cmd_validate(const struct cli_args *args);
 int cmd_plan(const struct cli_args *args);

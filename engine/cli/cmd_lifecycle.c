@@ -9,8 +9,8 @@
 #include "plan/plan.h"
 #include "util/log.h"
 
-static int
-exit_for(enum lifecycle_result rc, const struct pgs_error *err)
+int
+cli_lifecycle_exit(enum lifecycle_result rc, const struct pgs_error *err)
 {
 	switch (rc) {
 	case LIFECYCLE_OK:
@@ -43,7 +43,7 @@ cmd_cleanup(const struct cli_args *args)
 	if (rc == LIFECYCLE_OK)
 		log_info("cleanup of plan \"%s\" finished", plan->name);
 	plan_free(plan);
-	return exit_for(rc, &err);
+	return cli_lifecycle_exit(rc, &err);
 }
 
 int
@@ -59,5 +59,5 @@ cmd_reset(const struct cli_args *args)
 	rc = reset_plan(plan, &(struct reset_opts) {args->set[OPT_YES], args->set[OPT_CASCADE],
 											   args->set[OPT_FORCE]}, &err);
 	plan_free(plan);
-	return exit_for(rc, &err);
+	return cli_lifecycle_exit(rc, &err);
 }

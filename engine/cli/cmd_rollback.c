@@ -11,25 +11,6 @@
 #include "run/stop.h"
 #include "util/log.h"
 
-static int
-exit_for(enum lifecycle_result rc, const struct pgs_error *err)
-{
-	switch (rc) {
-	case LIFECYCLE_OK:
-		return EXIT_OK;
-	case LIFECYCLE_LOCKED:
-		log_report(LOG_ERROR, err);
-		return EXIT_LOCKED;
-	case LIFECYCLE_REFUSED:
-		log_report(LOG_ERROR, err);
-		return EXIT_USAGE;
-	case LIFECYCLE_FAILED:
-		break;
-	}
-	log_report(LOG_ERROR, err);
-	return EXIT_FAILED;
-}
-
 int
 cmd_rollback(const struct cli_args *args)
 {
@@ -66,5 +47,5 @@ cmd_rollback(const struct cli_args *args)
 			log_report(LOG_ERROR, &err);
 		return EXIT_SIGNAL_BASE + stop_signal();
 	}
-	return exit_for(rc, &err);
+	return cli_lifecycle_exit(rc, &err);
 }
