@@ -192,27 +192,6 @@ check_identities(struct pf_ctx *c)
 	buf_free(&names);
 }
 
-/* rollback.slot's slot creation waits for them (the source fenced by then), as CDC's does on the source. */
-static void
-check_target_prepared(struct pf_ctx *c)
-{
-	PGresult *res = pf_query(c->dst, "SELECT count(*) FROM pg_catalog.pg_prepared_xacts", 0, NULL);
-	long n;
-
-	if (!res) {
-		pf_query_failed(c, "rollback_prepared_transactions", c->dst, NULL);
-		return;
-	}
-	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	pf_add_owned(c, "rollback_prepared_transactions", n > 0 ? CHECK_WARN : CHECK_PASS,
-				 n == 0 ? xstrdup("none on the target")
-				 : xasprintf("%ld prepared transaction%s on the target", n, n == 1 ? "" : "s"),
-				 "on the target: COMMIT PREPARED or ROLLBACK PREPARED them (see "
-				 "pg_prepared_xacts): the cutover's rollback.slot waits for them with the source "
-				 "fenced, and gives up after the wait_for_catchup timeout");
-}
-
 void
 pf_checks_rollback(struct pf_ctx *c)
 {
@@ -226,5 +205,9 @@ pf_checks_rollback(struct pf_ctx *c)
 	}
 	check_wal_level(c);
 	check_target_rights(c);
-	check_target_prepared(c);
+	/* rollback.slot's slot creation waits for them, the source fenced by then */
+	pf_check_prepared(c, c->dst, "rollback_prepared_transactions", " on the target",
+					  "on the target: COMMIT PREPARED or ROLLBACK PREPARED them (see "
+					  "pg_prepared_xacts): the cutover's rollback.slot waits for them with the "
+					  "source fenced, and gives up after the wait_for_catchup timeout");
 }

@@ -98,24 +98,24 @@ check_wal_sender_timeout(struct pf_ctx *c)
 }
 
 /* Creating a logical slot waits until every transaction running then ends,
- * prepared ones included (in any database): a forgotten one blocks the run. */
-static void
-check_prepared(struct pf_ctx *c)
+ * prepared ones included (in any database): a forgotten one blocks the run.
+ * where names the server in the observation ("" for the source). */
+void
+pf_check_prepared(struct pf_ctx *c, PGconn *conn, const char *name, const char *where,
+				  const char *hint)
 {
-	PGresult *res = pf_query(c->src, "SELECT count(*) FROM pg_prepared_xacts", 0, NULL);
+	PGresult *res = pf_query(conn, "SELECT count(*) FROM pg_catalog.pg_prepared_xacts", 0, NULL);
 	long n;
 
 	if (!res) {
-		pf_query_failed(c, "prepared_transactions", c->src, NULL);
+		pf_query_failed(c, name, conn, NULL);
 		return;
 	}
 	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	pf_add_owned(c, "prepared_transactions", n > 0 ? CHECK_WARN : CHECK_PASS,
-				 n == 0 ? xstrdup("none")
-				 : xasprintf("%ld prepared transaction%s", n, n == 1 ? "" : "s"),
-				 "COMMIT PREPARED or ROLLBACK PREPARED them (see pg_prepared_xacts): "
-				 "creating the slot waits for them");
+	pf_add_owned(c, name, n > 0 ? CHECK_WARN : CHECK_PASS,
+				 n == 0 ? xasprintf("none%s", where)
+				 : xasprintf("%ld prepared transaction%s%s", n, n == 1 ? "" : "s", where), hint);
 }
 
 static bool
@@ -192,7 +192,9 @@ pf_checks_server(struct pf_ctx *c)
 	check_versions(c);
 	check_wal_level(c);
 	check_wal_sender_timeout(c);
-	check_prepared(c);
+	pf_check_prepared(c, c->src, "prepared_transactions", "",
+					  "COMMIT PREPARED or ROLLBACK PREPARED them (see pg_prepared_xacts): "
+					  "creating the slot waits for them");
 	check_fence_roles(c);
 	check_target_writable(c);
 }

@@ -36,6 +36,8 @@ void pf_add_owned(struct pf_ctx *c, const char *name, enum check_status st, char
 /* A check that needs the target when there is none: FAIL, pointing at target_connect. */
 void pf_no_target(struct pf_ctx *c, const char *name);
 /* A check whose query failed: WARN with the server's message as observed. */
+void pf_check_prepared(struct pf_ctx *c, PGconn *conn, const char *name, const char *where,
+					   const char *hint);
 void pf_query_failed(struct pf_ctx *c, const char *name, PGconn *conn, const char *hint);
 /*
  * A CDC-only check when cdc.enabled is false: PASS, with the value seen and a
