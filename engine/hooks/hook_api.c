@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 
 #include "hooks/hooks_int.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* pgshift.log(level, msg): level is error, warning, info or debug. */
@@ -86,15 +87,6 @@ api_sleep(lua_State *L)
 	return 0;
 }
 
-static double
-monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * pgshift.wait_until(fn, timeout [, interval]) -> true when fn() returned a
  * true value, false when timeout seconds passed first. fn's errors
@@ -111,7 +103,7 @@ api_wait_until(lua_State *L)
 	luaL_checktype(L, 1, LUA_TFUNCTION);
 	luaL_argcheck(L, timeout >= 0 && timeout < 1e9, 2, "timeout must be between 0 and 1e9 seconds");
 	luaL_argcheck(L, interval > 0 && interval < 1e9, 3, "interval must be positive");
-	until = monotonic_seconds() + timeout;
+	until = clock_mono_s() + timeout;
 	for (;;) {
 		double left;
 
@@ -122,7 +114,7 @@ api_wait_until(lua_State *L)
 			return 1;
 		}
 		lua_pop(L, 1);
-		left = until - monotonic_seconds();
+		left = until - clock_mono_s();
 		if (left <= 0)
 			break;
 		sleep_within_deadline(L, hs, left < interval ? left : interval);

@@ -30,6 +30,7 @@
 #include "steps/fence.h"
 #include "steps/steps.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/test_crash.h"
 #include "verify/verify.h"
@@ -145,15 +146,6 @@ interrupted(const struct rollback *rb, const char *where, struct pgs_error *err)
 	return false;
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * With the target fenced, its WAL position is the stop position: every
  * transaction it committed before is applied into the source once the
@@ -168,7 +160,7 @@ catch_up(struct rollback *rb, struct pgs_error *err)
 	struct timespec poll = {0, POLL_MS * 1000000L};
 	uint64_t stop, durable, applied;
 	char s[PGO_LSN_TEXT_SIZE], a[PGO_LSN_TEXT_SIZE];
-	double deadline = now_s() + (double) wc->timeout_ms / 1000.0;
+	double deadline = clock_mono_s() + (double) wc->timeout_ms / 1000.0;
 
 	if (!source_wal_lsn(rb->tgt, &stop, err))
 		return false;
@@ -182,7 +174,7 @@ catch_up(struct rollback *rb, struct pgs_error *err)
 		reverse_stream_positions(&rb->rs, &durable, &applied);
 		if (applied >= stop)
 			break;
-		if (now_s() > deadline) {
+		if (clock_mono_s() > deadline) {
 			pgo_lsn_text(applied, a);
 			pgs_fail(err, "rollback: the reverse stream applied up to %s, short of the target's "
 					 "stop position %s, within %" PRId64 " ms", a, s, wc->timeout_ms);

@@ -25,18 +25,10 @@
 #include "pg/conn.h"
 #include "run/run_cdc.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define DDL_CHECK_EVERY_S 10.0
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* The catalog and the WAL position it describes, in one snapshot. */
 static bool
@@ -184,7 +176,7 @@ run_ddl_tick(struct run *run, struct pgs_error *err)
 {
 	struct run_cdc_view v;
 	struct pgs_error lerr;
-	double t = now_s();
+	double t = clock_mono_s();
 	bool differs;
 
 	run_cdc_view(run, &v);

@@ -31,19 +31,11 @@
 #include "pg/retry.h"
 #include "run/run_cdc.h"
 #include "steps/steps.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define POLL_MS 50
 #define REPORT_EVERY_S 10.0
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 sleep_ms(long ms)
@@ -177,16 +169,16 @@ sample(struct run *run, struct source_link *src, uint64_t *target, bool *caught,
 	struct run_cdc_view v;
 
 	*caught = false;
-	t0 = now_s();
+	t0 = clock_mono_s();
 	if (!link_wal_lsn(src, target, err))
 		return false;
 	for (;;) {
 		run_cdc_view(run, &v);
 		if (v.applied_lsn >= *target) {
-			*caught = now_s() - t0 <= max_lag;
+			*caught = clock_mono_s() - t0 <= max_lag;
 			return true;
 		}
-		if (now_s() - t0 > max_lag)
+		if (clock_mono_s() - t0 > max_lag)
 			return true;
 		if (!still_going(run, err))
 			return false;
@@ -199,7 +191,7 @@ wait_caught_up(struct run *run, size_t step, struct source_link *src, struct pgs
 {
 	struct run_cdc_view v;
 	uint64_t target = 0, from;
-	double last_report = now_s();
+	double last_report = clock_mono_s();
 	bool caught = false;
 
 	run_cdc_view(run, &v);
@@ -207,10 +199,10 @@ wait_caught_up(struct run *run, size_t step, struct source_link *src, struct pgs
 	while (!caught) {
 		if (!still_going(run, err) || !sample(run, src, &target, &caught, err))
 			return false;
-		if (now_s() - last_report >= REPORT_EVERY_S) {
+		if (clock_mono_s() - last_report >= REPORT_EVERY_S) {
 			run_cdc_view(run, &v);
 			report(run, step, target, v.applied_lsn, from);
-			last_report = now_s();
+			last_report = clock_mono_s();
 		}
 	}
 	run_cdc_view(run, &v);
@@ -273,7 +265,7 @@ cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct 
 	uint64_t stop = 0;
 	struct run_cdc_view v;
 	char s[PGO_LSN_TEXT_SIZE], a[PGO_LSN_TEXT_SIZE];
-	double deadline = now_s() + (double) cs->timeout_ms / 1000.0;
+	double deadline = clock_mono_s() + (double) cs->timeout_ms / 1000.0;
 	bool ok;
 
 	link_init(&src, run, "wait_for_catchup");
@@ -290,7 +282,7 @@ cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct 
 			return run_ddl_check(run, "at the stop position", err) &&
 				   cutover_sync_blobs(run, err) && restore_triggers(run, cs, err);
 		}
-		if (now_s() > deadline) {
+		if (clock_mono_s() > deadline) {
 			pgo_lsn_text(v.applied_lsn, a);
 			pgs_fail(err, "wait_for_catchup: timed out: applied %s, stop position %s "
 					 "(%" PRIu64 " bytes behind)", a, s, stop - v.applied_lsn);

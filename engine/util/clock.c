@@ -1,0 +1,12 @@
+#include <time.h>
+
+#include "util/clock.h"
+
+double
+clock_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
