@@ -46,6 +46,7 @@
  * the applier, which reads the files, never waits for a sync.
  */
 #define FLUSH_EVERY_US INT64_C(100000)
+#define CONFIRM_EVERY_US INT64_C(1000000)
 #define FLUSH_QUIET_US INT64_C(20000)
 #define FLUSH_EVERY_BYTES ((size_t) 8 * 1024 * 1024)
 #define POLL_MAX_MS 100
@@ -239,6 +240,10 @@ periodic(struct cdc_receiver *r, struct pgs_error *err)
 
 	if (r->dirty && (r->unflushed >= FLUSH_EVERY_BYTES || now - r->last_flush >= FLUSH_EVERY_US) &&
 		!flush_spool(r, err))
+		return false;
+	/* a stream that never pauses still releases the source's WAL every second, not every feedback_ms */
+	if (now - r->last_feedback >= CONFIRM_EVERY_US && now - r->last_feedback < (int64_t) r->feedback_ms * 1000 &&
+		!send_feedback(r, false, err))
 		return false;
 	if (now - r->last_heard > SILENCE_US) {
 		pgs_fail(err, "the walsender sent nothing for %d s although asked to answer every "
