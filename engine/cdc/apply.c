@@ -211,9 +211,11 @@ applier_new(const struct cdc_applier_config *cfg)
 	a->plan_name = xstrdup(cfg->plan_name);
 	a->spool_dir = xstrdup(cfg->spool_dir);
 	a->plan_file = cfg->plan_file ? xstrdup(cfg->plan_file) : NULL;
+	a->resume = cfg->resume ? xstrdup(cfg->resume) : NULL;
 	a->start_lsn = cfg->start_lsn;
 	pg_backoff_init(&a->backoff, "the CDC applier", a->plan_file,
 					cfg->reconnect_for_ms > 0 ? cfg->reconnect_for_ms : DEFAULT_RECONNECT_FOR_MS);
+	pg_backoff_resume(&a->backoff, a->resume);
 	a->batch_changes = cfg->batch_changes > 0 ? cfg->batch_changes : 10000;
 	a->batch_ms = cfg->batch_ms > 0 ? cfg->batch_ms : 500;
 	a->plan = cfg->plan;
@@ -420,5 +422,6 @@ cdc_applier_free(struct cdc_applier *a)
 	free(a->plan_name);
 	free(a->spool_dir);
 	free(a->plan_file);
+	free(a->resume);
 	free(a);
 }

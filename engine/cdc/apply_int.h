@@ -187,6 +187,7 @@ struct cdc_applier {
 	/* set before the thread starts; read-only after */
 	char *conninfo, *plan_name, *spool_dir;     /* owned */
 	char *plan_file;            /* owned; may be NULL */
+	char *resume;               /* owned; may be NULL: cdc_applier_config.resume */
 	uint64_t start_lsn;         /* the applied LSN when the target has none */
 	struct pg_backoff backoff;  /* who: "the CDC applier" */
 	char **tables;              /* owned, sorted "schema\nname" of migrated tables */

@@ -23,6 +23,7 @@ struct reverse_stream {
 	pthread_mutex_t lock;       /* guards the two pointers, which each thread's callback reads */
 	struct cdc_receiver *receiver;  /* owned */
 	struct cdc_applier *applier;    /* owned */
+	char resume[512];           /* the command that resumes, for the threads' hints */
 };
 
 /*
