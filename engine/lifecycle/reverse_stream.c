@@ -38,7 +38,7 @@ durable_lsn(void *arg)
 
 bool
 reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_t start_lsn,
-					 struct pgs_error *err)
+					 const char *app_name, struct pgs_error *err)
 {
 	struct cdc_receiver_config rcfg;
 	struct cdc_applier_config acfg;
@@ -67,6 +67,7 @@ reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_
 		.start_lsn = start_lsn,
 		.reconnect_for_ms = plan->cdc.reconnect_for_ms,
 		.plan_file = plan->file,
+		.app_name = app_name,
 		.resume = rs->resume,
 		/* the reverse publication lists exactly the migrated tables whose data moved */
 		.cat = NULL,

@@ -22,7 +22,8 @@
 #   7. reset of another cut-over plan refuses while its reverse stream is
 #      kept; a follower with SIGINT ignored stops on SIGINT (exit 130), a
 #      SIGTERM during the rollback's catch-up stops it (exit 143, recorded,
-#      rollback.failed); its rollback fails on a column the target dropped (the target
+#      rollback.failed), and a SIGINT while its verify waits for a lock on the
+#      source cancels the verify and stops it within 10 s (exit 130); its rollback fails on a column the target dropped (the target
 #      is the reference) and succeeds once the source drops it too; then reset ends the stream, the target's fence
 #      and gives the source's held triggers their state back; a leftover
 #      reverse publication is named by preflight, and one with another table
@@ -476,6 +477,37 @@ $r = run_pgshift({}, 'status', $plan3);
 like($r->{out}, qr/; the target is fenced\n  the last rollback was interrupted: rollback of plan "rb3" interrupted by SIGTERM/,
      'status shows the fenced target and why the rollback stopped') or diag($r->{out} . $r->{err});
 
+# SIGINT while the rollback's verify waits (a session holding a lock on the source):
+# its query is cancelled, the rollback stops within 10 s, recorded; the rerun continues
+my $crash = start_pgshift({ PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'after:rollback.catchup' },
+    "$dir/rb3c.err", 'rollback', $plan3, '--yes');
+waitpid($crash, 0);
+is($? & 127, 9, 'the rollback catches the backlog up (killed after its catch-up)') or diag(slurp("$dir/rb3c.err"));
+open(my $locker, '|-', 'psql', '-X', '-q', '-d', $src) or die;
+{ my $old = select($locker); $| = 1; select($old); }
+print $locker "BEGIN READ WRITE; LOCK TABLE small.t IN ACCESS EXCLUSIVE MODE;\n";
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM pg_locks WHERE relation = 'small.t'::regclass"
+    . " AND mode = 'AccessExclusiveLock' AND granted") eq '1' }, 20), 'a session on the source locks small.t');
+my $vpid = start_pgshift({}, "$dir/rb3v.err", 'rollback', $plan3, '--yes');
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift % rollback.verify'"
+    . " AND wait_event_type = 'Lock'") ne '0' && slurp("$dir/rb3v.err") =~ /rollback: verify \(checksum\) of 1 table/ }, 60, $vpid),
+   'the rollback\'s verify waits for the lock') or diag(slurp("$dir/rb3v.err"));
+my $t0 = time;
+kill 'INT', $vpid;
+my $vexit = wait_until(sub { waitpid($vpid, POSIX::WNOHANG()) == $vpid }, 10) ? $? >> 8 : -1;
+my $took = time - $t0;
+kill 'KILL', $vpid if $vexit < 0;
+is($vexit, 130, sprintf('SIGINT during the verify: exit 130 within 10 s (%.1f s)', $took)) or diag(slurp("$dir/rb3v.err"));
+my $verr = slurp("$dir/rb3v.err");
+like($verr, qr/rollback of plan "rb3" interrupted by SIGINT during its verify: the source stays fenced/, 'naming where it stopped');
+like($verr, qr/hook saw rollback\.failed/, 'rollback.failed reaches the hooks');
+like(q_or_empty($src, "SELECT status || ': ' || error FROM pgshift.runs WHERE plan = 'pgshift_rb_rb3'"),
+     qr/^interrupted: rollback of plan "rb3" interrupted by SIGINT during its verify/, 'the reverse row records it');
+is(q_or_empty($src, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift % rollback%'"), '0',
+   'no session of the rollback is left on the source');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+close($locker);
+
 # a column dropped on the target after the cutover: the target is the reference
 psql($tgt3, "BEGIN READ WRITE; ALTER TABLE small.t DROP COLUMN v; COMMIT");
 $r = run_pgshift({}, 'rollback', $plan3, '--yes');
@@ -486,6 +518,9 @@ is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source
 psql($src, "BEGIN READ WRITE; ALTER TABLE small.t DROP COLUMN v; COMMIT");
 $r = run_pgshift({}, 'rollback', $plan3, '--yes');
 is($r->{rc}, 0, 'the second plan rolled back once the source has the same columns') or diag($r->{err});
+my ($rows3, $diff3) = compare_table($tgt3, $src, 'small', 't');
+ok($rows3 > 400000 && !$diff3, "after the interrupted rollbacks, small.t is identical on both sides ($rows3 rows, Compare.pm)")
+    or diag($diff3);
 $r = run_pgshift({}, 'status', $plan3);
 like($r->{out}, qr/rollback: rolled back \(reverse stream from the cutover at .* UTC\); the target is fenced\n  target at/,
      'status says it is rolled back (no failure left)') or diag($r->{out} . $r->{err});
