@@ -237,6 +237,7 @@ struct cdc_applier {
 	int64_t last_gc_us, rate_us;
 	long idle_ms;               /* the next wait for the spool (apply.c) */
 	int64_t dry_since_us;       /* the spool has had nothing since; 0: it had */
+	int64_t sent_us;            /* the open batch's rows were last sent early (apply.c) */
 	uint64_t rate_changes, gc_done;
 
 	pthread_t thread;

@@ -6,11 +6,16 @@
 #      database, which subscribes to the source (copy_data = false); pgshift
 #      apply (cdc.enabled) copies the source into the target's "pgshift"
 #      database and waits at the manual cutover gate, replaying on.
-#   2. pgbench -c CLIENTS -T SECONDS on the source. Every second the lag of
-#      each side is sampled: pgshift's lag_seconds from `pgshift status
-#      --json` (how old the last applied source commit is while there is
-#      lag), native's replay_lag of the subscription's walsender in the
-#      source's pg_stat_replication (NULL, no lag, when it has replayed all).
+#   2. pgbench -c CLIENTS -T SECONDS on the source. Every 200 ms one session
+#      on each target database reads how old the newest pgbench_history row
+#      it can see is: clock_timestamp() minus its mtime, the source
+#      transaction's start (both servers share this machine's clock). That
+#      is source commit -> visible on the target, plus the transaction's own
+#      few milliseconds, measured the same way on both sides by the servers
+#      alone. (pgshift's own `status --json` lag_seconds, sampled every
+#      second too, reads 0 whenever the applied LSN passed the source LSN
+#      that apply records once a second, and native's replay_lag is what
+#      the subscriber last reported: neither is the visible lag.)
 #   3. Prints p50, p99 and max of each side's samples, ROUNDS times.
 # A benchmark, not a test: run it by hand (make bench-cdc), on an idle machine.
 #
@@ -76,12 +81,23 @@ until grep -q 'cutover gate: waiting' "$work/apply.log"; do
   sleep 0.1
 done
 
-ours_lag() {
-  ./pgshift status "$work/plan.yaml" --json | jq -r '.lag_seconds // 0'
+# an index on both targets only: the probe's max(mtime) stays cheap, the source's load unchanged
+q "$base/pgshift" "CREATE INDEX bench_lag_mtime ON pgbench_history (mtime)"
+q "$base/native" "CREATE INDEX bench_lag_mtime ON pgbench_history (mtime)"
+
+# Samples DB's visible lag every 200 ms into FILE until killed: one session,
+# a NOTICE per sample, a COMMIT after each so no snapshot is held.
+probe() {
+  psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" 2>"$2" <<'SQL' >/dev/null &
+DO $$ BEGIN LOOP
+  RAISE NOTICE 'lag %', (SELECT extract(epoch FROM clock_timestamp()::timestamp - max(mtime))
+                         FROM pgbench_history);
+  COMMIT; PERFORM pg_sleep(0.2);
+END LOOP; END $$;
+SQL
 }
-native_lag() {
-  q "$SOURCE_URI" "SELECT coalesce(extract(epoch FROM replay_lag), 0)
-    FROM pg_stat_replication WHERE application_name = 'native'"
+status_lag() {
+  ./pgshift status "$work/plan.yaml" --json | jq -r '.lag_seconds // 0'
 }
 # "p50 p99 max" of the numbers on stdin
 stats() {
@@ -92,22 +108,29 @@ stats() {
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-  : >"$work/ours" && : >"$work/native"
+  : >"$work/status"
+  load0=$(cut -d' ' -f1-3 /proc/loadavg)
   pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$SOURCE_URI" >"$work/pgbench.log" 2>&1 &
   bench_pid=$!
   sleep 1
+  probe "$base/pgshift" "$work/ours.raw"; ours_pid=$!
+  probe "$base/native" "$work/native.raw"; native_pid=$!
   while kill -0 "$bench_pid" 2>/dev/null; do
     kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
-    ours_lag >>"$work/ours"
-    native_lag >>"$work/native"
+    status_lag >>"$work/status"
     sleep 1
   done
   wait "$bench_pid"
+  kill "$ours_pid" "$native_pid"; wait "$ours_pid" "$native_pid" 2>/dev/null || true
+  for side in ours native; do
+    sed -n 's/^NOTICE:  lag \([0-9.]*\)$/\1/p' "$work/$side.raw" >"$work/$side"
+  done
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.log" | head -1)
-  printf 'round %d (pgbench -c %d -T %d, scale %d, %s tx/s, %d samples each):\n' \
-    "$round" "$CLIENTS" "$DURATION" "$SCALE" "$tps" "$(wc -l <"$work/ours")"
-  printf '  pgshift lag: %s\n' "$(stats <"$work/ours")"
-  printf '  native  lag: %s\n' "$(stats <"$work/native")"
+  printf 'round %d (pgbench -c %d -T %d, scale %d, %s tx/s, load %s -> %s):\n' \
+    "$round" "$CLIENTS" "$DURATION" "$SCALE" "$tps" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '  pgshift visible lag: %s (%d samples)\n' "$(stats <"$work/ours")" "$(wc -l <"$work/ours")"
+  printf '  native  visible lag: %s (%d samples)\n' "$(stats <"$work/native")" "$(wc -l <"$work/native")"
+  printf '  pgshift status lag_seconds: %s (%d samples)\n' "$(stats <"$work/status")" "$(wc -l <"$work/status")"
 done
 
 q "$base/native" "DROP SUBSCRIPTION native"
