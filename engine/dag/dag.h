@@ -73,7 +73,10 @@ const char *step_kind_name(enum step_kind kind);
 /* The stage a step belongs to, as used by events: "copy", "schema", ... */
 const char *step_stage(const struct step *step);
 
-/* How many parts a table of `bytes` is split into under the plan's copy settings. */
-int dag_copy_parts(const struct plan *plan, int64_t bytes);
+/*
+ * How many parts a table of `bytes` is split into under the plan's copy
+ * settings, when `total_bytes` are copied in all.
+ */
+int dag_copy_parts(const struct plan *plan, int64_t bytes, int64_t total_bytes);
 
 #endif

@@ -24,6 +24,7 @@ base_plan(struct plan *p)
 	memset(p, 0, sizeof(*p));
 	p->copy.split_tables_larger_than = 10 * GB;
 	p->copy.split_max_parts = 8;
+	p->copy.table_jobs = 4;
 	p->copy.vacuum_analyze = true;
 	p->cdc.enabled = true;
 	p->cutover.steps = default_steps;
@@ -262,12 +263,19 @@ test_parts(void)
 	struct plan p;
 
 	base_plan(&p);
-	is_int(dag_copy_parts(&p, 10 * GB), 1, "a table at the limit is not split");
-	is_int(dag_copy_parts(&p, 10 * GB + 1), 2, "just above the limit: 2 parts");
-	is_int(dag_copy_parts(&p, 35 * GB), 4, "35 GB / 10 GB: 4 parts");
-	is_int(dag_copy_parts(&p, 500 * GB), 8, "capped at split_max_parts");
+	is_int(dag_copy_parts(&p, 10 * GB, 10 * GB), 1, "a table at the limit is not split");
+	is_int(dag_copy_parts(&p, 10 * GB + 1, 10 * GB + 1), 2, "just above the limit: 2 parts");
+	is_int(dag_copy_parts(&p, 35 * GB, 35 * GB), 4, "35 GB / 10 GB: 4 parts");
+	is_int(dag_copy_parts(&p, 500 * GB, 500 * GB), 8, "capped at split_max_parts");
+	is_int(dag_copy_parts(&p, 35 * GB, 140 * GB), 1,
+		   "a table of one share of 4 jobs is not split: the other jobs stay busy");
+	is_int(dag_copy_parts(&p, 52 * GB, 140 * GB), 1, "nor at 1.49 shares");
+	is_int(dag_copy_parts(&p, 53 * GB, 140 * GB), 6, "at 1.51 shares it is");
+	p.copy.table_jobs = 1;
+	is_int(dag_copy_parts(&p, 35 * GB, 140 * GB), 4, "one job: the threshold alone decides");
+	p.copy.table_jobs = 4;
 	p.copy.split_max_parts = 1;
-	is_int(dag_copy_parts(&p, 500 * GB), 1, "split_max_parts 1 turns splitting off");
+	is_int(dag_copy_parts(&p, 500 * GB, 500 * GB), 1, "split_max_parts 1 turns splitting off");
 }
 
 int
