@@ -385,6 +385,30 @@ toc_tag(const struct toc_entry *e, const char *prefix)
 	return xstrndup(e->rest + 2 + lp, strcspn(e->rest + 2 + lp, " "));
 }
 
+/*
+ * pg_dump writes the tag of a comment, security label or grant with the
+ * object's name as an SQL identifier (quoted when it needs to be), so a
+ * quoted name with spaces reads whole.
+ */
+char *
+toc_tag_ident(const struct toc_entry *e, const char *prefix)
+{
+	size_t lp = strlen(prefix);
+	const char *p = e->rest + 2 + lp;
+	struct buf b;
+
+	if (strncmp(e->rest, "- ", 2) != 0 || strncmp(e->rest + 2, prefix, lp) != 0)
+		return NULL;
+	if (*p != '"')
+		return xstrndup(p, strcspn(p, " "));
+	buf_init(&b);
+	for (p++; *p && !(p[0] == '"' && p[1] != '"'); p++) {
+		buf_append(&b, p, 1);
+		p += p[0] == '"';
+	}
+	return buf_steal(&b);
+}
+
 char *
 read_file_text(const char *path, struct pgs_error *err)
 {

@@ -79,6 +79,8 @@ bool toc_names(const struct toc_entry *e, const char *schema, const char *name);
  * entry has a schema or its tag does not start with prefix.
  */
 char *toc_tag(const struct toc_entry *e, const char *prefix);
+/* The same for a tag that names the object as an SQL identifier ("EXTENSION \"my ext\""), unquoted. */
+char *toc_tag_ident(const struct toc_entry *e, const char *prefix);
 
 /* Reads a whole file into a malloc'd string; NULL with err filled. */
 char *read_file_text(const char *path, struct pgs_error *err);

@@ -71,25 +71,46 @@ toc_object_class(const struct toc_entry *e)
 	return OBJ_NONE;
 }
 
-/* The word after the first space of e->rest ("SCHEMA NAME ..."), malloc'd. */
-static char *
-second_word(const struct toc_entry *e)
-{
-	const char *p = strchr(e->rest, ' ');
-
-	return p ? xstrndup(p + 1, strcspn(p + 1, " ")) : NULL;
-}
-
 char *
 toc_publication_name(const struct toc_entry *e)
 {
-	if (is_desc(e, "PUBLICATION TABLE") || is_desc(e, "PUBLICATION TABLES IN SCHEMA"))
-		return second_word(e);
+	return describes_other(e) ? toc_tag_ident(e, "PUBLICATION ") : NULL;
+}
+
+/* Whether text starts with a pgshift publication's name and a space. */
+static bool
+names_pgshifts_at(const char *text, const char *own)
+{
+	size_t lo = own ? strlen(own) : 0;
+
+	if (lo && strncmp(text, own, lo) == 0 && text[lo] == ' ')
+		return true;
+	return strncmp(text, "pgshift_", 8) == 0 && strchr(text + 8, ' ') != NULL;
+}
+
+bool
+toc_publication_is_pgshifts(const struct toc_entry *e, const char *own,
+							char *const *schemas, size_t nschemas)
+{
+	char *name;
+	bool ours;
+
 	if (is_desc(e, "PUBLICATION"))
-		return toc_tag(e, "");
-	if (is_desc(e, "COMMENT"))
-		return toc_tag(e, "PUBLICATION ");
-	return NULL;
+		return strncmp(e->rest, "- ", 2) == 0 && names_pgshifts_at(e->rest + 2, own);
+	if (is_desc(e, "PUBLICATION TABLE") || is_desc(e, "PUBLICATION TABLES IN SCHEMA")) {
+		for (size_t i = 0; i < nschemas; i++) {
+			size_t ls = strlen(schemas[i]);
+
+			if (strncmp(e->rest, schemas[i], ls) == 0 && e->rest[ls] == ' ' &&
+				names_pgshifts_at(e->rest + ls + 1, own))
+				return true;
+		}
+		return false;
+	}
+	name = toc_publication_name(e);
+	ours = name && publication_is_pgshifts(name, own);
+	free(name);
+	return ours;
 }
 
 bool

@@ -209,53 +209,66 @@ mapping_with_password(const struct catalog *cat, const struct toc_entry *e)
 	return false;
 }
 
+/* pgshift's own publications, their members and comments stay on the source. */
 static bool
-keep_publication_entry(const struct plan *plan, const struct toc_entry *e)
+keep_publication_entry(const struct plan *plan, const struct catalog *cat,
+					   const struct toc_entry *e)
 {
-	char *pub = toc_publication_name(e);
-	bool keep = !pub || !publication_is_pgshifts(pub, plan ? plan->cdc.publication : NULL);
-
-	free(pub);
-	return keep;
+	return toc_object_class(e) != OBJ_PUBLICATIONS ||
+		!toc_publication_is_pgshifts(e, plan ? plan->cdc.publication : NULL, cat->schemas,
+									 cat->nschemas);
 }
 
-/* pgshift's DDL capture (cdc.ddl: replicate) stays on the source: "pgshift_ddl_capture_*". */
+/*
+ * pgshift's DDL capture (cdc.ddl: replicate) stays on the source:
+ * "pgshift_ddl_capture_*", a name without spaces, so the tag's first word.
+ */
 static bool
 capture_trigger_entry(const struct toc_entry *e)
 {
 	char *name = strcmp(e->desc, "EVENT TRIGGER") == 0 ? toc_tag(e, "") :
-		strcmp(e->desc, "COMMENT") == 0 ? toc_tag(e, "EVENT TRIGGER ") : NULL;
+		strcmp(e->desc, "COMMENT") == 0 ? toc_tag_ident(e, "EVENT TRIGGER ") : NULL;
 	bool ours = name && strncmp(name, "pgshift_ddl_capture_", strlen("pgshift_ddl_capture_")) == 0;
 
 	free(name);
 	return ours;
 }
 
-bool
-dump_keep_entry(const struct plan *plan, const struct catalog *cat, const struct toc_entry *e)
+/* An EXTENSION entry's tag is the name as is ("- my ext OWNER"), its comment's an identifier. */
+static bool
+keep_extension_entry(const struct catalog *cat, const struct toc_entry *e)
 {
 	char *name;
 	bool keep;
 
+	if (strcmp(e->desc, "EXTENSION") == 0) {
+		for (size_t i = 0; i < cat->nextensions; i++)
+			if (toc_names(e, NULL, cat->extensions[i].name))
+				return true;
+		return false;
+	}
+	name = toc_tag_ident(e, "EXTENSION ");
+	keep = !name || kept_extension(cat, name);
+	free(name);
+	return keep;
+}
+
+bool
+dump_keep_entry(const struct plan *plan, const struct catalog *cat, const struct toc_entry *e)
+{
 	if (!e->desc)
 		return true;
 	if (capture_trigger_entry(e))
 		return false;
 	if (plan_excludes_class(plan, toc_object_class(e)))
 		return false;
-	if (!keep_publication_entry(plan, e))
+	if (!keep_publication_entry(plan, cat, e))
 		return false;
 	if (strcmp(e->desc, "USER MAPPING") == 0)
 		return !mapping_with_password(cat, e);
-	if (strcmp(e->desc, "EXTENSION") == 0)
-		name = toc_tag(e, "");
-	else if (strcmp(e->desc, "COMMENT") == 0)
-		name = toc_tag(e, "EXTENSION ");
-	else
-		return true;
-	keep = !name || kept_extension(cat, name);
-	free(name);
-	return keep;
+	if (strcmp(e->desc, "EXTENSION") == 0 || strcmp(e->desc, "COMMENT") == 0)
+		return keep_extension_entry(cat, e);
+	return true;
 }
 
 /*

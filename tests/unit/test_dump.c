@@ -139,7 +139,8 @@ test_toc_tag(void)
 		"4; 0 0 COMMENT - EXTENSION hstore \n"
 		"5; 0 0 USER MAPPING - USER MAPPING public SERVER loopback postgres\n"
 		"6; 2605 20517 CAST - CAST (integer AS public.casttesttype) \n"
-		"7; 0 0 COMMENT app TABLE t postgres\n";
+		"7; 0 0 COMMENT app TABLE t postgres\n"
+		"8; 0 0 COMMENT - EXTENSION \"my \"\"ext\"\"\" postgres\n";
 	struct toc toc;
 	char *tag;
 
@@ -152,6 +153,11 @@ test_toc_tag(void)
 	free(tag);
 	ok(toc_tag(&toc.items[2], "EXTENSION ") == NULL, "a user mapping is no extension's comment");
 	ok(toc_tag(&toc.items[4], "") == NULL, "an entry in a schema has no tag outside one");
+	is_str(tag = toc_tag_ident(&toc.items[5], "EXTENSION "), "my \"ext\"",
+		   "a quoted identifier in a tag reads whole, its quotes undoubled");
+	free(tag);
+	is_str(tag = toc_tag_ident(&toc.items[1], "EXTENSION "), "hstore", "a bare one up to the space");
+	free(tag);
 	toc_free(&toc);
 }
 
