@@ -20,7 +20,8 @@
 #      cleanup the spool and the source's row; the target stays fenced, which status and preflight (target_writable) say;
 #   6. preflight names what the reverse stream would lack;
 #   7. reset of another cut-over plan refuses while its reverse stream is
-#      kept; a follower with SIGINT ignored stops on SIGINT (exit 130), a
+#      kept; a follower with SIGINT ignored stops on SIGINT (exit 130), one
+#      whose applier waits for a lock in the source on SIGTERM (exit 143), a
 #      SIGTERM during the rollback's catch-up stops it (exit 143, recorded,
 #      rollback.failed), and a SIGINT while its verify waits for a lock on the
 #      source cancels the verify and stops it within 10 s (exit 130); its rollback fails on a column the target dropped (the target
@@ -447,6 +448,23 @@ my $fexit = wait_until(sub { waitpid($fpid, POSIX::WNOHANG()) == $fpid }, 15) ? 
 kill 'KILL', $fpid if $fexit < 0;
 is($fexit, 130, 'SIGINT stops it: exit 130') or diag(slurp("$dir/follow3.err"));
 like(slurp("$dir/follow3.err"), qr/stopped by SIGINT/, 'saying so');
+# a follower whose applier waits for a lock in the source still stops on SIGTERM
+open(my $flock, '|-', 'psql', '-X', '-q', '-d', $src) or die;
+{ my $old = select($flock); $| = 1; select($old); }
+print $flock "BEGIN READ WRITE; LOCK TABLE small.t IN ACCESS EXCLUSIVE MODE;\n";
+psql($tgt3, "INSERT INTO small.t SELECT g, 'locked' FROM generate_series(500001, 500010) g");
+$fpid = start_pgshift({}, "$dir/follow4.err", 'rollback', $plan3, '--follow');
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift % rollback.follow'"
+    . " AND wait_event_type = 'Lock'") ne '0' }, 30, $fpid), 'the follower\'s applier waits for a lock in the source')
+    or diag(slurp("$dir/follow4.err"));
+my $ft0 = time;
+kill 'TERM', $fpid;
+$fexit = wait_until(sub { waitpid($fpid, POSIX::WNOHANG()) == $fpid }, 10) ? $? >> 8 : -1;
+my $ftook = time - $ft0;
+kill 'KILL', $fpid if $fexit < 0;
+is($fexit, 143, sprintf('SIGTERM stops it all the same: exit 143 within 10 s (%.1f s)', $ftook)) or diag(slurp("$dir/follow4.err"));
+like(slurp("$dir/follow4.err"), qr/rollback --follow: stopped by SIGTERM/, 'saying so');
+close($flock);
 
 # a change the source refuses: the reverse stream's error names the real servers
 psql($src, "BEGIN READ WRITE; INSERT INTO small.t VALUES (999999, 'on the source'); COMMIT");
@@ -519,7 +537,8 @@ psql($src, "BEGIN READ WRITE; ALTER TABLE small.t DROP COLUMN v; COMMIT");
 $r = run_pgshift({}, 'rollback', $plan3, '--yes');
 is($r->{rc}, 0, 'the second plan rolled back once the source has the same columns') or diag($r->{err});
 my ($rows3, $diff3) = compare_table($tgt3, $src, 'small', 't');
-ok($rows3 > 400000 && !$diff3, "after the interrupted rollbacks, small.t is identical on both sides ($rows3 rows, Compare.pm)")
+ok($rows3 > 400000 && !$diff3
+   && q_or_empty($src, "SELECT count(*) FROM small.t WHERE id BETWEEN 500001 AND 500010") eq '10', "after the interrupted rollbacks, small.t is identical on both sides ($rows3 rows, Compare.pm)")
     or diag($diff3);
 $r = run_pgshift({}, 'status', $plan3);
 like($r->{out}, qr/rollback: rolled back \(reverse stream from the cutover at .* UTC\); the target is fenced\n  target at/,
