@@ -611,6 +611,24 @@ cmp_ok($i_took, '<', 3, sprintf('within %.1f s, before the 4 s timeout', $i_took
 is(q_or_empty($tgt3, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3'"), '0',
    'and no slot is left on the target');
 is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+# a session holding a lock on a migrated table of the target (as CREATE INDEX does): the reverse
+# publication's DROP/CREATE queue behind it; rollback.slot says who holds it and gives up
+open(my $locker3, '|-', 'psql', '-X', '-q', '-d', $tgt3) or die;
+{ my $old = select($locker3); $| = 1; select($old); }
+print $locker3 "SET application_name = 'index_builder'; BEGIN; LOCK TABLE small.t IN SHARE MODE;\n";
+ok(wait_until(sub { q_or_empty($tgt3, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+    . " WHERE a.application_name = 'index_builder' AND l.relation = 'small.t'::regclass AND l.granted") eq '1' }, 20),
+   'a session on the target holds a SHARE lock on small.t');
+my $lock_pid = q_or_empty($tgt3, "SELECT pid FROM pg_stat_activity WHERE application_name = 'index_builder'");
+$r = run_pgshift({}, 'apply', $plan3m, '--yes', '--no-progress');
+is($r->{rc}, 1, 'rollback.slot gives up on the lock') or diag($r->{err});
+like($r->{err}, qr/rollback\.slot: the reverse publication's creation on the target waits for a lock held by pid $lock_pid \(index_builder, idle in transaction, open \d+ s\)/,
+     'saying, while it waits, who holds the lock') or diag($r->{err});
+like($r->{err}, qr/rollback\.slot: the reverse publication's creation on the target waited 4000 ms for a lock held by pid $lock_pid .*and gave up/,
+     'and giving up after the catch-up timeout, naming it');
+like($r->{err}, qr/pg_terminate_backend\(pid\)\), then run `pgshift apply \S+` again/, 'and what to do');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+close($locker3);
 psql($tgt3, "ROLLBACK PREPARED 'stuck'");
 close($early);
 $r = run_pgshift({}, 'apply', $plan3m, '--yes', '--no-progress');
