@@ -38,6 +38,7 @@ enum lifecycle_result rollback_plan(const struct plan *plan, bool yes, struct pg
 
 /* The reverse stream and the session that holds its lock on the source (rollback_open.c). */
 struct reverse_session {
+	const struct plan *plan;    /* borrowed */
 	PGconn *src;                /* owned; holds the lock, writes the reverse row */
 	char *run_id;               /* owned: the forward run's */
 	uint64_t applied;           /* the applied LSN the row holds */
@@ -48,5 +49,13 @@ struct reverse_session {
 enum lifecycle_result reverse_session_open(const struct plan *plan, const char *app,
 										   struct reverse_session *s, struct pgs_error *err);
 void reverse_session_close(struct reverse_session *s);
+
+/*
+ * A cancel callback for stop_watch_flag (run/stop.h), arg the session: what
+ * the sessions tagged with the forward run's id (run_app_name) execute on
+ * either server is cancelled, so a statement waiting for a lock does not
+ * hold the command long after a signal told it to stop.
+ */
+void reverse_session_cancel(void *session);
 
 #endif
