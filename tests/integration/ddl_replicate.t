@@ -16,8 +16,11 @@
 #   - nested: a DDL run by a DO block: apply exits 1 naming why;
 #     main also converts columns with ALTER COLUMN TYPE ... USING an
 #     immutable expression, creates and refreshes a materialized view
-#     (its rows compared apart), and creates schemas the filters include
-#     (with tables and rows) and one they exclude (skipped);
+#     (its rows compared apart), creates schemas the filters include
+#     (with tables and rows) and one they exclude (skipped), and runs the
+#     neighbours: CREATE TABLE (LIKE ...), ADD COLUMN GENERATED ... STORED,
+#     identity RESTART, CLUSTER, VACUUM FULL, TRUNCATE, REPLICA IDENTITY
+#     FULL, RENAME COLUMN and RENAME of a table, each followed by DML;
 #   - volatile, ctas: ADD COLUMN with a default that is not immutable, and
 #     CREATE TABLE AS, whose rows the stream lacks: apply exits 1 naming why;
 #   - using_volatile, using_clock, mv_volatile: ALTER COLUMN TYPE ... USING
@@ -126,6 +129,23 @@ INSERT INTO app.t (id, a, c) VALUES (1004, 4, 4);
 UPDATE app.t SET c = 100 WHERE id = 6;
 REFRESH MATERIALIZED VIEW app.mv;
 CREATE MATERIALIZED VIEW app.mv_later AS SELECT id FROM app.newt WITH NO DATA;
+CREATE TABLE app.like_t (LIKE app.newt INCLUDING ALL);
+INSERT INTO app.like_t SELECT * FROM app.newt WHERE id <= 10;
+ALTER TABLE app.t ADD COLUMN a2 bigint GENERATED ALWAYS AS (a * 2) STORED;
+UPDATE app.t SET a = a + 1 WHERE id = 7;
+ALTER TABLE app.newt2 ALTER COLUMN id RESTART WITH 1000;
+INSERT INTO app.newt2 (v) VALUES ('after restart');
+CLUSTER app.t USING t_pkey;
+VACUUM FULL app.newt;
+TRUNCATE app.like_t;
+INSERT INTO app.like_t (id, v, w) VALUES (1, 'after truncate', 1);
+ALTER TABLE app.newt REPLICA IDENTITY FULL;
+UPDATE app.newt SET v = 'full identity' WHERE id = 8;
+DELETE FROM app.newt WHERE id = 9;
+ALTER TABLE app.y_tx RENAME COLUMN v TO v2;
+UPDATE app.y_tx SET v2 = v2 + 100 WHERE id = 2;
+ALTER TABLE app.like_t RENAME TO like_renamed;
+INSERT INTO app.like_renamed (id, v, w) VALUES (2, 'after rename', 2);
 CREATE INDEX CONCURRENTLY newt_tmp ON app.newt (w);
 DROP INDEX CONCURRENTLY app.newt_tmp;
 SQL
@@ -555,8 +575,14 @@ for my $name (qw(main crash during_copy streamed grant_role)) {
        'mv:true,mv_later:false', 'main: populated as on the source (WITH NO DATA stays unpopulated)');
     is(psql($r->{tgt}, "SELECT data_type FROM information_schema.columns WHERE table_name = 'newt' AND column_name = 'w'"), 'bigint',
        'main: ALTER COLUMN TYPE with an immutable USING was replicated');
-    is(psql($r->{tgt}, "SELECT count(*) || ',' || max(id) FROM app.newt2"), '20,20',
-       'main: identity values as the source gave them');
+    is(psql($r->{tgt}, "SELECT count(*) || ',' || max(id) FROM app.newt2"), '21,1000',
+       'main: identity values as the source gave them (after RESTART too)');
+    is(psql($r->{tgt}, "SELECT relreplident FROM pg_class WHERE oid = 'app.newt'::regclass"), 'f',
+       'main: REPLICA IDENTITY FULL was replicated');
+    is(psql($r->{tgt}, "SELECT count(*) FROM pg_index WHERE indisclustered AND indrelid = 'app.t'::regclass"), '1',
+       'main: CLUSTER marked the same index');
+    like(slurp($r->{log}), qr/cdc\.ddl: CLUSTER ON marks set on the target as on the source \(CLUSTER fires no event trigger\): app\.t \(t_pkey\)/,
+         'main: at the stop position, as CLUSTER is not captured');
     my $seq = "SELECT last_value FROM app.newt2_id_seq";
     is(psql($r->{tgt}, $seq), psql($r->{src}, $seq),
        'main: sync_sequences moved the sequence of a table created during CDC');
