@@ -16,13 +16,15 @@
  * catalog the run began with says nothing: there is no check while
  * streaming, and at the stop position (everything applied) the source's
  * catalog is compared with the target's, by name, which also catches a
- * change the capture could not see.
+ * change the capture could not see; the CLUSTER ON marks, which no event
+ * trigger sees, are set on the target as on the source first.
  */
 #include <stdlib.h>
 #include <time.h>
 
 #include "cdc/ddl_capture.h"
 #include "pg/conn.h"
+#include "run/ddl_cluster.h"
 #include "run/run_cdc.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -109,7 +111,8 @@ compare_target(struct run *run, const char *when, struct pgs_error *err)
 	struct catalog s, t;
 	struct buf what, lost;
 	size_t n = 0;
-	bool ok = tgt && catalog_load(src, run->plan, &s, err);
+	bool ok = tgt && ddl_cluster_sync(src, tgt, run->plan, err) &&
+		catalog_load(src, run->plan, &s, err);
 
 	if (ok && !catalog_load(tgt, run->plan, &t, err)) {
 		catalog_free(&s);
