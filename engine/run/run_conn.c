@@ -21,7 +21,7 @@ connect_as(const char *conninfo, const char *role, const char *run_id, const cha
 		   bool user_path, bool replication, struct pgs_error *err)
 {
 	char app[64];
-	struct pg_session s = {role, app, false, replication, user_path};
+	struct pg_session s = {role, app, false, replication, user_path, false};
 
 	/* application_name is cut at NAMEDATALEN - 1 by the server anyway */
 	snprintf(app, sizeof(app), "pgshift %.*s %s", RUN_TAG_LEN, run_id, step_id);
@@ -102,7 +102,7 @@ static bool
 end_on(const char *conninfo, const char *role, const char *pattern, bool terminate, int *n,
 	   struct pgs_error *err)
 {
-	struct pg_session s = {role, "pgshift stop", false, false, false};
+	struct pg_session s = {role, "pgshift stop", false, false, false, false};
 	PGconn *conn = pg_connect(conninfo, &s, err);
 	int ended;
 	bool ok;

@@ -36,7 +36,7 @@ static bool
 create_slot(struct run *run, const char *step_id, uint64_t *lsn, struct pgs_error *err)
 {
 	char app[64];
-	struct pg_session s = {"target", app, false, true, false};
+	struct pg_session s = {"target", app, false, true, false, false};
 	PGconn *repl;
 	char *snapshot = NULL;
 	bool ok;

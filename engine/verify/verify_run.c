@@ -15,7 +15,7 @@
 PGconn *
 verify_connect(const char *conninfo, const char *role, struct pgs_error *err)
 {
-	struct pg_session s = {role, "pgshift verify", true, false, false};
+	struct pg_session s = {role, "pgshift verify", true, false, false, false};
 
 	return pg_connect(conninfo, &s, err);
 }
