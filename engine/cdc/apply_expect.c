@@ -93,7 +93,7 @@ apply_expect_find(const struct cdc_applier *a, uint32_t oid)
 static bool
 builtin_name(const struct cdc_applier *a, const struct pgo_column *col, struct buf *out)
 {
-	struct pg_session s = {"target", "pgshift cdc.catchup", true, false, false};
+	struct pg_session s = {"target", "pgshift cdc.catchup", true, false, false, false};
 	struct pgs_error err;
 	char oid[16], typmod[16];
 	const char *params[] = {oid, typmod};

@@ -43,7 +43,7 @@ bool
 apply_target_connect(struct apply_target *t, const char *conninfo, const char *app_name,
 					 struct pgs_error *err)
 {
-	struct pg_session s = {"target", app_name, false, false, true};
+	struct pg_session s = {"target", app_name, false, false, true, false};
 
 	t->conn = pg_connect(conninfo, &s, err);
 	if (!t->conn)

@@ -511,7 +511,7 @@ start_streaming(struct cdc_receiver *r, uint64_t pos, struct pgs_error *err)
 static bool
 connect_and_start(struct cdc_receiver *r, struct pgs_error *err)
 {
-	struct pg_session s = {"source", "pgshift cdc.stream", false, true, false};
+	struct pg_session s = {"source", "pgshift cdc.stream", false, true, false, false};
 	uint64_t confirmed, pos, durable;
 
 	r->conn = pg_connect(r->conninfo, &s, err);

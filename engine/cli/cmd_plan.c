@@ -122,8 +122,8 @@ has_unfinished_run(const struct plan *plan)
 static bool
 plan_collect(const struct plan *plan, struct online *o, struct pgs_error *err)
 {
-	struct pg_session src_s = {"source", "pgshift plan", true, false, false};
-	struct pg_session dst_s = {"target", "pgshift plan", true, false, false};
+	struct pg_session src_s = {"source", "pgshift plan", true, false, false, true};
+	struct pg_session dst_s = {"target", "pgshift plan", true, false, false, true};
 
 	o->src = pg_connect(plan->source_uri, &src_s, err);
 	if (!o->src)
@@ -131,7 +131,7 @@ plan_collect(const struct plan *plan, struct online *o, struct pgs_error *err)
 	o->dst = pg_connect(plan->target_uri, &dst_s, err);
 	if (!o->dst)
 		return false;
-	if (!catalog_load(o->src, plan, &o->cat, err))
+	if (!catalog_load_parallel(o->src, &src_s, plan, &o->cat, err))
 		return false;
 	if (!preflight_run(plan, o->src, o->dst, NULL, &o->cat, has_unfinished_run(plan), &o->pf,
 					   err))

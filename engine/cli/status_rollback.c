@@ -26,7 +26,7 @@ copy_lsn(char *dst, size_t n, const char *lsn)
 static void
 read_target(const struct plan *plan, struct rollback_status *out)
 {
-	struct pg_session s = {"target", "pgshift status", true, false, false};
+	struct pg_session s = {"target", "pgshift status", true, false, false, false};
 	struct pgs_error err;
 	PGconn *tgt;
 	uint64_t wal, applied;
@@ -50,7 +50,7 @@ read_target(const struct plan *plan, struct rollback_status *out)
 void
 status_rollback_read(const struct plan *plan, struct rollback_status *out)
 {
-	struct pg_session s = {"source", "pgshift status", true, false, false};
+	struct pg_session s = {"source", "pgshift status", true, false, false, false};
 	struct reverse_state rs = {0};
 	struct pgs_error err;
 	PGconn *src;

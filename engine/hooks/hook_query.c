@@ -20,7 +20,7 @@ hook_conn(lua_State *L, struct hook_state *hs, enum hook_conn side)
 {
 	static const char *const names[] = {"source", "target"};
 	const char *uri = side == HOOK_SOURCE ? hs->cfg->source_uri : hs->cfg->target_uri;
-	struct pg_session s = {names[side], "pgshift hook", false, false, false};
+	struct pg_session s = {names[side], "pgshift hook", false, false, false, false};
 	struct pgs_error err;
 
 	if (hs->conn[side] && PQstatus(hs->conn[side]) == CONNECTION_OK)

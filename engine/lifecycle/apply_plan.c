@@ -50,12 +50,12 @@ struct apply {
 static bool
 phase_connect(struct apply *a, struct pgs_error *err)
 {
-	struct pg_session src_s = {"source", "pgshift apply", true, false, false};
-	struct pg_session dst_s = {"target", "pgshift apply", true, false, false};
+	struct pg_session src_s = {"source", "pgshift apply", true, false, false, true};
+	struct pg_session dst_s = {"target", "pgshift apply", true, false, false, true};
 
 	a->src = pg_connect(a->plan->source_uri, &src_s, err);
 	a->dst = a->src ? pg_connect(a->plan->target_uri, &dst_s, err) : NULL;
-	if (!a->dst || !catalog_load(a->src, a->plan, &a->cat, err) ||
+	if (!a->dst || !catalog_load_parallel(a->src, &src_s, a->plan, &a->cat, err) ||
 		!state_read_dag(a->state, &a->recorded, err))
 		return false;
 	run_dag_recorded_sizes(&a->recorded, &a->cat);

@@ -48,7 +48,7 @@ still_fenced(const struct plan *plan)
 static bool
 restore_held(const struct plan *plan, struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift cleanup", false, false, false};
+	struct pg_session s = {"target", "pgshift cleanup", false, false, false, false};
 	PGconn *dst = pg_connect(plan->target_uri, &s, err);
 	bool ok = dst && held_triggers_restore(dst, plan->name, "cleanup", err);
 
@@ -60,7 +60,7 @@ static bool
 cleanup_locked(const struct plan *plan, struct state *st, bool unfence, bool restore_identity,
 			   struct pgs_error *err)
 {
-	struct pg_session s = {"source", "pgshift cleanup", false, false, false};
+	struct pg_session s = {"source", "pgshift cleanup", false, false, false, false};
 	struct created_object *objs;
 	size_t n;
 	bool has_run, ok;

@@ -59,7 +59,7 @@ still_kept(const struct plan *plan, PGconn *src, bool force, struct reverse_kept
 static bool
 drop_target_objects(const struct plan *plan, bool unfence, struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift cleanup", false, false, false};
+	struct pg_session s = {"target", "pgshift cleanup", false, false, false, false};
 	PGconn *tgt = pg_connect(plan->target_uri, &s, err);
 	bool slot = false, pub = false, ok;
 
@@ -142,7 +142,7 @@ static enum lifecycle_result
 end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, struct pgs_error *err)
 {
 	struct pg_session ps = {"source", reset ? "pgshift reset" : "pgshift cleanup", false, false,
-		false};
+		false, false};
 	struct reverse_kept k;
 	PGconn *src;
 	bool got;

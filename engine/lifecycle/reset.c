@@ -90,7 +90,7 @@ all_droppable(const struct reset *r, struct pgs_error *err)
 static bool
 drop_all(const struct reset *r, bool cascade, struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift reset", false, false, false};
+	struct pg_session s = {"target", "pgshift reset", false, false, false, false};
 	PGconn *dst = pg_connect(r->plan->target_uri, &s, err);
 	/* first: a table reset does not drop keeps its triggers' and rules' real state */
 	bool ok = dst && held_triggers_restore(dst, r->plan->name, "reset", err);

@@ -31,7 +31,7 @@
 static bool
 target_position(const struct plan *plan, PGconn **tgt, uint64_t *lsn)
 {
-	struct pg_session s = {"target", "pgshift rollback --follow", true, false, false};
+	struct pg_session s = {"target", "pgshift rollback --follow", true, false, false, false};
 	struct pgs_error err;
 
 	pgs_error_clear(&err);

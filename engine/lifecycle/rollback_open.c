@@ -38,7 +38,7 @@ enum lifecycle_result
 reverse_session_open(const struct plan *plan, const char *app, struct reverse_session *s,
 					 struct pgs_error *err)
 {
-	struct pg_session ps = {"source", app, false, false, false};
+	struct pg_session ps = {"source", app, false, false, false, false};
 	bool got;
 
 	memset(s, 0, sizeof(*s));

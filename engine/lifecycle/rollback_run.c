@@ -344,7 +344,7 @@ phases(struct rollback *rb, struct pgs_error *err)
 static enum lifecycle_result
 run(struct rollback *rb, bool yes, struct pgs_error *err)
 {
-	struct pg_session ts = {"target", rb->app, false, false, false};
+	struct pg_session ts = {"target", rb->app, false, false, false, false};
 	static char again[512];         /* the signal watcher's, for the life of the process */
 	enum lifecycle_result rc;
 	struct pgs_error failure;

@@ -3,7 +3,9 @@
  * catalog_indexes.c, catalog_objects.c) inside one REPEATABLE READ READ ONLY
  * transaction, so tables, indexes and constraints all describe the same
  * moment even while the application runs DDL. About ten queries in all,
- * however many tables the source has.
+ * however many tables the source has. With many tables, the reads after the
+ * tables' run on several sessions (catalog_reads.c) that import the first
+ * session's exported snapshot, so they still see that one moment.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "pg/catalog.h"
 #include "pg/catalog_int.h"
 #include "pg/conn.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 static const char server_sql[] =
@@ -95,19 +98,71 @@ finish_schemas(struct catalog *cat)
 	cat->nschemas = kept;
 }
 
-static bool
-load_all(struct cat_load *ctx, const struct plan *plan)
+/*
+ * Helper sessions that see conn's snapshot. conn's transaction must be
+ * REPEATABLE READ (it exports the snapshot it runs on); each helper imports
+ * it before its first query. Returns how many it opened; a server that
+ * refuses (max_connections, a standby...) only costs the parallelism.
+ */
+static size_t
+open_helpers(PGconn *conn, const struct pg_session *s, PGconn **helpers, size_t want)
 {
-	bool list_all = !plan || plan->filters.include_tables.n == 0;
+	struct pgs_error err;
+	PGresult *res;
+	char *lit, *sql;
+	size_t n = 0;
 
-	return load_server(ctx) && load_schemas(ctx, list_all) && cat_load_tables(ctx) &&
-		   cat_load_columns(ctx) && cat_load_indexes(ctx) && cat_load_constraints(ctx) &&
-		   cat_load_sequences(ctx) && cat_load_extensions(ctx) && cat_load_views(ctx) &&
-		   cat_load_globals(ctx);
+	pgs_error_clear(&err);
+	res = pg_query(conn, "SELECT pg_export_snapshot()", 0, NULL, &err);
+	if (!res) {
+		log_debug("catalog read on one session: %s", err.message);
+		return 0;
+	}
+	/* SET TRANSACTION SNAPSHOT takes no parameter: the server's own id, still quoted */
+	lit = PQescapeLiteral(conn, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
+	PQclear(res);
+	sql = lit ? xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+						  " SET TRANSACTION SNAPSHOT %s", lit) : NULL;
+	PQfreemem(lit);
+	while (sql && n < want) {
+		PGconn *h = pg_connect_like(conn, s, &err);
+
+		if (h && !pg_exec(h, sql, 0, NULL, &err)) {
+			PQfinish(h);
+			h = NULL;
+		}
+		if (!h) {
+			log_debug("catalog read on %zu sessions: %s", n + 1, err.message);
+			break;
+		}
+		helpers[n++] = h;
+	}
+	free(sql);
+	return n;
 }
 
-bool
-catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat, struct pgs_error *err)
+static bool
+load_all(struct cat_load *ctx, const struct plan *plan, const struct pg_session *s)
+{
+	bool list_all = !plan || plan->filters.include_tables.n == 0;
+	PGconn *conns[CAT_SESSIONS] = {ctx->conn};
+	size_t n = 1;
+	bool ok;
+
+	if (!load_server(ctx) || !load_schemas(ctx, list_all) || !cat_load_tables(ctx))
+		return false;
+	if (s && ctx->cat->ntables >= CAT_PARALLEL_MIN_TABLES)
+		n += open_helpers(ctx->conn, s, conns + 1, CAT_SESSIONS - 1);
+	ok = cat_run_reads(ctx, conns, n);
+	ctx->cat->read_sessions = n;
+	for (size_t i = 1; i < n; i++)
+		PQfinish(conns[i]);
+	return ok;
+}
+
+static bool
+load(PGconn *conn, const struct pg_session *s, const struct plan *plan, struct catalog *cat,
+	 struct pgs_error *err)
 {
 	struct cat_load ctx = {.conn = conn, .plan = plan, .cat = cat, .err = err};
 	/* a caller already in a transaction (e.g. on an exported snapshot) keeps it */
@@ -117,7 +172,7 @@ catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat, struct 
 	memset(cat, 0, sizeof(*cat));
 	cat_filter_init(&ctx.filter, plan);
 	ok = !own_tx || pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, err);
-	ok = ok && load_all(&ctx, plan);
+	ok = ok && load_all(&ctx, plan, own_tx ? s : NULL);
 	if (own_tx && PQtransactionStatus(conn) != PQTRANS_IDLE) {
 		struct pgs_error end_err;
 
@@ -138,6 +193,19 @@ catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat, struct 
 	cat_oidmap_free(&ctx.indexes);
 	free(ctx.table_oids);
 	return ok;
+}
+
+bool
+catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat, struct pgs_error *err)
+{
+	return load(conn, NULL, plan, cat, err);
+}
+
+bool
+catalog_load_parallel(PGconn *conn, const struct pg_session *s, const struct plan *plan,
+					  struct catalog *cat, struct pgs_error *err)
+{
+	return load(conn, s, plan, cat, err);
 }
 
 bool

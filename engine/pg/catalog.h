@@ -52,6 +52,7 @@ struct cat_table {
 
 struct cat_index {
 	uint32_t oid;               /* on the source, to match constraints; not stable elsewhere */
+	uint32_t parent_oid;        /* the partitioned index's oid on the source, 0 if none */
 	char *schema, *name;
 	size_t table;               /* index into catalog.tables */
 	char *def;                  /* pg_get_indexdef */
@@ -132,6 +133,7 @@ struct catalog {
 	int64_t total_bytes;                /* of the filtered tables */
 	struct cat_unmatched *unmatched;
 	size_t nunmatched;
+	size_t read_sessions;               /* how many sessions read it (catalog_load_parallel) */
 };
 
 /*
@@ -149,6 +151,18 @@ struct catalog {
  */
 bool catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat,
 				  struct pgs_error *err);
+/*
+ * catalog_load, and when conn is idle and the filters keep at least
+ * CAT_PARALLEL_MIN_TABLES tables, the reads after the tables' run side by
+ * side on up to CAT_SESSIONS sessions: conn and sessions opened like it
+ * (pg_connect_like, configured as s says) that import its snapshot. When
+ * the server refuses more sessions, fewer (or only conn) do all the reads.
+ */
+#define CAT_SESSIONS 4
+#define CAT_PARALLEL_MIN_TABLES 1000
+struct pg_session;
+bool catalog_load_parallel(PGconn *conn, const struct pg_session *s, const struct plan *plan,
+						   struct catalog *cat, struct pgs_error *err);
 void catalog_free(struct catalog *cat);
 
 /* True when the table is copied (a leaf or plain table, not exclude_data). */

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "pg/catalog_int.h"
-#include "pg/conn.h"
 #include "plan/object_class.h"
 #include "plan/plan.h"
 #include "util/xalloc.h"
@@ -40,7 +39,7 @@
  * have no oid). mschema, mtable: the table or schema a publication member
  * adds.
  */
-static const char globals_sql[] =
+const char cat_globals_sql[] =
 	"SELECT kind, name, super, secret, tag, def, mschema, mtable FROM (SELECT o.kind, o.tag,"
 	" pg_catalog.pg_describe_object(o.classid, o.objid, 0) AS name, o.super, o.secret,"
 	" o.def, o.mschema, o.mtable"
@@ -118,18 +117,12 @@ member_migrated(const struct catalog *cat, const PGresult *res, int row)
 	return catalog_find_table(cat, schema, PQgetvalue(res, row, 7)) != NULL;
 }
 
-bool
-cat_load_globals(struct cat_load *ctx)
+void
+cat_read_globals(struct cat_load *ctx, const PGresult *res)
 {
-	const char *params[1] = {
-		ctx->plan && ctx->plan->cdc.publication ? ctx->plan->cdc.publication : ""};
-	PGresult *res = pg_query(ctx->conn, globals_sql, 1, params, ctx->err);
 	struct catalog *cat = ctx->cat;
-	int n;
+	int n = PQntuples(res);
 
-	if (!res)
-		return false;
-	n = PQntuples(res);
 	cat->globals = xcalloc((size_t) n + 1, sizeof(*cat->globals));
 	for (int i = 0; i < n; i++) {
 		struct cat_global *g;
@@ -145,6 +138,4 @@ cat_load_globals(struct cat_load *ctx)
 		g->def = cat_str(res, i, 5);
 		g->excluded = plan_excludes_class(ctx->plan, object_class_of_kind(g->kind));
 	}
-	PQclear(res);
-	return true;
 }

@@ -3,13 +3,14 @@
  * to the kept tables' oids. Definitions come from pg_get_indexdef and
  * pg_get_constraintdef (with search_path = pg_catalog, so every name is
  * schema-qualified), because the index and constraint steps replay them on
- * the target as the source wrote them.
+ * the target as the source wrote them. pg_get_indexdef costs about 30 us an
+ * index, so the index read is split in parts (catalog_reads.c) that may run
+ * on several sessions; the parts are put back in name order here.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pg/catalog_int.h"
-#include "pg/conn.h"
 #include "util/xalloc.h"
 
 /*
@@ -17,7 +18,7 @@
  * that the source does not use; a partitioned index is invalid only until
  * every partition has its index attached, so it is kept.
  */
-static const char indexes_sql[] =
+const char cat_indexes_sql[] =
 	"SELECT i.indexrelid, i.indrelid, n.nspname, c.relname, pg_get_indexdef(i.indexrelid),"
 	" i.indisprimary, i.indisunique,"
 	" EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid"
@@ -30,7 +31,7 @@ static const char indexes_sql[] =
 	" ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"";
 
 /* Rows that clone an FK per referenced partition share its name: ordered by target too. */
-static const char constraints_sql[] =
+const char cat_constraints_sql[] =
 	"SELECT k.conrelid, k.conname, k.contype, pg_get_constraintdef(k.oid), k.convalidated,"
 	" k.conindid, k.confrelid, rn.nspname, rc.relname, k.conparentid <> 0 OR NOT k.conislocal"
 	" FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"
@@ -52,54 +53,51 @@ read_index(const PGresult *res, int row, size_t table, struct cat_index *ix)
 	ix->is_primary = cat_bool(res, row, 5);
 	ix->is_unique = cat_bool(res, row, 6);
 	ix->backs_constraint = cat_bool(res, row, 7);
+	ix->parent_oid = cat_oid(res, row, 8);
 	ix->parent = -1;
 }
 
-/* Resolves each index's parent once all indexes (and so the oid map) are known. */
-static void
-link_index_parents(struct cat_load *ctx, const PGresult *res, const int *rows)
+/* One part's indexes, appended; cat_link_indexes orders them once all are in. */
+void
+cat_read_indexes(struct cat_load *ctx, const PGresult *res)
+{
+	struct catalog *cat = ctx->cat;
+	int n = PQntuples(res);
+
+	cat->indexes = xrealloc(cat->indexes, (cat->nindexes + (size_t) n + 1) * sizeof(*cat->indexes));
+	for (int i = 0; i < n; i++) {
+		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 1));
+
+		if (t >= 0)
+			read_index(res, i, (size_t) t, &cat->indexes[cat->nindexes++]);
+	}
+}
+
+/* The query's own order: schema, then name, both as bytes (COLLATE "C"). */
+static int
+cmp_index(const void *a, const void *b)
+{
+	const struct cat_index *x = a, *y = b;
+	int c = strcmp(x->schema, y->schema);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+void
+cat_link_indexes(struct cat_load *ctx)
 {
 	struct catalog *cat = ctx->cat;
 	uint32_t *oids = xcalloc(cat->nindexes + 1, sizeof(uint32_t));
 
+	if (cat->nindexes > 1)
+		qsort(cat->indexes, cat->nindexes, sizeof(*cat->indexes), cmp_index);
 	for (size_t i = 0; i < cat->nindexes; i++)
 		oids[i] = cat->indexes[i].oid;
 	cat_oidmap_build(&ctx->indexes, oids, cat->nindexes);
 	free(oids);
-	for (size_t i = 0; i < cat->nindexes; i++) {
-		uint32_t parent = cat_oid(res, rows[i], 8);
-
-		if (parent)
-			cat->indexes[i].parent = cat_oidmap_find(&ctx->indexes, parent);
-	}
-}
-
-bool
-cat_load_indexes(struct cat_load *ctx)
-{
-	const char *params[] = {ctx->table_oids};
-	PGresult *res = pg_query(ctx->conn, indexes_sql, 1, params, ctx->err);
-	struct catalog *cat = ctx->cat;
-	int *rows;
-	int n;
-
-	if (!res)
-		return false;
-	n = PQntuples(res);
-	cat->indexes = xcalloc((size_t) n + 1, sizeof(*cat->indexes));
-	rows = xcalloc((size_t) n + 1, sizeof(int));
-	for (int i = 0; i < n; i++) {
-		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 1));
-
-		if (t < 0)
-			continue;
-		rows[cat->nindexes] = i;
-		read_index(res, i, (size_t) t, &cat->indexes[cat->nindexes++]);
-	}
-	link_index_parents(ctx, res, rows);
-	free(rows);
-	PQclear(res);
-	return true;
+	for (size_t i = 0; i < cat->nindexes; i++)
+		if (cat->indexes[i].parent_oid)
+			cat->indexes[i].parent = cat_oidmap_find(&ctx->indexes, cat->indexes[i].parent_oid);
 }
 
 static void
@@ -123,17 +121,12 @@ read_constraint(struct cat_load *ctx, const PGresult *res, int row, size_t table
 	k->inherited = cat_bool(res, row, 9);
 }
 
-bool
-cat_load_constraints(struct cat_load *ctx)
+void
+cat_read_constraints(struct cat_load *ctx, const PGresult *res)
 {
-	const char *params[] = {ctx->table_oids};
-	PGresult *res = pg_query(ctx->conn, constraints_sql, 1, params, ctx->err);
 	struct catalog *cat = ctx->cat;
-	int n;
+	int n = PQntuples(res);
 
-	if (!res)
-		return false;
-	n = PQntuples(res);
 	cat->constraints = xcalloc((size_t) n + 1, sizeof(*cat->constraints));
 	for (int i = 0; i < n; i++) {
 		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 0));
@@ -141,6 +134,4 @@ cat_load_constraints(struct cat_load *ctx)
 		if (t >= 0)
 			read_constraint(ctx, res, i, (size_t) t, &cat->constraints[cat->nconstraints++]);
 	}
-	PQclear(res);
-	return true;
 }

@@ -90,15 +90,41 @@ struct cat_load {
 	struct pgs_error *err;
 };
 
-/* Each loads one kind of object into ctx->cat; tables first, then the rest. */
+/* Tables first, on ctx->conn: every other read binds the kept tables' oids. */
 bool cat_load_tables(struct cat_load *ctx);
-bool cat_load_columns(struct cat_load *ctx);
-bool cat_load_indexes(struct cat_load *ctx);
-bool cat_load_constraints(struct cat_load *ctx);
-bool cat_load_sequences(struct cat_load *ctx);
-bool cat_load_extensions(struct cat_load *ctx);
-bool cat_load_views(struct cat_load *ctx);
-bool cat_load_globals(struct cat_load *ctx);
+
+/*
+ * The other reads (catalog_reads.c runs them, on one session or several):
+ * each is one query and a function that takes its rows into ctx->cat. The
+ * queries marked per part bind one part of the kept tables' oids (the
+ * function is called once per part, then cat_link_indexes after the last
+ * index part); the others bind them all (table_oids) or, for globals, the
+ * plan's publication name.
+ */
+extern const char cat_indexes_sql[];        /* per part */
+extern const char cat_sizes_sql[];          /* per part */
+extern const char cat_columns_sql[];
+extern const char cat_constraints_sql[];
+extern const char cat_sequences_sql[];      /* no parameter */
+extern const char cat_extensions_sql[];     /* no parameter */
+extern const char cat_views_sql[];          /* no parameter */
+extern const char cat_globals_sql[];        /* the publication */
+void cat_read_indexes(struct cat_load *ctx, const PGresult *res);
+void cat_link_indexes(struct cat_load *ctx);
+void cat_read_sizes(struct cat_load *ctx, const PGresult *res);
+void cat_read_columns(struct cat_load *ctx, const PGresult *res);
+void cat_read_constraints(struct cat_load *ctx, const PGresult *res);
+void cat_read_sequences(struct cat_load *ctx, const PGresult *res);
+void cat_read_extensions(struct cat_load *ctx, const PGresult *res);
+void cat_read_views(struct cat_load *ctx, const PGresult *res);
+void cat_read_globals(struct cat_load *ctx, const PGresult *res);
+
+/*
+ * Runs every read above on conns[0..nconns) (all in transactions that see
+ * one snapshot), several at a time when nconns > 1, and takes their rows
+ * in the order listed, so the catalog is the same whatever nconns is.
+ */
+bool cat_run_reads(struct cat_load *ctx, PGconn *const *conns, size_t nconns);
 
 /* Result helpers: NULL-safe copies and parses of one field. */
 char *cat_str(const PGresult *res, int row, int col);      /* NULL when SQL NULL */

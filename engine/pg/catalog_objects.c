@@ -8,11 +8,10 @@
 #include <stdlib.h>
 
 #include "pg/catalog_int.h"
-#include "pg/conn.h"
 #include "util/xalloc.h"
 
 /* deptype 'a': serial (OWNED BY); 'i': identity column */
-static const char sequences_sql[] =
+const char cat_sequences_sql[] =
 	"SELECT n.nspname, c.relname, d.refobjid, tn.nspname, tc.relname, a.attname"
 	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	" LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid"
@@ -24,11 +23,11 @@ static const char sequences_sql[] =
 	" AND " CAT_USER_SCHEMA " AND " CAT_NOT_EXTENSION_MEMBER
 	" ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"";
 
-static const char extensions_sql[] =
+const char cat_extensions_sql[] =
 	"SELECT e.extname, e.extversion, n.nspname FROM pg_extension e"
 	" JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY e.extname COLLATE \"C\"";
 
-static const char views_sql[] =
+const char cat_views_sql[] =
 	"SELECT n.nspname, c.relname, c.relkind = 'm'"
 	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	" WHERE c.relkind IN ('v', 'm') AND c.relpersistence <> 't'"
@@ -47,16 +46,12 @@ keep_sequence(struct cat_load *ctx, const PGresult *res, int row)
 		   cat_filter_relation(&ctx->filter, schema, name);
 }
 
-bool
-cat_load_sequences(struct cat_load *ctx)
+void
+cat_read_sequences(struct cat_load *ctx, const PGresult *res)
 {
-	PGresult *res = pg_query(ctx->conn, sequences_sql, 0, NULL, ctx->err);
 	struct catalog *cat = ctx->cat;
-	int n;
+	int n = PQntuples(res);
 
-	if (!res)
-		return false;
-	n = PQntuples(res);
 	cat->sequences = xcalloc((size_t) n + 1, sizeof(*cat->sequences));
 	for (int i = 0; i < n; i++) {
 		struct cat_sequence *s;
@@ -70,20 +65,14 @@ cat_load_sequences(struct cat_load *ctx)
 		s->owner_table = cat_str(res, i, 4);
 		s->owner_column = cat_str(res, i, 5);
 	}
-	PQclear(res);
-	return true;
 }
 
-bool
-cat_load_extensions(struct cat_load *ctx)
+void
+cat_read_extensions(struct cat_load *ctx, const PGresult *res)
 {
-	PGresult *res = pg_query(ctx->conn, extensions_sql, 0, NULL, ctx->err);
 	struct catalog *cat = ctx->cat;
-	int n;
+	int n = PQntuples(res);
 
-	if (!res)
-		return false;
-	n = PQntuples(res);
 	cat->extensions = xcalloc((size_t) n + 1, sizeof(*cat->extensions));
 	for (int i = 0; i < n; i++) {
 		struct cat_extension *e;
@@ -95,20 +84,14 @@ cat_load_extensions(struct cat_load *ctx)
 		e->version = cat_str(res, i, 1);
 		e->schema = cat_str(res, i, 2);
 	}
-	PQclear(res);
-	return true;
 }
 
-bool
-cat_load_views(struct cat_load *ctx)
+void
+cat_read_views(struct cat_load *ctx, const PGresult *res)
 {
-	PGresult *res = pg_query(ctx->conn, views_sql, 0, NULL, ctx->err);
 	struct catalog *cat = ctx->cat;
-	int n;
+	int n = PQntuples(res);
 
-	if (!res)
-		return false;
-	n = PQntuples(res);
 	cat->views = xcalloc((size_t) n + 1, sizeof(*cat->views));
 	for (int i = 0; i < n; i++) {
 		const char *schema = PQgetvalue(res, i, 0), *name = PQgetvalue(res, i, 1);
@@ -122,6 +105,4 @@ cat_load_views(struct cat_load *ctx)
 		v->name = cat_str(res, i, 1);
 		v->materialized = cat_bool(res, i, 2);
 	}
-	PQclear(res);
-	return true;
 }

@@ -1,7 +1,9 @@
 /*
  * Tables of the source catalog: plain and partitioned tables with their
  * partition parent, size, row estimate, persistence, replica identity and
- * what PostgreSQL would accept as one, and then their columns. One query per kind, whatever the table count.
+ * what PostgreSQL would accept as one, and then their sizes and columns. One
+ * query per kind, whatever the table count (sizes: one per part, see
+ * catalog_reads.c).
  * Which tables are kept is decided here, because partitions follow their
  * root table: a leaf is kept when its parent is kept and the leaf itself is
  * not named by exclude_tables (or its schema by exclude_schemas).
@@ -16,10 +18,7 @@
 
 static const char tables_sql[] =
 	"SELECT c.oid, n.nspname, c.relname, c.relkind, c.relispartition, pi.inhparent,"
-	" pn.nspname, pc.relname, c.reltuples,"
-	/* not pg_table_size: it opens the maps and the TOAST index too, 3x the cost per table */
-	" CASE WHEN c.reltoastrelid <> 0 THEN pg_relation_size(c.reltoastrelid) ELSE 0 END,"
-	" c.relreplident,"
+	" pn.nspname, pc.relname, c.reltuples, c.relreplident,"
 	" EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),"
 	" c.relpersistence = 'u',"
 	/* the tests PostgreSQL itself applies (RelationGetIndexList) to a PK or identity index */
@@ -36,8 +35,7 @@ static const char tables_sql[] =
 	"  AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k (attnum)"
 	"   LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
 	"   WHERE a.attnum IS NULL OR NOT a.attnotnull)"
-	"  ORDER BY i.indnatts, ic.relname COLLATE \"C\" LIMIT 1),"
-	" pg_relation_size(c.oid)"
+	"  ORDER BY i.indnatts, ic.relname COLLATE \"C\" LIMIT 1)"
 	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 	" LEFT JOIN pg_inherits pi ON c.relispartition AND pi.inhrelid = c.oid"
 	" LEFT JOIN pg_class pc ON pc.oid = pi.inhparent"
@@ -46,7 +44,18 @@ static const char tables_sql[] =
 	" AND " CAT_USER_SCHEMA " AND " CAT_NOT_EXTENSION_MEMBER
 	" ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"";
 
-static const char columns_sql[] =
+/*
+ * Each pg_relation_size opens its relation (the costliest part of reading
+ * tables: about 15 us a table), so the sizes are a read of their own that
+ * catalog_reads.c can split across sessions. Not pg_table_size: it opens
+ * the maps and the TOAST index too, 3x the cost per table.
+ */
+const char cat_sizes_sql[] =
+	"SELECT c.oid, pg_relation_size(c.oid),"
+	" CASE WHEN c.reltoastrelid <> 0 THEN pg_relation_size(c.reltoastrelid) ELSE 0 END"
+	" FROM pg_class c WHERE c.oid = ANY ($1::oid[])";
+
+const char cat_columns_sql[] =
 	"SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnum,"
 	" a.attnotnull, a.attgenerated <> '', a.attidentity, a.atttypid, a.atttypmod,"
 	/* built in, with binary send and receive, and so its elements: copy.format auto */
@@ -100,15 +109,13 @@ read_candidate(const PGresult *res, int row, struct candidate *c)
 	c->t.parent_name = cat_str(res, row, 7);
 	/* reltuples is -1 until the first VACUUM/ANALYZE (PostgreSQL 14+) */
 	c->t.est_rows = strtod(tuples, NULL) < 0 ? -1 : (int64_t) strtod(tuples, NULL);
-	c->t.heap_bytes = cat_int64(res, row, 17);
-	c->t.bytes = c->t.heap_bytes + cat_int64(res, row, 9);
-	c->t.replident = PQgetvalue(res, row, 10)[0];
-	c->t.has_pk = cat_bool(res, row, 11);
-	c->t.unlogged = cat_bool(res, row, 12);
-	c->t.pk_usable = cat_bool(res, row, 13);
-	c->t.replident_index = cat_str(res, row, 14);
-	c->t.replident_usable = cat_bool(res, row, 15);
-	c->t.identity_candidate = cat_str(res, row, 16);
+	c->t.replident = PQgetvalue(res, row, 9)[0];
+	c->t.has_pk = cat_bool(res, row, 10);
+	c->t.unlogged = cat_bool(res, row, 11);
+	c->t.pk_usable = cat_bool(res, row, 12);
+	c->t.replident_index = cat_str(res, row, 13);
+	c->t.replident_usable = cat_bool(res, row, 14);
+	c->t.identity_candidate = cat_str(res, row, 15);
 	c->parent = -1;
 }
 
@@ -180,7 +187,6 @@ keep_tables(struct cat_load *ctx, struct candidate *cs, size_t n)
 		}
 		buf_printf(&list, "%s%u", cat->ntables ? "," : "", cs[i].t.oid);
 		oids[cat->ntables] = cs[i].t.oid;
-		cat->total_bytes += cs[i].t.bytes;
 		cat->tables[cat->ntables++] = cs[i].t;
 	}
 	buf_putc(&list, '}');
@@ -225,17 +231,28 @@ read_column(const PGresult *res, int row, struct cat_column *col)
 	col->binary_io = cat_bool(res, row, 9);
 }
 
-bool
-cat_load_columns(struct cat_load *ctx)
+void
+cat_read_sizes(struct cat_load *ctx, const PGresult *res)
 {
-	const char *params[] = {ctx->table_oids};
-	PGresult *res = pg_query(ctx->conn, columns_sql, 1, params, ctx->err);
 	struct catalog *cat = ctx->cat;
-	int n;
 
-	if (!res)
-		return false;
-	n = PQntuples(res);
+	for (int i = 0; i < PQntuples(res); i++) {
+		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 0));
+
+		if (t < 0)
+			continue;
+		cat->tables[t].heap_bytes = cat_int64(res, i, 1);
+		cat->tables[t].bytes = cat->tables[t].heap_bytes + cat_int64(res, i, 2);
+		cat->total_bytes += cat->tables[t].bytes;
+	}
+}
+
+void
+cat_read_columns(struct cat_load *ctx, const PGresult *res)
+{
+	struct catalog *cat = ctx->cat;
+	int n = PQntuples(res);
+
 	/* count first, so each table's array is allocated once */
 	for (int i = 0; i < n; i++) {
 		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 0));
@@ -253,6 +270,4 @@ cat_load_columns(struct cat_load *ctx)
 		if (t >= 0)
 			read_column(res, i, &cat->tables[t].cols[cat->tables[t].ncols++]);
 	}
-	PQclear(res);
-	return true;
 }

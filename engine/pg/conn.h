@@ -20,6 +20,7 @@ struct pg_session {
 	bool read_only;             /* default_transaction_read_only = on */
 	bool replication;           /* a replication=database connection */
 	bool user_search_path;      /* keep the database's search_path: see conn.c */
+	bool no_jit;                /* jit = off: a session of catalog reads (see conn.c) */
 };
 
 /* Connects and configures the session; NULL with err filled on failure. */
@@ -31,6 +32,11 @@ struct pg_session {
 void pg_conn_configure(const char *role, int64_t connect_timeout_ms, int64_t keepalives_idle_ms);
 
 PGconn *pg_connect(const char *conninfo, const struct pg_session *s, struct pgs_error *err);
+/*
+ * One more session to the server of like, with like's connection options
+ * (PQconninfo: host, user, password...), configured as s says.
+ */
+PGconn *pg_connect_like(PGconn *like, const struct pg_session *s, struct pgs_error *err);
 
 /*
  * A int[] literal ("{12,34}", malloc'd) of the backend pids of every source

@@ -28,7 +28,7 @@ connect_as(const char *conninfo, const char *role, const char *run_id, const cha
 		   bool user_path, bool replication, struct pgs_error *err)
 {
 	char app[RUN_APP_NAME_SIZE];
-	struct pg_session s = {role, app, false, replication, user_path};
+	struct pg_session s = {role, app, false, replication, user_path, false};
 
 	run_app_name(run_id, step_id, app, sizeof(app));
 	return pg_connect(conninfo, &s, err);
@@ -108,7 +108,7 @@ static bool
 end_on(const char *conninfo, const char *role, const char *pattern, bool terminate, int *n,
 	   struct pgs_error *err)
 {
-	struct pg_session s = {role, "pgshift stop", false, false, false};
+	struct pg_session s = {role, "pgshift stop", false, false, false, false};
 	PGconn *conn = pg_connect(conninfo, &s, err);
 	int ended;
 	bool ok;

@@ -111,7 +111,7 @@ take_lock_with_grace(PGconn *conn, const struct plan *plan, bool *locked, struct
 struct state *
 state_open(const struct plan *plan, bool *locked, struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift state", false, false, false};
+	struct pg_session s = {"target", "pgshift state", false, false, false, false};
 	struct state *st;
 	PGconn *conn;
 

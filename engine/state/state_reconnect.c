@@ -27,7 +27,7 @@ lock_taken_by_other(struct state *st, struct pgs_error *err)
 static bool
 relock(struct state *st, struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift state", false, false, false};
+	struct pg_session s = {"target", "pgshift state", false, false, false, false};
 	bool locked = false;
 
 	for (;;) {

@@ -33,7 +33,7 @@ PGconn *
 state_connect_unlocked(const struct plan *plan, const char *app, bool read_only,
 					   struct pgs_error *err)
 {
-	struct pg_session s = {"target", app, read_only, false, false};
+	struct pg_session s = {"target", app, read_only, false, false, false};
 
 	return pg_connect(plan->target_uri, &s, err);
 }

@@ -124,7 +124,7 @@ create_slot(struct run *run, const char *step_id, PGconn *tgt, uint64_t *lsn,
 			struct pgs_error *err)
 {
 	char app[RUN_APP_NAME_SIZE];
-	struct pg_session s = {"target", app, false, true, false};
+	struct pg_session s = {"target", app, false, true, false, false};
 	struct slot_wait w = {run, run->plan, tgt, "", catchup_timeout_ms(run->plan), 0, false};
 	struct slot_watch watch = {WAIT_POLL_MS, slot_waiting, &w};
 	PGconn *repl;
@@ -157,7 +157,7 @@ target_objects(struct run *run, const char *step_id, uint64_t *lsn, struct pgs_e
 {
 	struct plan rev;
 	PGconn *tgt = run_connect_target(run, step_id, err);
-	struct pg_session s = {"target", "pgshift rollback.slot lock watch", true, false, false};
+	struct pg_session s = {"target", "pgshift rollback.slot lock watch", true, false, false, false};
 	struct lock_watch lw;
 	char hint[512];
 	bool ok;

@@ -99,7 +99,7 @@ static bool
 create_slot(struct run *run, const char *step_id, struct pgs_error *err)
 {
 	char app[64];
-	struct pg_session s = {"source", app, false, true, false};
+	struct pg_session s = {"source", app, false, true, false, false};
 	PGconn *repl;
 	char *snapshot = NULL;
 	uint64_t lsn = 0;

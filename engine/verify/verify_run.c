@@ -16,7 +16,7 @@ PGconn *
 verify_connect(const char *conninfo, const char *role, const char *app_name,
 			   struct pgs_error *err)
 {
-	struct pg_session s = {role, app_name ? app_name : "pgshift verify", true, false, false};
+	struct pg_session s = {role, app_name ? app_name : "pgshift verify", true, false, false, false};
 
 	return pg_connect(conninfo, &s, err);
 }

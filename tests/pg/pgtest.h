@@ -43,7 +43,7 @@ pgtest_load_plan(const char *yaml)
 static PGconn *
 pgtest_connect(const char *uri, const char *role, bool read_only)
 {
-	struct pg_session s = {role, "pgshift test", read_only, false, false};
+	struct pg_session s = {role, "pgshift test", read_only, false, false, false};
 	struct pgs_error err;
 	PGconn *conn;
 

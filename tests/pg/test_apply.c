@@ -395,7 +395,7 @@ crash_rows(int from, int to)
 static uint64_t
 create_slot(void)
 {
-	struct pg_session s = {"source", "pgshift test repl", false, true, false};
+	struct pg_session s = {"source", "pgshift test repl", false, true, false, false};
 	struct pgs_error err;
 	PGconn *repl;
 	char *snapshot = NULL;

@@ -341,6 +341,77 @@ test_fingerprint(PGconn *ro, PGconn *rw, const struct plan *plan)
 	free(after_ddl);
 }
 
+/* Every section as text, the fingerprint and the sizes: what two loads must agree on. */
+static char *
+render_all(const struct catalog *cat)
+{
+	char *parts[4] = {render_tables(cat), render_indexes(cat), render_constraints(cat),
+					  render_objects(cat)};
+	char *fp = catalog_fingerprint(cat);
+	char *all = xasprintf("%s\n%s\n%s\n%s\nfingerprint %s\nbytes %lld\n", parts[0], parts[1],
+						  parts[2], parts[3], fp ? fp : "-", (long long) cat->total_bytes);
+
+	for (int i = 0; i < 4; i++)
+		free(parts[i]);
+	free(fp);
+	return all;
+}
+
+/*
+ * With CAT_PARALLEL_MIN_TABLES tables, catalog_load_parallel reads on
+ * CAT_SESSIONS sessions, parts of the indexes and sizes on each: the
+ * catalog must be the one catalog_load reads on one session, to the byte.
+ */
+static void
+test_parallel(PGconn *ro, PGconn *rw, const struct plan *plan)
+{
+	struct pg_session s = {"source", "pgshift test", true, false, false, true};
+	struct catalog one, many;
+	struct pgs_error err;
+	bool made = true;
+
+	pgs_error_clear(&err);
+	/* in batches: the server's lock table has room for about 6,400 locks */
+	made = pg_exec(rw, "CREATE SCHEMA bulk", 0, NULL, &err);
+	for (int from = 1; made && from <= CAT_PARALLEL_MIN_TABLES + 100; from += 200) {
+		char *sql = xasprintf("DO $$ BEGIN FOR i IN %d..%d LOOP EXECUTE format("
+							  "'CREATE TABLE bulk.t%%s (id int PRIMARY KEY, v text); "
+							  "CREATE INDEX ON bulk.t%%s (v); "
+							  "INSERT INTO bulk.t%%s SELECT g, g::text FROM generate_series(1, %%s) g',"
+							  " i, i, i, i * 37 %% 400); END LOOP; END $$", from, from + 199);
+
+		made = pg_exec(rw, sql, 0, NULL, &err);
+		free(sql);
+	}
+	if (!ok(made, "1,200 more tables on the source"))
+		printf("#   %s\n", err.message);
+	if (load(ro, plan, &one, "catalog_load of the bulk source")) {
+		pgs_error_clear(&err);
+		if (ok(catalog_load_parallel(ro, &s, plan, &many, &err), "catalog_load_parallel")) {
+			char *a = render_all(&one), *b = render_all(&many);
+
+			is_int(one.read_sessions, 1, "catalog_load reads on one session");
+			is_int(many.read_sessions, CAT_SESSIONS, "catalog_load_parallel on CAT_SESSIONS");
+			ok(many.ntables > CAT_PARALLEL_MIN_TABLES, "enough tables for the parallel read");
+			is_str(b, a, "the same catalog, index order, sizes and fingerprint");
+			free(a);
+			free(b);
+			catalog_free(&many);
+		} else
+			printf("#   %s\n", err.message);
+		catalog_free(&one);
+	}
+	for (int from = 1; made && from <= CAT_PARALLEL_MIN_TABLES + 100; from += 200) {
+		char *sql = xasprintf("DO $$ BEGIN FOR i IN %d..%d LOOP"
+							  " EXECUTE format('DROP TABLE bulk.t%%s', i); END LOOP; END $$",
+							  from, from + 199);
+
+		made = pg_exec(rw, sql, 0, NULL, &err);
+		free(sql);
+	}
+	ok(made && pg_exec(rw, "DROP SCHEMA bulk", 0, NULL, &err), "bulk tables dropped");
+}
+
 static void
 run(PGconn *ro, PGconn *rw, struct plan *a, struct plan *b)
 {
@@ -355,6 +426,7 @@ run(PGconn *ro, PGconn *rw, struct plan *a, struct plan *b)
 	test_plan_b(ro, b);
 	test_no_plan(ro);
 	test_fingerprint(ro, rw, a);
+	test_parallel(ro, rw, a);
 }
 
 int

@@ -111,7 +111,7 @@ test_publication(const struct catalog *cat)
 static PGconn *
 repl_connect(void)
 {
-	struct pg_session s = {"source", "pgshift test repl", false, true, false};
+	struct pg_session s = {"source", "pgshift test repl", false, true, false, false};
 	struct pgs_error err;
 	PGconn *conn;
 

@@ -460,7 +460,7 @@ test_reconnect(PGconn *chk, const char *uri)
 	free(now);
 
 	old = kill_lock_holder(chk, "state_r");
-	other = pg_connect(uri, &(struct pg_session) {"target", "pgshift-test", false, false, false},
+	other = pg_connect(uri, &(struct pg_session) {"target", "pgshift-test", false, false, false, false},
 					   &err);
 	free(q1(other, "SELECT pg_advisory_lock(hashtextextended('pgshift:' || $1, 0))", "state_r"));
 	pgs_error_clear(&err);
@@ -479,7 +479,7 @@ test_reconnect(PGconn *chk, const char *uri)
 static int
 run_all(const char *uri)
 {
-	struct pg_session s = {"target", "pgshift-test", false, false, false};
+	struct pg_session s = {"target", "pgshift-test", false, false, false, false};
 	struct plan a = make_plan("state_a", uri);
 	struct pgs_error err;
 	struct state *st;
