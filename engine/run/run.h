@@ -118,6 +118,18 @@ PGconn *run_connect_source_replication(struct run *run, const char *step_id,
 									   struct pgs_error *err);
 /* A target session that writes the user's rows or builds their objects: see pg/conn.c. */
 PGconn *run_connect_target_rows(struct run *run, const char *step_id, struct pgs_error *err);
+/* The application_name of run_id's sessions of step_id ("pgshift RUN8 STEP"). */
+void run_app_name(const char *run_id, const char *step_id, char *app, size_t size);
+
+/*
+ * A run_connect_target_rows session that the calling thread reuses from
+ * one step to the next (run_worker_session.c); give it back with
+ * run_worker_session_done, ok false when the step failed (it is closed).
+ */
+PGconn *run_worker_session(struct run *run, const char *step_id, struct pgs_error *err);
+void run_worker_session_done(struct run *run, PGconn *conn, bool ok);
+/* Closes the calling thread's kept session, if any (its pool has nothing ready). */
+void run_worker_session_close(void);
 
 /*
  * The sessions of run run_id's steps on both servers (their application_name):
