@@ -98,7 +98,7 @@ record_start(struct run *run, uint64_t lsn, struct pgs_error *err)
 static bool
 create_slot(struct run *run, const char *step_id, struct pgs_error *err)
 {
-	char app[64];
+	char app[RUN_APP_NAME_SIZE];
 	struct pg_session s = {"source", app, false, true, false, false};
 	PGconn *repl;
 	char *snapshot = NULL;
