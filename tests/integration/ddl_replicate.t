@@ -51,6 +51,8 @@ use PgShift::Cluster;
 use PgShift::Run;
 use PgShift::Compare qw(user_tables compare_table);
 
+# every case runs its own apply at once: a slot and up to three WAL senders each
+$ENV{PGSHIFT_PG_EXTRA_CONF} = join("\n", 'max_wal_senders = 64', 'max_replication_slots = 32', 'max_connections = 300');
 my $c = start_clusters();
 my ($src0, $tgt0) = ($c->{source_uri}, $c->{target_uri});
 my $dir = tempdir(CLEANUP => 1);
