@@ -24,7 +24,8 @@
 #      whose applier waits for a lock in the source on SIGTERM (exit 143), a
 #      SIGTERM during the rollback's catch-up stops it (exit 143, recorded,
 #      rollback.failed), and a SIGINT while its verify waits for a lock on the
-#      source cancels the verify and stops it within 10 s (exit 130); its rollback fails on a column the target dropped (the target
+#      source cancels the verify and stops it within 10 s (exit 130), as one
+#      during its sequence sync (an ALTER SEQUENCE open on the source); its rollback fails on a column the target dropped (the target
 #      is the reference) and succeeds once the source drops it too; then reset ends the stream, the target's fence
 #      and gives the source's held triggers their state back; a leftover
 #      reverse publication is named by preflight, and one with another table
@@ -501,6 +502,27 @@ my $crash = start_pgshift({ PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'a
     "$dir/rb3c.err", 'rollback', $plan3, '--yes');
 waitpid($crash, 0);
 is($? & 127, 9, 'the rollback catches the backlog up (killed after its catch-up)') or diag(slurp("$dir/rb3c.err"));
+# a sequence the source's sync waits for: ALTER SEQUENCE in an open transaction there
+psql($src, "BEGIN READ WRITE; CREATE SEQUENCE small.s; COMMIT");
+psql($tgt3, "BEGIN READ WRITE; CREATE SEQUENCE small.s; SELECT nextval('small.s') FROM generate_series(1, 5); COMMIT");
+open(my $slock, '|-', 'psql', '-X', '-q', '-d', $src) or die;
+{ my $old = select($slock); $| = 1; select($old); }
+print $slock "BEGIN READ WRITE; ALTER SEQUENCE small.s INCREMENT 1;\n";
+my $spid = start_pgshift({}, "$dir/rb3s.err", 'rollback', $plan3, '--yes');
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift % rollback'"
+    . " AND wait_event_type = 'Lock'") ne '0' }, 60, $spid), 'the rollback\'s sequence sync waits for the lock')
+    or diag(slurp("$dir/rb3s.err"));
+my $st0 = time;
+kill 'INT', $spid;
+my $sexit = wait_until(sub { waitpid($spid, POSIX::WNOHANG()) == $spid }, 10) ? $? >> 8 : -1;
+my $stook = time - $st0;
+kill 'KILL', $spid if $sexit < 0;
+is($sexit, 130, sprintf('SIGINT during the sequence sync: exit 130 within 10 s (%.1f s)', $stook)) or diag(slurp("$dir/rb3s.err"));
+like(slurp("$dir/rb3s.err"), qr/rollback of plan "rb3" interrupted by SIGINT during its sequence sync: the source stays fenced/,
+     'naming where it stopped');
+close($slock);
+psql($src, "BEGIN READ WRITE; DROP SEQUENCE small.s; COMMIT");
+psql($tgt3, "BEGIN READ WRITE; DROP SEQUENCE small.s; COMMIT");
 open(my $locker, '|-', 'psql', '-X', '-q', '-d', $src) or die;
 { my $old = select($locker); $| = 1; select($old); }
 print $locker "BEGIN READ WRITE; LOCK TABLE small.t IN ACCESS EXCLUSIVE MODE;\n";
