@@ -211,9 +211,12 @@ applier_new(const struct cdc_applier_config *cfg)
 	a->plan_name = xstrdup(cfg->plan_name);
 	a->spool_dir = xstrdup(cfg->spool_dir);
 	a->plan_file = cfg->plan_file ? xstrdup(cfg->plan_file) : NULL;
+	a->app_name = xstrdup(cfg->app_name ? cfg->app_name : "pgshift cdc.catchup");
+	a->resume = cfg->resume ? xstrdup(cfg->resume) : NULL;
 	a->start_lsn = cfg->start_lsn;
 	pg_backoff_init(&a->backoff, "the CDC applier", a->plan_file,
 					cfg->reconnect_for_ms > 0 ? cfg->reconnect_for_ms : DEFAULT_RECONNECT_FOR_MS);
+	pg_backoff_resume(&a->backoff, a->resume);
 	a->batch_changes = cfg->batch_changes > 0 ? cfg->batch_changes : 10000;
 	a->batch_ms = cfg->batch_ms > 0 ? cfg->batch_ms : 500;
 	a->plan = cfg->plan;
@@ -237,7 +240,7 @@ prepare(struct cdc_applier *a, uint64_t start_lsn, struct pgs_error *err)
 	bool found;
 	uint64_t lsn;
 
-	if (!apply_target_connect(&a->tgt, a->conninfo, err) ||
+	if (!apply_target_connect(&a->tgt, a->conninfo, a->app_name, err) ||
 		!apply_target_read_applied(&a->tgt, a->plan_name, &found, &lsn, err) ||
 		!apply_target_read_plain(&a->tgt, &a->plain, &a->nplain, err) ||
 		!apply_target_pipeline(&a->tgt, err))
@@ -420,5 +423,7 @@ cdc_applier_free(struct cdc_applier *a)
 	free(a->plan_name);
 	free(a->spool_dir);
 	free(a->plan_file);
+	free(a->app_name);
+	free(a->resume);
 	free(a);
 }

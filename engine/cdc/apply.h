@@ -87,6 +87,13 @@ struct cdc_applier_config {
 	 */
 	int64_t reconnect_for_ms;
 	const char *plan_file;      /* named in the resume hint when that gives up; may be NULL */
+	/*
+	 * The target session's application_name, for a command that cancels
+	 * its sessions by name on a signal (the rollback); NULL: "pgshift cdc.catchup".
+	 */
+	const char *app_name;
+	/* The command that resumes, in hints, when not `pgshift apply PLAN` (cdc_receiver_config's) */
+	const char *resume;
 	/* The receiver's durable LSN, for lag_bytes (NULL: lag unknown). Any thread. */
 	uint64_t (*durable_lsn)(void *arg);
 	void *durable_arg;

@@ -187,6 +187,8 @@ struct cdc_applier {
 	/* set before the thread starts; read-only after */
 	char *conninfo, *plan_name, *spool_dir;     /* owned */
 	char *plan_file;            /* owned; may be NULL */
+	char *app_name;             /* owned; the target session's application_name */
+	char *resume;               /* owned; may be NULL: cdc_applier_config.resume */
 	uint64_t start_lsn;         /* the applied LSN when the target has none */
 	struct pg_backoff backoff;  /* who: "the CDC applier" */
 	char **tables;              /* owned, sorted "schema\nname" of migrated tables */
@@ -318,7 +320,8 @@ char *apply_bulk_key(const struct apply_bulk *b, size_t i);
 void apply_bulk_free(struct apply_bulk *b);
 
 /* apply_target.c */
-bool apply_target_connect(struct apply_target *t, const char *conninfo, struct pgs_error *err);
+bool apply_target_connect(struct apply_target *t, const char *conninfo, const char *app_name,
+						  struct pgs_error *err);
 bool apply_target_pipeline(struct apply_target *t, struct pgs_error *err);
 bool apply_target_read_applied(struct apply_target *t, const char *plan, bool *found,
 							   uint64_t *lsn, struct pgs_error *err);

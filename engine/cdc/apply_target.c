@@ -40,9 +40,10 @@ conn_fail(struct apply_target *t, const char *what, struct pgs_error *err)
 }
 
 bool
-apply_target_connect(struct apply_target *t, const char *conninfo, struct pgs_error *err)
+apply_target_connect(struct apply_target *t, const char *conninfo, const char *app_name,
+					 struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift cdc.catchup", false, false, true};
+	struct pg_session s = {"target", app_name, false, false, true};
 
 	t->conn = pg_connect(conninfo, &s, err);
 	if (!t->conn)

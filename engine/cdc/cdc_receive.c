@@ -63,6 +63,7 @@ struct cdc_receiver {
 	/* set before the thread starts; read-only after */
 	char *conninfo, *slot, *publication, *spool_dir;    /* owned */
 	char *plan_file;            /* owned; may be NULL */
+	char *resume;               /* owned; may be NULL: cdc_receiver_config.resume */
 	char who[128];              /* "the CDC receiver of replication slot ...", for logs */
 	uint64_t start_lsn;         /* where an empty spool starts */
 	int feedback_ms;
@@ -405,7 +406,13 @@ read_slot(struct cdc_receiver *r, uint64_t *confirmed, struct pgs_error *err)
 		pg_fail_result(err, res, "could not read pg_replication_slots");
 	} else if (PQntuples(res) != 1) {
 		pgs_fail(err, "logical replication slot \"%s\" does not exist", r->slot);
-		pgs_error_hint(err, "the snapshot step creates it; run apply again from the start");
+		if (r->resume)
+			pgs_error_hint(err, "the cutover's rollback.slot step created it; dropped (by "
+						   "cleanup --force, reset --force or by hand), %s cannot resume: the "
+						   "changes made since the cutover must be carried back by hand",
+						   r->resume);
+		else
+			pgs_error_hint(err, "the snapshot step creates it; run apply again from the start");
 	} else if (strcmp(PQgetvalue(res, 0, 0), "pgoutput") != 0) {
 		pgs_fail(err, "replication slot \"%s\" uses plugin %s, not pgoutput", r->slot,
 				 PQgetvalue(res, 0, 0));
@@ -441,7 +448,11 @@ start_position(struct cdc_receiver *r, uint64_t start_lsn, uint64_t confirmed, u
 	pgs_fail(err, "the spool in \"%s\" ends at %s but replication slot \"%s\" confirmed %s",
 			 r->spool_dir, a, r->slot, b);
 	pgs_error_detail(err, "changes between the two were released by the source and are lost");
-	pgs_error_hint(err, "start the migration over: pgshift reset, then apply");
+	if (r->resume)
+		pgs_error_hint(err, "%s cannot resume: the changes between the two must be carried "
+					   "back by hand", r->resume);
+	else
+		pgs_error_hint(err, "start the migration over: pgshift reset, then apply");
 	return false;
 }
 
@@ -603,11 +614,13 @@ receiver_new(const struct cdc_receiver_config *cfg)
 	r->publication = xstrdup(cfg->publication);
 	r->spool_dir = xstrdup(cfg->spool_dir);
 	r->plan_file = cfg->plan_file ? xstrdup(cfg->plan_file) : NULL;
+	r->resume = cfg->resume ? xstrdup(cfg->resume) : NULL;
 	r->start_lsn = cfg->start_lsn;
 	r->want_messages = cfg->messages;
 	snprintf(r->who, sizeof(r->who), "the CDC receiver of replication slot \"%s\"", cfg->slot);
 	pg_backoff_init(&r->backoff, r->who, r->plan_file,
 					cfg->reconnect_for_ms > 0 ? cfg->reconnect_for_ms : DEFAULT_RECONNECT_FOR_MS);
+	pg_backoff_resume(&r->backoff, r->resume);
 	r->feedback_ms = cfg->feedback_ms > 0 ? cfg->feedback_ms : 10000;
 	r->applied_lsn = cfg->applied_lsn;
 	r->applied_arg = cfg->applied_arg;
@@ -692,5 +705,6 @@ cdc_receiver_free(struct cdc_receiver *r)
 	free(r->publication);
 	free(r->spool_dir);
 	free(r->plan_file);
+	free(r->resume);
 	free(r);
 }

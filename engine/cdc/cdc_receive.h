@@ -77,6 +77,11 @@ struct cdc_receiver_config {
 	 */
 	int64_t reconnect_for_ms;
 	const char *plan_file;      /* named in the resume hint when that gives up; may be NULL */
+	/*
+	 * The command that resumes this stream, in hints, when it is not
+	 * `pgshift apply PLAN` (the reverse stream's); NULL for the forward one.
+	 */
+	const char *resume;
 	/* The applied LSN to report as "apply" (NULL: 0). Called on the receiver's thread. */
 	uint64_t (*applied_lsn)(void *arg);
 	void *applied_arg;

@@ -280,19 +280,26 @@ cdc_drop_publication(PGconn *conn, const char *publication, bool *dropped,
 	return ok;
 }
 
+/*
+ * CREATE_REPLICATION_SLOT, run with PQexec or, given waiting, with
+ * pg_await (cdc_create_slot_watched).
+ */
 static bool
-create_slot(PGconn *repl_conn, const char *slot, bool temporary, char **snapshot_name,
-			uint64_t *consistent_lsn, struct pgs_error *err)
+create_slot(PGconn *repl_conn, const char *slot, bool temporary, const struct slot_watch *w,
+			char **snapshot_name, uint64_t *consistent_lsn, struct pgs_error *err)
 {
 	char *q = pg_quote_ident(repl_conn, slot);
 	char *sql = xasprintf("CREATE_REPLICATION_SLOT %s%s LOGICAL pgoutput (SNAPSHOT 'export')", q,
 						  temporary ? " TEMPORARY" : "");
-	PGresult *res = PQexec(repl_conn, sql);
+	PGresult *res = w ? pg_await(repl_conn, sql, w->poll_ms, w->waiting, w->arg, err) :
+		PQexec(repl_conn, sql);
 	bool ok = false;
 
 	*snapshot_name = NULL;
 	*consistent_lsn = 0;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+	if (w && !res) {
+		/* err is waiting's, or says the connection failed: the caller names the slot */
+	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char what[160];
 
 		snprintf(what, sizeof(what), "could not create replication slot \"%s\"", slot);
@@ -320,14 +327,21 @@ bool
 cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
 				uint64_t *consistent_lsn, struct pgs_error *err)
 {
-	return create_slot(repl_conn, slot, false, snapshot_name, consistent_lsn, err);
+	return create_slot(repl_conn, slot, false, NULL, snapshot_name, consistent_lsn, err);
+}
+
+bool
+cdc_create_slot_watched(PGconn *repl_conn, const char *slot, const struct slot_watch *w,
+						char **snapshot_name, uint64_t *consistent_lsn, struct pgs_error *err)
+{
+	return create_slot(repl_conn, slot, false, w, snapshot_name, consistent_lsn, err);
 }
 
 bool
 cdc_create_temp_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
 					 uint64_t *consistent_lsn, struct pgs_error *err)
 {
-	return create_slot(repl_conn, slot, true, snapshot_name, consistent_lsn, err);
+	return create_slot(repl_conn, slot, true, NULL, snapshot_name, consistent_lsn, err);
 }
 
 static void

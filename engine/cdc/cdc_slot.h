@@ -23,6 +23,7 @@
 
 #include <libpq-fe.h>
 
+#include "pg/await.h"
 #include "pg/catalog.h"
 #include "plan/plan.h"
 #include "util/error.h"
@@ -65,6 +66,20 @@ bool cdc_drop_publication(PGconn *conn, const char *publication, bool *dropped,
  */
 bool cdc_create_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
 					 uint64_t *consistent_lsn, struct pgs_error *err);
+
+/*
+ * cdc_create_slot, with the command polled (pg/await.h): waiting(arg) runs
+ * every poll_ms while the server has not answered, to say what the slot
+ * waits for; its false cancels the creation and fails with its err.
+ */
+struct slot_watch {
+	int poll_ms;
+	pg_await_fn waiting;
+	void *arg;
+};
+bool cdc_create_slot_watched(PGconn *repl_conn, const char *slot, const struct slot_watch *w,
+							 char **snapshot_name, uint64_t *consistent_lsn,
+							 struct pgs_error *err);
 
 /*
  * The same with a TEMPORARY slot: the server drops it when repl_conn ends.

@@ -29,7 +29,7 @@ parse_level(const char *s, enum verify_level *level)
 static bool
 load_catalog(const struct plan *plan, struct catalog *cat, struct pgs_error *err)
 {
-	PGconn *src = verify_connect(plan->source_uri, "source", err);
+	PGconn *src = verify_connect(plan->source_uri, "source", NULL, err);
 	bool ok = src && catalog_load(src, plan, cat, err);
 
 	PQfinish(src);

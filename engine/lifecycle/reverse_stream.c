@@ -3,6 +3,7 @@
  * thread reads the other's position through a callback that looks it up
  * under rs->lock, and the lock is never held while a thread is joined.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,9 +40,16 @@ durable_lsn(void *arg)
 
 bool
 reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_t start_lsn,
-					 struct pgs_error *err)
+					 const char *app_name, struct pgs_error *err)
 {
-	struct cdc_receiver_config rcfg = {
+	struct cdc_receiver_config rcfg;
+	struct cdc_applier_config acfg;
+	struct cdc_receiver *r;
+	struct cdc_applier *a;
+
+	snprintf(rs->resume, sizeof(rs->resume), "`pgshift rollback %s --follow` (or the rollback "
+			 "itself)", plan->file);
+	rcfg = (struct cdc_receiver_config) {
 		.conninfo = plan->target_uri,
 		.slot = plan->rollback.slot,
 		.publication = plan->rollback.publication,
@@ -50,24 +58,24 @@ reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_
 		.feedback_ms = 1000,
 		.reconnect_for_ms = plan->cdc.reconnect_for_ms,
 		.plan_file = plan->file,
+		.resume = rs->resume,
 		.applied_lsn = applied_lsn,
 		.applied_arg = rs,
 	};
-	struct cdc_applier_config acfg = {
+	acfg = (struct cdc_applier_config) {
 		.conninfo = plan->source_uri,
 		.plan_name = plan->rollback.slot,
 		.spool_dir = plan->rollback.spool_dir,
 		.start_lsn = start_lsn,
 		.reconnect_for_ms = plan->cdc.reconnect_for_ms,
 		.plan_file = plan->file,
+		.app_name = app_name,
+		.resume = rs->resume,
 		/* the reverse publication lists exactly the migrated tables whose data moved */
 		.cat = NULL,
 		.durable_lsn = durable_lsn,
 		.durable_arg = rs,
 	};
-	struct cdc_receiver *r;
-	struct cdc_applier *a;
-
 	pthread_mutex_init(&rs->lock, NULL);
 	rs->receiver = NULL;
 	rs->applier = NULL;
@@ -75,6 +83,8 @@ reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_
 	rs->last_applied = 0;
 	rs->plan_file = plan->file;
 	if (!cdc_receiver_start(&rcfg, &r, err)) {
+		/* the receiver's messages name the server it reads from the source */
+		pgs_error_swap_sides(err);
 		pgs_error_prefix(err, "the reverse stream (target -> source)");
 		return false;
 	}
@@ -82,6 +92,7 @@ reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_
 	rs->receiver = r;
 	pthread_mutex_unlock(&rs->lock);
 	if (!cdc_applier_start(&acfg, &a, err)) {
+		pgs_error_swap_sides(err);
 		pgs_error_prefix(err, "the reverse stream (target -> source)");
 		reverse_stream_stop(rs, &(struct pgs_error) {0});
 		return false;

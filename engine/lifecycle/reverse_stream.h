@@ -23,6 +23,7 @@ struct reverse_stream {
 	pthread_mutex_t lock;       /* guards the two pointers, which each thread's callback reads */
 	struct cdc_receiver *receiver;  /* owned */
 	struct cdc_applier *applier;    /* owned */
+	char resume[512];           /* the command that resumes, for the threads' hints */
 	uint64_t last_durable, last_applied;   /* where the threads were when stopped */
 	const char *plan_file;      /* borrowed: named in hints */
 };
@@ -30,9 +31,11 @@ struct reverse_stream {
 /*
  * Starts both threads; start_lsn is the reverse slot's consistent point,
  * used only by an empty spool and a source row without an applied LSN.
+ * app_name names the applier's session on the source (NULL: the applier's
+ * default), so a rollback stopped by a signal can cancel what it applies.
  */
 bool reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_t start_lsn,
-						  struct pgs_error *err);
+						  const char *app_name, struct pgs_error *err);
 
 /* The spool's durable LSN and the applied LSN (0 when unknown); once stopped, the last ones. */
 void reverse_stream_positions(struct reverse_stream *rs, uint64_t *durable, uint64_t *applied);

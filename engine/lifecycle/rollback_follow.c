@@ -81,8 +81,8 @@ rollback_follow(const struct plan *plan, struct pgs_error *err)
 	}
 	snprintf(again, sizeof(again), "`pgshift rollback %s --follow` resumes the stream",
 			 plan->file);
-	stop_watch_flag(again);
-	if (!reverse_stream_start(&rs, plan, s.applied, err)) {
+	stop_watch_flag(again, NULL, NULL);
+	if (!reverse_stream_start(&rs, plan, s.applied, NULL, err)) {
 		rc = LIFECYCLE_FAILED;
 		goto out;
 	}

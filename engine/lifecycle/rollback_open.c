@@ -33,6 +33,14 @@ read_row(const struct plan *plan, struct reverse_session *s, struct pgs_error *e
 	return LIFECYCLE_OK;
 }
 
+static bool
+ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+
+	return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
 void
 reverse_in_use(const struct plan *plan, PGconn *src, struct pgs_error *err)
 {
@@ -41,7 +49,8 @@ reverse_in_use(const struct plan *plan, PGconn *src, struct pgs_error *err)
 
 	if (!reverse_state_lock_held(src, plan, &held, app, sizeof(app), err))
 		pgs_error_clear(err);
-	if (strcmp(app, "pgshift rollback") == 0) {
+	/* "pgshift rollback", tagged with the run ("pgshift 1a2b3c4d rollback") once it runs */
+	if (strncmp(app, "pgshift ", 8) == 0 && ends_with(app, " rollback")) {
 		pgs_fail(err, "a pgshift rollback of plan \"%s\" is running (it holds the reverse "
 				 "stream's lock on the source)", plan->name);
 		pgs_error_hint(err, "let it finish (`pgshift status %s` shows the reverse stream), or stop "
@@ -50,7 +59,7 @@ reverse_in_use(const struct plan *plan, PGconn *src, struct pgs_error *err)
 		return;
 	}
 	pgs_fail(err, "the reverse stream of plan \"%s\" is in use by %s", plan->name,
-			 strcmp(app, "pgshift rollback --follow") == 0 ? "`pgshift rollback --follow`"
+			 ends_with(app, "pgshift rollback --follow") ? "`pgshift rollback --follow`"
 			 : "another pgshift (rollback --follow or rollback)");
 	pgs_error_hint(err, "stop `pgshift rollback %s --follow` (SIGTERM; it resumes exactly "
 				   "where it stopped), then run the command again", plan->file);

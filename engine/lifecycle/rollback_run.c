@@ -24,6 +24,7 @@
 #include "pg/catalog.h"
 #include "pg/conn.h"
 #include "plan/plan_reverse.h"
+#include "run/run.h"
 #include "run/stop.h"
 #include "state/reverse_state.h"
 #include "state/state.h"
@@ -49,6 +50,8 @@ struct rollback {
 	PGconn *tgt;                /* owned; a writable session on the target */
 	struct catalog cat;         /* the target's tables and sequences under the plan's filters */
 	bool cat_loaded;
+	/* its sessions' application_name, tagged with the forward run's id (run_app_name) */
+	char app[RUN_APP_NAME_SIZE], verify_app[RUN_APP_NAME_SIZE], apply_app[RUN_APP_NAME_SIZE];
 };
 
 static const struct cutover_step *
@@ -140,11 +143,57 @@ fence_target(struct rollback *rb, struct pgs_error *err)
 static bool
 interrupted(const struct rollback *rb, const char *where, struct pgs_error *err)
 {
+	pgs_error_clear(err);
 	pgs_fail(err, "rollback of plan \"%s\" interrupted by %s %s: the source stays fenced",
 			 rb->plan->name, stop_signal() == SIGINT ? "SIGINT" : "SIGTERM", where);
 	pgs_error_hint(err, "run `pgshift rollback %s --yes` again: it continues where it stopped",
 				   rb->plan->file);
 	return false;
+}
+
+/*
+ * A phase whose statement the signal watcher cancelled (cancel_server_work)
+ * failed because of the signal: said as the interruption it is.
+ */
+static bool
+cancelled(const struct rollback *rb, bool ok, const char *phase, struct pgs_error *err)
+{
+	char where[64];
+
+	if (ok || !stop_signal())
+		return ok;
+	snprintf(where, sizeof(where), "during its %s", phase);
+	return interrupted(rb, where, err);
+}
+
+/*
+ * The signal watcher's (run/stop.h), on the first signal and every second
+ * after: a verify, a sequence sync or a fence that waits for a lock would
+ * otherwise hold the rollback long after it was told to stop. Every session
+ * the rollback opened carries its tag; the reverse stream's need no cancel
+ * (the catch-up loop looks at the signal every POLL_MS).
+ */
+static void
+cancel_server_work(void *arg)
+{
+	struct rollback *rb = arg;
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	if (!run_end_sessions(rb->plan, rb->s.run_id, false, NULL, &err))
+		log_report(LOG_WARNING, &err);
+}
+
+/* The lock session on the source was opened before the run id was known: tagged now. */
+static bool
+tag_source_session(struct rollback *rb, struct pgs_error *err)
+{
+	const char *params[1] = {rb->app};
+	PGresult *res = pg_query(rb->s.src, "SELECT pg_catalog.set_config('application_name', $1, "
+							 "false)", 1, params, err);
+
+	PQclear(res);
+	return res != NULL;
 }
 
 /*
@@ -209,7 +258,10 @@ verify(struct rollback *rb, struct pgs_error *err)
 	r.src_side = "target";
 	r.dst_side = "source";
 	r.extra_fails = true;
+	r.app_name = rb->verify_app;
 	buf_init(&out);
+	log_info("rollback: verify (checksum) of %zu table(s): the source's rows against the "
+			 "target's", rb->cat.ntables);
 	ok = verify_plan(&rb->rev, &rb->cat, VERIFY_CHECKSUM, &r, err);
 	if (ok && verify_count_status(&r, VS_FAIL) > 0) {
 		verify_failures(&r, &out);
@@ -282,23 +334,25 @@ phases(struct rollback *rb, struct pgs_error *err)
 	if (!catalog_load(rb->tgt, rb->plan, &rb->cat, err))
 		return false;
 	rb->cat_loaded = true;
-	if (!reverse_stream_start(&rb->rs, rb->plan, rb->s.applied, err))
+	if (!reverse_stream_start(&rb->rs, rb->plan, rb->s.applied, rb->apply_app, err))
 		return false;
 	rb->streaming = true;
-	return fence_target(rb, err) && done(rb, "rollback.fence", err) && catch_up(rb, err) &&
-		done(rb, "rollback.catchup", err) &&
-		reverse_sequences_sync(rb->plan, rb->tgt, rb->s.src, &rb->cat, "rollback", err) &&
-		done(rb, "rollback.sequences", err) && verify(rb, err) &&
+	return cancelled(rb, fence_target(rb, err), "fence", err) && done(rb, "rollback.fence", err) &&
+		cancelled(rb, catch_up(rb, err), "catch-up", err) && done(rb, "rollback.catchup", err) &&
+		cancelled(rb, reverse_sequences_sync(rb->plan, rb->tgt, rb->s.src, &rb->cat, "rollback",
+											 err), "sequence sync", err) &&
+		done(rb, "rollback.sequences", err) && cancelled(rb, verify(rb, err), "verify", err) &&
 		done(rb, "rollback.verify", err) && unfence(rb, err);
 }
 
 static enum lifecycle_result
 run(struct rollback *rb, bool yes, struct pgs_error *err)
 {
-	struct pg_session ts = {"target", "pgshift rollback", false, false, false};
+	struct pg_session ts = {"target", rb->app, false, false, false};
 	static char again[512];         /* the signal watcher's, for the life of the process */
 	enum lifecycle_result rc;
 	struct pgs_error failure;
+	bool ok;
 
 	if (strcmp(rb->s.status, "finished") == 0) {
 		log_info("rollback: plan \"%s\" was rolled back already (the source is writable); "
@@ -306,17 +360,27 @@ run(struct rollback *rb, bool yes, struct pgs_error *err)
 				 rb->plan->file);
 		return LIFECYCLE_OK;
 	}
+	run_app_name(rb->s.run_id, "rollback", rb->app, sizeof(rb->app));
+	run_app_name(rb->s.run_id, "rollback.verify", rb->verify_app, sizeof(rb->verify_app));
+	run_app_name(rb->s.run_id, "rollback.apply", rb->apply_app, sizeof(rb->apply_app));
 	rb->tgt = pg_connect(rb->plan->target_uri, &ts, err);
-	if (!rb->tgt || !open_events(rb, err))
+	if (!rb->tgt || !tag_source_session(rb, err) || !open_events(rb, err))
 		return LIFECYCLE_FAILED;
 	rc = gate(rb, yes, err);
 	if (rc != LIFECYCLE_OK)
 		return rc;
-	/* confirmed: from here a signal stops the rollback between two of its steps, said */
+	/* confirmed: from here a signal stops the rollback, its server work cancelled, said */
 	snprintf(again, sizeof(again), "`pgshift rollback %s --yes` continues the rollback",
 			 rb->plan->file);
-	stop_watch_flag(again);
-	if (phases(rb, err)) {
+	stop_watch_flag(again, cancel_server_work, rb);
+	ok = phases(rb, err);
+	/* a failure stopped it with the stream running: an applier waiting for a lock is cancelled */
+	if (rb->streaming)
+		reverse_stream_stop(&rb->rs, &(struct pgs_error) {0});
+	rb->streaming = false;
+	/* nothing more to cancel: the record of how it ended must not be */
+	stop_watch_flag(again, NULL, NULL);
+	if (ok) {
 		drop_reverse_slot(rb);
 		return emit(rb, "rollback.finished", NULL, err) ? LIFECYCLE_OK : LIFECYCLE_FAILED;
 	}
@@ -373,8 +437,6 @@ rollback_plan(const struct plan *plan, bool yes, struct pgs_error *err)
 		rc = reverse_session_open(plan, "pgshift rollback", &rb.s, err);
 	if (rc == LIFECYCLE_OK)
 		rc = run(&rb, yes, err);
-	if (rb.streaming)
-		reverse_stream_stop(&rb.rs, &(struct pgs_error) {0});
 	if (rb.cat_loaded)
 		catalog_free(&rb.cat);
 	event_bus_free(rb.bus);

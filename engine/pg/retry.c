@@ -48,6 +48,12 @@ pg_backoff_init(struct pg_backoff *b, const char *who, const char *plan_file, in
 	b->bound_ms = bound_ms;
 }
 
+void
+pg_backoff_resume(struct pg_backoff *b, const char *resume)
+{
+	b->resume = resume;
+}
+
 long
 pg_backoff_delay_ms(int attempt)
 {
@@ -90,9 +96,13 @@ give_up(struct pg_backoff *b, const struct pgs_error *lost, struct pgs_error *er
 	pgs_fail(err, "%s could not reconnect for %s (cdc.reconnect_for), %d attempts: %s; "
 			 "last attempt: %s", b->who, bound, b->attempt, b->lost, last.message);
 	pgs_error_detail(err, "what was spooled and what was applied are kept: nothing is lost");
-	pgs_error_hint(err, "once the server is reachable again, run pgshift apply %s again: it "
-				   "resumes from the spool's durable LSN and the applied LSN on the target",
-				   b->plan_file ? b->plan_file : "PLAN");
+	if (b->resume)
+		pgs_error_hint(err, "once the server is reachable again, run %s again: it resumes from "
+					   "the spool's durable LSN and the applied LSN on the target", b->resume);
+	else
+		pgs_error_hint(err, "once the server is reachable again, run pgshift apply %s again: it "
+					   "resumes from the spool's durable LSN and the applied LSN on the target",
+					   b->plan_file ? b->plan_file : "PLAN");
 	return false;
 }
 

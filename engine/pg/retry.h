@@ -34,6 +34,8 @@ void pg_error_mark_lost(struct pgs_error *err, const PGconn *conn);
 struct pg_backoff {
 	const char *who;            /* borrowed: "the CDC receiver", for log lines */
 	const char *plan_file;      /* borrowed, may be NULL: named in the resume hint */
+	const char *resume;         /* borrowed, may be NULL: the resume hint's command
+								 * (NULL: "pgshift apply PLAN_FILE") */
 	int64_t bound_ms;           /* cdc.reconnect_for */
 	int64_t since_us;           /* monotonic: when the connection was lost; 0: it is not */
 	int attempt;                /* reconnect attempts since then (or since a flapping start) */
@@ -43,6 +45,8 @@ struct pg_backoff {
 
 void pg_backoff_init(struct pg_backoff *b, const char *who, const char *plan_file,
 					 int64_t bound_ms);
+/* The command that resumes, when it is not apply (the reverse stream's); borrowed. */
+void pg_backoff_resume(struct pg_backoff *b, const char *resume);
 
 /*
  * After a failure lost (pg_error_is_connection said yes): logs what was

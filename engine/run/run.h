@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -109,6 +110,14 @@ struct run {
 
 /* Runs one step of run->dag; the scheduler calls it from a worker thread. */
 bool step_execute(struct run *run, size_t step, struct pgs_error *err);
+
+/*
+ * The application_name of run run_id's sessions for step_id (or another
+ * part, such as "rollback"), which run_end_sessions finds: out holds
+ * RUN_APP_NAME_SIZE bytes.
+ */
+#define RUN_APP_NAME_SIZE 64
+void run_app_name(const char *run_id, const char *step_id, char *out, size_t size);
 
 /* Connections for steps: session settings of pg/conn.h, application_name per step. */
 PGconn *run_connect_source(struct run *run, const char *step_id, struct pgs_error *err);

@@ -16,15 +16,21 @@
 #define GONE_WAIT_MS 30000
 #define GONE_POLL_MS 100
 
+void
+run_app_name(const char *run_id, const char *step_id, char *out, size_t size)
+{
+	/* application_name is cut at NAMEDATALEN - 1 by the server anyway */
+	snprintf(out, size, "pgshift %.*s %s", RUN_TAG_LEN, run_id, step_id);
+}
+
 static PGconn *
 connect_as(const char *conninfo, const char *role, const char *run_id, const char *step_id,
 		   bool user_path, bool replication, struct pgs_error *err)
 {
-	char app[64];
+	char app[RUN_APP_NAME_SIZE];
 	struct pg_session s = {role, app, false, replication, user_path};
 
-	/* application_name is cut at NAMEDATALEN - 1 by the server anyway */
-	snprintf(app, sizeof(app), "pgshift %.*s %s", RUN_TAG_LEN, run_id, step_id);
+	run_app_name(run_id, step_id, app, sizeof(app));
 	return pg_connect(conninfo, &s, err);
 }
 

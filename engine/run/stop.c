@@ -15,6 +15,8 @@ static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;    /* guards att
 static struct run *attached;
 static atomic_int first_signal;
 static const char *flag_again;      /* set: flag mode (stop_watch_flag) */
+static void (*flag_cancel)(void *); /* flag mode: cancels the command's server work; may be NULL */
+static void *flag_cancel_arg;
 
 static const char *
 signal_name(int sig)
@@ -64,6 +66,8 @@ first_flag(int sig)
 	atomic_store(&first_signal, sig);
 	log_warning("received %s: stopping at the next safe point (a second signal exits at once)",
 				signal_name(sig));
+	if (flag_cancel)
+		flag_cancel(flag_cancel_arg);
 }
 
 static void *
@@ -80,6 +84,8 @@ watch(void *arg)
 			/* a step between two statements may have started its next one */
 			if (attached && errno == EAGAIN)
 				cancel_work(attached);
+			else if (flag_cancel && errno == EAGAIN)
+				flag_cancel(flag_cancel_arg);
 		} else if ((!attached && !flag_again) || stopping) {
 			if (stopping)
 				log_warning("received %s again: exiting at once; %s", signal_name(sig),
@@ -123,10 +129,12 @@ stop_watch_attach(struct run *run)
 }
 
 void
-stop_watch_flag(const char *again)
+stop_watch_flag(const char *again, void (*cancel)(void *arg), void *arg)
 {
 	pthread_mutex_lock(&attach_lock);
 	flag_again = again;
+	flag_cancel = cancel;
+	flag_cancel_arg = arg;
 	pthread_mutex_unlock(&attach_lock);
 	/* a shell starts a background job with SIGINT ignored: then it would be discarded unseen */
 	signal(SIGINT, SIG_DFL);

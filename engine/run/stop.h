@@ -23,11 +23,15 @@ void stop_watch_attach(struct run *run);
 
 /*
  * For a command without a run (rollback): from now on a first signal is
- * only recorded and said, and the command's loops stop at their next safe
+ * recorded and said, and the command's loops stop at their next safe
  * point when stop_signal() is set; a second one ends the process, its
- * message adding again (what resumes). Also SIGINT a shell made ignored.
+ * message adding again (what resumes). cancel (may be NULL) is called from
+ * the watcher on the first signal and again every second after it, to
+ * cancel what the command executes on the servers, until the command
+ * calls stop_watch_flag again with NULL (before it records the stop, so
+ * that record is not cancelled). Also SIGINT a shell made ignored.
  */
-void stop_watch_flag(const char *again);
+void stop_watch_flag(const char *again, void (*cancel)(void *arg), void *arg);
 
 /* The first signal that stopped an attached run (or a flag-mode command); 0 when none did. */
 int stop_signal(void);

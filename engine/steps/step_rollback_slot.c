@@ -19,9 +19,9 @@
  * steps have not run.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cdc/cdc_slot.h"
 #include "cdc/pgoutput.h"
@@ -32,41 +32,35 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-static bool
-create_slot(struct run *run, const char *step_id, uint64_t *lsn, struct pgs_error *err)
-{
-	char app[64];
-	struct pg_session s = {"target", app, false, true, false};
-	PGconn *repl;
-	char *snapshot = NULL;
-	bool ok;
+#define WAIT_POLL_MS 200
+#define WAIT_SAY_EVERY_MS 5000
 
-	snprintf(app, sizeof(app), "pgshift %s", step_id);
-	repl = pg_connect(run->plan->target_uri, &s, err);
-	if (!repl)
-		return false;
-	ok = cdc_create_slot(repl, run->plan->rollback.slot, &snapshot, lsn, err);
-	if (!ok)
-		pgs_error_prefix(err, "rollback.slot: on the target");
-	free(snapshot);
-	PQfinish(repl);
-	return ok;
-}
-
-#define WRITERS_POLL_MS 200
-#define WRITERS_SAY_EVERY 25        /* polls: every 5 s */
-
-/* The oldest transaction holding an xid on the target's cluster, prepared ones included. */
-static const char oldest_writer_sql[] =
-	"SELECT who FROM ("
+/*
+ * The transactions holding an xid on the target's cluster, prepared ones
+ * included, oldest first: CREATE_REPLICATION_SLOT waits for each of them
+ * to end ($1: the creating walsender's pid).
+ */
+static const char writers_sql[] =
+	"SELECT pg_catalog.string_agg(who, ', ' ORDER BY since) FROM ("
 	" SELECT pg_catalog.format('transaction of pid %s (%s, xid %s, open %s s)', pid,"
 	"  coalesce(nullif(application_name, ''), usename::text, '?'), backend_xid,"
 	"  round(extract(epoch FROM now() - xact_start))) AS who, xact_start AS since"
-	" FROM pg_catalog.pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+	" FROM pg_catalog.pg_stat_activity WHERE backend_xid IS NOT NULL"
+	" AND pid <> pg_catalog.pg_backend_pid() AND pid <> $1::int"
 	" UNION ALL"
 	" SELECT pg_catalog.format('prepared transaction %L (xid %s, prepared %s s ago)', gid,"
 	"  transaction, round(extract(epoch FROM now() - prepared))), prepared"
-	" FROM pg_catalog.pg_prepared_xacts) w ORDER BY since LIMIT 1";
+	" FROM pg_catalog.pg_prepared_xacts) w";
+
+/* What the slot's creation waits for, looked at on a second target session. */
+struct slot_wait {
+	struct run *run;            /* a signal or a failed step sets run->cancel: stop waiting */
+	const struct plan *plan;
+	PGconn *tgt;
+	char creator[16];           /* the replication session's pid */
+	int64_t timeout_ms, waited_ms;
+	bool gave_up;               /* err is slot_waiting's own, which names the target */
+};
 
 static int64_t
 catchup_timeout_ms(const struct plan *plan)
@@ -80,44 +74,76 @@ catchup_timeout_ms(const struct plan *plan)
 }
 
 /*
- * Creating a logical slot waits for every transaction that holds an xid on
- * the target's cluster to end, silently and with the source fenced: it is
- * waited for here instead, naming what, within the last wait_for_catchup's
- * timeout (a prepared transaction would wait forever).
+ * pg_await's callback while CREATE_REPLICATION_SLOT runs: it waits
+ * silently, with the source fenced, for every transaction that holds an
+ * xid, even one begun after this step started (a prepared one would make
+ * it wait forever). Says which every 5 s; gives up after the last
+ * wait_for_catchup's timeout, naming them.
  */
 static bool
-wait_for_writers(const struct plan *plan, PGconn *tgt, struct pgs_error *err)
+slot_waiting(void *arg, struct pgs_error *err)
 {
-	struct timespec poll = {0, WRITERS_POLL_MS * 1000000L};
-	int64_t timeout = catchup_timeout_ms(plan);
+	struct slot_wait *w = arg;
+	const char *params[1] = {w->creator};
+	PGresult *res = pg_query(w->tgt, writers_sql, 1, params, err);
+	const char *who;
 
-	for (int64_t waited = 0;; waited += WRITERS_POLL_MS) {
-		PGresult *res = pg_query(tgt, oldest_writer_sql, 0, NULL, err);
-
-		if (!res)
-			return false;
-		if (PQntuples(res) == 0) {
-			PQclear(res);
-			return true;
-		}
-		if (waited >= timeout) {
-			pgs_fail(err, "rollback.slot: the %s on the target is still running after %" PRId64
-					 " ms (the last wait_for_catchup's timeout): the reverse slot cannot be "
-					 "created before it ends", PQgetvalue(res, 0, 0), timeout);
-			pgs_error_hint(err, "end it on the target (COMMIT or ROLLBACK it, "
-						   "pg_terminate_backend(pid), or COMMIT/ROLLBACK PREPARED), then run "
-						   "`pgshift apply %s` again: the cutover continues, the source stays "
-						   "fenced meanwhile", plan->file);
-			PQclear(res);
-			return false;
-		}
-		if (waited % (WRITERS_POLL_MS * WRITERS_SAY_EVERY) == 0)
-			log_info("rollback.slot: waiting for the %s on the target to end: the reverse slot's "
-					 "creation waits for every transaction that has written (up to %" PRId64
-					 " ms)", PQgetvalue(res, 0, 0), timeout);
+	w->waited_ms += WAIT_POLL_MS;
+	w->gave_up = true;
+	if (atomic_load(&w->run->cancel)) {
 		PQclear(res);
-		nanosleep(&poll, NULL);
+		return pgs_fail(err, "rollback.slot: the run was stopped while the reverse slot was "
+						"being created on the target: it was not created");
 	}
+	if (!res)
+		return false;
+	who = PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0);
+	if (w->waited_ms >= w->timeout_ms) {
+		pgs_fail(err, "rollback.slot: creating the reverse slot on the target still waits after "
+				 "%" PRId64 " ms (the last wait_for_catchup's timeout) for %s", w->timeout_ms,
+				 who ? who : "the target (no transaction holds an xid now)");
+		pgs_error_hint(err, "a logical slot is created only once every transaction that has "
+					   "written on the target's cluster ended: end those (COMMIT or ROLLBACK, "
+					   "pg_terminate_backend(pid), or COMMIT/ROLLBACK PREPARED), then run "
+					   "`pgshift apply %s` again: the cutover continues, the source stays "
+					   "fenced meanwhile", w->plan->file);
+		PQclear(res);
+		return false;
+	}
+	if (who && (w->waited_ms - WAIT_POLL_MS) % WAIT_SAY_EVERY_MS == 0)
+		log_info("rollback.slot: creating the reverse slot waits for the %s on the target to "
+				 "end (up to %" PRId64 " ms)", who, w->timeout_ms);
+	PQclear(res);
+	w->gave_up = false;
+	return true;
+}
+
+static bool
+create_slot(struct run *run, const char *step_id, PGconn *tgt, uint64_t *lsn,
+			struct pgs_error *err)
+{
+	char app[RUN_APP_NAME_SIZE];
+	struct pg_session s = {"target", app, false, true, false};
+	struct slot_wait w = {run, run->plan, tgt, "", catchup_timeout_ms(run->plan), 0, false};
+	struct slot_watch watch = {WAIT_POLL_MS, slot_waiting, &w};
+	PGconn *repl;
+	char *snapshot = NULL;
+	bool ok;
+
+	run_app_name(run->run_id, step_id, app, sizeof(app));
+	repl = pg_connect(run->plan->target_uri, &s, err);
+	if (!repl)
+		return false;
+	snprintf(w.creator, sizeof(w.creator), "%d", PQbackendPID(repl));
+	ok = cdc_create_slot_watched(repl, run->plan->rollback.slot, &watch, &snapshot, lsn, err);
+	if (!ok && !w.gave_up) {
+		/* the slot module's messages and hints speak of the forward slot, on the source */
+		pgs_error_swap_sides(err);
+		pgs_error_prefix(err, "rollback.slot: on the target");
+	}
+	free(snapshot);
+	PQfinish(repl);
+	return ok;
 }
 
 /*
@@ -137,9 +163,10 @@ target_objects(struct run *run, const char *step_id, uint64_t *lsn, struct pgs_e
 	plan_reverse(run->plan, &rev);
 	ok = cdc_drop_slot(tgt, rev.cdc.slot, NULL, err) &&
 		cdc_drop_publication(tgt, rev.cdc.publication, NULL, err) &&
-		cdc_create_publication(tgt, &rev, run->cat, err) && wait_for_writers(run->plan, tgt, err);
+		cdc_create_publication(tgt, &rev, run->cat, err) &&
+		create_slot(run, step_id, tgt, lsn, err);
 	PQfinish(tgt);
-	return ok && create_slot(run, step_id, lsn, err);
+	return ok;
 }
 
 bool

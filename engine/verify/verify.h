@@ -43,6 +43,11 @@ struct verify_report {
 	 * the target dropped is a difference the application would meet.
 	 */
 	bool extra_fails;
+	/*
+	 * The sessions' application_name, so a stopping run or rollback finds
+	 * and cancels them (run_app_name); "pgshift verify" when NULL.
+	 */
+	const char *app_name;
 	struct verify_entry *entries;   /* owned; the catalog's tables first, by index */
 	size_t n, cap;
 	pthread_mutex_t lock;       /* guards entries while checksum workers note differences */
@@ -91,7 +96,8 @@ bool cutover_verify(struct run *run, const struct cutover_step *cs, struct pgs_e
 bool verify_count_table(PGconn *conn, const char *schema, const char *table, long long *count,
 						struct pgs_error *err);
 
-/* Connections verify opens: read-only, normalised settings (pg_connect). */
-PGconn *verify_connect(const char *conninfo, const char *role, struct pgs_error *err);
+/* Connections verify opens: read-only, normalised settings (pg_connect); app_name may be NULL. */
+PGconn *verify_connect(const char *conninfo, const char *role, const char *app_name,
+					   struct pgs_error *err);
 
 #endif

@@ -242,8 +242,8 @@ worker(void *arg)
 	size_t i;
 
 	pgs_error_clear(&err);
-	src = verify_connect(j->plan->source_uri, "source", &err);
-	dst = src ? verify_connect(j->plan->target_uri, "target", &err) : NULL;
+	src = verify_connect(j->plan->source_uri, "source", j->r->app_name, &err);
+	dst = src ? verify_connect(j->plan->target_uri, "target", j->r->app_name, &err) : NULL;
 	if (!dst)
 		fail_job(j, &err);
 	while (dst && !atomic_load(&j->failed) && (i = atomic_fetch_add(&j->next, 1)) < j->ntasks)

@@ -13,9 +13,10 @@
 #include "verify/verify.h"
 
 PGconn *
-verify_connect(const char *conninfo, const char *role, struct pgs_error *err)
+verify_connect(const char *conninfo, const char *role, const char *app_name,
+			   struct pgs_error *err)
 {
-	struct pg_session s = {role, "pgshift verify", true, false, false};
+	struct pg_session s = {role, app_name ? app_name : "pgshift verify", true, false, false};
 
 	return pg_connect(conninfo, &s, err);
 }
@@ -24,8 +25,8 @@ bool
 verify_plan(const struct plan *plan, const struct catalog *cat, enum verify_level level,
 			struct verify_report *r, struct pgs_error *err)
 {
-	PGconn *src = verify_connect(plan->source_uri, "source", err);
-	PGconn *dst = src ? verify_connect(plan->target_uri, "target", err) : NULL;
+	PGconn *src = verify_connect(plan->source_uri, "source", r->app_name, err);
+	PGconn *dst = src ? verify_connect(plan->target_uri, "target", r->app_name, err) : NULL;
 	bool ok = dst && verify_schema(plan, cat, dst, r, err) &&
 		verify_privs(plan, cat, src, dst, r, err);
 
@@ -48,7 +49,7 @@ verify_plan(const struct plan *plan, const struct catalog *cat, enum verify_leve
 static bool
 read_source_catalog(const struct plan *plan, struct catalog *cat, struct pgs_error *err)
 {
-	PGconn *src = verify_connect(plan->source_uri, "source", err);
+	PGconn *src = verify_connect(plan->source_uri, "source", NULL, err);
 	bool ok = src && catalog_load(src, plan, cat, err);
 
 	PQfinish(src);
@@ -61,11 +62,15 @@ cutover_verify(struct run *run, const struct cutover_step *cs, struct pgs_error 
 	struct verify_report r;
 	struct catalog cat;
 	struct buf out;
+	char app[RUN_APP_NAME_SIZE];
 	bool ok;
 
 	if (!read_source_catalog(run->plan, &cat, err))
 		return false;
 	verify_report_init(&r, &cat, cs->level);
+	/* a SIGINT cancels the sessions of the run (run/stop.h): a long checksum too */
+	run_app_name(run->run_id, "cutover verify", app, sizeof(app));
+	r.app_name = app;
 	buf_init(&out);
 	ok = verify_plan(run->plan, &cat, cs->level, &r, err);
 	if (ok) {

@@ -22,6 +22,9 @@
 #      killed at the gate: the resume runs the DAG the run recorded (the
 #      table keeps its recorded split), copies nothing again, keeps the
 #      original slot, and finishes equal.
+#   h. SIGINT while the cutover's checksum verify waits for a lock on the
+#      target: apply cancels the verify's queries (its sessions carry the run
+#      id), exits 130 within 10 s, and the resume verifies and finishes.
 use strict;
 use warnings;
 use FindBin;
@@ -420,6 +423,50 @@ COPY
     ok(wait_until(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 90), 'apply ends');
     is($? >> 8, 0, 'and finishes') or diag(slurp("$dir/grow2.err"));
     identical($src, $tgt, 'a table grown past the split threshold at the gate');
+}
+
+# ---- h. SIGINT while the cutover verify waits: its queries are cancelled
+{
+    my ($plan, $env, $src, $tgt) = pair('rs_verify', $schema, <<'YAML');
+cdc:
+  enabled: false
+cutover:
+  approval: manual
+  steps:
+    - sync_sequences: {}
+    - verify: { level: checksum }
+cleanup:
+  keep_state: true
+YAML
+    my $pid = start_apply($env, $plan, "$dir/verify.err");
+    ok(wait_until(sub { slurp("$dir/verify.err") =~ /cutover gate: waiting for approval/ }, 60, $pid),
+       'apply waits at the gate') or diag(slurp("$dir/verify.err"));
+    open(my $locker, '|-', 'psql', '-X', '-q', '-d', $tgt) or die;
+    { my $old = select($locker); $| = 1; select($old); }
+    print $locker "BEGIN; LOCK TABLE public.notes IN ACCESS EXCLUSIVE MODE;\n";
+    ok(wait_until(sub { (eval { psql($tgt, "SELECT count(*) FROM pg_locks WHERE relation = 'public.notes'::regclass"
+                                         . " AND mode = 'AccessExclusiveLock' AND granted") } // 0) == 1 }, 20),
+       'a session on the target locks public.notes');
+    is(run_pgshift($env, 'cutover', $plan)->{rc}, 0, 'cutover approved');
+    my $waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift % cutover verify'"
+                . " AND wait_event_type = 'Lock'";
+    ok(wait_until(sub { (eval { psql($tgt, $waiting) } // 0) > 0 }, 60, $pid),
+       'the cutover verify waits for the lock') or diag(slurp("$dir/verify.err"));
+    my $t0 = time;
+    kill 'INT', $pid;
+    my $exited = wait_until(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 10);
+    my $status = $?;
+    kill('KILL', $pid) unless $exited;
+    ok($exited && !($status & 127) && ($status >> 8) == 130,
+       sprintf('apply exits 130 within 10 s of SIGINT (%.1f s)', time - $t0)) or diag(slurp("$dir/verify.err"));
+    like(slurp("$dir/verify.err"), qr/run \S+ of plan "rs_verify" was interrupted by SIGINT/, 'it says the run was interrupted');
+    is(psql($tgt, $waiting), 0, 'the verify\'s query was cancelled on the target');
+    close($locker);
+    # the gate was passed: the resume does not wait at it again
+    my $r = run_pgshift($env, 'apply', $plan, '--yes', '--no-progress');
+    is($r->{rc}, 0, 'the resume verifies and finishes') or diag($r->{err});
+    like($r->{err}, qr/cutover\.2:verify: started.*verify checksum of plan rs_verify/s, 'its verify ran again');
+    identical($src, $tgt, 'after the interrupted verify');
 }
 
 done_testing();

@@ -22,7 +22,8 @@
 #   7. reset of another cut-over plan refuses while its reverse stream is
 #      kept; a follower with SIGINT ignored stops on SIGINT (exit 130), a
 #      SIGTERM during the rollback's catch-up stops it (exit 143, recorded,
-#      rollback.failed); its rollback fails on a column the target dropped (the target
+#      rollback.failed), and a SIGINT while its verify waits for a lock on the
+#      source cancels the verify and stops it within 10 s (exit 130); its rollback fails on a column the target dropped (the target
 #      is the reference) and succeeds once the source drops it too; then reset ends the stream, the target's fence
 #      and gives the source's held triggers their state back; a leftover
 #      reverse publication is named by preflight, and one with another table
@@ -300,6 +301,15 @@ like($r->{err}, qr/refused by the hook/, 'naming the hook\'s reason');
 like($r->{err}, qr/hook saw rollback\.failed/, 'rollback.failed reaches the hooks');
 is(q_or_empty($tgt_app, "SHOW default_transaction_read_only"), 'off', 'the target was not fenced');
 
+# the target down when a follower starts: the reverse stream's receiver reads from the TARGET
+(my $tgt_down = $tgt) =~ s{:$c->{target_port}/}{:1/};
+$r = run_pgshift({ %env, TARGET_URI => $tgt_down }, 'rollback', $plan, '--follow');
+is($r->{rc}, 1, 'a follower with the target down fails') or diag($r->{err});
+like($r->{err}, qr/the reverse stream \(target -> source\): could not connect to the target \(.*:1\b/,
+     'naming the target it could not reach') or diag($r->{err});
+like($r->{err}, qr/check target\.uri in the plan/, 'and the target\'s plan key');
+unlike($r->{err}, qr/connect to the source|source\.uri/, 'not the source');
+
 # ---- 4. the rollback, killed after the fence and after the catch-up, then resumed
 sub killed_at {
     my ($point) = @_;
@@ -502,6 +512,37 @@ $r = run_pgshift({}, 'status', $plan3);
 like($r->{out}, qr/; the target is fenced\n  the last rollback was interrupted: rollback of plan "rb3" interrupted by SIGTERM/,
      'status shows the fenced target and why the rollback stopped') or diag($r->{out} . $r->{err});
 
+# SIGINT while the rollback's verify waits (a session holding a lock on the source):
+# its query is cancelled, the rollback stops within 10 s, recorded; the rerun continues
+my $crash = start_pgshift({ PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'after:rollback.catchup' },
+    "$dir/rb3c.err", 'rollback', $plan3, '--yes');
+waitpid($crash, 0);
+is($? & 127, 9, 'the rollback catches the backlog up (killed after its catch-up)') or diag(slurp("$dir/rb3c.err"));
+open(my $locker, '|-', 'psql', '-X', '-q', '-d', $src) or die;
+{ my $old = select($locker); $| = 1; select($old); }
+print $locker "BEGIN READ WRITE; LOCK TABLE small.t IN ACCESS EXCLUSIVE MODE;\n";
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM pg_locks WHERE relation = 'small.t'::regclass"
+    . " AND mode = 'AccessExclusiveLock' AND granted") eq '1' }, 20), 'a session on the source locks small.t');
+my $vpid = start_pgshift({}, "$dir/rb3v.err", 'rollback', $plan3, '--yes');
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift % rollback.verify'"
+    . " AND wait_event_type = 'Lock'") ne '0' && slurp("$dir/rb3v.err") =~ /rollback: verify \(checksum\) of 1 table/ }, 60, $vpid),
+   'the rollback\'s verify waits for the lock') or diag(slurp("$dir/rb3v.err"));
+my $t0 = time;
+kill 'INT', $vpid;
+my $vexit = wait_until(sub { waitpid($vpid, POSIX::WNOHANG()) == $vpid }, 10) ? $? >> 8 : -1;
+my $took = time - $t0;
+kill 'KILL', $vpid if $vexit < 0;
+is($vexit, 130, sprintf('SIGINT during the verify: exit 130 within 10 s (%.1f s)', $took)) or diag(slurp("$dir/rb3v.err"));
+my $verr = slurp("$dir/rb3v.err");
+like($verr, qr/rollback of plan "rb3" interrupted by SIGINT during its verify: the source stays fenced/, 'naming where it stopped');
+like($verr, qr/hook saw rollback\.failed/, 'rollback.failed reaches the hooks');
+like(q_or_empty($src, "SELECT status || ': ' || error FROM pgshift.runs WHERE plan = 'pgshift_rb_rb3'"),
+     qr/^interrupted: rollback of plan "rb3" interrupted by SIGINT during its verify/, 'the reverse row records it');
+is(q_or_empty($src, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift % rollback%'"), '0',
+   'no session of the rollback is left on the source');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+close($locker);
+
 # a column dropped on the target after the cutover: the target is the reference
 psql($tgt3, "BEGIN READ WRITE; ALTER TABLE small.t DROP COLUMN v; COMMIT");
 $r = run_pgshift({}, 'rollback', $plan3, '--yes');
@@ -512,6 +553,9 @@ is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source
 psql($src, "BEGIN READ WRITE; ALTER TABLE small.t DROP COLUMN v; COMMIT");
 $r = run_pgshift({}, 'rollback', $plan3, '--yes');
 is($r->{rc}, 0, 'the second plan rolled back once the source has the same columns') or diag($r->{err});
+my ($rows3, $diff3) = compare_table($tgt3, $src, 'small', 't');
+ok($rows3 > 400000 && !$diff3, "after the interrupted rollbacks, small.t is identical on both sides ($rows3 rows, Compare.pm)")
+    or diag($diff3);
 $r = run_pgshift({}, 'status', $plan3);
 like($r->{out}, qr/rollback: rolled back \(reverse stream from the cutover at .* UTC\); the target is fenced\n  target at/,
      'status says it is rolled back (no failure left)') or diag($r->{out} . $r->{err});
@@ -548,6 +592,13 @@ ok(wait_until(sub { slurp("$dir3/apply.err") =~ /cutover gate: waiting for appro
    'the second migration waits at its gate') or diag(slurp("$dir3/apply.err"));
 psql($tgt3, "CREATE PUBLICATION pgshift_rb_rb3 FOR TABLE public.junk");
 psql($tgt3, "BEGIN; INSERT INTO public.junk VALUES (1); PREPARE TRANSACTION 'stuck'");
+# and a session that writes on the (not yet fenced) target, its transaction open across the step
+open(my $early, '|-', 'psql', '-X', '-q', '-d', $tgt3) or die;
+{ my $old = select($early); $| = 1; select($old); }
+print $early "SET application_name = 'early_writer'; BEGIN; INSERT INTO public.junk VALUES (2);\n";
+ok(wait_until(sub { q_or_empty($tgt3, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'early_writer'"
+    . " AND backend_xid IS NOT NULL") eq '1' }, 20), 'a session holds a write transaction open on the target');
+my $early_pid = q_or_empty($tgt3, "SELECT pid FROM pg_stat_activity WHERE application_name = 'early_writer'");
 $r = run_pgshift({}, 'plan', $plan3m);
 like($r->{out}, qr/WARN\s+rollback_prepared_transactions\s+1 prepared transaction on the target/,
      'preflight warns of a prepared transaction on the target') or diag($r->{out});
@@ -555,15 +606,42 @@ is(run_pgshift({}, 'cutover', $plan3m)->{rc}, 0, 'cutover approved');
 waitpid($apply3, 0);
 is($? >> 8, 1, 'rollback.slot gives up on the prepared transaction') or diag(slurp("$dir3/apply.err"));
 my $aerr = slurp("$dir3/apply.err");
-like($aerr, qr/rollback\.slot: waiting for the prepared transaction 'stuck' \(xid \d+, prepared \d+ s ago\) on the target to end/,
-     'saying what it waits for');
-like($aerr, qr/the prepared transaction 'stuck' .* on the target is still running after 4000 ms/, 'and why it gave up');
+like($aerr, qr/rollback\.slot: creating the reverse slot waits for the prepared transaction 'stuck' \(xid \d+, prepared \d+ s ago\), transaction of pid $early_pid \(early_writer, xid \d+, open \d+ s\) on the target to end/,
+     'saying, while the slot is being created, what it waits for: the prepared transaction and the open one by pid');
+like($aerr, qr/rollback\.slot: creating the reverse slot on the target still waits after 4000 ms \(the last wait_for_catchup's timeout\) for prepared transaction 'stuck' .*, transaction of pid $early_pid \(early_writer/,
+     'and why it gave up, naming both');
+like($aerr, qr/pg_terminate_backend\(pid\).*`pgshift apply \S+ again: the cutover continues/, 'and what to do');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+is(q_or_empty($tgt3, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3'"), '0',
+   'the slot whose creation was given up is not left on the target');
+# a SIGINT while the slot's creation waits stops apply at once, not at the 4 s timeout
+my $apply3i = start_pgshift({}, "$dir3/apply_int.err", 'apply', $plan3m, '--yes', '--no-progress');
+ok(wait_until(sub { slurp("$dir3/apply_int.err") =~ /creating the reverse slot waits for/ }, 60, $apply3i),
+   'the resumed cutover waits again at rollback.slot') or diag(slurp("$dir3/apply_int.err"));
+my $t_int = time;
+kill 'INT', $apply3i;
+my $iexit = wait_until(sub { waitpid($apply3i, POSIX::WNOHANG()) == $apply3i }, 10) ? $? >> 8 : -1;
+my $i_took = time - $t_int;
+kill 'KILL', $apply3i if $iexit < 0;
+is($iexit, 130, 'SIGINT during the slot\'s creation: exit 130') or diag(slurp("$dir3/apply_int.err"));
+cmp_ok($i_took, '<', 3, sprintf('within %.1f s, before the 4 s timeout', $i_took));
+is(q_or_empty($tgt3, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3'"), '0',
+   'and no slot is left on the target');
 is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
 psql($tgt3, "ROLLBACK PREPARED 'stuck'");
+close($early);
 $r = run_pgshift({}, 'apply', $plan3m, '--yes', '--no-progress');
 is($r->{rc}, 0, 'the rerun continues the cutover and cuts over') or diag($r->{err});
 is(q_or_empty($tgt3, "SELECT string_agg(schemaname || '.' || tablename, ',') FROM pg_publication_tables"
     . " WHERE pubname = 'pgshift_rb_rb3'"), 'small.t', 'its reverse publication was made anew for its tables');
+# its reverse slot dropped by hand: a follower says, in the reverse stream's terms, that it cannot resume
+psql($tgt3, "SELECT pg_drop_replication_slot('pgshift_rb_rb3')");
+$r = run_pgshift({}, 'rollback', $plan3m, '--follow');
+is($r->{rc}, 1, 'a follower without its reverse slot fails') or diag($r->{err});
+like($r->{err}, qr/logical replication slot "pgshift_rb_rb3" does not exist/, 'naming the slot');
+like($r->{err}, qr/the cutover's rollback\.slot step created it; dropped .*`pgshift rollback \S+ --follow` \(or the rollback itself\) cannot resume/,
+     'and that the reverse stream cannot resume') or diag($r->{err});
+unlike($r->{err}, qr/snapshot step|run apply again/, 'not the forward stream\'s hint');
 $r = run_pgshift({}, 'reset', $plan3m, '--yes', '--force');
 is($r->{rc}, 0, 'reset --force ends a kept reverse stream') or diag($r->{err});
 is(reverse3(), '0,0', 'dropping its slot and publication');
