@@ -666,11 +666,17 @@ filters: { include_schemas: [seqs] }
 cutover:
   approval: auto
   steps: [fence_writes: { roles: [app] }, wait_for_catchup: { timeout: 60s }, sync_sequences: { margin: 0 }]
+cleanup: { keep_state: true }
 rollback: { enabled: true }
 YAML
 $r = run_pgshift({}, 'apply', $plan8, '--yes', '--no-progress');
 is($r->{rc}, 0, 'a plan without sync_sequences cut over, its reverse stream kept') or diag($r->{err});
 psql($tgt8, "INSERT INTO seqs.t (v) SELECT 'on the target ' || g FROM generate_series(1, 50) g");
+my $f8 = start_pgshift({}, "$dir/follow8a.err", 'rollback', $plan8, '--follow');
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM seqs.t") eq '150' }, 30, $f8),
+   'the follower replays the target\'s rows into the source') or diag(slurp("$dir/follow8a.err"));
+kill 'TERM', $f8;
+waitpid($f8, 0);
 psql($tgt8, "ALTER TABLE seqs.t ADD COLUMN prio int; INSERT INTO seqs.t (v, prio) VALUES ('with prio', 1)");
 $r = run_pgshift({}, 'rollback', $plan8, '--follow');
 is($r->{rc}, 1, 'the follower stops on a column only the target has') or diag($r->{err});
@@ -679,7 +685,7 @@ like($r->{err}, qr/hint: a schema change made on the target after the cutover is
      'with a hint: add the column on the source (how, while it is fenced), then roll back again')
     or diag($r->{err});
 psql($src, "BEGIN READ WRITE; ALTER TABLE seqs.t ADD COLUMN prio int; COMMIT");
-my $f8 = start_pgshift({}, "$dir/follow8.err", 'rollback', $plan8, '--follow');
+$f8 = start_pgshift({}, "$dir/follow8.err", 'rollback', $plan8, '--follow');
 ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM seqs.t") eq '151' }, 30, $f8),
    'once the source has the column, the follower replays the target\'s rows into it') or diag(slurp("$dir/follow8.err"));
 kill 'TERM', $f8;
@@ -687,6 +693,11 @@ waitpid($f8, 0);
 is($? >> 8, 143, 'the follower stopped');
 is(q_or_empty($src, "SELECT last_value FROM seqs.t_id_seq"), '100',
    'the source\'s sequence is behind the replayed keys (up to 151)');
+# a plain cleanup keeps the stream: it says how to lift the source's fence meanwhile
+$r = run_pgshift({}, 'cleanup', $plan8);
+like($r->{err}, qr/the source database stays fenced .*"pgshift rollback \S+ --yes" moves the application back/,
+     'cleanup in the kept window names what lifts the fence (a plan that keeps its state)') or diag($r->{err});
+unlike($r->{err}, qr/--unfence" undoes it/, 'not the refused --unfence');
 $r = run_pgshift({}, 'cleanup', $plan8, '--force', '--unfence');
 is($r->{rc}, 0, 'cleanup --force --unfence gives up the kept reverse stream') or diag($r->{err});
 like($r->{err}, qr/cleanup: 1 sequence\(s\) set on the source from the target \(margin 0\)/,
