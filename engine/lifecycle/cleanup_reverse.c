@@ -19,9 +19,9 @@
 #include <time.h>
 
 #include "cdc/cdc_slot.h"
-#include "pg/catalog.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/rollback.h"
+#include "pg/catalog.h"
 #include "pg/conn.h"
 #include "state/reverse_state.h"
 #include "steps/fence.h"
@@ -71,7 +71,7 @@ still_kept(const struct plan *plan, PGconn *src, bool force, struct reverse_kept
  */
 static bool
 sync_replayed(const struct plan *plan, PGconn *tgt, PGconn *src, const struct reverse_kept *k,
-			  struct pgs_error *err)
+			  const char *who, struct pgs_error *err)
 {
 	struct catalog cat;
 	bool ok;
@@ -80,11 +80,11 @@ sync_replayed(const struct plan *plan, PGconn *tgt, PGconn *src, const struct re
 		return true;
 	if (!catalog_load(tgt, plan, &cat, err))
 		return false;
-	ok = reverse_sequences_sync(plan, tgt, src, &cat, "cleanup", err);
+	ok = reverse_sequences_sync(plan, tgt, src, &cat, who, err);
 	catalog_free(&cat);
 	if (ok)
-		log_info("cleanup: the source holds the target's changes replayed up to %s, not those the "
-				 "target committed after; its sequences are ahead of the target's keys",
+		log_info("%s: the source holds the target's changes replayed up to %s, not those the "
+				 "target committed after; its sequences are ahead of the target's keys", who,
 				 k->applied);
 	return ok;
 }
@@ -113,7 +113,7 @@ drop_target_objects(const struct plan *plan, PGconn *src, const struct reverse_k
 	PGconn *tgt = pg_connect(plan->target_uri, &s, err);
 	bool slot = false, pub = false, ok;
 
-	ok = tgt && sync_replayed(plan, tgt, src, k, err) &&
+	ok = tgt && sync_replayed(plan, tgt, src, k, reset ? "reset" : "cleanup", err) &&
 		cdc_drop_slot(tgt, plan->rollback.slot, &slot, err) &&
 		cdc_drop_publication(tgt, plan->rollback.publication, &pub, err) &&
 		(unfence ? unfence_source(tgt, err) : reset || say_target_fenced(tgt, plan, err));
@@ -220,9 +220,9 @@ end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, bool 
 	if (kept)
 		*kept = k.kept;
 	if (k.kept ||
-		(drop_target_objects(plan, src, &k, unfence, reset, err) && remove_tree(plan->rollback.spool_dir) == 0 &&
-		 restore_triggers(src, plan, err) && reverse_state_drop(src, plan, err) &&
-		 drop_source_schema(src, err)))
+		(drop_target_objects(plan, src, &k, unfence, reset, err) &&
+		 remove_tree(plan->rollback.spool_dir) == 0 && restore_triggers(src, plan, err) &&
+		 reverse_state_drop(src, plan, err) && drop_source_schema(src, err)))
 		rc = LIFECYCLE_OK;
 	else if (!err->message[0])
 		pgs_fail(err, "could not remove the reverse spool directory \"%s\": %m",

@@ -39,6 +39,7 @@ enum lifecycle_result rollback_plan(const struct plan *plan, bool yes, struct pg
 
 /* The reverse stream and the session that holds its lock on the source (rollback_open.c). */
 struct reverse_session {
+	const struct plan *plan;    /* borrowed */
 	PGconn *src;                /* owned; holds the lock, writes the reverse row */
 	char *run_id;               /* owned: the forward run's */
 	uint64_t applied;           /* the applied LSN the row holds */
@@ -63,5 +64,13 @@ void reverse_in_use(const struct plan *plan, PGconn *src, struct pgs_error *err)
  */
 bool reverse_sequences_sync(const struct plan *plan, PGconn *tgt, PGconn *src,
 							const struct catalog *cat, const char *who, struct pgs_error *err);
+
+/*
+ * A cancel callback for stop_watch_flag (run/stop.h), arg the session: what
+ * the sessions tagged with the forward run's id (run_app_name) execute on
+ * either server is cancelled, so a statement waiting for a lock does not
+ * hold the command long after a signal told it to stop.
+ */
+void reverse_session_cancel(void *session);
 
 #endif

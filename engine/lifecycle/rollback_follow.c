@@ -4,7 +4,9 @@
  * fsynced and the applier commits its applied LSN with the changes, so a
  * process ended anywhere (kill -9, a crash) is resumed exactly by the next
  * --follow or rollback; SIGINT/SIGTERM (run/stop.h, flag mode) stop both
- * threads within a second, record the positions and say how to continue.
+ * threads within a second (the applier's statement cancelled, should it
+ * wait for a lock in the source), record the positions and say how to
+ * continue.
  * Every 10 s it records the target's WAL position and the spool's durable
  * LSN in the reverse row, for `status`; a failure to do so is a warning.
  */
@@ -17,6 +19,7 @@
 #include "lifecycle/reverse_stream.h"
 #include "lifecycle/rollback.h"
 #include "pg/conn.h"
+#include "run/run.h"
 #include "run/stop.h"
 #include "state/reverse_state.h"
 #include "steps/steps.h"
@@ -71,6 +74,8 @@ rollback_follow(const struct plan *plan, struct pgs_error *err)
 	PGconn *tgt = NULL;
 	struct timespec second = {1, 0};
 	static char again[512];         /* the signal watcher's, for the life of the process */
+	char app[RUN_APP_NAME_SIZE];
+	bool stopped;
 
 	if (rc != LIFECYCLE_OK)
 		goto out;
@@ -81,8 +86,10 @@ rollback_follow(const struct plan *plan, struct pgs_error *err)
 	}
 	snprintf(again, sizeof(again), "`pgshift rollback %s --follow` resumes the stream",
 			 plan->file);
-	stop_watch_flag(again, NULL, NULL);
-	if (!reverse_stream_start(&rs, plan, s.applied, NULL, err)) {
+	run_app_name(s.run_id, "rollback.follow", app, sizeof(app));
+	stop_watch_flag(again, reverse_session_cancel, &s);
+	if (!reverse_stream_start(&rs, plan, s.applied, app, err)) {
+		stop_watch_flag(again, NULL, NULL);     /* s is closed below */
 		rc = LIFECYCLE_FAILED;
 		goto out;
 	}
@@ -92,7 +99,11 @@ rollback_follow(const struct plan *plan, struct pgs_error *err)
 		nanosleep(&second, NULL);
 	}
 	rc = LIFECYCLE_FAILED;
-	if (stop_signal() && reverse_stream_stop(&rs, err)) {
+	/* a transaction the cancel cut short is applied again by the next follower: not a failure */
+	stopped = stop_signal() && (reverse_stream_stop(&rs, err) || strcmp(err->sqlstate, "57014") == 0);
+	stop_watch_flag(again, NULL, NULL);
+	if (stopped) {
+		pgs_error_clear(err);
 		record(plan, &s, &rs, &tgt);
 		log_info("rollback --follow: stopped by %s; `pgshift rollback %s --follow` (or the "
 				 "rollback itself) continues from there", stop_signal() == SIGINT ? "SIGINT" :

@@ -6,7 +6,9 @@
 #include "cdc/cdc_slot.h"
 #include "lifecycle/rollback.h"
 #include "pg/conn.h"
+#include "run/run.h"
 #include "state/reverse_state.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 static enum lifecycle_result
@@ -73,6 +75,7 @@ reverse_session_open(const struct plan *plan, const char *app, struct reverse_se
 	bool got;
 
 	memset(s, 0, sizeof(*s));
+	s->plan = plan;
 	s->src = pg_connect(plan->source_uri, &ps, err);
 	if (!s->src || !reverse_state_lock(s->src, plan, &got, err))
 		return LIFECYCLE_FAILED;
@@ -81,6 +84,17 @@ reverse_session_open(const struct plan *plan, const char *app, struct reverse_se
 		return LIFECYCLE_LOCKED;
 	}
 	return read_row(plan, s, err);
+}
+
+void
+reverse_session_cancel(void *session)
+{
+	struct reverse_session *s = session;
+	struct pgs_error err;
+
+	pgs_error_clear(&err);
+	if (!run_end_sessions(s->plan, s->run_id, false, NULL, &err))
+		log_report(LOG_WARNING, &err);
 }
 
 void

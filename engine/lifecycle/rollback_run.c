@@ -152,7 +152,7 @@ interrupted(const struct rollback *rb, const char *where, struct pgs_error *err)
 }
 
 /*
- * A phase whose statement the signal watcher cancelled (cancel_server_work)
+ * A phase whose statement the signal watcher cancelled (reverse_session_cancel)
  * failed because of the signal: said as the interruption it is.
  */
 static bool
@@ -164,24 +164,6 @@ cancelled(const struct rollback *rb, bool ok, const char *phase, struct pgs_erro
 		return ok;
 	snprintf(where, sizeof(where), "during its %s", phase);
 	return interrupted(rb, where, err);
-}
-
-/*
- * The signal watcher's (run/stop.h), on the first signal and every second
- * after: a verify, a sequence sync or a fence that waits for a lock would
- * otherwise hold the rollback long after it was told to stop. Every session
- * the rollback opened carries its tag; the reverse stream's need no cancel
- * (the catch-up loop looks at the signal every POLL_MS).
- */
-static void
-cancel_server_work(void *arg)
-{
-	struct rollback *rb = arg;
-	struct pgs_error err;
-
-	pgs_error_clear(&err);
-	if (!run_end_sessions(rb->plan, rb->s.run_id, false, NULL, &err))
-		log_report(LOG_WARNING, &err);
 }
 
 /* The lock session on the source was opened before the run id was known: tagged now. */
@@ -372,7 +354,7 @@ run(struct rollback *rb, bool yes, struct pgs_error *err)
 	/* confirmed: from here a signal stops the rollback, its server work cancelled, said */
 	snprintf(again, sizeof(again), "`pgshift rollback %s --yes` continues the rollback",
 			 rb->plan->file);
-	stop_watch_flag(again, cancel_server_work, rb);
+	stop_watch_flag(again, reverse_session_cancel, &rb->s);
 	ok = phases(rb, err);
 	/* a failure stopped it with the stream running: an applier waiting for a lock is cancelled */
 	if (rb->streaming)

@@ -26,6 +26,7 @@
 #include "cdc/cdc_slot.h"
 #include "cdc/pgoutput.h"
 #include "pg/conn.h"
+#include "pg/lock_watch.h"
 #include "plan/plan_reverse.h"
 #include "state/reverse_state.h"
 #include "steps/steps.h"
@@ -156,15 +157,28 @@ target_objects(struct run *run, const char *step_id, uint64_t *lsn, struct pgs_e
 {
 	struct plan rev;
 	PGconn *tgt = run_connect_target(run, step_id, err);
+	struct pg_session s = {"target", "pgshift rollback.slot lock watch", true, false, false};
+	struct lock_watch lw;
+	char hint[512];
 	bool ok;
 
 	if (!tgt)
 		return false;
 	plan_reverse(run->plan, &rev);
-	ok = cdc_drop_slot(tgt, rev.cdc.slot, NULL, err) &&
-		cdc_drop_publication(tgt, rev.cdc.publication, NULL, err) &&
-		cdc_create_publication(tgt, &rev, run->cat, err) &&
-		create_slot(run, step_id, tgt, lsn, err);
+	/* DROP/CREATE PUBLICATION queue behind a lock on a migrated table (an early CREATE INDEX) */
+	snprintf(hint, sizeof(hint), "end what those sessions do on the target (or "
+			 "pg_terminate_backend(pid)), then run `pgshift apply %s` again: the cutover "
+			 "continues, the source stays fenced meanwhile", run->plan->file);
+	ok = lock_watch_start(&lw, run->plan->target_uri, &s, tgt, "rollback.slot: the reverse "
+						  "publication's creation on the target", hint,
+						  catchup_timeout_ms(run->plan), err);
+	if (ok) {
+		ok = cdc_drop_slot(tgt, rev.cdc.slot, NULL, err) &&
+			cdc_drop_publication(tgt, rev.cdc.publication, NULL, err) &&
+			cdc_create_publication(tgt, &rev, run->cat, err);
+		ok = lock_watch_stop(&lw, ok, err);
+	}
+	ok = ok && create_slot(run, step_id, tgt, lsn, err);
 	PQfinish(tgt);
 	return ok;
 }

@@ -20,10 +20,12 @@
 #      cleanup the spool and the source's row; the target stays fenced, which status and preflight (target_writable) say;
 #   6. preflight names what the reverse stream would lack;
 #   7. reset of another cut-over plan refuses while its reverse stream is
-#      kept; a follower with SIGINT ignored stops on SIGINT (exit 130), a
+#      kept; a follower with SIGINT ignored stops on SIGINT (exit 130), one
+#      whose applier waits for a lock in the source on SIGTERM (exit 143), a
 #      SIGTERM during the rollback's catch-up stops it (exit 143, recorded,
 #      rollback.failed), and a SIGINT while its verify waits for a lock on the
-#      source cancels the verify and stops it within 10 s (exit 130); its rollback fails on a column the target dropped (the target
+#      source cancels the verify and stops it within 10 s (exit 130), as one
+#      during its sequence sync (an ALTER SEQUENCE open on the source); its rollback fails on a column the target dropped (the target
 #      is the reference) and succeeds once the source drops it too; then reset ends the stream, the target's fence
 #      and gives the source's held triggers their state back; a leftover
 #      reverse publication is named by preflight, and one with another table
@@ -478,6 +480,23 @@ my $fexit = wait_until(sub { waitpid($fpid, POSIX::WNOHANG()) == $fpid }, 15) ? 
 kill 'KILL', $fpid if $fexit < 0;
 is($fexit, 130, 'SIGINT stops it: exit 130') or diag(slurp("$dir/follow3.err"));
 like(slurp("$dir/follow3.err"), qr/stopped by SIGINT/, 'saying so');
+# a follower whose applier waits for a lock in the source still stops on SIGTERM
+open(my $flock, '|-', 'psql', '-X', '-q', '-d', $src) or die;
+{ my $old = select($flock); $| = 1; select($old); }
+print $flock "BEGIN READ WRITE; LOCK TABLE small.t IN ACCESS EXCLUSIVE MODE;\n";
+psql($tgt3, "INSERT INTO small.t SELECT g, 'locked' FROM generate_series(500001, 500010) g");
+$fpid = start_pgshift({}, "$dir/follow4.err", 'rollback', $plan3, '--follow');
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift % rollback.follow'"
+    . " AND wait_event_type = 'Lock'") ne '0' }, 30, $fpid), 'the follower\'s applier waits for a lock in the source')
+    or diag(slurp("$dir/follow4.err"));
+my $ft0 = time;
+kill 'TERM', $fpid;
+$fexit = wait_until(sub { waitpid($fpid, POSIX::WNOHANG()) == $fpid }, 10) ? $? >> 8 : -1;
+my $ftook = time - $ft0;
+kill 'KILL', $fpid if $fexit < 0;
+is($fexit, 143, sprintf('SIGTERM stops it all the same: exit 143 within 10 s (%.1f s)', $ftook)) or diag(slurp("$dir/follow4.err"));
+like(slurp("$dir/follow4.err"), qr/rollback --follow: stopped by SIGTERM/, 'saying so');
+close($flock);
 
 # a change the source refuses: the reverse stream's error names the real servers
 psql($src, "BEGIN READ WRITE; INSERT INTO small.t VALUES (999999, 'on the source'); COMMIT");
@@ -518,6 +537,27 @@ my $crash = start_pgshift({ PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'a
     "$dir/rb3c.err", 'rollback', $plan3, '--yes');
 waitpid($crash, 0);
 is($? & 127, 9, 'the rollback catches the backlog up (killed after its catch-up)') or diag(slurp("$dir/rb3c.err"));
+# a sequence the source's sync waits for: ALTER SEQUENCE in an open transaction there
+psql($src, "BEGIN READ WRITE; CREATE SEQUENCE small.s; COMMIT");
+psql($tgt3, "BEGIN READ WRITE; CREATE SEQUENCE small.s; SELECT nextval('small.s') FROM generate_series(1, 5); COMMIT");
+open(my $slock, '|-', 'psql', '-X', '-q', '-d', $src) or die;
+{ my $old = select($slock); $| = 1; select($old); }
+print $slock "BEGIN READ WRITE; ALTER SEQUENCE small.s INCREMENT 1;\n";
+my $spid = start_pgshift({}, "$dir/rb3s.err", 'rollback', $plan3, '--yes');
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgshift % rollback'"
+    . " AND wait_event_type = 'Lock'") ne '0' }, 60, $spid), 'the rollback\'s sequence sync waits for the lock')
+    or diag(slurp("$dir/rb3s.err"));
+my $st0 = time;
+kill 'INT', $spid;
+my $sexit = wait_until(sub { waitpid($spid, POSIX::WNOHANG()) == $spid }, 10) ? $? >> 8 : -1;
+my $stook = time - $st0;
+kill 'KILL', $spid if $sexit < 0;
+is($sexit, 130, sprintf('SIGINT during the sequence sync: exit 130 within 10 s (%.1f s)', $stook)) or diag(slurp("$dir/rb3s.err"));
+like(slurp("$dir/rb3s.err"), qr/rollback of plan "rb3" interrupted by SIGINT during its sequence sync: the source stays fenced/,
+     'naming where it stopped');
+close($slock);
+psql($src, "BEGIN READ WRITE; DROP SEQUENCE small.s; COMMIT");
+psql($tgt3, "BEGIN READ WRITE; DROP SEQUENCE small.s; COMMIT");
 open(my $locker, '|-', 'psql', '-X', '-q', '-d', $src) or die;
 { my $old = select($locker); $| = 1; select($old); }
 print $locker "BEGIN READ WRITE; LOCK TABLE small.t IN ACCESS EXCLUSIVE MODE;\n";
@@ -554,7 +594,8 @@ psql($src, "BEGIN READ WRITE; ALTER TABLE small.t DROP COLUMN v; COMMIT");
 $r = run_pgshift({}, 'rollback', $plan3, '--yes');
 is($r->{rc}, 0, 'the second plan rolled back once the source has the same columns') or diag($r->{err});
 my ($rows3, $diff3) = compare_table($tgt3, $src, 'small', 't');
-ok($rows3 > 400000 && !$diff3, "after the interrupted rollbacks, small.t is identical on both sides ($rows3 rows, Compare.pm)")
+ok($rows3 > 400000 && !$diff3
+   && q_or_empty($src, "SELECT count(*) FROM small.t WHERE id BETWEEN 500001 AND 500010") eq '10', "after the interrupted rollbacks, small.t is identical on both sides ($rows3 rows, Compare.pm)")
     or diag($diff3);
 $r = run_pgshift({}, 'status', $plan3);
 like($r->{out}, qr/rollback: rolled back \(reverse stream from the cutover at .* UTC\); the target is fenced\n  target at/,
@@ -628,6 +669,24 @@ cmp_ok($i_took, '<', 3, sprintf('within %.1f s, before the 4 s timeout', $i_took
 is(q_or_empty($tgt3, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_rb_rb3'"), '0',
    'and no slot is left on the target');
 is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+# a session holding a lock on a migrated table of the target (as CREATE INDEX does): the reverse
+# publication's DROP/CREATE queue behind it; rollback.slot says who holds it and gives up
+open(my $locker3, '|-', 'psql', '-X', '-q', '-d', $tgt3) or die;
+{ my $old = select($locker3); $| = 1; select($old); }
+print $locker3 "SET application_name = 'index_builder'; BEGIN; LOCK TABLE small.t IN SHARE MODE;\n";
+ok(wait_until(sub { q_or_empty($tgt3, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+    . " WHERE a.application_name = 'index_builder' AND l.relation = 'small.t'::regclass AND l.granted") eq '1' }, 20),
+   'a session on the target holds a SHARE lock on small.t');
+my $lock_pid = q_or_empty($tgt3, "SELECT pid FROM pg_stat_activity WHERE application_name = 'index_builder'");
+$r = run_pgshift({}, 'apply', $plan3m, '--yes', '--no-progress');
+is($r->{rc}, 1, 'rollback.slot gives up on the lock') or diag($r->{err});
+like($r->{err}, qr/rollback\.slot: the reverse publication's creation on the target waits for a lock held by pid $lock_pid \(index_builder, idle in transaction, open \d+ s\)/,
+     'saying, while it waits, who holds the lock') or diag($r->{err});
+like($r->{err}, qr/rollback\.slot: the reverse publication's creation on the target waited 4000 ms for a lock held by pid $lock_pid .*and gave up/,
+     'and giving up after the catch-up timeout, naming it');
+like($r->{err}, qr/pg_terminate_backend\(pid\)\), then run `pgshift apply \S+` again/, 'and what to do');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source stays fenced');
+close($locker3);
 psql($tgt3, "ROLLBACK PREPARED 'stuck'");
 close($early);
 $r = run_pgshift({}, 'apply', $plan3m, '--yes', '--no-progress');
@@ -644,6 +703,8 @@ like($r->{err}, qr/the cutover's rollback\.slot step created it; dropped .*`pgsh
 unlike($r->{err}, qr/snapshot step|run apply again/, 'not the forward stream\'s hint');
 $r = run_pgshift({}, 'reset', $plan3m, '--yes', '--force');
 is($r->{rc}, 0, 'reset --force ends a kept reverse stream') or diag($r->{err});
+like($r->{err}, qr/reset: 0 sequence\(s\) set on the source from the target .*\n.*reset: the source holds the target's changes replayed up to/,
+     'setting the source\'s sequences from the target\'s first, as cleanup does (the source stays fenced)');
 is(reverse3(), '0,0', 'dropping its slot and publication');
 is(q_or_empty($tgt3, "SELECT to_regclass('small.t') IS NULL"), 't', 'and the tables');
 
