@@ -259,9 +259,8 @@ bool apply_fail_ctx(struct pgs_error *err, const char *table, const struct apply
 
 /* apply_rel.c */
 struct apply_rel *apply_rel_get(struct cdc_applier *a, uint32_t relid);
-bool apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel,
-					   const uint8_t *raw, uint32_t raw_len, bool in_stream,
-					   struct pgs_error *err);
+void apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel,
+					   const uint8_t *raw, uint32_t raw_len, bool in_stream);
 /*
  * A change of relid committed at commit_lsn is in the copy a resume made of
  * its table again (commit_lsn before the table's sync point): not applied.

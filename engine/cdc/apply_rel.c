@@ -176,78 +176,26 @@ describe(struct cdc_applier *a, struct apply_rel *r, const struct pgo_relation *
 	r->stmts = NULL;
 }
 
-/* The first column whose name, type or typmod differs, described for the operator. */
-static void
-column_change(const struct pgo_relation *was, const struct pgo_relation *now, char *out,
-			  size_t size)
-{
-	uint16_t n = was->ncols < now->ncols ? was->ncols : now->ncols;
-
-	for (uint16_t i = 0; i < n; i++) {
-		const struct pgo_column *a = &was->cols[i], *b = &now->cols[i];
-
-		if (strcmp(a->name, b->name) != 0) {
-			snprintf(out, size, "column \"%s\" is now \"%s\" (renamed, or a column was"
-					 " dropped or added)", a->name, b->name);
-			return;
-		}
-		if (a->type_oid != b->type_oid || a->typmod != b->typmod) {
-			snprintf(out, size, "column \"%s\" changed its type (oid %u typmod %d -> oid %u"
-					 " typmod %d)", a->name, a->type_oid, a->typmod, b->type_oid, b->typmod);
-			return;
-		}
-	}
-	if (now->ncols > was->ncols)
-		snprintf(out, size, "column \"%s\" was added", now->cols[n].name);
-	else if (now->ncols < was->ncols)
-		snprintf(out, size, "column \"%s\" was dropped", was->cols[n].name);
-	else
-		out[0] = '\0';
-}
-
-static bool
-schema_changed(const struct pgo_relation *was, const struct pgo_relation *now,
-			   struct pgs_error *err)
-{
-	char what[512];
-
-	if (strcmp(was->nspname, now->nspname) != 0 || strcmp(was->relname, now->relname) != 0) {
-		pgs_fail(err, "table \"%s.%s\" was renamed to \"%s.%s\" on the source", was->nspname,
-				 was->relname, now->nspname, now->relname);
-	} else {
-		column_change(was, now, what, sizeof(what));
-		if (!what[0])
-			return true;        /* only the replica identity changed */
-		pgs_fail(err, "the columns of table \"%s.%s\" changed on the source: %s",
-				 now->nspname, now->relname, what);
-	}
-	pgs_error_detail(err, "the target table was created with the old columns; changes in the"
-					 " new shape cannot be applied to it");
-	pgs_error_hint(err, "make the same schema change on the target, then start the migration"
-				   " over (DDL is not replicated)");
-	return false;
-}
-
 /*
- * A Relation message: caches it, and stops on a schema change of a relation
- * already known. The old entry is compared before pgo_relcache_put frees it.
+ * A Relation message: caches it. With a catalog, describe() compares it
+ * with the copy's columns, and a change of the table's shape stops its
+ * changes there. Without one (the reverse stream, which has no copy to hold
+ * to) the destination judges each change in the new shape: a column or
+ * type it lacks fails that change, naming it, and once the operator made
+ * the same change there, the rerun applies it.
  */
-bool
+void
 apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel, const uint8_t *raw,
-				  uint32_t raw_len, bool in_stream, struct pgs_error *err)
+				  uint32_t raw_len, bool in_stream)
 {
 	const struct pgo_relation *was = pgo_relcache_get(a->rc, rel->relid);
 	struct apply_rel *r;
 
-	/* with a catalog, describe() compares rel with the copy's columns instead */
-	if (!a->filtered && was && !pgo_relation_columns_equal(was, rel) &&
-		!schema_changed(was, rel, err))
-		return false;
 	r = was ? find(a, rel->relid, false) : NULL;
 	if (r && r->epoch == a->ddl_epoch && pgo_relation_columns_equal(was, rel) &&
 		was->replident == rel->replident && strcmp(was->nspname, rel->nspname) == 0 &&
 		strcmp(was->relname, rel->relname) == 0)
-		return true;            /* sent again (a new walsender): nothing changed */
+		return;                 /* sent again (a new walsender): nothing changed */
 	pgo_relcache_put(a->rc, rel, NULL);
 	r = find(a, rel->relid, true);
 	describe(a, r, pgo_relcache_get(a->rc, rel->relid));
@@ -257,7 +205,6 @@ apply_rel_message(struct cdc_applier *a, const struct pgo_relation *rel, const u
 	r->raw_len = raw_len;
 	r->raw_stream = in_stream;
 	a->rels_dirty = true;
-	return true;
 }
 
 bool

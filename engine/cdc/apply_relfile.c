@@ -118,7 +118,6 @@ load_records(struct cdc_applier *a, const uint8_t *p, size_t len, const char *pa
 	while (pos < len) {
 		struct pgo_msg m;
 		uint32_t n;
-		bool ok;
 
 		if (len - pos < 5)
 			return pgs_fail(err, "file \"%s\" is cut at offset %zu", path, pos);
@@ -135,10 +134,8 @@ load_records(struct cdc_applier *a, const uint8_t *p, size_t len, const char *pa
 			return pgs_fail(err, "file \"%s\" holds a %s at offset %zu", path,
 							pgo_kind_name(m.kind), pos);
 		}
-		ok = apply_rel_message(a, &m.u.relation, p + pos + 5, n, p[pos] != 0, err);
+		apply_rel_message(a, &m.u.relation, p + pos + 5, n, p[pos] != 0);
 		pgo_msg_free(&m);
-		if (!ok)
-			return false;
 		pos += 5 + (size_t) n;
 	}
 	return true;

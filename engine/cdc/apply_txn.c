@@ -130,8 +130,10 @@ static bool
 on_relation(struct cdc_applier *a, const struct pgo_msg *m, const uint8_t *raw, size_t len,
 			struct pgs_error *err)
 {
-	return apply_batch_send(a, err) &&
-		apply_rel_message(a, &m->u.relation, raw, (uint32_t) len, m->stream_xid != 0, err);
+	if (!apply_batch_send(a, err))
+		return false;
+	apply_rel_message(a, &m->u.relation, raw, (uint32_t) len, m->stream_xid != 0);
+	return true;
 }
 
 /* A source transaction is done: count it, and commit the batch when it is big or old. */

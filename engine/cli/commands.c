@@ -127,6 +127,8 @@ static const char cleanup_help[] =
 	"                      refused while the reverse stream is kept) and the\n"
 	"                      rollback's fence of the target\n"
 	"  --force             end the reverse stream before rollback.keep_for is over\n"
+	"                      (the source's sequences are set from the target's first,\n"
+	"                      past the keys of the rows it replayed into the source)\n"
 	"  --restore-identity  put back the replica identity of every source table\n"
 	"                      apply changed (recorded on the target; idempotent).\n"
 	"                      Without it, cleanup lists them and keeps the record\n"

@@ -75,7 +75,7 @@ status_rollback_read(const struct plan *plan, struct rollback_status *out)
 		copy_lsn(out->applied_lsn, sizeof(out->applied_lsn), rs.applied_lsn);
 		snprintf(out->error, sizeof(out->error), "%s", rs.error ? rs.error : "");
 		reverse_state_free(&rs);
-		if (!reverse_state_lock_held(src, plan, &out->streaming, &err))
+		if (!reverse_state_lock_held(src, plan, &out->streaming, NULL, 0, &err))
 			log_report(LOG_WARNING, &err);
 	}
 	PQfinish(src);
@@ -139,10 +139,13 @@ void
 status_rollback_json(struct buf *b, const struct rollback_status *rs)
 {
 	buf_puts(b, "\"rollback\":{\"status\":");
-	if (rs->found)
-		json_put_string(b, rs->status);
-	else
+	if (!rs->found)
 		buf_puts(b, "null");
+	else if (strcmp(rs->status, "running") == 0)
+		/* the row's running means resumable: whether anything streams it now is the lock's */
+		json_put_string(b, rs->streaming ? "streaming" : "kept");
+	else
+		json_put_string(b, rs->status);
 	buf_printf(b, ",\"target_fenced\":%s,\"started_at\":%.3f,\"keep_until\":%.3f",
 			   rs->target_fenced ? "true" : "false", rs->started_at, rs->keep_until);
 	json_lsn(b, "target_lsn", rs->target_lsn);

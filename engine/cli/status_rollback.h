@@ -18,7 +18,7 @@
 
 struct rollback_status {
 	bool found;                 /* the source holds the reverse row */
-	char status[16];            /* running | finished */
+	char status[16];            /* the row's: running, finished, failed, interrupted */
 	bool target_fenced;         /* the target database's own setting, read also without the row */
 	bool streaming;             /* a rollback or rollback --follow holds the stream's lock */
 	double started_at, keep_until, now;    /* unix seconds, the source's clock */
@@ -34,7 +34,11 @@ struct rollback_status {
  */
 void status_rollback_read(const struct plan *plan, struct rollback_status *out);
 void status_rollback_text(FILE *f, const struct rollback_status *rs);
-/* `"rollback":{...}` (no leading comma); status null without the row */
+/*
+ * `"rollback":{...}` (no leading comma); status null without the row, and
+ * the row's running told apart: streaming (a rollback or --follow holds the
+ * lock) or kept (nothing streams it now)
+ */
 void status_rollback_json(struct buf *b, const struct rollback_status *rs);
 
 #endif

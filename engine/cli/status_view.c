@@ -191,11 +191,31 @@ put_lag(FILE *out, const char *name, int64_t bytes)
 	fprintf(out, "%s %s", name, b);
 }
 
+/*
+ * The forward stream stops at the cutover for good (the cleanup step or
+ * `pgshift cleanup` then drops its slot): its lags would only age.
+ */
+static bool
+cdc_ended(const struct run_state *rs)
+{
+	if (strcmp(rs->status, "finished") == 0)
+		return true;
+	for (size_t i = 0; i < rs->nsteps; i++)
+		if (strcmp(rs->steps[i].step_id, "cleanup") == 0)
+			return rs->steps[i].status == STEP_DONE;
+	return false;
+}
+
 static void
 render_cdc(FILE *out, const struct run_state *rs)
 {
 	if (!rs->received_lsn && !rs->applied_lsn)
 		return;
+	if (cdc_ended(rs)) {
+		fprintf(out, "cdc        ended at the cutover: applied %s (the source was at %s)\n",
+				rs->applied_lsn ? rs->applied_lsn : "-", rs->source_lsn ? rs->source_lsn : "-");
+		return;
+	}
 	fprintf(out, "cdc        source %s, received %s, applied %s, ",
 			rs->source_lsn ? rs->source_lsn : "-", rs->received_lsn ? rs->received_lsn : "-",
 			rs->applied_lsn ? rs->applied_lsn : "-");
@@ -402,6 +422,7 @@ static void
 json_run(struct buf *b, const struct status_view *v)
 {
 	const struct run_state *rs = v->rs;
+	bool ended = (rs->received_lsn || rs->applied_lsn) && cdc_ended(rs);
 
 	json_key(b, "plan"); json_put_string(b, v->plan->name);
 	json_key(b, "run_id"); json_put_string(b, rs->run_id);
@@ -419,11 +440,12 @@ json_run(struct buf *b, const struct status_view *v)
 	json_key(b, "source_lsn"); json_put_string(b, rs->source_lsn);
 	json_key(b, "received_lsn"); json_put_string(b, rs->received_lsn);
 	json_key(b, "applied_lsn"); json_put_string(b, rs->applied_lsn);
-	json_key(b, "lag_bytes"); json_bytes(b, rs->lag_bytes);
-	json_key(b, "receive_lag_bytes"); json_bytes(b, rs->receive_lag_bytes);
-	json_key(b, "apply_lag_bytes"); json_bytes(b, rs->apply_lag_bytes);
+	json_key(b, "cdc_ended"); buf_puts(b, ended ? "true" : "false");
+	json_key(b, "lag_bytes"); json_bytes(b, ended ? -1 : rs->lag_bytes);
+	json_key(b, "receive_lag_bytes"); json_bytes(b, ended ? -1 : rs->receive_lag_bytes);
+	json_key(b, "apply_lag_bytes"); json_bytes(b, ended ? -1 : rs->apply_lag_bytes);
 	json_key(b, "lag_seconds");
-	if (rs->lag_seconds >= 0)
+	if (rs->lag_seconds >= 0 && !ended)
 		buf_printf(b, "%.3f", rs->lag_seconds);
 	else
 		buf_puts(b, "null");

@@ -28,20 +28,46 @@ do_unfence(struct state *st, PGconn *src, bool has_run, struct pgs_error *err)
 	return !has_run || state_set_fenced(st, false, err);
 }
 
-/* Whether the run recorded fence_writes without a later --unfence. */
+/*
+ * Whether the run recorded fence_writes without a later --unfence or
+ * rollback, and the source database is read-only still.
+ */
 static bool
-still_fenced(const struct plan *plan)
+still_fenced(const struct plan *plan, PGconn *src)
 {
 	struct run_state rs;
 	struct pgs_error ignored;
-	bool exists = false, fenced;
+	bool exists = false, fenced, db = false;
 
 	pgs_error_clear(&ignored);
 	if (!state_read(plan, &rs, &exists, &ignored) || !exists)
 		return false;
 	fenced = rs.fenced;
 	run_state_free(&rs);
-	return fenced;
+	return fenced && database_fenced(src, &db, &ignored) && db;
+}
+
+/*
+ * Without --unfence: a source left fenced is said, with what lifts it now.
+ * A kept reverse stream means a cutover fenced it, state or not.
+ */
+static void
+say_fenced(const struct plan *plan, PGconn *src, bool kept)
+{
+	struct pgs_error ignored;
+	bool db = false;
+
+	pgs_error_clear(&ignored);
+	if (kept ? !database_fenced(src, &db, &ignored) || !db : !still_fenced(plan, src))
+		return;
+	if (kept)
+		log_warning("cleanup: the source database stays fenced (read-only for new sessions) "
+					"while the reverse stream is kept: \"pgshift rollback %s --yes\" moves the "
+					"application back and unfences it; \"pgshift cleanup %s --force --unfence\" "
+					"gives up the way back and unfences it now", plan->file, plan->file);
+	else
+		log_warning("cleanup: the source database is still fenced (read-only for new sessions); "
+					"\"pgshift cleanup %s --unfence\" undoes it", plan->file);
 }
 
 /* Nothing is replayed once cleanup holds the lock: held triggers get their state back. */
@@ -58,7 +84,7 @@ restore_held(const struct plan *plan, struct pgs_error *err)
 
 static bool
 cleanup_locked(const struct plan *plan, struct state *st, bool unfence, bool restore_identity,
-			   struct pgs_error *err)
+			   bool kept, struct pgs_error *err)
 {
 	struct pg_session s = {"source", "pgshift cleanup", false, false, false, false};
 	struct created_object *objs;
@@ -69,12 +95,11 @@ cleanup_locked(const struct plan *plan, struct state *st, bool unfence, bool res
 	if (!state_list_objects(st, &has_run, &objs, &n, err))
 		return false;
 	created_objects_free(objs, n);
-	if (!unfence && still_fenced(plan))
-		log_warning("cleanup: the source database is still fenced (read-only for new sessions); "
-					"\"pgshift cleanup %s --unfence\" undoes it", plan->file);
 	src = pg_connect(plan->source_uri, &s, err);
 	if (!src)
 		return false;
+	if (!unfence)
+		say_fenced(plan, src, kept);
 	ok = (!unfence || do_unfence(st, src, has_run, err)) && cleanup_cdc_objects(plan, src, err) &&
 		(restore_identity ? identity_restore_all(st, src, err)
 		 : identity_report_left(st, plan->file, err));
@@ -95,8 +120,8 @@ enum lifecycle_result
 cleanup_plan(const struct plan *plan, bool unfence, bool restore_identity, bool force,
 			 struct pgs_error *err)
 {
-	bool locked = false;
-	enum lifecycle_result rc = cleanup_reverse(plan, force, unfence, err);
+	bool locked = false, kept;
+	enum lifecycle_result rc = cleanup_reverse(plan, force, unfence, &kept, err);
 	struct state *st;
 	bool ok;
 
@@ -106,7 +131,7 @@ cleanup_plan(const struct plan *plan, bool unfence, bool restore_identity, bool 
 	st = state_open(plan, &locked, err);
 	if (!st)
 		return locked ? LIFECYCLE_LOCKED : LIFECYCLE_FAILED;
-	ok = cleanup_locked(plan, st, unfence, restore_identity, err);
+	ok = cleanup_locked(plan, st, unfence, restore_identity, kept, err);
 	state_close(st);
 	return ok ? LIFECYCLE_OK : LIFECYCLE_FAILED;
 }

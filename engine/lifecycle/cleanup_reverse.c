@@ -5,7 +5,9 @@
  * the rollback is done or --force says so. Kept, it is left whole, and
  * --unfence of the source is refused: the application writing into the
  * source would collide with the changes the stream replays there. Ended,
- * it goes in the order that leaves a record of what is left: the target's
+ * it goes in the order that leaves a record of what is left: the source's
+ * sequences set from the target's when no rollback finished (rows it
+ * replayed hold the target's keys), the target's
  * slot (ending a dead follower's walsender) and publication, the spool, the
  * rollback's fence of the target (with --unfence), last the row on the
  * source, and then the source's schema pgshift if nothing else uses it. reset refuses a kept stream instead (unless --force) and undoes
@@ -19,6 +21,7 @@
 #include "cdc/cdc_slot.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/rollback.h"
+#include "pg/catalog.h"
 #include "pg/conn.h"
 #include "state/reverse_state.h"
 #include "steps/fence.h"
@@ -30,7 +33,9 @@
 struct reverse_kept {
 	bool kept;
 	bool fenced;                /* the rollback fenced the target */
+	bool replayed;              /* a stream no rollback finished: it may have replayed into the source */
 	char until[32];
+	char applied[32];           /* how far it replayed */
 };
 
 static bool
@@ -52,20 +57,66 @@ still_kept(const struct plan *plan, PGconn *src, bool force, struct reverse_kept
 	strftime(k->until, sizeof(k->until), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
 	k->kept = strcmp(rs.status, "finished") != 0 && rs.now < until && !force;
 	k->fenced = rs.fenced;
+	k->replayed = strcmp(rs.status, "finished") != 0;
+	snprintf(k->applied, sizeof(k->applied), "%s", rs.applied_lsn ? rs.applied_lsn : "?");
 	reverse_state_free(&rs);
 	return true;
 }
 
+/*
+ * The stream ends without a rollback: whatever it replayed into the source
+ * holds keys of the target's sequences, so the source's are set from them
+ * now, before any unfence (this one or a later one) lets the application
+ * draw from them.
+ */
 static bool
-drop_target_objects(const struct plan *plan, bool unfence, struct pgs_error *err)
+sync_replayed(const struct plan *plan, PGconn *tgt, PGconn *src, const struct reverse_kept *k,
+			  const char *who, struct pgs_error *err)
 {
-	struct pg_session s = {"target", "pgshift cleanup", false, false, false, false};
+	struct catalog cat;
+	bool ok;
+
+	if (!k->replayed)
+		return true;
+	if (!catalog_load(tgt, plan, &cat, err))
+		return false;
+	ok = reverse_sequences_sync(plan, tgt, src, &cat, who, err);
+	catalog_free(&cat);
+	if (ok)
+		log_info("%s: the source holds the target's changes replayed up to %s, not those the "
+				 "target committed after; its sequences are ahead of the target's keys", who,
+				 k->applied);
+	return ok;
+}
+
+/* cleanup without --unfence: the rollback's fence of the target stays, said. */
+static bool
+say_target_fenced(PGconn *tgt, const struct plan *plan, struct pgs_error *err)
+{
+	bool fenced;
+
+	if (!database_fenced(tgt, &fenced, err))
+		return false;
+	if (fenced)
+		log_warning("cleanup: the TARGET database is still fenced (read-only for new sessions, as "
+					"`pgshift rollback` left it); \"pgshift cleanup %s --unfence\" makes it "
+					"writable again", plan->file);
+	return true;
+}
+
+static bool
+drop_target_objects(const struct plan *plan, PGconn *src, const struct reverse_kept *k,
+					bool unfence, bool reset, struct pgs_error *err)
+{
+	struct pg_session s = {"target", reset ? "pgshift reset" : "pgshift cleanup", false, false,
+		false, false};
 	PGconn *tgt = pg_connect(plan->target_uri, &s, err);
 	bool slot = false, pub = false, ok;
 
-	ok = tgt && cdc_drop_slot(tgt, plan->rollback.slot, &slot, err) &&
+	ok = tgt && sync_replayed(plan, tgt, src, k, reset ? "reset" : "cleanup", err) &&
+		cdc_drop_slot(tgt, plan->rollback.slot, &slot, err) &&
 		cdc_drop_publication(tgt, plan->rollback.publication, &pub, err) &&
-		(!unfence || unfence_source(tgt, err));
+		(unfence ? unfence_source(tgt, err) : reset || say_target_fenced(tgt, plan, err));
 	PQfinish(tgt);
 	if (!ok) {
 		pgs_error_prefix(err, "cleanup: the reverse stream on the target");
@@ -128,8 +179,11 @@ refused_kept(const struct plan *plan, const struct reverse_kept *k, bool unfence
 	}
 	pgs_fail(err, "cleanup --unfence: the source stays fenced while the reverse stream "
 			 "of plan \"%s\" is kept: it replays the target's writes into the source", plan->name);
-	pgs_error_hint(err, "roll back with `pgshift rollback %s`, or end the reverse stream "
-				   "with `pgshift cleanup %s --force --unfence`", plan->file, plan->file);
+	pgs_error_hint(err, "roll back with `pgshift rollback %s --yes` (every write of the target "
+				   "reaches the source, then its sequences are set and it is unfenced), or give "
+				   "up the way back with `pgshift cleanup %s --force --unfence` (the source keeps "
+				   "only what was replayed so far; its sequences are set from the target's "
+				   "first)", plan->file, plan->file);
 	return true;
 }
 
@@ -139,7 +193,8 @@ refused_kept(const struct plan *plan, const struct reverse_kept *k, bool unfence
  * target is started over.
  */
 static enum lifecycle_result
-end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, struct pgs_error *err)
+end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, bool *kept,
+			struct pgs_error *err)
 {
 	struct pg_session ps = {"source", reset ? "pgshift reset" : "pgshift cleanup", false, false,
 		false, false};
@@ -154,10 +209,7 @@ end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, struc
 	if (!src || !reverse_state_lock(src, plan, &got, err))
 		goto out;
 	if (!got) {
-		pgs_fail(err, "the reverse stream of plan \"%s\" is in use by a pgshift rollback",
-				 plan->name);
-		pgs_error_hint(err, "stop `pgshift rollback %s --follow`, then run %s again",
-					   plan->file, reset ? "reset" : "cleanup");
+		reverse_in_use(plan, src, err);
 		rc = LIFECYCLE_LOCKED;
 		goto out;
 	}
@@ -165,10 +217,12 @@ end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, struc
 		goto out;
 	if (reset)
 		unfence = k.fenced;
+	if (kept)
+		*kept = k.kept;
 	if (k.kept ||
-		(drop_target_objects(plan, unfence, err) && remove_tree(plan->rollback.spool_dir) == 0 &&
-		 restore_triggers(src, plan, err) && reverse_state_drop(src, plan, err) &&
-		 drop_source_schema(src, err)))
+		(drop_target_objects(plan, src, &k, unfence, reset, err) &&
+		 remove_tree(plan->rollback.spool_dir) == 0 && restore_triggers(src, plan, err) &&
+		 reverse_state_drop(src, plan, err) && drop_source_schema(src, err)))
 		rc = LIFECYCLE_OK;
 	else if (!err->message[0])
 		pgs_fail(err, "could not remove the reverse spool directory \"%s\": %m",
@@ -179,13 +233,15 @@ out:
 }
 
 enum lifecycle_result
-cleanup_reverse(const struct plan *plan, bool force, bool unfence, struct pgs_error *err)
+cleanup_reverse(const struct plan *plan, bool force, bool unfence, bool *kept,
+				struct pgs_error *err)
 {
-	return end_reverse(plan, force, unfence, false, err);
+	*kept = false;
+	return end_reverse(plan, force, unfence, false, kept, err);
 }
 
 enum lifecycle_result
 reset_reverse(const struct plan *plan, bool force, struct pgs_error *err)
 {
-	return end_reverse(plan, force, false, true, err);
+	return end_reverse(plan, force, false, true, NULL, err);
 }

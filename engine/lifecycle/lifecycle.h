@@ -30,15 +30,18 @@ enum lifecycle_result cleanup_plan(const struct plan *plan, bool unfence, bool r
 
 /*
  * The reverse stream of rollback.enabled (cleanup_reverse.c): ended once
- * rollback.keep_for has passed, the rollback is done, or force; else kept,
- * and unfence refused.
+ * rollback.keep_for has passed, the rollback is done, or force; else kept
+ * (*kept), and unfence refused. A stream ended without a finished rollback
+ * first sets the source's sequences from the target's (it replayed rows
+ * holding the target's keys into the source).
  */
 enum lifecycle_result cleanup_reverse(const struct plan *plan, bool force, bool unfence,
-									  struct pgs_error *err);
+									  bool *kept, struct pgs_error *err);
 /*
  * The same for reset, before it drops anything on the target: a kept
  * stream (the application may write to the target since the cutover)
- * refuses unless force; ended, the rollback's fence of the target goes too.
+ * refuses unless force; ended, the rollback's fence of the target goes too,
+ * and the source's sequences are set as cleanup_reverse's are.
  */
 enum lifecycle_result reset_reverse(const struct plan *plan, bool force, struct pgs_error *err);
 

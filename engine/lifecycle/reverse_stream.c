@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lifecycle/reverse_stream.h"
 #include "pg/retry.h"
@@ -17,8 +18,7 @@ applied_lsn(void *arg)
 	uint64_t lsn = 0;
 
 	pthread_mutex_lock(&rs->lock);
-	if (rs->applier)
-		lsn = cdc_applier_applied_lsn(rs->applier);
+	lsn = rs->applier ? cdc_applier_applied_lsn(rs->applier) : rs->last_applied;
 	pthread_mutex_unlock(&rs->lock);
 	return lsn;
 }
@@ -32,6 +32,8 @@ durable_lsn(void *arg)
 	pthread_mutex_lock(&rs->lock);
 	if (rs->receiver)
 		cdc_receiver_stats(rs->receiver, &st);
+	else
+		st.durable_lsn = rs->last_durable;
 	pthread_mutex_unlock(&rs->lock);
 	return st.durable_lsn;
 }
@@ -77,6 +79,9 @@ reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_
 	pthread_mutex_init(&rs->lock, NULL);
 	rs->receiver = NULL;
 	rs->applier = NULL;
+	rs->last_durable = 0;
+	rs->last_applied = 0;
+	rs->plan_file = plan->file;
 	if (!cdc_receiver_start(&rcfg, &r, err)) {
 		/* the receiver's messages name the server it reads from the source */
 		pgs_error_swap_sides(err);
@@ -107,6 +112,30 @@ reverse_stream_positions(struct reverse_stream *rs, uint64_t *durable, uint64_t 
 	*applied = applied_lsn(rs);
 }
 
+/*
+ * The reverse stream carries no DDL: a column added or retyped on the target
+ * since the cutover reaches the source as rows it cannot take. The source
+ * is fenced, so the fix needs a writable session there.
+ */
+static void
+hint_schema_change(const struct reverse_stream *rs, struct pgs_error *err)
+{
+	/* undefined column or table, datatype mismatch; invalid text, too long, out of range */
+	static const char *const codes[] = {"42703", "42P01", "42804", "22P02", "22001", "22003"};
+	size_t i = 0;
+
+	while (i < sizeof(codes) / sizeof(codes[0]) && strcmp(err->sqlstate, codes[i]) != 0)
+		i++;
+	if (i == sizeof(codes) / sizeof(codes[0]))
+		return;
+	pgs_error_hint(err, "a schema change made on the target after the cutover is not carried "
+				   "back: make the source's table match the target's (a column added there: "
+				   "ALTER TABLE ... ADD COLUMN on the source, in a session that first runs SET "
+				   "default_transaction_read_only = off, or in a BEGIN READ WRITE transaction, "
+				   "as the source is fenced), then run `pgshift rollback %s --yes` (or --follow) "
+				   "again: it continues from the change that failed", rs->plan_file);
+}
+
 bool
 reverse_stream_ok(struct reverse_stream *rs, struct pgs_error *err)
 {
@@ -122,6 +151,7 @@ reverse_stream_ok(struct reverse_stream *rs, struct pgs_error *err)
 		pgs_error_swap_sides(err);
 		if (!pg_error_is_connection(err))
 			pgs_error_prefix(err, "the reverse stream's applier (into the source) stopped");
+		hint_schema_change(rs, err);
 		failed = true;
 	}
 	pthread_mutex_unlock(&rs->lock);
@@ -144,6 +174,7 @@ reverse_stream_stop(struct reverse_stream *rs, struct pgs_error *err)
 		if (!ok)
 			pgs_error_swap_sides(err);
 		pthread_mutex_lock(&rs->lock);
+		rs->last_applied = cdc_applier_applied_lsn(a);
 		rs->applier = NULL;
 		pthread_mutex_unlock(&rs->lock);
 		cdc_applier_free(a);
@@ -153,12 +184,18 @@ reverse_stream_stop(struct reverse_stream *rs, struct pgs_error *err)
 	rs->receiver = NULL;
 	pthread_mutex_unlock(&rs->lock);
 	if (r) {
+		struct cdc_receiver_stats st = {0};
+
 		pgs_error_clear(&e2);
 		if (!cdc_receiver_stop(r, &e2) && ok) {
 			pgs_error_swap_sides(&e2);
 			*err = e2;
 			ok = false;
 		}
+		cdc_receiver_stats(r, &st);
+		pthread_mutex_lock(&rs->lock);
+		rs->last_durable = st.durable_lsn;
+		pthread_mutex_unlock(&rs->lock);
 		cdc_receiver_free(r);
 	}
 	return ok;

@@ -24,6 +24,8 @@ struct reverse_stream {
 	struct cdc_receiver *receiver;  /* owned */
 	struct cdc_applier *applier;    /* owned */
 	char resume[512];           /* the command that resumes, for the threads' hints */
+	uint64_t last_durable, last_applied;   /* where the threads were when stopped */
+	const char *plan_file;      /* borrowed: named in hints */
 };
 
 /*
@@ -35,10 +37,14 @@ struct reverse_stream {
 bool reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_t start_lsn,
 						  const char *app_name, struct pgs_error *err);
 
-/* The spool's durable LSN and the applied LSN (0 when unknown). */
+/* The spool's durable LSN and the applied LSN (0 when unknown); once stopped, the last ones. */
 void reverse_stream_positions(struct reverse_stream *rs, uint64_t *durable, uint64_t *applied);
 
-/* False with the error of a thread that ended on one. */
+/*
+ * False with the error of a thread that ended on one; a change the source
+ * refuses for a column or type it lacks gets the hint of a schema change made
+ * on the target after the cutover.
+ */
 bool reverse_stream_ok(struct reverse_stream *rs, struct pgs_error *err);
 
 /* Stops the applier (it commits what it applied), then the receiver; safe twice. */

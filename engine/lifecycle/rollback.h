@@ -28,6 +28,7 @@
 #include <libpq-fe.h>
 
 #include "lifecycle/lifecycle.h"
+#include "pg/catalog.h"
 #include "plan/plan.h"
 #include "util/error.h"
 
@@ -49,6 +50,20 @@ struct reverse_session {
 enum lifecycle_result reverse_session_open(const struct plan *plan, const char *app,
 										   struct reverse_session *s, struct pgs_error *err);
 void reverse_session_close(struct reverse_session *s);
+
+/* Fills err for a reverse stream another process holds, naming which (src: any session). */
+void reverse_in_use(const struct plan *plan, PGconn *src, struct pgs_error *err);
+
+/*
+ * The source's sequences (cat: the target's, under the plan's filters) set
+ * from the target's, ahead by the cutover's sync_sequences margin
+ * (rollback_sequences.c): what the rollback does before it unfences the
+ * source, and what ending a reverse stream that replayed rows into the
+ * source does, so that no later unfence lets the application draw a key
+ * the replayed rows hold. who prefixes the log line and the error.
+ */
+bool reverse_sequences_sync(const struct plan *plan, PGconn *tgt, PGconn *src,
+							const struct catalog *cat, const char *who, struct pgs_error *err);
 
 /*
  * A cancel callback for stop_watch_flag (run/stop.h), arg the session: what

@@ -1,4 +1,5 @@
 /* The reverse stream's locked session on the source; see rollback.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,38 @@ read_row(const struct plan *plan, struct reverse_session *s, struct pgs_error *e
 	return LIFECYCLE_OK;
 }
 
+static bool
+ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+
+	return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+void
+reverse_in_use(const struct plan *plan, PGconn *src, struct pgs_error *err)
+{
+	char app[64] = "";
+	bool held = false;
+
+	if (!reverse_state_lock_held(src, plan, &held, app, sizeof(app), err))
+		pgs_error_clear(err);
+	/* "pgshift rollback", tagged with the run ("pgshift 1a2b3c4d rollback") once it runs */
+	if (strncmp(app, "pgshift ", 8) == 0 && ends_with(app, " rollback")) {
+		pgs_fail(err, "a pgshift rollback of plan \"%s\" is running (it holds the reverse "
+				 "stream's lock on the source)", plan->name);
+		pgs_error_hint(err, "let it finish (`pgshift status %s` shows the reverse stream), or stop "
+					   "it (SIGTERM; `pgshift rollback %s --yes` continues it)", plan->file,
+					   plan->file);
+		return;
+	}
+	pgs_fail(err, "the reverse stream of plan \"%s\" is in use by %s", plan->name,
+			 ends_with(app, "pgshift rollback --follow") ? "`pgshift rollback --follow`"
+			 : "another pgshift (rollback --follow or rollback)");
+	pgs_error_hint(err, "stop `pgshift rollback %s --follow` (SIGTERM; it resumes exactly "
+				   "where it stopped), then run the command again", plan->file);
+}
+
 enum lifecycle_result
 reverse_session_open(const struct plan *plan, const char *app, struct reverse_session *s,
 					 struct pgs_error *err)
@@ -47,10 +80,7 @@ reverse_session_open(const struct plan *plan, const char *app, struct reverse_se
 	if (!s->src || !reverse_state_lock(s->src, plan, &got, err))
 		return LIFECYCLE_FAILED;
 	if (!got) {
-		pgs_fail(err, "the reverse stream of plan \"%s\" is in use by another pgshift "
-				 "(rollback --follow or rollback)", plan->name);
-		pgs_error_hint(err, "stop `pgshift rollback %s --follow` (SIGTERM; it resumes exactly "
-					   "where it stopped), then run the command again", plan->file);
+		reverse_in_use(plan, s->src, err);
 		return LIFECYCLE_LOCKED;
 	}
 	return read_row(plan, s, err);

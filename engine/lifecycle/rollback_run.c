@@ -42,6 +42,7 @@ struct rollback {
 	const struct plan *plan;
 	struct plan rev;            /* the reverse plan: target -> source (borrowed strings) */
 	struct reverse_session s;
+	struct state *forward;      /* the forward run's, locked: its fence of the source is undone too */
 	struct reverse_stream rs;
 	bool streaming;
 	struct event_bus *bus;      /* owned */
@@ -223,23 +224,6 @@ catch_up(struct rollback *rb, struct pgs_error *err)
 		held_triggers_restore(rb->s.src, rb->plan->rollback.slot, "rollback", err);
 }
 
-/* Sequences target -> source, ahead by the cutover's sync_sequences margin. */
-static bool
-sync_sequences(struct rollback *rb, struct pgs_error *err)
-{
-	const struct cutover_step *ss = cutover_step_of(rb->plan, CUTOVER_SYNC_SEQUENCES, false);
-	int64_t margin = ss ? ss->margin : 0;
-
-	if (!sequences_copy(rb->tgt, rb->s.src, &rb->cat, margin, err)) {
-		pgs_error_swap_sides(err);
-		pgs_error_prefix(err, "rollback: sequences from the target to the source");
-		return false;
-	}
-	log_info("rollback: %zu sequence(s) set on the source from the target (margin %" PRId64 ")",
-			 rb->cat.nsequences, margin);
-	return true;
-}
-
 /*
  * verify --level checksum with the directions swapped: the target's rows
  * and tables are the reference; a table or column the source has beyond
@@ -279,10 +263,11 @@ verify(struct rollback *rb, struct pgs_error *err)
 static bool
 unfence(struct rollback *rb, struct pgs_error *err)
 {
-	if (!unfence_source(rb->s.src, err))
+	if (!unfence_source(rb->s.src, err) || !state_set_fenced(rb->forward, false, err))
 		return false;
 	log_info("rollback: the source database is writable again for new sessions; the target stays "
-			 "fenced (`pgshift cleanup %s --unfence` undoes that)", rb->plan->file);
+			 "fenced (`pgshift cleanup %s --unfence` makes the target writable again)",
+			 rb->plan->file);
 	return reverse_state_set_status(rb->s.src, rb->plan, "finished", NULL, err);
 }
 
@@ -336,7 +321,8 @@ phases(struct rollback *rb, struct pgs_error *err)
 	rb->streaming = true;
 	return cancelled(rb, fence_target(rb, err), "fence", err) && done(rb, "rollback.fence", err) &&
 		cancelled(rb, catch_up(rb, err), "catch-up", err) && done(rb, "rollback.catchup", err) &&
-		cancelled(rb, sync_sequences(rb, err), "sequence sync", err) &&
+		cancelled(rb, reverse_sequences_sync(rb->plan, rb->tgt, rb->s.src, &rb->cat, "rollback",
+											 err), "sequence sync", err) &&
 		done(rb, "rollback.sequences", err) && cancelled(rb, verify(rb, err), "verify", err) &&
 		done(rb, "rollback.verify", err) && unfence(rb, err);
 }
@@ -401,25 +387,34 @@ run(struct rollback *rb, bool yes, struct pgs_error *err)
 static enum lifecycle_result
 lock_forward(const struct plan *plan, struct state **st, struct pgs_error *err)
 {
-	bool locked = false;
+	struct pg_session s = {"source", "pgshift rollback", true, false, false, false};
+	bool locked = false, held = false;
+	struct pgs_error ignored;
+	PGconn *src;
 
 	*st = state_open(plan, &locked, err);
 	if (*st)
 		return LIFECYCLE_OK;
-	if (locked)
-		pgs_error_hint(err, "let the apply of plan \"%s\" finish its cutover first", plan->name);
-	return locked ? LIFECYCLE_LOCKED : LIFECYCLE_FAILED;
+	if (!locked)
+		return LIFECYCLE_FAILED;
+	pgs_error_hint(err, "let the apply of plan \"%s\" finish its cutover first", plan->name);
+	/* a rollback holds the plan's lock too: then it, not an apply, is named */
+	pgs_error_clear(&ignored);
+	src = pg_connect(plan->source_uri, &s, &ignored);
+	if (src && reverse_state_lock_held(src, plan, &held, NULL, 0, &ignored) && held)
+		reverse_in_use(plan, src, err);
+	PQfinish(src);
+	return LIFECYCLE_LOCKED;
 }
 
 enum lifecycle_result
 rollback_plan(const struct plan *plan, bool yes, struct pgs_error *err)
 {
 	struct rollback rb = {.plan = plan};
-	struct state *forward = NULL;
 	enum lifecycle_result rc;
 
 	plan_reverse(plan, &rb.rev);
-	rc = lock_forward(plan, &forward, err);
+	rc = lock_forward(plan, &rb.forward, err);
 	if (rc == LIFECYCLE_OK)
 		rc = reverse_session_open(plan, "pgshift rollback", &rb.s, err);
 	if (rc == LIFECYCLE_OK)
@@ -429,6 +424,6 @@ rollback_plan(const struct plan *plan, bool yes, struct pgs_error *err)
 	event_bus_free(rb.bus);
 	PQfinish(rb.tgt);
 	reverse_session_close(&rb.s);
-	state_close(forward);
+	state_close(rb.forward);
 	return rc;
 }

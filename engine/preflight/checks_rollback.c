@@ -187,7 +187,12 @@ check_identities(struct pf_ctx *c)
 	pf_add_owned(c, "rollback_replica_identity", bad ? CHECK_FAIL : CHECK_PASS,
 				 bad ? xasprintf("no primary key or replica identity: %s", names.data)
 				 : xstrdup("every migrated table has a key"),
-				 "add a primary key (or REPLICA IDENTITY USING INDEX) to these tables, or exclude "
+				 c->plan->cdc.replica_identity == REPLICA_IDENTITY_FULL
+				 ? "add a primary key (or REPLICA IDENTITY USING INDEX or FULL) to these tables "
+				 "on the source, or exclude them: the reverse stream publishes them on the "
+				 "target; cdc.replica_identity: full covers the forward stream only (FULL on "
+				 "the source), not the reverse stream"
+				 : "add a primary key (or REPLICA IDENTITY USING INDEX) to these tables, or exclude "
 				 "them: the reverse stream publishes them on the target");
 	buf_free(&names);
 }

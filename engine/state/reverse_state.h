@@ -19,6 +19,7 @@
 #define PGSHIFT_STATE_REVERSE_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <libpq-fe.h>
 
@@ -48,9 +49,12 @@ bool reverse_state_read(PGconn *src, const struct plan *plan, struct reverse_sta
 						bool *found, struct pgs_error *err);
 void reverse_state_free(struct reverse_state *rs);
 
-/* Whether a session holds the lock: a rollback or rollback --follow streams (for status). */
-bool reverse_state_lock_held(PGconn *src, const struct plan *plan, bool *held,
-							 struct pgs_error *err);
+/*
+ * Whether a session holds the lock: a rollback or rollback --follow streams;
+ * app (may be NULL) gets the holder's application_name ("" when unseen).
+ */
+bool reverse_state_lock_held(PGconn *src, const struct plan *plan, bool *held, char *app,
+							 size_t n, struct pgs_error *err);
 
 /* Takes the reverse stream's advisory lock on this session; *got false when another holds it. */
 bool reverse_state_lock(PGconn *src, const struct plan *plan, bool *got, struct pgs_error *err);

@@ -4,6 +4,7 @@
  * the one state_schema.c creates on the target, so the applier's
  * bookkeeping works on either side unchanged.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,21 +95,26 @@ reverse_state_free(struct reverse_state *rs)
 }
 
 bool
-reverse_state_lock_held(PGconn *src, const struct plan *plan, bool *held, struct pgs_error *err)
+reverse_state_lock_held(PGconn *src, const struct plan *plan, bool *held, char *app, size_t n,
+						struct pgs_error *err)
 {
 	const char *params[1] = {plan->rollback.slot};
 	/* a bigint advisory key is classid (high half) and objid (low half), objsubid 1 */
-	PGresult *res = pg_query(src, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l"
+	PGresult *res = pg_query(src, "SELECT coalesce(a.application_name, '')"
+							 " FROM pg_catalog.pg_locks l"
+							 " LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
 							 " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
 							 " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
 							 "  WHERE datname = pg_catalog.current_database())"
 							 " AND ((l.classid::bigint << 32) | l.objid::bigint)"
-							 "  = pg_catalog.hashtextextended('pgshift:' || $1, 0))",
+							 "  = pg_catalog.hashtextextended('pgshift:' || $1, 0) LIMIT 1",
 							 1, params, err);
 
 	if (!res)
 		return false;
-	*held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	*held = PQntuples(res) > 0;
+	if (app)
+		snprintf(app, n, "%s", *held ? PQgetvalue(res, 0, 0) : "");
 	PQclear(res);
 	return true;
 }

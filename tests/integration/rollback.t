@@ -31,7 +31,15 @@
 #      reverse publication is named by preflight, and one with another table
 #      set appearing after preflight does not fail a second cutover; a
 #      prepared transaction on the target is warned of, and rollback.slot
-#      says it waits for it and gives up after the catch-up timeout.
+#      says it waits for it and gives up after the catch-up timeout;
+#      status shows the forward stream ended after the cutover, the source
+#      unfenced after a rollback, and the reverse stream "kept" while
+#      nothing streams it; a second rollback during one names the rollback;
+#   8. a kept stream that replayed the target's rows into the source: a
+#      column added on the target stops it with the fix as hint, which
+#      works; cleanup --force --unfence sets the source's sequences from the
+#      target's first, so the application inserts there without a
+#      duplicate key.
 use strict;
 use warnings;
 use FindBin;
@@ -259,19 +267,31 @@ waitpid($follow, 0);
 is($? >> 8, 143, 'SIGTERM stops the follower: exit 143');
 like(slurp("$dir/follow2.err"), qr/rollback --follow: stopped by SIGTERM; `pgshift rollback \S+ --follow` \(or the rollback itself\) continues/,
      'saying how to continue');
+my ($last_applied) = slurp("$dir/follow2.err") =~ /.*rollback --follow: target at \S+, applied into the source (\S+):/s;
+my $row_applied = q_or_empty($src, "SELECT applied_lsn FROM pgshift.runs WHERE plan = 'pgshift_rb_rb'");
+is($last_applied, $row_applied, "the follower's last line shows the applied LSN it recorded ($row_applied), not 0/0");
 
 $r = run_pgshift(\%env, 'status', $plan);
 like($r->{out}, qr/\n  no follower runs: the reverse slot keeps the target's WAL/,
      'status says when no follower runs') or diag($r->{out} . $r->{err});
+$r = run_pgshift(\%env, 'status', $plan, '--json');
+$st = eval { decode_json($r->{out}) } // {};
+is(($st->{rollback}{status} // '') . ' ' . ($st->{rollback}{streaming} ? 1 : 0), 'kept 0',
+   'status --json: the reverse stream is "kept", not "running", while nothing streams it') or diag($r->{out});
 
 # ---- 3. cleanup keeps the reverse stream before keep_for; rollback asks
 $r = run_pgshift(\%env, 'cleanup', $plan);
 is($r->{rc}, 0, 'cleanup before keep_for succeeds') or diag($r->{err});
 like($r->{err}, qr/keeping the reverse stream/, 'and says it keeps the reverse stream');
+like($r->{err}, qr/the source database stays fenced .*while the reverse stream is kept: "pgshift rollback \S+ --yes" moves the application back/,
+     'its fence warning names what lifts the fence while the stream is kept');
+unlike($r->{err}, qr/--unfence" undoes it/, 'not --unfence, which is refused then');
 is(reverse_objects(), '1,1', 'the reverse slot and publication are kept');
 $r = run_pgshift(\%env, 'cleanup', $plan, '--unfence');
 is($r->{rc}, 1, 'cleanup --unfence is refused while the reverse stream is kept');
 like($r->{err}, qr/the source stays fenced while the reverse stream/, 'naming why');
+like($r->{err}, qr/hint: roll back with `pgshift rollback \S+ --yes` .*`pgshift cleanup \S+ --force --unfence` \(the source keeps only what was replayed so far; its sequences are set from the target's first\)/,
+     'the hint says what each way out does');
 is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'on', 'the source is still fenced');
 $r = run_pgshift(\%env, 'rollback', $plan);
 is($r->{rc}, 3, 'rollback without --yes and without a terminal: exit 3');
@@ -339,6 +359,9 @@ is($r->{rc}, 0, 'a second rollback says it is done') or diag($r->{err});
 # ---- 5. cleanup drops the rest of the reverse stream
 $r = run_pgshift(\%env, 'cleanup', $plan);
 is($r->{rc}, 0, 'cleanup after the rollback') or diag($r->{err});
+unlike($r->{err}, qr/the source database is still fenced/, 'cleanup does not call the writable source fenced');
+like($r->{err}, qr/the TARGET database is still fenced .*"pgshift cleanup \S+ --unfence" makes it writable again/,
+     'it says the target is fenced, and what unfences it');
 is(reverse_rows('pgshift_rb_rb'), '0',
    'the reverse row is gone from the source');
 ok(!-e "$dir/.pgshift/spool-rollback", 'the reverse spool is gone');
@@ -379,6 +402,8 @@ $r = run_pgshift({}, 'plan', $plan2);
 is($r->{rc}, 2, 'plan of a rollback the target role cannot serve: exit 2') or diag($r->{out} . $r->{err});
 like($r->{out}, qr/FAIL\s+rollback_replica_identity\s+no primary key or replica identity: scratch\.nopk/,
      'a table without a key is named');
+like($r->{out}, qr/cdc\.replica_identity: full covers the forward stream only \(FULL on the source\), not the reverse stream/,
+     'its hint says cdc.replica_identity: full does not cover the reverse stream') or diag($r->{out});
 like($r->{out}, qr/FAIL\s+rollback_replication_privilege\s+target role "?lowpriv"? has no REPLICATION/,
      'the target role without REPLICATION is named');
 like($r->{out}, qr/FAIL\s+rollback_publication_privilege\s+"?lowpriv"? lacks CREATE on the target database/,
@@ -422,9 +447,15 @@ is($r->{rc}, 0, 'a second plan cut over') or diag($r->{err});
 is(reverse3(), '1,1', 'with its reverse slot and publication on the target');
 is(q_or_empty($src, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'account_audit'"), 'D',
    'holding the source\'s ALWAYS trigger');
+$r = run_pgshift({}, 'status', $plan3);
+like($r->{out}, qr/^cdc\s+ended at the cutover: applied \S+ \(the source was at \S+\)$/m,
+     'status shows the forward stream as ended after the cutover, not an ageing lag') or diag($r->{out});
+like($r->{out}, qr/^fenced\s+yes \(source writes are fenced\)$/m, 'and the source fenced');
 $r = run_pgshift({}, 'status', $plan3, '--json');
 my $st3 = eval { decode_json($r->{out}) } // {};
-ok(@{ $st3->{steps} || [] } && ($st3->{rollback}{status} // '') eq 'running'
+ok($st3->{cdc_ended} && !defined $st3->{lag_seconds} && !defined $st3->{lag_bytes},
+   'status --json: cdc_ended, no forward lag') or diag($r->{out});
+ok(@{ $st3->{steps} || [] } && ($st3->{rollback}{status} // '') eq 'kept'
    && defined $st3->{rollback}{lag_bytes},
    'status --json of a kept run holds its steps and the reverse stream') or diag($r->{out} . $r->{err});
 $r = run_pgshift({}, 'reset', $plan3, '--yes');
@@ -482,6 +513,10 @@ psql($tgt3, "INSERT INTO small.t SELECT g, 'bulk' FROM generate_series(101, 4001
 my $rbpid = start_pgshift({}, "$dir/rb3.err", 'rollback', $plan3, '--yes');
 ok(wait_until(sub { slurp("$dir/rb3.err") =~ /rollback: applying into the source every change/ }, 60, $rbpid),
    'the rollback catches up a backlog') or diag(slurp("$dir/rb3.err"));
+$r = run_pgshift({}, 'rollback', $plan3, '--yes');
+is($r->{rc}, 4, 'a second rollback meanwhile: exit 4') or diag($r->{err});
+like($r->{err}, qr/error: a pgshift rollback of plan "rb3" is running/, 'naming the rollback as the holder');
+unlike($r->{err}, qr/pgshift apply|finish its cutover/, 'not an apply');
 kill 'TERM', $rbpid;
 waitpid($rbpid, 0);
 is($? >> 8, 143, 'SIGTERM stops the rollback: exit 143') or diag(slurp("$dir/rb3.err"));
@@ -565,6 +600,7 @@ ok($rows3 > 400000 && !$diff3
 $r = run_pgshift({}, 'status', $plan3);
 like($r->{out}, qr/rollback: rolled back \(reverse stream from the cutover at .* UTC\); the target is fenced\n  target at/,
      'status says it is rolled back (no failure left)') or diag($r->{out} . $r->{err});
+like($r->{out}, qr/^fenced\s+no$/m, 'and that the source is not fenced any more') or diag($r->{out});
 is(q_or_empty($tgt3_app, "SHOW default_transaction_read_only"), 'on', 'its target is fenced');
 $r = run_pgshift({}, 'reset', $plan3, '--yes');
 is($r->{rc}, 0, 'reset after the rollback') or diag($r->{err});
@@ -667,7 +703,72 @@ like($r->{err}, qr/the cutover's rollback\.slot step created it; dropped .*`pgsh
 unlike($r->{err}, qr/snapshot step|run apply again/, 'not the forward stream\'s hint');
 $r = run_pgshift({}, 'reset', $plan3m, '--yes', '--force');
 is($r->{rc}, 0, 'reset --force ends a kept reverse stream') or diag($r->{err});
+like($r->{err}, qr/reset: 0 sequence\(s\) set on the source from the target .*\n.*reset: the source holds the target's changes replayed up to/,
+     'setting the source\'s sequences from the target\'s first, as cleanup does (the source stays fenced)');
 is(reverse3(), '0,0', 'dropping its slot and publication');
 is(q_or_empty($tgt3, "SELECT to_regclass('small.t') IS NULL"), 't', 'and the tables');
+
+# ---- 8. a kept reverse stream that replayed the target's rows into the source, given up:
+#      a column added on the target stops it with the fix as hint; cleanup --force --unfence
+#      sets the source's sequences past the replayed keys before the application writes there
+# the source is still fenced by the last cutover of section 7
+psql($src, "BEGIN READ WRITE; CREATE SCHEMA seqs; CREATE TABLE seqs.t (id serial PRIMARY KEY, v text);"
+    . " INSERT INTO seqs.t (v) SELECT 'v' || g FROM generate_series(1, 100) g;"
+    . " GRANT USAGE ON SCHEMA seqs TO app; GRANT ALL ON ALL TABLES IN SCHEMA seqs TO app;"
+    . " GRANT ALL ON ALL SEQUENCES IN SCHEMA seqs TO app; COMMIT");
+psql($c->{target_uri}, "CREATE DATABASE rbdst8");
+(my $tgt8 = $c->{target_uri}) =~ s{/postgres$}{/rbdst8};
+my $plan8 = write_plan(<<"YAML", tempdir(CLEANUP => 1));
+version: 1
+name: rb8
+source: { uri: "$src" }
+target: { uri: "$tgt8" }
+filters: { include_schemas: [seqs] }
+cutover:
+  approval: auto
+  steps: [fence_writes: { roles: [app] }, wait_for_catchup: { timeout: 60s }, sync_sequences: { margin: 0 }]
+cleanup: { keep_state: true }
+rollback: { enabled: true }
+YAML
+$r = run_pgshift({}, 'apply', $plan8, '--yes', '--no-progress');
+is($r->{rc}, 0, 'a plan without sync_sequences cut over, its reverse stream kept') or diag($r->{err});
+psql($tgt8, "INSERT INTO seqs.t (v) SELECT 'on the target ' || g FROM generate_series(1, 50) g");
+my $f8 = start_pgshift({}, "$dir/follow8a.err", 'rollback', $plan8, '--follow');
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM seqs.t") eq '150' }, 30, $f8),
+   'the follower replays the target\'s rows into the source') or diag(slurp("$dir/follow8a.err"));
+kill 'TERM', $f8;
+waitpid($f8, 0);
+psql($tgt8, "ALTER TABLE seqs.t ADD COLUMN prio int; INSERT INTO seqs.t (v, prio) VALUES ('with prio', 1)");
+$r = run_pgshift({}, 'rollback', $plan8, '--follow');
+is($r->{rc}, 1, 'the follower stops on a column only the target has') or diag($r->{err});
+like($r->{err}, qr/column "prio" of relation "t" does not exist/, 'naming the column');
+like($r->{err}, qr/hint: a schema change made on the target after the cutover is not carried back: .*ADD COLUMN on the source, in a session that first runs SET default_transaction_read_only = off.*`pgshift rollback \S+ --yes` \(or --follow\) again/,
+     'with a hint: add the column on the source (how, while it is fenced), then roll back again')
+    or diag($r->{err});
+psql($src, "BEGIN READ WRITE; ALTER TABLE seqs.t ADD COLUMN prio int; COMMIT");
+$f8 = start_pgshift({}, "$dir/follow8.err", 'rollback', $plan8, '--follow');
+ok(wait_until(sub { q_or_empty($src, "SELECT count(*) FROM seqs.t") eq '151' }, 30, $f8),
+   'once the source has the column, the follower replays the target\'s rows into it') or diag(slurp("$dir/follow8.err"));
+kill 'TERM', $f8;
+waitpid($f8, 0);
+is($? >> 8, 143, 'the follower stopped');
+is(q_or_empty($src, "SELECT last_value FROM seqs.t_id_seq"), '100',
+   'the source\'s sequence is behind the replayed keys (up to 151)');
+# a plain cleanup keeps the stream: it says how to lift the source's fence meanwhile
+$r = run_pgshift({}, 'cleanup', $plan8);
+like($r->{err}, qr/the source database stays fenced .*"pgshift rollback \S+ --yes" moves the application back/,
+     'cleanup in the kept window names what lifts the fence (a plan that keeps its state)') or diag($r->{err});
+unlike($r->{err}, qr/--unfence" undoes it/, 'not the refused --unfence');
+$r = run_pgshift({}, 'cleanup', $plan8, '--force', '--unfence');
+is($r->{rc}, 0, 'cleanup --force --unfence gives up the kept reverse stream') or diag($r->{err});
+like($r->{err}, qr/cleanup: 1 sequence\(s\) set on the source from the target \(margin 0\)/,
+     'setting the source\'s sequences from the target\'s first');
+like($r->{err}, qr/cleanup: the source holds the target's changes replayed up to \S+, not those the target committed after/,
+     'saying what the source holds');
+is(q_or_empty($src_app, "SHOW default_transaction_read_only"), 'off', 'the source is unfenced');
+ok(eval { psql($src_app, "INSERT INTO seqs.t (v) SELECT 'app on the source' FROM generate_series(1, 5)"); 1 },
+   'the application inserts into the source without a duplicate key') or diag($@);
+cmp_ok(q_or_empty($src, "SELECT min(id) FROM seqs.t WHERE v = 'app on the source'"), '>', 151,
+       'its keys come after the replayed ones');
 
 done_testing();

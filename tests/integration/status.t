@@ -105,7 +105,7 @@ ok($j, 'status --json is valid JSON') or diag($@, $r->{out});
 is_deeply([sort keys %$j],
           [sort qw(plan run_id plan_sha256 status started_at updated_at finished_at approved
                    approved_at approved_by fenced source_lsn received_lsn applied_lsn lag_bytes
-                   receive_lag_bytes apply_lag_bytes lag_seconds
+                   receive_lag_bytes apply_lag_bytes lag_seconds cdc_ended
                    error stages steps live paused_at)], 'json: the documented keys');
 is($j->{plan}, 'status_demo', 'json: plan');
 is($j->{run_id}, $run_id, 'json: run_id');
