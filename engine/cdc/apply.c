@@ -43,11 +43,13 @@
 #define DRY_COMMIT_US INT64_C(10000)
 #define EARLY_SEND_US INT64_C(20000)
 /*
- * A steady stream never leaves the spool dry for DRY_COMMIT_US, so its
- * batches commit at this age: at 500 ms that was most of the lag a reader
- * of the target saw. A catch-up's batches fill their 10,000 changes first.
+ * CAUGHT_UP_COMMIT_US: a steady stream never leaves the spool dry for
+ * DRY_COMMIT_US, so its batches committed at batch_ms, 500 ms, most of the
+ * lag a reader of the target saw. A dry spool commits a batch this old; a
+ * backlog, which keeps the spool busy, still fills batches of 10,000
+ * changes or 500 ms.
  */
-#define DEFAULT_BATCH_MS 100
+#define CAUGHT_UP_COMMIT_US INT64_C(100000)
 #define GC_EVERY_US INT64_C(2000000)
 #define RATE_EVERY_US INT64_C(1000000)
 #define DEFAULT_RECONNECT_FOR_MS INT64_C(10000)
@@ -124,11 +126,13 @@ static bool
 idle(struct cdc_applier *a, struct pgs_error *err)
 {
 	int64_t now = apply_now_us();
+	int64_t max_age = (int64_t) a->batch_ms * 1000 < CAUGHT_UP_COMMIT_US ?
+		(int64_t) a->batch_ms * 1000 : CAUGHT_UP_COMMIT_US;
 
 	if (!a->dry_since_us)
 		a->dry_since_us = now;
 	if (now - a->dry_since_us >= DRY_COMMIT_US ||
-		(a->tgt.in_txn && now - a->tgt.started_us >= (int64_t) a->batch_ms * 1000)) {
+		(a->tgt.in_txn && now - a->tgt.started_us >= max_age)) {
 		if (!apply_flush(a, err))
 			return false;
 	} else if (!send_early(a, now, err))
@@ -247,7 +251,7 @@ applier_new(const struct cdc_applier_config *cfg)
 					cfg->reconnect_for_ms > 0 ? cfg->reconnect_for_ms : DEFAULT_RECONNECT_FOR_MS);
 	pg_backoff_resume(&a->backoff, a->resume);
 	a->batch_changes = cfg->batch_changes > 0 ? cfg->batch_changes : 10000;
-	a->batch_ms = cfg->batch_ms > 0 ? cfg->batch_ms : DEFAULT_BATCH_MS;
+	a->batch_ms = cfg->batch_ms > 0 ? cfg->batch_ms : 500;
 	a->plan = cfg->plan;
 	a->idle_ms = IDLE_SLEEP_MIN_MS;
 	a->durable_lsn = cfg->durable_lsn;

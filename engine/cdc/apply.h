@@ -79,7 +79,7 @@ struct cdc_applier_config {
 	const struct cdc_table_sync *sync;  /* borrowed, nsync entries; copied at start */
 	size_t nsync;
 	int batch_changes;          /* commit the target transaction after this many changes; 0: 10000 */
-	int batch_ms;               /* ... or this long after its first change; 0: 100 */
+	int batch_ms;               /* ... or this long after its first change; 0: 500 */
 	/*
 	 * A lost target connection (target restarted, network drop) is retried
 	 * with backoff for this long (0: 10 s); the applier then continues from
