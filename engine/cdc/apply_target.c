@@ -214,9 +214,11 @@ check_result(const struct apply_pending *p, const struct apply_bulk *bulk, PGres
 		if (p->what == 'X' && p->key) {
 			pgs_error_detail(err, "statement: %.2000s%s", p->key, strlen(p->key) > 2000 ? "..." : "");
 			pgs_error_hint(err, "nothing of this source transaction was applied (cdc.ddl: "
-						   "replicate); make the target able to run the statement (create "
-						   "what it needs), then pgshift apply PLAN again: it runs again at "
-						   "the applied LSN; or start over with pgshift reset PLAN --yes");
+						   "replicate); when it needs an object the plan's filters exclude, "
+						   "include that object and start over (pgshift reset PLAN --yes, then "
+						   "pgshift apply PLAN): one made by hand on the target gets no rows; "
+						   "else make the target able to run the statement, then pgshift apply "
+						   "PLAN again: it runs again at the applied LSN");
 		}
 		return fail_entry(p, err);
 	}

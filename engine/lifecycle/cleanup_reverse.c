@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cdc/cdc_slot.h"
+#include "cdc/spool_owner.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/rollback.h"
 #include "pg/conn.h"
@@ -166,7 +167,8 @@ end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, struc
 	if (reset)
 		unfence = k.fenced;
 	if (k.kept ||
-		(drop_target_objects(plan, unfence, err) && remove_tree(plan->rollback.spool_dir) == 0 &&
+		(drop_target_objects(plan, unfence, err) &&
+		 spool_remove_own(plan->rollback.spool_dir, plan->name, err) &&
 		 restore_triggers(src, plan, err) && reverse_state_drop(src, plan, err) &&
 		 drop_source_schema(src, err)))
 		rc = LIFECYCLE_OK;

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "cdc/spool_owner.h"
 #include "lifecycle/reverse_stream.h"
 #include "pg/retry.h"
 #include "util/log.h"
@@ -69,7 +70,8 @@ reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_
 	pthread_mutex_init(&rs->lock, NULL);
 	rs->receiver = NULL;
 	rs->applier = NULL;
-	if (!cdc_receiver_start(&rcfg, &r, err)) {
+	if (!spool_claim(plan->rollback.spool_dir, plan->name, plan->rollback.slot, err) ||
+		!cdc_receiver_start(&rcfg, &r, err)) {
 		pgs_error_prefix(err, "the reverse stream (target -> source)");
 		return false;
 	}
