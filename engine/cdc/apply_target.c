@@ -203,6 +203,45 @@ check_bulk(const struct apply_pending *p, const struct apply_bulk *b, PGresult *
 	return fail_entry(&row, err);
 }
 
+/*
+ * The role a server's 'role "NAME" does not exist' names, malloc'd, or
+ * NULL. Roles are global objects: no event trigger sees their creation on
+ * the source, so a GRANT to a role made during CDC meets a target without it.
+ */
+static char *
+missing_role(const struct pgs_error *err)
+{
+	const char *s = strstr(err->message, "role \""), *end;
+
+	if (strcmp(err->sqlstate, "42704") != 0 || !s)
+		return NULL;
+	s += strlen("role \"");
+	end = strstr(s, "\" does not exist");
+	return end ? xstrndup(s, (size_t) (end - s)) : NULL;
+}
+
+/* A replicated DDL the target refused: the statement, and how to go on from here. */
+static void
+ddl_refused(const struct apply_pending *p, struct pgs_error *err)
+{
+	char *role = missing_role(err);
+
+	pgs_error_detail(err, "statement: %.2000s%s", p->key, strlen(p->key) > 2000 ? "..." : "");
+	if (role)
+		pgs_error_hint(err, "nothing of this source transaction was applied (cdc.ddl: "
+					   "replicate); roles are not replicated: create role \"%s\" on the target "
+					   "(as on the source), then pgshift apply PLAN again: it resumes at the "
+					   "applied LSN and runs the statement again", role);
+	else
+		pgs_error_hint(err, "nothing of this source transaction was applied (cdc.ddl: "
+					   "replicate); when it needs an object the plan's filters exclude, "
+					   "include that object and start over (pgshift reset PLAN --yes, then "
+					   "pgshift apply PLAN): one made by hand on the target gets no rows; "
+					   "else make the target able to run the statement, then pgshift apply "
+					   "PLAN again: it runs again at the applied LSN");
+	free(role);
+}
+
 static bool
 check_result(const struct apply_pending *p, const struct apply_bulk *bulk, PGresult *res,
 			 struct pgs_error *err)
@@ -211,15 +250,8 @@ check_result(const struct apply_pending *p, const struct apply_bulk *bulk, PGres
 
 	if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED || !res) {
 		pg_fail_result(err, res, "the target refused it");
-		if (p->what == 'X' && p->key) {
-			pgs_error_detail(err, "statement: %.2000s%s", p->key, strlen(p->key) > 2000 ? "..." : "");
-			pgs_error_hint(err, "nothing of this source transaction was applied (cdc.ddl: "
-						   "replicate); when it needs an object the plan's filters exclude, "
-						   "include that object and start over (pgshift reset PLAN --yes, then "
-						   "pgshift apply PLAN): one made by hand on the target gets no rows; "
-						   "else make the target able to run the statement, then pgshift apply "
-						   "PLAN again: it runs again at the applied LSN");
-		}
+		if (p->what == 'X' && p->key)
+			ddl_refused(p, err);
 		return fail_entry(p, err);
 	}
 	if (bulk)

@@ -63,7 +63,9 @@ static const char emit_sql[] =
 	"  IF tag NOT LIKE '% EXTENSION' AND current_query() ~* '^\\s*(CREATE|ALTER)\\s+EXTENSION\\M' THEN\n"
 	"    RETURN;\n"
 	"  END IF;\n"
-	"  SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type, 'schema', c.schema_name,\n"
+	"  SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type,\n"
+	"      'schema', coalesce(c.schema_name, CASE WHEN tag = 'CREATE SCHEMA' AND c.object_type = 'schema' THEN\n"
+	"        (SELECT ns.nspname FROM pg_namespace ns WHERE ns.oid = c.objid) END),\n"
 	"      'identity', c.object_identity, 'rel_schema', rn.nspname, 'rel_name', r.relname,\n"
 	"      'rel_persistence', r.relpersistence)), '[]')\n"
 	"    INTO objs FROM pg_event_trigger_ddl_commands() c\n"
@@ -76,6 +78,11 @@ static const char emit_sql[] =
 	"    LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace\n"
 	"    WHERE NOT c.in_extension;\n"
 	"  objs := objs || dropped;\n"
+	"  -- a new schema is watched by every plan: the applier's filters decide on it and what it will hold\n"
+	"  IF tag = 'CREATE SCHEMA' THEN\n"
+	"    UPDATE pgshift.ddl_capture d SET schemas = d.schemas || ARRAY(SELECT o->>'schema'\n"
+	"      FROM jsonb_array_elements(objs) o WHERE o->>'type' = 'schema' AND NOT o->>'schema' = ANY (d.schemas));\n"
+	"  END IF;\n"
 	"  -- a table created in a migrated schema joins the publication in this transaction, so its rows flow\n"
 	"  FOR p IN SELECT DISTINCT d.plan, d.publication, d.identity_full, k.oid, k.oid::regclass::text AS rel,\n"
 	"      k.relreplident = 'f' OR EXISTS (SELECT FROM pg_index x WHERE x.indrelid = k.oid\n"
@@ -139,9 +146,28 @@ static const char emit_sql[] =
 	"      'its rows, and the target would compute its own (run CREATE TABLE, then INSERT ... SELECT, whose rows '\n"
 	"      'are replicated)', tag));\n"
 	"  END IF;\n"
+	"  -- ALTER COLUMN ... TYPE ... USING rewrites the table unpublished; its expression is not in the catalog\n"
+	"  IF tag = 'ALTER TABLE' THEN\n"
+	"    -- an aggregate: one row even when nothing matches, so problem keeps what is already in it\n"
+	"    SELECT nullif(concat_ws('; ', problem, string_agg(format('ALTER COLUMN ... TYPE ... USING calls %s, not '\n"
+	"        'immutable: the target would compute other values for the existing rows (add a column of the new '\n"
+	"        'type, UPDATE it, whose values are replicated, then drop the old column and rename the new one)', u),\n"
+	"        '; ')), '')\n"
+	"      INTO problem FROM pgshift.ddl_using_volatile(current_query()) u WHERE u IS NOT NULL;\n"
+	"  END IF;\n"
+	"  -- a materialized view's rows are computed where it is created or refreshed (WITH NO DATA computes none)\n"
+	"  IF tag IN ('CREATE MATERIALIZED VIEW', 'REFRESH MATERIALIZED VIEW')\n"
+	"      AND current_query() !~* '\\mWITH\\s+NO\\s+DATA\\s*;?\\s*$' THEN\n"
+	"    SELECT nullif(concat_ws('; ', problem, string_agg(format('the query of materialized view %s is not '\n"
+	"        'immutable: the target would compute other rows (create it WITH NO DATA, refresh it after the '\n"
+	"        'cutover)', k.oid::regclass), '; ')), '')\n"
+	"      INTO problem FROM pg_event_trigger_ddl_commands() c\n"
+	"      JOIN pg_class k ON c.classid = 'pg_class'::regclass AND k.oid = c.objid AND k.relkind = 'm'\n"
+	"      JOIN pg_rewrite w ON w.ev_class = k.oid\n"
+	"      WHERE pgshift.ddl_not_immutable(w.ev_action::text);\n"
+	"  END IF;\n"
 	"  -- ADD COLUMN with a default that is not immutable (or an identity) rewrites the table unpublished;\n"
-	"  -- age <= 0: the default was written by this transaction (SET DEFAULT without ADD changes no row);\n"
-	"  -- the expression's functions are read from its node tree: pg_depend omits the builtin (pinned) ones\n"
+	"  -- age <= 0: the default was written by this transaction (SET DEFAULT without ADD changes no row)\n"
 	"  IF tag = 'ALTER TABLE' AND current_query() ~* '\\mADD\\M' THEN\n"
 	"    SELECT nullif(concat_ws('; ', problem, string_agg(format('column %I of %s is added with a default that is not '\n"
 	"        'immutable (%s): the target would compute other values for the existing rows (add the column '\n"
@@ -150,10 +176,8 @@ static const char emit_sql[] =
 	"      INTO problem FROM pg_event_trigger_ddl_commands() c\n"
 	"      JOIN pg_attribute a ON c.classid = 'pg_class'::regclass AND a.attrelid = c.objid AND a.attnum > 0\n"
 	"      LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum\n"
-	"      WHERE NOT a.attisdropped AND ((a.attidentity <> '' AND age(a.xmin) <= 0) OR (age(ad.xmin) <= 0 AND (\n"
-	"        ad.adbin::text ~ '[{](SQLVALUEFUNCTION|COERCEVIAIO|NEXTVALUEEXPR) '\n"
-	"        OR EXISTS (SELECT FROM regexp_matches(ad.adbin::text, ':(?:op)?funcid (\\d+)', 'g') f\n"
-	"          JOIN pg_proc pr ON pr.oid = f[1]::oid WHERE pr.provolatile <> 'i'))));\n"
+	"      WHERE NOT a.attisdropped AND ((a.attidentity <> '' AND age(a.xmin) <= 0) OR (age(ad.xmin) <= 0 AND\n"
+	"        pgshift.ddl_not_immutable(ad.adbin::text)));\n"
 	"  END IF;\n"
 	"  -- GRANT, REVOKE and extensions come without a schema: always sent, the target runs them (or refuses, loudly);\n"
 	"  -- DDL of excluded schemas too, which the applier skips and logs; not pgshift's own nor temporary objects\n"
@@ -169,6 +193,54 @@ static const char emit_sql[] =
 	"  -- ignores this second one, and the first one ends before it\n"
 	"  PERFORM pg_logical_emit_message(true, 'pgshift.ddl_end', '');\n"
 	"END\n"
+	"$f$\n";
+
+/*
+ * Whether an expression's node tree (pg_node_tree as text) is not
+ * immutable: a function or operator whose volatility is not, read from the
+ * tree (pg_depend omits the builtin, pinned ones), an SQL value function,
+ * a cast through text (it reads DateStyle and the like), nextval.
+ */
+static const char not_immutable_sql[] =
+	"CREATE OR REPLACE FUNCTION pgshift.ddl_not_immutable(node text) RETURNS boolean\n"
+	"LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"  SELECT node ~ '[{](SQLVALUEFUNCTION|COERCEVIAIO|NEXTVALUEEXPR) '\n"
+	"    OR EXISTS (SELECT FROM regexp_matches(node, ':(?:op)?funcid (\\d+)', 'g') f\n"
+	"      JOIN pg_proc pr ON pr.oid = f[1]::oid WHERE pr.provolatile <> 'i')\n"
+	"$f$\n";
+
+/*
+ * What an ALTER TABLE calls after ... TYPE ... USING that may not be
+ * immutable, comma separated, or NULL: functions by name and number of
+ * arguments (any overload that is not immutable counts, as the argument
+ * types are not known here; any number, when a call holds another or SQL's
+ * FROM/IN/FOR syntax) and SQL value functions. The expression is read from
+ * the statement's text, as the catalog keeps it nowhere once the column is
+ * converted; comments, string literals and quoted names are blanked first.
+ * Reading too much is a stop the operator can act on, never a difference.
+ */
+static const char using_volatile_sql[] =
+	"CREATE OR REPLACE FUNCTION pgshift.ddl_using_volatile(q text) RETURNS text\n"
+	"LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"  WITH plain AS (SELECT regexp_replace(regexp_replace(regexp_replace(q,\n"
+	"      '/[*].*?[*]/|--[^\\n]*', ' ', 'g'), '''(?:[^'']|'''')*''', '''''', 'g'),\n"
+	"      '\\$([[:alpha:]_]*)\\$.*?\\$\\1\\$', '''''', 'g') AS s),\n"
+	"  tail AS (SELECT substring(s FROM '(?i)\\mTYPE\\M.*?\\mUSING\\M(.*)$') AS t FROM plain),\n"
+	"  called AS (SELECT DISTINCT\n"
+	"      CASE WHEN m[1] LIKE '\"%' THEN replace(substr(m[1], 2, length(m[1]) - 2), '\"\"', '\"') ELSE lower(m[1]) END AS nsp,\n"
+	"      CASE WHEN m[2] LIKE '\"%' THEN replace(substr(m[2], 2, length(m[2]) - 2), '\"\"', '\"') ELSE lower(m[2]) END AS fn,\n"
+	"      CASE WHEN m[3] IS NULL OR m[3] ~* '\\m(FROM|IN|FOR|PLACING|VARIADIC)\\M' THEN NULL\n"
+	"        WHEN btrim(m[3]) = '' THEN 0 ELSE 1 + length(m[3]) - length(replace(m[3], ',', '')) END AS nargs\n"
+	"    FROM tail, regexp_matches(t, '(?:(\"(?:[^\"]|\"\")+\"|[[:alpha:]_][[:alnum:]_$]*)\\s*[.]\\s*)?'\n"
+	"      '(\"(?:[^\"]|\"\")+\"|[[:alpha:]_][[:alnum:]_$]*)\\s*[(](?:([^()]*)[)])?', 'g') m),\n"
+	"  found AS (SELECT fn AS what FROM called c WHERE EXISTS (SELECT FROM pg_proc p\n"
+	"      JOIN pg_namespace n ON n.oid = p.pronamespace\n"
+	"      WHERE p.proname = c.fn AND (c.nsp IS NULL OR n.nspname = c.nsp) AND p.provolatile <> 'i'\n"
+	"      AND (c.nargs IS NULL OR p.provariadic <> 0 OR c.nargs BETWEEN p.pronargs - p.pronargdefaults AND p.pronargs))\n"
+	"    UNION SELECT lower(k[1]) FROM tail, regexp_matches(regexp_replace(t, '\"(?:[^\"]|\"\")+\"', ' ', 'g'),\n"
+	"      '(?i)\\m(current_date|current_time|current_timestamp|localtime|localtimestamp|current_user|'\n"
+	"      'current_role|session_user|user|current_catalog|current_schema)\\M', 'g') k)\n"
+	"  SELECT string_agg(what, ', ' ORDER BY what) FROM found\n"
 	"$f$\n";
 
 static const char capture_sql[] =
@@ -195,6 +267,8 @@ static const char *const install_sql[] = {
 	" publication text NOT NULL, schemas text[] NOT NULL, identity_full boolean NOT NULL)",
 	/* tables created without a usable replica identity, not published until they have one */
 	"CREATE TABLE IF NOT EXISTS pgshift.ddl_pending (plan text, relid oid, PRIMARY KEY (plan, relid))",
+	not_immutable_sql,
+	using_volatile_sql,
 	emit_sql,
 	"GRANT EXECUTE ON FUNCTION pgshift.ddl_emit(text, text, text, text) TO PUBLIC",
 	capture_sql,
@@ -288,6 +362,8 @@ static const char *const drop_sql[] = {
 	"DROP EVENT TRIGGER IF EXISTS " DDL_CAPTURE_DROP_TRIGGER,
 	"DROP FUNCTION IF EXISTS " DDL_CAPTURE_FUNCTION,
 	"DROP FUNCTION IF EXISTS pgshift.ddl_emit(text, text, text, text)",
+	"DROP FUNCTION IF EXISTS pgshift.ddl_not_immutable(text)",
+	"DROP FUNCTION IF EXISTS pgshift.ddl_using_volatile(text)",
 	"DROP TABLE pgshift.ddl_capture",
 	"DROP TABLE IF EXISTS pgshift.ddl_pending",
 };

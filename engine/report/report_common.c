@@ -7,7 +7,8 @@
 const char ddl_capture_notice[] =
 	"DDL replicated (cdc.ddl: replicate): the snapshot step creates event triggers "
 	DDL_CAPTURE_END_TRIGGER " (ddl_command_end) and " DDL_CAPTURE_DROP_TRIGGER " (sql_drop) "
-	"on the source, with functions pgshift.ddl_capture() and pgshift.ddl_emit() and table "
+	"on the source, with functions pgshift.ddl_capture(), pgshift.ddl_emit(), "
+	"pgshift.ddl_not_immutable() and pgshift.ddl_using_volatile() and table "
 	"pgshift.ddl_capture in schema pgshift; cleanup drops them";
 
 const char dry_run_notice[] =

@@ -14,6 +14,10 @@
 #   - needs_excluded: a DDL that needs an object the filters leave out fails
 #     on the target: apply exits 1 naming the statement and the LSN;
 #   - nested: a DDL run by a DO block: apply exits 1 naming why;
+#     main also converts columns with ALTER COLUMN TYPE ... USING an
+#     immutable expression, creates and refreshes a materialized view
+#     (its rows compared apart), and creates schemas the filters include
+#     (with tables and rows) and one they exclude (skipped);
 #   - volatile, ctas: ADD COLUMN with a default that is not immutable, and
 #     CREATE TABLE AS, whose rows the stream lacks: apply exits 1 naming why;
 #   - move_in, move_out: ALTER TABLE ... SET SCHEMA from an excluded schema
@@ -22,6 +26,14 @@
 #   - unlogged: CREATE UNLOGGED TABLE, whose rows the stream lacks: apply
 #     exits 1 naming the table (SET UNLOGGED of a published table the
 #     source refuses itself);
+#   - using_volatile, using_clock, mv_volatile: ALTER COLUMN TYPE ... USING
+#     random() / clock_timestamp(), and a materialized view of random():
+#     apply exits 1 naming why, the statement and the LSN;
+#   - grant_role: a GRANT to a role only the source has stops naming the
+#     role and the fix; after CREATE ROLE on the target, apply resumes;
+#   - streamed: one transaction of ADD COLUMN + 20,000 rows using it, with
+#     logical_decoding_work_mem = 64kB for the source database, so pgoutput
+#     streams it (checked in pg_stat_replication_slots);
 #   - nokey: a table created without a key is not published (its UPDATE on
 #     the source still works); with rows, the cutover stops naming it;
 #   - during_copy: DDL while a table is being copied (CREATE INDEX on it,
@@ -46,6 +58,8 @@ use PgShift::Cluster;
 use PgShift::Run;
 use PgShift::Compare qw(user_tables compare_table);
 
+# one apply per case, each with its slot and walsender (and a resume's temporary one)
+$ENV{PGSHIFT_PG_EXTRA_CONF} = "max_wal_senders = 40\nmax_replication_slots = 40\nmax_connections = 250";
 my $c = start_clusters();
 my ($src0, $tgt0) = ($c->{source_uri}, $c->{target_uri});
 my $dir = tempdir(CLEANUP => 1);
@@ -120,6 +134,14 @@ GRANT SELECT, INSERT ON app.newt TO PUBLIC;
 REVOKE INSERT ON app.newt FROM PUBLIC;
 GRANT SELECT (a) ON app.t TO PUBLIC;
 CREATE UNIQUE INDEX CONCURRENTLY y_tx_v_idx ON app.y_tx (v);
+ALTER TABLE app.newt ALTER COLUMN w TYPE bigint USING w::bigint * 2 + length(v);
+ALTER TABLE app.y_tx ALTER COLUMN w TYPE varchar(20) USING upper(w) || '!';
+UPDATE app.newt SET w = w + 1 WHERE id = 5;
+CREATE MATERIALIZED VIEW app.mv AS SELECT id, a, c FROM app.t WHERE id <= 20 OR id > 1000;
+INSERT INTO app.t (id, a, c) VALUES (1004, 4, 4);
+UPDATE app.t SET c = 100 WHERE id = 6;
+REFRESH MATERIALIZED VIEW app.mv;
+CREATE MATERIALIZED VIEW app.mv_later AS SELECT id FROM app.newt WITH NO DATA;
 CREATE INDEX CONCURRENTLY newt_tmp ON app.newt (w);
 DROP INDEX CONCURRENTLY app.newt_tmp;
 SQL
@@ -134,6 +156,29 @@ SQL
     volatile => <<'SQL',
 ALTER TABLE app.t ADD COLUMN ts timestamptz DEFAULT now();
 INSERT INTO app.t (id, a) VALUES (1001, 1);
+SQL
+    using_volatile => <<'SQL',
+ALTER TABLE app.t ALTER COLUMN a TYPE bigint USING a + (random() * 10)::int;
+INSERT INTO app.t (id, a) VALUES (1001, 1);
+SQL
+    using_clock => <<'SQL',
+ALTER TABLE app.t ALTER COLUMN b TYPE timestamptz USING clock_timestamp();
+INSERT INTO app.t (id, a) VALUES (1001, 1);
+SQL
+    mv_volatile => <<'SQL',
+CREATE MATERIALIZED VIEW app.mvr AS SELECT id, random() AS r FROM app.t;
+INSERT INTO app.t (id, a) VALUES (1001, 1);
+SQL
+    grant_role => <<'SQL',
+GRANT SELECT ON app.t TO ddl_auditor;
+INSERT INTO app.t (id, a) VALUES (1001, 1);
+SQL
+    streamed => <<'SQL',
+BEGIN;
+ALTER TABLE app.t ADD COLUMN s int;
+INSERT INTO app.t (id, a, b, s) SELECT g, g, 'streamed ' || g, g * 2 FROM generate_series(10000, 29999) g;
+UPDATE app.t SET s = -1 WHERE id <= 10;
+COMMIT;
 SQL
     ctas => <<'SQL',
 CREATE TABLE app.x AS SELECT id, random() AS r FROM app.t;
@@ -184,6 +229,8 @@ INSERT INTO app.made_later VALUES (1), (2);
 SQL
 
 for my $uri ($src0, $tgt0) { psql($uri, "CREATE ROLE ddl_app LOGIN"); }
+# a role made on the source during CDC, which no event trigger sees
+psql($src0, "CREATE ROLE ddl_auditor NOLOGIN");
 
 sub slurp { my ($f) = @_; open(my $fh, "<", $f) or return ""; local $/; return <$fh> // ""; }
 
@@ -196,6 +243,8 @@ sub plan_for {
     psql($tgt0, "CREATE DATABASE $name");
     my ($src, $tgt) = (uri_of($src0, $name), uri_of($tgt0, $name));
     psql($src, $base);
+    # its walsender streams every transaction larger than this (protocol v2 streaming)
+    psql($src0, "ALTER DATABASE $name SET logical_decoding_work_mem = '64kB'") if $name eq 'streamed';
     my $pdir = tempdir(CLEANUP => 1);
     # crash keeps its state after the cutover, for reset
     my $cleanup = $name eq 'crash' ? 'manual' : 'after_cutover';
@@ -204,7 +253,7 @@ version: 1
 name: $name
 source: { uri: "\${SOURCE_URI}" }
 target: { uri: "\${TARGET_URI}" }
-filters: { exclude_schemas: [scratch], exclude_tables: [app.skip_me] }
+filters: { exclude_schemas: [scratch, "scratch_*"], exclude_tables: [app.skip_me] }
 copy: { table_jobs: 2, index_jobs: 2, vacuum_analyze: false }
 cdc: { enabled: true, max_lag: 2s, ddl: replicate }
 cutover:
@@ -287,7 +336,7 @@ sub same_rows {
     my %skip = map { $_ => 1 } @skip;
     my @diff;
     for my $t (@{ user_tables($r->{src}) }) {
-        next if $t->[0] eq 'scratch' || $skip{"$t->[0].$t->[1]"};
+        next if $t->[0] =~ /^scratch/ || $skip{"$t->[0].$t->[1]"};
         my ($rows, $d) = compare_table($r->{src}, $r->{tgt}, @$t);
         push @diff, $d if $d;
     }
@@ -298,12 +347,13 @@ $cases{during_copy} = "UPDATE app.t SET a = a + 1 WHERE id = 1;\n";
 $cases{crash_copy} = "UPDATE app.t SET a = a + 1 WHERE id = 2;\n";
 my @names = sort keys %cases;
 my %run;
-for my $name (@names) {
+# during_copy last: the creation of the other cases' databases takes longer than its slowed copy
+for my $name ((grep { $_ ne 'during_copy' } @names), 'during_copy') {
     $run{$name} = plan_for($name);
     $run{$name}{log} = "$dir/$name.err";
     my %env = $name eq 'crash' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'cdc.ddl_applied')
         : $name eq 'during_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 100000)
-        : $name eq 'crash_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 150000) : ();
+        : $name eq 'crash_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 250000) : ();
     $run{$name}{pid} = start_apply($run{$name}, $run{$name}{log}, %env);
 }
 {
@@ -384,10 +434,22 @@ CREATE TABLE app.ci (id int PRIMARY KEY, v app.citext);
 INSERT INTO app.ci VALUES (1, 'Abc');
 CREATE EXTENSION hstore SCHEMA app;
 DROP EXTENSION hstore;
+CREATE SCHEMA extra;
+CREATE TABLE extra.t (id int PRIMARY KEY, v text);
+INSERT INTO extra.t SELECT g, 'e' || g FROM generate_series(1, 30) g;
+CREATE SCHEMA extra2 CREATE TABLE t2 (id int PRIMARY KEY) CREATE INDEX t2_idx ON t2 (id);
+INSERT INTO extra2.t2 VALUES (1), (2);
+CREATE SCHEMA scratch_new;
+CREATE TABLE scratch_new.x (id int PRIMARY KEY);
+INSERT INTO scratch_new.x VALUES (1);
 SQL
 kill 'TERM', $load;
 waitpid($load, 0);
 ok(psql($run{main}{src}, "SELECT count(*) FROM app.load") > 0, 'pgbench wrote during the DDL');
+
+# streamed: pgoutput sent the big transaction in chunks (the counter is the slot's, gone after cleanup)
+ok(wait_for(sub { psql($run{streamed}{src}, "SELECT coalesce(sum(stream_txns), 0) FROM pg_stat_replication_slots WHERE slot_name = 'pgshift_streamed'") > 0 }, 30),
+   'streamed: the source streamed the big transaction (pg_stat_replication_slots.stream_txns)');
 
 # crash: SIGKILL right after the DDL committed on the target, then resume
 {
@@ -421,12 +483,13 @@ ok(psql($run{main}{src}, "SELECT count(*) FROM app.load") > 0, 'pgbench wrote du
 # the failing ones stop at the gate already: their applier refused the DDL
 like(slurp($run{crash_copy}{log}), qr/schema\.post: restoring the archive dumped on the replication slot's snapshot/,
      'crash_copy: the resume restored the archive dumped on the slot\'s snapshot');
-for my $name (qw(main crash during_copy crash_copy nokey)) {
+for my $name (qw(main crash during_copy crash_copy nokey streamed)) {
     my $a = run_pgshift($run{$name}{env}, 'cutover', $run{$name}{plan});
     is($a->{rc}, 0, "$name: the cutover is approved") or diag($a->{err});
 }
 my %want = (main => 0, crash => 0, during_copy => 0, crash_copy => 0, needs_excluded => 1, nested => 1, nokey => 1,
-            volatile => 1, ctas => 1, unlogged => 1, move_in => 1, move_out => 1);
+            volatile => 1, ctas => 1, unlogged => 1, move_in => 1, move_out => 1, using_volatile => 1,
+            using_clock => 1, mv_volatile => 1, grant_role => 1, streamed => 0);
 for my $name (@names) {
     my $r = $run{$name};
     my $rc = wait_for(sub { ended($r) }, 180) ? $r->{rc} : -1;
@@ -479,13 +542,63 @@ for my $name (@names) {
     like($log, qr/CREATE TABLE AS fills the new table on the source without publishing its rows/,
          'ctas: CREATE TABLE AS stops, saying why');
     like($log, qr/statement: CREATE TABLE app\.x AS SELECT id, random\(\)/, 'ctas: and names the statement');
+    for (['using_volatile', 'random', 'a TYPE bigint USING a \+ \(random\(\) \* 10\)::int', 'a', 'integer'],
+         ['using_clock', 'clock_timestamp', 'b TYPE timestamptz USING clock_timestamp\(\)', 'b', 'text']) {
+        my ($name, $fn, $stmt, $col, $type) = @$_;
+        $log = slurp($run{$name}{log});
+        like($log, qr/ALTER COLUMN \.\.\. TYPE \.\.\. USING calls $fn, not immutable: the target would compute other values/,
+             "$name: ALTER COLUMN TYPE USING $fn() stops, saying why");
+        like($log, qr/statement: ALTER TABLE app\.t ALTER COLUMN $stmt/, "$name: and names the statement");
+        like($log, qr/could not apply source transaction \d+ \(commit [0-9A-F]+\/[0-9A-F]+\)/, "$name: and its transaction and LSN");
+        like($log, qr/hint: nothing of this source transaction was applied.*start over: pgshift reset PLAN --yes, then pgshift apply PLAN/,
+             "$name: and the one way on");
+        is(psql($run{$name}{tgt}, "SELECT data_type FROM information_schema.columns WHERE table_name = 't' AND column_name = '$col'"),
+           $type, "$name: the column keeps its type on the target");
+    }
+    $log = slurp($run{mv_volatile}{log});
+    like($log, qr/the query of materialized view app\.mvr is not immutable: the target would compute other rows/,
+         'mv_volatile: a materialized view of random() stops, saying why');
+    like($log, qr/statement: CREATE MATERIALIZED VIEW app\.mvr AS SELECT id, random\(\)/, 'mv_volatile: and names the statement');
+    $log = slurp($run{grant_role}{log});
+    like($log, qr/could not apply source transaction \d+ \(commit [0-9A-F]+\/[0-9A-F]+\): replicated DDL: the target refused it: role "ddl_auditor" does not exist/,
+         'grant_role: a GRANT to a role the target lacks stops, naming the role, the transaction and the LSN') or diag($log);
+    like($log, qr/statement: GRANT SELECT ON app\.t TO ddl_auditor/, 'grant_role: and the statement');
+    like($log, qr/hint: nothing of this source transaction was applied \(cdc\.ddl: replicate\); roles are not replicated: create role "ddl_auditor" on the target \(as on the source\), then pgshift apply PLAN again: it resumes at the applied LSN/,
+         'grant_role: and the fix');
 }
 
-for my $name (qw(main crash during_copy crash_copy)) {
+# grant_role: the fix the hint gives, then the resume goes on from the applied LSN
+{
+    my $r = $run{grant_role};
+    psql($tgt0, "CREATE ROLE ddl_auditor NOLOGIN");
+    $r->{log} = "$dir/grant_role.resume.err";
+    $r->{pid} = start_apply($r, $r->{log});
+    ok(wait_for(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
+       'grant_role: after CREATE ROLE on the target, apply resumes to the gate') or diag(slurp($r->{log}));
+    like(slurp($r->{log}), qr/cdc\.ddl: applying GRANT of source transaction/, 'grant_role: and applies the GRANT');
+    run_statements(as_app($r->{src}), "INSERT INTO app.t (id, a) VALUES (1002, 2);\n");
+    my $a = run_pgshift($r->{env}, 'cutover', $r->{plan});
+    is($a->{rc}, 0, 'grant_role: the cutover is approved') or diag($a->{err});
+    my $rc = wait_for(sub { ended($r) }, 180) ? $r->{rc} : -1;
+    is($rc, 0, 'grant_role: the resumed apply exits 0') or diag(slurp($r->{log}));
+    is(psql($r->{tgt}, "SELECT has_table_privilege('ddl_auditor', 'app.t', 'SELECT')"), 't',
+       'grant_role: the grant is on the target');
+    is(psql($r->{tgt}, "SELECT count(*) FROM app.t WHERE id IN (1001, 1002)"), '2',
+       'grant_role: the rows of the stopped transaction and after it arrived');
+}
+
+{
+    my $r = $run{streamed};
+    is(psql($r->{tgt}, "SELECT count(*) || ',' || sum(s) FROM app.t WHERE s IS NOT NULL"),
+       psql($r->{src}, "SELECT count(*) || ',' || sum(s) FROM app.t WHERE s IS NOT NULL"),
+       'streamed: the rows written with the new column arrived');
+}
+
+for my $name (qw(main crash during_copy crash_copy streamed grant_role)) {
     my $r = $run{$name};
-    my $s = schema_dump($r->{src}, '--exclude-schema=scratch', '--exclude-table=app.skip_me');
+    my $s = schema_dump($r->{src}, '--exclude-schema=scratch', "--exclude-schema='scratch_*'", '--exclude-table=app.skip_me');
     my $t = schema_dump($r->{tgt});
-    like($s, qr/CREATE TABLE app\.newt|CREATE INDEX t_c_idx|CREATE INDEX t_a_idx/, "$name: the source dump has the new objects");
+    like($s, qr/CREATE TABLE app\.newt|CREATE INDEX t_c_idx|CREATE INDEX t_a_idx|    s integer|TO ddl_auditor/, "$name: the source dump has the new objects");
     is($t, $s, "$name: pg_dump --schema-only of the target equals the source's")
         or diag(dump_diff($s, $t));
     is(same_rows($r, 'app.skip_me'), '', "$name: every migrated table has the same rows on both sides");
@@ -499,6 +612,19 @@ for my $name (qw(main crash during_copy crash_copy)) {
          'main: the DDL in the excluded schema was skipped, saying so');
     is(psql($r->{tgt}, "SELECT count(*) FROM pg_class WHERE relname IN ('skip_me', 'more')"), '0',
        'main: and the excluded table is not on the target');
+    is(psql($r->{tgt}, "SELECT (SELECT count(*) FROM extra.t) || ',' || (SELECT count(*) FROM extra2.t2)"), '30,2',
+       'main: schemas created during CDC that the filters include arrived, with their tables and rows');
+    like(slurp($r->{log}), qr/cdc\.ddl: skipped CREATE SCHEMA of source transaction/,
+         'main: a schema created during CDC that the filters exclude is skipped');
+    is(psql($r->{tgt}, "SELECT count(*) FROM pg_namespace WHERE nspname = 'scratch_new'"), '0',
+       'main: and is not on the target');
+    my ($mv_rows, $mv_diff) = compare_table($r->{src}, $r->{tgt}, 'app', 'mv');
+    is($mv_diff // '', '', 'main: the materialized view created and refreshed during CDC has the same rows on both sides');
+    is($mv_rows, 23, 'main: the rows the REFRESH added too (19 of id <= 20, 4 above 1000)');
+    is(psql($r->{tgt}, "SELECT string_agg(relname || ':' || relispopulated, ',' ORDER BY relname) FROM pg_class WHERE relkind = 'm'"),
+       'mv:true,mv_later:false', 'main: populated as on the source (WITH NO DATA stays unpopulated)');
+    is(psql($r->{tgt}, "SELECT data_type FROM information_schema.columns WHERE table_name = 'newt' AND column_name = 'w'"), 'bigint',
+       'main: ALTER COLUMN TYPE with an immutable USING was replicated');
     is(psql($r->{tgt}, "SELECT count(*) || ',' || max(id) FROM app.newt2"), '20,20',
        'main: identity values as the source gave them');
     my $seq = "SELECT last_value FROM app.newt2_id_seq";
