@@ -43,6 +43,28 @@ migrated(const struct cdc_applier *a, const struct ddl_object *o, bool by_table)
 }
 
 /*
+ * An UNLOGGED table (CREATE UNLOGGED TABLE, ALTER TABLE ... SET UNLOGGED)
+ * writes no WAL for its rows: none would reach the target. Preflight refuses
+ * such a table at the start unless its rows are left out; so does this.
+ */
+static bool
+unlogged_rows(const struct cdc_applier *a, const struct ddl_message *d, char *why, size_t size)
+{
+	for (size_t i = 0; i < d->nobjects; i++) {
+		const struct ddl_object *o = &d->objects[i];
+
+		if (o->rel_persistence && strcmp(o->rel_persistence, "u") == 0 && o->rel_schema &&
+			o->rel_name && catalog_filter_copies_rows(a->plan, o->rel_schema, o->rel_name)) {
+			snprintf(why, size, "table %s.%s is UNLOGGED: its rows are not written to the WAL, so "
+					 "CDC cannot carry them (make it LOGGED on the source, or list it in "
+					 "filters.exclude_table_data, and start over)", o->rel_schema, o->rel_name);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * By tables when any object is a table's (a dropped table's row type and
  * index come without one and follow it), else by schemas; objects outside
  * any schema (a publication membership) do not count.
@@ -69,6 +91,10 @@ decide(const struct cdc_applier *a, const struct ddl_message *d, char *why, size
 	if (!d->error && (strcmp(d->tag, "GRANT") == 0 || strcmp(d->tag, "REVOKE") == 0 ||
 					  strstr(d->tag, " EXTENSION")))
 		return DDL_APPLY;
+	if (d->error && d->stop) {
+		snprintf(why, size, "%s", d->error);
+		return DDL_REFUSE;
+	}
 	for (size_t i = 0; i < d->nobjects; i++)
 		by_table |= d->objects[i].rel_schema && d->objects[i].rel_name;
 	for (size_t i = 0; i < d->nobjects; i++) {
@@ -89,6 +115,8 @@ decide(const struct cdc_applier *a, const struct ddl_message *d, char *why, size
 		snprintf(why, size, "%s", d->error);
 		return DDL_REFUSE;
 	}
+	if (unlogged_rows(a, d, why, size))
+		return DDL_REFUSE;
 	if (out == 0)
 		return DDL_APPLY;
 	snprintf(why, size, "it also changes %s, which the plan's filters exclude",

@@ -235,9 +235,11 @@ ddl_refused(const struct apply_pending *p, struct pgs_error *err)
 					   "applied LSN and runs the statement again", role);
 	else
 		pgs_error_hint(err, "nothing of this source transaction was applied (cdc.ddl: "
-					   "replicate); make the target able to run the statement (create "
-					   "what it needs), then pgshift apply PLAN again: it runs again at "
-					   "the applied LSN; or start over with pgshift reset PLAN --yes");
+					   "replicate); when it needs an object the plan's filters exclude, "
+					   "include that object and start over (pgshift reset PLAN --yes, then "
+					   "pgshift apply PLAN): one made by hand on the target gets no rows; "
+					   "else make the target able to run the statement, then pgshift apply "
+					   "PLAN again: it runs again at the applied LSN");
 	free(role);
 }
 

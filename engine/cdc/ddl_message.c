@@ -273,6 +273,8 @@ object_field(struct jr *r, const char *key, void *arg)
 		return string_or_null(r, &o->rel_schema);
 	if (strcmp(key, "rel_name") == 0)
 		return string_or_null(r, &o->rel_name);
+	if (strcmp(key, "rel_persistence") == 0)
+		return string_or_null(r, &o->rel_persistence);
 	return skip_value(r, 2);
 }
 
@@ -309,6 +311,11 @@ message_field(struct jr *r, const char *key, void *arg)
 		return string_or_null(r, &m->error);
 	if (strcmp(key, "objects") == 0)
 		return objects(r, m);
+	if (strcmp(key, "stop") == 0) {
+		blanks(r);
+		m->stop = word(r, "true");
+		return m->stop || word(r, "false") || word(r, "null") || bad(r, "expected true or false");
+	}
 	return skip_value(r, 1);
 }
 
@@ -339,6 +346,7 @@ ddl_message_free(struct ddl_message *m)
 		free(m->objects[i].identity);
 		free(m->objects[i].rel_schema);
 		free(m->objects[i].rel_name);
+		free(m->objects[i].rel_persistence);
 	}
 	free(m->objects);
 	free(m->sql);

@@ -32,6 +32,7 @@ struct ddl_object {
 	char *schema;               /* owned; NULL when the object has none */
 	char *identity;             /* owned: pg_identify_object's identity */
 	char *rel_schema, *rel_name;    /* owned; NULL: not a table's object */
+	char *rel_persistence;          /* owned: the table's relpersistence ("u": unlogged); NULL */
 };
 
 struct ddl_message {
@@ -40,6 +41,8 @@ struct ddl_message {
 	char *role;                 /* owned: the role that ran it (current_user); may be NULL */
 	char *tag;                  /* owned: "ALTER TABLE", ... */
 	char *error;                /* owned; not NULL: the capture failed on the source */
+	bool stop;                  /* error stops the applier whatever the filters say of the
+								 * objects (a table moved out of the migrated schemas) */
 	struct ddl_object *objects; /* owned, nobjects entries */
 	size_t nobjects;
 };

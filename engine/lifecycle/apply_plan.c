@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cdc/cdc_slot.h"
+#include "cdc/spool_owner.h"
 #include "lifecycle/apply_plan.h"
 #include "lifecycle/saved_plan.h"
 #include "lifecycle/scheduler.h"
@@ -157,13 +158,44 @@ end_dead_run(struct apply *a, struct pgs_error *err)
 	return true;
 }
 
+/*
+ * A run begun by an older pgshift spooled into .pgshift/spool, then the
+ * default of every plan; the default is one per plan now. Resumed into the
+ * new, empty directory, the run would find its spooled changes gone.
+ */
+static bool
+check_old_spool(const struct apply *a, struct pgs_error *err)
+{
+	const struct plan *plan = a->plan;
+	char *dflt = plan_default_spool_dir(plan);
+	char *old = xasprintf("%s/%s", plan->dir, PLAN_OLD_SPOOL_DIR);
+	char *owner = spool_owner(old);
+	bool ok = !a->prior_exists || !plan->cdc.enabled || strcmp(plan->cdc.spool_dir, dflt) != 0 ||
+		access(dflt, F_OK) == 0 || access(old, F_OK) != 0 || (owner && strcmp(owner, plan->name) != 0);
+
+	if (!ok) {
+		pgs_fail(err, "run %s of plan \"%s\" began with its spool in \"%s\", the default of "
+				 "older pgshift versions; the default is now \"%s\", one per plan", a->prior.run_id,
+				 plan->name, old, dflt);
+		pgs_error_hint(err, "when \"%s\" holds this plan's changes (no other plan of that "
+					   "directory ran online since), move it: mkdir -p %.*s && mv %s %s, then "
+					   "pgshift apply %s again; else start over: pgshift reset %s --yes", old,
+					   (int) (strrchr(dflt, '/') - dflt), dflt, old, dflt, plan->file, plan->file);
+	}
+	free(owner);
+	free(old);
+	free(dflt);
+	return ok;
+}
+
 static bool
 phase_preflight(struct apply *a, struct pgs_error *err)
 {
 	struct preflight_report pf;
 	bool ok;
 
-	if (!state_read(a->plan, &a->prior, &a->prior_exists, err) || !end_dead_run(a, err))
+	if (!state_read(a->plan, &a->prior, &a->prior_exists, err) || !end_dead_run(a, err) ||
+		!check_old_spool(a, err))
 		return false;
 	if (!preflight_run(a->plan, a->src, a->dst, NULL, &a->cat, a->prior_exists, &pf, err))
 		return false;

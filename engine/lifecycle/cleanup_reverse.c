@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "cdc/cdc_slot.h"
+#include "cdc/spool_owner.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/rollback.h"
 #include "pg/catalog.h"
@@ -221,8 +222,9 @@ end_reverse(const struct plan *plan, bool force, bool unfence, bool reset, bool 
 		*kept = k.kept;
 	if (k.kept ||
 		(drop_target_objects(plan, src, &k, unfence, reset, err) &&
-		 remove_tree(plan->rollback.spool_dir) == 0 && restore_triggers(src, plan, err) &&
-		 reverse_state_drop(src, plan, err) && drop_source_schema(src, err)))
+		 spool_remove_own(plan->rollback.spool_dir, plan->name, err) &&
+		 restore_triggers(src, plan, err) && reverse_state_drop(src, plan, err) &&
+		 drop_source_schema(src, err)))
 		rc = LIFECYCLE_OK;
 	else if (!err->message[0])
 		pgs_fail(err, "could not remove the reverse spool directory \"%s\": %m",

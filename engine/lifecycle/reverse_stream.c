@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/spool_owner.h"
 #include "lifecycle/reverse_stream.h"
 #include "pg/retry.h"
 #include "util/log.h"
@@ -82,6 +83,10 @@ reverse_stream_start(struct reverse_stream *rs, const struct plan *plan, uint64_
 	rs->last_durable = 0;
 	rs->last_applied = 0;
 	rs->plan_file = plan->file;
+	if (!spool_claim(plan->rollback.spool_dir, plan->name, plan->rollback.slot, err)) {
+		pgs_error_prefix(err, "the reverse stream (target -> source)");
+		return false;
+	}
 	if (!cdc_receiver_start(&rcfg, &r, err)) {
 		/* the receiver's messages name the server it reads from the source */
 		pgs_error_swap_sides(err);

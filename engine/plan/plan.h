@@ -159,6 +159,14 @@ struct plan {
  */
 struct plan *plan_load(const char *path, struct diag_list *diags);
 void plan_free(struct plan *plan);
+
+/*
+ * cdc.spool_dir when the plan leaves it out: .pgshift/<name>/spool next to
+ * the plan file, one per plan, so two plans in one directory never share a
+ * spool. Older versions used PLAN_OLD_SPOOL_DIR for every plan.
+ */
+#define PLAN_OLD_SPOOL_DIR ".pgshift/spool"
+char *plan_default_spool_dir(const struct plan *plan);
 void strlist_free(struct strlist *l);
 
 const char *cutover_kind_name(enum cutover_kind kind);

@@ -23,6 +23,16 @@ plan_resolve_path(const struct plan *plan, const char *path)
 	return xasprintf("%s/%s", plan->dir, path);
 }
 
+char *
+plan_default_spool_dir(const struct plan *plan)
+{
+	char *rel = plan->name ? xasprintf(".pgshift/%s/spool", plan->name) : xstrdup(PLAN_OLD_SPOOL_DIR);
+	char *path = plan_resolve_path(plan, rel);
+
+	free(rel);
+	return path;
+}
+
 static void
 free_filters(struct plan *p)
 {

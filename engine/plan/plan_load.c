@@ -240,7 +240,7 @@ plan_finish_defaults(struct plan *p, bool steps_given)
 	if (p->name && !p->cdc.publication)
 		p->cdc.publication = xasprintf("pgshift_%s", p->name);
 	if (!p->cdc.spool_dir)
-		p->cdc.spool_dir = plan_resolve_path(p, ".pgshift/spool");
+		p->cdc.spool_dir = plan_default_spool_dir(p);
 	if (p->name) {
 		p->rollback.slot = xasprintf("pgshift_rb_%s", p->name);
 		p->rollback.publication = xasprintf("pgshift_rb_%s", p->name);

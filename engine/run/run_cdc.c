@@ -11,6 +11,7 @@
 #include "cdc/apply.h"
 #include "cdc/cdc_receive.h"
 #include "cdc/cdc_slot.h"
+#include "cdc/spool_owner.h"
 #include "cdc/pgoutput.h"
 #include "pg/conn.h"
 #include "pg/retry.h"
@@ -71,7 +72,8 @@ run_cdc_start_receiver(struct run *run, struct pgs_error *err)
 
 	if (run->receiver)
 		return true;
-	if (!cdc_receiver_start(&cfg, &r, err))
+	if (!spool_claim(plan->cdc.spool_dir, plan->name, plan->cdc.slot, err) ||
+		!cdc_receiver_start(&cfg, &r, err))
 		return false;
 	pthread_mutex_lock(&run->cdc_lock);
 	run->receiver = r;
@@ -134,7 +136,8 @@ run_cdc_start_applier(struct run *run, struct pgs_error *err)
 
 	if (run->applier)
 		return true;
-	if (!read_sync_points(run, &sync, &cfg.nsync, err))
+	if (!spool_claim(plan->cdc.spool_dir, plan->name, plan->cdc.slot, err) ||
+		!read_sync_points(run, &sync, &cfg.nsync, err))
 		return false;
 	cfg.sync = sync;
 	ok = cdc_applier_start(&cfg, &a, err);
@@ -343,8 +346,8 @@ restart_copy(struct run *run, const bool *done, struct pgs_error *err)
 	PQfinish(src);
 	if (!ok)
 		return false;
-	if (remove_tree(plan->cdc.spool_dir) != 0)
-		return pgs_fail(err, "could not empty the spool directory \"%s\": %m", plan->cdc.spool_dir);
+	if (!spool_remove_own(plan->cdc.spool_dir, plan->name, err))
+		return false;
 	log_info("resume: the previous run stopped before replication slot \"%s\" had its "
 			 "consistent point recorded: the slot is created again and every table copied",
 			 plan->cdc.slot);

@@ -16,6 +16,7 @@
 #include "cdc/cdc_slot.h"
 #include "cdc/ddl_capture.h"
 #include "cdc/identity_restore.h"
+#include "cdc/spool_owner.h"
 #include "run/run_cdc.h"
 #include "state/reverse_state.h"
 #include "steps/cleanup.h"
@@ -55,9 +56,7 @@ cleanup_cdc_objects(const struct plan *plan, PGconn *src, struct pgs_error *err)
 	} else
 		log_info("cleanup: keeping publication \"%s\" (drop_publication: false)",
 				 plan->cdc.publication);
-	if (remove_tree(plan->cdc.spool_dir) != 0)
-		return pgs_fail(err, "could not remove the spool directory \"%s\": %m", plan->cdc.spool_dir);
-	return true;
+	return spool_remove_own(plan->cdc.spool_dir, plan->name, err);
 }
 
 static bool

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 
 #include "cdc/cdc_slot.h"
+#include "cdc/spool_owner.h"
 #include "cdc/pgoutput.h"
 #include "pg/conn.h"
 #include "pg/lock_watch.h"
@@ -195,9 +196,8 @@ step_rollback_slot(struct run *run, size_t step, struct pgs_error *err)
 
 	if (!target_objects(run, id, &lsn, err))
 		return false;
-	if (remove_tree(plan->rollback.spool_dir) != 0)
-		return pgs_fail(err, "could not empty the reverse spool directory \"%s\": %m",
-						plan->rollback.spool_dir);
+	if (!spool_remove_own(plan->rollback.spool_dir, plan->name, err))
+		return false;
 	pgo_lsn_text(lsn, text);
 	src = run_connect_source(run, id, err);
 	/* the source's ENABLE ALWAYS / REPLICA triggers would fire again on the replayed rows */

@@ -29,6 +29,7 @@
 #include "steps/schema_batches.h"
 #include "steps/steps.h"
 #include "steps/steps_int.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -37,6 +38,7 @@ struct schema_job {
 	size_t step;
 	PGconn *src, *tgt;
 	char *dump, *use_list, *script; /* owned: files in run->workdir */
+	bool dump_is_saved;             /* dump is the saved post-data archive: kept at close */
 	struct toc toc;
 	bool *keep;                     /* owned; per toc entry */
 	bool *missing;                  /* owned, per catalog table: apply --replan restores
@@ -77,7 +79,7 @@ job_close(struct schema_job *j)
 {
 	PQfinish(j->src);
 	PQfinish(j->tgt);
-	if (j->dump)
+	if (j->dump && !j->dump_is_saved)
 		unlink(j->dump);
 	if (j->use_list)
 		unlink(j->use_list);
@@ -95,33 +97,41 @@ job_close(struct schema_job *j)
  * cdc.ddl: replicate: the dump reads the slot's exported snapshot, so a DDL
  * is either in it or in the stream after the slot's start, never in both;
  * the snapshot is held for schema.post's dump too (apply_plan.c). Without
- * it held (a resume), the dump reads the source as it is.
+ * it held (a resume), the dump reads the source as it is. True when the
+ * dump reads the snapshot.
  */
-static void
+static bool
 snapshot_arg(struct run *run, struct pgtool_cmd *cmd)
 {
+	bool held;
+
 	if (!run->plan->cdc.enabled || run->plan->cdc.ddl != DDL_REPLICATE)
-		return;
+		return false;
 	pthread_mutex_lock(&run->snapshot_lock);
-	if (run->snapshot_conn && run->snapshot[0])
+	held = run->snapshot_conn && run->snapshot[0];
+	if (held)
 		pgtool_argf(cmd, "--snapshot=%s", run->snapshot);
 	pthread_mutex_unlock(&run->snapshot_lock);
+	return held;
 }
 
+/* Writes the dump of sections to file; *on_snapshot: it read the slot's snapshot. */
 static bool
-run_dump(struct schema_job *j, const char *const *sections, bool exclude_table_data,
-		 struct pgs_error *err)
+dump_to(struct schema_job *j, const char *file, const char *const *sections,
+		bool exclude_table_data, bool *on_snapshot, struct pgs_error *err)
 {
 	struct pgtool_cmd cmd;
-	bool ok;
+	bool ok, held;
 
 	pgtool_init(&cmd, "pg_dump");
 	/* large objects have their own step */
 	pgtool_arg(&cmd, "--no-blobs");
 	for (const char *const *s = sections; *s; s++)
 		pgtool_argf(&cmd, "--section=%s", *s);
-	snapshot_arg(j->run, &cmd);
-	ok = dump_common_args(j->run, &cmd, j->dump, err) &&
+	held = snapshot_arg(j->run, &cmd);
+	if (on_snapshot)
+		*on_snapshot = held;
+	ok = dump_common_args(j->run, &cmd, file, err) &&
 		dump_filter_args(j->run, j->src, &cmd, err);
 	/* rows move by COPY on the snapshot, never through a dump */
 	for (size_t t = 0; ok && exclude_table_data && t < j->run->cat->ntables; t++) {
@@ -134,11 +144,81 @@ run_dump(struct schema_job *j, const char *const *sections, bool exclude_table_d
 	if (ok)
 		ok = pgtool_run(&cmd, "pg_dump of the source schema failed", err);
 	pgtool_free(&cmd);
-	if (ok)
-		ok = toc_list(j->dump, &j->toc, err);
-	if (ok)
-		j->keep = xcalloc(j->toc.n ? j->toc.n : 1, sizeof(bool));
 	return ok;
+}
+
+static bool
+read_toc(struct schema_job *j, struct pgs_error *err)
+{
+	if (!toc_list(j->dump, &j->toc, err))
+		return false;
+	j->keep = xcalloc(j->toc.n ? j->toc.n : 1, sizeof(bool));
+	return true;
+}
+
+static bool
+run_dump(struct schema_job *j, const char *const *sections, bool exclude_table_data,
+		 struct pgs_error *err)
+{
+	return dump_to(j, j->dump, sections, exclude_table_data, NULL, err) && read_toc(j, err);
+}
+
+static const char *const post_sections[] = {"data", "post-data", NULL};
+
+/*
+ * schema.post's archive as the slot's snapshot shows the source, dumped by
+ * schema.pre and kept in the spool directory (cdc.ddl: replicate). A crash
+ * loses the snapshot; the resume restores this archive, so it creates
+ * exactly what the first run would have: what was made on the source later
+ * (a trigger, a key of a table the stream has not created yet) comes with
+ * the stream.
+ */
+static char *
+saved_post_path(const struct run *run)
+{
+	return xasprintf("%s/schema-post.dump", run->plan->cdc.spool_dir);
+}
+
+/* Only a dump on the snapshot is saved: one without it (a resume) is not the first run's. */
+static bool
+save_post_archive(struct schema_job *j, struct pgs_error *err)
+{
+	char *path = saved_post_path(j->run);
+	char *tmp = xasprintf("%s.tmp", path);
+	bool on_snapshot = false;
+	bool ok = make_dirs(j->run->plan->cdc.spool_dir) == 0 ||
+		pgs_fail(err, "could not create spool directory \"%s\": %m", j->run->plan->cdc.spool_dir);
+
+	ok = ok && dump_to(j, tmp, post_sections, true, &on_snapshot, err);
+
+	if (ok && !on_snapshot)
+		unlink(tmp);
+	else if (ok && rename(tmp, path) != 0)
+		ok = pgs_fail(err, "could not rename \"%s\" to \"%s\": %m", tmp, path);
+	free(tmp);
+	free(path);
+	return ok;
+}
+
+/* The saved archive, when this run has one (cdc.ddl: replicate); else a new dump. */
+static bool
+post_dump(struct schema_job *j, struct pgs_error *err)
+{
+	char *path;
+
+	if (j->run->plan->cdc.enabled && j->run->plan->cdc.ddl == DDL_REPLICATE) {
+		path = saved_post_path(j->run);
+		if (access(path, R_OK) == 0) {
+			log_info("%s: restoring the archive dumped on the replication slot's snapshot (%s)",
+					 j->run->dag->steps[j->step].id, path);
+			free(j->dump);
+			j->dump = path;
+			j->dump_is_saved = true;
+			return read_toc(j, err);
+		}
+		free(path);
+	}
+	return run_dump(j, post_sections, true, err);
 }
 
 /*
@@ -339,6 +419,8 @@ schema_pre(struct schema_job *j, struct pgs_error *err)
 	ok = (!j->run->state || state_manifest_baseline(j->run->state, err)) &&
 		schema_roles_create(j->run, j->src, j->tgt, err) &&
 		run_dump(j, sections, false, err) &&
+		(!j->run->plan->cdc.enabled || j->run->plan->cdc.ddl != DDL_REPLICATE ||
+		 save_post_archive(j, err)) &&
 		select_pre_entries(j, &schemas, err);
 	/* batches are cut over every entry, whatever the target has, so each attempt cuts alike */
 	if (ok) {
@@ -521,27 +603,34 @@ replica_identities(struct schema_job *j, struct pgs_error *err)
 {
 	const struct catalog *cat = j->run->cat;
 	PGresult *res = pg_query(j->tgt, target_identity_sql, 0, NULL, err);
-	struct name_set as_wanted = {0};
+	struct name_set as_wanted = {0}, present = {0};
 	bool ok = res != NULL;
+	bool ddl = j->run->plan->cdc.enabled && j->run->plan->cdc.ddl == DDL_REPLICATE;
 
 	for (int r = 0; ok && r < PQntuples(res); r++) {
 		char *key = xasprintf("%s\x1f%c", PQgetvalue(res, r, 1), PQgetvalue(res, r, 2)[0]);
 
 		name_set_add(&as_wanted, PQgetvalue(res, r, 0), key);
+		name_set_add(&present, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
 		free(key);
 	}
 	name_set_sort(&as_wanted);
+	name_set_sort(&present);
 	for (size_t i = 0; ok && i < cat->ntables; i++) {
 		const struct cat_table *t = &cat->tables[i];
 		char *key = xasprintf("%s\x1f%c", t->name, t->replident);
 		bool same = t->replident != 'i' && name_set_has(&as_wanted, t->schema, key);
 
 		free(key);
+		/* a resume's catalog has the tables made on the source since: the stream brings them */
+		if (ddl && !name_set_has(&present, t->schema, t->name))
+			continue;
 		if (!same && (t->replident != 'i' || t->replident_index))
 			ok = set_replica_identity(j, t, err);
 	}
 	PQclear(res);
 	name_set_free(&as_wanted);
+	name_set_free(&present);
 	return ok;
 }
 
@@ -553,13 +642,12 @@ replica_identities(struct schema_job *j, struct pgs_error *err)
 static bool
 schema_post(struct schema_job *j, struct pgs_error *err)
 {
-	static const char *const sections[] = {"data", "post-data", NULL};
 	struct name_set con_oids = {0};
 	bool ok;
 
 	if (j->run->cat->nschemas == 0)
 		return true;
-	ok = run_dump(j, sections, true, err);
+	ok = post_dump(j, err);
 	if (j->run->plan->cdc.enabled && j->run->plan->cdc.ddl == DDL_REPLICATE)
 		run_release_snapshot(j->run);
 	ok = ok && built_constraint_oids(j, &con_oids, err);

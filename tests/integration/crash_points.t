@@ -237,7 +237,7 @@ for my $p (@points) {
     if ($point eq 'after:cleanup') {
         # the cleanup that died had removed the spool: nothing is streamed into a new one
         unlike($resume, qr/cdc: (receiving|applying)/, "$what: the resume starts no receiver and no applier");
-        ok(!-e dirname($plan) . '/.pgshift/spool', "$what: the spool directory stays removed");
+        ok(!-e dirname($plan) . "/.pgshift/$name/spool", "$what: the spool directory stays removed");
     }
     note(sprintf('%s: %.1f s', $what, time - $t0));
     psql($src0, "SELECT pg_drop_replication_slot('$slot') FROM pg_replication_slots WHERE slot_name = '$slot'");

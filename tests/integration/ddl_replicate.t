@@ -8,7 +8,7 @@
 #     with a default, DROP COLUMN, ALTER COLUMN TYPE, CREATE INDEX, ATTACH
 #     PARTITION, each followed by DML; DML before and after a DDL of the
 #     same table in one transaction (a new table, an existing one); a DDL
-#     on a table the filters exclude is skipped. After the cutover `pg_dump --schema-only` of both sides
+#     on a table or in a schema the filters exclude is skipped, and logged. After the cutover `pg_dump --schema-only` of both sides
 #     (pgshift's objects excluded) is identical, every table's rows are
 #     (psql COPY of both), and cleanup removed the capture from the source;
 #   - needs_excluded: a DDL that needs an object the filters leave out fails
@@ -23,6 +23,12 @@
 #     FULL, RENAME COLUMN and RENAME of a table, each followed by DML;
 #   - volatile, ctas: ADD COLUMN with a default that is not immutable, and
 #     CREATE TABLE AS, whose rows the stream lacks: apply exits 1 naming why;
+#   - move_in, move_out: ALTER TABLE ... SET SCHEMA from an excluded schema
+#     into a migrated one (its rows were never copied nor streamed) and
+#     back: apply exits 1 naming the table;
+#   - unlogged: CREATE UNLOGGED TABLE, whose rows the stream lacks: apply
+#     exits 1 naming the table (SET UNLOGGED of a published table the
+#     source refuses itself);
 #   - using_volatile, using_clock, mv_volatile: ALTER COLUMN TYPE ... USING
 #     random() / clock_timestamp(), and a materialized view of random():
 #     apply exits 1 naming why, the statement and the LSN;
@@ -36,6 +42,10 @@
 #   - during_copy: DDL while a table is being copied (CREATE INDEX on it,
 #     ADD COLUMN and CREATE TABLE beside it) is applied once, from the
 #     stream: the schema dumps read the slot's snapshot;
+#   - crash_copy: the same DDL during the copy, then apply is killed
+#     (SIGKILL) before the copy ends: the resume, without the slot's
+#     snapshot, restores schema.post's archive dumped on it, and the stream
+#     brings the DDL once; both sides end identical;
 #   - crash: apply is killed (SIGKILL) right after a DDL committed on the
 #     target; the resume applies it once (an ADD COLUMN twice would fail),
 #     then DDL more, and both sides end identical; reset drops the table the
@@ -51,8 +61,8 @@ use PgShift::Cluster;
 use PgShift::Run;
 use PgShift::Compare qw(user_tables compare_table);
 
-# every case runs its own apply at once: a slot and up to three WAL senders each
-$ENV{PGSHIFT_PG_EXTRA_CONF} = join("\n", 'max_wal_senders = 64', 'max_replication_slots = 32', 'max_connections = 300');
+# one apply per case, each with its slot and walsender (and a resume's temporary one)
+$ENV{PGSHIFT_PG_EXTRA_CONF} = "max_wal_senders = 40\nmax_replication_slots = 40\nmax_connections = 250";
 my $c = start_clusters();
 my ($src0, $tgt0) = ($c->{source_uri}, $c->{target_uri});
 my $dir = tempdir(CLEANUP => 1);
@@ -62,8 +72,11 @@ my $base = <<'SQL';
 CREATE SCHEMA app AUTHORIZATION ddl_app;
 CREATE SCHEMA scratch;
 CREATE TABLE scratch.ref (id int PRIMARY KEY);
-GRANT USAGE ON SCHEMA scratch TO ddl_app;
+GRANT USAGE, CREATE ON SCHEMA scratch TO ddl_app;
 GRANT REFERENCES ON scratch.ref TO ddl_app;
+CREATE TABLE scratch.mv (id int PRIMARY KEY);
+INSERT INTO scratch.mv VALUES (1);
+ALTER TABLE scratch.mv OWNER TO ddl_app;
 SET ROLE ddl_app;
 CREATE TABLE app.t (id int PRIMARY KEY, a int NOT NULL, b text);
 INSERT INTO app.t SELECT g, g * 10, 'b' || g FROM generate_series(1, 200) g;
@@ -102,6 +115,7 @@ INSERT INTO app.p SELECT g, 'w' || g FROM generate_series(100, 150) g;
 UPDATE app.p SET v = v || '!' WHERE id IN (5, 105);
 ALTER TABLE app.skip_me ADD COLUMN z int;
 INSERT INTO app.skip_me VALUES (2, 'two', 2);
+CREATE TABLE scratch.more (id int PRIMARY KEY);
 UPDATE app.newt SET v = 'changed' WHERE id = 1;
 BEGIN;
 CREATE TABLE app.y_tx (id int PRIMARY KEY, v int);
@@ -190,6 +204,18 @@ SQL
 CREATE TABLE app.x AS SELECT id, random() AS r FROM app.t;
 INSERT INTO app.t (id, a) VALUES (1001, 1);
 SQL
+    move_in => <<'SQL',
+ALTER TABLE scratch.mv SET SCHEMA app;
+INSERT INTO app.mv VALUES (2);
+SQL
+    move_out => <<'SQL',
+ALTER TABLE app.t SET SCHEMA scratch;
+INSERT INTO scratch.t (id, a) VALUES (1001, 1);
+SQL
+    unlogged => <<'SQL',
+CREATE UNLOGGED TABLE app.unl (id int PRIMARY KEY);
+INSERT INTO app.unl VALUES (1);
+SQL
     nokey => <<'SQL',
 CREATE TABLE app.nokey (v int);
 INSERT INTO app.nokey VALUES (1);
@@ -204,10 +230,14 @@ SQL
 # read the slot's snapshot, so the stream brings these, once
 my $during_copy = <<'SQL';
 CREATE INDEX t_a_idx ON app.t (a);
-ALTER TABLE app.load ADD COLUMN w int DEFAULT 1;
-INSERT INTO app.load (v, w) VALUES (1, 2);
 CREATE TABLE app.copy_time (id int PRIMARY KEY);
 INSERT INTO app.copy_time VALUES (1);
+SQL
+# after those: the copy worker that copied app.load may hold its lock until
+# its copy of app.t ends, so this one may wait for the copy
+my $during_copy_late = <<'SQL';
+ALTER TABLE app.load ADD COLUMN w int DEFAULT 1;
+INSERT INTO app.load (v, w) VALUES (1, 2);
 SQL
 
 # after the resume of crash: one DDL more
@@ -334,6 +364,7 @@ sub same_rows {
 }
 
 $cases{during_copy} = "UPDATE app.t SET a = a + 1 WHERE id = 1;\n";
+$cases{crash_copy} = "UPDATE app.t SET a = a + 1 WHERE id = 2;\n";
 my @names = sort keys %cases;
 my %run;
 # during_copy last: the creation of the other cases' databases takes longer than its slowed copy
@@ -341,7 +372,8 @@ for my $name ((grep { $_ ne 'during_copy' } @names), 'during_copy') {
     $run{$name} = plan_for($name);
     $run{$name}{log} = "$dir/$name.err";
     my %env = $name eq 'crash' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_CRASH_AT => 'cdc.ddl_applied')
-        : $name eq 'during_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 50000) : ();
+        : $name eq 'during_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 100000)
+        : $name eq 'crash_copy' ? (PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_DELAY_US => 250000) : ();
     $run{$name}{pid} = start_apply($run{$name}, $run{$name}{log}, %env);
 }
 {
@@ -350,6 +382,22 @@ for my $name ((grep { $_ ne 'during_copy' } @names), 'during_copy') {
        'during_copy: the copy of app.t started') or diag(slurp($r->{log}));
     run_statements(as_app($r->{src}), $during_copy);
     unlike(slurp($r->{log}), qr/copy:app\.t: done/, 'during_copy: the DDL ran while app.t was being copied');
+    run_statements(as_app($r->{src}), $during_copy_late);
+}
+# crash_copy: the same DDL during the copy, then kill -9 before the copy ends; the
+# resume (the slot's snapshot gone) restores schema.post's archive dumped on it
+{
+    my $r = $run{crash_copy};
+    ok(wait_for(sub { slurp($r->{log}) =~ /copy:app\.t: started/ }, 120, $r),
+       'crash_copy: the copy of app.t started') or diag(slurp($r->{log}));
+    run_statements(as_app($r->{src}), $during_copy);
+    ok(!ended($r) && slurp($r->{log}) !~ /copy:app\.t: done|schema\.post: started/,
+       'crash_copy: the DDL ran while app.t was being copied, before schema.post')
+        or diag(slurp($r->{log}));
+    kill 'KILL', $r->{pid};
+    waitpid($r->{pid}, 0);
+    $r->{log} = "$dir/crash_copy.resume.err";
+    $r->{pid} = start_apply($r, $r->{log});
 }
 for my $name (@names) {
     my $r = $run{$name};
@@ -453,13 +501,15 @@ ok(wait_for(sub { psql($run{streamed}{src}, "SELECT coalesce(sum(stream_txns), 0
 }
 
 # the failing ones stop at the gate already: their applier refused the DDL
-for my $name (qw(main crash during_copy nokey streamed)) {
+like(slurp($run{crash_copy}{log}), qr/schema\.post: restoring the archive dumped on the replication slot's snapshot/,
+     'crash_copy: the resume restored the archive dumped on the slot\'s snapshot');
+for my $name (qw(main crash during_copy crash_copy nokey streamed)) {
     my $a = run_pgshift($run{$name}{env}, 'cutover', $run{$name}{plan});
     is($a->{rc}, 0, "$name: the cutover is approved") or diag($a->{err});
 }
-my %want = (main => 0, crash => 0, during_copy => 0, needs_excluded => 1, nested => 1, nokey => 1,
-            volatile => 1, ctas => 1, using_volatile => 1, using_clock => 1, mv_volatile => 1,
-            grant_role => 1, streamed => 0);
+my %want = (main => 0, crash => 0, during_copy => 0, crash_copy => 0, needs_excluded => 1, nested => 1, nokey => 1,
+            volatile => 1, ctas => 1, unlogged => 1, move_in => 1, move_out => 1, using_volatile => 1,
+            using_clock => 1, mv_volatile => 1, grant_role => 1, streamed => 0);
 for my $name (@names) {
     my $r = $run{$name};
     my $rc = wait_for(sub { ended($r) }, 180) ? $r->{rc} : -1;
@@ -492,6 +542,22 @@ for my $name (@names) {
     like($log, qr/statement: ALTER TABLE app\.t ADD COLUMN ts timestamptz DEFAULT now\(\)/, 'volatile: and names the statement');
     is(psql($run{volatile}{tgt}, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'ts'"),
        '0', 'volatile: the column is not on the target');
+    $log = slurp($run{move_in}{log});
+    like($log, qr/table app\.mv was moved into the migrated schemas \(SET SCHEMA\): its rows are not in the stream/,
+         'move_in: a table moved from an excluded schema into a migrated one stops, naming it');
+    like($log, qr/hint: nothing of this source transaction was applied.*start over: pgshift reset PLAN --yes, then pgshift apply PLAN/,
+         'move_in: the hint is to start over (the new copy has its rows)');
+    is(psql($run{move_in}{tgt}, "SELECT count(*) FROM pg_class WHERE relname = 'mv'"), '0',
+       'move_in: nothing of it reached the target');
+    $log = slurp($run{move_out}{log});
+    like($log, qr/table scratch\.t was moved out of the migrated schemas \(SET SCHEMA\): the target would keep it where the source no longer has it/,
+         'move_out: a table moved out of the migrated schemas stops, naming it');
+    $log = slurp($run{unlogged}{log});
+    like($log, qr/table app\.unl is UNLOGGED: its rows are not written to the WAL, so CDC cannot carry them/,
+         'unlogged: CREATE UNLOGGED TABLE in a migrated schema stops, naming the table');
+    like(`psql -X -d '$run{unlogged}{src}' -c 'ALTER TABLE app.t SET UNLOGGED' 2>&1`,
+         qr/cannot change table "t" to unlogged because it is part of a publication/,
+         'unlogged: the source itself refuses SET UNLOGGED of a migrated (published) table');
     $log = slurp($run{ctas}{log});
     like($log, qr/CREATE TABLE AS fills the new table on the source without publishing its rows/,
          'ctas: CREATE TABLE AS stops, saying why');
@@ -548,7 +614,7 @@ for my $name (@names) {
        'streamed: the rows written with the new column arrived');
 }
 
-for my $name (qw(main crash during_copy streamed grant_role)) {
+for my $name (qw(main crash during_copy crash_copy streamed grant_role)) {
     my $r = $run{$name};
     my $s = schema_dump($r->{src}, '--exclude-schema=scratch', "--exclude-schema='scratch_*'", '--exclude-table=app.skip_me');
     my $t = schema_dump($r->{tgt});
@@ -562,7 +628,9 @@ for my $name (qw(main crash during_copy streamed grant_role)) {
     my $r = $run{main};
     like(slurp($r->{log}), qr/cdc\.ddl: skipped ALTER TABLE of source transaction \d+ \(commit [0-9A-F]+\/[0-9A-F]+\): the plan's filters exclude what it changes/,
          'main: the DDL on the excluded table was skipped');
-    is(psql($r->{tgt}, "SELECT count(*) FROM pg_class WHERE relname = 'skip_me'"), '0',
+    like(slurp($r->{log}), qr/cdc\.ddl: skipped CREATE TABLE of source transaction \d+ \(commit [0-9A-F]+\/[0-9A-F]+\): the plan's filters exclude what it changes/,
+         'main: the DDL in the excluded schema was skipped, saying so');
+    is(psql($r->{tgt}, "SELECT count(*) FROM pg_class WHERE relname IN ('skip_me', 'more')"), '0',
        'main: and the excluded table is not on the target');
     is(psql($r->{tgt}, "SELECT (SELECT count(*) FROM extra.t) || ',' || (SELECT count(*) FROM extra2.t2)"), '30,2',
        'main: schemas created during CDC that the filters include arrived, with their tables and rows');

@@ -364,7 +364,7 @@ like($r->{err}, qr/the TARGET database is still fenced .*"pgshift cleanup \S+ --
      'it says the target is fenced, and what unfences it');
 is(reverse_rows('pgshift_rb_rb'), '0',
    'the reverse row is gone from the source');
-ok(!-e "$dir/.pgshift/spool-rollback", 'the reverse spool is gone');
+ok(!-e "$dir/.pgshift/rb/spool-rollback", 'the reverse spool is gone');
 is(q_or_empty($src, "SELECT to_regnamespace('pgshift') IS NULL"), 't',
    'and the source\'s schema pgshift, which nothing uses any more');
 $r = run_pgshift(\%env, 'rollback', $plan, '--yes');

@@ -86,6 +86,30 @@ test_capture_error(void)
 	ddl_message_free(&m);
 }
 
+/* jsonb's text of a SET SCHEMA the capture stops on, and a table's persistence */
+static void
+test_stop_and_persistence(void)
+{
+	static const char json[] = "{\"sql\": \"ALTER TABLE app.t SET SCHEMA x\", \"tag\": \"ALTER TABLE\","
+		" \"stop\": true, \"error\": \"table x.t was moved out of the migrated schemas\","
+		" \"objects\": [{\"type\": \"table\", \"schema\": \"x\", \"identity\": \"x.t\","
+		" \"rel_name\": \"t\", \"rel_schema\": \"x\", \"rel_persistence\": \"u\"}]}";
+	static const char plain[] = "{\"sql\": \"ALTER TABLE t ADD c int\", \"tag\": \"ALTER TABLE\","
+		" \"stop\": false, \"objects\": []}";
+	struct ddl_message m;
+	struct pgs_error err;
+
+	if (ok(parse(json, &m, &err), "a message with stop and rel_persistence parses")) {
+		ok(m.stop, "stop: true");
+		is_str(m.objects[0].rel_persistence, "u", "the table's persistence");
+		ddl_message_free(&m);
+	}
+	if (ok(parse(plain, &m, &err), "stop: false parses")) {
+		ok(!m.stop, "stop: false");
+		ddl_message_free(&m);
+	}
+}
+
 static const struct {
 	const char *json;
 	const char *error;
@@ -177,6 +201,7 @@ main(void)
 	test_drop_table();
 	test_escapes();
 	test_capture_error();
+	test_stop_and_persistence();
 	test_invalid();
 	test_top_level();
 	test_concurrently();

@@ -246,7 +246,7 @@ test_minimal_defaults(void)
 	is_str(p->cdc.slot, "pgshift_app", "default slot pgshift_<name>");
 	is_str(p->cdc.publication, "pgshift_app", "default publication pgshift_<name>");
 	is_int(p->cdc.replica_identity, REPLICA_IDENTITY_FAIL, "default replica_identity fail");
-	is_str(p->cdc.spool_dir, in_dir(".pgshift/spool"), "default spool_dir <plandir>/.pgshift/spool");
+	is_str(p->cdc.spool_dir, in_dir(".pgshift/app/spool"), "default spool_dir <plandir>/.pgshift/<name>/spool, one per plan");
 	ok(p->cdc.spool_dir && p->cdc.spool_dir[0] == '/', "spool_dir is absolute");
 	is_int(p->cdc.max_lag_ms, 1000, "default max_lag 1000 ms");
 	is_int(p->cdc.ddl, DDL_STOP, "default cdc.ddl stop");
@@ -272,7 +272,7 @@ test_minimal_defaults(void)
 	is_int(p->rollback.keep_for_ms, INT64_C(72) * 3600 * 1000, "default rollback.keep_for 72h");
 	is_str(p->rollback.slot, "pgshift_rb_app", "reverse slot pgshift_rb_<name>");
 	is_str(p->rollback.publication, "pgshift_rb_app", "reverse publication pgshift_rb_<name>");
-	is_str(p->rollback.spool_dir, in_dir(".pgshift/spool-rollback"), "reverse spool beside the spool");
+	is_str(p->rollback.spool_dir, in_dir(".pgshift/app/spool-rollback"), "reverse spool beside the spool");
 	ok(!p->hooks.allow_shell, "default allow_shell false");
 	is_int(p->hooks.timeout_ms, 60000, "default hooks timeout 60000 ms");
 	is_int(p->hooks.nlua, 0, "no Lua hooks");
