@@ -209,12 +209,6 @@ worker(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		run_one(s, step);
 		pthread_mutex_lock(&s->lock);
-		/* nothing more for this pool now: its kept session must not idle on the target */
-		if (p->ready.n == 0) {
-			pthread_mutex_unlock(&s->lock);
-			run_worker_session_close();
-			pthread_mutex_lock(&s->lock);
-		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;

@@ -129,16 +129,6 @@ PGconn *run_connect_source_replication(struct run *run, const char *step_id,
 PGconn *run_connect_target_rows(struct run *run, const char *step_id, struct pgs_error *err);
 
 /*
- * A run_connect_target_rows session that the calling thread reuses from
- * one step to the next (run_worker_session.c); give it back with
- * run_worker_session_done, ok false when the step failed (it is closed).
- */
-PGconn *run_worker_session(struct run *run, const char *step_id, struct pgs_error *err);
-void run_worker_session_done(struct run *run, PGconn *conn, bool ok);
-/* Closes the calling thread's kept session, if any (its pool has nothing ready). */
-void run_worker_session_close(void);
-
-/*
  * The sessions of run run_id's steps on both servers (their application_name):
  * terminate false cancels what they execute; true ends them and waits until
  * they are gone (a resume after kill -9: the dead run's index build would

@@ -317,9 +317,9 @@ step_constraint(struct run *run, size_t step, struct pgs_error *err)
 	/* a partition's copy of its parent's constraint comes with the parent's */
 	if (k < 0 || run->cat->constraints[k].inherited)
 		return true;
-	j.conn = run_worker_session(run, run->dag->steps[step].id, err);
+	j.conn = run_connect_target_rows(run, run->dag->steps[step].id, err);
 	ok = j.conn && steps_ddl_session(j.conn, run->plan->copy.index_jobs, err) &&
 		run_constraint_retrying(&j, &run->cat->constraints[k], run->dag->steps[step].id, err);
-	run_worker_session_done(run, j.conn, ok);
+	PQfinish(j.conn);
 	return ok || step_failed(run, step, err);
 }

@@ -133,8 +133,8 @@ step_index(struct run *run, size_t step, struct pgs_error *err)
 
 	if (i < 0 || built_by_constraint(run->cat, i))
 		return true;
-	conn = run_worker_session(run, run->dag->steps[step].id, err);
+	conn = run_connect_target_rows(run, run->dag->steps[step].id, err);
 	ok = conn && steps_ddl_session(conn, run->plan->copy.index_jobs, err) && build_index(conn, run->cat, i, err);
-	run_worker_session_done(run, conn, ok);
+	PQfinish(conn);
 	return ok || step_failed(run, step, err);
 }

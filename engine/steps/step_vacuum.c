@@ -4,8 +4,8 @@
  * first queries after cutover would read every page and plan blind. After
  * a COPY FREEZE (an unsplit table) the visibility map is set already and
  * VACUUM skips every page: only ANALYZE does work. VACUUM
- * cannot run inside a transaction block; the step's session (its worker's,
- * run_worker_session) is in autocommit. Repeating it is harmless.
+ * cannot run inside a transaction block; the step's own session is in
+ * autocommit. Repeating it is harmless.
  */
 #include <stdlib.h>
 
@@ -26,7 +26,7 @@ step_vacuum(struct run *run, size_t step, struct pgs_error *err)
 	if (t < 0)
 		return true;
 	tab = &run->cat->tables[t];
-	conn = run_worker_session(run, run->dag->steps[step].id, err);
+	conn = run_connect_target(run, run->dag->steps[step].id, err);
 	if (!conn)
 		return step_failed(run, step, err);
 	q = pg_quote_qualified(conn, tab->schema, tab->name);
@@ -36,6 +36,6 @@ step_vacuum(struct run *run, size_t step, struct pgs_error *err)
 		pgs_error_prefix(err, "could not vacuum \"%s\".\"%s\"", tab->schema, tab->name);
 	free(sql);
 	free(q);
-	run_worker_session_done(run, conn, ok);
+	PQfinish(conn);
 	return ok || step_failed(run, step, err);
 }
