@@ -199,10 +199,11 @@ catch_up(struct rollback *rb, struct pgs_error *err)
 	pgo_lsn_text(stop, s);
 	log_info("rollback: applying into the source every change the target committed before %s", s);
 	for (;;) {
-		if (!reverse_stream_ok(&rb->rs, err))
-			return false;
+		/* first: the signal's cancel of the applier's statement also ends the stream */
 		if (stop_signal())
 			return interrupted(rb, "during its catch-up", err);
+		if (!reverse_stream_ok(&rb->rs, err))
+			return false;
 		reverse_stream_positions(&rb->rs, &durable, &applied);
 		if (applied >= stop)
 			break;

@@ -510,9 +510,15 @@ psql($src, "BEGIN READ WRITE; DELETE FROM small.t WHERE id = 999999; COMMIT");
 
 # SIGTERM during the rollback's catch-up of a backlog: stopped, recorded, said; the rerun continues
 psql($tgt3, "INSERT INTO small.t SELECT g, 'bulk' FROM generate_series(101, 400100) g");
+# a session holding small.t on the source keeps the catch-up going however fast the machine is
+open(my $cuplock, '|-', 'psql', '-X', '-q', '-d', $src) or die;
+{ my $old = select($cuplock); $| = 1; select($old); }
+print $cuplock "BEGIN READ WRITE; LOCK TABLE small.t IN ACCESS EXCLUSIVE MODE;\n";
 my $rbpid = start_pgshift({}, "$dir/rb3.err", 'rollback', $plan3, '--yes');
-ok(wait_until(sub { slurp("$dir/rb3.err") =~ /rollback: applying into the source every change/ }, 60, $rbpid),
-   'the rollback catches up a backlog') or diag(slurp("$dir/rb3.err"));
+ok(wait_until(sub { slurp("$dir/rb3.err") =~ /rollback: applying into the source every change/ }, 60, $rbpid)
+   && wait_until(sub { q_or_empty($src, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+        . " WHERE NOT l.granted AND a.application_name LIKE 'pgshift %'") ne '0' }, 30, $rbpid),
+   'the rollback catches up a backlog (its applier waits for small.t)') or diag(slurp("$dir/rb3.err"));
 $r = run_pgshift({}, 'rollback', $plan3, '--yes');
 is($r->{rc}, 4, 'a second rollback meanwhile: exit 4') or diag($r->{err});
 like($r->{err}, qr/error: a pgshift rollback of plan "rb3" is running/, 'naming the rollback as the holder');
@@ -520,6 +526,7 @@ unlike($r->{err}, qr/pgshift apply|finish its cutover/, 'not an apply');
 kill 'TERM', $rbpid;
 waitpid($rbpid, 0);
 is($? >> 8, 143, 'SIGTERM stops the rollback: exit 143') or diag(slurp("$dir/rb3.err"));
+close($cuplock);
 my $rberr = slurp("$dir/rb3.err");
 like($rberr, qr/rollback of plan "rb3" interrupted by SIGTERM during its catch-up: the source stays fenced/, 'naming where it stopped');
 like($rberr, qr/pgshift rollback \S+ --yes` again: it continues where it stopped/, 'and how to continue');
