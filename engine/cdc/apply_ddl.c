@@ -161,7 +161,28 @@ send_setting(struct cdc_applier *a, const char *name, const char *value,
 								  what, NULL, err);
 }
 
-/* The statement as the source session ran it (role, search_path), then the applier's own again. */
+/*
+ * The source session's settings that turn text into times (an ALTER COLUMN
+ * ... TYPE timestamp of a timestamptz column converts in its TimeZone), set
+ * for the statement; NULL values (a capture of an older pgshift) keep the
+ * applier's.
+ */
+static bool
+send_time_settings(struct cdc_applier *a, const struct ddl_message *d,
+				   const struct apply_pending *set, struct pgs_error *err)
+{
+	return (!d->timezone || send_setting(a, "TimeZone", d->timezone, set, err)) &&
+		(!d->datestyle || send_setting(a, "DateStyle", d->datestyle, set, err)) &&
+		(!d->intervalstyle || send_setting(a, "IntervalStyle", d->intervalstyle, set, err));
+}
+
+/* The values pg/conn.c gives every session: the applier's rows are read by them. */
+static const char restore_time_sql[] =
+	"SELECT pg_catalog.set_config('TimeZone', 'UTC', true),"
+	" pg_catalog.set_config('DateStyle', 'ISO, YMD', true),"
+	" pg_catalog.set_config('IntervalStyle', 'postgres', true)";
+
+/* The statement as the source session ran it (role, search_path, times), then the applier's again. */
 static bool
 send_ddl(struct cdc_applier *a, const struct ddl_message *d, const struct apply_ctx *ctx,
 		 struct pgs_error *err)
@@ -177,13 +198,15 @@ send_ddl(struct cdc_applier *a, const struct ddl_message *d, const struct apply_
 	manifest.what = 'M';
 	if (!apply_target_begin(&a->tgt, err) || !apply_batch_send(a, err) ||
 		(role && !send_setting(a, "role", role, &set, err)) ||
-		!send_setting(a, "search_path", d->search_path ? d->search_path : "", &set, err))
+		!send_setting(a, "search_path", d->search_path ? d->search_path : "", &set, err) ||
+		!send_time_settings(a, d, &set, err))
 		return false;
 	/* the same index, built inside the transaction that records the LSN, so it runs once */
 	plain = ddl_without_concurrently(d->sql, d->tag);
 	ddl.key = xstrdup(plain ? plain : d->sql);
 	ok = apply_target_send_sql(&a->tgt, plain ? plain : d->sql, &ddl, err) &&
 		apply_target_send_sql(&a->tgt, "SET LOCAL search_path TO DEFAULT", &set, err) &&
+		apply_target_send_bulk(&a->tgt, NULL, restore_time_sql, 0, NULL, NULL, &set, NULL, err) &&
 		(!role || apply_target_send_sql(&a->tgt, "SET LOCAL ROLE NONE", &set, err)) &&
 		apply_target_send_bulk(&a->tgt, NULL, state_manifest_record_sql, 1, NULL, plan,
 							   &manifest, NULL, err);

@@ -303,6 +303,12 @@ message_field(struct jr *r, const char *key, void *arg)
 		return string_or_null(r, &m->sql);
 	if (strcmp(key, "search_path") == 0)
 		return string_or_null(r, &m->search_path);
+	if (strcmp(key, "timezone") == 0)
+		return string_or_null(r, &m->timezone);
+	if (strcmp(key, "datestyle") == 0)
+		return string_or_null(r, &m->datestyle);
+	if (strcmp(key, "intervalstyle") == 0)
+		return string_or_null(r, &m->intervalstyle);
 	if (strcmp(key, "tag") == 0)
 		return string_or_null(r, &m->tag);
 	if (strcmp(key, "role") == 0)
@@ -351,6 +357,9 @@ ddl_message_free(struct ddl_message *m)
 	free(m->objects);
 	free(m->sql);
 	free(m->search_path);
+	free(m->timezone);
+	free(m->datestyle);
+	free(m->intervalstyle);
 	free(m->role);
 	free(m->tag);
 	free(m->error);

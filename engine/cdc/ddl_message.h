@@ -6,7 +6,7 @@
  * a struct of owned strings out, or an error naming the offset.
  *
  *   {"sql": top-level statement text, "search_path": the session's, "role",
- *    "tag": command tag, "objects": [{"type", "schema", "identity",
+ *    "timezone", "datestyle", "intervalstyle": the session's, "tag": command tag, "objects": [{"type", "schema", "identity",
  *    "rel_schema", "rel_name"}, ...]}
  *
  * or, when the capture itself failed on the source, {"sql", "tag", "error"}.
@@ -38,6 +38,8 @@ struct ddl_object {
 struct ddl_message {
 	char *sql;                  /* owned */
 	char *search_path;          /* owned; may be NULL */
+	/* owned; may be NULL: the settings by which the statement turns text into times */
+	char *timezone, *datestyle, *intervalstyle;
 	char *role;                 /* owned: the role that ran it (current_user); may be NULL */
 	char *tag;                  /* owned: "ALTER TABLE", ... */
 	char *error;                /* owned; not NULL: the capture failed on the source */

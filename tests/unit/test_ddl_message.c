@@ -19,7 +19,8 @@ static const char drop_table[] =
 	" \"n2_pkey on public.n2\", \"rel_name\": \"n2\", \"rel_schema\": \"public\"}, {\"type\": \"index\","
 	" \"schema\": \"public\", \"identity\": \"public.n2_pkey\", \"rel_name\": null, \"rel_schema\": null},"
 	" {\"type\": \"publication relation\", \"schema\": null, \"identity\": \"public.n2 in publication pp\","
-	" \"rel_name\": null, \"rel_schema\": null}], \"role\": \"app\", \"search_path\": \"\\\"$user\\\", public\"}";
+	" \"rel_name\": null, \"rel_schema\": null}], \"role\": \"app\", \"search_path\": \"\\\"$user\\\", public\","
+	" \"timezone\": \"America/New_York\", \"datestyle\": \"SQL, DMY\", \"intervalstyle\": \"iso_8601\"}";
 
 static const char escapes[] =
 	"{\"sql\": \"COMMENT ON TABLE t IS 'a\\\"b\\\\c\\n\\t\\u00e9\\u20ac\\ud83d\\ude00'\", \"oid\": 16384,"
@@ -44,6 +45,9 @@ test_drop_table(void)
 	is_str(m.tag, "DROP TABLE", "tag");
 	is_str(m.search_path, "\"$user\", public", "search_path with escaped quotes");
 	is_str(m.role, "app", "role");
+	is_str(m.timezone, "America/New_York", "the session's TimeZone");
+	is_str(m.datestyle, "SQL, DMY", "its DateStyle");
+	is_str(m.intervalstyle, "iso_8601", "its IntervalStyle");
 	is_int(m.nobjects, 5, "five objects");
 	is_str(m.objects[0].type, "table", "object 1: type");
 	is_str(m.objects[0].rel_schema, "public", "object 1: rel_schema");
@@ -66,6 +70,7 @@ test_escapes(void)
 		   "every escape, \\u to UTF-8 with a surrogate pair");
 	is_int(m.nobjects, 0, "an empty objects array");
 	ok(m.search_path == NULL, "no search_path");
+	ok(m.timezone == NULL && m.datestyle == NULL, "no time settings: the applier keeps its own");
 	ok(m.error == NULL, "no error");
 	ddl_message_free(&m);
 }
