@@ -21,7 +21,7 @@ use File::Temp qw(tempdir);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use PgShift::Cluster;
-use PgShift::Run;
+use PgShift::Run qw(:DEFAULT run_ended wait_for_run);
 use PgShift::Compare qw(user_tables compare_table);
 
 my $c = start_clusters();
@@ -119,24 +119,7 @@ sub start_apply {
 sub slurp { my ($f) = @_; open(my $fh, '<', $f) or return ''; local $/; return <$fh> // ''; }
 
 # An apply that ended keeps its exit code in $r->{rc}.
-sub ended {
-    my ($r) = @_;
-    return 1 if defined $r->{rc};
-    return 0 unless waitpid($r->{pid}, 1) == $r->{pid};
-    $r->{rc} = $? >> 8;
-    return 1;
-}
 
-sub wait_until {
-    my ($cond, $secs, $r) = @_;
-    my $deadline = time + $secs;
-    while (time < $deadline) {
-        return 1 if $cond->();
-        return 0 if $r && ended($r);
-        sleep 0.2;
-    }
-    return 0;
-}
 
 sub blobs_of {
     my ($uri) = @_;
@@ -152,7 +135,7 @@ for my $name (@names) {
 }
 for my $name (@names) {
     my $r = $run{$name};
-    ok(wait_until(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
+    ok(wait_for_run(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
        "$name: apply reaches the cutover gate") or diag(slurp($r->{log}));
 }
 for my $name (@names) {
@@ -164,7 +147,7 @@ for my $name (@names) {
 for my $name (@names) {
     my $r = $run{$name};
     my ($sql, $names_it, $want) = @{ $cases{$name} };
-    my $rc = wait_until(sub { ended($r) }, 120) ? $r->{rc} : -1;
+    my $rc = wait_for_run(sub { run_ended($r) }, 120) ? $r->{rc} : -1;
     my $log = slurp($r->{log});
     is($rc, $want, "$name: apply exits $want") or diag($log);
     note("$name: $1") if $log =~ /^pgshift: error: (?!step )(.*)$/m;

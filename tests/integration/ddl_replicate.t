@@ -58,7 +58,7 @@ use File::Temp qw(tempdir);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use PgShift::Cluster;
-use PgShift::Run;
+use PgShift::Run qw(:DEFAULT run_ended wait_for_run);
 use PgShift::Compare qw(user_tables compare_table);
 
 # one apply per case, each with its slot and walsender (and a resume's temporary one)
@@ -313,25 +313,7 @@ sub start_apply {
 }
 
 # An apply that ended keeps its exit code in $r->{rc}, a signal in $r->{signal}.
-sub ended {
-    my ($r) = @_;
-    return 1 if defined $r->{rc};
-    return 0 unless waitpid($r->{pid}, 1) == $r->{pid};
-    $r->{rc} = $? >> 8;
-    $r->{signal} = $? & 127;
-    return 1;
-}
 
-sub wait_for {
-    my ($cond, $secs, $r) = @_;
-    my $deadline = time + $secs;
-    while (time < $deadline) {
-        return 1 if $cond->();
-        return 0 if $r && ended($r);
-        sleep 0.2;
-    }
-    return 0;
-}
 
 # psql -f: each statement is sent on its own, as an application sends them
 sub run_statements {
@@ -387,7 +369,7 @@ for my $name ((grep { $_ ne 'during_copy' } @names), 'during_copy') {
 }
 {
     my $r = $run{during_copy};
-    ok(wait_for(sub { slurp($r->{log}) =~ /copy:app\.t: started/ }, 120, $r),
+    ok(wait_for_run(sub { slurp($r->{log}) =~ /copy:app\.t: started/ }, 120, $r),
        'during_copy: the copy of app.t started') or diag(slurp($r->{log}));
     run_statements(as_app($r->{src}), $during_copy);
     unlike(slurp($r->{log}), qr/copy:app\.t: done/, 'during_copy: the DDL ran while app.t was being copied');
@@ -397,10 +379,10 @@ for my $name ((grep { $_ ne 'during_copy' } @names), 'during_copy') {
 # resume (the slot's snapshot gone) restores schema.post's archive dumped on it
 {
     my $r = $run{crash_copy};
-    ok(wait_for(sub { slurp($r->{log}) =~ /copy:app\.t: started/ }, 120, $r),
+    ok(wait_for_run(sub { slurp($r->{log}) =~ /copy:app\.t: started/ }, 120, $r),
        'crash_copy: the copy of app.t started') or diag(slurp($r->{log}));
     run_statements(as_app($r->{src}), $during_copy);
-    ok(!ended($r) && slurp($r->{log}) !~ /copy:app\.t: done|schema\.post: started/,
+    ok(!run_ended($r) && slurp($r->{log}) !~ /copy:app\.t: done|schema\.post: started/,
        'crash_copy: the DDL ran while app.t was being copied, before schema.post')
         or diag(slurp($r->{log}));
     kill 'KILL', $r->{pid};
@@ -410,7 +392,7 @@ for my $name ((grep { $_ ne 'during_copy' } @names), 'during_copy') {
 }
 for my $name (@names) {
     my $r = $run{$name};
-    ok(wait_for(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
+    ok(wait_for_run(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
        "$name: apply reaches the cutover gate") or diag(slurp($r->{log}));
 }
 
@@ -477,13 +459,13 @@ waitpid($load, 0);
 ok(psql($run{main}{src}, "SELECT count(*) FROM app.load") > 0, 'pgbench wrote during the DDL');
 
 # streamed: pgoutput sent the big transaction in chunks (the counter is the slot's, gone after cleanup)
-ok(wait_for(sub { psql($run{streamed}{src}, "SELECT coalesce(sum(stream_txns), 0) FROM pg_stat_replication_slots WHERE slot_name = 'pgshift_streamed'") > 0 }, 30),
+ok(wait_for_run(sub { psql($run{streamed}{src}, "SELECT coalesce(sum(stream_txns), 0) FROM pg_stat_replication_slots WHERE slot_name = 'pgshift_streamed'") > 0 }, 30),
    'streamed: the source streamed the big transaction (pg_stat_replication_slots.stream_txns)');
 
 # crash: SIGKILL right after the DDL committed on the target, then resume
 {
     my $r = $run{crash};
-    ok(wait_for(sub { ended($r) }, 60), 'crash: apply dies at cdc.ddl_applied');
+    ok(wait_for_run(sub { run_ended($r) }, 60), 'crash: apply dies at cdc.ddl_applied');
     is($r->{signal}, 9, 'crash: by SIGKILL') or diag(slurp($r->{log}));
     like(slurp($r->{log}), qr/cdc\.ddl: applying ALTER TABLE of source transaction \d+ \(commit [0-9A-F]+\/[0-9A-F]+\)/,
          'crash: after applying the ALTER TABLE');
@@ -491,19 +473,19 @@ ok(wait_for(sub { psql($run{streamed}{src}, "SELECT coalesce(sum(stream_txns), 0
        '1', 'crash: the column is on the target, committed with the applied LSN');
     $r->{log} = "$dir/crash.resume.err";
     $r->{pid} = start_apply($r, $r->{log});
-    ok(wait_for(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
+    ok(wait_for_run(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
        'crash: the resume reaches the gate') or diag(slurp($r->{log}));
     run_statements(as_app($r->{src}), $crash_more);
     unlike(slurp($r->{log}), qr/applying ALTER TABLE/, 'crash: the resume did not run the ALTER TABLE again');
     # killed again once the new table and index are on the target: the next
     # resume finds them in the source catalog, made by the stream, not drift
-    ok(wait_for(sub { psql($r->{tgt}, "SELECT count(*) FROM pg_class WHERE relname = 'made_later'") eq '1' }, 60, $r),
+    ok(wait_for_run(sub { psql($r->{tgt}, "SELECT count(*) FROM pg_class WHERE relname = 'made_later'") eq '1' }, 60, $r),
        'crash: the new table reached the target');
     kill 'KILL', $r->{pid};
     waitpid($r->{pid}, 0);
     $r->{log} = "$dir/crash.resume2.err";
     $r->{pid} = start_apply($r, $r->{log});
-    ok(wait_for(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
+    ok(wait_for_run(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
        'crash: a second resume reaches the gate') or diag(slurp($r->{log}));
     like(slurp($r->{log}), qr/resume: \d+ step\(s\) of objects created on the source during CDC are not run: the replicated DDL made them on the target/,
          'crash: and does not run the new table\'s and index\'s steps');
@@ -521,7 +503,7 @@ my %want = (main => 0, crash => 0, during_copy => 0, crash_copy => 0, needs_excl
             using_clock => 1, mv_volatile => 1, grant_role => 1, streamed => 0);
 for my $name (@names) {
     my $r = $run{$name};
-    my $rc = wait_for(sub { ended($r) }, 180) ? $r->{rc} : -1;
+    my $rc = wait_for_run(sub { run_ended($r) }, 180) ? $r->{rc} : -1;
     is($rc, $want{$name}, "$name: apply exits $want{$name}") or diag(slurp($r->{log}));
 }
 
@@ -602,13 +584,13 @@ for my $name (@names) {
     psql($tgt0, "CREATE ROLE ddl_auditor NOLOGIN");
     $r->{log} = "$dir/grant_role.resume.err";
     $r->{pid} = start_apply($r, $r->{log});
-    ok(wait_for(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
+    ok(wait_for_run(sub { slurp($r->{log}) =~ /cutover gate: waiting for approval/ }, 120, $r),
        'grant_role: after CREATE ROLE on the target, apply resumes to the gate') or diag(slurp($r->{log}));
     like(slurp($r->{log}), qr/cdc\.ddl: applying GRANT of source transaction/, 'grant_role: and applies the GRANT');
     run_statements(as_app($r->{src}), "INSERT INTO app.t (id, a) VALUES (1002, 2);\n");
     my $a = run_pgshift($r->{env}, 'cutover', $r->{plan});
     is($a->{rc}, 0, 'grant_role: the cutover is approved') or diag($a->{err});
-    my $rc = wait_for(sub { ended($r) }, 180) ? $r->{rc} : -1;
+    my $rc = wait_for_run(sub { run_ended($r) }, 180) ? $r->{rc} : -1;
     is($rc, 0, 'grant_role: the resumed apply exits 0') or diag(slurp($r->{log}));
     is(psql($r->{tgt}, "SELECT has_table_privilege('ddl_auditor', 'app.t', 'SELECT')"), 't',
        'grant_role: the grant is on the target');

@@ -10,7 +10,7 @@ use FindBin;
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(pgshift_bin run_pgshift write_plan);
-our @EXPORT_OK = qw(start_pgshift wait_until slurp);
+our @EXPORT_OK = qw(start_pgshift wait_until run_ended wait_for_run slurp);
 
 sub pgshift_bin { return "$FindBin::Bin/../../pgshift"; }
 
@@ -59,6 +59,29 @@ sub wait_until {
         return 1 if $cond->();
         return 0 if $pid && waitpid($pid, 1) == $pid;
         sleep 0.1;
+    }
+    return 0;
+}
+
+# run_ended(r): whether the process r->{pid} has ended, reaped once; its exit
+# code and signal are kept in r->{rc} and r->{signal}
+sub run_ended {
+    my ($r) = @_;
+    return 1 if defined $r->{rc};
+    return 0 unless waitpid($r->{pid}, 1) == $r->{pid};
+    $r->{rc} = $? >> 8;
+    $r->{signal} = $? & 127;
+    return 1;
+}
+
+# wait_for_run(cond, seconds[, r]): wait_until, keeping the exit code of run r
+sub wait_for_run {
+    my ($cond, $secs, $r) = @_;
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        return 1 if $cond->();
+        return 0 if $r && run_ended($r);
+        sleep 0.2;
     }
     return 0;
 }
