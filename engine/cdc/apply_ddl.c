@@ -176,11 +176,18 @@ send_time_settings(struct cdc_applier *a, const struct ddl_message *d,
 		(!d->intervalstyle || send_setting(a, "IntervalStyle", d->intervalstyle, set, err));
 }
 
-/* The values pg/conn.c gives every session: the applier's rows are read by them. */
-static const char restore_time_sql[] =
-	"SELECT pg_catalog.set_config('TimeZone', 'UTC', true),"
-	" pg_catalog.set_config('DateStyle', 'ISO, YMD', true),"
-	" pg_catalog.set_config('IntervalStyle', 'postgres', true)";
+/* Back to the values every session of pgshift has: the applier's rows are read by them. */
+static bool
+restore_time_settings(struct cdc_applier *a, const struct apply_pending *set,
+					  struct pgs_error *err)
+{
+	static const char *const names[] = {"TimeZone", "DateStyle", "IntervalStyle"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!send_setting(a, names[i], pg_session_setting(names[i]), set, err))
+			return false;
+	return true;
+}
 
 /* The statement as the source session ran it (role, search_path, times), then the applier's again. */
 static bool
@@ -206,7 +213,7 @@ send_ddl(struct cdc_applier *a, const struct ddl_message *d, const struct apply_
 	ddl.key = xstrdup(plain ? plain : d->sql);
 	ok = apply_target_send_sql(&a->tgt, plain ? plain : d->sql, &ddl, err) &&
 		apply_target_send_sql(&a->tgt, "SET LOCAL search_path TO DEFAULT", &set, err) &&
-		apply_target_send_bulk(&a->tgt, NULL, restore_time_sql, 0, NULL, NULL, &set, NULL, err) &&
+		restore_time_settings(a, &set, err) &&
 		(!role || apply_target_send_sql(&a->tgt, "SET LOCAL ROLE NONE", &set, err)) &&
 		apply_target_send_bulk(&a->tgt, NULL, state_manifest_record_sql, 1, NULL, plan,
 							   &manifest, NULL, err);

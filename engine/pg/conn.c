@@ -18,19 +18,21 @@
 
 /* Why each one: 0 timeouts so server defaults cannot kill a long COPY or index build;
  * the rest fix the text form of values so nothing is lost or shifted. */
-static const char *const session_settings[] = {
-	"statement_timeout = 0",
-	"idle_in_transaction_session_timeout = 0",
-	"lock_timeout = 0",
-	"extra_float_digits = 3",
-	"DateStyle = 'ISO, YMD'",
-	"IntervalStyle = postgres",
-	"TimeZone = 'UTC'",
-	"bytea_output = hex",
-	"client_encoding = 'UTF8'",
-	"standard_conforming_strings = on",
-	"xmloption = content",
-	"lc_monetary = 'C'",
+static const struct {
+	const char *name, *value;
+} session_settings[] = {
+	{"statement_timeout", "0"},
+	{"idle_in_transaction_session_timeout", "0"},
+	{"lock_timeout", "0"},
+	{"extra_float_digits", "3"},
+	{"DateStyle", "ISO, YMD"},
+	{"IntervalStyle", "postgres"},
+	{"TimeZone", "UTC"},
+	{"bytea_output", "hex"},
+	{"client_encoding", "UTF8"},
+	{"standard_conforming_strings", "on"},
+	{"xmloption", "content"},
+	{"lc_monetary", "C"},
 };
 
 /*
@@ -67,6 +69,15 @@ pg_own_source_pids(void)
 	return buf_steal(&b);
 }
 
+const char *
+pg_session_setting(const char *name)
+{
+	for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
+		if (strcmp(session_settings[i].name, name) == 0)
+			return session_settings[i].value;
+	return NULL;
+}
+
 static bool
 configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *err)
 {
@@ -75,7 +86,7 @@ configure_session(PGconn *conn, const struct pg_session *s, struct pgs_error *er
 
 	buf_init(&sql);
 	for (size_t i = 0; i < sizeof(session_settings) / sizeof(session_settings[0]); i++)
-		buf_printf(&sql, "SET %s; ", session_settings[i]);
+		buf_printf(&sql, "SET %s = '%s'; ", session_settings[i].name, session_settings[i].value);
 	/*
 	 * search_path is pg_catalog, so nothing pgshift runs resolves to a user's
 	 * object, except in the sessions that write the user's rows and build

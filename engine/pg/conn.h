@@ -44,6 +44,9 @@ PGconn *pg_connect_like(PGconn *like, const struct pg_session *s, struct pgs_err
  */
 char *pg_own_source_pids(void);
 
+/* The value every session pgshift opens is given for setting name ("TimeZone"), or NULL. */
+const char *pg_session_setting(const char *name);
+
 /* Runs a statement that returns no rows (params may be NULL). */
 bool pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 			 struct pgs_error *err);
