@@ -101,6 +101,14 @@ report(const struct copy_pump *p, int64_t *unreported, int64_t *unreported_rows)
 	*unreported_rows = 0;
 }
 
+/* The test's hold (copy_pump.hold_path): waits while its file exists. */
+static void
+test_hold(const struct copy_pump *p)
+{
+	while (p->hold_path && access(p->hold_path, F_OK) == 0 && !cancelled(p))
+		usleep(10000);
+}
+
 /* Moves rows until the source's COPY ends (true) or something fails (false). */
 static bool
 move_rows(PGconn *src, PGconn *dst, const struct copy_pump *p, int64_t *bytes,
@@ -110,6 +118,7 @@ move_rows(PGconn *src, PGconn *dst, const struct copy_pump *p, int64_t *bytes,
 	char *row;
 	int n = 0;
 
+	test_hold(p);
 	while (!cancelled(p) && (n = PQgetCopyData(src, &row, 0)) >= 0) {
 		int rc = PQputCopyData(dst, row, n);
 

@@ -21,6 +21,7 @@ struct copy_pump {
 	atomic_llong *rows;         /* progress: chunks moved (rows, give or take a binary
 								 * header) are added here; may be NULL */
 	long chunk_delay_us;        /* test_copy_chunk_delay_us(): 0 outside the tests */
+	const char *hold_path;      /* test_copy_hold_path(): NULL outside the tests */
 };
 
 /*

@@ -75,6 +75,14 @@ struct run {
 	 */
 	PGconn *source_conn;                /* owned; NULL until the first tick or after a failure */
 	_Atomic uint64_t source_lsn;        /* 0 until first read */
+	/*
+	 * lag_seconds at the moment source_lsn was read, from the applied LSN
+	 * of that moment: the applier commits more often than the position is
+	 * read, so a later applied LSN usually passes it while the source goes
+	 * on writing, and the lag would read 0 under a steady load
+	 */
+	_Atomic double source_lag_s;
+	double reported_lag_s;              /* last source_lag_s written to the state */
 	bool source_lsn_warned;             /* the failure to read it was said */
 	double ddl_checked_at;              /* run_ddl_tick's last look (monotonic s);
 										 * the scheduler's thread only */

@@ -184,7 +184,7 @@ bool
 run_cdc_tick(struct run *run, struct pgs_error *err)
 {
 	struct run_cdc_view v;
-	char lsn[PGO_LSN_TEXT_SIZE], source[PGO_LSN_TEXT_SIZE];
+	char lsn[PGO_LSN_TEXT_SIZE], source[PGO_LSN_TEXT_SIZE], lag[32];
 	struct pgs_error werr;
 
 	if (thread_error(run, err) || !state_check_lock(run->state, err))
@@ -194,15 +194,20 @@ run_cdc_tick(struct run *run, struct pgs_error *err)
 		return true;
 	run_cdc_read_source_lsn(run);
 	v.source_lsn = atomic_load(&run->source_lsn);
-	if (v.durable_lsn <= run->reported_received && v.source_lsn <= run->reported_source)
+	v.source_lag_s = atomic_load(&run->source_lag_s);
+	if (v.durable_lsn <= run->reported_received && v.source_lsn <= run->reported_source &&
+		v.source_lag_s == run->reported_lag_s)
 		return true;
 	pgo_lsn_text(v.durable_lsn, lsn);
 	pgo_lsn_text(v.source_lsn, source);
+	snprintf(lag, sizeof(lag), "%.3f", v.source_lag_s);
 	pgs_error_clear(&werr);
 	/* status only: a failed write is said, not fatal */
-	if (state_set_received_lsn(run->state, v.source_lsn ? source : NULL, lsn, &werr)) {
+	if (state_set_received_lsn(run->state, v.source_lsn ? source : NULL, v.source_lsn ? lag : NULL,
+							   lsn, &werr)) {
 		run->reported_received = v.durable_lsn;
 		run->reported_source = v.source_lsn;
+		run->reported_lag_s = v.source_lag_s;
 	} else {
 		log_report(LOG_WARNING, &werr);
 	}
@@ -230,6 +235,7 @@ run_cdc_view(struct run *run, struct run_cdc_view *out)
 		out->applied_lsn = run->cdc_start_lsn;
 	out->durable_lsn = rs.durable_lsn;
 	out->source_lsn = atomic_load(&run->source_lsn);
+	out->source_lag_s = atomic_load(&run->source_lag_s);
 }
 
 bool

@@ -54,6 +54,7 @@ struct run_cdc_view {
 	bool receiving, applying;
 	uint64_t source_lsn, durable_lsn, applied_lsn;
 	int64_t applied_commit_time;        /* µs since 2000-01-01 UTC; 0 unknown */
+	double source_lag_s;                /* run.source_lag_s */
 };
 void run_cdc_view(struct run *run, struct run_cdc_view *out);
 
@@ -62,8 +63,10 @@ void run_cdc_view(struct run *run, struct run_cdc_view *out);
  * event, the live view and the metrics: lag = source - applied, split into
  * receive lag = source - durable (spooled and fsynced) and apply lag =
  * durable - applied. lag_seconds is the age of the last applied source
- * commit while lag_bytes > 0, else 0. Bytes are -1 while the source
- * position is unknown (apply lag needs only the spool), seconds too.
+ * commit while lag_bytes > 0, else the lag measured the same way at the
+ * moment the source position was read (source_lag_s: at most a tick old).
+ * Bytes are -1 while the source position is unknown (apply lag needs only
+ * the spool), seconds too.
  */
 struct run_cdc_lag {
 	int64_t lag_bytes, receive_lag_bytes, apply_lag_bytes;

@@ -5,6 +5,7 @@
  * otherwise measure itself against a position as old as its own.
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "cdc/cdc_slot.h"
 #include "pg/conn.h"
@@ -32,11 +33,34 @@ run_cdc_lag(const struct run_cdc_view *v, double now_unix, struct run_cdc_lag *o
 	out->lag_seconds = -1;
 	if (!known)
 		return;
-	out->lag_seconds = 0;
+	out->lag_seconds = v->source_lag_s;
 	if (out->lag_bytes > 0 && v->applied_commit_time > 0)
 		out->lag_seconds = now_unix - (PG_EPOCH_OFFSET_S + v->applied_commit_time / 1e6);
 	if (out->lag_seconds < 0)
 		out->lag_seconds = 0;
+}
+
+static double
+now_unix(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* The lag at the moment the source was at lsn (run.source_lag_s). */
+static double
+lag_at_read(struct run *run, uint64_t lsn)
+{
+	struct run_cdc_view v;
+	struct run_cdc_lag lag;
+
+	run_cdc_view(run, &v);
+	v.source_lsn = lsn;
+	v.source_lag_s = 0;
+	run_cdc_lag(&v, now_unix(), &lag);
+	return lag.lag_seconds;
 }
 
 void
@@ -53,6 +77,7 @@ run_cdc_read_source_lsn(struct run *run)
 		res = pg_query(run->source_conn, "SELECT pg_catalog.pg_current_wal_lsn()::text", 0, NULL,
 					   &err);
 	if (res && PQntuples(res) == 1 && cdc_lsn_parse(PQgetvalue(res, 0, 0), &lsn)) {
+		atomic_store(&run->source_lag_s, lag_at_read(run, lsn));
 		atomic_store(&run->source_lsn, lsn);
 		run->source_lsn_warned = false;
 		PQclear(res);

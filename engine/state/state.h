@@ -204,10 +204,11 @@ void identity_changes_free(struct identity_change *c, size_t n);
 
 /*
  * CDC and fencing fields of the run row. lsn (the spool's durable LSN) NULL
- * clears it; source_lsn (the source's WAL position) NULL keeps the last one.
+ * clears it; source_lsn (the source's WAL position) and source_lag_s (the
+ * lag in seconds when it was read, run_cdc.h) NULL keep the last ones.
  */
-bool state_set_received_lsn(struct state *st, const char *source_lsn, const char *lsn,
-							struct pgs_error *err);
+bool state_set_received_lsn(struct state *st, const char *source_lsn, const char *source_lag_s,
+							const char *lsn, struct pgs_error *err);
 bool state_set_fenced(struct state *st, bool fenced, struct pgs_error *err);
 /* Only for the slot's consistent point; the applier records every later value itself. */
 bool state_set_applied_lsn(struct state *st, const char *lsn, struct pgs_error *err);

@@ -14,7 +14,8 @@
 /*
  * The lags of run_cdc.h: lag = source - applied, receive lag = source -
  * received, apply lag = received - applied; lag_seconds how old the last
- * applied source commit is while there is lag. apply writes source_lsn and
+ * applied source commit is while there is lag, else what it was when
+ * source_lsn was read (source_lag_s, run_cdc.h). apply writes source_lsn and
  * received_lsn about once a second and the applier its applied_lsn with
  * every batch, so one may read ahead of another: that is no lag, not a
  * negative one.
@@ -26,7 +27,7 @@ static const char run_sql[] =
 	" received_lsn::text, applied_lsn::text, error,"
 	" greatest(pg_wal_lsn_diff(source_lsn, applied_lsn), 0)::bigint,"
 	" CASE WHEN source_lsn IS NULL OR applied_lsn IS NULL THEN NULL"
-	"  WHEN source_lsn <= applied_lsn THEN 0"
+	"  WHEN source_lsn <= applied_lsn THEN coalesce(source_lag_s, 0)"
 	"  ELSE greatest(extract(epoch FROM now() - applied_commit_at)::float8, 0) END,"
 	" extract(epoch FROM now())::float8,"
 	" " STATE_LOCK_HELD_SQL("") ","

@@ -52,7 +52,7 @@ static const char *const ddl[] = {
 	 */
 	"ALTER TABLE pgshift.runs ADD COLUMN IF NOT EXISTS gate_pid integer,"
 	" ADD COLUMN IF NOT EXISTS paused_step text, ADD COLUMN IF NOT EXISTS source_lsn pg_lsn,"
-	" ADD COLUMN IF NOT EXISTS catalog_fingerprint text",
+	" ADD COLUMN IF NOT EXISTS catalog_fingerprint text, ADD COLUMN IF NOT EXISTS source_lag_s float8",
 	"ALTER TABLE pgshift.runs DROP CONSTRAINT IF EXISTS runs_status_check,"
 	" ADD CONSTRAINT runs_status_check CHECK (status IN"
 	" ('running', 'failed', 'finished', 'interrupted', 'paused'))",

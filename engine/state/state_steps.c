@@ -263,15 +263,16 @@ state_record_object(struct state *st, const char *kind, const char *schema, cons
 }
 
 bool
-state_set_received_lsn(struct state *st, const char *source_lsn, const char *lsn,
-					   struct pgs_error *err)
+state_set_received_lsn(struct state *st, const char *source_lsn, const char *source_lag_s,
+					   const char *lsn, struct pgs_error *err)
 {
-	const char *params[3] = {st->plan, lsn, source_lsn};
+	const char *params[4] = {st->plan, lsn, source_lsn, source_lag_s};
 	bool ok;
 
 	ok = state_exec(st, "UPDATE pgshift.runs SET received_lsn = $2::pg_lsn,"
 					" source_lsn = coalesce($3::pg_lsn, source_lsn),"
-					" updated_at = now() WHERE plan = $1", 3, params, err);
+					" source_lag_s = coalesce($4::float8, source_lag_s),"
+					" updated_at = now() WHERE plan = $1", 4, params, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not record the received LSN %s", lsn ? lsn : "(none)");
 	return ok;

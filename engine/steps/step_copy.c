@@ -240,7 +240,8 @@ stream(struct copy_job *job, size_t step, bool truncated, struct pgs_error *err)
 {
 	struct step_progress *pr = job->run->progress ? &job->run->progress[step] : NULL;
 	struct copy_pump pump = {pr ? &pr->bytes : NULL, &job->run->cancel, pr ? &pr->rows : NULL,
-							 test_copy_chunk_delay_us()};
+							 test_copy_chunk_delay_us(),
+							 test_copy_hold_path(job->st ? job->st->id : NULL)};
 	char *out = source_sql(job, err);
 	char *in;
 	int64_t rows, bytes;

@@ -91,7 +91,7 @@ record_start(struct run *run, uint64_t lsn, struct pgs_error *err)
 	run->cdc_start_lsn = lsn;
 	run->reported_received = lsn;
 	return state_set_applied_lsn(run->state, text, err) &&
-		state_set_received_lsn(run->state, NULL, text, err);
+		state_set_received_lsn(run->state, NULL, NULL, text, err);
 }
 
 /* The slot over a replication connection, which then holds the exported snapshot. */

@@ -53,3 +53,14 @@ test_copy_chunk_delay_us(void)
 	us = strtol(v, &end, 10);
 	return *end == '\0' && us > 0 && us <= 1000000 ? us : 0;
 }
+
+const char *
+test_copy_hold_path(const char *step_id)
+{
+	const char *path = getenv("PGSHIFT_TEST_COPY_HOLD");
+	const char *step = getenv("PGSHIFT_TEST_COPY_HOLD_STEP");
+
+	if (!hooks_on() || !path || !*path || !step || !step_id || strcmp(step, step_id) != 0)
+		return NULL;
+	return path;
+}

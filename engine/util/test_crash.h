@@ -20,4 +20,13 @@ void test_crash_point(const char *where, const char *step_id);
  */
 long test_copy_chunk_delay_us(void);
 
+/*
+ * With PGSHIFT_TEST_HOOKS=1, PGSHIFT_TEST_COPY_HOLD=PATH and
+ * PGSHIFT_TEST_COPY_HOLD_STEP=STEP_ID, the copy of that step waits before its
+ * first row while PATH exists, so a test can see what happens while a copy
+ * runs for as long as it needs, however fast the machine: PATH for that
+ * step, NULL otherwise.
+ */
+const char *test_copy_hold_path(const char *step_id);
+
 #endif

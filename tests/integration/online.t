@@ -191,6 +191,13 @@ sub slot_lsn {
 # ---- 1. online apply under writes, WAL released during the copy, gate, cutover
 {
     my ($plan, $env, $uri) = plan_for('online1', 'online1');
+    # fat's copy waits before its first row while this file exists: on an
+    # idle machine its 300,000 rows were copied before the slot's first
+    # confirmation, and no delay per row is long enough on every machine
+    my $hold = "$dir/hold1";
+    open(my $hfh, '>', $hold) or die; close($hfh);
+    %$env = (%$env, PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_HOLD => $hold,
+             PGSHIFT_TEST_COPY_HOLD_STEP => 'copy:public.fat');
     my $stop = "$dir/stop1";
     my $wl = start_workload(1_000_000, $stop);
     my $pid = start_apply($plan, $env, "$dir/apply1.err");
@@ -202,6 +209,7 @@ sub slot_lsn {
         my $now = slot_lsn('pgshift_online1');
         $now ne '' && psql($src, "SELECT '$now'::pg_lsn > '$first'::pg_lsn") eq 't' }, 20, $pid);
     my $still = step_status($uri, 'copy:public.fat');
+    unlink($hold);
     ok($moved && $still eq 'running', "the slot's confirmed_flush_lsn advances while the copy of fat still runs ($still)");
 
     ok(at_gate("$dir/apply1.err", $pid), 'apply reaches the manual cutover gate')

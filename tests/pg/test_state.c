@@ -259,7 +259,7 @@ test_read(PGconn *chk, const char *uri, struct state *st)
 	bool exists;
 
 	pgs_error_clear(&err);
-	ok(state_set_received_lsn(st, "0/3000300", "0/3000200", &err), "record the source and received LSN");
+	ok(state_set_received_lsn(st, "0/3000300", NULL, "0/3000200", &err), "record the source and received LSN");
 	PQclear(PQexecParams(chk, state_applied_lsn_sql, 3, NULL, params, NULL, NULL, 0));
 	ok(state_set_fenced(st, true, &err), "record fenced");
 	ok(state_read(&a, &rs, &exists, &err) && exists, "state_read finds the run");
@@ -451,7 +451,7 @@ test_reconnect(PGconn *chk, const char *uri)
 		return;
 	}
 	old = kill_lock_holder(chk, "state_r");
-	ok(st && state_set_received_lsn(st, NULL, NULL, &err), "a call after the session was terminated works");
+	ok(st && state_set_received_lsn(st, NULL, NULL, NULL, &err), "a call after the session was terminated works");
 	now = q1(chk, "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
 			 " AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('pgshift:' || $1, 0)",
 			 "state_r");
@@ -464,7 +464,7 @@ test_reconnect(PGconn *chk, const char *uri)
 					   &err);
 	free(q1(other, "SELECT pg_advisory_lock(hashtextextended('pgshift:' || $1, 0))", "state_r"));
 	pgs_error_clear(&err);
-	ok(!state_set_received_lsn(st, NULL, NULL, &err), "when another session took the lock meanwhile, the call fails");
+	ok(!state_set_received_lsn(st, NULL, NULL, NULL, &err), "when another session took the lock meanwhile, the call fails");
 	ok(strstr(err.message, "the target was unreachable and, meanwhile, the advisory lock of plan"
 			  " \"state_r\" was taken by another session") != NULL, "saying so");
 	printf("# %s\n", err.message);
@@ -537,7 +537,7 @@ seed(const char *uri, const char *name)
 		 state_step_progress(st, "copy:public.items", 500, 1048576, &err) &&
 		 state_step_started(st, "index:public.orders_pkey", 0, &err) &&
 		 state_step_failed(st, "index:public.orders_pkey", "could not create index: boom", &err) &&
-		 state_set_received_lsn(st, "0/5000600", "0/5000400", &err);
+		 state_set_received_lsn(st, "0/5000600", NULL, "0/5000400", &err);
 	if (!ok) {
 		fprintf(stderr, "seed failed: %s\n", err.message);
 		state_close(st);
