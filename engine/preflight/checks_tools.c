@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pg/dump.h"
 #include "preflight/preflight_int.h"
 #include "util/spawn.h"
 #include "util/xalloc.h"
@@ -52,9 +53,14 @@ consider(struct tool_pick *best, const char *path, int need)
 {
 	int major;
 
+	char *real;
+
 	if (access(path, X_OK) != 0)
 		return false;
-	major = tool_major(path);
+	/* the version of what pgtool_run will start; that also primes its lookup */
+	real = pgtool_unwrap(path);
+	major = tool_major(real);
+	free(real);
 	if (major < 0 || (best->path && major <= best->major))
 		return false;
 	free(best->path);
