@@ -199,6 +199,11 @@ add_constraint_step(struct compile *c, size_t k)
 		dag_edges(c->dag, s, &c->keys[con->ref_table]);
 		dag_edges(c->dag, s, &c->indexes[con->ref_table]);
 		after_table_data(c, s, con->ref_table);
+		/*
+		 * and its own table's indexes: one on the FK's columns lets the check
+		 * merge two index-only scans instead of hashing (step_constraint.c)
+		 */
+		dag_edges(c->dag, s, &c->indexes[con->table]);
 	}
 	if (con->type == 'p' || con->type == 'u' || con->type == 'x')
 		idlist_push(&c->keys[con->table], s);

@@ -188,8 +188,9 @@ version_of_dir(const char *path)
 }
 
 /*
- * The tool's path: a bare name when PATH has it (execvp searches), else the
- * newest Debian-style install, as preflight's tool check looks for it.
+ * The tool's path: the first in PATH (the program behind it when that is
+ * Debian's wrapper), else the newest Debian-style install, as preflight's
+ * tool check looks for it.
  */
 static char *
 resolve_tool(const char *tool)
@@ -202,11 +203,11 @@ resolve_tool(const char *tool)
 	while (path && *path) {
 		size_t len = strcspn(path, ":");
 		char *cand = xasprintf("%.*s/%s", (int) len, len ? path : ".", tool);
-		bool found = access(cand, X_OK) == 0;
+		char *found = access(cand, X_OK) == 0 ? pgtool_unwrap(cand) : NULL;
 
 		free(cand);
 		if (found)
-			return xstrdup(tool);
+			return found;
 		path += len + (path[len] == ':');
 	}
 	pattern = xasprintf("/usr/lib/postgresql/*/bin/%s", tool);
@@ -265,13 +266,18 @@ bool
 pgtool_run(struct pgtool_cmd *cmd, const char *what, struct pgs_error *err)
 {
 	char *path = resolve_tool(cmd->argv[0]);
+	char *tool = cmd->argv[0];
 	char *env = cmd->password ? xasprintf("PGPASSWORD=%s", cmd->password) : NULL;
 	struct spawn_cmd sc = {path, cmd->argv, env, SPAWN_STDERR, false};
 	struct buf errout;
 	int fd, status = 0;
 	pid_t pid;
-	bool ok = spawn_piped(&sc, &pid, &fd, err);
+	bool ok;
 
+	/* the program finds its own files (translations) from argv[0] */
+	cmd->argv[0] = path;
+	ok = spawn_piped(&sc, &pid, &fd, err);
+	cmd->argv[0] = tool;
 	free(env);
 	if (!ok) {
 		pgs_error_prefix(err, "%s", what);

@@ -31,11 +31,18 @@ void pgtool_argf(struct pgtool_cmd *cmd, const char *fmt, ...)
 bool pgtool_dbname(struct pgtool_cmd *cmd, const char *conninfo, struct pgs_error *err);
 
 /*
- * Runs the tool (found in PATH, else the newest /usr/lib/postgresql/N/bin)
+ * Runs the tool (found in PATH, unwrapped, else the newest /usr/lib/postgresql/N/bin)
  * and waits for it. On a non-zero exit, fails with `what` and an excerpt of
  * the tool's stderr in err->detail.
  */
 bool pgtool_run(struct pgtool_cmd *cmd, const char *what, struct pgs_error *err);
+
+/*
+ * The program that really runs for the tool at path: Debian's pg_wrapper
+ * resolved to /usr/lib/postgresql/N/bin/TOOL of the version it picks (asked
+ * once per path, tool_unwrap.c); path itself otherwise. malloc'd.
+ */
+char *pgtool_unwrap(const char *path);
 
 /* Sends sig to every tool pgtool_run is waiting for (apply stopping on a signal). */
 void pgtool_kill_children(int sig);

@@ -7,12 +7,14 @@
  */
 #include <fcntl.h>
 #include <glob.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pg/dump.h"
 #include "preflight/preflight_int.h"
 #include "util/spawn.h"
 #include "util/xalloc.h"
@@ -52,9 +54,14 @@ consider(struct tool_pick *best, const char *path, int need)
 {
 	int major;
 
+	char *real;
+
 	if (access(path, X_OK) != 0)
 		return false;
-	major = tool_major(path);
+	/* the version of what pgtool_run will start; that also primes its lookup */
+	real = pgtool_unwrap(path);
+	major = tool_major(real);
+	free(real);
 	if (major < 0 || (best->path && major <= best->major))
 		return false;
 	free(best->path);
@@ -98,30 +105,75 @@ find_tool(struct tool_pick *best, const char *name, int need)
 	free(pattern);
 }
 
-static void
-check_tool(struct pf_ctx *c, const char *name)
+/*
+ * One tool's search runs in a thread of its own from the start of
+ * preflight: each candidate is a program started to print its version
+ * (through Debian's Perl wrapper, tens of milliseconds), while the
+ * server checks wait on the network.
+ */
+struct pf_tool_probe {
+	const char *name;
+	int need;
+	struct tool_pick best;
+	pthread_t thread;
+	bool threaded;
+};
+
+static void *
+probe_main(void *arg)
 {
-	int sv = PQserverVersion(c->src), need = pf_major_of(sv);
-	struct tool_pick best = {NULL, -1};
+	struct pf_tool_probe *p = arg;
+
+	find_tool(&p->best, p->name, p->need);
+	return NULL;
+}
+
+void
+pf_tools_start(struct pf_ctx *c)
+{
+	static const char *const names[PF_NTOOLS] = {"pg_dump", "pg_restore"};
+
+	for (int i = 0; i < PF_NTOOLS; i++) {
+		struct pf_tool_probe *p = xcalloc(1, sizeof(*p));
+
+		p->name = names[i];
+		p->need = pf_major_of(PQserverVersion(c->src));
+		p->best.major = -1;
+		/* without a thread the search runs when its result is read */
+		p->threaded = pthread_create(&p->thread, NULL, probe_main, p) == 0;
+		c->tools[i] = p;
+	}
+}
+
+static void
+check_tool(struct pf_ctx *c, struct pf_tool_probe *p)
+{
+	int sv = PQserverVersion(c->src);
 	char smaj[16], tmaj[16], hint[160];
 
+	if (p->threaded)
+		pthread_join(p->thread, NULL);
+	else
+		find_tool(&p->best, p->name, p->need);
 	pf_major_name(sv, smaj, sizeof(smaj));
 	snprintf(hint, sizeof(hint), "install postgresql-client-%s or newer (%s %s+) on this machine",
-			 smaj, name, smaj);
-	find_tool(&best, name, need);
-	if (!best.path) {
-		pf_add(c, name, CHECK_FAIL, "not found in PATH or /usr/lib/postgresql/*/bin", hint);
+			 smaj, p->name, smaj);
+	if (!p->best.path) {
+		pf_add(c, p->name, CHECK_FAIL, "not found in PATH or /usr/lib/postgresql/*/bin", hint);
 		return;
 	}
-	pf_major_name(best.major * 100, tmaj, sizeof(tmaj));    /* back to a version_num */
-	pf_add_owned(c, name, best.major >= need ? CHECK_PASS : CHECK_FAIL,
-				 xasprintf("%s %s", best.path, tmaj), hint);
-	free(best.path);
+	pf_major_name(p->best.major * 100, tmaj, sizeof(tmaj));    /* back to a version_num */
+	pf_add_owned(c, p->name, p->best.major >= p->need ? CHECK_PASS : CHECK_FAIL,
+				 xasprintf("%s %s", p->best.path, tmaj), hint);
+	free(p->best.path);
 }
 
 void
 pf_checks_tools(struct pf_ctx *c)
 {
-	check_tool(c, "pg_dump");
-	check_tool(c, "pg_restore");
+	for (int i = 0; i < PF_NTOOLS; i++) {
+		check_tool(c, c->tools[i]);
+		free(c->tools[i]);
+		c->tools[i] = NULL;
+	}
 }

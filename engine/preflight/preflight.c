@@ -44,6 +44,7 @@ preflight_run(const struct plan *plan, PGconn *src, PGconn *dst,
 	};
 
 	memset(report, 0, sizeof(*report));
+	pf_tools_start(&c);
 	pf_checks_server(&c);
 	pf_checks_replication(&c);
 	pf_checks_rollback(&c);

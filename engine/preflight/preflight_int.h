@@ -16,6 +16,10 @@
 #include "preflight/preflight.h"
 #include "util/buf.h"
 
+#define PF_NTOOLS 2                 /* pg_dump, pg_restore */
+
+struct pf_tool_probe;
+
 struct pf_ctx {
 	const struct plan *plan;
 	PGconn *src;                /* never NULL */
@@ -25,6 +29,7 @@ struct pf_ctx {
 	bool resuming;
 	bool own_slot_exists;       /* found by leftover_objects; replication_slots needs no new one */
 	struct preflight_report *report;
+	struct pf_tool_probe *tools[PF_NTOOLS];    /* owned; from pf_tools_start to pf_checks_tools */
 };
 
 /* Appends a check; observed and hint are copied (hint dropped on PASS). */
@@ -96,6 +101,8 @@ void pf_checks_roles(struct pf_ctx *c);
 void pf_checks_row_security(struct pf_ctx *c);
 void pf_checks_tables(struct pf_ctx *c);
 void pf_checks_globals(struct pf_ctx *c);
+/* Starts looking for pg_dump and pg_restore; pf_checks_tools reports what was found. */
+void pf_tools_start(struct pf_ctx *c);
 void pf_checks_tools(struct pf_ctx *c);
 void pf_check_disk(struct pf_ctx *c);
 void pf_compare_params(struct pf_ctx *c);

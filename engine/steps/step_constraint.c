@@ -19,6 +19,7 @@
  *    builds on it; VALIDATE holds only SHARE UPDATE EXCLUSIVE on the
  *    referencing table and ROW SHARE on the referenced one, so the checks
  *    of many FKs run in parallel with each other and with index builds.
+ *    When indexes cover both sides, the check reads them (validate_merged).
  *  - FOREIGN KEY on a partitioned table (PostgreSQL 15 cannot add it NOT
  *    VALID) or referencing one (see validated_later), and NOT VALID CHECK:
  *    the definition as is, so NOT VALID stays NOT VALID. A CHECK recurses
@@ -262,8 +263,52 @@ add_not_valid(struct con_job *j, const struct cat_constraint *con, struct pgs_er
 	return add_def_suffix(j, con, true, " NOT VALID", err);
 }
 
+/*
+ * Whether a valid plain btree index of the referencing table starts with
+ * the FK's columns and the referenced key's index with the referenced
+ * columns, in the FK's order: then both sides of the check can be read in
+ * key order.
+ */
+static const char fk_covered_sql[] =
+	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c"
+	" JOIN pg_catalog.pg_index r ON r.indexrelid = c.conindid"
+	" JOIN pg_catalog.pg_index i ON i.indrelid = c.conrelid"
+	" JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
+	" JOIN pg_catalog.pg_am a ON a.oid = ic.relam"
+	" WHERE c.conrelid = $1::pg_catalog.regclass AND c.conname = $2 AND c.contype = 'f'"
+	" AND a.amname = 'btree' AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL"
+	" AND (i.indkey::pg_catalog.int2[])[0:pg_catalog.cardinality(c.conkey) - 1] = c.conkey"
+	" AND (r.indkey::pg_catalog.int2[])[0:pg_catalog.cardinality(c.confkey) - 1] = c.confkey)";
+
 static bool
-validate_constraint(struct con_job *j, const struct cat_constraint *con, struct pgs_error *err)
+fk_covered(struct con_job *j, const struct cat_constraint *con, bool *covered,
+		   struct pgs_error *err)
+{
+	const struct cat_table *t = &j->cat->tables[con->table];
+	char *qt = pg_quote_qualified(j->conn, t->schema, t->name);
+	const char *params[2] = {qt, con->name};
+	PGresult *res = pg_query(j->conn, fk_covered_sql, 2, params, err);
+
+	free(qt);
+	if (!res)
+		return false;
+	*covered = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return true;
+}
+
+/*
+ * VALIDATE runs one anti-join of the referencing rows against the key. The
+ * planner costs a hash join of two sequential scans lowest, but when an
+ * index covers each side (the FK's own index is built before this step,
+ * dag_compile.c) a merge join of two index-only scans does the same check
+ * in a quarter to a third of the time, since a fresh copy's visibility map
+ * is set (COPY FREEZE): 0.23 s instead of 0.90 s for 1.2 million rows
+ * against 400,000 keys on issue 20's FK set. The same rows are checked
+ * either way; only the plan differs.
+ */
+static bool
+validate_sql(struct con_job *j, const struct cat_constraint *con, struct pgs_error *err)
 {
 	const struct cat_table *t = &j->cat->tables[con->table];
 	char *qt = pg_quote_qualified(j->conn, t->schema, t->name);
@@ -275,6 +320,23 @@ validate_constraint(struct con_job *j, const struct cat_constraint *con, struct 
 	free(qn);
 	free(qt);
 	return ok;
+}
+
+static bool
+validate_merged(struct con_job *j, const struct cat_constraint *con, struct pgs_error *err)
+{
+	return pg_exec(j->conn, "SET LOCAL enable_hashjoin = off", 0, NULL, err) &&
+		validate_sql(j, con, err);
+}
+
+static bool
+validate_constraint(struct con_job *j, const struct cat_constraint *con, struct pgs_error *err)
+{
+	bool covered;
+
+	if (!fk_covered(j, con, &covered, err))
+		return false;
+	return covered ? in_transaction(j, validate_merged, con, err) : validate_sql(j, con, err);
 }
 
 static bool

@@ -207,7 +207,7 @@ test_catalog_dag(void)
 	is_deps(&d, "constraint:public.orders.orders_customer_fk",
 			"copy:public.orders#1/3, copy:public.orders#2/3, copy:public.orders#3/3, "
 			"constraint:public.customers.customers_pkey, index:public.customers_pkey, "
-			"copy:public.customers");
+			"copy:public.customers, index:public.orders_pkey");
 	ok(dag_find(&d, "constraint:public.orders.orders_amount_check") < 0,
 	   "a validated CHECK comes with CREATE TABLE: no step");
 	ok(dag_find(&d, "constraint:public.customers.customers_name_check") >= 0,
