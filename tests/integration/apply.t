@@ -29,6 +29,8 @@ CREATE TABLE public.events (id int, at date NOT NULL, payload text, PRIMARY KEY 
 CREATE TABLE public.events_2024 PARTITION OF public.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE public.events_2025 PARTITION OF public.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE public.big (id int PRIMARY KEY, pad text);
+CREATE TABLE public.docs (id int PRIMARY KEY, body text);
+ALTER TABLE public.docs ALTER body SET STORAGE EXTERNAL;
 INSERT INTO public.customers (name) SELECT 'customer ' || g FROM generate_series(1, 500) g;
 INSERT INTO public.orders (customer_id, note, amount)
   SELECT 1 + g % 500, CASE g % 4 WHEN 0 THEN 'null' WHEN 1 THEN NULL WHEN 2 THEN 'it''s' ELSE '''''hello world''''' END, g / 7.0
@@ -36,6 +38,8 @@ INSERT INTO public.orders (customer_id, note, amount)
 INSERT INTO "select"."we""ird table" SELECT g, E'tab\there\\back', jsonb_build_object('k', g) FROM generate_series(1, 300) g;
 INSERT INTO public.events SELECT g, date '2024-01-01' + g % 700, repeat('x', g % 50) FROM generate_series(1, 5000) g;
 INSERT INTO public.big SELECT g, repeat(md5(g::text), 20) FROM generate_series(1, 60000) g;
+INSERT INTO public.docs SELECT g, (SELECT string_agg(md5((g * 131 + i)::text), '') FROM generate_series(1, 128) i)
+  FROM generate_series(1, 60) g;
 SELECT setval('public.customers_id_seq', 9000);
 ANALYZE;
 SQL
@@ -74,7 +78,8 @@ sub table_dump {
         . "COPY (SELECT * FROM $table ORDER BY 1, 2) TO STDOUT");
 }
 
-my @tables = ('public.customers', 'public.orders', '"select"."we""ird table"', 'public.events', 'public.big');
+my @tables = ('public.customers', 'public.orders', '"select"."we""ird table"', 'public.events', 'public.big',
+              'public.docs');
 
 sub same_data {
     my ($label) = @_;
@@ -134,6 +139,17 @@ is(psql($dst, "SELECT last_value FROM public.customers_id_seq"), '9000', 'serial
 is(psql($dst, "SELECT last_value FROM public.orders_id_seq"), psql($src, "SELECT last_value FROM public.orders_id_seq"), 'identity sequence set from the source');
 is(psql($dst, "INSERT INTO public.customers (name) VALUES ('new') RETURNING id"), '9001', 'a new row on the target takes the next id, no duplicate key');
 is(psql($dst, "SELECT status FROM pgshift.runs WHERE plan = 'offline'"), 'finished', 'the run is recorded finished');
+# vacuum steps: every table vacuumed and analyzed; the TOAST of a table copied
+# whole (COPY FREEZE: its TOAST rows are frozen) is left to autovacuum, a split
+# table's TOAST is vacuumed with it
+my $vacuumed = q{SELECT (h.last_vacuum IS NOT NULL) || '/' || (h.last_analyze IS NOT NULL) || '/'
+                    || (t.last_vacuum IS NOT NULL) || '/' || (pg_relation_size(c.reltoastrelid) > 0)
+                 FROM pg_class c JOIN pg_stat_all_tables h ON h.relid = c.oid
+                 JOIN pg_stat_all_tables t ON t.relid = c.reltoastrelid WHERE c.oid = '%s'::regclass};
+is(psql($dst, sprintf($vacuumed, 'public.docs')), 'true/true/false/true',
+   'docs (whole, TOAST-heavy): vacuumed and analyzed, its TOAST not vacuumed');
+is(psql($dst, sprintf($vacuumed, 'public.big')), 'true/true/true/false',
+   'big (split into parts): vacuumed and analyzed, its TOAST vacuumed too');
 
 $r = run_pgshift(\%env, 'status', $plan, '--json');
 is($r->{rc}, 0, 'status reads the finished run');
