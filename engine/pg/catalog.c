@@ -161,10 +161,11 @@ load_all(struct cat_load *ctx, const struct plan *plan, const struct pg_session 
 }
 
 static bool
-load(PGconn *conn, const struct pg_session *s, const struct plan *plan, struct catalog *cat,
-	 struct pgs_error *err)
+load(PGconn *conn, const struct pg_session *s, const struct plan *plan, bool definitions,
+	 struct catalog *cat, struct pgs_error *err)
 {
-	struct cat_load ctx = {.conn = conn, .plan = plan, .cat = cat, .err = err};
+	struct cat_load ctx = {.conn = conn, .plan = plan, .cat = cat, .definitions = definitions,
+						   .err = err};
 	/* a caller already in a transaction (e.g. on an exported snapshot) keeps it */
 	bool own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
 	bool ok;
@@ -198,14 +199,14 @@ load(PGconn *conn, const struct pg_session *s, const struct plan *plan, struct c
 bool
 catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat, struct pgs_error *err)
 {
-	return load(conn, NULL, plan, cat, err);
+	return load(conn, NULL, plan, true, cat, err);
 }
 
 bool
 catalog_load_parallel(PGconn *conn, const struct pg_session *s, const struct plan *plan,
-					  struct catalog *cat, struct pgs_error *err)
+					  bool definitions, struct catalog *cat, struct pgs_error *err)
 {
-	return load(conn, s, plan, cat, err);
+	return load(conn, s, plan, definitions, cat, err);
 }
 
 bool
@@ -230,6 +231,8 @@ free_indexes_constraints(struct catalog *cat)
 		free(cat->indexes[i].schema);
 		free(cat->indexes[i].name);
 		free(cat->indexes[i].def);
+		free(cat->indexes[i].keys);
+		free(cat->indexes[i].shape);
 	}
 	free(cat->indexes);
 	for (size_t i = 0; i < cat->nconstraints; i++) {

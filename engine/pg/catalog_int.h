@@ -87,6 +87,7 @@ struct cat_load {
 	struct cat_oidmap tables;   /* oid -> index into cat->tables */
 	struct cat_oidmap indexes;  /* oid -> index into cat->indexes */
 	char *table_oids;           /* owned; "{16384,16390}": kept tables, bound as oid[] */
+	bool definitions;           /* read pg_get_indexdef (else cat_index.def stays NULL) */
 	struct pgs_error *err;
 };
 
@@ -101,7 +102,8 @@ bool cat_load_tables(struct cat_load *ctx);
  * index part); the others bind them all (table_oids) or, for globals, the
  * plan's publication name.
  */
-extern const char cat_indexes_sql[];        /* per part */
+extern const char cat_indexes_sql[];        /* per part, and the definitions flag */
+extern const char cat_indexes_sql_before15[];
 extern const char cat_sizes_sql[];          /* per part */
 extern const char cat_columns_sql[];
 extern const char cat_constraints_sql[];
