@@ -2,7 +2,7 @@
  * The source catalog as pgshift needs it: the tables the plan's filters
  * select (with columns, sizes, partitioning, replica identity), their
  * indexes and constraints, sequences, extensions and views. Read with
- * read-only queries only. Every string is owned by the catalog.
+ * read-only queries only. Every string is owned by the catalog (its pool).
  */
 #ifndef PGSHIFT_PG_CATALOG_H
 #define PGSHIFT_PG_CATALOG_H
@@ -15,6 +15,7 @@
 
 #include "plan/plan.h"
 #include "util/error.h"
+#include "util/strpool.h"
 
 struct cat_column {
 	char *name;
@@ -136,6 +137,7 @@ struct catalog {
 	struct cat_unmatched *unmatched;
 	size_t nunmatched;
 	size_t read_sessions;               /* how many sessions read it (catalog_load_parallel) */
+	struct strpool strings;             /* owns every string above but the unmatched patterns */
 };
 
 /*

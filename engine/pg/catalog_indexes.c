@@ -72,20 +72,20 @@ const char cat_constraints_sql[] =
 	" rn.nspname COLLATE \"C\", rc.relname COLLATE \"C\"";
 
 static void
-read_index(const PGresult *res, int row, size_t table, struct cat_index *ix)
+read_index(struct cat_load *ctx, const PGresult *res, int row, size_t table, struct cat_index *ix)
 {
 	ix->oid = cat_oid(res, row, 0);
 	ix->table = table;
-	ix->schema = cat_str(res, row, 2);
-	ix->name = cat_str(res, row, 3);
-	ix->def = cat_str(res, row, 4);
+	ix->schema = cat_intern(ctx, res, row, 2);
+	ix->name = cat_str(ctx, res, row, 3);
+	ix->def = cat_str(ctx, res, row, 4);
 	ix->is_primary = cat_bool(res, row, 5);
 	ix->is_unique = cat_bool(res, row, 6);
 	ix->backs_constraint = cat_bool(res, row, 7);
 	ix->parent_oid = cat_oid(res, row, 8);
 	ix->parent = -1;
-	ix->keys = cat_str(res, row, 9);
-	ix->shape = cat_str(res, row, 10);
+	ix->keys = cat_intern(ctx, res, row, 9);
+	ix->shape = cat_intern(ctx, res, row, 10);
 }
 
 /* One part's indexes, appended; cat_link_indexes orders them once all are in. */
@@ -100,7 +100,7 @@ cat_read_indexes(struct cat_load *ctx, const PGresult *res)
 		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 1));
 
 		if (t >= 0)
-			read_index(res, i, (size_t) t, &cat->indexes[cat->nindexes++]);
+			read_index(ctx, res, i, (size_t) t, &cat->indexes[cat->nindexes++]);
 	}
 }
 
@@ -135,10 +135,10 @@ static void
 read_constraint(struct cat_load *ctx, const PGresult *res, int row, size_t table,
 				struct cat_constraint *k)
 {
-	k->name = cat_str(res, row, 1);
+	k->name = cat_str(ctx, res, row, 1);
 	k->table = table;
 	k->type = PQgetvalue(res, row, 2)[0];
-	k->def = cat_str(res, row, 3);
+	k->def = cat_intern(ctx, res, row, 3);
 	k->validated = cat_bool(res, row, 4);
 	k->index = -1;
 	k->ref_table = -1;
@@ -146,8 +146,8 @@ read_constraint(struct cat_load *ctx, const PGresult *res, int row, size_t table
 		k->index = cat_oidmap_find(&ctx->indexes, cat_oid(res, row, 5));
 	if (k->type == 'f') {
 		k->ref_table = cat_oidmap_find(&ctx->tables, cat_oid(res, row, 6));
-		k->ref_schema = cat_str(res, row, 7);
-		k->ref_name = cat_str(res, row, 8);
+		k->ref_schema = cat_intern(ctx, res, row, 7);
+		k->ref_name = cat_str(ctx, res, row, 8);
 	}
 	k->inherited = cat_bool(res, row, 9);
 }

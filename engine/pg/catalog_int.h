@@ -128,12 +128,16 @@ void cat_read_globals(struct cat_load *ctx, const PGresult *res);
  */
 bool cat_run_reads(struct cat_load *ctx, PGconn *const *conns, size_t nconns);
 
-/* Result helpers: NULL-safe copies and parses of one field. */
-char *cat_str(const PGresult *res, int row, int col);      /* NULL when SQL NULL */
+/*
+ * Result helpers: NULL-safe copies and parses of one field. The strings live
+ * in cat->strings; cat_intern shares one copy of a value that repeats (a
+ * schema, a type, an index shape), cat_str is for the names that do not.
+ */
+char *cat_str(struct cat_load *ctx, const PGresult *res, int row, int col);
+char *cat_intern(struct cat_load *ctx, const PGresult *res, int row, int col);
 bool cat_bool(const PGresult *res, int row, int col);      /* "t" */
 int64_t cat_int64(const PGresult *res, int row, int col);  /* 0 when NULL */
 uint32_t cat_oid(const PGresult *res, int row, int col);   /* 0 when NULL */
-void cat_free_table(struct cat_table *t);
 /* Appends name to a schema list unless present (cat->schemas). */
 void cat_add_schema(struct catalog *cat, const char *schema);
 
