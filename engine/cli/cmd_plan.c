@@ -131,7 +131,7 @@ plan_collect(const struct plan *plan, struct online *o, struct pgs_error *err)
 	o->dst = pg_connect(plan->target_uri, &dst_s, err);
 	if (!o->dst)
 		return false;
-	if (!catalog_load_parallel(o->src, &src_s, plan, &o->cat, err))
+	if (!catalog_load_parallel(o->src, &src_s, plan, false, &o->cat, err))
 		return false;
 	if (!preflight_run(plan, o->src, o->dst, NULL, &o->cat, has_unfinished_run(plan), &o->pf,
 					   err))

@@ -56,7 +56,7 @@ phase_connect(struct apply *a, struct pgs_error *err)
 
 	a->src = pg_connect(a->plan->source_uri, &src_s, err);
 	a->dst = a->src ? pg_connect(a->plan->target_uri, &dst_s, err) : NULL;
-	if (!a->dst || !catalog_load_parallel(a->src, &src_s, a->plan, &a->cat, err) ||
+	if (!a->dst || !catalog_load_parallel(a->src, &src_s, a->plan, true, &a->cat, err) ||
 		!state_read_dag(a->state, &a->recorded, err))
 		return false;
 	run_dag_recorded_sizes(&a->recorded, &a->cat);

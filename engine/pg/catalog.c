@@ -35,8 +35,8 @@ load_server(struct cat_load *ctx)
 	if (!res)
 		return false;
 	ctx->cat->server_version_num = (int) cat_int64(res, 0, 0);
-	ctx->cat->server_version = cat_str(res, 0, 1);
-	ctx->cat->database = cat_str(res, 0, 2);
+	ctx->cat->server_version = cat_str(ctx, res, 0, 1);
+	ctx->cat->database = cat_str(ctx, res, 0, 2);
 	ctx->cat->has_large_objects = cat_bool(res, 0, 3);
 	PQclear(res);
 	return true;
@@ -89,12 +89,9 @@ finish_schemas(struct catalog *cat)
 			cat_add_schema(cat, cat->views[i].schema);
 	if (cat->nschemas > 1)
 		qsort(cat->schemas, cat->nschemas, sizeof(char *), cmp_str);
-	for (size_t i = 0; i < cat->nschemas; i++) {
-		if (kept > 0 && strcmp(cat->schemas[kept - 1], cat->schemas[i]) == 0)
-			free(cat->schemas[i]);
-		else
+	for (size_t i = 0; i < cat->nschemas; i++)
+		if (kept == 0 || strcmp(cat->schemas[kept - 1], cat->schemas[i]) != 0)
 			cat->schemas[kept++] = cat->schemas[i];
-	}
 	cat->nschemas = kept;
 }
 
@@ -161,10 +158,11 @@ load_all(struct cat_load *ctx, const struct plan *plan, const struct pg_session 
 }
 
 static bool
-load(PGconn *conn, const struct pg_session *s, const struct plan *plan, struct catalog *cat,
-	 struct pgs_error *err)
+load(PGconn *conn, const struct pg_session *s, const struct plan *plan, bool definitions,
+	 struct catalog *cat, struct pgs_error *err)
 {
-	struct cat_load ctx = {.conn = conn, .plan = plan, .cat = cat, .err = err};
+	struct cat_load ctx = {.conn = conn, .plan = plan, .cat = cat, .definitions = definitions,
+						   .err = err};
 	/* a caller already in a transaction (e.g. on an exported snapshot) keeps it */
 	bool own_tx = PQtransactionStatus(conn) == PQTRANS_IDLE;
 	bool ok;
@@ -198,14 +196,14 @@ load(PGconn *conn, const struct pg_session *s, const struct plan *plan, struct c
 bool
 catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat, struct pgs_error *err)
 {
-	return load(conn, NULL, plan, cat, err);
+	return load(conn, NULL, plan, true, cat, err);
 }
 
 bool
 catalog_load_parallel(PGconn *conn, const struct pg_session *s, const struct plan *plan,
-					  struct catalog *cat, struct pgs_error *err)
+					  bool definitions, struct catalog *cat, struct pgs_error *err)
 {
-	return load(conn, s, plan, cat, err);
+	return load(conn, s, plan, definitions, cat, err);
 }
 
 bool
@@ -223,74 +221,24 @@ catalog_find_table(const struct catalog *cat, const char *schema, const char *na
 	return NULL;
 }
 
-static void
-free_indexes_constraints(struct catalog *cat)
-{
-	for (size_t i = 0; i < cat->nindexes; i++) {
-		free(cat->indexes[i].schema);
-		free(cat->indexes[i].name);
-		free(cat->indexes[i].def);
-	}
-	free(cat->indexes);
-	for (size_t i = 0; i < cat->nconstraints; i++) {
-		free(cat->constraints[i].name);
-		free(cat->constraints[i].def);
-		free(cat->constraints[i].ref_schema);
-		free(cat->constraints[i].ref_name);
-	}
-	free(cat->constraints);
-}
-
-static void
-free_objects(struct catalog *cat)
-{
-	for (size_t i = 0; i < cat->nsequences; i++) {
-		struct cat_sequence *s = &cat->sequences[i];
-
-		free(s->schema);
-		free(s->name);
-		free(s->owner_schema);
-		free(s->owner_table);
-		free(s->owner_column);
-	}
-	free(cat->sequences);
-	for (size_t i = 0; i < cat->nextensions; i++) {
-		free(cat->extensions[i].name);
-		free(cat->extensions[i].version);
-		free(cat->extensions[i].schema);
-	}
-	free(cat->extensions);
-	for (size_t i = 0; i < cat->nviews; i++) {
-		free(cat->views[i].schema);
-		free(cat->views[i].name);
-	}
-	free(cat->views);
-	for (size_t i = 0; i < cat->nglobals; i++) {
-		free(cat->globals[i].kind);
-		free(cat->globals[i].name);
-		free(cat->globals[i].dump_tag);
-		free(cat->globals[i].def);
-	}
-	free(cat->globals);
-}
-
 void
 catalog_free(struct catalog *cat)
 {
 	if (!cat)
 		return;
 	for (size_t i = 0; i < cat->ntables; i++)
-		cat_free_table(&cat->tables[i]);
+		free(cat->tables[i].cols);
 	free(cat->tables);
-	free_indexes_constraints(cat);
-	free_objects(cat);
-	for (size_t i = 0; i < cat->nschemas; i++)
-		free(cat->schemas[i]);
+	free(cat->indexes);
+	free(cat->constraints);
+	free(cat->sequences);
+	free(cat->extensions);
+	free(cat->views);
+	free(cat->globals);
 	free(cat->schemas);
 	for (size_t i = 0; i < cat->nunmatched; i++)
 		free(cat->unmatched[i].pattern);
 	free(cat->unmatched);
-	free(cat->server_version);
-	free(cat->database);
+	strpool_free(&cat->strings);
 	memset(cat, 0, sizeof(*cat));
 }

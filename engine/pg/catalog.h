@@ -2,7 +2,7 @@
  * The source catalog as pgshift needs it: the tables the plan's filters
  * select (with columns, sizes, partitioning, replica identity), their
  * indexes and constraints, sequences, extensions and views. Read with
- * read-only queries only. Every string is owned by the catalog.
+ * read-only queries only. Every string is owned by the catalog (its pool).
  */
 #ifndef PGSHIFT_PG_CATALOG_H
 #define PGSHIFT_PG_CATALOG_H
@@ -15,6 +15,7 @@
 
 #include "plan/plan.h"
 #include "util/error.h"
+#include "util/strpool.h"
 
 struct cat_column {
 	char *name;
@@ -55,7 +56,9 @@ struct cat_index {
 	uint32_t parent_oid;        /* the partitioned index's oid on the source, 0 if none */
 	char *schema, *name;
 	size_t table;               /* index into catalog.tables */
-	char *def;                  /* pg_get_indexdef */
+	char *def;                  /* pg_get_indexdef; NULL when read without definitions */
+	char *keys;                 /* indkey: the columns' attnums, 0 for an expression */
+	char *shape;                /* the rest of the definition, as catalog columns (JSON) */
 	bool is_primary, is_unique;
 	bool backs_constraint;      /* created by a PK/UNIQUE/EXCLUDE constraint */
 	long parent;                /* partitioned index this one is attached to, -1 if none */
@@ -134,6 +137,7 @@ struct catalog {
 	struct cat_unmatched *unmatched;
 	size_t nunmatched;
 	size_t read_sessions;               /* how many sessions read it (catalog_load_parallel) */
+	struct strpool strings;             /* owns every string above but the unmatched patterns */
 };
 
 /*
@@ -157,12 +161,15 @@ bool catalog_load(PGconn *conn, const struct plan *plan, struct catalog *cat,
  * side on up to CAT_SESSIONS sessions: conn and sessions opened like it
  * (pg_connect_like, configured as s says) that import its snapshot. When
  * the server refuses more sessions, fewer (or only conn) do all the reads.
+ * Without definitions, cat_index.def stays NULL (pg_get_indexdef is most of
+ * the server's time with many indexes): for plan, which shows indexes and
+ * fingerprints them by their shape, not by the statement that creates them.
  */
 #define CAT_SESSIONS 4
 #define CAT_PARALLEL_MIN_TABLES 1000
 struct pg_session;
 bool catalog_load_parallel(PGconn *conn, const struct pg_session *s, const struct plan *plan,
-						   struct catalog *cat, struct pgs_error *err);
+						   bool definitions, struct catalog *cat, struct pgs_error *err);
 void catalog_free(struct catalog *cat);
 
 /* True when the table is copied (a leaf or plain table, not exclude_data). */

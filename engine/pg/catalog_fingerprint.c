@@ -6,6 +6,9 @@
  * without anybody changing the schema. Column positions go in by their
  * order, not attnum, so a dropped column's gap does not count as drift.
  * Every field is length-prefixed so no name can forge another record.
+ * An index goes in by its shape (catalog_indexes.c) and its columns' names,
+ * not its pg_get_indexdef text, which plan does not read: what the shape
+ * leaves out is the names, and those are in the record.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,15 +60,48 @@ table_text(struct buf *b, const struct cat_table *t)
 	}
 }
 
+static const char *
+column_name(const struct cat_table *t, long attnum)
+{
+	for (size_t i = 0; i < t->ncols; i++)
+		if (t->cols[i].attnum == attnum)
+			return t->cols[i].name;
+	return NULL;
+}
+
+/* indkey's attnums ("1 3 0") as names, as the column records say them; 0 is an expression. */
+static void
+index_keys(struct buf *b, const struct cat_table *t, const char *keys)
+{
+	const char *p = keys ? keys : "";
+	char *end;
+
+	buf_puts(b, "(");
+	for (long attnum = strtol(p, &end, 10); end != p; attnum = strtol(p, &end, 10)) {
+		const char *name = attnum ? column_name(t, attnum) : "";
+
+		if (name)
+			field(b, name);
+		else
+			buf_printf(b, "#%ld;", attnum);
+		p = end;
+	}
+	buf_puts(b, ");");
+}
+
 static void
 index_text(struct buf *b, const struct catalog *cat, const struct cat_index *ix)
 {
+	const struct cat_table *t = &cat->tables[ix->table];
+
 	buf_puts(b, "I;");
-	field(b, cat->tables[ix->table].schema);
-	field(b, cat->tables[ix->table].name);
+	field(b, t->schema);
+	field(b, t->name);
 	field(b, ix->schema);
 	field(b, ix->name);
-	field(b, ix->def);
+	flag(b, ix->is_unique ? 't' : 'f');
+	index_keys(b, t, ix->keys);
+	field(b, ix->shape);
 	buf_putc(b, '\n');
 }
 
@@ -107,7 +143,7 @@ catalog_fingerprint(const struct catalog *cat)
 	char *hex;
 
 	buf_init(&b);
-	buf_puts(&b, "pgshift-catalog-v1\n");
+	buf_puts(&b, "pgshift-catalog-v2\n");
 	for (size_t i = 0; i < cat->ntables; i++)
 		table_text(&b, &cat->tables[i]);
 	for (size_t i = 0; i < cat->nindexes; i++)

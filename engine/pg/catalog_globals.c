@@ -130,12 +130,12 @@ cat_read_globals(struct cat_load *ctx, const PGresult *res)
 		if (!member_migrated(cat, res, i))
 			continue;
 		g = &cat->globals[cat->nglobals++];
-		g->kind = cat_str(res, i, 0);
-		g->name = cat_str(res, i, 1);
+		g->kind = cat_str(ctx, res, i, 0);
+		g->name = cat_str(ctx, res, i, 1);
 		g->superuser_only = cat_bool(res, i, 2);
 		g->has_password = cat_bool(res, i, 3);
-		g->dump_tag = cat_str(res, i, 4);
-		g->def = cat_str(res, i, 5);
+		g->dump_tag = cat_str(ctx, res, i, 4);
+		g->def = cat_str(ctx, res, i, 5);
 		g->excluded = plan_excludes_class(ctx->plan, object_class_of_kind(g->kind));
 	}
 }

@@ -3,9 +3,12 @@
  * to the kept tables' oids. Definitions come from pg_get_indexdef and
  * pg_get_constraintdef (with search_path = pg_catalog, so every name is
  * schema-qualified), because the index and constraint steps replay them on
- * the target as the source wrote them. pg_get_indexdef costs about 30 us an
- * index, so the index read is split in parts (catalog_reads.c) that may run
- * on several sessions; the parts are put back in name order here.
+ * the target as the source wrote them. pg_get_indexdef costs about 25 us an
+ * index (most of plan's server time at 10,000 tables), so it runs only when
+ * the caller asks for definitions ($2): plan shows and fingerprints indexes
+ * by their shape, the catalog columns a definition is made of, which cost
+ * next to nothing. The index read is split in parts (catalog_reads.c) that
+ * may run on several sessions; the parts are put back in name order here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +21,43 @@
  * that the source does not use; a partitioned index is invalid only until
  * every partition has its index attached, so it is kept.
  */
-const char cat_indexes_sql[] =
-	"SELECT i.indexrelid, i.indrelid, n.nspname, c.relname, pg_get_indexdef(i.indexrelid),"
-	" i.indisprimary, i.indisunique,"
-	" EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid"
-	"  AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')),"
-	" (SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)"
-	" FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-	" JOIN pg_namespace n ON n.oid = c.relnamespace"
-	" WHERE i.indrelid = ANY ($1::oid[]) AND (i.indisvalid OR c.relkind = 'I')"
-	" AND " CAT_NOT_EXTENSION_MEMBER
-	" ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"";
+/*
+ * Everything pg_get_indexdef prints but the names, as a JSON array (so no
+ * field can run into the next): access method, key column count (the rest
+ * are INCLUDE columns), opclasses, collations, per-column options (DESC,
+ * NULLS FIRST), storage parameters, expressions and predicate. Node trees
+ * keep the offset of each expression in the CREATE INDEX text it came from:
+ * taken out, or the same index created with other spacing would differ.
+ * NULLS NOT DISTINCT exists from PostgreSQL 15 on.
+ */
+#define INDEX_SHAPE(nulls_not_distinct) \
+	" json_build_array(am.amname, i.indnkeyatts, i.indclass::text, i.indcollation::text," \
+	" i.indoption::text, " nulls_not_distinct ", c.reloptions," \
+	" regexp_replace(i.indexprs::text, ' :location -?[0-9]+', '', 'g')," \
+	" regexp_replace(i.indpred::text, ' :location -?[0-9]+', '', 'g'))::text"
+
+/*
+ * Invalid plain indexes are left-overs of a failed CREATE INDEX CONCURRENTLY
+ * that the source does not use; a partitioned index is invalid only until
+ * every partition has its index attached, so it is kept.
+ */
+#define INDEXES_SQL(nulls_not_distinct) \
+	"SELECT i.indexrelid, i.indrelid, n.nspname, c.relname," \
+	" CASE WHEN $2 THEN pg_get_indexdef(i.indexrelid) END," \
+	" i.indisprimary, i.indisunique," \
+	" EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid" \
+	"  AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))," \
+	" (SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)," \
+	" i.indkey::text," INDEX_SHAPE(nulls_not_distinct) \
+	" FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid" \
+	" JOIN pg_namespace n ON n.oid = c.relnamespace" \
+	" JOIN pg_am am ON am.oid = c.relam" \
+	" WHERE i.indrelid = ANY ($1::oid[]) AND (i.indisvalid OR c.relkind = 'I')" \
+	" AND " CAT_NOT_EXTENSION_MEMBER \
+	" ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\""
+
+const char cat_indexes_sql[] = INDEXES_SQL("i.indnullsnotdistinct");
+const char cat_indexes_sql_before15[] = INDEXES_SQL("false");
 
 /* Rows that clone an FK per referenced partition share its name: ordered by target too. */
 const char cat_constraints_sql[] =
@@ -43,18 +72,20 @@ const char cat_constraints_sql[] =
 	" rn.nspname COLLATE \"C\", rc.relname COLLATE \"C\"";
 
 static void
-read_index(const PGresult *res, int row, size_t table, struct cat_index *ix)
+read_index(struct cat_load *ctx, const PGresult *res, int row, size_t table, struct cat_index *ix)
 {
 	ix->oid = cat_oid(res, row, 0);
 	ix->table = table;
-	ix->schema = cat_str(res, row, 2);
-	ix->name = cat_str(res, row, 3);
-	ix->def = cat_str(res, row, 4);
+	ix->schema = cat_intern(ctx, res, row, 2);
+	ix->name = cat_str(ctx, res, row, 3);
+	ix->def = cat_str(ctx, res, row, 4);
 	ix->is_primary = cat_bool(res, row, 5);
 	ix->is_unique = cat_bool(res, row, 6);
 	ix->backs_constraint = cat_bool(res, row, 7);
 	ix->parent_oid = cat_oid(res, row, 8);
 	ix->parent = -1;
+	ix->keys = cat_intern(ctx, res, row, 9);
+	ix->shape = cat_intern(ctx, res, row, 10);
 }
 
 /* One part's indexes, appended; cat_link_indexes orders them once all are in. */
@@ -69,7 +100,7 @@ cat_read_indexes(struct cat_load *ctx, const PGresult *res)
 		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 1));
 
 		if (t >= 0)
-			read_index(res, i, (size_t) t, &cat->indexes[cat->nindexes++]);
+			read_index(ctx, res, i, (size_t) t, &cat->indexes[cat->nindexes++]);
 	}
 }
 
@@ -104,10 +135,10 @@ static void
 read_constraint(struct cat_load *ctx, const PGresult *res, int row, size_t table,
 				struct cat_constraint *k)
 {
-	k->name = cat_str(res, row, 1);
+	k->name = cat_str(ctx, res, row, 1);
 	k->table = table;
 	k->type = PQgetvalue(res, row, 2)[0];
-	k->def = cat_str(res, row, 3);
+	k->def = cat_intern(ctx, res, row, 3);
 	k->validated = cat_bool(res, row, 4);
 	k->index = -1;
 	k->ref_table = -1;
@@ -115,8 +146,8 @@ read_constraint(struct cat_load *ctx, const PGresult *res, int row, size_t table
 		k->index = cat_oidmap_find(&ctx->indexes, cat_oid(res, row, 5));
 	if (k->type == 'f') {
 		k->ref_table = cat_oidmap_find(&ctx->tables, cat_oid(res, row, 6));
-		k->ref_schema = cat_str(res, row, 7);
-		k->ref_name = cat_str(res, row, 8);
+		k->ref_schema = cat_intern(ctx, res, row, 7);
+		k->ref_name = cat_str(ctx, res, row, 8);
 	}
 	k->inherited = cat_bool(res, row, 9);
 }

@@ -87,6 +87,7 @@ struct cat_load {
 	struct cat_oidmap tables;   /* oid -> index into cat->tables */
 	struct cat_oidmap indexes;  /* oid -> index into cat->indexes */
 	char *table_oids;           /* owned; "{16384,16390}": kept tables, bound as oid[] */
+	bool definitions;           /* read pg_get_indexdef (else cat_index.def stays NULL) */
 	struct pgs_error *err;
 };
 
@@ -101,7 +102,8 @@ bool cat_load_tables(struct cat_load *ctx);
  * index part); the others bind them all (table_oids) or, for globals, the
  * plan's publication name.
  */
-extern const char cat_indexes_sql[];        /* per part */
+extern const char cat_indexes_sql[];        /* per part, and the definitions flag */
+extern const char cat_indexes_sql_before15[];
 extern const char cat_sizes_sql[];          /* per part */
 extern const char cat_columns_sql[];
 extern const char cat_constraints_sql[];
@@ -126,12 +128,16 @@ void cat_read_globals(struct cat_load *ctx, const PGresult *res);
  */
 bool cat_run_reads(struct cat_load *ctx, PGconn *const *conns, size_t nconns);
 
-/* Result helpers: NULL-safe copies and parses of one field. */
-char *cat_str(const PGresult *res, int row, int col);      /* NULL when SQL NULL */
+/*
+ * Result helpers: NULL-safe copies and parses of one field. The strings live
+ * in cat->strings; cat_intern shares one copy of a value that repeats (a
+ * schema, a type, an index shape), cat_str is for the names that do not.
+ */
+char *cat_str(struct cat_load *ctx, const PGresult *res, int row, int col);
+char *cat_intern(struct cat_load *ctx, const PGresult *res, int row, int col);
 bool cat_bool(const PGresult *res, int row, int col);      /* "t" */
 int64_t cat_int64(const PGresult *res, int row, int col);  /* 0 when NULL */
 uint32_t cat_oid(const PGresult *res, int row, int col);   /* 0 when NULL */
-void cat_free_table(struct cat_table *t);
 /* Appends name to a schema list unless present (cat->schemas). */
 void cat_add_schema(struct catalog *cat, const char *schema);
 

@@ -59,11 +59,11 @@ cat_read_sequences(struct cat_load *ctx, const PGresult *res)
 		if (!keep_sequence(ctx, res, i))
 			continue;
 		s = &cat->sequences[cat->nsequences++];
-		s->schema = cat_str(res, i, 0);
-		s->name = cat_str(res, i, 1);
-		s->owner_schema = cat_str(res, i, 3);
-		s->owner_table = cat_str(res, i, 4);
-		s->owner_column = cat_str(res, i, 5);
+		s->schema = cat_str(ctx, res, i, 0);
+		s->name = cat_str(ctx, res, i, 1);
+		s->owner_schema = cat_str(ctx, res, i, 3);
+		s->owner_table = cat_str(ctx, res, i, 4);
+		s->owner_column = cat_str(ctx, res, i, 5);
 	}
 }
 
@@ -80,9 +80,9 @@ cat_read_extensions(struct cat_load *ctx, const PGresult *res)
 		if (!cat_filter_extension(&ctx->filter, PQgetvalue(res, i, 0)))
 			continue;
 		e = &cat->extensions[cat->nextensions++];
-		e->name = cat_str(res, i, 0);
-		e->version = cat_str(res, i, 1);
-		e->schema = cat_str(res, i, 2);
+		e->name = cat_str(ctx, res, i, 0);
+		e->version = cat_str(ctx, res, i, 1);
+		e->schema = cat_str(ctx, res, i, 2);
 	}
 }
 
@@ -101,8 +101,8 @@ cat_read_views(struct cat_load *ctx, const PGresult *res)
 			!cat_filter_relation(&ctx->filter, schema, name))
 			continue;
 		v = &cat->views[cat->nviews++];
-		v->schema = cat_str(res, i, 0);
-		v->name = cat_str(res, i, 1);
+		v->schema = cat_str(ctx, res, i, 0);
+		v->name = cat_str(ctx, res, i, 1);
 		v->materialized = cat_bool(res, i, 2);
 	}
 }

@@ -22,7 +22,9 @@ enum cat_param { NO_PARAM, ALL_TABLES, TABLE_PART, PUBLICATION };
 
 struct cat_read {
 	const char *sql;
+	const char *sql_before15;   /* for PostgreSQL 14 and older, when it differs */
 	enum cat_param param;
+	bool definitions;           /* binds ctx->definitions as $2 */
 	void (*take)(struct cat_load *ctx, const PGresult *res);
 	void (*after)(struct cat_load *ctx);    /* once its last part is taken, or NULL */
 };
@@ -33,14 +35,15 @@ struct cat_read {
  * schemas). The slowest first, so that they start first.
  */
 static const struct cat_read reads[] = {
-	{cat_indexes_sql, TABLE_PART, cat_read_indexes, cat_link_indexes},
-	{cat_sizes_sql, TABLE_PART, cat_read_sizes, NULL},
-	{cat_constraints_sql, ALL_TABLES, cat_read_constraints, NULL},
-	{cat_columns_sql, ALL_TABLES, cat_read_columns, NULL},
-	{cat_sequences_sql, NO_PARAM, cat_read_sequences, NULL},
-	{cat_extensions_sql, NO_PARAM, cat_read_extensions, NULL},
-	{cat_views_sql, NO_PARAM, cat_read_views, NULL},
-	{cat_globals_sql, PUBLICATION, cat_read_globals, NULL},
+	{cat_indexes_sql, cat_indexes_sql_before15, TABLE_PART, true, cat_read_indexes,
+	 cat_link_indexes},
+	{cat_sizes_sql, NULL, TABLE_PART, false, cat_read_sizes, NULL},
+	{cat_constraints_sql, NULL, ALL_TABLES, false, cat_read_constraints, NULL},
+	{cat_columns_sql, NULL, ALL_TABLES, false, cat_read_columns, NULL},
+	{cat_sequences_sql, NULL, NO_PARAM, false, cat_read_sequences, NULL},
+	{cat_extensions_sql, NULL, NO_PARAM, false, cat_read_extensions, NULL},
+	{cat_views_sql, NULL, NO_PARAM, false, cat_read_views, NULL},
+	{cat_globals_sql, NULL, PUBLICATION, false, cat_read_globals, NULL},
 };
 
 #define NREADS (sizeof(reads) / sizeof(reads[0]))
@@ -120,15 +123,24 @@ query_failed(struct runner *r, PGconn *conn, const PGresult *res, const char *sq
 	return false;
 }
 
+static const char *
+job_sql(const struct runner *r, const struct job *job)
+{
+	if (job->read->sql_before15 && r->ctx->cat->server_version_num < 150000)
+		return job->read->sql_before15;
+	return job->read->sql;
+}
+
 static bool
 send_next(struct runner *r, size_t c)
 {
 	struct job *job = &r->jobs[r->sent];
-	const char *params[1] = {job->param};
+	const char *params[2] = {job->param, r->ctx->definitions ? "t" : "f"};
+	int nparams = !job->param ? 0 : job->read->definitions ? 2 : 1;
 
-	if (!PQsendQueryParams(r->conns[c], job->read->sql, job->param ? 1 : 0, NULL,
-						   job->param ? params : NULL, NULL, NULL, 0))
-		return query_failed(r, r->conns[c], NULL, job->read->sql);
+	if (!PQsendQueryParams(r->conns[c], job_sql(r, job), nparams, NULL,
+						   nparams ? params : NULL, NULL, NULL, 0))
+		return query_failed(r, r->conns[c], NULL, job_sql(r, job));
 	r->busy[c] = (long) r->sent++;
 	return true;
 }

@@ -68,7 +68,11 @@ const char cat_columns_sql[] =
 
 enum { UNDECIDED, DECIDING, DECIDED };
 
-/* A table read from the server, before the filters decided on it. */
+/*
+ * A table read from the server, before the filters decided on it. Its
+ * strings point into the tables' result until keep_tables copies the kept
+ * ones into the catalog's pool.
+ */
 struct candidate {
 	struct cat_table t;
 	uint32_t parent_oid;
@@ -77,20 +81,10 @@ struct candidate {
 	bool keep;
 };
 
-void
-cat_free_table(struct cat_table *t)
+static char *
+borrow(const PGresult *res, int row, int col)
 {
-	free(t->schema);
-	free(t->name);
-	free(t->parent_schema);
-	free(t->parent_name);
-	free(t->replident_index);
-	free(t->identity_candidate);
-	for (size_t i = 0; i < t->ncols; i++) {
-		free(t->cols[i].name);
-		free(t->cols[i].type);
-	}
-	free(t->cols);
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
 static void
@@ -100,22 +94,22 @@ read_candidate(const PGresult *res, int row, struct candidate *c)
 
 	memset(c, 0, sizeof(*c));
 	c->t.oid = cat_oid(res, row, 0);
-	c->t.schema = cat_str(res, row, 1);
-	c->t.name = cat_str(res, row, 2);
+	c->t.schema = borrow(res, row, 1);
+	c->t.name = borrow(res, row, 2);
 	c->t.relkind = PQgetvalue(res, row, 3)[0];
 	c->t.is_partition = cat_bool(res, row, 4);
 	c->parent_oid = cat_oid(res, row, 5);
-	c->t.parent_schema = cat_str(res, row, 6);
-	c->t.parent_name = cat_str(res, row, 7);
+	c->t.parent_schema = borrow(res, row, 6);
+	c->t.parent_name = borrow(res, row, 7);
 	/* reltuples is -1 until the first VACUUM/ANALYZE (PostgreSQL 14+) */
 	c->t.est_rows = strtod(tuples, NULL) < 0 ? -1 : (int64_t) strtod(tuples, NULL);
 	c->t.replident = PQgetvalue(res, row, 9)[0];
 	c->t.has_pk = cat_bool(res, row, 10);
 	c->t.unlogged = cat_bool(res, row, 11);
 	c->t.pk_usable = cat_bool(res, row, 12);
-	c->t.replident_index = cat_str(res, row, 13);
+	c->t.replident_index = borrow(res, row, 13);
 	c->t.replident_usable = cat_bool(res, row, 14);
-	c->t.identity_candidate = cat_str(res, row, 15);
+	c->t.identity_candidate = borrow(res, row, 15);
 	c->parent = -1;
 }
 
@@ -169,24 +163,51 @@ link_parents(struct candidate *cs, size_t n)
 	free(oids);
 }
 
+static char *
+intern(struct catalog *cat, const char *s)
+{
+	return s ? strpool_intern(&cat->strings, s) : NULL;
+}
+
+static char *
+copy(struct catalog *cat, const char *s)
+{
+	return s ? strpool_copy(&cat->strings, s) : NULL;
+}
+
+/* The candidate's strings, from the result into the pool: schemas repeat, names do not. */
+static void
+own_strings(struct catalog *cat, struct cat_table *t)
+{
+	t->schema = intern(cat, t->schema);
+	t->name = copy(cat, t->name);
+	t->parent_schema = intern(cat, t->parent_schema);
+	t->parent_name = intern(cat, t->parent_name);
+	t->replident_index = copy(cat, t->replident_index);
+	t->identity_candidate = copy(cat, t->identity_candidate);
+}
+
 /* Moves the kept candidates into cat->tables and builds the oid map and list. */
 static void
 keep_tables(struct cat_load *ctx, struct candidate *cs, size_t n)
 {
 	struct catalog *cat = ctx->cat;
-	uint32_t *oids = xcalloc(n + 1, sizeof(uint32_t));
+	size_t nkept = 0;
+	uint32_t *oids;
 	struct buf list;
 
+	for (size_t i = 0; i < n; i++)
+		nkept += cs[i].keep;
+	oids = xcalloc(nkept + 1, sizeof(uint32_t));
 	buf_init(&list);
 	buf_putc(&list, '{');
-	cat->tables = xcalloc(n + 1, sizeof(*cat->tables));
+	cat->tables = xcalloc(nkept + 1, sizeof(*cat->tables));
 	for (size_t i = 0; i < n; i++) {
-		if (!cs[i].keep) {
-			cat_free_table(&cs[i].t);
+		if (!cs[i].keep)
 			continue;
-		}
 		buf_printf(&list, "%s%u", cat->ntables ? "," : "", cs[i].t.oid);
 		oids[cat->ntables] = cs[i].t.oid;
+		own_strings(cat, &cs[i].t);
 		cat->tables[cat->ntables++] = cs[i].t;
 	}
 	buf_putc(&list, '}');
@@ -208,20 +229,21 @@ cat_load_tables(struct cat_load *ctx)
 	cs = xcalloc(n + 1, sizeof(*cs));
 	for (size_t i = 0; i < n; i++)
 		read_candidate(res, (int) i, &cs[i]);
-	PQclear(res);
 	link_parents(cs, n);
 	for (size_t i = 0; i < n; i++)
 		decide(&ctx->filter, cs, &cs[i]);
 	keep_tables(ctx, cs, n);
+	PQclear(res);
 	free(cs);
 	return true;
 }
 
+/* Column names and types repeat from table to table: interned. */
 static void
-read_column(const PGresult *res, int row, struct cat_column *col)
+read_column(struct cat_load *ctx, const PGresult *res, int row, struct cat_column *col)
 {
-	col->name = cat_str(res, row, 1);
-	col->type = cat_str(res, row, 2);
+	col->name = cat_intern(ctx, res, row, 1);
+	col->type = cat_intern(ctx, res, row, 2);
 	col->attnum = (int) cat_int64(res, row, 3);
 	col->not_null = cat_bool(res, row, 4);
 	col->generated = cat_bool(res, row, 5);
@@ -268,6 +290,6 @@ cat_read_columns(struct cat_load *ctx, const PGresult *res)
 		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 0));
 
 		if (t >= 0)
-			read_column(res, i, &cat->tables[t].cols[cat->tables[t].ncols++]);
+			read_column(ctx, res, i, &cat->tables[t].cols[cat->tables[t].ncols++]);
 	}
 }

@@ -10,9 +10,17 @@
 #include "util/xalloc.h"
 
 char *
-cat_str(const PGresult *res, int row, int col)
+cat_str(struct cat_load *ctx, const PGresult *res, int row, int col)
 {
-	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
+	return PQgetisnull(res, row, col) ? NULL
+		: strpool_copy(&ctx->cat->strings, PQgetvalue(res, row, col));
+}
+
+char *
+cat_intern(struct cat_load *ctx, const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL
+		: strpool_intern(&ctx->cat->strings, PQgetvalue(res, row, col));
 }
 
 bool
@@ -45,7 +53,7 @@ cat_add_schema(struct catalog *cat, const char *schema)
 		cat->capschemas = cat->capschemas ? cat->capschemas * 2 : 16;
 		cat->schemas = xrealloc(cat->schemas, cat->capschemas * sizeof(char *));
 	}
-	cat->schemas[cat->nschemas++] = xstrdup(schema);
+	cat->schemas[cat->nschemas++] = strpool_intern(&cat->strings, schema);
 }
 
 static int

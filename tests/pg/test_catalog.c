@@ -341,6 +341,65 @@ test_fingerprint(PGconn *ro, PGconn *rw, const struct plan *plan)
 	free(after_ddl);
 }
 
+/*
+ * Each index definition in turn replaces app.orders_lower_note: the
+ * fingerprint (which reads the index's catalog columns, not its
+ * pg_get_indexdef text) must change at each one, except where the same
+ * definition is only spelled differently, and come back to the first value
+ * when the first definition does.
+ */
+static const struct index_case {
+	const char *def;            /* after CREATE [UNIQUE] INDEX orders_lower_note ON app.orders */
+	bool same_as_before;
+} index_cases[] = {
+	{"INDEX orders_lower_note ON app.orders (  lower(  note ) )", true},
+	{"INDEX orders_lower_note ON app.orders (upper(note))", false},
+	{"INDEX orders_lower_note ON app.orders (note)", false},
+	{"INDEX orders_lower_note ON app.orders (note DESC)", false},
+	{"INDEX orders_lower_note ON app.orders (note DESC NULLS LAST)", false},
+	{"INDEX orders_lower_note ON app.orders (note) WHERE qty > 1", false},
+	{"INDEX orders_lower_note ON app.orders (note) WHERE qty > 2", false},
+	{"INDEX orders_lower_note ON app.orders (note COLLATE \"C\") WHERE qty > 2", false},
+	{"INDEX orders_lower_note ON app.orders (note text_pattern_ops) WHERE qty > 2", false},
+	{"INDEX orders_lower_note ON app.orders (note, qty)", false},
+	{"INDEX orders_lower_note ON app.orders (note) INCLUDE (qty)", false},
+	{"INDEX orders_lower_note ON app.orders (qty) INCLUDE (note)", false},
+	{"INDEX orders_lower_note ON app.orders USING hash (qty)", false},
+	{"INDEX orders_lower_note ON app.orders USING hash (qty) WITH (fillfactor = 50)", false},
+	{"UNIQUE INDEX orders_lower_note ON app.orders (id, note)", false},
+	{"UNIQUE INDEX orders_lower_note ON app.orders (id, note) NULLS NOT DISTINCT", false},
+	{"INDEX orders_lower_note ON app.orders (id, note)", false},
+	{"INDEX orders_lower_note ON app.orders (lower(note))", false},
+};
+
+static void
+test_fingerprint_indexes(PGconn *ro, PGconn *rw, const struct plan *plan)
+{
+	char *first = fingerprint(ro, plan, "load before the index changes");
+	char *before = xstrdup(first), *now = NULL;
+	struct pgs_error err;
+
+	for (size_t i = 0; i < sizeof(index_cases) / sizeof(index_cases[0]); i++) {
+		const struct index_case *c = &index_cases[i];
+		char *sql = xasprintf("DROP INDEX app.orders_lower_note; CREATE %s", c->def);
+		char *name = xasprintf("CREATE %s: the fingerprint %s", c->def,
+							   c->same_as_before ? "stays" : "changes");
+
+		pgs_error_clear(&err);
+		if (!pg_exec(rw, sql, 0, NULL, &err))
+			printf("#   %s: %s\n", sql, err.message);
+		now = fingerprint(ro, plan, "load after an index change");
+		ok(c->same_as_before == (strcmp(now, before) == 0), name);
+		free(name);
+		free(sql);
+		free(before);
+		before = now;
+	}
+	is_str(now, first, "the first definition again: the first fingerprint again");
+	free(first);
+	free(now);
+}
+
 /* Every section as text, the fingerprint and the sizes: what two loads must agree on. */
 static char *
 render_all(const struct catalog *cat)
@@ -355,6 +414,37 @@ render_all(const struct catalog *cat)
 		free(parts[i]);
 	free(fp);
 	return all;
+}
+
+/*
+ * plan reads no index definitions: its catalog must fingerprint as apply's
+ * (read with them) does, or every `apply --expect` would see drift.
+ */
+static void
+test_parallel_shapes(PGconn *ro, const struct pg_session *s, const struct plan *plan,
+					 const struct catalog *with_defs)
+{
+	struct catalog cat;
+	struct pgs_error err;
+	size_t ndefs = 0;
+	char *a, *b;
+
+	pgs_error_clear(&err);
+	if (!ok(catalog_load_parallel(ro, s, plan, false, &cat, &err),
+			"catalog_load_parallel without definitions")) {
+		printf("#   %s\n", err.message);
+		return;
+	}
+	for (size_t i = 0; i < cat.nindexes; i++)
+		ndefs += cat.indexes[i].def != NULL;
+	is_int(cat.nindexes, with_defs->nindexes, "without definitions: the same indexes");
+	is_int(ndefs, 0, "without definitions: no index definition read");
+	a = catalog_fingerprint(with_defs);
+	b = catalog_fingerprint(&cat);
+	is_str(b, a, "without definitions: the fingerprint of the catalog read with them");
+	free(a);
+	free(b);
+	catalog_free(&cat);
 }
 
 /*
@@ -387,7 +477,7 @@ test_parallel(PGconn *ro, PGconn *rw, const struct plan *plan)
 		printf("#   %s\n", err.message);
 	if (load(ro, plan, &one, "catalog_load of the bulk source")) {
 		pgs_error_clear(&err);
-		if (ok(catalog_load_parallel(ro, &s, plan, &many, &err), "catalog_load_parallel")) {
+		if (ok(catalog_load_parallel(ro, &s, plan, true, &many, &err), "catalog_load_parallel")) {
 			char *a = render_all(&one), *b = render_all(&many);
 
 			is_int(one.read_sessions, 1, "catalog_load reads on one session");
@@ -399,6 +489,7 @@ test_parallel(PGconn *ro, PGconn *rw, const struct plan *plan)
 			catalog_free(&many);
 		} else
 			printf("#   %s\n", err.message);
+		test_parallel_shapes(ro, &s, plan, &one);
 		catalog_free(&one);
 	}
 	for (int from = 1; made && from <= CAT_PARALLEL_MIN_TABLES + 100; from += 200) {
@@ -426,6 +517,7 @@ run(PGconn *ro, PGconn *rw, struct plan *a, struct plan *b)
 	test_plan_b(ro, b);
 	test_no_plan(ro);
 	test_fingerprint(ro, rw, a);
+	test_fingerprint_indexes(ro, rw, a);
 	test_parallel(ro, rw, a);
 }
 

@@ -22,25 +22,25 @@ add_table(struct catalog *c, const char *schema, const char *name, const char *p
 	t = &c->tables[c->ntables++];
 	memset(t, 0, sizeof(*t));
 	t->oid = (uint32_t) (16384 + c->ntables);
-	t->schema = xstrdup(schema);
-	t->name = xstrdup(name);
+	t->schema = strpool_copy(&c->strings, schema);
+	t->name = strpool_copy(&c->strings, name);
 	t->relkind = 'r';
 	t->replident = 'd';
 	if (parent) {
 		t->is_partition = true;
-		t->parent_schema = xstrdup(schema);
-		t->parent_name = xstrdup(parent);
+		t->parent_schema = strpool_copy(&c->strings, schema);
+		t->parent_name = strpool_copy(&c->strings, parent);
 	}
 	return t;
 }
 
 static void
-add_col(struct cat_table *t, const char *name, const char *type)
+add_col(struct catalog *c, struct cat_table *t, const char *name, const char *type)
 {
 	t->cols = xrealloc(t->cols, (t->ncols + 1) * sizeof(*t->cols));
 	memset(&t->cols[t->ncols], 0, sizeof(*t->cols));
-	t->cols[t->ncols].name = xstrdup(name);
-	t->cols[t->ncols].type = xstrdup(type);
+	t->cols[t->ncols].name = strpool_copy(&c->strings, name);
+	t->cols[t->ncols].type = strpool_copy(&c->strings, type);
 	t->ncols++;
 }
 
@@ -52,10 +52,10 @@ add_index(struct catalog *c, size_t table, const char *name, const char *def)
 	c->indexes = xrealloc(c->indexes, (c->nindexes + 1) * sizeof(*c->indexes));
 	ix = &c->indexes[c->nindexes++];
 	memset(ix, 0, sizeof(*ix));
-	ix->schema = xstrdup("app");
-	ix->name = xstrdup(name);
+	ix->schema = strpool_copy(&c->strings, "app");
+	ix->name = strpool_copy(&c->strings, name);
 	ix->table = table;
-	ix->def = xstrdup(def);
+	ix->def = strpool_copy(&c->strings, def);
 	ix->parent = -1;
 }
 
@@ -67,10 +67,10 @@ add_constraint(struct catalog *c, size_t table, const char *name, const char *de
 	c->constraints = xrealloc(c->constraints, (c->nconstraints + 1) * sizeof(*c->constraints));
 	k = &c->constraints[c->nconstraints++];
 	memset(k, 0, sizeof(*k));
-	k->name = xstrdup(name);
+	k->name = strpool_copy(&c->strings, name);
 	k->table = table;
 	k->type = 'c';
-	k->def = xstrdup(def);
+	k->def = strpool_copy(&c->strings, def);
 	k->validated = true;
 	k->index = k->ref_table = -1;
 }
@@ -83,24 +83,23 @@ base(struct catalog *c)
 
 	memset(c, 0, sizeof(*c));
 	t = add_table(c, "app", "t", NULL);
-	add_col(t, "id", "integer");
-	add_col(t, "a", "integer");
-	add_col(t, "b", "text");
+	add_col(c, t, "id", "integer");
+	add_col(c, t, "a", "integer");
+	add_col(c, t, "b", "text");
 	t = add_table(c, "app", "p", NULL);
 	t->relkind = 'p';
-	add_col(t, "id", "integer");
-	add_col(add_table(c, "app", "p_1", "p"), "id", "integer");
+	add_col(c, t, "id", "integer");
+	add_col(c, add_table(c, "app", "p_1", "p"), "id", "integer");
 	add_index(c, 0, "t_pkey", "CREATE UNIQUE INDEX t_pkey ON app.t USING btree (id)");
 	add_constraint(c, 0, "t_a_check", "CHECK ((a > 0))");
 	c->schemas = xcalloc(1, sizeof(char *));
-	c->schemas[c->nschemas++] = xstrdup("app");
+	c->schemas[c->nschemas++] = strpool_copy(&c->strings, "app");
 }
 
 static void
 change_type(struct catalog *c)
 {
-	free(c->tables[0].cols[1].type);
-	c->tables[0].cols[1].type = xstrdup("bigint");
+	c->tables[0].cols[1].type = strpool_copy(&c->strings, "bigint");
 }
 
 static void
@@ -108,27 +107,25 @@ drop_b(struct catalog *c)
 {
 	struct cat_table *t = &c->tables[0];
 
-	free(t->cols[2].name);
-	free(t->cols[2].type);
 	t->ncols--;
 }
 
 static void
 add_c(struct catalog *c)
 {
-	add_col(&c->tables[0], "c", "integer");
+	add_col(c, &c->tables[0], "c", "integer");
 }
 
 static void
 new_table(struct catalog *c)
 {
-	add_col(add_table(c, "app", "newt", NULL), "id", "integer");
+	add_col(c, add_table(c, "app", "newt", NULL), "id", "integer");
 }
 
 static void
 attach_p_2(struct catalog *c)
 {
-	add_col(add_table(c, "app", "p_2", "p"), "id", "integer");
+	add_col(c, add_table(c, "app", "p_2", "p"), "id", "integer");
 }
 
 static void
@@ -137,15 +134,13 @@ detach_p_1(struct catalog *c)
 	struct cat_table *t = &c->tables[2];
 
 	t->is_partition = false;
-	free(t->parent_schema);
-	free(t->parent_name);
 	t->parent_schema = t->parent_name = NULL;
 }
 
 static void
 drop_p_1(struct catalog *c)
 {
-	cat_free_table(&c->tables[2]);
+	free(c->tables[2].cols);
 	c->ntables--;
 }
 
@@ -164,8 +159,8 @@ new_index(struct catalog *c)
 static void
 changed_index(struct catalog *c)
 {
-	free(c->indexes[0].def);
-	c->indexes[0].def = xstrdup("CREATE UNIQUE INDEX t_pkey ON app.t USING btree (id, a)");
+	c->indexes[0].def = strpool_copy(&c->strings,
+									 "CREATE UNIQUE INDEX t_pkey ON app.t USING btree (id, a)");
 }
 
 static void
@@ -178,8 +173,6 @@ new_constraint(struct catalog *c)
 static void
 drop_constraint(struct catalog *c)
 {
-	free(c->constraints[0].name);
-	free(c->constraints[0].def);
 	c->nconstraints = 0;
 }
 
@@ -187,12 +180,12 @@ static void
 new_sequence_and_view(struct catalog *c)
 {
 	c->sequences = xcalloc(1, sizeof(*c->sequences));
-	c->sequences[0].schema = xstrdup("app");
-	c->sequences[0].name = xstrdup("s");
+	c->sequences[0].schema = strpool_copy(&c->strings, "app");
+	c->sequences[0].name = strpool_copy(&c->strings, "s");
 	c->nsequences = 1;
 	c->views = xcalloc(1, sizeof(*c->views));
-	c->views[0].schema = xstrdup("app");
-	c->views[0].name = xstrdup("v");
+	c->views[0].schema = strpool_copy(&c->strings, "app");
+	c->views[0].name = strpool_copy(&c->strings, "v");
 	c->nviews = 1;
 }
 
