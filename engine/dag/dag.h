@@ -13,6 +13,7 @@
 #include "pg/catalog.h"
 #include "plan/plan.h"
 #include "util/error.h"
+#include "util/strpool.h"
 
 enum step_kind {
 	STEP_PREFLIGHT,
@@ -34,7 +35,7 @@ enum step_kind {
 
 /* 64 bytes: 500,000 of them for 100,000 tables, so no field is wider than it needs */
 struct step {
-	char *id;                   /* owned; e.g. "copy:public.orders#2/4" */
+	char *id;                   /* in dag.ids; e.g. "copy:public.orders#2/4" */
 	size_t *deps;               /* indexes of steps that must finish first: owned while
 								 * capdeps > 0, else a slice of dag.edges */
 	int64_t est_bytes;          /* bytes this step moves or reads, 0 when unknown */
@@ -53,6 +54,7 @@ struct dag {
 	size_t n, cap;
 	size_t *edges;              /* owned; every step's deps in one array once compiled */
 	size_t *by_id;              /* owned; step indexes sorted by id, for dag_find */
+	struct strpool ids;         /* owns the steps' ids */
 	bool offline;
 };
 

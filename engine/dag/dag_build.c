@@ -1,4 +1,6 @@
 /* Building blocks of a DAG: adding steps and edges, lookup, freeing. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,8 +8,17 @@
 #include "dag/dag_build.h"
 #include "util/xalloc.h"
 
+void
+dag_reserve(struct dag *dag, size_t n)
+{
+	if (n <= dag->cap)
+		return;
+	dag->cap = n;
+	dag->steps = xrealloc(dag->steps, dag->cap * sizeof(*dag->steps));
+}
+
 size_t
-dag_add(struct dag *dag, enum step_kind kind, char *id)
+dag_add(struct dag *dag, enum step_kind kind, const char *id)
 {
 	struct step *s;
 
@@ -17,10 +28,32 @@ dag_add(struct dag *dag, enum step_kind kind, char *id)
 	}
 	s = &dag->steps[dag->n];
 	memset(s, 0, sizeof(*s));
-	s->id = id;
+	s->id = strpool_copy(&dag->ids, id);
 	s->kind = kind;
 	s->table = s->index = s->constraint = s->cutover = -1;
 	return dag->n++;
+}
+
+size_t
+dag_addf(struct dag *dag, enum step_kind kind, const char *fmt, ...)
+{
+	char small[256], *id = small;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n >= (int) sizeof(small)) {
+		id = xmalloc((size_t) n + 1);
+		va_start(ap, fmt);
+		vsnprintf(id, (size_t) n + 1, fmt, ap);
+		va_end(ap);
+	}
+	n = (int) dag_add(dag, kind, id);
+	if (id != small)
+		free(id);
+	return (size_t) n;
 }
 
 /* Duplicates are removed once, by dag_dedup_edges: a check here was O(deps) per edge. */
@@ -140,14 +173,13 @@ dag_find(const struct dag *dag, const char *id)
 void
 dag_free(struct dag *dag)
 {
-	for (size_t i = 0; i < dag->n; i++) {
-		free(dag->steps[i].id);
+	for (size_t i = 0; i < dag->n; i++)
 		if (dag->steps[i].capdeps > 0)
 			free(dag->steps[i].deps);
-	}
 	free(dag->steps);
 	free(dag->edges);
 	free(dag->by_id);
+	strpool_free(&dag->ids);
 	memset(dag, 0, sizeof(*dag));
 }
 

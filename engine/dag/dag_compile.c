@@ -70,9 +70,8 @@ add_copy_steps(struct compile *c, size_t t)
 	int n = dag_copy_parts(c->plan, tab->bytes, c->copy_bytes);
 
 	for (int k = 1; k <= n; k++) {
-		char *id = n == 1 ? xasprintf("copy:%s.%s", tab->schema, tab->name)
-			: xasprintf("copy:%s.%s#%d/%d", tab->schema, tab->name, k, n);
-		size_t s = dag_add(c->dag, STEP_COPY, id);
+		size_t s = n == 1 ? dag_addf(c->dag, STEP_COPY, "copy:%s.%s", tab->schema, tab->name)
+			: dag_addf(c->dag, STEP_COPY, "copy:%s.%s#%d/%d", tab->schema, tab->name, k, n);
 		struct step *st = &c->dag->steps[s];
 
 		st->table = (long) t;
@@ -124,7 +123,7 @@ static void
 add_index_step(struct compile *c, size_t i)
 {
 	const struct cat_index *ix = &c->cat->indexes[i];
-	size_t s = dag_add(c->dag, STEP_INDEX, xasprintf("index:%s.%s", ix->schema, ix->name));
+	size_t s = dag_addf(c->dag, STEP_INDEX, "index:%s.%s", ix->schema, ix->name);
 
 	c->dag->steps[s].index = (long) i;
 	c->dag->steps[s].table = (long) ix->table;
@@ -186,8 +185,8 @@ add_constraint_step(struct compile *c, size_t k)
 {
 	const struct cat_constraint *con = &c->cat->constraints[k];
 	const struct cat_table *tab = &c->cat->tables[con->table];
-	size_t s = dag_add(c->dag, STEP_CONSTRAINT,
-					   xasprintf("constraint:%s.%s.%s", tab->schema, tab->name, con->name));
+	size_t s = dag_addf(c->dag, STEP_CONSTRAINT, "constraint:%s.%s.%s", tab->schema, tab->name,
+						con->name);
 
 	c->dag->steps[s].constraint = (long) k;
 	c->dag->steps[s].table = (long) con->table;
@@ -234,13 +233,29 @@ add_vacuum_steps(struct compile *c)
 
 		if (!cat_table_copies_data(tab))
 			continue;
-		s = dag_add(c->dag, STEP_VACUUM, xasprintf("vacuum:%s.%s", tab->schema, tab->name));
+		s = dag_addf(c->dag, STEP_VACUUM, "vacuum:%s.%s", tab->schema, tab->name);
 		c->dag->steps[s].table = (long) t;
 		c->dag->steps[s].est_bytes = tab->bytes;
 		dag_edges(c->dag, s, &c->copies[t]);
 		dag_edges(c->dag, s, &c->indexes[t]);
 		idlist_push(&c->all_vacuums, s);
 	}
+}
+
+/*
+ * At most how many steps the DAG gets: each copy part, index, constraint
+ * and vacuum, the stages' own steps and the cutover's. Most of the steps
+ * are these, so the bound is close.
+ */
+static size_t
+max_steps(const struct compile *c)
+{
+	size_t n = c->dag->n + 16 + c->plan->cutover.nsteps;
+
+	for (size_t t = 0; t < c->cat->ntables; t++)
+		if (cat_table_copies_data(&c->cat->tables[t]))
+			n += (size_t) dag_copy_parts(c->plan, c->cat->tables[t].bytes, c->copy_bytes) + 1;
+	return n + c->cat->nindexes + c->cat->nconstraints;
 }
 
 static void
@@ -255,12 +270,13 @@ add_catalog_steps(struct compile *c)
 	for (size_t t = 0; t < nt; t++)
 		if (cat_table_copies_data(&c->cat->tables[t]))
 			c->copy_bytes += c->cat->tables[t].bytes;
+	dag_reserve(c->dag, max_steps(c));
 	for (size_t t = 0; t < nt; t++)
 		if (cat_table_copies_data(&c->cat->tables[t]))
 			add_copy_steps(c, t);
 	propagate_to_parents(c);
 	if (c->cat->has_large_objects) {
-		c->blobs = (long) dag_add(c->dag, STEP_BLOBS, xstrdup("blobs"));
+		c->blobs = (long) dag_add(c->dag, STEP_BLOBS, "blobs");
 		dag_edge(c->dag, (size_t) c->blobs, c->schema_pre);
 		dag_edge(c->dag, (size_t) c->blobs, c->snapshot);
 	}
@@ -271,7 +287,7 @@ add_catalog_steps(struct compile *c)
 static size_t
 add_placeholder(struct compile *c, enum step_kind kind, const char *id, size_t after)
 {
-	size_t s = dag_add(c->dag, kind, xstrdup(id));
+	size_t s = dag_add(c->dag, kind, id);
 
 	c->dag->steps[s].placeholder = true;
 	dag_edge(c->dag, s, after);
@@ -296,7 +312,7 @@ add_offline_steps(struct compile *c)
 static void
 add_schema_post(struct compile *c)
 {
-	c->schema_post = dag_add(c->dag, STEP_SCHEMA_POST, xstrdup("schema.post"));
+	c->schema_post = dag_add(c->dag, STEP_SCHEMA_POST, "schema.post");
 	dag_edge(c->dag, c->schema_post, c->schema_pre);
 	dag_edges(c->dag, c->schema_post, &c->all_copies);
 	dag_edges(c->dag, c->schema_post, &c->all_indexes);
@@ -321,9 +337,9 @@ add_cdc_steps(struct compile *c)
 
 	if (!c->plan->cdc.enabled)
 		return;
-	stream = dag_add(c->dag, STEP_CDC_STREAM, xstrdup("cdc.stream"));
+	stream = dag_add(c->dag, STEP_CDC_STREAM, "cdc.stream");
 	dag_edge(c->dag, stream, c->snapshot);
-	c->catchup = (long) dag_add(c->dag, STEP_CDC_CATCHUP, xstrdup("cdc.catchup"));
+	c->catchup = (long) dag_add(c->dag, STEP_CDC_CATCHUP, "cdc.catchup");
 	dag_edges(c->dag, (size_t) c->catchup, &c->all_copies);
 	dag_edge(c->dag, (size_t) c->catchup, c->schema_post);
 }
@@ -358,7 +374,7 @@ add_rollback_slot(struct compile *c, size_t prev)
 
 	if (!c->plan->rollback.enabled)
 		return prev;
-	s = dag_add(c->dag, STEP_ROLLBACK_SLOT, xstrdup("rollback.slot"));
+	s = dag_add(c->dag, STEP_ROLLBACK_SLOT, "rollback.slot");
 	dag_edge(c->dag, s, prev);
 	return s;
 }
@@ -366,7 +382,7 @@ add_rollback_slot(struct compile *c, size_t prev)
 static void
 add_cutover_steps(struct compile *c)
 {
-	size_t gate = dag_add(c->dag, STEP_CUTOVER_GATE, xstrdup("cutover.gate"));
+	size_t gate = dag_add(c->dag, STEP_CUTOVER_GATE, "cutover.gate");
 	size_t prev = gate;
 
 	dag_edge(c->dag, gate, c->schema_post);
@@ -376,8 +392,8 @@ add_cutover_steps(struct compile *c)
 		dag_edge(c->dag, gate, (size_t) c->blobs);
 	dag_edges(c->dag, gate, &c->all_vacuums);
 	for (size_t i = 0; i < c->plan->cutover.nsteps; i++) {
-		size_t s = dag_add(c->dag, STEP_CUTOVER, xasprintf("cutover.%zu:%s", i + 1,
-							cutover_kind_name(c->plan->cutover.steps[i].kind)));
+		size_t s = dag_addf(c->dag, STEP_CUTOVER, "cutover.%zu:%s", i + 1,
+							cutover_kind_name(c->plan->cutover.steps[i].kind));
 
 		c->dag->steps[s].cutover = (long) i;
 		dag_edge(c->dag, s, prev);
@@ -386,7 +402,7 @@ add_cutover_steps(struct compile *c)
 			prev = add_rollback_slot(c, prev);
 	}
 	if (c->plan->cleanup.when == CLEANUP_AFTER_CUTOVER) {
-		size_t s = dag_add(c->dag, STEP_CLEANUP, xstrdup("cleanup"));
+		size_t s = dag_add(c->dag, STEP_CLEANUP, "cleanup");
 
 		dag_edge(c->dag, s, prev);
 	}
@@ -421,10 +437,10 @@ dag_compile(const struct plan *plan, const struct catalog *cat, struct dag *dag,
 
 	memset(dag, 0, sizeof(*dag));
 	dag->offline = cat == NULL;
-	c.preflight = dag_add(dag, STEP_PREFLIGHT, xstrdup("preflight"));
-	c.snapshot = dag_add(dag, STEP_SNAPSHOT, xstrdup("snapshot"));
+	c.preflight = dag_add(dag, STEP_PREFLIGHT, "preflight");
+	c.snapshot = dag_add(dag, STEP_SNAPSHOT, "snapshot");
 	dag_edge(dag, c.snapshot, c.preflight);
-	c.schema_pre = dag_add(dag, STEP_SCHEMA_PRE, xstrdup("schema.pre"));
+	c.schema_pre = dag_add(dag, STEP_SCHEMA_PRE, "schema.pre");
 	dag_edge(dag, c.schema_pre, c.preflight);
 	/* cdc.ddl: replicate: the schema is dumped on the slot's snapshot; later DDL is streamed */
 	if (plan->cdc.enabled && plan->cdc.ddl == DDL_REPLICATE)

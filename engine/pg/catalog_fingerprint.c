@@ -120,37 +120,69 @@ constraint_text(struct buf *b, const struct catalog *cat, const struct cat_const
 	buf_putc(b, '\n');
 }
 
+/*
+ * The text is hashed as it is written, a record at a time: at 100,000
+ * tables it is 40 MB, which plan held (and doubled while growing) only to
+ * hash it.
+ */
+struct hasher {
+	EVP_MD_CTX *md;
+	struct buf b;
+	bool ok;
+};
+
+static void
+flush(struct hasher *h)
+{
+	h->ok = h->ok && EVP_DigestUpdate(h->md, h->b.data, h->b.len);
+	buf_reset(&h->b);
+}
+
+static void
+flush_full(struct hasher *h)
+{
+	if (h->b.len >= 64 * 1024)
+		flush(h);
+}
+
 static char *
-sha256_hex(const void *data, size_t len)
+finish(struct hasher *h)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char *hex;
+	char *hex = NULL;
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
-		return NULL;
-	hex = xmalloc(2 * (size_t) mdlen + 1);
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	hex[2 * mdlen] = '\0';
+	flush(h);
+	if (h->ok && EVP_DigestFinal_ex(h->md, md, &mdlen)) {
+		hex = xmalloc(2 * (size_t) mdlen + 1);
+		for (unsigned int i = 0; i < mdlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		hex[2 * mdlen] = '\0';
+	}
+	EVP_MD_CTX_free(h->md);
+	buf_free(&h->b);
 	return hex;
 }
 
 char *
 catalog_fingerprint(const struct catalog *cat)
 {
-	struct buf b;
-	char *hex;
+	struct hasher h = {.md = EVP_MD_CTX_new()};
 
-	buf_init(&b);
-	buf_puts(&b, "pgshift-catalog-v2\n");
-	for (size_t i = 0; i < cat->ntables; i++)
-		table_text(&b, &cat->tables[i]);
-	for (size_t i = 0; i < cat->nindexes; i++)
-		index_text(&b, cat, &cat->indexes[i]);
-	for (size_t i = 0; i < cat->nconstraints; i++)
-		constraint_text(&b, cat, &cat->constraints[i]);
-	hex = sha256_hex(b.data, b.len);
-	buf_free(&b);
-	return hex;
+	h.ok = h.md && EVP_DigestInit_ex(h.md, EVP_sha256(), NULL);
+	buf_init(&h.b);
+	buf_puts(&h.b, "pgshift-catalog-v2\n");
+	for (size_t i = 0; i < cat->ntables; i++) {
+		table_text(&h.b, &cat->tables[i]);
+		flush_full(&h);
+	}
+	for (size_t i = 0; i < cat->nindexes; i++) {
+		index_text(&h.b, cat, &cat->indexes[i]);
+		flush_full(&h);
+	}
+	for (size_t i = 0; i < cat->nconstraints; i++) {
+		constraint_text(&h.b, cat, &cat->constraints[i]);
+		flush_full(&h);
+	}
+	return finish(&h);
 }

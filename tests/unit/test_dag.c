@@ -232,9 +232,9 @@ test_check(void)
 	struct pgs_error err;
 	size_t a, b, c;
 
-	a = dag_add(&d, STEP_COPY, xstrdup("a"));
-	b = dag_add(&d, STEP_INDEX, xstrdup("b"));
-	c = dag_add(&d, STEP_CONSTRAINT, xstrdup("c"));
+	a = dag_add(&d, STEP_COPY, "a");
+	b = dag_add(&d, STEP_INDEX, "b");
+	c = dag_add(&d, STEP_CONSTRAINT, "c");
 	dag_edge(&d, b, a);
 	dag_edge(&d, c, b);
 	ok(dag_check(&d, &err), "a chain is sound");
@@ -244,14 +244,14 @@ test_check(void)
 		   "the cycle is named step by step");
 	dag_free(&d);
 
-	a = dag_add(&d, STEP_COPY, xstrdup("a"));
+	a = dag_add(&d, STEP_COPY, "a");
 	dag_edge(&d, a, 7);
 	ok(!dag_check(&d, &err), "a dangling edge is caught");
 	is_str(err.message, "step \"a\" depends on a step that does not exist (#7)", "and named");
 	dag_free(&d);
 
-	dag_add(&d, STEP_COPY, xstrdup("x"));
-	dag_add(&d, STEP_COPY, xstrdup("x"));
+	dag_add(&d, STEP_COPY, "x");
+	dag_add(&d, STEP_COPY, "x");
 	ok(!dag_check(&d, &err), "duplicate ids are caught");
 	is_str(err.message, "two steps have the id \"x\"", "and named");
 	dag_free(&d);
