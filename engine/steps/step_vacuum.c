@@ -31,7 +31,7 @@ step_vacuum(struct run *run, size_t step, struct pgs_error *err)
 		return step_failed(run, step, err);
 	q = pg_quote_qualified(conn, tab->schema, tab->name);
 	sql = xasprintf("VACUUM (ANALYZE) %s", q);
-	ok = steps_ddl_session(conn, run->plan->copy.index_jobs, err) && pg_exec(conn, sql, 0, NULL, err);
+	ok = steps_ddl_session(run, conn, err) && pg_exec(conn, sql, 0, NULL, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not vacuum \"%s\".\"%s\"", tab->schema, tab->name);
 	free(sql);
