@@ -45,6 +45,8 @@ struct run {
 	char run_id[40];
 	bool approve;                       /* apply --approve */
 	char workdir[4096];                 /* scratch files of this run (dumps) */
+	char ddl_mem[32];                   /* maintenance_work_mem of DDL sessions, "" until the
+										 * first (steps_ddl_session) */
 
 	/* set by the snapshot step; read by copy/schema steps that run after it */
 	char snapshot[128];

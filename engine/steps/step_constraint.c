@@ -380,7 +380,7 @@ step_constraint(struct run *run, size_t step, struct pgs_error *err)
 	if (k < 0 || run->cat->constraints[k].inherited)
 		return true;
 	j.conn = run_connect_target_rows(run, run->dag->steps[step].id, err);
-	ok = j.conn && steps_ddl_session(j.conn, run->plan->copy.index_jobs, err) &&
+	ok = j.conn && steps_ddl_session(run, j.conn, err) &&
 		run_constraint_retrying(&j, &run->cat->constraints[k], run->dag->steps[step].id, err);
 	PQfinish(j.conn);
 	return ok || step_failed(run, step, err);

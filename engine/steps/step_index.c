@@ -134,7 +134,7 @@ step_index(struct run *run, size_t step, struct pgs_error *err)
 	if (i < 0 || built_by_constraint(run->cat, i))
 		return true;
 	conn = run_connect_target_rows(run, run->dag->steps[step].id, err);
-	ok = conn && steps_ddl_session(conn, run->plan->copy.index_jobs, err) && build_index(conn, run->cat, i, err);
+	ok = conn && steps_ddl_session(run, conn, err) && build_index(conn, run->cat, i, err);
 	PQfinish(conn);
 	return ok || step_failed(run, step, err);
 }

@@ -61,7 +61,7 @@ step_vacuum(struct run *run, size_t step, struct pgs_error *err)
 	sql = PQserverVersion(conn) >= 140000 && copied_frozen(run, step)
 		? xasprintf("VACUUM (ANALYZE, PROCESS_TOAST false) %s", q)
 		: xasprintf("VACUUM (ANALYZE) %s", q);
-	ok = steps_ddl_session(conn, run->plan->copy.index_jobs, err) && pg_exec(conn, sql, 0, NULL, err);
+	ok = steps_ddl_session(run, conn, err) && pg_exec(conn, sql, 0, NULL, err);
 	if (!ok)
 		pgs_error_prefix(err, "could not vacuum \"%s\".\"%s\"", tab->schema, tab->name);
 	free(sql);

@@ -93,7 +93,7 @@ bool toc_write_kept(const struct toc *toc, const bool *keep, const char *path,
 long cat_constraint_of_index(const struct catalog *cat, long i);
 
 /* The target session settings of a DDL step: maintenance_work_mem from the
- * target's memory, shared by index_jobs sessions. */
-bool steps_ddl_session(PGconn *conn, int index_jobs, struct pgs_error *err);
+ * target's memory, shared by index_jobs sessions; computed once per run. */
+bool steps_ddl_session(struct run *run, PGconn *conn, struct pgs_error *err);
 
 #endif

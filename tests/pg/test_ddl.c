@@ -359,15 +359,21 @@ invalid_index_rebuilt(struct run *run, PGconn *tgt)
 	free(got);
 }
 
+/* The setting a run's first DDL session gets with index_jobs = jobs. */
 static long
-session_mwm_kb(PGconn *conn, int jobs)
+session_mwm_kb(const struct run *base, PGconn *conn, int jobs)
 {
+	struct plan plan = *base->plan;
+	struct run run;
 	struct pgs_error err;
 	char *got;
 	long kb;
 
+	memset(&run, 0, sizeof(run));
+	plan.copy.index_jobs = jobs;
+	run.plan = &plan;
 	pgs_error_clear(&err);
-	if (!steps_ddl_session(conn, jobs, &err))
+	if (!steps_ddl_session(&run, conn, &err))
 		return -1;
 	got = rows(conn, "SELECT setting FROM pg_settings WHERE name = 'maintenance_work_mem'");
 	kb = atol(got);
@@ -382,16 +388,33 @@ session_mwm_kb(PGconn *conn, int jobs)
  * effective_cache_size at their defaults: 4GB / 3 / jobs).
  */
 static void
-ddl_session_memory(PGconn *tgt)
+ddl_session_memory(const struct run *run, PGconn *tgt)
 {
-	long one = session_mwm_kb(tgt, 1), four = session_mwm_kb(tgt, 4);
-	long huge = session_mwm_kb(tgt, 100000);
+	long one = session_mwm_kb(run, tgt, 1), four = session_mwm_kb(run, tgt, 4);
+	long huge = session_mwm_kb(run, tgt, 100000);
 	char *server = rows(tgt, "SELECT reset_val FROM pg_settings WHERE name = 'maintenance_work_mem'");
+	struct plan plan = *run->plan;
+	struct run again;
+	struct pgs_error err;
+	char *got;
 
 	ok(one == 1398101 && four == 349525, "maintenance_work_mem: 4GB / 3 split over index_jobs");
 	printf("# 1 job: %ld kB, 4 jobs: %ld kB, 100000 jobs: %ld kB\n", one, four, huge);
 	ok(huge == atol(server), "... never below the server's own setting");
 	free(server);
+	/* a run's later sessions get the value its first one computed */
+	memset(&again, 0, sizeof(again));
+	plan.copy.index_jobs = 4;
+	again.plan = &plan;
+	pgs_error_clear(&err);
+	PQclear(PQexec(tgt, "RESET maintenance_work_mem"));
+	ok(steps_ddl_session(&again, tgt, &err) && strcmp(again.ddl_mem, "349525kB") == 0,
+	   "the first DDL session of a run keeps the setting it computed");
+	PQclear(PQexec(tgt, "RESET maintenance_work_mem"));
+	ok(steps_ddl_session(&again, tgt, &err), "a later session sets it");
+	got = rows(tgt, "SELECT setting FROM pg_settings WHERE name = 'maintenance_work_mem'");
+	is_str(got, "349525\n", "... to the same value");
+	free(got);
 	PQclear(PQexec(tgt, "RESET maintenance_work_mem"));
 }
 
@@ -524,7 +547,7 @@ migrate(const char *src_uri, const char *tgt_uri, const char *dir, const char *w
 	if (strcmp(who, "superuser") == 0) {
 		invalid_index_rebuilt(&run, tgt);
 		fk_validated_later(&run, tgt);
-		ddl_session_memory(tgt);
+		ddl_session_memory(&run, tgt);
 		partial_target_refused(&cat, &dag, tgt_uri, dir);
 		verify_reads_source_catalog(&run, src);
 	}
