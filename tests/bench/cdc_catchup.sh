@@ -25,6 +25,7 @@
 #   SCALE=10 CLIENTS=4 DURATION=30 ROUNDS=3 tests/bench/cdc_catchup.sh   (the defaults)
 #   APPLY_WRAP="perf record -g -o /tmp/x.data --" ...   runs the timed pgshift
 #   apply under that command (a profile of the catch-up alone)
+#   PGSHIFT=/path/to/other/pgshift ...   times that build instead of ./pgshift
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SCALE=${SCALE:-10}
@@ -36,7 +37,8 @@ if [ -z "${SOURCE_URI:-}" ]; then
   exec tests/lib/pg_clusters.sh run "$0" "$@"
 fi
 
-[ -x ./pgshift ] || make -s pgshift
+PGSHIFT=${PGSHIFT:-./pgshift}
+[ -x "$PGSHIFT" ] || make -s pgshift
 base=${TARGET_URI%/postgres}
 work=$(mktemp -d /tmp/pgshift-bench-cdc.XXXXXX)
 [ "$(id -u)" = 0 ] && chown postgres: "$work"
@@ -90,7 +92,7 @@ YAML
 
 # Starts pgshift apply in the background; returns once it waits at the gate.
 start_apply() {
-  ./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
+  "$PGSHIFT" apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
   apply_pid=$!
   until grep -q 'cutover gate: waiting' "$work/apply.log"; do
     kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
@@ -110,15 +112,30 @@ stop_apply() {
 # 70,000 updates of each of pgbench_branches' 10 rows could not be pruned,
 # and the native apply worker walked ever longer chains of dead rows (781
 # to 2,303 tx/s where it does 10 times that with the horizon free; pgshift
-# merges those updates into one per batch and hardly noticed). Each poll
-# is a count(*) of a table growing by a backlog every round: at 20 ms that
-# session took a quarter of a core; at 100 ms it is a few percent, for at
-# most 0.1 s more on either side's time.
+# merges those updates into one per batch and hardly noticed). A poll
+# counts only the pages from TAIL on (a TID range scan), BASE being the
+# rows before it, counted before the clock started: the rows of a
+# catch-up go at the table's end (no row is ever deleted, all have one
+# size, so no earlier page has room for one). A count(*) of the whole
+# table, 500,000 rows by the third round, took 28 ms, and with its two
+# parallel workers a tenth to a quarter of a core in the cluster whose
+# applier it was timing; the tail grows to one backlog, and has no
+# parallel workers. Counting fewer rows than there are can only end late.
+# tail_of DB: "TAIL BASE" of DB's pgbench_history, before a timing.
+tail_of() {
+  q "$1" "SET max_parallel_workers_per_gather = 0;
+    SELECT p, (SELECT count(*) FROM pgbench_history WHERE ctid < format('(%s,0)', p)::tid)
+    FROM greatest(pg_relation_size('pgbench_history') / current_setting('block_size')::int - 1, 0) p" |
+    tr '|' ' '
+}
 wait_rows() {
-  local db=$1 want=$2 t0=$3 out=$work/wait.out pid
+  local db=$1 want=$2 t0=$3 tail=$4 base=$5 out=$work/wait.out pid
   psql -X -Atq -v ON_ERROR_STOP=1 -d "$db" >"$out" <<SQL &
+SET max_parallel_workers_per_gather = 0;
 DO \$\$ BEGIN
-  WHILE (SELECT count(*) FROM pgbench_history) < $want LOOP COMMIT; PERFORM pg_sleep(0.1); END LOOP;
+  WHILE $base + (SELECT count(*) FROM pgbench_history WHERE ctid >= '($tail,0)'::tid) < $want LOOP
+    COMMIT; PERFORM pg_sleep(0.1);
+  END LOOP;
 END \$\$;
 SELECT extract(epoch FROM clock_timestamp());
 SQL
@@ -135,11 +152,12 @@ SQL
 
 # s_ours: seconds pgshift apply takes to catch up on WANT rows; stopped at the gate after.
 time_ours() {
-  local t0
+  local t0 tail
+  tail=$(tail_of "$base/pgshift")
   t0=$(now)
-  ${APPLY_WRAP:-} ./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
+  ${APPLY_WRAP:-} "$PGSHIFT" apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
   apply_pid=$!
-  s_ours=$(wait_rows "$base/pgshift" "$1" "$t0")
+  s_ours=$(wait_rows "$base/pgshift" "$1" "$t0" $tail)
   local ws tb
   ws=$(q "$SOURCE_URI" "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'pgshift_benchcdc'")
   tb=$(q "$base/pgshift" "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name LIKE 'pgshift %cdc.%'")
@@ -150,10 +168,11 @@ time_ours() {
 }
 # s_theirs: the same of the native subscription, disabled after.
 time_theirs() {
-  local t0
+  local t0 tail
+  tail=$(tail_of "$base/native")
   t0=$(now)
   q "$base/native" "ALTER SUBSCRIPTION native ENABLE"
-  s_theirs=$(wait_rows "$base/native" "$1" "$t0")
+  s_theirs=$(wait_rows "$base/native" "$1" "$t0" $tail)
   local ws aw
   ws=$(q "$SOURCE_URI" "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'native'")
   aw=$(q "$base/native" "SELECT pid FROM pg_stat_subscription WHERE subname = 'native' AND pid IS NOT NULL")
