@@ -14,12 +14,18 @@
 #      rounds native first, so neither always runs on the other's leftovers
 #      (autovacuum of the database just written, a colder cache).
 # Prints transactions per second of each and the ratio; ROUNDS rounds, each
-# on a new backlog, with the medians. A benchmark, not a test: run it by
-# hand (make bench-cdc), on an idle machine.
+# on a new backlog, with the medians. Also the CPU time (user + sys, from
+# /proc) of every process of each side's pipeline, read the moment it caught
+# up: pgshift's process, its walsender and its target backend; the native
+# walsender and apply worker. Per transaction, it does not depend on how
+# much of the two cores other work left each side, which the wall time
+# does. A benchmark, not a test: run it by hand (make bench-cdc), on an
+# idle machine.
 #
 #   SCALE=10 CLIENTS=4 DURATION=30 ROUNDS=3 tests/bench/cdc_catchup.sh   (the defaults)
 #   APPLY_WRAP="perf record -g -o /tmp/x.data --" ...   runs the timed pgshift
 #   apply under that command (a profile of the catch-up alone)
+#   PGSHIFT=/path/to/other/pgshift ...   times that build instead of ./pgshift
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SCALE=${SCALE:-10}
@@ -31,7 +37,8 @@ if [ -z "${SOURCE_URI:-}" ]; then
   exec tests/lib/pg_clusters.sh run "$0" "$@"
 fi
 
-[ -x ./pgshift ] || make -s pgshift
+PGSHIFT=${PGSHIFT:-./pgshift}
+[ -x "$PGSHIFT" ] || make -s pgshift
 base=${TARGET_URI%/postgres}
 work=$(mktemp -d /tmp/pgshift-bench-cdc.XXXXXX)
 [ "$(id -u)" = 0 ] && chown postgres: "$work"
@@ -43,6 +50,16 @@ cleanup() {
 trap cleanup EXIT
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 now() { date +%s.%N; }
+hz=$(getconf CLK_TCK)
+# CPU seconds (user + sys, every thread) of the given pids so far
+cpu_of() {
+  local total=0 pid
+  for pid in "$@"; do
+    [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || continue
+    total=$((total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+  done
+  echo "scale=3; $total / $hz" | bc
+}
 
 q "$TARGET_URI" "CREATE DATABASE pgshift"
 q "$TARGET_URI" "CREATE DATABASE native"
@@ -75,7 +92,7 @@ YAML
 
 # Starts pgshift apply in the background; returns once it waits at the gate.
 start_apply() {
-  ./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
+  "$PGSHIFT" apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
   apply_pid=$!
   until grep -q 'cutover gate: waiting' "$work/apply.log"; do
     kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
@@ -95,15 +112,30 @@ stop_apply() {
 # 70,000 updates of each of pgbench_branches' 10 rows could not be pruned,
 # and the native apply worker walked ever longer chains of dead rows (781
 # to 2,303 tx/s where it does 10 times that with the horizon free; pgshift
-# merges those updates into one per batch and hardly noticed). Each poll
-# is a count(*) of a table growing by a backlog every round: at 20 ms that
-# session took a quarter of a core; at 100 ms it is a few percent, for at
-# most 0.1 s more on either side's time.
+# merges those updates into one per batch and hardly noticed). A poll
+# counts only the pages from TAIL on (a TID range scan), BASE being the
+# rows before it, counted before the clock started: the rows of a
+# catch-up go at the table's end (no row is ever deleted, all have one
+# size, so no earlier page has room for one). A count(*) of the whole
+# table, 500,000 rows by the third round, took 28 ms, and with its two
+# parallel workers a tenth to a quarter of a core in the cluster whose
+# applier it was timing; the tail grows to one backlog, and has no
+# parallel workers. Counting fewer rows than there are can only end late.
+# tail_of DB: "TAIL BASE" of DB's pgbench_history, before a timing.
+tail_of() {
+  q "$1" "SET max_parallel_workers_per_gather = 0;
+    SELECT p, (SELECT count(*) FROM pgbench_history WHERE ctid < format('(%s,0)', p)::tid)
+    FROM greatest(pg_relation_size('pgbench_history') / current_setting('block_size')::int - 1, 0) p" |
+    tr '|' ' '
+}
 wait_rows() {
-  local db=$1 want=$2 t0=$3 out=$work/wait.out pid
+  local db=$1 want=$2 t0=$3 tail=$4 base=$5 out=$work/wait.out pid
   psql -X -Atq -v ON_ERROR_STOP=1 -d "$db" >"$out" <<SQL &
+SET max_parallel_workers_per_gather = 0;
 DO \$\$ BEGIN
-  WHILE (SELECT count(*) FROM pgbench_history) < $want LOOP COMMIT; PERFORM pg_sleep(0.1); END LOOP;
+  WHILE $base + (SELECT count(*) FROM pgbench_history WHERE ctid >= '($tail,0)'::tid) < $want LOOP
+    COMMIT; PERFORM pg_sleep(0.1);
+  END LOOP;
 END \$\$;
 SELECT extract(epoch FROM clock_timestamp());
 SQL
@@ -120,20 +152,32 @@ SQL
 
 # s_ours: seconds pgshift apply takes to catch up on WANT rows; stopped at the gate after.
 time_ours() {
-  local t0
+  local t0 tail
+  tail=$(tail_of "$base/pgshift")
   t0=$(now)
-  ${APPLY_WRAP:-} ./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
+  ${APPLY_WRAP:-} "$PGSHIFT" apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
   apply_pid=$!
-  s_ours=$(wait_rows "$base/pgshift" "$1" "$t0")
+  s_ours=$(wait_rows "$base/pgshift" "$1" "$t0" $tail)
+  local ws tb
+  ws=$(q "$SOURCE_URI" "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'pgshift_benchcdc'")
+  tb=$(q "$base/pgshift" "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name LIKE 'pgshift %cdc.%'")
+  split_ours="pgshift $(cpu_of "$apply_pid"), walsender $(cpu_of "$ws"), target backend $(cpu_of $tb)"
+  c_ours=$(cpu_of "$apply_pid" "$ws" $tb)
   until grep -q 'cutover gate: waiting' "$work/apply.log"; do sleep 0.05; done
   stop_apply
 }
 # s_theirs: the same of the native subscription, disabled after.
 time_theirs() {
-  local t0
+  local t0 tail
+  tail=$(tail_of "$base/native")
   t0=$(now)
   q "$base/native" "ALTER SUBSCRIPTION native ENABLE"
-  s_theirs=$(wait_rows "$base/native" "$1" "$t0")
+  s_theirs=$(wait_rows "$base/native" "$1" "$t0" $tail)
+  local ws aw
+  ws=$(q "$SOURCE_URI" "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'native'")
+  aw=$(q "$base/native" "SELECT pid FROM pg_stat_subscription WHERE subname = 'native' AND pid IS NOT NULL")
+  split_theirs="walsender $(cpu_of "$ws"), apply worker $(cpu_of "$aw")"
+  c_theirs=$(cpu_of "$ws" "$aw")
   q "$base/native" "ALTER SUBSCRIPTION native DISABLE"
   # its worker exits on its own time: the next timing must not share the cores with it
   until [ "$(q "$base/native" "SELECT count(*) FROM pg_stat_subscription WHERE pid IS NOT NULL")" = 0 ]; do
@@ -147,7 +191,7 @@ q "$SOURCE_URI" "SELECT pg_create_logical_replication_slot('native', 'pgoutput')
 q "$base/native" "CREATE SUBSCRIPTION native CONNECTION '$SOURCE_URI' PUBLICATION native
   WITH (create_slot = false, slot_name = 'native', copy_data = false, enabled = false)"
 
-declare -a ours theirs ratios
+declare -a ours theirs ratios cpu_ratios
 for round in $(seq 1 "$ROUNDS"); do
   before=$(q "$SOURCE_URI" "SELECT count(*) FROM pgbench_history")
   pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$SOURCE_URI" >"$work/pgbench.log" 2>&1
@@ -165,9 +209,14 @@ for round in $(seq 1 "$ROUNDS"); do
   ours+=("$(echo "$txns / $s_ours" | bc)")
   theirs+=("$(echo "$txns / $s_theirs" | bc)")
   ratios+=("$(echo "$s_theirs / $s_ours" | bc -l)")
+  cpu_ratios+=("$(echo "$c_theirs / $c_ours" | bc -l)")
   printf 'round %d: %d transactions; pgshift %.2f s = %d tx/s; native %.2f s = %d tx/s; ratio %.2f\n' \
     "$round" "$txns" "$s_ours" "${ours[-1]}" "$s_theirs" "${theirs[-1]}" \
     "$(echo "${ours[-1]} / ${theirs[-1]}" | bc -l)"
+  printf '  CPU: pgshift %.2f s = %.1f us/tx (%s); native %.2f s = %.1f us/tx (%s); native / pgshift %.2f; load %s\n' \
+    "$c_ours" "$(echo "$c_ours * 1000000 / $txns" | bc -l)" "$split_ours" "$c_theirs" \
+    "$(echo "$c_theirs * 1000000 / $txns" | bc -l)" "$split_theirs" "${cpu_ratios[-1]}" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
   # the next round needs the same starting rows on both sides
   for t in pgbench_accounts pgbench_branches pgbench_tellers; do
     diff <(q "$SOURCE_URI" "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM $t t") \
@@ -182,6 +231,7 @@ mt=$(median "${theirs[@]}")
 printf '\nmedian of %d (pgbench -c %d -T %d, scale %d): pgshift %d tx/s, native %d tx/s, ratio %.2f;' \
   "$ROUNDS" "$CLIENTS" "$DURATION" "$SCALE" "$mo" "$mt" "$(echo "$mo / $mt" | bc -l)"
 # the rounds' backlogs differ in size: the ratio of each round is the like-for-like figure
-printf ' median of the rounds'"'"' ratios %.2f\n' "$(median "${ratios[@]}")"
+printf ' median of the rounds'"'"' ratios %.2f; of their CPU ratios %.2f\n' "$(median "${ratios[@]}")" \
+  "$(median "${cpu_ratios[@]}")"
 q "$base/native" "ALTER SUBSCRIPTION native SET (slot_name = NONE)"
 q "$base/native" "DROP SUBSCRIPTION native"
