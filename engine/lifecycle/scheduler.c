@@ -10,10 +10,16 @@
 
 enum slot { SLOT_COPY, SLOT_INDEX, SLOT_OTHER, N_SLOTS };
 
-/* A min-heap of step indexes: ready steps start in DAG order. */
+/*
+ * A heap of ready step indexes: steps start in DAG order, copies largest
+ * first (the longest-first rule of list scheduling: the big tables, whose
+ * copies and index builds make the critical path, start at once, and the
+ * small ones fill the jobs at the end instead of a big one starting last).
+ */
 struct ready {
 	size_t *heap;               /* owned */
 	size_t n;
+	const struct dag *by_size;  /* not owned; set on the copy pool */
 };
 
 struct sched;
@@ -60,12 +66,25 @@ slot_of(const struct step *st)
 	}
 }
 
+/* Whether ready step a starts before step b. */
+static bool
+before(const struct ready *r, size_t a, size_t b)
+{
+	if (r->by_size) {
+		int64_t x = r->by_size->steps[a].est_bytes, y = r->by_size->steps[b].est_bytes;
+
+		if (x != y)
+			return x > y;
+	}
+	return a < b;
+}
+
 static void
 ready_push(struct ready *r, size_t step)
 {
 	size_t i = r->n++;
 
-	while (i > 0 && r->heap[(i - 1) / 2] > step) {
+	while (i > 0 && before(r, step, r->heap[(i - 1) / 2])) {
 		r->heap[i] = r->heap[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
@@ -84,9 +103,9 @@ ready_pop(struct ready *r)
 
 		if (c >= r->n)
 			break;
-		if (c + 1 < r->n && r->heap[c + 1] < r->heap[c])
+		if (c + 1 < r->n && before(r, r->heap[c + 1], r->heap[c]))
 			c++;
-		if (r->heap[c] >= last)
+		if (!before(r, r->heap[c], last))
 			break;
 		r->heap[i] = r->heap[c];
 		i = c;
@@ -260,6 +279,7 @@ sched_init(struct sched *s, struct run *run, const bool *done, const bool *wante
 		pthread_cond_init(&s->pools[k].wake, NULL);
 		s->pools[k].ready.heap = xcalloc(dag->n + 1, sizeof(size_t));
 	}
+	s->pools[SLOT_COPY].ready.by_size = dag;
 	for (size_t i = 0; i < dag->n; i++) {
 		s->pending_deps[i] = dag->steps[i].ndeps;
 		s->not_run[i] = (done && done[i]) || (wanted && !wanted[i]);

@@ -42,7 +42,8 @@ struct sched_hooks {
 /*
  * Runs every step of run->dag that is wanted[i] (all when wanted is NULL)
  * and not already done[i] (done may be NULL). Ready steps of a class start
- * in DAG order (lowest index first). On failure fills err with the first
+ * in DAG order (lowest index first), copies largest first (est_bytes, then
+ * DAG order). On failure fills err with the first
  * failed step's error, err->step naming it.
  */
 bool scheduler_run(struct run *run, const bool *done, const bool *wanted,

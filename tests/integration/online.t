@@ -46,8 +46,11 @@ INSERT INTO public.fat SELECT g, repeat(md5(g::text), 12) FROM generate_series(1
 ANALYZE;
 SQL
 
+# $jobs: copy.table_jobs. With 1, fat, the largest table, is copied first
+# (largest first) and alone, for seconds; with 2 the other tables are
+# copied beside it and done while it still runs.
 sub plan_for {
-    my ($name, $db) = @_;
+    my ($name, $db, $jobs) = @_;
     (my $uri = $tgt) =~ s{/postgres$}{/$db};
     psql($tgt, "CREATE DATABASE $db");
     my $pdir = tempdir(CLEANUP => 1);
@@ -59,7 +62,7 @@ source:
 target:
   uri: \${TARGET_URI}
 copy:
-  table_jobs: 1            # one copy at a time: fat is copied alone, for seconds
+  table_jobs: $jobs
   index_jobs: 2
   split_tables_larger_than: 10GB
   vacuum_analyze: false
@@ -190,7 +193,7 @@ sub slot_lsn {
 
 # ---- 1. online apply under writes, WAL released during the copy, gate, cutover
 {
-    my ($plan, $env, $uri) = plan_for('online1', 'online1');
+    my ($plan, $env, $uri) = plan_for('online1', 'online1', 1);
     # fat's copy waits before its first row while this file exists: on an
     # idle machine its 300,000 rows were copied before the slot's first
     # confirmation, and no delay per row is long enough on every machine
@@ -237,11 +240,16 @@ sub slot_lsn {
 
 # ---- 2. kill -9 during the copy, then at the gate; the resumes end identical
 {
-    my ($plan, $env, $uri) = plan_for('online2', 'online2');
+    my ($plan, $env, $uri) = plan_for('online2', 'online2', 2);
     my $stop = "$dir/stop2";
     my $wl = start_workload(2_000_000, $stop);
 
-    my $pid = start_apply($plan, $env, "$dir/apply2a.err");
+    # fat's copy is held before its first row, so it still runs when the
+    # other worker's copies are done, however fast the machine
+    my $hold = "$dir/hold2";
+    open(my $hfh, '>', $hold) or die; close($hfh);
+    my $pid = start_apply($plan, { %$env, PGSHIFT_TEST_HOOKS => 1, PGSHIFT_TEST_COPY_HOLD => $hold,
+                                   PGSHIFT_TEST_COPY_HOLD_STEP => 'copy:public.fat' }, "$dir/apply2a.err");
     ok(wait_until(sub { step_status($uri, 'copy:public.fat') eq 'running'
                         && q_or_empty($uri, "SELECT count(*) FROM pgshift.steps WHERE step_id LIKE 'copy:%' AND status = 'done'") > 0 }, 30, $pid),
        'at least one copy is done and another runs');
