@@ -56,56 +56,77 @@ dag_addf(struct dag *dag, enum step_kind kind, const char *fmt, ...)
 	return (size_t) n;
 }
 
-/* Duplicates are removed once, by dag_dedup_edges: a check here was O(deps) per edge. */
+/*
+ * Edges go into one list of (step, after) pairs: one array that grows by
+ * doubling instead of a small array per step (at 500,000 steps their
+ * headers and spare room were most of the compiler's memory). Duplicates
+ * are removed once, by dag_dedup_edges: a check here was O(deps) per edge.
+ */
 void
 dag_edge(struct dag *dag, size_t step, size_t after)
 {
-	struct step *s = &dag->steps[step];
-
-	if (s->ndeps == s->capdeps) {
-		s->capdeps = s->capdeps ? s->capdeps * 2 : 2;
-		s->deps = xrealloc(s->deps, s->capdeps * sizeof(size_t));
+	if (dag->npending == dag->cappending) {
+		dag->cappending = dag->cappending ? dag->cappending * 2 : 1024;
+		dag->pending = xrealloc(dag->pending, dag->cappending * sizeof(*dag->pending));
 	}
-	s->deps[s->ndeps++] = after;
+	dag->pending[dag->npending++] = (struct dag_pending) {(uint32_t) step, (uint32_t) after};
 }
 
 /*
- * Keeps the first occurrence of each dependency, in the order added: O(edges)
- * with one stamp per step (seen[d] == i + 1 once step i listed d). Then
- * moves every step's list into one array: at 500,000 steps the per-step
- * arrays' spare capacity and allocation headers were 20 MB.
+ * Files the pending edges under their steps (after the ones already there),
+ * in one array, keeping the first occurrence of each dependency in the
+ * order added: O(steps + edges), with one stamp per step (seen[d] == i + 1
+ * once step i listed d). An edge to a step that does not exist is kept, for
+ * dag_check to name.
  */
 void
 dag_dedup_edges(struct dag *dag)
 {
-	size_t *seen = xcalloc(dag->n ? dag->n : 1, sizeof(size_t));
-	size_t total = 0, at = 0;
+	size_t n = dag->n, total = 0;
+	size_t *start = xcalloc(n + 1, sizeof(size_t));
+	uint32_t *seen = xcalloc(n + 1, sizeof(uint32_t)), *all, *kept;
 
-	for (size_t i = 0; i < dag->n; i++) {
+	for (size_t i = 0; i < n; i++)
+		start[i + 1] = dag->steps[i].ndeps;
+	for (size_t e = 0; e < dag->npending; e++)
+		start[dag->pending[e].step + 1]++;
+	for (size_t i = 0; i < n; i++)
+		start[i + 1] += start[i];
+	all = xcalloc(start[n] + 1, sizeof(uint32_t));
+	for (size_t i = 0; i < n; i++)
+		if (dag->steps[i].ndeps > 0)
+			memcpy(all + start[i], dag->steps[i].deps, dag->steps[i].ndeps * sizeof(uint32_t));
+	for (size_t e = 0; e < dag->npending; e++) {
+		struct step *s = &dag->steps[dag->pending[e].step];
+
+		all[start[dag->pending[e].step] + s->ndeps++] = dag->pending[e].after;
+	}
+	free(dag->pending);
+	dag->pending = NULL;
+	dag->npending = dag->cappending = 0;
+	free(dag->edges);
+	for (size_t i = 0; i < n; i++) {
 		struct step *s = &dag->steps[i];
-		uint32_t kept = 0;
+		uint32_t *from = all + start[i], nk = 0;
 
-		for (size_t d = 0; d < s->ndeps; d++) {
-			if (seen[s->deps[d]] == i + 1)
+		for (uint32_t d = 0; d < s->ndeps; d++) {
+			if (from[d] < n && seen[from[d]] == i + 1)
 				continue;
-			seen[s->deps[d]] = i + 1;
-			s->deps[kept++] = s->deps[d];
+			if (from[d] < n)
+				seen[from[d]] = (uint32_t) i + 1;
+			all[total + nk++] = from[d];
 		}
-		s->ndeps = kept;
-		total += kept;
+		start[i] = total;
+		s->ndeps = nk;
+		total += nk;
 	}
+	/* the kept edges are a prefix: give back the duplicates' room */
+	kept = xrealloc(all, (total + 1) * sizeof(uint32_t));
+	for (size_t i = 0; i < n; i++)
+		dag->steps[i].deps = kept + start[i];
+	dag->edges = kept;
 	free(seen);
-	dag->edges = xcalloc(total + 1, sizeof(size_t));
-	for (size_t i = 0; i < dag->n; i++) {
-		struct step *s = &dag->steps[i];
-
-		if (s->ndeps > 0)
-			memcpy(dag->edges + at, s->deps, s->ndeps * sizeof(size_t));
-		free(s->deps);
-		s->deps = dag->edges + at;
-		s->capdeps = 0;
-		at += s->ndeps;
-	}
+	free(start);
 }
 
 void
@@ -173,11 +194,9 @@ dag_find(const struct dag *dag, const char *id)
 void
 dag_free(struct dag *dag)
 {
-	for (size_t i = 0; i < dag->n; i++)
-		if (dag->steps[i].capdeps > 0)
-			free(dag->steps[i].deps);
 	free(dag->steps);
 	free(dag->edges);
+	free(dag->pending);
 	free(dag->by_id);
 	strpool_free(&dag->ids);
 	memset(dag, 0, sizeof(*dag));

@@ -237,8 +237,18 @@ test_check(void)
 	c = dag_add(&d, STEP_CONSTRAINT, "c");
 	dag_edge(&d, b, a);
 	dag_edge(&d, c, b);
+	dag_edge(&d, c, a);
+	dag_edge(&d, c, b);
+	dag_edge(&d, c, a);
+	dag_dedup_edges(&d);
 	ok(dag_check(&d, &err), "a chain is sound");
+	is_int(d.steps[c].ndeps, 2, "duplicate edges filed once");
+	ok(d.steps[c].deps[0] == b && d.steps[c].deps[1] == a, "in the order first added");
 	dag_edge(&d, a, c);
+	dag_edge(&d, c, b);
+	dag_dedup_edges(&d);
+	is_int(d.steps[c].ndeps, 2, "edges added later are filed with the earlier ones, once");
+	is_int(d.steps[a].ndeps, 1, "and under their own step");
 	ok(!dag_check(&d, &err), "a cycle is caught");
 	is_str(err.message, "dependency cycle (each step runs after the next): a -> c -> b -> a",
 		   "the cycle is named step by step");
@@ -246,6 +256,7 @@ test_check(void)
 
 	a = dag_add(&d, STEP_COPY, "a");
 	dag_edge(&d, a, 7);
+	dag_dedup_edges(&d);
 	ok(!dag_check(&d, &err), "a dangling edge is caught");
 	is_str(err.message, "step \"a\" depends on a step that does not exist (#7)", "and named");
 	dag_free(&d);
