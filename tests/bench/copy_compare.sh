@@ -20,6 +20,11 @@
 #   SCALE=30 DOCS=200000 NOPK=500000 ROUNDS=3 JOBS=2 SPLIT=128MB tests/bench/copy_compare.sh
 #   (the defaults: about 1.4 GB)
 #   SET=fk ROWS=200000 ROUNDS=3 tests/bench/copy_compare.sh      (about 220 MB)
+#
+# SAMPLE=DIR keeps a timeline of every run in DIR: TOOL-ROUND.source and
+# .target, the sessions at work on each server (pg_stat_activity every
+# 100 ms: epoch|pid|wait event or CPU|state|query), TOOL-ROUND.start (the
+# run's start, epoch) and, for pgshift, TOOL-ROUND.log (its JSON log).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SCALE=${SCALE:-30}
@@ -31,6 +36,7 @@ SPLIT=${SPLIT:-128MB}
 SET=${SET:-big}
 ROWS=${ROWS:-200000}
 TOOLS=${TOOLS:-pgshift pgcopydb pgcopydb-split raw-pipe dump-restore}
+SAMPLE=${SAMPLE:-}
 
 if [ -z "${SOURCE_URI:-}" ]; then
   exec tests/lib/pg_clusters.sh run "$0" "$@"
@@ -143,7 +149,12 @@ cutover:
 YAML
 
 run_pgshift() {
-  BENCH_TARGET="$base/$1" ./pgshift apply "$work/plan.yaml" --yes --no-progress -q
+  if [ -n "$SAMPLE" ]; then
+    BENCH_TARGET="$base/$1" ./pgshift apply "$work/plan.yaml" --yes --no-progress \
+      --log-format json 2>"$SAMPLE/$tag.log"
+  else
+    BENCH_TARGET="$base/$1" ./pgshift apply "$work/plan.yaml" --yes --no-progress -q
+  fi
 }
 run_pgcopydb() {
   pgcopydb clone --source "$SOURCE_URI" --target "$base/$1" --table-jobs "$JOBS" \
@@ -165,6 +176,19 @@ run_dump_restore() {
   pg_restore -d "$base/$1" -j "$JOBS" --no-owner "$work/dump-$1"
 }
 
+# the sessions at work on one server, every 100 ms, until killed
+sample() {
+  psql -X -Atq -F '|' -d "$1" >"$2" 2>/dev/null <<'SQL' &
+SELECT extract(epoch FROM clock_timestamp()), pid, coalesce(wait_event_type || '/' || wait_event, 'CPU'),
+       state, left(regexp_replace(query, '\s+', ' ', 'g'), 80)
+  FROM pg_stat_activity
+ WHERE backend_type IN ('client backend', 'parallel worker', 'autovacuum worker')
+   AND pid <> pg_backend_pid() AND state <> 'idle' \watch 0.1
+SQL
+  samplers="$samplers $!"
+}
+
+[ -z "$SAMPLE" ] || mkdir -p "$SAMPLE"
 declare -A times
 for round in $(seq 1 "$ROUNDS"); do
   for tool in $TOOLS; do
@@ -173,9 +197,17 @@ for round in $(seq 1 "$ROUNDS"); do
     # no tool pays for the dirty pages of the generation or of the tool before it
     q "$SOURCE_URI" "CHECKPOINT"
     q "$TARGET_URI" "CHECKPOINT"
+    tag="$tool-$round" samplers=
+    if [ -n "$SAMPLE" ]; then
+      sample "$SOURCE_URI" "$SAMPLE/$tag.source"
+      sample "$TARGET_URI" "$SAMPLE/$tag.target"
+    fi
     t0=$(now)
+    [ -z "$SAMPLE" ] || echo "$t0" >"$SAMPLE/$tag.start"
     "run_${tool//-/_}" "$db"
     took=$(echo "$(now) - $t0" | bc)
+    # shellcheck disable=SC2086
+    [ -z "$samplers" ] || { kill $samplers; wait $samplers 2>/dev/null || true; }
     got=$(q "$base/$db" "$count_sql")
     [ "$got" = "$expected" ] || { echo "$tool round $round: rows $got, expected $expected" >&2; exit 1; }
     printf 'round %d %-16s %8.2f s\n' "$round" "$tool" "$took"
