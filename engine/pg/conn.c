@@ -302,6 +302,20 @@ run(PGconn *conn, const char *sql, int nparams, const char *const *params)
 	return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 }
 
+static bool
+query_failed(PGconn *conn, const char *sql, const PGresult *res, struct pgs_error *err)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
+	if (res)
+		pg_fail_result(err, res, what);
+	else
+		pgs_fail(err, "%s: %s", what, PQerrorMessage(conn));
+	pg_error_mark_lost(err, conn);
+	return false;
+}
+
 bool
 pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 		struct pgs_error *err)
@@ -310,13 +324,8 @@ pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 	ExecStatusType st = PQresultStatus(res);
 	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 
-	if (!ok) {
-		char what[128];
-
-		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
-		pg_fail_result(err, res, what);
-		pg_error_mark_lost(err, conn);
-	}
+	if (!ok)
+		query_failed(conn, sql, res, err);
 	PQclear(res);
 	return ok;
 }
@@ -328,15 +337,38 @@ pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
 	PGresult *res = run(conn, sql, nparams, params);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		char what[128];
-
-		snprintf(what, sizeof(what), "query failed (%.60s%s)", sql, strlen(sql) > 60 ? "..." : "");
-		pg_fail_result(err, res, what);
-		pg_error_mark_lost(err, conn);
+		query_failed(conn, sql, res, err);
 		PQclear(res);
 		return NULL;
 	}
 	return res;
+}
+
+bool
+pg_query_rows(PGconn *conn, const char *sql, int nparams, const char *const *params,
+			  void (*row)(const PGresult *res, void *arg), void *arg, struct pgs_error *err)
+{
+	PGresult *res;
+	bool ok = true;
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) ||
+		!PQsetSingleRowMode(conn)) {
+		query_failed(conn, sql, NULL, err);
+		while ((res = PQgetResult(conn)))
+			PQclear(res);
+		return false;
+	}
+	/* every result is read, so the session is free again whatever happened */
+	while ((res = PQgetResult(conn))) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (ok && st == PGRES_SINGLE_TUPLE)
+			row(res, arg);
+		else if (ok && st != PGRES_TUPLES_OK)
+			ok = query_failed(conn, sql, res, err);
+		PQclear(res);
+	}
+	return ok;
 }
 
 char *

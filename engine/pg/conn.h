@@ -55,6 +55,16 @@ bool pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *para
 PGresult *pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
 				   struct pgs_error *err);
 
+/*
+ * Runs a query row by row (single-row mode): row(res, arg) sees each row as
+ * row 0 of its own result, freed right after, so a query of 100,000 rows
+ * never sits in memory whole. False (err set) when it failed, possibly
+ * after some rows were seen.
+ */
+bool pg_query_rows(PGconn *conn, const char *sql, int nparams, const char *const *params,
+				   void (*row)(const PGresult *res, void *arg), void *arg,
+				   struct pgs_error *err);
+
 /* Fills err from a failed result: message, detail, hint, SQLSTATE. */
 bool pg_fail_result(struct pgs_error *err, const PGresult *res, const char *what);
 

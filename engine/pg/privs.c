@@ -115,10 +115,13 @@ static const char objects_sql[] =
 	" ) o JOIN pg_catalog.pg_roles r ON r.oid = o.owner"
 	" ORDER BY 1, 2, 3";
 
+/* Grants repeat from object to object ("app\x1eSELECT"): interned, each costs its bytes once. */
 static void
-split_grants(struct priv_object *o, const char *list)
+split_grants(struct privs *pv, struct priv_object *o, const char *list)
 {
 	size_t n = 1;
+	char *item = NULL;
+	size_t cap = 0;
 
 	if (!*list)
 		return;
@@ -128,9 +131,16 @@ split_grants(struct priv_object *o, const char *list)
 	while (*list) {
 		size_t len = strcspn(list, "\x1f");
 
-		o->grants[o->ngrants++] = xstrndup(list, len);
+		if (len + 1 > cap) {
+			cap = len + 1;
+			item = xrealloc(item, cap);
+		}
+		memcpy(item, list, len);
+		item[len] = '\0';
+		o->grants[o->ngrants++] = strpool_intern(&pv->strings, item);
 		list += len + (list[len] == '\x1f');
 	}
+	free(item);
 }
 
 char *
@@ -193,64 +203,77 @@ migrated(char **keys, size_t n, const PGresult *res, int r)
 	return found;
 }
 
+struct privs_reader {
+	struct privs *out;
+	char **keys;
+	size_t nkeys, cap;
+};
+
+static char *
+intern_or_null(struct privs *pv, const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : strpool_intern(&pv->strings, PQgetvalue(res, 0, col));
+}
+
+static void
+read_object(const PGresult *res, void *arg)
+{
+	struct privs_reader *rd = arg;
+	struct privs *pv = rd->out;
+	struct priv_object *o;
+
+	if (!migrated(rd->keys, rd->nkeys, res, 0))
+		return;
+	if (pv->n == rd->cap) {
+		rd->cap = rd->cap ? rd->cap * 2 : 64;
+		pv->objs = xrealloc(pv->objs, rd->cap * sizeof(*pv->objs));
+	}
+	o = &pv->objs[pv->n++];
+	memset(o, 0, sizeof(*o));
+	o->kind = strpool_intern(&pv->strings, PQgetvalue(res, 0, 0));
+	o->ident = strpool_copy(&pv->strings, PQgetvalue(res, 0, 1));
+	o->column = intern_or_null(pv, res, 2);
+	o->owner = strpool_intern(&pv->strings, PQgetvalue(res, 0, 3));
+	o->explicit_acl = PQgetvalue(res, 0, 4)[0] == 't';
+	o->schema = intern_or_null(pv, res, 5);
+	o->follows_table = PQgetvalue(res, 0, 6)[0] == 't';
+	split_grants(pv, o, PQgetvalue(res, 0, 8));
+}
+
+/*
+ * Row by row, into one string pool: at 100,000 tables the whole result
+ * (30 MB) and a malloc per string (as much again) were plan's largest peak.
+ */
 bool
 privs_load(PGconn *conn, const struct catalog *cat, struct privs *out, struct pgs_error *err)
 {
 	char *schemas = privs_text_array(cat->schemas, cat->nschemas);
 	const char *params[1] = {schemas};
-	PGresult *res = pg_query(conn, objects_sql, 1, params, err);
-	char **keys;
-	size_t nkeys;
-	int n;
+	struct privs_reader rd = {.out = out};
+	bool ok;
 
-	free(schemas);
 	memset(out, 0, sizeof(*out));
-	if (!res) {
+	strpool_init(&out->strings);
+	rd.keys = catalog_keys(cat, &rd.nkeys);
+	ok = pg_query_rows(conn, objects_sql, 1, params, read_object, &rd, err);
+	free(schemas);
+	for (size_t i = 0; i < rd.nkeys; i++)
+		free(rd.keys[i]);
+	free(rd.keys);
+	if (!ok) {
+		privs_free(out);
 		pgs_error_prefix(err, "could not read owners and privileges");
-		return false;
 	}
-	n = PQntuples(res);
-	keys = catalog_keys(cat, &nkeys);
-	out->objs = xcalloc((size_t) n + 1, sizeof(struct priv_object));
-	for (int r = 0; r < n; r++) {
-		struct priv_object *o;
-
-		if (!migrated(keys, nkeys, res, r))
-			continue;
-		o = &out->objs[out->n++];
-
-		o->kind = xstrdup(PQgetvalue(res, r, 0));
-		o->ident = xstrdup(PQgetvalue(res, r, 1));
-		o->column = PQgetisnull(res, r, 2) ? NULL : xstrdup(PQgetvalue(res, r, 2));
-		o->owner = xstrdup(PQgetvalue(res, r, 3));
-		o->explicit_acl = PQgetvalue(res, r, 4)[0] == 't';
-		o->schema = PQgetisnull(res, r, 5) ? NULL : xstrdup(PQgetvalue(res, r, 5));
-		o->follows_table = PQgetvalue(res, r, 6)[0] == 't';
-		split_grants(o, PQgetvalue(res, r, 8));
-	}
-	PQclear(res);
-	for (size_t i = 0; i < nkeys; i++)
-		free(keys[i]);
-	free(keys);
-	return true;
+	return ok;
 }
 
 void
 privs_free(struct privs *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		struct priv_object *o = &p->objs[i];
-
-		free(o->kind);
-		free(o->ident);
-		free(o->column);
-		free(o->owner);
-		free(o->schema);
-		for (size_t g = 0; g < o->ngrants; g++)
-			free(o->grants[g]);
-		free(o->grants);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		free(p->objs[i].grants);
 	free(p->objs);
+	strpool_free(&p->strings);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -19,8 +19,9 @@
 
 #include "pg/catalog.h"
 #include "util/error.h"
+#include "util/strpool.h"
 
-/* One object with an owner and an ACL; every string owned. */
+/* One object with an owner and an ACL; its strings are in privs.strings. */
 struct priv_object {
 	char *kind;                 /* SQL keyword: SCHEMA, TABLE, SEQUENCE, FUNCTION, PROCEDURE,
 								 * AGGREGATE, TYPE, DOMAIN, COLLATION, CONVERSION, OPERATOR,
@@ -43,8 +44,9 @@ struct priv_object {
 };
 
 struct privs {
-	struct priv_object *objs;
+	struct priv_object *objs;   /* owned */
 	size_t n;
+	struct strpool strings;     /* owns every string of objs */
 };
 
 /* Reads the owners and effective ACLs of the catalog's schemas' objects on conn. */

@@ -153,6 +153,49 @@ like($r->{out}, qr/public\.nope\*/, 'the FAIL names the pattern');
 is(fingerprint($src), $before_src, 'source catalog unchanged by the dry runs');
 is(fingerprint($dst), $before_dst, 'target catalog unchanged by the dry runs');
 
+# target_tables_empty asks 100 tables per query: 250 tables that exist on
+# both servers, a row in a few of them (in the first, a middle and the
+# last, partial, batch), one the target login may not read. The tables
+# with rows are counted on the target table by table, independently.
+psql($src, "DO \$\$ BEGIN FOR i IN 1..250 LOOP EXECUTE format('CREATE TABLE public.many_%s (id int PRIMARY KEY)', i); END LOOP; END \$\$");
+psql($dst, "DO \$\$ BEGIN FOR i IN 1..250 LOOP EXECUTE format('CREATE TABLE public.many_%s (id int PRIMARY KEY)', i); END LOOP; END \$\$");
+psql($dst, "INSERT INTO public.many_$_ VALUES (1)") for 3, 117, 200, 249;
+psql($dst, q{CREATE ROLE limited LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO limited;
+             REVOKE SELECT ON public.many_150 FROM limited});
+sub target_check {
+    my ($uri) = @_;
+    my $out = run_pgshift({SOURCE_URI => $src, TARGET_URI => $uri}, 'plan', $plan, '--format', 'json')->{out};
+    my ($ck) = grep { $_->{name} eq 'target_tables_empty' } @{ decode_json($out)->{preflight}{checks} };
+    return $ck;
+}
+sub listed {
+    my ($observed, $what) = @_;
+    my $re = $what eq 'with rows' ? qr/(\d+) with rows: ([^;]*)/ : qr/could not read (\d+): ([^;]*)/;
+    my ($n, $names) = $observed =~ $re or return (0, '');
+    return ($n, join(',', sort split /, /, $names));
+}
+my $with_rows = psql($dst, q{SELECT string_agg('public.' || c.relname, ',' ORDER BY 'public.' || c.relname)
+  FROM pg_class c WHERE c.relname LIKE 'many\_%' AND c.relkind = 'r' AND (xpath('/row/n/text()', query_to_xml(
+  format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, true, '')))[1]::text::int > 0});
+$plan = write_plan(plan_yaml(replica_identity => 'full'), $dir);
+my $ck = target_check($dst);
+is($ck->{status}, 'FAIL', 'target_tables_empty: tables with rows on the target FAIL (require_empty_target)');
+my ($n, $names) = listed($ck->{observed}, 'with rows');
+is($n, 4, 'as many tables with rows as the target has') or diag($ck->{observed});
+is($names, join(',', sort split /,/, $with_rows),
+   'the same tables, a one-row table in every batch') or diag($ck->{observed});
+my $limited = $dst =~ s{//postgres\@}{//limited\@}r;
+$ck = target_check($limited);
+($n, $names) = listed($ck->{observed}, 'with rows');
+is($names, join(',', sort map { "public.many_$_" } 3, 117, 200, 249),
+   'a table the login may not read leaves the rows of its batch seen') or diag($ck->{observed});
+is_deeply([listed($ck->{observed}, 'could not read')], [1, 'public.many_150'], 'and is named as unreadable')
+    or diag($ck->{observed});
+psql($dst, "DELETE FROM public.many_$_") for 3, 117, 200, 249;
+$ck = target_check($dst);
+is($ck->{status}, 'PASS', 'the same tables emptied: PASS') or diag($ck->{observed});
+is($ck->{observed}, 'none', 'none with rows');
+
 # Offline: no connection at all.
 $r = run_pgshift({SOURCE_URI => 'postgresql://u:sekrit@127.0.0.1:1/x', TARGET_URI => 'host=127.0.0.1 port=1'},
                  'plan', $plan, '--offline', '--format', 'json');
