@@ -8,6 +8,7 @@
 # on every FK column). Each tool then moves it to a new, empty target
 # database, ROUNDS times in turn:
 #   pgshift          pgshift apply, cdc.enabled: false
+#   pgshift-base     the same with the binary PGSHIFT_BASE (a baseline build)
 #   pgcopydb         pgcopydb clone
 #   pgcopydb-split   pgcopydb clone --split-tables-larger-than SPLIT
 #   raw-pipe         pre-data restore; psql COPY TO | psql COPY FROM, JOBS at
@@ -155,6 +156,10 @@ run_pgshift() {
   else
     BENCH_TARGET="$base/$1" ./pgshift apply "$work/plan.yaml" --yes --no-progress -q
   fi
+}
+# another pgshift build (PGSHIFT_BASE=path), e.g. main's, timed in the same run
+run_pgshift_base() {
+  BENCH_TARGET="$base/$1" "$PGSHIFT_BASE" apply "$work/plan.yaml" --yes --no-progress -q
 }
 run_pgcopydb() {
   pgcopydb clone --source "$SOURCE_URI" --target "$base/$1" --table-jobs "$JOBS" \

@@ -207,13 +207,16 @@ test_catalog_dag(void)
 	is_deps(&d, "constraint:public.orders.orders_customer_fk",
 			"copy:public.orders#1/3, copy:public.orders#2/3, copy:public.orders#3/3, "
 			"constraint:public.customers.customers_pkey, index:public.customers_pkey, "
-			"copy:public.customers, index:public.orders_pkey");
+			"copy:public.customers, index:public.orders_pkey, constraint:public.orders.orders_pkey");
 	ok(dag_find(&d, "constraint:public.orders.orders_amount_check") < 0,
 	   "a validated CHECK comes with CREATE TABLE: no step");
 	ok(dag_find(&d, "constraint:public.customers.customers_name_check") >= 0,
 	   "a NOT VALID CHECK gets its own step");
 	is_deps(&d, "vacuum:public.orders",
-			"copy:public.orders#1/3, copy:public.orders#2/3, copy:public.orders#3/3, index:public.orders_pkey");
+			"copy:public.orders#1/3, copy:public.orders#2/3, copy:public.orders#3/3, index:public.orders_pkey, "
+			"constraint:public.orders.orders_pkey, constraint:public.orders.orders_customer_fk");
+	is_deps(&d, "vacuum:public.customers",
+			"copy:public.customers, index:public.customers_pkey, constraint:public.customers.customers_pkey");
 	ok(dag_find(&d, "cdc.catchup") > dag_find(&d, "schema.post"), "catch-up comes after schema.post");
 	is_deps(&d, "cutover.1:wait_for_catchup", "cutover.gate");
 	is_deps(&d, "cutover.3:verify", "cutover.2:sync_sequences");
@@ -222,6 +225,46 @@ test_catalog_dag(void)
 		for (size_t k = 0; k < d.steps[i].ndeps; k++)
 			if (d.steps[i].deps[k] >= i)
 				ok(0, "every dependency comes before its step");
+	dag_free(&d);
+}
+
+/*
+ * Two FKs on one table run one after the other (each validation holds the
+ * table's SHARE UPDATE EXCLUSIVE), and so do a table's FKs and its vacuum;
+ * an FK and the FKs of the table it references are not ordered.
+ */
+static void
+test_fk_lock_order(void)
+{
+	static struct cat_table tables[] = {
+		{.schema = "s", .name = "items", .relkind = 'r', .bytes = 10},
+		{.schema = "s", .name = "orders", .relkind = 'r', .bytes = 10},
+		{.schema = "s", .name = "users", .relkind = 'r', .bytes = 10},
+	};
+	static struct cat_constraint cons[] = {
+		{.name = "orders_user_fk", .table = 1, .type = 'f', .validated = true, .index = -1, .ref_table = 2},
+		{.name = "items_order_fk", .table = 0, .type = 'f', .validated = true, .index = -1, .ref_table = 1},
+		{.name = "items_user_fk", .table = 0, .type = 'f', .validated = true, .index = -1, .ref_table = 2},
+	};
+	struct catalog c;
+	struct plan p;
+	struct dag d;
+	struct pgs_error err;
+
+	base_plan(&p);
+	memset(&c, 0, sizeof(c));
+	c.tables = tables;
+	c.ntables = 3;
+	c.constraints = cons;
+	c.nconstraints = 3;
+	ok(dag_compile(&p, &c, &d, &err), "a DAG of three FKs compiles");
+	is_deps(&d, "constraint:s.items.items_order_fk",
+			"copy:s.items, copy:s.orders");
+	is_deps(&d, "constraint:s.items.items_user_fk",
+			"copy:s.items, copy:s.users, constraint:s.items.items_order_fk");
+	is_deps(&d, "vacuum:s.items",
+			"copy:s.items, constraint:s.items.items_order_fk, constraint:s.items.items_user_fk");
+	is_deps(&d, "vacuum:s.users", "copy:s.users");
 	dag_free(&d);
 }
 
@@ -295,6 +338,7 @@ main(void)
 	test_offline();
 	test_rollback_slot();
 	test_catalog_dag();
+	test_fk_lock_order();
 	test_check();
 	test_parts();
 	return done_testing();
