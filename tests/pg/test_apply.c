@@ -558,6 +558,9 @@ backlog(void)
 	all &= pgtest_exec(src, "UPDATE public.coal_uq SET email = 'b' WHERE id = 1");
 	/* no key at all: runs of INSERTs only, duplicates kept */
 	all &= each("INSERT INTO public.coal_nopk VALUES (%d %% 7, 'r' || %d)", 1, 100);
+	/* keys updated in descending order: the run goes in key order (cdc_apply.t checks) */
+	all &= each("UPDATE public.coal_ord SET pad = 'updated' WHERE id = 201 - %d AND %d > 0"
+				" AND %d > 0", 1, 200);
 	return all;
 }
 
