@@ -142,9 +142,9 @@ idlist_push(struct idlist *l, size_t v)
 	if (l->n == l->cap) {
 		/* most lists hold one or two steps (a table's copy, its indexes) */
 		l->cap = l->cap ? l->cap * 2 : 2;
-		l->items = xrealloc(l->items, l->cap * sizeof(size_t));
+		l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
 	}
-	l->items[l->n++] = v;
+	l->items[l->n++] = (uint32_t) v;
 }
 
 void

@@ -3,13 +3,14 @@
 #define PGSHIFT_DAG_DAG_BUILD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dag/dag.h"
 
-/* A growable list of step indexes. */
+/* A growable list of step indexes (uint32, as struct step's deps: 3 lists a table). */
 struct idlist {
-	size_t *items;
-	size_t n, cap;
+	uint32_t *items;
+	uint32_t n, cap;
 };
 
 /* Appends a step (its id copied into dag->ids); returns its index. */

@@ -99,13 +99,13 @@ bool cat_load_tables(struct cat_load *ctx);
  * each is one query and a function that takes its rows into ctx->cat. The
  * queries marked per part bind one part of the kept tables' oids (the
  * function is called once per part, then cat_link_indexes after the last
- * index part); the others bind them all (table_oids) or, for globals, the
+ * index part, cat_columns_done after the last columns part); the others bind them all (table_oids) or, for globals, the
  * plan's publication name.
  */
 extern const char cat_indexes_sql[];        /* per part, and the definitions flag */
 extern const char cat_indexes_sql_before15[];
 extern const char cat_sizes_sql[];          /* per part */
-extern const char cat_columns_sql[];
+extern const char cat_columns_sql[];        /* per part */
 extern const char cat_constraints_sql[];
 extern const char cat_sequences_sql[];      /* no parameter */
 extern const char cat_extensions_sql[];     /* no parameter */
@@ -115,6 +115,7 @@ void cat_read_indexes(struct cat_load *ctx, const PGresult *res);
 void cat_link_indexes(struct cat_load *ctx);
 void cat_read_sizes(struct cat_load *ctx, const PGresult *res);
 void cat_read_columns(struct cat_load *ctx, const PGresult *res);
+void cat_columns_done(struct cat_load *ctx);
 void cat_read_constraints(struct cat_load *ctx, const PGresult *res);
 void cat_read_sequences(struct cat_load *ctx, const PGresult *res);
 void cat_read_extensions(struct cat_load *ctx, const PGresult *res);

@@ -2,8 +2,8 @@
  * Runs the catalog reads that follow the tables' (catalog_int.h) on one
  * session or several. With several, each session sends its next query as
  * soon as it is free, so the server computes them side by side (the index
- * definitions and relation sizes, split in one part per session, are most
- * of the time at 10,000 tables and more), and the rows are still taken in
+ * definitions and relation sizes, split in parts, at least one per session,
+ * are most of the time at 10,000 tables and more), and the rows are still taken in
  * one fixed order, so the catalog does not depend on which query finished
  * first. A result waits, held, only until the reads before it are taken.
  */
@@ -39,7 +39,7 @@ static const struct cat_read reads[] = {
 	 cat_link_indexes},
 	{cat_sizes_sql, NULL, TABLE_PART, false, cat_read_sizes, NULL},
 	{cat_constraints_sql, NULL, ALL_TABLES, false, cat_read_constraints, NULL},
-	{cat_columns_sql, NULL, ALL_TABLES, false, cat_read_columns, NULL},
+	{cat_columns_sql, NULL, TABLE_PART, false, cat_read_columns, cat_columns_done},
 	{cat_sequences_sql, NULL, NO_PARAM, false, cat_read_sequences, NULL},
 	{cat_extensions_sql, NULL, NO_PARAM, false, cat_read_extensions, NULL},
 	{cat_views_sql, NULL, NO_PARAM, false, cat_read_views, NULL},
@@ -62,28 +62,44 @@ struct runner {
 	long *busy;                 /* per session: the job it runs, or -1 */
 	struct job *jobs;
 	size_t njobs, sent, taken;
-	char **parts;               /* owned; the kept tables' oids in nconns parts */
+	char **parts;               /* owned; the kept tables' oids in nparts parts */
+	size_t nparts;
 };
 
-/* Round robin, so each part has big and small tables alike. */
-static void
-split_tables(struct runner *r)
-{
-	const struct catalog *cat = r->ctx->cat;
-	struct buf *b = xcalloc(r->nconns, sizeof(*b));
+/*
+ * A part is at most this many tables (and there is at least one part per
+ * session): a result waits, held whole, until the reads before it are
+ * taken, and at 100,000 tables one result of every column was 64 MB.
+ */
+#define PART_TABLES 10000
 
-	r->parts = xcalloc(r->nconns, sizeof(char *));
-	for (size_t k = 0; k < r->nconns; k++) {
+/* Round robin, so each part has big and small tables alike. */
+static char **
+split_tables(const struct catalog *cat, size_t nparts)
+{
+	struct buf *b = xcalloc(nparts, sizeof(*b));
+	char **parts = xcalloc(nparts, sizeof(char *));
+
+	for (size_t k = 0; k < nparts; k++) {
 		buf_init(&b[k]);
 		buf_putc(&b[k], '{');
 	}
 	for (size_t i = 0; i < cat->ntables; i++)
-		buf_printf(&b[i % r->nconns], "%s%u", i < r->nconns ? "" : ",", cat->tables[i].oid);
-	for (size_t k = 0; k < r->nconns; k++) {
+		buf_printf(&b[i % nparts], "%s%u", i < nparts ? "" : ",", cat->tables[i].oid);
+	for (size_t k = 0; k < nparts; k++) {
 		buf_putc(&b[k], '}');
-		r->parts[k] = buf_steal(&b[k]);
+		parts[k] = buf_steal(&b[k]);
 	}
 	free(b);
+	return parts;
+}
+
+static void
+free_parts(char **parts, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		free(parts[k]);
+	free(parts);
 }
 
 static void
@@ -98,11 +114,11 @@ make_jobs(struct runner *r)
 	const struct plan *plan = r->ctx->plan;
 	const char *publication = plan && plan->cdc.publication ? plan->cdc.publication : "";
 
-	r->jobs = xcalloc(NREADS * r->nconns, sizeof(*r->jobs));
+	r->jobs = xcalloc(NREADS * r->nparts, sizeof(*r->jobs));
 	for (size_t i = 0; i < NREADS; i++) {
 		if (reads[i].param == TABLE_PART)
-			for (size_t k = 0; k < r->nconns; k++)
-				add_job(r, &reads[i], r->parts[k], k + 1 == r->nconns);
+			for (size_t k = 0; k < r->nparts; k++)
+				add_job(r, &reads[i], r->parts[k], k + 1 == r->nparts);
 		else
 			add_job(r, &reads[i], reads[i].param == NO_PARAM ? NULL :
 					reads[i].param == PUBLICATION ? publication : r->ctx->table_oids, true);
@@ -248,14 +264,15 @@ cat_run_reads(struct cat_load *ctx, PGconn *const *conns, size_t nconns)
 	r.busy = xcalloc(nconns, sizeof(long));
 	for (size_t c = 0; c < nconns; c++)
 		r.busy[c] = -1;
-	split_tables(&r);
+	r.nparts = (ctx->cat->ntables + PART_TABLES - 1) / PART_TABLES;
+	if (r.nparts < nconns)
+		r.nparts = nconns;
+	r.parts = split_tables(ctx->cat, r.nparts);
 	make_jobs(&r);
 	ok = run_all(&r);
 	if (!ok)
 		drain(&r);
-	for (size_t k = 0; k < nconns; k++)
-		free(r.parts[k]);
-	free(r.parts);
+	free_parts(r.parts, r.nparts);
 	free(r.jobs);
 	free(r.busy);
 	return ok;

@@ -269,27 +269,38 @@ cat_read_sizes(struct cat_load *ctx, const PGresult *res)
 	}
 }
 
+/* One part's columns: its tables' arrays, each allocated once (counted first). */
 void
 cat_read_columns(struct cat_load *ctx, const PGresult *res)
 {
 	struct catalog *cat = ctx->cat;
 	int n = PQntuples(res);
 
-	/* count first, so each table's array is allocated once */
+	/* a table is in one part only: its count starts at 0 here */
 	for (int i = 0; i < n; i++) {
 		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 0));
 
 		if (t >= 0)
 			cat->tables[t].ncols++;
 	}
-	for (size_t t = 0; t < cat->ntables; t++) {
-		cat->tables[t].cols = xcalloc(cat->tables[t].ncols + 1, sizeof(struct cat_column));
-		cat->tables[t].ncols = 0;
-	}
 	for (int i = 0; i < n; i++) {
 		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 0));
 
-		if (t >= 0)
-			read_column(ctx, res, i, &cat->tables[t].cols[cat->tables[t].ncols++]);
+		if (t < 0)
+			continue;
+		if (!cat->tables[t].cols) {
+			cat->tables[t].cols = xcalloc(cat->tables[t].ncols + 1, sizeof(struct cat_column));
+			cat->tables[t].ncols = 0;
+		}
+		read_column(ctx, res, i, &cat->tables[t].cols[cat->tables[t].ncols++]);
 	}
+}
+
+/* A table without columns (CREATE TABLE t ()) still gets its empty array. */
+void
+cat_columns_done(struct cat_load *ctx)
+{
+	for (size_t t = 0; t < ctx->cat->ntables; t++)
+		if (!ctx->cat->tables[t].cols)
+			ctx->cat->tables[t].cols = xcalloc(1, sizeof(struct cat_column));
 }

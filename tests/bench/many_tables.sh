@@ -3,8 +3,8 @@
 # primary key, one index and 10 rows) on a source, moved to a target with
 # PostgreSQL's default lock settings (max_locks_per_transaction = 64), by
 # pgshift and by pgcopydb clone, side by side. Prints for each: the plan
-# time (pgshift plan; pgcopydb has none), the apply wall time, its exit
-# status, the peak RSS of its largest process (/usr/bin/time -v: for
+# time and peak RSS (pgshift plan; pgcopydb has none), the apply wall
+# time, its exit status, the peak RSS of its largest process (/usr/bin/time -v: for
 # pgshift that is pg_dump's, about 78 MB at 10,000 tables), of the tool's
 # own process (VmHWM) and what arrived (tables, indexes, primary keys). A
 # benchmark, not a test: run it by hand, on an idle machine.
@@ -84,14 +84,15 @@ cutover:
     - sync_sequences: { margin: 0 }
 YAML
 
-printf '%-10s %10s %10s %12s %11s %6s  %s\n' tool plan_s apply_s peak_rss_MB own_rss_MB exit arrived
+printf '%-10s %10s %12s %10s %12s %11s %6s  %s\n' tool plan_s plan_rss_MB apply_s peak_rss_MB own_rss_MB \
+  exit arrived
 for tool in $TOOLS; do
   db="t_$tool"
   q "$TARGET_URI" "CREATE DATABASE $db"
-  plan_s=-
+  plan_s=- plan_rss=-
   case $tool in
     pgshift)
-      read -r plan_s _ _ _ < <(BENCH_TARGET="$base/$db" timed "$work/plan.log" \
+      read -r plan_s plan_rss _ _ < <(BENCH_TARGET="$base/$db" timed "$work/plan.log" \
         ./pgshift plan "$work/plan.yaml")
       read -r wall rss own rc < <(BENCH_TARGET="$base/$db" timed "$work/apply.log" \
         ./pgshift apply "$work/plan.yaml" --yes --no-progress -q) ;;
@@ -101,7 +102,8 @@ for tool in $TOOLS; do
         --dir "$work/pgcopydb" --no-owner) ;;
   esac
   [ "$rc" = 0 ] || { echo "$tool exited $rc; its last lines:" >&2; tail -5 "$work"/*.log >&2 || true; }
-  printf '%-10s %10s %10.2f %12.1f %11.1f %6d  %s\n' "$tool" "$plan_s" "$wall" \
+  [ "$plan_rss" = - ] || plan_rss=$(printf '%.1f' "$(echo "$plan_rss / 1024" | bc -l)")
+  printf '%-10s %10s %12s %10.2f %12.1f %11.1f %6d  %s\n' "$tool" "$plan_s" "$plan_rss" "$wall" \
     "$(echo "$rss / 1024" | bc -l)" "$(echo "$own / 1024" | bc -l)" "$rc" "$(arrived "$base/$db")"
   q "$TARGET_URI" "DROP DATABASE $db"
 done
