@@ -20,6 +20,7 @@
 # A benchmark, not a test: run it by hand (make bench-cdc), on an idle machine.
 #
 #   SCALE=10 CLIENTS=8 DURATION=120 ROUNDS=1 tests/bench/cdc_lag.sh   (the defaults)
+#   PGSHIFT=/path/to/other/pgshift ...   measures that build instead of ./pgshift
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SCALE=${SCALE:-10}
@@ -31,7 +32,8 @@ if [ -z "${SOURCE_URI:-}" ]; then
   exec tests/lib/pg_clusters.sh run "$0" "$@"
 fi
 
-[ -x ./pgshift ] || make -s pgshift
+PGSHIFT=${PGSHIFT:-./pgshift}
+[ -x "$PGSHIFT" ] || make -s pgshift
 base=${TARGET_URI%/postgres}
 work=$(mktemp -d /tmp/pgshift-bench-lag.XXXXXX)
 [ "$(id -u)" = 0 ] && chown postgres: "$work"
@@ -74,7 +76,7 @@ cutover:
     - wait_for_catchup: { timeout: 5m }
 YAML
 
-./pgshift apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
+"$PGSHIFT" apply "$work/plan.yaml" --yes --no-progress >"$work/apply.log" 2>&1 &
 apply_pid=$!
 until grep -q 'cutover gate: waiting' "$work/apply.log"; do
   kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
@@ -97,7 +99,7 @@ END LOOP; END $$;
 SQL
 }
 status_lag() {
-  ./pgshift status "$work/plan.yaml" --json | jq -r '.lag_seconds // 0'
+  "$PGSHIFT" status "$work/plan.yaml" --json | jq -r '.lag_seconds // 0'
 }
 # "p50 p99 max" of the numbers on stdin
 stats() {
