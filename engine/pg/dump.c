@@ -187,19 +187,63 @@ version_of_dir(const char *path)
 	return (int) strtol(p, NULL, 10);
 }
 
+#define CHOSEN_SLOTS 4
+
+struct chosen_tool {
+	char *tool, *path;          /* owned */
+};
+
+static pthread_mutex_t chosen_lock = PTHREAD_MUTEX_INITIALIZER;    /* guards chosen */
+static struct chosen_tool chosen[CHOSEN_SLOTS];
+
+void
+pgtool_choose(const char *tool, const char *path)
+{
+	char *real = pgtool_unwrap(path);
+	size_t i;
+
+	pthread_mutex_lock(&chosen_lock);
+	for (i = 0; i < CHOSEN_SLOTS && chosen[i].tool && strcmp(chosen[i].tool, tool) != 0; i++)
+		;
+	if (i < CHOSEN_SLOTS) {
+		if (!chosen[i].tool)
+			chosen[i].tool = xstrdup(tool);
+		free(chosen[i].path);
+		chosen[i].path = real;
+		real = NULL;
+	}
+	pthread_mutex_unlock(&chosen_lock);
+	free(real);
+}
+
+static char *
+chosen_path(const char *tool)
+{
+	char *path = NULL;
+
+	pthread_mutex_lock(&chosen_lock);
+	for (size_t i = 0; i < CHOSEN_SLOTS && chosen[i].tool && !path; i++)
+		if (strcmp(chosen[i].tool, tool) == 0)
+			path = xstrdup(chosen[i].path);
+	pthread_mutex_unlock(&chosen_lock);
+	return path;
+}
+
 /*
- * The tool's path: the first in PATH (the program behind it when that is
- * Debian's wrapper), else the newest Debian-style install, as preflight's
- * tool check looks for it.
+ * The tool's path: the one preflight picked (pgtool_choose); without a
+ * preflight, the first in PATH (the program behind it when that is Debian's
+ * wrapper), else the newest Debian-style install.
  */
 static char *
 resolve_tool(const char *tool)
 {
 	const char *path = getenv("PATH");
-	char *pattern, *best = NULL;
+	char *pattern, *best = chosen_path(tool);
 	int best_v = -1;
 	glob_t g;
 
+	if (best)
+		return best;
 	while (path && *path) {
 		size_t len = strcspn(path, ":");
 		char *cand = xasprintf("%.*s/%s", (int) len, len ? path : ".", tool);

@@ -31,11 +31,19 @@ void pgtool_argf(struct pgtool_cmd *cmd, const char *fmt, ...)
 bool pgtool_dbname(struct pgtool_cmd *cmd, const char *conninfo, struct pgs_error *err);
 
 /*
- * Runs the tool (found in PATH, unwrapped, else the newest /usr/lib/postgresql/N/bin)
+ * Runs the tool (the one preflight chose, else found in PATH, unwrapped, else the
+ * newest /usr/lib/postgresql/N/bin)
  * and waits for it. On a non-zero exit, fails with `what` and an excerpt of
  * the tool's stderr in err->detail.
  */
 bool pgtool_run(struct pgtool_cmd *cmd, const char *what, struct pgs_error *err);
+
+/*
+ * The program preflight's tool check found new enough for the source (path,
+ * unwrapped): every later pgtool_run of tool starts it, not the first in
+ * PATH, which may be an older major that refuses the server.
+ */
+void pgtool_choose(const char *tool, const char *path);
 
 /*
  * The program that really runs for the tool at path: Debian's pg_wrapper

@@ -163,6 +163,8 @@ check_tool(struct pf_ctx *c, struct pf_tool_probe *p)
 		return;
 	}
 	pf_major_name(p->best.major * 100, tmaj, sizeof(tmaj));    /* back to a version_num */
+	if (p->best.major >= p->need)
+		pgtool_choose(p->name, p->best.path);
 	pf_add_owned(c, p->name, p->best.major >= p->need ? CHECK_PASS : CHECK_FAIL,
 				 xasprintf("%s %s", p->best.path, tmaj), hint);
 	free(p->best.path);

@@ -209,4 +209,40 @@ waitpid($gpid, 0);
 is($? >> 8, 0, 'the gated apply continues and finishes');
 is(table_dump($gated_uri, 'public.customers'), table_dump($src, 'public.customers'), 'gated run copied its table');
 
+# An older pg_dump/pg_restore first in PATH (here a script saying 13, which
+# refuses a 15 server as the real one does): preflight passes on the newer
+# one further down PATH and names it; the run must start that one too, not
+# the first in PATH (it did: schema.pre failed on "server version mismatch").
+my $old = tempdir(CLEANUP => 1);
+for my $tool (qw(pg_dump pg_restore)) {
+    open(my $fh, '>', "$old/$tool") or die;
+    print $fh "#!/bin/sh\n[ \"\$1\" = --version ] && { echo '$tool (PostgreSQL) 13.9'; exit 0; }\n"
+        . "echo '$tool: error: aborting because of server version mismatch' >&2; exit 1\n";
+    close $fh;
+    chmod 0755, "$old/$tool";
+}
+psql($dst, "CREATE DATABASE oldpath");
+(my $old_uri = $dst) =~ s{/postgres$}{/oldpath};
+my %oenv = (SOURCE_URI => $src, TARGET_URI => $old_uri, PATH => "$old:$ENV{PATH}");
+my $oplan = write_plan(<<'YAML', tempdir(CLEANUP => 1));
+version: 1
+name: oldpath
+source:
+  uri: ${SOURCE_URI}
+target:
+  uri: ${TARGET_URI}
+filters:
+  include_tables: ["public.customers"]
+cdc:
+  enabled: false
+cutover:
+  approval: auto
+YAML
+$r = run_pgshift(\%oenv, 'plan', $oplan);
+like($r->{out}, qr/^PASS\s+pg_dump\s+(?!\Q$old\E)\S+ 15$/m, 'old tools first in PATH: preflight picks a pg_dump 15 further down')
+    or diag($r->{out});
+$r = run_pgshift(\%oenv, 'apply', $oplan, '--yes', '--no-progress');
+is($r->{rc}, 0, 'and apply runs the tools preflight picked') or diag($r->{err});
+is(table_dump($old_uri, 'public.customers'), table_dump($src, 'public.customers'), 'its table copied');
+
 done_testing();
