@@ -52,6 +52,9 @@ void pgtool_choose(const char *tool, const char *path);
  */
 char *pgtool_unwrap(const char *path);
 
+/* `path --version`'s output (malloc'd), or NULL when it cannot be run or fails. */
+char *pgtool_version(const char *path);
+
 /* Sends sig to every tool pgtool_run is waiting for (apply stopping on a signal). */
 void pgtool_kill_children(int sig);
 

@@ -28,9 +28,8 @@ struct unwrapped {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;  /* guards cache */
 static struct unwrapped cache[CACHE_SLOTS];
 
-/* `path --version`'s output, or NULL when it cannot be run or fails. */
-static char *
-version_line(const char *path)
+char *
+pgtool_version(const char *path)
 {
 	char *argv[] = {(char *) path, "--version", NULL};
 	struct spawn_cmd sc = {path, argv, NULL, SPAWN_STDOUT, false};
@@ -88,9 +87,9 @@ static char *
 find_real(const char *path)
 {
 	const char *tool = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	char *wrapped = version_line(path);
+	char *wrapped = pgtool_version(path);
 	char *real = wrapped ? versioned_path(wrapped, tool) : NULL;
-	char *direct = real && access(real, X_OK) == 0 ? version_line(real) : NULL;
+	char *direct = real && access(real, X_OK) == 0 ? pgtool_version(real) : NULL;
 
 	if (!direct || strcmp(direct, wrapped) != 0) {
 		free(real);

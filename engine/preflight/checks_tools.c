@@ -11,36 +11,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pg/dump.h"
 #include "preflight/preflight_int.h"
-#include "util/spawn.h"
 #include "util/xalloc.h"
 
-/* Runs `path --version` and returns the major it prints, -1 when it cannot be run or read. */
+/* The major `path --version` prints, -1 when it cannot be run or read. */
 static int
 tool_major(const char *path)
 {
-	char *argv[] = {(char *) path, "--version", NULL};
-	struct spawn_cmd sc = {path, argv, NULL, SPAWN_STDOUT, false};
-	struct pgs_error err;
-	char out[256];
-	size_t len = 0;
-	ssize_t got;
-	int fd, status;
-	pid_t pid;
+	char *out = pgtool_version(path);
+	int major = out ? pf_parse_tool_major(out) : -1;
 
-	if (!spawn_piped(&sc, &pid, &fd, &err))
-		return -1;
-	while (len < sizeof(out) - 1 && (got = read(fd, out + len, sizeof(out) - 1 - len)) > 0)
-		len += (size_t) got;
-	close(fd);
-	out[len] = '\0';
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -1;
-	return pf_parse_tool_major(out);
+	free(out);
+	return major;
 }
 
 struct tool_pick {
