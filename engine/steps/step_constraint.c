@@ -62,17 +62,27 @@ struct con_job {
 	const struct catalog *cat;
 };
 
+/* Runs sql with the constraint's qualified table ($1) and its name ($2). */
+static PGresult *
+con_query(struct con_job *j, const struct cat_constraint *con, const char *sql,
+		  struct pgs_error *err)
+{
+	const struct cat_table *t = &j->cat->tables[con->table];
+	char *qt = pg_quote_qualified(j->conn, t->schema, t->name);
+	const char *params[2] = {qt, con->name};
+	PGresult *res = pg_query(j->conn, sql, 2, params, err);
+
+	free(qt);
+	return res;
+}
+
 /* Whether the constraint is on the target, and if so whether it is validated. */
 static bool
 constraint_exists(struct con_job *j, const struct cat_constraint *con, bool *exists,
 				  bool *validated, struct pgs_error *err)
 {
-	const struct cat_table *t = &j->cat->tables[con->table];
-	char *qt = pg_quote_qualified(j->conn, t->schema, t->name);
-	const char *params[2] = {qt, con->name};
-	PGresult *res = pg_query(j->conn, constraint_exists_sql, 2, params, err);
+	PGresult *res = con_query(j, con, constraint_exists_sql, err);
 
-	free(qt);
 	if (!res)
 		return false;
 	*exists = PQntuples(res) > 0;
@@ -284,12 +294,8 @@ static bool
 fk_covered(struct con_job *j, const struct cat_constraint *con, bool *covered,
 		   struct pgs_error *err)
 {
-	const struct cat_table *t = &j->cat->tables[con->table];
-	char *qt = pg_quote_qualified(j->conn, t->schema, t->name);
-	const char *params[2] = {qt, con->name};
-	PGresult *res = pg_query(j->conn, fk_covered_sql, 2, params, err);
+	PGresult *res = con_query(j, con, fk_covered_sql, err);
 
-	free(qt);
 	if (!res)
 		return false;
 	*covered = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
