@@ -164,25 +164,31 @@ $r = run_pgshift(\%env, 'apply', $plan2, '--yes', '--no-progress');
 is($r->{rc}, 1, 'a changed plan file is refused on resume');
 like($r->{err}, qr/plan file changed/, 'saying the plan changed');
 
-# a manual gate holds the run (and its lock): a second apply exits 4 at once,
-# `pgshift cutover` from another process lets the first one finish
-psql($dst, "CREATE DATABASE gated");
-(my $gated_uri = $dst) =~ s{/postgres$}{/gated};
-my %genv = (SOURCE_URI => $src, TARGET_URI => $gated_uri);
-my $gplan = write_plan(<<'YAML', tempdir(CLEANUP => 1));
+# An offline plan of public.customers alone, named name, with that cutover approval.
+sub customers_plan {
+    my ($name, $approval) = @_;
+    return write_plan(<<"YAML", tempdir(CLEANUP => 1));
 version: 1
-name: gated
+name: $name
 source:
-  uri: ${SOURCE_URI}
+  uri: \${SOURCE_URI}
 target:
-  uri: ${TARGET_URI}
+  uri: \${TARGET_URI}
 filters:
   include_tables: ["public.customers"]
 cdc:
   enabled: false
 cutover:
-  approval: manual
+  approval: $approval
 YAML
+}
+
+# a manual gate holds the run (and its lock): a second apply exits 4 at once,
+# `pgshift cutover` from another process lets the first one finish
+psql($dst, "CREATE DATABASE gated");
+(my $gated_uri = $dst) =~ s{/postgres$}{/gated};
+my %genv = (SOURCE_URI => $src, TARGET_URI => $gated_uri);
+my $gplan = customers_plan('gated', 'manual');
 my $gpid = fork() // die;
 if ($gpid == 0) {
     $ENV{$_} = $genv{$_} for keys %genv;
@@ -224,20 +230,7 @@ for my $tool (qw(pg_dump pg_restore)) {
 psql($dst, "CREATE DATABASE oldpath");
 (my $old_uri = $dst) =~ s{/postgres$}{/oldpath};
 my %oenv = (SOURCE_URI => $src, TARGET_URI => $old_uri, PATH => "$old:$ENV{PATH}");
-my $oplan = write_plan(<<'YAML', tempdir(CLEANUP => 1));
-version: 1
-name: oldpath
-source:
-  uri: ${SOURCE_URI}
-target:
-  uri: ${TARGET_URI}
-filters:
-  include_tables: ["public.customers"]
-cdc:
-  enabled: false
-cutover:
-  approval: auto
-YAML
+my $oplan = customers_plan('oldpath', 'auto');
 $r = run_pgshift(\%oenv, 'plan', $oplan);
 like($r->{out}, qr/^PASS\s+pg_dump\s+(?!\Q$old\E)\S+ 15$/m, 'old tools first in PATH: preflight picks a pg_dump 15 further down')
     or diag($r->{out});
