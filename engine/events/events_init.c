@@ -1,17 +1,13 @@
 /* event_init: an event with its optional fields marked unset. */
-#include <time.h>
-
 #include "events/events.h"
+#include "util/clock.h"
 
 struct event
 event_init(const char *name, const char *plan, const char *run_id, const char *step)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
 	return (struct event) {
 		.name = name, .plan = plan, .run_id = run_id, .step = step,
-		.at = (double) ts.tv_sec + ts.tv_nsec / 1e9,
+		.at = clock_wall_s(),
 		.rows = -1, .bytes = -1, .lag_bytes = -1, .receive_lag_bytes = -1, .apply_lag_bytes = -1, .lag_seconds = -1,
 	};
 }

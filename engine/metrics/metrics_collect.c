@@ -7,22 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "metrics/metrics.h"
 #include "notify/notify.h"
 #include "run/run.h"
 #include "run/run_cdc.h"
 #include "util/log.h"
-
-static double
-now_unix(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "util/clock.h"
 
 static struct metrics_stage *
 stage_of(struct metrics_snapshot *s, const char *name)
@@ -119,7 +110,7 @@ cdc(struct run *run, struct metrics_snapshot *s, double now)
 void
 metrics_collect(struct run *run, struct metrics_snapshot *out)
 {
-	double now = now_unix();
+	double now = clock_wall_s();
 
 	memset(out, 0, sizeof(*out));
 	out->plan = run->plan->name;

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "metrics/metrics.h"
+#include "util/clock.h"
 #include "util/xalloc.h"
 
 #define POLL_MS 200
@@ -208,12 +208,10 @@ serve_main(void *arg)
 bool
 metrics_serve(struct metrics_server *ms, struct run *run, struct pgs_error *err)
 {
-	struct timespec ts;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	ms->run = run;
-	ms->started_at = (double) ts.tv_sec + ts.tv_nsec / 1e9;
+	ms->started_at = clock_wall_s();
 	atomic_store(&ms->stop, false);
 	rc = pthread_create(&ms->thread, NULL, serve_main, ms);
 	if (rc != 0) {

@@ -18,6 +18,7 @@
 #include "util/webhook_secret.h"
 #include "util/webhook_url.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 #define QUEUE_MAX 256
 #define TOTAL_TIMEOUT_MS 10000L
@@ -48,15 +49,6 @@ struct notifier {
 	struct target *targets;
 	size_t n;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 msg_free(struct notify_msg *m)
@@ -167,7 +159,7 @@ attempt_budget_ms(struct target *t)
 
 	pthread_mutex_lock(&t->lock);
 	if (t->closing) {
-		double left = (t->deadline - now_s()) * 1000.0;
+		double left = (t->deadline - clock_wall_s()) * 1000.0;
 
 		budget = left < (double) budget ? (long) left : budget;
 	}
@@ -183,7 +175,7 @@ attempt_budget_ms(struct target *t)
 static bool
 pause_before_retry(struct target *t, long ms, bool network)
 {
-	double wake = now_s() + ms / 1000.0;
+	double wake = clock_wall_s() + ms / 1000.0;
 	bool go = true;
 
 	pthread_mutex_lock(&t->lock);
@@ -194,7 +186,7 @@ pause_before_retry(struct target *t, long ms, bool network)
 			go = false;
 			break;
 		}
-		if (pthread_cond_timedwait(&t->wake, &t->lock, &until) != 0 && now_s() >= wake)
+		if (pthread_cond_timedwait(&t->wake, &t->lock, &until) != 0 && clock_wall_s() >= wake)
 			break;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -284,7 +276,7 @@ static void
 notifier_close(void *ctx)
 {
 	struct notifier *nf = ctx;
-	double deadline = now_s() + TOTAL_TIMEOUT_MS / 1000.0;
+	double deadline = clock_wall_s() + TOTAL_TIMEOUT_MS / 1000.0;
 
 	/* one deadline for all: the workers drain in parallel */
 	for (size_t i = 0; i < nf->n; i++) {

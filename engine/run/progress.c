@@ -2,7 +2,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "run/live_view.h"
@@ -10,6 +9,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/units.h"
+#include "util/clock.h"
 
 /* One apply per process, so one live view: its thread and stop flag. */
 static pthread_t view_thread;
@@ -40,15 +40,6 @@ take_held_lines(struct buf *b)
 	pthread_mutex_unlock(&held_lock);
 }
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The worker's JSON log lines name its step and table until the step ends. */
 static void
 set_log_context(struct run *run, const struct step *st)
@@ -69,7 +60,7 @@ progress_step_started(struct run *run, size_t step)
 	struct pgs_error err;
 
 	set_log_context(run, st);
-	p->started_at = now_seconds();
+	p->started_at = clock_wall_s();
 	atomic_store(&p->total_bytes, st->est_bytes);
 	atomic_store(&p->running, true);
 	pgs_error_clear(&err);
@@ -89,7 +80,7 @@ progress_step_finished(struct run *run, size_t step, bool ok, const struct pgs_e
 	char size[32];
 	bool recorded;
 
-	p->finished_at = now_seconds();
+	p->finished_at = clock_wall_s();
 	atomic_store(&p->running, false);
 	atomic_store(&p->finished, ok);
 	pgs_error_clear(&err);
@@ -165,7 +156,7 @@ view_main(void *arg)
 		take_held_lines(&b);
 		terminal_size(&cols, &rows);
 		/* one line less than the screen: a taller frame would scroll out of reach of the redraw */
-		live_view_render(run, now_seconds(), cols, rows - 1, &b);
+		live_view_render(run, clock_wall_s(), cols, rows - 1, &b);
 		view_lines = 0;
 		for (size_t i = 0; i < b.len; i++)
 			view_lines += b.data[i] == '\n';

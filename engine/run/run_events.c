@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cdc/pgoutput.h"
 #include "hooks/hooks.h"
@@ -22,6 +21,7 @@
 #include "run/run_events.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 #define CDC_LAG_INTERVAL_S 60.0
 
@@ -55,15 +55,6 @@ struct run_events {
 	double run_started_at;
 	double last_lag_at;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static enum stage
 stage_by_name(const char *name)
@@ -140,7 +131,7 @@ run_events_new(const struct run *run, const bool *done, const bool *wanted)
 	re->table_bytes = xcalloc(re->ntables + 1, sizeof(int64_t));
 	re->table_started_at = xcalloc(re->ntables + 1, sizeof(double));
 	count_steps(re, run, done, wanted);
-	re->run_started_at = now_s();
+	re->run_started_at = clock_wall_s();
 	re->last_lag_at = re->run_started_at;
 	return re;
 }
@@ -209,7 +200,7 @@ stage_starting(struct run *run, enum stage s, size_t step, struct pgs_error *err
 	sc = &run->events->stages[s];
 	if (sc->started++ > 0)
 		return true;
-	sc->started_at = now_s();
+	sc->started_at = clock_wall_s();
 	ev = run_event(run, sc->ev_started, run->dag->steps[step].id);
 	return event_emit(run->bus, &ev, err);
 }
@@ -230,7 +221,7 @@ stage_done(struct run *run, enum stage s, size_t step, struct pgs_error *err)
 	if (++sc->ended < sc->total || sc->failed)
 		return true;
 	ev = run_event(run, sc->ev_finished, run->dag->steps[step].id);
-	ev.duration = now_s() - sc->started_at;
+	ev.duration = clock_wall_s() - sc->started_at;
 	if (s == ST_COPY) {
 		ev.rows = sc->rows;
 		ev.bytes = sc->bytes;
@@ -252,7 +243,7 @@ stage_failed(struct run *run, enum stage s, size_t step, const struct pgs_error 
 	sc->failed = true;
 	sc->ended++;
 	ev = run_event(run, sc->ev_failed, run->dag->steps[step].id);
-	ev.duration = now_s() - sc->started_at;
+	ev.duration = clock_wall_s() - sc->started_at;
 	event_set_error(&ev, failure);
 	pgs_error_clear(&ignored);
 	if (!event_emit(run->bus, &ev, &ignored))
@@ -282,7 +273,7 @@ copy_part_done(struct run *run, size_t step, struct pgs_error *err)
 	ev.table = name;
 	ev.rows = re->table_rows[t];
 	ev.bytes = re->table_bytes[t];
-	ev.duration = now_s() - re->table_started_at[t];
+	ev.duration = clock_wall_s() - re->table_started_at[t];
 	return event_emit(run->bus, &ev, err);
 }
 
@@ -297,7 +288,7 @@ events_step_starting(struct run *run, size_t step, struct pgs_error *err)
 	stages_of(run, step, &outer, &inner);
 	pthread_mutex_lock(&re->emit_lock);
 	if (t >= 0 && re->table_started_at[t] == 0)
-		re->table_started_at[t] = now_s();
+		re->table_started_at[t] = clock_wall_s();
 	ok = stage_starting(run, outer, step, err) && stage_starting(run, inner, step, err);
 	pthread_mutex_unlock(&re->emit_lock);
 	return ok;
@@ -378,7 +369,7 @@ run_events_cdc_tick(struct run *run, struct pgs_error *err)
 	struct run_cdc_view v;
 	struct run_cdc_lag lag;
 	struct event ev;
-	double now = now_s();
+	double now = clock_wall_s();
 	bool ok;
 
 	if (!re || now - re->last_lag_at < CDC_LAG_INTERVAL_S)
@@ -411,7 +402,7 @@ run_events_end(struct run *run, bool ok, const struct pgs_error *failure)
 
 	if (run->bus && run->events) {
 		ev = run_event(run, ok ? "run.finished" : "run.failed", ok ? NULL : failure->step[0] ? failure->step : NULL);
-		ev.duration = now_s() - run->events->run_started_at;
+		ev.duration = clock_wall_s() - run->events->run_started_at;
 		if (!ok)
 			event_set_error(&ev, failure);
 		pgs_error_clear(&ignored);

@@ -5,12 +5,12 @@
  * otherwise measure itself against a position as old as its own.
  */
 #include <stdio.h>
-#include <time.h>
 
 #include "cdc/cdc_slot.h"
 #include "pg/conn.h"
 #include "run/run_cdc.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 #define PG_EPOCH_OFFSET_S 946684800.0
 
@@ -40,15 +40,6 @@ run_cdc_lag(const struct run_cdc_view *v, double now_unix, struct run_cdc_lag *o
 		out->lag_seconds = 0;
 }
 
-static double
-now_unix(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 /* The lag at the moment the source was at lsn (run.source_lag_s). */
 static double
 lag_at_read(struct run *run, uint64_t lsn)
@@ -59,7 +50,7 @@ lag_at_read(struct run *run, uint64_t lsn)
 	run_cdc_view(run, &v);
 	v.source_lsn = lsn;
 	v.source_lag_s = 0;
-	run_cdc_lag(&v, now_unix(), &lag);
+	run_cdc_lag(&v, clock_wall_s(), &lag);
 	return lag.lag_seconds;
 }
 

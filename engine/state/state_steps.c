@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pg/conn.h"
 #include "state/state_int.h"
@@ -19,6 +18,7 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 /*
  * One row per step, split by what the row carries so that no step is
@@ -52,15 +52,6 @@ static const char flush_sql[] =
 	"  ON CONFLICT (plan, step_id) DO UPDATE SET status = excluded.status,"
 	"  finished_at = excluded.finished_at, updated_at = now(), error = excluded.error RETURNING 1)"
 	" UPDATE pgshift.runs SET updated_at = now() WHERE plan = $1";
-
-static double
-wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static void
 record_free(struct step_record *r)
@@ -191,7 +182,7 @@ state_step_started(struct state *st, const char *step_id, int64_t total_bytes,
 	r = queued(st, step_id);
 	free(r->error);
 	*r = (struct step_record) {.step_id = r->step_id, .status = 'r', .started = true,
-							   .total_bytes = total_bytes, .started_at = wall_now()};
+							   .total_bytes = total_bytes, .started_at = clock_wall_s()};
 	pthread_mutex_unlock(&st->queue_lock);
 	return true;
 }
@@ -226,7 +217,7 @@ state_step_finished(struct state *st, const char *step_id, int64_t rows, int64_t
 	r->status = 'd';
 	r->rows = rows;
 	r->bytes = bytes;
-	r->finished_at = wall_now();
+	r->finished_at = clock_wall_s();
 	pthread_mutex_unlock(&st->queue_lock);
 	return state_flush_steps(st, err);
 }
@@ -240,7 +231,7 @@ state_step_failed(struct state *st, const char *step_id, const char *error,
 	pthread_mutex_lock(&st->queue_lock);
 	r = queued(st, step_id);
 	r->status = 'f';
-	r->finished_at = wall_now();
+	r->finished_at = clock_wall_s();
 	free(r->error);
 	r->error = xstrdup(error ? error : "unknown error");
 	pthread_mutex_unlock(&st->queue_lock);

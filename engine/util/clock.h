@@ -1,8 +1,11 @@
-/* Elapsed time for timeouts and rates: a clock no wall-clock change moves. */
+/* Clocks: elapsed time for timeouts and rates, and the wall clock for timestamps. */
 #ifndef PGSHIFT_UTIL_CLOCK_H
 #define PGSHIFT_UTIL_CLOCK_H
 
 /* Seconds on CLOCK_MONOTONIC. */
 double clock_mono_s(void);
+
+/* Seconds since the Unix epoch on CLOCK_REALTIME (event, state and lag timestamps). */
+double clock_wall_s(void);
 
 #endif

@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pgtest.h"
@@ -41,6 +40,7 @@
 #include "pg/conn.h"
 #include "state/state.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 #define BIG_ROWS 200000
 #define SMALL_TXNS 3000
@@ -64,15 +64,6 @@ static struct plan *plan;
 static struct catalog cat;
 static PGconn *src, *dst;
 static volatile sig_atomic_t term;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static bool
 exec_params(PGconn *conn, const char *sql, int n, const char *const *params)
@@ -415,10 +406,10 @@ create_slot(void)
 static void
 measure_big(pid_t child)
 {
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	uint64_t lsn = big_transaction();
 	bool done = wait_applied(lsn, child, 300);
-	double secs = now_s() - t0;
+	double secs = clock_mono_s() - t0;
 
 	ok(done, "the streamed transaction was applied");
 	printf("# 200,000-row streamed transaction: written, received and applied in %.2f s"
@@ -428,15 +419,15 @@ measure_big(pid_t child)
 static void
 measure_small(pid_t child)
 {
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	bool all = small_transactions();
-	double written = now_s() - t0;
+	double written = clock_mono_s() - t0;
 	uint64_t lsn = source_wal_end();
 
 	ok(all, "3000 small transactions");
 	ok(wait_applied(lsn, child, 120), "applied");
 	printf("# %d single-change transactions: written in %.2f s, applied %.2f s after the first\n",
-		   SMALL_TXNS, written, now_s() - t0);
+		   SMALL_TXNS, written, clock_mono_s() - t0);
 }
 
 static void
