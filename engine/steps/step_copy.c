@@ -312,6 +312,12 @@ name_table(struct copy_job *job, struct pgs_error *err)
 }
 
 bool
+step_copy_freezes(const struct run *run, const struct step *copy)
+{
+	return copy->nparts == 0 && !run->copy_pretruncated;
+}
+
+bool
 step_copy(struct run *run, size_t step, struct pgs_error *err)
 {
 	const struct step *st = &run->dag->steps[step];
@@ -337,7 +343,7 @@ step_copy(struct run *run, size_t step, struct pgs_error *err)
 	if (run->plan->copy.format == COPY_FORMAT_AUTO)
 		job.binary = binary_fits(&job);
 	log_debug("%s: %s COPY", st->id, job.binary ? "binary" : "text");
-	truncate = st->nparts == 0 && !run->copy_pretruncated;
+	truncate = step_copy_freezes(run, st);
 	ok = source_begin(&job, err) && target_begin(&job, truncate, err) &&
 		stream(&job, step, truncate, err);
 	/* read-only: ending it only releases the snapshot and the lock sooner */

@@ -34,12 +34,10 @@ copied_frozen(const struct run *run, size_t step)
 {
 	const struct step *st = &run->dag->steps[step];
 
-	if (run->copy_pretruncated)
-		return false;
 	for (uint32_t k = 0; k < st->ndeps; k++) {
 		const struct step *dep = &run->dag->steps[st->deps[k]];
 
-		if (dep->kind == STEP_COPY && dep->nparts > 0)
+		if (dep->kind == STEP_COPY && !step_copy_freezes(run, dep))
 			return false;
 	}
 	return true;

@@ -18,6 +18,13 @@
 /* Names the step in err (err->step and a message prefix); returns false. */
 bool step_failed(struct run *run, size_t step, struct pgs_error *err);
 
+/*
+ * Whether the copy step empties its table in its own transaction and so
+ * writes with COPY FREEZE (a whole table not emptied beforehand); the
+ * vacuum step reads the same answer.
+ */
+bool step_copy_freezes(const struct run *run, const struct step *copy);
+
 /* state_record_object when the run has a state; true otherwise. */
 bool steps_record(struct run *run, const char *kind, const char *schema, const char *name,
 				  struct pgs_error *err);
