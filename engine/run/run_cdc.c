@@ -403,7 +403,7 @@ only_cleanup_left(struct run *run, const bool *done)
 		if (st->kind != STEP_CLEANUP)
 			continue;
 		for (size_t k = 0; k < st->ndeps; k++)
-			if (!done[st->deps[k]])
+			if (!done[step_deps(run->dag, st)[k]])
 				return false;
 		return true;
 	}
