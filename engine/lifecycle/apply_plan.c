@@ -60,6 +60,7 @@ phase_connect(struct apply *a, struct pgs_error *err)
 		!state_read_dag(a->state, &a->recorded, err))
 		return false;
 	run_dag_recorded_sizes(&a->recorded, &a->cat);
+	xtrim();
 	return dag_compile(a->plan, &a->cat, &a->dag, err);
 }
 
