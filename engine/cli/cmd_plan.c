@@ -138,6 +138,8 @@ plan_collect(const struct plan *plan, struct online *o, struct pgs_error *err)
 					   err))
 		return false;
 	o->fingerprint = catalog_fingerprint(&o->cat);
+	/* the DAG and the reports do not read the columns */
+	catalog_free_columns(&o->cat);
 	xtrim();
 	return dag_compile(plan, &o->cat, &o->dag, err);
 }

@@ -33,16 +33,16 @@ enum step_kind {
 	STEP_ROLLBACK_SLOT,         /* rollback.enabled: reverse publication + slot on the target */
 };
 
-/* 48 bytes: 500,000 of them for 100,000 tables, so no field is wider than it needs */
+/* 40 bytes: 500,000 of them for 100,000 tables, so no field is wider than it needs */
 struct step {
 	char *id;                   /* in dag.ids; e.g. "copy:public.orders#2/4" */
 	int64_t est_bytes;          /* bytes this step moves or reads, 0 when unknown */
 	uint32_t dep_at, ndeps;     /* its deps (steps that must finish first):
 								 * dag.edges[dep_at .. dep_at + ndeps), see step_deps */
 	int32_t table;              /* catalog table (copy, vacuum, constraint), -1 if none */
-	int32_t index;              /* catalog index (STEP_INDEX), -1 if none */
-	int32_t constraint;         /* catalog constraint (STEP_CONSTRAINT), -1 if none */
-	int32_t cutover;            /* plan->cutover.steps index (STEP_CUTOVER), -1 if none */
+	int32_t object;             /* by kind: the catalog index (STEP_INDEX) or constraint
+								 * (STEP_CONSTRAINT), the plan->cutover.steps index
+								 * (STEP_CUTOVER); -1 if none */
 	uint16_t part, nparts;      /* copy part K of N (1-based); 0/0 when not split */
 	uint8_t kind;               /* enum step_kind */
 	bool placeholder;           /* offline: stands for all steps of its kind */

@@ -36,7 +36,7 @@ dag_add(struct dag *dag, enum step_kind kind, const char *id)
 	memset(s, 0, sizeof(*s));
 	s->id = strpool_copy(&dag->ids, id);
 	s->kind = kind;
-	s->table = s->index = s->constraint = s->cutover = -1;
+	s->table = s->object = -1;
 	s->dep_at = (uint32_t) dag->nedges;
 	return dag->n++;
 }

@@ -156,7 +156,7 @@ add_index_step(struct compile *c, const struct index_kids *k, size_t i)
 	const struct cat_index *ix = &c->cat->indexes[i];
 	size_t s = dag_addf(c->dag, STEP_INDEX, "index:%s.%s", ix->schema, ix->name);
 
-	c->dag->steps[s].index = (int32_t) i;
+	c->dag->steps[s].object = (int32_t) i;
 	c->dag->steps[s].table = (int32_t) ix->table;
 	c->dag->steps[s].est_bytes = c->cat->tables[ix->table].bytes;
 	after_table_data(c, (long) ix->table);
@@ -222,7 +222,7 @@ add_constraint_step(struct compile *c, size_t k)
 	size_t s = dag_addf(c->dag, STEP_CONSTRAINT, "constraint:%s.%s.%s", tab->schema, tab->name,
 						con->name);
 
-	c->dag->steps[s].constraint = (int32_t) k;
+	c->dag->steps[s].object = (int32_t) k;
 	c->dag->steps[s].table = (int32_t) con->table;
 	if (con->index >= 0)
 		dag_edge(c->dag, c->index_step[con->index]);
@@ -445,7 +445,7 @@ add_cutover_steps(struct compile *c)
 		size_t s = dag_addf(c->dag, STEP_CUTOVER, "cutover.%zu:%s", i + 1,
 							cutover_kind_name(c->plan->cutover.steps[i].kind));
 
-		c->dag->steps[s].cutover = (int32_t) i;
+		c->dag->steps[s].object = (int32_t) i;
 		dag_edge(c->dag, prev);
 		prev = s;
 		if (i == last_catchup(c->plan))
