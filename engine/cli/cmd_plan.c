@@ -17,6 +17,7 @@
 #include "report/report.h"
 #include "state/state.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 /* Writes the file next to its final name first, so a reader never sees half of it. */
 static bool
@@ -137,6 +138,9 @@ plan_collect(const struct plan *plan, struct online *o, struct pgs_error *err)
 					   err))
 		return false;
 	o->fingerprint = catalog_fingerprint(&o->cat);
+	/* the DAG and the reports do not read the columns */
+	catalog_free_columns(&o->cat);
+	xtrim();
 	return dag_compile(plan, &o->cat, &o->dag, err);
 }
 

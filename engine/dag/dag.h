@@ -33,37 +33,39 @@ enum step_kind {
 	STEP_ROLLBACK_SLOT,         /* rollback.enabled: reverse publication + slot on the target */
 };
 
-/* 56 bytes: 500,000 of them for 100,000 tables, so no field is wider than it needs */
+/* 40 bytes: 500,000 of them for 100,000 tables, so no field is wider than it needs */
 struct step {
 	char *id;                   /* in dag.ids; e.g. "copy:public.orders#2/4" */
-	uint32_t *deps;             /* indexes of steps that must finish first: a slice of
-								 * dag.edges once compiled */
 	int64_t est_bytes;          /* bytes this step moves or reads, 0 when unknown */
+	uint32_t dep_at, ndeps;     /* its deps (steps that must finish first):
+								 * dag.edges[dep_at .. dep_at + ndeps), see step_deps */
 	int32_t table;              /* catalog table (copy, vacuum, constraint), -1 if none */
-	int32_t index;              /* catalog index (STEP_INDEX), -1 if none */
-	int32_t constraint;         /* catalog constraint (STEP_CONSTRAINT), -1 if none */
-	int32_t cutover;            /* plan->cutover.steps index (STEP_CUTOVER), -1 if none */
-	int part, nparts;           /* copy part K of N (1-based); 0/0 when not split */
-	uint32_t ndeps;
+	int32_t object;             /* by kind: the catalog index (STEP_INDEX) or constraint
+								 * (STEP_CONSTRAINT), the plan->cutover.steps index
+								 * (STEP_CUTOVER); -1 if none */
+	uint16_t part, nparts;      /* copy part K of N (1-based); 0/0 when not split */
 	uint8_t kind;               /* enum step_kind */
 	bool placeholder;           /* offline: stands for all steps of its kind */
-};
-
-/* An edge added while compiling, before dag_dedup_edges files it under its step. */
-struct dag_pending {
-	uint32_t step, after;
 };
 
 struct dag {
 	struct step *steps;         /* owned; in a topological order */
 	size_t n, cap;
-	uint32_t *edges;            /* owned; every step's deps in one array once compiled */
-	struct dag_pending *pending;/* owned; edges added since the last dag_dedup_edges */
-	size_t npending, cappending;
-	size_t *by_id;              /* owned; step indexes sorted by id, for dag_find */
+	uint32_t *edges;            /* owned; every step's deps, step after step */
+	size_t nedges, capedges;
+	uint32_t *seen;             /* owned while compiling: seen[d] == i + 1 once step i
+								 * depends on d (edges are filed once) */
+	uint32_t *by_id;            /* owned; step indexes sorted by id, for dag_find */
 	struct strpool ids;         /* owns the steps' ids */
 	bool offline;
 };
+
+/* The steps st runs after (st->ndeps of them). */
+static inline const uint32_t *
+step_deps(const struct dag *dag, const struct step *st)
+{
+	return dag->edges + st->dep_at;
+}
 
 /*
  * Compiles plan (+ cat, or NULL for the stage-level offline DAG) into dag.

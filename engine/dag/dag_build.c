@@ -8,13 +8,21 @@
 #include "dag/dag_build.h"
 #include "util/xalloc.h"
 
+/* The stamps cover every step there is room for, so an edge to one is filed once. */
+static void
+grow_steps(struct dag *dag, size_t cap)
+{
+	dag->steps = xrealloc(dag->steps, cap * sizeof(*dag->steps));
+	dag->seen = xrealloc(dag->seen, cap * sizeof(*dag->seen));
+	memset(dag->seen + dag->cap, 0, (cap - dag->cap) * sizeof(*dag->seen));
+	dag->cap = cap;
+}
+
 void
 dag_reserve(struct dag *dag, size_t n)
 {
-	if (n <= dag->cap)
-		return;
-	dag->cap = n;
-	dag->steps = xrealloc(dag->steps, dag->cap * sizeof(*dag->steps));
+	if (n > dag->cap)
+		grow_steps(dag, n);
 }
 
 size_t
@@ -22,15 +30,14 @@ dag_add(struct dag *dag, enum step_kind kind, const char *id)
 {
 	struct step *s;
 
-	if (dag->n == dag->cap) {
-		dag->cap = dag->cap ? dag->cap * 2 : 32;
-		dag->steps = xrealloc(dag->steps, dag->cap * sizeof(*dag->steps));
-	}
+	if (dag->n == dag->cap)
+		grow_steps(dag, dag->cap ? dag->cap * 2 : 32);
 	s = &dag->steps[dag->n];
 	memset(s, 0, sizeof(*s));
 	s->id = strpool_copy(&dag->ids, id);
 	s->kind = kind;
-	s->table = s->index = s->constraint = s->cutover = -1;
+	s->table = s->object = -1;
+	s->dep_at = (uint32_t) dag->nedges;
 	return dag->n++;
 }
 
@@ -57,83 +64,51 @@ dag_addf(struct dag *dag, enum step_kind kind, const char *fmt, ...)
 }
 
 /*
- * Edges go into one list of (step, after) pairs: one array that grows by
- * doubling instead of a small array per step (at 500,000 steps their
- * headers and spare room were most of the compiler's memory). Duplicates
- * are removed once, by dag_dedup_edges: a check here was O(deps) per edge.
+ * Straight into the one array of all edges (no list per step, no list of
+ * pairs to sort out later: at 500,000 steps those were most of the
+ * compiler's memory). A duplicate is caught by its stamp in O(1); an edge
+ * to a step that does not exist is kept, for dag_check to name.
  */
 void
-dag_edge(struct dag *dag, size_t step, size_t after)
+dag_edge(struct dag *dag, size_t after)
 {
-	if (dag->npending == dag->cappending) {
-		dag->cappending = dag->cappending ? dag->cappending * 2 : 1024;
-		dag->pending = xrealloc(dag->pending, dag->cappending * sizeof(*dag->pending));
+	struct step *s = &dag->steps[dag->n - 1];
+	uint32_t stamp = (uint32_t) dag->n;
+
+	if (after < dag->cap) {
+		if (dag->seen[after] == stamp)
+			return;
+		dag->seen[after] = stamp;
 	}
-	dag->pending[dag->npending++] = (struct dag_pending) {(uint32_t) step, (uint32_t) after};
-}
-
-/*
- * Files the pending edges under their steps (after the ones already there),
- * in one array, keeping the first occurrence of each dependency in the
- * order added: O(steps + edges), with one stamp per step (seen[d] == i + 1
- * once step i listed d). An edge to a step that does not exist is kept, for
- * dag_check to name.
- */
-void
-dag_dedup_edges(struct dag *dag)
-{
-	size_t n = dag->n, total = 0;
-	size_t *start = xcalloc(n + 1, sizeof(size_t));
-	uint32_t *seen = xcalloc(n + 1, sizeof(uint32_t)), *all, *kept;
-
-	for (size_t i = 0; i < n; i++)
-		start[i + 1] = dag->steps[i].ndeps;
-	for (size_t e = 0; e < dag->npending; e++)
-		start[dag->pending[e].step + 1]++;
-	for (size_t i = 0; i < n; i++)
-		start[i + 1] += start[i];
-	all = xcalloc(start[n] + 1, sizeof(uint32_t));
-	for (size_t i = 0; i < n; i++)
-		if (dag->steps[i].ndeps > 0)
-			memcpy(all + start[i], dag->steps[i].deps, dag->steps[i].ndeps * sizeof(uint32_t));
-	for (size_t e = 0; e < dag->npending; e++) {
-		struct step *s = &dag->steps[dag->pending[e].step];
-
-		all[start[dag->pending[e].step] + s->ndeps++] = dag->pending[e].after;
+	if (dag->nedges == dag->capedges) {
+		dag->capedges = dag->capedges ? dag->capedges * 2 : 1024;
+		dag->edges = xrealloc(dag->edges, dag->capedges * sizeof(*dag->edges));
 	}
-	free(dag->pending);
-	dag->pending = NULL;
-	dag->npending = dag->cappending = 0;
-	free(dag->edges);
-	for (size_t i = 0; i < n; i++) {
-		struct step *s = &dag->steps[i];
-		uint32_t *from = all + start[i], nk = 0;
-
-		for (uint32_t d = 0; d < s->ndeps; d++) {
-			if (from[d] < n && seen[from[d]] == i + 1)
-				continue;
-			if (from[d] < n)
-				seen[from[d]] = (uint32_t) i + 1;
-			all[total + nk++] = from[d];
-		}
-		start[i] = total;
-		s->ndeps = nk;
-		total += nk;
-	}
-	/* the kept edges are a prefix: give back the duplicates' room */
-	kept = xrealloc(all, (total + 1) * sizeof(uint32_t));
-	for (size_t i = 0; i < n; i++)
-		dag->steps[i].deps = kept + start[i];
-	dag->edges = kept;
-	free(seen);
-	free(start);
+	dag->edges[dag->nedges++] = (uint32_t) after;
+	s->ndeps++;
 }
 
 void
-dag_edges(struct dag *dag, size_t step, const struct idlist *after)
+dag_edges(struct dag *dag, const struct idlist *after)
 {
 	for (size_t i = 0; i < after->n; i++)
-		dag_edge(dag, step, after->items[i]);
+		dag_edge(dag, after->items[i]);
+}
+
+void
+dag_edges_list(struct dag *dag, const struct steplists *l, size_t list)
+{
+	for (uint32_t c = l->head[list]; c != STEPLIST_END; c = l->cells[c].next)
+		dag_edge(dag, l->cells[c].step);
+}
+
+void
+dag_edges_done(struct dag *dag)
+{
+	free(dag->seen);
+	dag->seen = NULL;
+	dag->edges = xrealloc(dag->edges, (dag->nedges + 1) * sizeof(*dag->edges));
+	dag->capedges = dag->nedges + 1;
 }
 
 void
@@ -155,21 +130,63 @@ idlist_free(struct idlist *l)
 	l->n = l->cap = 0;
 }
 
+void
+steplists_init(struct steplists *l, size_t nlists)
+{
+	memset(l, 0, sizeof(*l));
+	l->head = xmalloc((nlists + 1) * sizeof(uint32_t));
+	l->tail = xmalloc((nlists + 1) * sizeof(uint32_t));
+	memset(l->head, 0xff, (nlists + 1) * sizeof(uint32_t));
+	memset(l->tail, 0xff, (nlists + 1) * sizeof(uint32_t));
+}
+
+void
+steplists_push(struct steplists *l, size_t list, size_t step)
+{
+	uint32_t c = (uint32_t) l->ncells;
+
+	if (l->ncells == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->cells = xrealloc(l->cells, l->cap * sizeof(*l->cells));
+	}
+	l->cells[l->ncells++] = (struct steplist_cell) {(uint32_t) step, STEPLIST_END};
+	if (l->tail[list] == STEPLIST_END)
+		l->head[list] = c;
+	else
+		l->cells[l->tail[list]].next = c;
+	l->tail[list] = c;
+}
+
+bool
+steplists_empty(const struct steplists *l, size_t list)
+{
+	return l->head[list] == STEPLIST_END;
+}
+
+void
+steplists_free(struct steplists *l)
+{
+	free(l->head);
+	free(l->tail);
+	free(l->cells);
+	memset(l, 0, sizeof(*l));
+}
+
 static int
 cmp_by_id(const void *a, const void *b, void *arg)
 {
 	const struct dag *dag = arg;
 
-	return strcmp(dag->steps[*(const size_t *) a].id, dag->steps[*(const size_t *) b].id);
+	return strcmp(dag->steps[*(const uint32_t *) a].id, dag->steps[*(const uint32_t *) b].id);
 }
 
 void
 dag_index_ids(struct dag *dag)
 {
-	dag->by_id = xcalloc(dag->n + 1, sizeof(size_t));
+	dag->by_id = xcalloc(dag->n + 1, sizeof(uint32_t));
 	for (size_t i = 0; i < dag->n; i++)
-		dag->by_id[i] = i;
-	qsort_r(dag->by_id, dag->n, sizeof(size_t), cmp_by_id, dag);
+		dag->by_id[i] = (uint32_t) i;
+	qsort_r(dag->by_id, dag->n, sizeof(uint32_t), cmp_by_id, dag);
 }
 
 long
@@ -196,7 +213,7 @@ dag_free(struct dag *dag)
 {
 	free(dag->steps);
 	free(dag->edges);
-	free(dag->pending);
+	free(dag->seen);
 	free(dag->by_id);
 	strpool_free(&dag->ids);
 	memset(dag, 0, sizeof(*dag));

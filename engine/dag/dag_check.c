@@ -37,7 +37,7 @@ check_edges(const struct dag *dag, struct pgs_error *err)
 {
 	for (size_t i = 0; i < dag->n; i++)
 		for (size_t d = 0; d < dag->steps[i].ndeps; d++) {
-			size_t to = dag->steps[i].deps[d];
+			size_t to = step_deps(dag, &dag->steps[i])[d];
 
 			if (to >= dag->n)
 				return pgs_fail(err, "step \"%s\" depends on a step that does not exist (#%zu)",
@@ -94,7 +94,7 @@ check_acyclic(const struct dag *dag, struct pgs_error *err)
 				depth--;
 				continue;
 			}
-			size_t w = dag->steps[v].deps[next[v]++];
+			size_t w = step_deps(dag, &dag->steps[v])[next[v]++];
 
 			if (color[w] == GREY)
 				ok = report_cycle(dag, path, depth, w, err);

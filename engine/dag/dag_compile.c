@@ -16,11 +16,11 @@ struct compile {
 	struct dag *dag;
 	size_t preflight, snapshot, schema_pre, schema_post;
 	long blobs, catchup;
-	struct idlist *copies;          /* per table: copy steps (leaves' for parents) */
-	struct idlist *indexes;         /* per table: index steps */
-	struct idlist *keys;            /* per table: PK/unique/exclusion constraint steps */
-	struct idlist *fks;             /* per table: steps of FKs on it */
-	long *index_step;               /* per catalog index: its step */
+	struct steplists copies;        /* per table: copy steps (leaves' for parents) */
+	struct steplists indexes;       /* per table: index steps */
+	struct steplists keys;          /* per table: PK/unique/exclusion constraint steps */
+	struct steplists fks;           /* per table: steps of FKs on it */
+	uint32_t *index_step;           /* per catalog index: its step */
 	struct idlist all_copies, all_indexes, all_constraints, all_vacuums;
 	int64_t copy_bytes;             /* of every table whose rows are copied */
 };
@@ -76,12 +76,12 @@ add_copy_steps(struct compile *c, size_t t)
 		struct step *st = &c->dag->steps[s];
 
 		st->table = (long) t;
-		st->part = n == 1 ? 0 : k;
-		st->nparts = n == 1 ? 0 : n;
+		st->part = (uint16_t) (n == 1 ? 0 : k);
+		st->nparts = (uint16_t) (n == 1 ? 0 : n);
 		st->est_bytes = tab->bytes / n;
-		dag_edge(c->dag, s, c->snapshot);
-		dag_edge(c->dag, s, c->schema_pre);
-		idlist_push(&c->copies[t], s);
+		dag_edge(c->dag, c->snapshot);
+		dag_edge(c->dag, c->schema_pre);
+		steplists_push(&c->copies, t, s);
 		idlist_push(&c->all_copies, s);
 	}
 }
@@ -97,12 +97,13 @@ propagate_to_parents(struct compile *c)
 		long p;
 		int depth = 0;
 
-		if (!leaf->is_partition || c->copies[t].n == 0)
+		if (!leaf->is_partition || steplists_empty(&c->copies, t))
 			continue;
 		p = find_table(cat, leaf->parent_schema, leaf->parent_name);
 		while (p >= 0 && depth++ < 64) {
-			for (size_t i = 0; i < c->copies[t].n; i++)
-				idlist_push(&c->copies[p], c->copies[t].items[i]);
+			/* by cell number: a push may move the cells */
+			for (uint32_t k = c->copies.head[t]; k != STEPLIST_END; k = c->copies.cells[k].next)
+				steplists_push(&c->copies, (size_t) p, c->copies.cells[k].step);
 			if (!cat->tables[p].is_partition)
 				break;
 			p = find_table(cat, cat->tables[p].parent_schema, cat->tables[p].parent_name);
@@ -112,26 +113,58 @@ propagate_to_parents(struct compile *c)
 
 /* After the table's data, or after the schema when it has none to copy. */
 static void
-after_table_data(struct compile *c, size_t step, long table)
+after_table_data(struct compile *c, long table)
 {
-	if (table >= 0 && c->copies[table].n > 0)
-		dag_edges(c->dag, step, &c->copies[table]);
+	if (table >= 0 && !steplists_empty(&c->copies, (size_t) table))
+		dag_edges_list(c->dag, &c->copies, (size_t) table);
 	else
-		dag_edge(c->dag, step, c->schema_pre);
+		dag_edge(c->dag, c->schema_pre);
+}
+
+/*
+ * Per catalog index, the indexes attached to it, in catalog order: one
+ * array of them all, kids[at[i] .. at[i + 1]) for index i.
+ */
+struct index_kids {
+	uint32_t *at, *kids;
+};
+
+static void
+index_kids_build(const struct catalog *cat, struct index_kids *k)
+{
+	uint32_t *fill = xcalloc(cat->nindexes + 1, sizeof(uint32_t));
+
+	k->at = xcalloc(cat->nindexes + 1, sizeof(uint32_t));
+	for (size_t i = 0; i < cat->nindexes; i++)
+		if (cat->indexes[i].parent >= 0)
+			k->at[cat->indexes[i].parent + 1]++;
+	for (size_t i = 0; i < cat->nindexes; i++)
+		k->at[i + 1] += k->at[i];
+	k->kids = xcalloc(k->at[cat->nindexes] + 1, sizeof(uint32_t));
+	for (size_t i = 0; i < cat->nindexes; i++) {
+		long p = cat->indexes[i].parent;
+
+		if (p >= 0)
+			k->kids[k->at[p] + fill[p]++] = (uint32_t) i;
+	}
+	free(fill);
 }
 
 static void
-add_index_step(struct compile *c, size_t i)
+add_index_step(struct compile *c, const struct index_kids *k, size_t i)
 {
 	const struct cat_index *ix = &c->cat->indexes[i];
 	size_t s = dag_addf(c->dag, STEP_INDEX, "index:%s.%s", ix->schema, ix->name);
 
-	c->dag->steps[s].index = (long) i;
-	c->dag->steps[s].table = (long) ix->table;
+	c->dag->steps[s].object = (int32_t) i;
+	c->dag->steps[s].table = (int32_t) ix->table;
 	c->dag->steps[s].est_bytes = c->cat->tables[ix->table].bytes;
-	after_table_data(c, s, (long) ix->table);
-	c->index_step[i] = (long) s;
-	idlist_push(&c->indexes[ix->table], s);
+	after_table_data(c, (long) ix->table);
+	/* its attached indexes are deeper, so their steps are there already */
+	for (uint32_t j = k->at[i]; j < k->at[i + 1]; j++)
+		dag_edge(c->dag, c->index_step[k->kids[j]]);
+	c->index_step[i] = (uint32_t) s;
+	steplists_push(&c->indexes, ix->table, s);
 	idlist_push(&c->all_indexes, s);
 }
 
@@ -154,20 +187,20 @@ static void
 add_index_steps(struct compile *c)
 {
 	int *depth = xcalloc(c->cat->nindexes, sizeof(int));
+	struct index_kids kids;
 	int max = 0;
 
 	for (size_t i = 0; i < c->cat->nindexes; i++) {
 		depth[i] = index_depth(c->cat, i);
 		max = depth[i] > max ? depth[i] : max;
 	}
+	index_kids_build(c->cat, &kids);
 	for (int d = max; d >= 0; d--)
 		for (size_t i = 0; i < c->cat->nindexes; i++)
 			if (depth[i] == d)
-				add_index_step(c, i);
-	for (size_t i = 0; i < c->cat->nindexes; i++)
-		if (c->cat->indexes[i].parent >= 0)
-			dag_edge(c->dag, (size_t) c->index_step[c->cat->indexes[i].parent],
-					 (size_t) c->index_step[i]);
+				add_index_step(c, &kids, i);
+	free(kids.at);
+	free(kids.kids);
 	free(depth);
 }
 
@@ -189,11 +222,11 @@ add_constraint_step(struct compile *c, size_t k)
 	size_t s = dag_addf(c->dag, STEP_CONSTRAINT, "constraint:%s.%s.%s", tab->schema, tab->name,
 						con->name);
 
-	c->dag->steps[s].constraint = (long) k;
-	c->dag->steps[s].table = (long) con->table;
+	c->dag->steps[s].object = (int32_t) k;
+	c->dag->steps[s].table = (int32_t) con->table;
 	if (con->index >= 0)
-		dag_edge(c->dag, s, (size_t) c->index_step[con->index]);
-	after_table_data(c, s, (long) con->table);
+		dag_edge(c->dag, c->index_step[con->index]);
+	after_table_data(c, (long) con->table);
 	/*
 	 * Steps whose locks on a table conflict run one after the other here
 	 * instead of one waiting on the server for the other, a worker idle
@@ -203,24 +236,24 @@ add_constraint_step(struct compile *c, size_t k)
 	 * holds only ROW SHARE there (that chain measured slower, issue 20).
 	 */
 	if (con->type != 'f')
-		dag_edges(c->dag, s, &c->indexes[con->table]);
+		dag_edges_list(c->dag, &c->indexes, con->table);
 	if (con->type == 'f' && con->ref_table >= 0) {
 		/* the referenced key must exist and hold its rows before the FK is checked */
-		dag_edges(c->dag, s, &c->keys[con->ref_table]);
-		dag_edges(c->dag, s, &c->indexes[con->ref_table]);
-		after_table_data(c, s, con->ref_table);
+		dag_edges_list(c->dag, &c->keys, (size_t) con->ref_table);
+		dag_edges_list(c->dag, &c->indexes, (size_t) con->ref_table);
+		after_table_data(c, con->ref_table);
 		/*
 		 * and its own table's indexes: one on the FK's columns lets the check
 		 * merge two index-only scans instead of hashing (step_constraint.c)
 		 */
-		dag_edges(c->dag, s, &c->indexes[con->table]);
-		dag_edges(c->dag, s, &c->keys[con->table]);
-		dag_edges(c->dag, s, &c->fks[con->table]);
+		dag_edges_list(c->dag, &c->indexes, con->table);
+		dag_edges_list(c->dag, &c->keys, con->table);
+		dag_edges_list(c->dag, &c->fks, con->table);
 	}
 	if (con->type == 'f')
-		idlist_push(&c->fks[con->table], s);
+		steplists_push(&c->fks, con->table, s);
 	if (con->type == 'p' || con->type == 'u' || con->type == 'x')
-		idlist_push(&c->keys[con->table], s);
+		steplists_push(&c->keys, con->table, s);
 	idlist_push(&c->all_constraints, s);
 }
 
@@ -249,13 +282,13 @@ add_vacuum_steps(struct compile *c)
 		if (!cat_table_copies_data(tab))
 			continue;
 		s = dag_addf(c->dag, STEP_VACUUM, "vacuum:%s.%s", tab->schema, tab->name);
-		c->dag->steps[s].table = (long) t;
+		c->dag->steps[s].table = (int32_t) t;
 		c->dag->steps[s].est_bytes = tab->bytes;
-		dag_edges(c->dag, s, &c->copies[t]);
-		dag_edges(c->dag, s, &c->indexes[t]);
+		dag_edges_list(c->dag, &c->copies, t);
+		dag_edges_list(c->dag, &c->indexes, t);
 		/* its SHARE UPDATE EXCLUSIVE and theirs on this table conflict */
-		dag_edges(c->dag, s, &c->keys[t]);
-		dag_edges(c->dag, s, &c->fks[t]);
+		dag_edges_list(c->dag, &c->keys, t);
+		dag_edges_list(c->dag, &c->fks, t);
 		idlist_push(&c->all_vacuums, s);
 	}
 }
@@ -281,11 +314,11 @@ add_catalog_steps(struct compile *c)
 {
 	size_t nt = c->cat->ntables;
 
-	c->copies = xcalloc(nt, sizeof(struct idlist));
-	c->indexes = xcalloc(nt, sizeof(struct idlist));
-	c->keys = xcalloc(nt, sizeof(struct idlist));
-	c->fks = xcalloc(nt, sizeof(struct idlist));
-	c->index_step = xcalloc(c->cat->nindexes, sizeof(long));
+	steplists_init(&c->copies, nt);
+	steplists_init(&c->indexes, nt);
+	steplists_init(&c->keys, nt);
+	steplists_init(&c->fks, nt);
+	c->index_step = xcalloc(c->cat->nindexes + 1, sizeof(uint32_t));
 	for (size_t t = 0; t < nt; t++)
 		if (cat_table_copies_data(&c->cat->tables[t]))
 			c->copy_bytes += c->cat->tables[t].bytes;
@@ -296,8 +329,8 @@ add_catalog_steps(struct compile *c)
 	propagate_to_parents(c);
 	if (c->cat->has_large_objects) {
 		c->blobs = (long) dag_add(c->dag, STEP_BLOBS, "blobs");
-		dag_edge(c->dag, (size_t) c->blobs, c->schema_pre);
-		dag_edge(c->dag, (size_t) c->blobs, c->snapshot);
+		dag_edge(c->dag, c->schema_pre);
+		dag_edge(c->dag, c->snapshot);
 	}
 	add_index_steps(c);
 	add_constraint_steps(c);
@@ -309,7 +342,7 @@ add_placeholder(struct compile *c, enum step_kind kind, const char *id, size_t a
 	size_t s = dag_add(c->dag, kind, id);
 
 	c->dag->steps[s].placeholder = true;
-	dag_edge(c->dag, s, after);
+	dag_edge(c->dag, after);
 	return s;
 }
 
@@ -320,7 +353,7 @@ add_offline_steps(struct compile *c)
 	size_t copy = add_placeholder(c, STEP_COPY, "copy:*", c->snapshot);
 	size_t index, con;
 
-	dag_edge(c->dag, copy, c->schema_pre);
+	dag_edge(c->dag, c->schema_pre);
 	index = add_placeholder(c, STEP_INDEX, "index:*", copy);
 	con = add_placeholder(c, STEP_CONSTRAINT, "constraint:*", index);
 	idlist_push(&c->all_copies, copy);
@@ -332,10 +365,10 @@ static void
 add_schema_post(struct compile *c)
 {
 	c->schema_post = dag_add(c->dag, STEP_SCHEMA_POST, "schema.post");
-	dag_edge(c->dag, c->schema_post, c->schema_pre);
-	dag_edges(c->dag, c->schema_post, &c->all_copies);
-	dag_edges(c->dag, c->schema_post, &c->all_indexes);
-	dag_edges(c->dag, c->schema_post, &c->all_constraints);
+	dag_edge(c->dag, c->schema_pre);
+	dag_edges(c->dag, &c->all_copies);
+	dag_edges(c->dag, &c->all_indexes);
+	dag_edges(c->dag, &c->all_constraints);
 }
 
 static void
@@ -352,15 +385,13 @@ add_offline_vacuum(struct compile *c)
 static void
 add_cdc_steps(struct compile *c)
 {
-	size_t stream;
-
 	if (!c->plan->cdc.enabled)
 		return;
-	stream = dag_add(c->dag, STEP_CDC_STREAM, "cdc.stream");
-	dag_edge(c->dag, stream, c->snapshot);
+	dag_add(c->dag, STEP_CDC_STREAM, "cdc.stream");
+	dag_edge(c->dag, c->snapshot);
 	c->catchup = (long) dag_add(c->dag, STEP_CDC_CATCHUP, "cdc.catchup");
-	dag_edges(c->dag, (size_t) c->catchup, &c->all_copies);
-	dag_edge(c->dag, (size_t) c->catchup, c->schema_post);
+	dag_edges(c->dag, &c->all_copies);
+	dag_edge(c->dag, c->schema_post);
 }
 
 /*
@@ -394,7 +425,7 @@ add_rollback_slot(struct compile *c, size_t prev)
 	if (!c->plan->rollback.enabled)
 		return prev;
 	s = dag_add(c->dag, STEP_ROLLBACK_SLOT, "rollback.slot");
-	dag_edge(c->dag, s, prev);
+	dag_edge(c->dag, prev);
 	return s;
 }
 
@@ -404,44 +435,35 @@ add_cutover_steps(struct compile *c)
 	size_t gate = dag_add(c->dag, STEP_CUTOVER_GATE, "cutover.gate");
 	size_t prev = gate;
 
-	dag_edge(c->dag, gate, c->schema_post);
+	dag_edge(c->dag, c->schema_post);
 	if (c->catchup >= 0)
-		dag_edge(c->dag, gate, (size_t) c->catchup);
+		dag_edge(c->dag, (size_t) c->catchup);
 	if (c->blobs >= 0)
-		dag_edge(c->dag, gate, (size_t) c->blobs);
-	dag_edges(c->dag, gate, &c->all_vacuums);
+		dag_edge(c->dag, (size_t) c->blobs);
+	dag_edges(c->dag, &c->all_vacuums);
 	for (size_t i = 0; i < c->plan->cutover.nsteps; i++) {
 		size_t s = dag_addf(c->dag, STEP_CUTOVER, "cutover.%zu:%s", i + 1,
 							cutover_kind_name(c->plan->cutover.steps[i].kind));
 
-		c->dag->steps[s].cutover = (long) i;
-		dag_edge(c->dag, s, prev);
+		c->dag->steps[s].object = (int32_t) i;
+		dag_edge(c->dag, prev);
 		prev = s;
 		if (i == last_catchup(c->plan))
 			prev = add_rollback_slot(c, prev);
 	}
 	if (c->plan->cleanup.when == CLEANUP_AFTER_CUTOVER) {
-		size_t s = dag_add(c->dag, STEP_CLEANUP, "cleanup");
-
-		dag_edge(c->dag, s, prev);
+		dag_add(c->dag, STEP_CLEANUP, "cleanup");
+		dag_edge(c->dag, prev);
 	}
 }
 
 static void
 compile_free(struct compile *c)
 {
-	size_t nt = c->cat ? c->cat->ntables : 0;
-
-	for (size_t t = 0; t < nt; t++) {
-		idlist_free(&c->copies[t]);
-		idlist_free(&c->indexes[t]);
-		idlist_free(&c->keys[t]);
-		idlist_free(&c->fks[t]);
-	}
-	free(c->copies);
-	free(c->indexes);
-	free(c->keys);
-	free(c->fks);
+	steplists_free(&c->copies);
+	steplists_free(&c->indexes);
+	steplists_free(&c->keys);
+	steplists_free(&c->fks);
 	free(c->index_step);
 	idlist_free(&c->all_copies);
 	idlist_free(&c->all_indexes);
@@ -460,12 +482,12 @@ dag_compile(const struct plan *plan, const struct catalog *cat, struct dag *dag,
 	dag->offline = cat == NULL;
 	c.preflight = dag_add(dag, STEP_PREFLIGHT, "preflight");
 	c.snapshot = dag_add(dag, STEP_SNAPSHOT, "snapshot");
-	dag_edge(dag, c.snapshot, c.preflight);
+	dag_edge(dag, c.preflight);
 	c.schema_pre = dag_add(dag, STEP_SCHEMA_PRE, "schema.pre");
-	dag_edge(dag, c.schema_pre, c.preflight);
+	dag_edge(dag, c.preflight);
 	/* cdc.ddl: replicate: the schema is dumped on the slot's snapshot; later DDL is streamed */
 	if (plan->cdc.enabled && plan->cdc.ddl == DDL_REPLICATE)
-		dag_edge(dag, c.schema_pre, c.snapshot);
+		dag_edge(dag, c.snapshot);
 	if (cat)
 		add_catalog_steps(&c);
 	else
@@ -478,7 +500,7 @@ dag_compile(const struct plan *plan, const struct catalog *cat, struct dag *dag,
 	add_cdc_steps(&c);
 	add_cutover_steps(&c);
 	compile_free(&c);
-	dag_dedup_edges(dag);
+	dag_edges_done(dag);
 	dag_index_ids(dag);
 	ok = dag_check(dag, err);
 	if (!ok)

@@ -60,6 +60,7 @@ phase_connect(struct apply *a, struct pgs_error *err)
 		!state_read_dag(a->state, &a->recorded, err))
 		return false;
 	run_dag_recorded_sizes(&a->recorded, &a->cat);
+	xtrim();
 	return dag_compile(a->plan, &a->cat, &a->dag, err);
 }
 
@@ -387,7 +388,7 @@ want_with_ancestors(const struct dag *dag, bool *wanted, size_t i)
 		return;
 	wanted[i] = true;
 	for (size_t k = 0; k < dag->steps[i].ndeps; k++)
-		want_with_ancestors(dag, wanted, dag->steps[i].deps[k]);
+		want_with_ancestors(dag, wanted, step_deps(dag, &dag->steps[i])[k]);
 }
 
 /* --until STEP: a step id, or a stage name meaning all its steps. */
@@ -417,7 +418,7 @@ phase_until(struct apply *a, struct pgs_error *err)
 	 */
 	for (size_t i = 0; matched && i < a->dag.n; i++)
 		if (a->dag.steps[i].kind == STEP_CDC_STREAM && a->dag.steps[i].ndeps > 0 &&
-			a->wanted[a->dag.steps[i].deps[0]])
+			a->wanted[step_deps(&a->dag, &a->dag.steps[i])[0]])
 			want_with_ancestors(&a->dag, a->wanted, i);
 	if (!matched) {
 		pgs_fail(err, "--until %s: no step or stage of this plan has that name", until);

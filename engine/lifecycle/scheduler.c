@@ -125,14 +125,14 @@ build_reverse_edges(struct sched *s)
 	s->dep_start = xcalloc(dag->n + 1, sizeof(size_t));
 	for (size_t i = 0; i < dag->n; i++)
 		for (size_t k = 0; k < dag->steps[i].ndeps; k++)
-			s->dep_start[dag->steps[i].deps[k] + 1]++;
+			s->dep_start[step_deps(dag, &dag->steps[i])[k] + 1]++;
 	for (size_t i = 0; i < dag->n; i++)
 		s->dep_start[i + 1] += s->dep_start[i];
 	s->dependents = xcalloc(s->dep_start[dag->n] + 1, sizeof(size_t));
 	fill = xcalloc(dag->n, sizeof(size_t));
 	for (size_t i = 0; i < dag->n; i++)
 		for (size_t k = 0; k < dag->steps[i].ndeps; k++) {
-			size_t d = dag->steps[i].deps[k];
+			size_t d = step_deps(dag, &dag->steps[i])[k];
 
 			s->dependents[s->dep_start[d] + fill[d]++] = i;
 		}

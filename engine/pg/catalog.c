@@ -222,12 +222,21 @@ catalog_find_table(const struct catalog *cat, const char *schema, const char *na
 }
 
 void
+catalog_free_columns(struct catalog *cat)
+{
+	for (size_t i = 0; i < cat->ntables; i++) {
+		free(cat->tables[i].cols);
+		cat->tables[i].cols = NULL;
+		cat->tables[i].ncols = 0;
+	}
+}
+
+void
 catalog_free(struct catalog *cat)
 {
 	if (!cat)
 		return;
-	for (size_t i = 0; i < cat->ntables; i++)
-		free(cat->tables[i].cols);
+	catalog_free_columns(cat);
 	free(cat->tables);
 	free(cat->indexes);
 	free(cat->constraints);

@@ -75,7 +75,7 @@ static void
 read_index(struct cat_load *ctx, const PGresult *res, int row, size_t table, struct cat_index *ix)
 {
 	ix->oid = cat_oid(res, row, 0);
-	ix->table = table;
+	ix->table = (uint32_t) table;
 	ix->schema = cat_intern(ctx, res, row, 2);
 	ix->name = cat_str(ctx, res, row, 3);
 	ix->def = cat_str(ctx, res, row, 4);
@@ -128,7 +128,8 @@ cat_link_indexes(struct cat_load *ctx)
 	free(oids);
 	for (size_t i = 0; i < cat->nindexes; i++)
 		if (cat->indexes[i].parent_oid)
-			cat->indexes[i].parent = cat_oidmap_find(&ctx->indexes, cat->indexes[i].parent_oid);
+			cat->indexes[i].parent =
+				(int32_t) cat_oidmap_find(&ctx->indexes, cat->indexes[i].parent_oid);
 }
 
 static void
@@ -136,16 +137,16 @@ read_constraint(struct cat_load *ctx, const PGresult *res, int row, size_t table
 				struct cat_constraint *k)
 {
 	k->name = cat_str(ctx, res, row, 1);
-	k->table = table;
+	k->table = (uint32_t) table;
 	k->type = PQgetvalue(res, row, 2)[0];
 	k->def = cat_intern(ctx, res, row, 3);
 	k->validated = cat_bool(res, row, 4);
 	k->index = -1;
 	k->ref_table = -1;
 	if (k->type == 'p' || k->type == 'u' || k->type == 'x')
-		k->index = cat_oidmap_find(&ctx->indexes, cat_oid(res, row, 5));
+		k->index = (int32_t) cat_oidmap_find(&ctx->indexes, cat_oid(res, row, 5));
 	if (k->type == 'f') {
-		k->ref_table = cat_oidmap_find(&ctx->tables, cat_oid(res, row, 6));
+		k->ref_table = (int32_t) cat_oidmap_find(&ctx->tables, cat_oid(res, row, 6));
 		k->ref_schema = cat_intern(ctx, res, row, 7);
 		k->ref_name = cat_str(ctx, res, row, 8);
 	}

@@ -64,7 +64,7 @@ put_step_deps(struct buf *b, const struct dag *dag, const struct step *st)
 {
 	/* schema.post runs after every constraint: its full list is in the JSON form */
 	for (size_t k = 0; k < st->ndeps && k < 5; k++)
-		buf_printf(b, "%s%s", k ? ", " : "", dag->steps[st->deps[k]].id);
+		buf_printf(b, "%s%s", k ? ", " : "", dag->steps[step_deps(dag, st)[k]].id);
 	if (st->ndeps > 5)
 		buf_printf(b, " and %zu more", (size_t) st->ndeps - 5);
 }

@@ -46,7 +46,7 @@ report_dot(FILE *out, const struct plan_report *r)
 	for (size_t i = 0; i < r->dag->n; i++)
 		for (size_t k = 0; k < r->dag->steps[i].ndeps; k++) {
 			fprintf(out, "  ");
-			dot_string(out, r->dag->steps[r->dag->steps[i].deps[k]].id);
+			dot_string(out, r->dag->steps[step_deps(r->dag, &r->dag->steps[i])[k]].id);
 			fprintf(out, " -> ");
 			dot_string(out, r->dag->steps[i].id);
 			fprintf(out, ";\n");

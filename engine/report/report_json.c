@@ -117,7 +117,7 @@ put_step(struct buf *b, const struct plan_report *r, const struct step *st)
 	for (size_t k = 0; k < st->ndeps; k++) {
 		if (k)
 			buf_putc(b, ',');
-		json_put_string(b, r->dag->steps[st->deps[k]].id);
+		json_put_string(b, r->dag->steps[step_deps(r->dag, st)[k]].id);
 	}
 	buf_putc(b, ']');
 	if (st->table >= 0 && r->cat) {

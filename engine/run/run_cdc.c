@@ -384,7 +384,7 @@ catchup_waited(struct run *run, const bool *done)
 {
 	for (size_t i = 0; i < run->dag->n; i++)
 		if (run->dag->steps[i].kind == STEP_CUTOVER && done[i] &&
-			run_is_last_catchup(run->plan, &run->plan->cutover.steps[run->dag->steps[i].cutover]))
+			run_is_last_catchup(run->plan, &run->plan->cutover.steps[run->dag->steps[i].object]))
 			return true;
 	return false;
 }
@@ -403,7 +403,7 @@ only_cleanup_left(struct run *run, const bool *done)
 		if (st->kind != STEP_CLEANUP)
 			continue;
 		for (size_t k = 0; k < st->ndeps; k++)
-			if (!done[st->deps[k]])
+			if (!done[step_deps(run->dag, st)[k]])
 				return false;
 		return true;
 	}

@@ -28,8 +28,8 @@ recorded_kind_bound(const char *kind)
 static const struct cat_table *
 step_table(const struct step *st, const struct catalog *cat)
 {
-	if (st->kind == STEP_INDEX && st->index >= 0)
-		return &cat->tables[cat->indexes[st->index].table];
+	if (st->kind == STEP_INDEX && st->object >= 0)
+		return &cat->tables[cat->indexes[st->object].table];
 	return st->table >= 0 ? &cat->tables[st->table] : NULL;
 }
 

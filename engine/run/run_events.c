@@ -73,9 +73,9 @@ stages_of(const struct run *run, size_t step, enum stage *outer, enum stage *inn
 
 	*outer = stage_by_name(step_stage(st));
 	*inner = ST_NONE;
-	if (st->kind != STEP_CUTOVER || st->cutover < 0)
+	if (st->kind != STEP_CUTOVER || st->object < 0)
 		return;
-	switch (run->plan->cutover.steps[st->cutover].kind) {
+	switch (run->plan->cutover.steps[st->object].kind) {
 	case CUTOVER_SYNC_SEQUENCES:
 		*inner = ST_SEQUENCES;
 		break;

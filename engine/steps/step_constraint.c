@@ -378,7 +378,7 @@ run_constraint_retrying(struct con_job *j, const struct cat_constraint *con, con
 bool
 step_constraint(struct run *run, size_t step, struct pgs_error *err)
 {
-	long k = run->dag->steps[step].constraint;
+	long k = run->dag->steps[step].object;
 	struct con_job j = {NULL, run->cat};
 	bool ok;
 

@@ -32,7 +32,7 @@ cutover_lua(struct run *run, size_t step, const struct cutover_step *cs, struct 
 bool
 step_cutover(struct run *run, size_t step, struct pgs_error *err)
 {
-	const struct cutover_step *cs = &run->plan->cutover.steps[run->dag->steps[step].cutover];
+	const struct cutover_step *cs = &run->plan->cutover.steps[run->dag->steps[step].object];
 
 	switch (cs->kind) {
 	case CUTOVER_SYNC_SEQUENCES:

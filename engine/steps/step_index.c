@@ -127,7 +127,7 @@ build_index(PGconn *conn, const struct catalog *cat, long i, struct pgs_error *e
 bool
 step_index(struct run *run, size_t step, struct pgs_error *err)
 {
-	long i = run->dag->steps[step].index;
+	long i = run->dag->steps[step].object;
 	PGconn *conn;
 	bool ok;
 

@@ -461,8 +461,8 @@ constraints_built_by_steps(const struct run *run)
 	bool *built = xcalloc(cat->nconstraints ? cat->nconstraints : 1, sizeof(bool));
 
 	for (size_t s = 0; s < run->dag->n; s++)
-		if (run->dag->steps[s].kind == STEP_CONSTRAINT && run->dag->steps[s].constraint >= 0)
-			built[run->dag->steps[s].constraint] = true;
+		if (run->dag->steps[s].kind == STEP_CONSTRAINT && run->dag->steps[s].object >= 0)
+			built[run->dag->steps[s].object] = true;
 	for (size_t k = 0; k < cat->nconstraints; k++) {
 		const struct cat_constraint *c = &cat->constraints[k];
 

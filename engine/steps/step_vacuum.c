@@ -35,7 +35,7 @@ copied_frozen(const struct run *run, size_t step)
 	const struct step *st = &run->dag->steps[step];
 
 	for (uint32_t k = 0; k < st->ndeps; k++) {
-		const struct step *dep = &run->dag->steps[st->deps[k]];
+		const struct step *dep = &run->dag->steps[step_deps(run->dag, st)[k]];
 
 		if (dep->kind == STEP_COPY && !step_copy_freezes(run, dep))
 			return false;

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "util/xalloc.h"
 
@@ -59,4 +62,19 @@ xasprintf(const char *fmt, ...)
 	if (n < 0)
 		return check(NULL);
 	return s;
+}
+
+/*
+ * libpq keeps a result's rows in blocks of 2 kB, below the mmap threshold,
+ * so in the heap among everything allocated while the result was held:
+ * freed, their pages stay resident until the heap's top is free. Reading
+ * the catalog and preflight of 100,000 tables leaves about 58 MB of that
+ * (plan's peak RSS was 7 to 20 MB higher without this).
+ */
+void
+xtrim(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }

@@ -13,5 +13,10 @@ void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Gives the pages of freed heap memory back to the system, before a phase
+ * that needs much more memory than the one before (see xalloc.c).
+ */
+void xtrim(void);
 
 #endif

@@ -138,8 +138,8 @@ run_step(struct run *run, size_t s, PGconn *src, PGconn *tgt, int pass, struct p
 			return pgs_fail(err, "test copy failed");
 		return true;
 	case STEP_CUTOVER:
-		if (run->plan->cutover.steps[st->cutover].kind == CUTOVER_SYNC_SEQUENCES)
-			return cutover_sync_sequences(run, &run->plan->cutover.steps[st->cutover], err);
+		if (run->plan->cutover.steps[st->object].kind == CUTOVER_SYNC_SEQUENCES)
+			return cutover_sync_sequences(run, &run->plan->cutover.steps[st->object], err);
 		return true;
 	default:
 		return true;

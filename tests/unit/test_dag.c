@@ -43,7 +43,7 @@ deps_of(const struct dag *d, const char *id)
 		return xstrdup("(no such step)");
 	buf_init(&b);
 	for (size_t k = 0; k < d->steps[i].ndeps; k++)
-		buf_printf(&b, "%s%s", k ? ", " : "", d->steps[d->steps[i].deps[k]].id);
+		buf_printf(&b, "%s%s", k ? ", " : "", d->steps[step_deps(d, &d->steps[i])[k]].id);
 	return buf_steal(&b);
 }
 
@@ -223,7 +223,7 @@ test_catalog_dag(void)
 	ok(dag_check(&d, &err), "the compiled DAG passes dag_check");
 	for (size_t i = 0; i < d.n; i++)
 		for (size_t k = 0; k < d.steps[i].ndeps; k++)
-			if (d.steps[i].deps[k] >= i)
+			if (step_deps(&d, &d.steps[i])[k] >= i)
 				ok(0, "every dependency comes before its step");
 	dag_free(&d);
 }
@@ -277,29 +277,37 @@ test_check(void)
 
 	a = dag_add(&d, STEP_COPY, "a");
 	b = dag_add(&d, STEP_INDEX, "b");
+	dag_edge(&d, a);
 	c = dag_add(&d, STEP_CONSTRAINT, "c");
-	dag_edge(&d, b, a);
-	dag_edge(&d, c, b);
-	dag_edge(&d, c, a);
-	dag_edge(&d, c, b);
-	dag_edge(&d, c, a);
-	dag_dedup_edges(&d);
+	dag_edge(&d, b);
+	dag_edge(&d, a);
+	dag_edge(&d, b);
+	dag_edge(&d, a);
+	dag_edges_done(&d);
 	ok(dag_check(&d, &err), "a chain is sound");
 	is_int(d.steps[c].ndeps, 2, "duplicate edges filed once");
-	ok(d.steps[c].deps[0] == b && d.steps[c].deps[1] == a, "in the order first added");
-	dag_edge(&d, a, c);
-	dag_edge(&d, c, b);
-	dag_dedup_edges(&d);
-	is_int(d.steps[c].ndeps, 2, "edges added later are filed with the earlier ones, once");
-	is_int(d.steps[a].ndeps, 1, "and under their own step");
+	ok(step_deps(&d, &d.steps[c])[0] == b && step_deps(&d, &d.steps[c])[1] == a,
+	   "in the order first added");
+	is_int(d.steps[b].ndeps, 1, "each step's edges under it");
+	ok(step_deps(&d, &d.steps[b])[0] == a, "the right one");
+	dag_free(&d);
+
+	/* a runs after c, the step added third: an edge to a step to come */
+	a = dag_add(&d, STEP_COPY, "a");
+	dag_edge(&d, 2);
+	dag_add(&d, STEP_INDEX, "b");
+	dag_edge(&d, a);
+	dag_add(&d, STEP_CONSTRAINT, "c");
+	dag_edge(&d, 1);
+	dag_edges_done(&d);
 	ok(!dag_check(&d, &err), "a cycle is caught");
 	is_str(err.message, "dependency cycle (each step runs after the next): a -> c -> b -> a",
 		   "the cycle is named step by step");
 	dag_free(&d);
 
-	a = dag_add(&d, STEP_COPY, "a");
-	dag_edge(&d, a, 7);
-	dag_dedup_edges(&d);
+	dag_add(&d, STEP_COPY, "a");
+	dag_edge(&d, 7);
+	dag_edges_done(&d);
 	ok(!dag_check(&d, &err), "a dangling edge is caught");
 	is_str(err.message, "step \"a\" depends on a step that does not exist (#7)", "and named");
 	dag_free(&d);

@@ -60,9 +60,9 @@ fixture_init(struct fixture *f, const char *refuse)
 	memset(f, 0, sizeof(*f));
 	f->plan.name = "p";
 	f->plan.cutover.approval = APPROVAL_AUTO;
-	f->steps[0] = (struct step) {.id = "preflight", .kind = STEP_PREFLIGHT, .table = -1, .cutover = -1};
-	f->steps[1] = (struct step) {.id = "preflight.b", .kind = STEP_PREFLIGHT, .table = -1, .cutover = -1};
-	f->steps[2] = (struct step) {.id = "cutover.gate", .kind = STEP_CUTOVER_GATE, .table = -1, .cutover = -1};
+	f->steps[0] = (struct step) {.id = "preflight", .kind = STEP_PREFLIGHT, .table = -1, .object = -1};
+	f->steps[1] = (struct step) {.id = "preflight.b", .kind = STEP_PREFLIGHT, .table = -1, .object = -1};
+	f->steps[2] = (struct step) {.id = "cutover.gate", .kind = STEP_CUTOVER_GATE, .table = -1, .object = -1};
 	f->dag = (struct dag) {.steps = f->steps, .n = 3};
 	f->run.plan = &f->plan;
 	f->run.dag = &f->dag;

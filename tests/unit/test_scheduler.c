@@ -31,7 +31,7 @@ fake_execute(struct run *run, size_t step, struct pgs_error *err)
 
 	pthread_mutex_lock(&mu);
 	for (size_t k = 0; k < st->ndeps; k++)
-		if (!finished[st->deps[k]])
+		if (!finished[step_deps(run->dag, st)[k]])
 			order_ok = false;
 	executed++;
 	if (st->kind == STEP_COPY && ++running_copy > max_copy)
