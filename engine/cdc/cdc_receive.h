@@ -126,4 +126,7 @@ bool cdc_receiver_stop(struct cdc_receiver *r, struct pgs_error *err);
 /* Frees a stopped receiver; stops it first when needed. NULL is ignored. */
 void cdc_receiver_free(struct cdc_receiver *r);
 
+/* Microseconds since 2000-01-01 00:00 UTC: the protocol's clock, and commit times'. */
+int64_t cdc_pg_now(void);
+
 #endif

@@ -30,9 +30,6 @@ struct cdc_copy_msg {
 	size_t len;
 };
 
-/* Microseconds since 2000-01-01 00:00 UTC, the protocol's clock. */
-int64_t cdc_pg_now(void);
-
 void cdc_put_u64(uint8_t *p, uint64_t v);
 uint64_t cdc_get_u64(const uint8_t *p);
 

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cdc/cdc_slot.h"
 #include "pg/conn.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/xalloc.h"
 
 bool
@@ -344,14 +344,6 @@ cdc_create_temp_slot(PGconn *repl_conn, const char *slot, char **snapshot_name,
 	return create_slot(repl_conn, slot, true, NULL, snapshot_name, consistent_lsn, err);
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /*
  * One attempt: terminate the slot's walsender if it has one, then drop the
  * slot if it exists. "active for PID" (55006) means the walsender has not
@@ -396,7 +388,7 @@ cdc_drop_slot(PGconn *conn, const char *slot, bool *dropped, struct pgs_error *e
 			return true;
 		if (!retry)
 			break;
-		sleep_ms(100);
+		clock_sleep_ms(100);
 	}
 	pgs_error_prefix(err, "could not drop replication slot \"%s\"", slot);
 	if (retry)

@@ -23,7 +23,6 @@
  */
 #include <inttypes.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cdc/cdc_slot.h"
 #include "cdc/pgoutput.h"
@@ -36,14 +35,6 @@
 
 #define POLL_MS 50
 #define REPORT_EVERY_S 10.0
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
 
 bool
 step_cdc_stream(struct run *run, size_t step, struct pgs_error *err)
@@ -182,7 +173,7 @@ sample(struct run *run, struct source_link *src, uint64_t *target, bool *caught,
 			return true;
 		if (!still_going(run, err))
 			return false;
-		sleep_ms(POLL_MS);
+		clock_sleep_ms(POLL_MS);
 	}
 }
 
@@ -291,7 +282,7 @@ cutover_wait_for_catchup(struct run *run, const struct cutover_step *cs, struct 
 			return false;
 		}
 		ok = still_going(run, err);
-		sleep_ms(POLL_MS);
+		clock_sleep_ms(POLL_MS);
 	}
 	return false;
 }

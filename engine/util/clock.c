@@ -19,3 +19,11 @@ clock_wall_s(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
+
+void
+clock_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}

@@ -8,4 +8,7 @@ double clock_mono_s(void);
 /* Seconds since the Unix epoch on CLOCK_REALTIME (event, state and lag timestamps). */
 double clock_wall_s(void);
 
+/* Sleeps about MS milliseconds (a signal may end it early: callers re-check their state). */
+void clock_sleep_ms(long ms);
+
 #endif

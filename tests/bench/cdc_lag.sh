@@ -17,6 +17,12 @@
 #      that apply records once a second, and native's replay_lag is what
 #      the subscriber last reported: neither is the visible lag.)
 #   3. Prints p50, p99 and max of each side's samples, ROUNDS times.
+# MODE=separate (the default) measures the two one after the other, each
+# alone under the same pgbench: ROUNDS rounds of pgshift (no subscription
+# yet), then pgshift stopped, the subscription created and ROUNDS rounds of
+# native. MODE=together runs both at once, as before: on a 2-core machine
+# each then pays for the other's CPU (native's falling-behind apply worker
+# shares the target cluster's CPU group with pgshift's applier session).
 # A benchmark, not a test: run it by hand (make bench-cdc), on an idle machine.
 #
 #   SCALE=10 CLIENTS=8 DURATION=120 ROUNDS=1 tests/bench/cdc_lag.sh   (the defaults)
@@ -27,6 +33,8 @@ SCALE=${SCALE:-10}
 CLIENTS=${CLIENTS:-8}
 DURATION=${DURATION:-120}
 ROUNDS=${ROUNDS:-1}
+MODE=${MODE:-separate}
+case "$MODE" in separate|together) ;; *) echo "MODE must be separate or together, not $MODE" >&2; exit 2 ;; esac
 
 if [ -z "${SOURCE_URI:-}" ]; then
   exec tests/lib/pg_clusters.sh run "$0" "$@"
@@ -39,7 +47,7 @@ work=$(mktemp -d /tmp/pgshift-bench-lag.XXXXXX)
 [ "$(id -u)" = 0 ] && chown postgres: "$work"
 apply_pid=
 cleanup() {
-  [ -n "$apply_pid" ] && kill "$apply_pid" 2>/dev/null && wait "$apply_pid" 2>/dev/null
+  if [ -n "$apply_pid" ]; then kill "$apply_pid" 2>/dev/null; wait "$apply_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,8 +59,11 @@ pgbench -q -i -s "$SCALE" "$SOURCE_URI" >/dev/null 2>&1
 # identical rows on the native side: pgbench -i is deterministic
 pgbench -q -i -s "$SCALE" "$base/native" >/dev/null 2>&1
 q "$SOURCE_URI" "CREATE PUBLICATION native FOR ALL TABLES"
-q "$base/native" "CREATE SUBSCRIPTION native CONNECTION '$SOURCE_URI' PUBLICATION native
-  WITH (copy_data = false)"
+subscribe() {
+  q "$base/native" "CREATE SUBSCRIPTION native CONNECTION '$SOURCE_URI' PUBLICATION native
+    WITH (copy_data = false)"
+}
+[ "$MODE" = separate ] || subscribe
 
 cat >"$work/plan.yaml" <<YAML
 version: 1
@@ -109,30 +120,51 @@ stats() {
     printf "p50 %.3f s, p99 %.3f s, max %.3f s", a[i50], a[i99], a[NR] }'
 }
 
-for round in $(seq 1 "$ROUNDS"); do
+# One pgbench run with the given sides' probes (ours, native): prints a round.
+measure() {
+  local round=$1 side pids=() load0 tps
+  shift
   : >"$work/status"
   load0=$(cut -d' ' -f1-3 /proc/loadavg)
   pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$SOURCE_URI" >"$work/pgbench.log" 2>&1 &
   bench_pid=$!
   sleep 1
-  probe "$base/pgshift" "$work/ours.raw"; ours_pid=$!
-  probe "$base/native" "$work/native.raw"; native_pid=$!
+  for side in "$@"; do
+    probe "$base/$( [ "$side" = ours ] && echo pgshift || echo native)" "$work/$side.raw"; pids+=($!)
+  done
   while kill -0 "$bench_pid" 2>/dev/null; do
-    kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
-    status_lag >>"$work/status"
+    if [ -n "$apply_pid" ]; then
+      kill -0 "$apply_pid" 2>/dev/null || { cat "$work/apply.log" >&2; exit 1; }
+      status_lag >>"$work/status"
+    fi
     sleep 1
   done
   wait "$bench_pid"
-  kill "$ours_pid" "$native_pid"; wait "$ours_pid" "$native_pid" 2>/dev/null || true
-  for side in ours native; do
-    sed -n 's/^NOTICE:  lag \([0-9.]*\)$/\1/p' "$work/$side.raw" >"$work/$side"
-  done
+  kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.log" | head -1)
-  printf 'round %d (pgbench -c %d -T %d, scale %d, %s tx/s, load %s -> %s):\n' \
-    "$round" "$CLIENTS" "$DURATION" "$SCALE" "$tps" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '  pgshift visible lag: %s (%d samples)\n' "$(stats <"$work/ours")" "$(wc -l <"$work/ours")"
-  printf '  native  visible lag: %s (%d samples)\n' "$(stats <"$work/native")" "$(wc -l <"$work/native")"
-  printf '  pgshift status lag_seconds: %s (%d samples)\n' "$(stats <"$work/status")" "$(wc -l <"$work/status")"
-done
+  printf 'round %d, %s (pgbench -c %d -T %d, scale %d, %s tx/s, load %s -> %s):\n' "$round" \
+    "$( [ $# = 2 ] && echo both at once || echo "$( [ "$1" = ours ] && echo pgshift || echo native) alone")" \
+    "$CLIENTS" "$DURATION" "$SCALE" "$tps" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  for side in "$@"; do
+    sed -n 's/^NOTICE:  lag \([0-9.]*\)$/\1/p' "$work/$side.raw" >"$work/$side"
+    printf '  %s visible lag: %s (%d samples)\n' "$( [ "$side" = ours ] && echo pgshift || echo native)" \
+      "$(stats <"$work/$side")" "$(wc -l <"$work/$side")"
+  done
+  [ -z "$apply_pid" ] || [ "$1" != ours ] ||
+    printf '  pgshift status lag_seconds: %s (%d samples)\n' "$(stats <"$work/status")" "$(wc -l <"$work/status")"
+}
+
+if [ "$MODE" = together ]; then
+  for round in $(seq 1 "$ROUNDS"); do measure "$round" ours native; done
+else
+  for round in $(seq 1 "$ROUNDS"); do measure "$round" ours; done
+  kill "$apply_pid"; wait "$apply_pid" 2>/dev/null || true
+  apply_pid=
+  subscribe
+  # streaming once the worker has heard from the walsender
+  until [ "$(q "$base/native" "SELECT count(*) FROM pg_stat_subscription
+               WHERE subname = 'native' AND last_msg_receipt_time IS NOT NULL")" = 1 ]; do sleep 0.2; done
+  for round in $(seq 1 "$ROUNDS"); do measure "$round" native; done
+fi
 
 q "$base/native" "DROP SUBSCRIPTION native"
