@@ -189,7 +189,6 @@ load(PGconn *conn, const struct pg_session *s, const struct plan *plan, bool def
 	cat_filter_free(&ctx.filter);
 	cat_oidmap_free(&ctx.tables);
 	cat_oidmap_free(&ctx.indexes);
-	free(ctx.table_oids);
 	return ok;
 }
 

@@ -136,6 +136,7 @@ static void
 read_constraint(struct cat_load *ctx, const PGresult *res, int row, size_t table,
 				struct cat_constraint *k)
 {
+	memset(k, 0, sizeof(*k));
 	k->name = cat_str(ctx, res, row, 1);
 	k->table = (uint32_t) table;
 	k->type = PQgetvalue(res, row, 2)[0];
@@ -153,17 +154,56 @@ read_constraint(struct cat_load *ctx, const PGresult *res, int row, size_t table
 	k->inherited = cat_bool(res, row, 9);
 }
 
+/* One part's constraints, appended; cat_sort_constraints orders them once all are in. */
 void
 cat_read_constraints(struct cat_load *ctx, const PGresult *res)
 {
 	struct catalog *cat = ctx->cat;
 	int n = PQntuples(res);
 
-	cat->constraints = xcalloc((size_t) n + 1, sizeof(*cat->constraints));
+	cat->constraints = xrealloc(cat->constraints,
+								(cat->nconstraints + (size_t) n + 1) * sizeof(*cat->constraints));
 	for (int i = 0; i < n; i++) {
 		long t = cat_oidmap_find(&ctx->tables, cat_oid(res, i, 0));
 
 		if (t >= 0)
 			read_constraint(ctx, res, i, (size_t) t, &cat->constraints[cat->nconstraints++]);
 	}
+}
+
+/* NULL after every string, as ORDER BY ... ASC puts it */
+static int
+cmp_nullable(const char *a, const char *b)
+{
+	if (!a || !b)
+		return (a == NULL) - (b == NULL);
+	return strcmp(a, b);
+}
+
+/*
+ * The query's own order: the table (cat->tables is by schema and name, as
+ * bytes), the name, the referenced schema and table; the definition only so
+ * that no two rows compare equal.
+ */
+static int
+cmp_constraint(const void *a, const void *b)
+{
+	const struct cat_constraint *x = a, *y = b;
+	int c;
+
+	if (x->table != y->table)
+		return x->table < y->table ? -1 : 1;
+	if ((c = strcmp(x->name, y->name)) || (c = cmp_nullable(x->ref_schema, y->ref_schema)) ||
+		(c = cmp_nullable(x->ref_name, y->ref_name)))
+		return c;
+	return cmp_nullable(x->def, y->def);
+}
+
+void
+cat_sort_constraints(struct cat_load *ctx)
+{
+	struct catalog *cat = ctx->cat;
+
+	if (cat->nconstraints > 1)
+		qsort(cat->constraints, cat->nconstraints, sizeof(*cat->constraints), cmp_constraint);
 }

@@ -1,8 +1,8 @@
 /*
  * What the catalog_*.c files share while one catalog_load runs: the filter
  * state (which patterns matched something, for cat->unmatched), a sorted
- * oid -> table map, and the kept tables' oids as an oid[] literal that the
- * per-kind queries bind as their one parameter. Not part of the public API.
+ * oid -> table map, and the tables' oids that the per-kind queries bind,
+ * in parts, as their one parameter. Not part of the public API.
  */
 #ifndef PGSHIFT_PG_CATALOG_INT_H
 #define PGSHIFT_PG_CATALOG_INT_H
@@ -86,7 +86,6 @@ struct cat_load {
 	struct cat_filter filter;
 	struct cat_oidmap tables;   /* oid -> index into cat->tables */
 	struct cat_oidmap indexes;  /* oid -> index into cat->indexes */
-	char *table_oids;           /* owned; "{16384,16390}": kept tables, bound as oid[] */
 	bool definitions;           /* read pg_get_indexdef (else cat_index.def stays NULL) */
 	struct pgs_error *err;
 };
@@ -99,14 +98,15 @@ bool cat_load_tables(struct cat_load *ctx);
  * each is one query and a function that takes its rows into ctx->cat. The
  * queries marked per part bind one part of the kept tables' oids (the
  * function is called once per part, then cat_link_indexes after the last
- * index part, cat_columns_done after the last columns part); the others bind them all (table_oids) or, for globals, the
- * plan's publication name.
+ * index part, cat_sort_constraints after the last constraints part,
+ * cat_columns_done after the last columns part); globals bind the plan's
+ * publication name, the others nothing.
  */
 extern const char cat_indexes_sql[];        /* per part, and the definitions flag */
 extern const char cat_indexes_sql_before15[];
 extern const char cat_sizes_sql[];          /* per part */
 extern const char cat_columns_sql[];        /* per part */
-extern const char cat_constraints_sql[];
+extern const char cat_constraints_sql[];    /* per part */
 extern const char cat_sequences_sql[];      /* no parameter */
 extern const char cat_extensions_sql[];     /* no parameter */
 extern const char cat_views_sql[];          /* no parameter */
@@ -117,6 +117,7 @@ void cat_read_sizes(struct cat_load *ctx, const PGresult *res);
 void cat_read_columns(struct cat_load *ctx, const PGresult *res);
 void cat_columns_done(struct cat_load *ctx);
 void cat_read_constraints(struct cat_load *ctx, const PGresult *res);
+void cat_sort_constraints(struct cat_load *ctx);
 void cat_read_sequences(struct cat_load *ctx, const PGresult *res);
 void cat_read_extensions(struct cat_load *ctx, const PGresult *res);
 void cat_read_views(struct cat_load *ctx, const PGresult *res);

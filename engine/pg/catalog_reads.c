@@ -18,7 +18,7 @@
 #include "util/buf.h"
 #include "util/xalloc.h"
 
-enum cat_param { NO_PARAM, ALL_TABLES, TABLE_PART, PUBLICATION };
+enum cat_param { NO_PARAM, TABLE_PART, PUBLICATION };
 
 struct cat_read {
 	const char *sql;
@@ -38,7 +38,7 @@ static const struct cat_read reads[] = {
 	{cat_indexes_sql, cat_indexes_sql_before15, TABLE_PART, true, cat_read_indexes,
 	 cat_link_indexes},
 	{cat_sizes_sql, NULL, TABLE_PART, false, cat_read_sizes, NULL},
-	{cat_constraints_sql, NULL, ALL_TABLES, false, cat_read_constraints, NULL},
+	{cat_constraints_sql, NULL, TABLE_PART, false, cat_read_constraints, cat_sort_constraints},
 	{cat_columns_sql, NULL, TABLE_PART, false, cat_read_columns, cat_columns_done},
 	{cat_sequences_sql, NULL, NO_PARAM, false, cat_read_sequences, NULL},
 	{cat_extensions_sql, NULL, NO_PARAM, false, cat_read_extensions, NULL},
@@ -120,8 +120,7 @@ make_jobs(struct runner *r)
 			for (size_t k = 0; k < r->nparts; k++)
 				add_job(r, &reads[i], r->parts[k], k + 1 == r->nparts);
 		else
-			add_job(r, &reads[i], reads[i].param == NO_PARAM ? NULL :
-					reads[i].param == PUBLICATION ? publication : r->ctx->table_oids, true);
+			add_job(r, &reads[i], reads[i].param == PUBLICATION ? publication : NULL, true);
 	}
 }
 

@@ -13,7 +13,6 @@
 
 #include "pg/catalog_int.h"
 #include "pg/conn.h"
-#include "util/buf.h"
 #include "util/xalloc.h"
 
 static const char tables_sql[] =
@@ -187,31 +186,25 @@ own_strings(struct catalog *cat, struct cat_table *t)
 	t->identity_candidate = copy(cat, t->identity_candidate);
 }
 
-/* Moves the kept candidates into cat->tables and builds the oid map and list. */
+/* Moves the kept candidates into cat->tables and builds the oid map. */
 static void
 keep_tables(struct cat_load *ctx, struct candidate *cs, size_t n)
 {
 	struct catalog *cat = ctx->cat;
 	size_t nkept = 0;
 	uint32_t *oids;
-	struct buf list;
 
 	for (size_t i = 0; i < n; i++)
 		nkept += cs[i].keep;
 	oids = xcalloc(nkept + 1, sizeof(uint32_t));
-	buf_init(&list);
-	buf_putc(&list, '{');
 	cat->tables = xcalloc(nkept + 1, sizeof(*cat->tables));
 	for (size_t i = 0; i < n; i++) {
 		if (!cs[i].keep)
 			continue;
-		buf_printf(&list, "%s%u", cat->ntables ? "," : "", cs[i].t.oid);
 		oids[cat->ntables] = cs[i].t.oid;
 		own_strings(cat, &cs[i].t);
 		cat->tables[cat->ntables++] = cs[i].t;
 	}
-	buf_putc(&list, '}');
-	ctx->table_oids = buf_steal(&list);
 	cat_oidmap_build(&ctx->tables, oids, cat->ntables);
 	free(oids);
 }

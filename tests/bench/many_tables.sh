@@ -3,7 +3,7 @@
 # primary key, one index and 10 rows) on a source, moved to a target with
 # PostgreSQL's default lock settings (max_locks_per_transaction = 64), by
 # pgshift and by pgcopydb clone, side by side. Prints for each: the plan
-# time and peak RSS (pgshift plan; pgcopydb has none), the apply wall
+# time, peak RSS and CPU (user + sys; pgshift plan; pgcopydb has none), the apply wall
 # time, its exit status, the peak RSS of its largest process (/usr/bin/time -v: for
 # pgshift that is pg_dump's, about 78 MB at 10,000 tables), of the tool's
 # own process (VmHWM) and what arrived (tables, indexes, primary keys). A
@@ -31,10 +31,11 @@ work=$(mktemp -d /tmp/pgshift-bench-tables.XXXXXX)
 [ "$(id -u)" = 0 ] && chown postgres: "$work"
 trap 'rm -rf "$work"' EXIT
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-# "wall_seconds peak_rss_kB own_rss_kB exit_status" of a command: the wall
-# time and the largest RSS of any process of its tree (children included:
-# pgshift's pg_dump, pgcopydb's workers) from /usr/bin/time -v, and the
-# high-water mark (VmHWM) of the tool's own process, sampled every 0.2 s
+# "wall_seconds peak_rss_kB own_rss_kB exit_status cpu_seconds" of a
+# command: the wall time, the largest RSS of any process of its tree
+# (children included: pgshift's pg_dump, pgcopydb's workers) and the CPU
+# (user + sys) of the tree from /usr/bin/time -v, and the high-water mark
+# (VmHWM) of the tool's own process, sampled every 0.2 s
 timed() {
   local log=$1; shift
   local rc=0 pid tool own=0 h
@@ -50,7 +51,8 @@ timed() {
   awk -v rc="$rc" -v own="$own" '/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); s = 0;
                      for (i = 1; i <= n; i++) s = s * 60 + t[i] }
                    /Maximum resident set size/ { r = $NF }
-                   END { printf "%.2f %d %d %d\n", s, r, own, rc }' "$log"
+                   /User time|System time/ { cpu += $NF }
+                   END { printf "%.2f %d %d %d %.2f\n", s, r, own, rc, cpu }' "$log"
 }
 arrived() {
   q "$1" "SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = 'public') || ' tables, ' ||
@@ -84,26 +86,27 @@ cutover:
     - sync_sequences: { margin: 0 }
 YAML
 
-printf '%-10s %10s %12s %10s %12s %11s %6s  %s\n' tool plan_s plan_rss_MB apply_s peak_rss_MB own_rss_MB \
-  exit arrived
+printf '%-10s %10s %12s %11s %10s %12s %11s %6s  %s\n' tool plan_s plan_rss_MB plan_cpu_s apply_s \
+  peak_rss_MB own_rss_MB exit arrived
 for tool in $TOOLS; do
   db="t_$tool"
   q "$TARGET_URI" "CREATE DATABASE $db"
-  plan_s=- plan_rss=-
+  plan_s=- plan_rss=- plan_cpu=-
   case $tool in
     pgshift)
-      read -r plan_s plan_rss _ _ < <(BENCH_TARGET="$base/$db" timed "$work/plan.log" \
+      read -r plan_s plan_rss _ _ plan_cpu < <(BENCH_TARGET="$base/$db" timed "$work/plan.log" \
         ./pgshift plan "$work/plan.yaml")
-      read -r wall rss own rc < <(BENCH_TARGET="$base/$db" timed "$work/apply.log" \
+      read -r wall rss own rc _ < <(BENCH_TARGET="$base/$db" timed "$work/apply.log" \
         ./pgshift apply "$work/plan.yaml" --yes --no-progress -q) ;;
     pgcopydb)
-      read -r wall rss own rc < <(timed "$work/pgcopydb.log" pgcopydb clone --source "$SOURCE_URI" \
+      read -r wall rss own rc _ < <(timed "$work/pgcopydb.log" pgcopydb clone --source "$SOURCE_URI" \
         --target "$base/$db" --table-jobs "$JOBS" --index-jobs "$JOBS" \
         --dir "$work/pgcopydb" --no-owner) ;;
   esac
   [ "$rc" = 0 ] || { echo "$tool exited $rc; its last lines:" >&2; tail -5 "$work"/*.log >&2 || true; }
   [ "$plan_rss" = - ] || plan_rss=$(printf '%.1f' "$(echo "$plan_rss / 1024" | bc -l)")
-  printf '%-10s %10s %12s %10.2f %12.1f %11.1f %6d  %s\n' "$tool" "$plan_s" "$plan_rss" "$wall" \
+  printf '%-10s %10s %12s %11s %10.2f %12.1f %11.1f %6d  %s\n' "$tool" "$plan_s" "$plan_rss" \
+    "$plan_cpu" "$wall" \
     "$(echo "$rss / 1024" | bc -l)" "$(echo "$own / 1024" | bc -l)" "$rc" "$(arrived "$base/$db")"
   q "$TARGET_URI" "DROP DATABASE $db"
 done
