@@ -117,8 +117,7 @@ sub finish_cutover {
     my ($plan, $env, $pid, $log, $label) = @_;
     my $r = run_pgshift($env, 'cutover', $plan);
     is($r->{rc}, 0, "$label: pgshift cutover approves") or diag($r->{err});
-    waitpid($pid, 0);
-    is($? >> 8, 0, "$label: apply finishes the cutover") or diag(`tail -30 $log`);
+    is(finish_within($pid, 300), 0, "$label: apply finishes the cutover") or diag(`tail -30 $log`);
 }
 
 # ---- one plan for items 1-7 and 9

@@ -126,8 +126,7 @@ YAML
     sleep 1;
     my $r = run_pgshift($env, 'cutover', $plan);
     is($r->{rc}, 0, 'pgshift cutover from a second process approves') or diag($r->{err});
-    waitpid($pid, 0);
-    is($? >> 8, 0, 'apply finishes the cutover') or diag(`tail -30 $dir/a.err`);
+    is(finish_within($pid, 300), 0, 'apply finishes the cutover') or diag(`tail -30 $dir/a.err`);
     ok(wait_until(sub { waitpid($wl, 1) == $wl }, 10), "fence_writes ended app's session (the workload stopped)")
         or kill('KILL', $wl);
     my $log = slurp("$dir/a.err");

@@ -230,8 +230,7 @@ sub slot_lsn {
 
     $r = run_pgshift($env, 'cutover', $plan);
     is($r->{rc}, 0, 'pgshift cutover approves');
-    waitpid($pid, 0);
-    is($? >> 8, 0, 'apply finishes after the cutover') or diag(`tail -20 $dir/apply1.err`);
+    is(finish_within($pid, 300), 0, 'apply finishes after the cutover') or diag(`tail -20 $dir/apply1.err`);
     like(slurp("$dir/apply1.err"), qr/wait_for_catchup: caught up at \d+\/[0-9A-F]+/,
          'the cutover waited for catch-up to the source\'s stop position');
     is(psql($src, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgshift_online1'"), '0', 'cleanup dropped the slot');
@@ -276,8 +275,7 @@ sub slot_lsn {
     caught_up($uri, 'online2', 'after two kills');
     same_tables($uri, 'after two kill -9 and resumes');
     my $r = run_pgshift($env, 'cutover', $plan);
-    waitpid($pid, 0);
-    is($? >> 8, 0, 'the resumed apply finishes after the cutover') or diag(`tail -20 $dir/apply2c.err`);
+    is(finish_within($pid, 300), 0, 'the resumed apply finishes after the cutover') or diag(`tail -20 $dir/apply2c.err`);
 }
 
 done_testing();

@@ -217,8 +217,7 @@ sub identities {
        'another session of the fenced role runs');
     $r = run_pgshift($env, 'cutover', $plan);
     is($r->{rc}, 0, 'pgshift cutover approves');
-    waitpid($pid, 0);
-    is($? >> 8, 0, 'apply completes the cutover with its own role fenced') or diag(`tail -20 $dir/apply.err`);
+    is(finish_within($pid, 300), 0, 'apply completes the cutover with its own role fenced') or diag(`tail -20 $dir/apply.err`);
     $log = slurp("$dir/apply.err");
     like($log, qr/fence_writes: source database read-only for new sessions; ended [1-9]\d* session/, 'fence_writes ended sessions');
     ok(wait_until(sub { waitpid($sleeper, 1) == $sleeper }, 10), 'the other session of that role was ended');

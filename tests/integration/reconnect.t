@@ -233,8 +233,7 @@ my $lock_re = qr/state: the advisory lock of plan "recon1" is held again/;
     ok(waitpid($pid, 1) == 0, 'apply is still running at the gate');
     my $r = run_pgshift($env, 'cutover', $plan);
     is($r->{rc}, 0, 'pgshift cutover approves');
-    waitpid($pid, 0);
-    is($? >> 8, 0, 'apply completes the cutover and exits 0') or diag(slurp($log));
+    is(finish_within($pid, 300), 0, 'apply completes the cutover and exits 0') or diag(slurp($log));
     like(slurp($log), qr/wait_for_catchup: caught up at/, 'the cutover waited for the stop position');
     same_tables($uri, 'after the cutover');
 }
@@ -269,8 +268,7 @@ my $lock_re = qr/state: the advisory lock of plan "recon1" is held again/;
        'a second apply resumes to the gate') or diag(slurp("$dir/apply2b.err"));
     like(slurp("$dir/apply2b.err"), qr/resuming run/, 'it resumed the run');
     my $r = run_pgshift($env, 'cutover', $plan);
-    waitpid($pid, 0);
-    is($? >> 8, 0, 'the resumed apply completes the cutover') or diag(slurp("$dir/apply2b.err"));
+    is(finish_within($pid, 300), 0, 'the resumed apply completes the cutover') or diag(slurp("$dir/apply2b.err"));
     same_tables($uri, 'after the resume');
 }
 
@@ -300,8 +298,7 @@ LUA
     sleep 1;
     stop_workload($wl, $stop);
     my $r = run_pgshift($env, 'cutover', $plan);
-    waitpid($pid, 0);
-    is($? >> 8, 0, 'the cutover completes although the source was down when it began')
+    is(finish_within($pid, 300), 0, 'the cutover completes although the source was down when it began')
         or diag(slurp($log));
     like(slurp($log), qr/wait_for_catchup: could not connect to the source .*; reconnect attempt 1 in/,
          'wait_for_catchup found the source down and tried again');

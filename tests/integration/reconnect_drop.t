@@ -100,8 +100,7 @@ my ($rows, $diff) = compare_table($src, $uri, 'public', 't');
 ok(!$diff && $rows == 2002, "public.t identical ($rows rows, Compare.pm)") or diag($diff);
 
 my $r = run_pgshift($env, 'cutover', $plan);
-waitpid($pid, 0);
-is($? >> 8, 0, 'the cutover completes') or diag(slurp($log));
+is(finish_within($pid, 300), 0, 'the cutover completes') or diag(slurp($log));
 ($rows, $diff) = compare_table($src, $uri, 'public', 't');
 ok(!$diff, 'identical after the cutover') or diag($diff);
 

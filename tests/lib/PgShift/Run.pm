@@ -9,7 +9,7 @@ use File::Temp qw(tempfile tempdir);
 use FindBin;
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw(pgshift_bin run_pgshift write_plan);
+our @EXPORT = qw(pgshift_bin run_pgshift write_plan finish_within);
 our @EXPORT_OK = qw(start_pgshift wait_until run_ended wait_for_run slurp);
 
 sub pgshift_bin { return "$FindBin::Bin/../../pgshift"; }
@@ -61,6 +61,22 @@ sub wait_until {
         sleep 0.1;
     }
     return 0;
+}
+
+# finish_within(pid, seconds) -> exit code of the background pgshift pid, or
+# -1 when it had not ended in time (it is then killed): a cutover that did not
+# reach apply leaves apply waiting at its gate, and a bare waitpid would hang
+# the suite instead of failing the test
+sub finish_within {
+    my ($pid, $secs) = @_;
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        return $? >> 8 if waitpid($pid, 1) == $pid;
+        sleep 0.1;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    return -1;
 }
 
 # run_ended(r): whether the process r->{pid} has ended, reaped once; its exit
