@@ -672,11 +672,15 @@ phase_coalesce(void)
 	ok(spooled(r), "the second backlog is in the spool");
 	lsn = source_wal_end();
 	before = applied_lsn();
+	/* a lock on the target holds the applier inside its batch, however fast the batch would commit */
+	ok(pgtest_exec(dst, "BEGIN") && pgtest_exec(dst, "LOCK TABLE public.coal IN EXCLUSIVE MODE"),
+	   "public.coal locked on the target");
 	child = spawn_applier(0);
 	for (int i = 0; i < 5000 && !applier_in_txn(); i++)
 		pgtest_sleep_ms(1);
 	ok(kill_applier(child), "applier killed with SIGKILL in the middle of the batch");
 	ok(applied_lsn() == before, "the batch it was applying is not committed on the target");
+	ok(pgtest_exec(dst, "ROLLBACK"), "the lock released");
 	child = spawn_applier(0);
 	ok(wait_applied(lsn, child, 120), "the restarted applier caught up");
 	/* a change after the restart: the applier runs (and handles SIGTERM) */
