@@ -20,7 +20,7 @@ struct pg_session {
 	bool read_only;             /* default_transaction_read_only = on */
 	bool replication;           /* a replication=database connection */
 	bool user_search_path;      /* keep the database's search_path: see conn.c */
-	bool no_jit;                /* jit = off: a session of catalog reads (see conn.c) */
+	bool catalog_reads;         /* jit and parallel query off (see conn.c) */
 };
 
 /* Connects and configures the session; NULL with err filled on failure. */

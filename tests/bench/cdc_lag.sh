@@ -23,9 +23,14 @@
 # native. MODE=together runs both at once, as before: on a 2-core machine
 # each then pays for the other's CPU (native's falling-behind apply worker
 # shares the target cluster's CPU group with pgshift's applier session).
+# pgbench's sessions commit with SOURCE_SYNC (synchronous_commit; on, the
+# server default, unless set): the test clusters run synchronous_commit =
+# off, and a walsender sends only WAL that is flushed, so with off every
+# transaction waits up to wal_writer_delay (200 ms) for the WAL writer
+# before any subscriber can receive it, whatever the tool.
 # A benchmark, not a test: run it by hand (make bench-cdc), on an idle machine.
 #
-#   SCALE=10 CLIENTS=8 DURATION=120 ROUNDS=1 tests/bench/cdc_lag.sh   (the defaults)
+#   SCALE=10 CLIENTS=8 DURATION=120 ROUNDS=1 SOURCE_SYNC=on tests/bench/cdc_lag.sh   (the defaults)
 #   PGSHIFT=/path/to/other/pgshift ...   measures that build instead of ./pgshift
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,6 +39,7 @@ CLIENTS=${CLIENTS:-8}
 DURATION=${DURATION:-120}
 ROUNDS=${ROUNDS:-1}
 MODE=${MODE:-separate}
+SOURCE_SYNC=${SOURCE_SYNC:-on}
 case "$MODE" in separate|together) ;; *) echo "MODE must be separate or together, not $MODE" >&2; exit 2 ;; esac
 
 if [ -z "${SOURCE_URI:-}" ]; then
@@ -126,7 +132,8 @@ measure() {
   shift
   : >"$work/status"
   load0=$(cut -d' ' -f1-3 /proc/loadavg)
-  pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$SOURCE_URI" >"$work/pgbench.log" 2>&1 &
+  PGOPTIONS="-c synchronous_commit=$SOURCE_SYNC" \
+    pgbench -n -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION" "$SOURCE_URI" >"$work/pgbench.log" 2>&1 &
   bench_pid=$!
   sleep 1
   for side in "$@"; do
@@ -142,9 +149,9 @@ measure() {
   wait "$bench_pid"
   kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.log" | head -1)
-  printf 'round %d, %s (pgbench -c %d -T %d, scale %d, %s tx/s, load %s -> %s):\n' "$round" \
+  printf 'round %d, %s (pgbench -c %d -T %d, scale %d, synchronous_commit %s, %s tx/s, load %s -> %s):\n' "$round" \
     "$( [ $# = 2 ] && echo both at once || echo "$( [ "$1" = ours ] && echo pgshift || echo native) alone")" \
-    "$CLIENTS" "$DURATION" "$SCALE" "$tps" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    "$CLIENTS" "$DURATION" "$SCALE" "$SOURCE_SYNC" "$tps" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)"
   for side in "$@"; do
     sed -n 's/^NOTICE:  lag \([0-9.]*\)$/\1/p' "$work/$side.raw" >"$work/$side"
     printf '  %s visible lag: %s (%d samples)\n' "$( [ "$side" = ours ] && echo pgshift || echo native)" \
