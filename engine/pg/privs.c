@@ -124,7 +124,7 @@ static const char objects_sql[] =
 	"  CASE WHEN o.acl IS NOT NULL THEN " GRANTS("o.acl") " ELSE dg.grants END"
 	" FROM o JOIN pg_catalog.pg_roles r ON r.oid = o.owner"
 	" LEFT JOIN dg ON dg.deflt = o.deflt AND dg.owner = o.owner"
-	" ORDER BY 1, 2, 3";
+	" ORDER BY 1, 2, 3, 4";
 
 /* Grants repeat from object to object ("app\x1eSELECT"): interned, each costs its bytes once. */
 static void

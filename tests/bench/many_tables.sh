@@ -103,7 +103,10 @@ for tool in $TOOLS; do
         --target "$base/$db" --table-jobs "$JOBS" --index-jobs "$JOBS" \
         --dir "$work/pgcopydb" --no-owner) ;;
   esac
-  [ "$rc" = 0 ] || { echo "$tool exited $rc; its last lines:" >&2; tail -5 "$work"/*.log >&2 || true; }
+  log=$work/$( [ "$tool" = pgshift ] && echo apply || echo pgcopydb).log
+  # its own errors, not /usr/bin/time's report at the end of the log
+  [ "$rc" = 0 ] || { echo "$tool exited $rc; its last errors:" >&2
+    grep -iE 'error|fatal|out of' "$log" | tail -n 5 >&2 || true; }
   [ "$plan_rss" = - ] || plan_rss=$(printf '%.1f' "$(echo "$plan_rss / 1024" | bc -l)")
   printf '%-10s %10s %12s %11s %10.2f %12.1f %11.1f %6d  %s\n' "$tool" "$plan_s" "$plan_rss" \
     "$plan_cpu" "$wall" \
