@@ -19,19 +19,31 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-/* Writes the file next to its final name first, so a reader never sees half of it. */
-static bool
-write_file_atomically(const char *path, const char *data, size_t len, struct pgs_error *err)
+/*
+ * The saved plan (--out) is written next to its final name first and
+ * renamed once whole, so a reader never sees half of it.
+ */
+static FILE *
+open_saved(const char *path, char *tmp, size_t size, struct pgs_error *err)
 {
-	char tmp[4096];
 	FILE *f;
 
-	if ((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return pgs_fail(err, "path too long: %s", path);
+	if ((size_t) snprintf(tmp, size, "%s.tmp", path) >= size) {
+		pgs_fail(err, "path too long: %s", path);
+		return NULL;
+	}
 	f = fopen(tmp, "wb");
 	if (!f)
-		return pgs_fail(err, "could not write \"%s\": %m", tmp);
-	if (fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+		pgs_fail(err, "could not write \"%s\": %m", tmp);
+	return f;
+}
+
+static bool
+commit_saved(FILE *f, const char *tmp, const char *path, struct pgs_error *err)
+{
+	bool failed = ferror(f) != 0;
+
+	if (fclose(f) != 0 || failed) {
 		remove(tmp);
 		return pgs_fail(err, "could not write \"%s\": %m", tmp);
 	}
@@ -39,6 +51,7 @@ write_file_atomically(const char *path, const char *data, size_t len, struct pgs
 		remove(tmp);
 		return pgs_fail(err, "could not rename \"%s\" to \"%s\": %m", tmp, path);
 	}
+	log_info("saved plan written to %s", path);
 	return true;
 }
 
@@ -46,29 +59,27 @@ static bool
 emit(const struct cli_args *args, const struct plan_report *r, struct pgs_error *err)
 {
 	const char *format = args->value[OPT_FORMAT] ? args->value[OPT_FORMAT] : "text";
-	struct buf json;
-	bool ok = true;
+	const char *saved = args->value[OPT_OUT];
+	char tmp[4096];
+	FILE *out[2], *f = NULL;
+	size_t nout = 0;
 
-	buf_init(&json);
-	/* only when asked for: at 100,000 tables it is 130 MB, the largest thing plan holds */
-	if (strcmp(format, "json") == 0 || args->value[OPT_OUT])
-		report_json(&json, r);
+	if (saved && !(f = open_saved(saved, tmp, sizeof(tmp), err)))
+		return false;
 	if (strcmp(format, "json") == 0)
-		fputs(json.data, stdout);
-	else if (strcmp(format, "markdown") == 0)
+		out[nout++] = stdout;
+	if (f)
+		out[nout++] = f;
+	if (nout)
+		report_json(out, nout, r);
+	if (strcmp(format, "markdown") == 0)
 		report_markdown(stdout, r);
 	else if (strcmp(format, "dot") == 0)
 		report_dot(stdout, r);
-	else
+	else if (strcmp(format, "json") != 0)
 		report_text(stdout, r, args->set[OPT_VERBOSE]);
 	fflush(stdout);
-	if (args->value[OPT_OUT]) {
-		ok = write_file_atomically(args->value[OPT_OUT], json.data, json.len, err);
-		if (ok)
-			log_info("saved plan written to %s", args->value[OPT_OUT]);
-	}
-	buf_free(&json);
-	return ok;
+	return !f || commit_saved(f, tmp, saved, err);
 }
 
 static int

@@ -57,7 +57,12 @@ void put_step_deps(struct buf *b, const struct dag *dag, const struct step *st);
 
 /* every_step (--verbose): each step with what it runs after, not a summary per stage */
 void report_text(FILE *out, const struct plan_report *r, bool every_step);
-void report_json(struct buf *out, const struct plan_report *r);
+/*
+ * The JSON form, written to each of the nout streams of out a part at a
+ * time (at 100,000 tables it is 108 MB, and held whole it was most of
+ * plan's peak memory). A failed write shows in the stream's ferror().
+ */
+void report_json(FILE *const *out, size_t nout, const struct plan_report *r);
 void report_markdown(FILE *out, const struct plan_report *r);
 void report_dot(FILE *out, const struct plan_report *r);
 /* rollback.enabled: the reverse steps run after the cutover (report_rollback.c); json: ",\"rollback\":{...}" */

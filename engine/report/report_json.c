@@ -4,6 +4,7 @@
  * keep working across versions.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cdc/ddl_capture.h"
@@ -137,9 +138,31 @@ put_step(struct buf *b, const struct plan_report *r, const struct step *st)
 	buf_putc(b, '}');
 }
 
-void
-report_json(struct buf *b, const struct plan_report *r)
+/*
+ * The buffer goes out once it holds SPILL_BYTES, all but its last byte:
+ * key() reads that byte to know whether a comma comes first.
+ */
+#define SPILL_BYTES ((size_t) 64 * 1024)
+
+static void
+spill(struct buf *b, FILE *const *out, size_t nout, size_t keep)
 {
+	size_t n = b->len - keep;
+	char last = keep ? b->data[n] : '\0';
+
+	for (size_t i = 0; i < nout; i++)
+		fwrite(b->data, 1, n, out[i]);
+	buf_reset(b);
+	if (keep)
+		buf_putc(b, last);
+}
+
+void
+report_json(FILE *const *out, size_t nout, const struct plan_report *r)
+{
+	struct buf json, *b = &json;
+
+	buf_init(b);
 	buf_putc(b, '{');
 	kint(b, "format_version", JSON_FORMAT_VERSION);
 	kstr(b, "pgshift_version", PGSHIFT_VERSION);
@@ -157,8 +180,12 @@ report_json(struct buf *b, const struct plan_report *r)
 		if (i)
 			buf_putc(b, ',');
 		put_step(b, r, &r->dag->steps[i]);
+		if (b->len >= SPILL_BYTES)
+			spill(b, out, nout, 1);
 	}
 	buf_putc(b, ']');
 	report_rollback_json(b, r->plan);
 	buf_puts(b, "}\n");
+	spill(b, out, nout, 0);
+	buf_free(b);
 }

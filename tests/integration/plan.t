@@ -196,6 +196,18 @@ $ck = target_check($dst);
 is($ck->{status}, 'PASS', 'the same tables emptied: PASS') or diag($ck->{observed});
 is($ck->{observed}, 'none', 'none with rows');
 
+# The JSON form goes out in parts of 64 kB: the 250 tables' plan is several,
+# on stdout and in the saved plan alike.
+$r = run_pgshift({SOURCE_URI => $src, TARGET_URI => $dst}, 'plan', $plan, '--format', 'json',
+                 '--out', "$dir/many.json");
+is($r->{rc}, 0, 'plan of 250 tables, json and --out: exit 0') or diag($r->{err});
+cmp_ok(length($r->{out}), '>', 2 * 65536, 'its json is more than two parts long');
+$j = eval { decode_json($r->{out}) };
+ok($j && @{ $j->{steps} } == $j->{summary}{steps} && $j->{steps}[-1]{id},
+   'it parses, with every step the summary counts');
+is(do { local $/; open my $f, '<', "$dir/many.json" or die; <$f> }, $r->{out},
+   'the saved plan is the same bytes as stdout');
+
 # Offline: no connection at all.
 $r = run_pgshift({SOURCE_URI => 'postgresql://u:sekrit@127.0.0.1:1/x', TARGET_URI => 'host=127.0.0.1 port=1'},
                  'plan', $plan, '--offline', '--format', 'json');
