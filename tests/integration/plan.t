@@ -217,6 +217,17 @@ ok($j->{offline}, 'json says offline');
 ok((grep { $_->{id} eq 'copy:*' } @{ $j->{steps} }), 'offline DAG is stage level');
 unlike($r->{out} . $r->{err}, qr/sekrit/, 'offline output has no password');
 
+# A plan written to a full disk is an error, in every format.
+for my $format (qw(json text markdown)) {
+    local $ENV{SOURCE_URI} = 'postgresql://u:sekrit@127.0.0.1:1/x';
+    local $ENV{TARGET_URI} = 'host=127.0.0.1 port=1';
+    my $bin = pgshift_bin();
+    my $err = `'$bin' plan '$plan' --offline --format $format 2>&1 >/dev/full`;
+    is($? >> 8, 1, "$format to a full disk: exit 1");
+    like($err, qr/could not write the plan to standard output: No space left on device/,
+         "$format to a full disk: says so");
+}
+
 # Unreachable source: exit 1, redacted URI and libpq's reason.
 $r = run_pgshift({SOURCE_URI => 'postgresql://u:sekrit@127.0.0.1:1/x', TARGET_URI => $dst}, 'plan', $plan);
 is($r->{rc}, 1, 'cannot connect: exit 1');
