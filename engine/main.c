@@ -2,7 +2,9 @@
  * pgshift's entry point: parse the command line, configure logging, run one
  * command and turn its result into the exit code. The only place that exits.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -15,7 +17,7 @@ main(int argc, char **argv)
 {
 	const struct command *cmd;
 	struct cli_args args;
-	int verbosity = 0;
+	int verbosity = 0, rc;
 
 #ifdef __GLIBC__
 	/*
@@ -39,5 +41,11 @@ main(int argc, char **argv)
 		verbosity = 1;
 	log_configure(args.value[OPT_LOG_FORMAT] && args.value[OPT_LOG_FORMAT][0] == 'j'
 				  ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT, verbosity);
-	return cmd->run(&args);
+	rc = cmd->run(&args);
+	/* output lost to a full disk (`pgshift plan PLAN > file`) must not pass for done */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == EXIT_OK) {
+		log_error("could not write to standard output: %s", strerror(errno));
+		rc = EXIT_FAILED;
+	}
+	return rc;
 }
