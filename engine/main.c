@@ -42,9 +42,17 @@ main(int argc, char **argv)
 	log_configure(args.value[OPT_LOG_FORMAT] && args.value[OPT_LOG_FORMAT][0] == 'j'
 				  ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT, verbosity);
 	rc = cmd->run(&args);
-	/* output lost to a full disk (`pgshift plan PLAN > file`) must not pass for done */
+	/*
+	 * Output lost to a full disk (`pgshift plan PLAN > file`) must not pass
+	 * for done. The reason is known only when this last flush fails: the
+	 * write that failed earlier, inside a report, left errno long since.
+	 */
+	errno = 0;
 	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == EXIT_OK) {
-		log_error("could not write to standard output: %s", strerror(errno));
+		if (errno)
+			log_error("could not write to standard output: %s", strerror(errno));
+		else
+			log_error("could not write all of the output to standard output");
 		rc = EXIT_FAILED;
 	}
 	return rc;
