@@ -58,12 +58,41 @@ print_no_run(const struct plan *plan, const char *target_shown)
  * reverse stream lives on, and the rollback's fence of the target after it:
  * then these alone are shown.
  */
+/*
+ * A run whose cleanup dropped its state (the end of every apply unless
+ * cleanup.keep_state) is done, not missing: "apply starts one" would be
+ * the wrong advice there.
+ */
+static int
+show_dropped_run(const struct cli_args *args, const struct plan *plan, long long objects,
+				 const char *target_shown)
+{
+	if (args->set[OPT_JSON]) {
+		struct buf json;
+
+		buf_init(&json);
+		buf_puts(&json, "{\"plan\":");
+		json_put_string(&json, plan->name);
+		buf_printf(&json, ",\"state_dropped\":true,\"created_objects\":%lld}\n", objects);
+		fputs(json.data, stdout);
+		buf_free(&json);
+	} else {
+		printf("plan %s: no run on the target (%s): cleanup dropped its state (the last step of"
+			   " apply unless cleanup.keep_state: true); the %lld objects it created stay recorded"
+			   " for \"pgshift reset\"\n", plan->name, target_shown, objects);
+	}
+	fflush(stdout);
+	return EXIT_OK;
+}
+
 static int
 show_no_run(const struct cli_args *args, const struct plan *plan, const struct rollback_status *rb,
-			const char *target_shown)
+			long long dropped_run_objects, const char *target_shown)
 {
 	struct buf json;
 
+	if (!rb->found && !rb->target_fenced && dropped_run_objects > 0)
+		return show_dropped_run(args, plan, dropped_run_objects, target_shown);
 	if (!rb->found && !rb->target_fenced) {
 		fflush(stdout);
 		print_no_run(plan, target_shown);
@@ -154,7 +183,7 @@ show_once(const struct cli_args *args, const struct plan *plan, const struct dag
 		fputs("\033[H\033[2J", stdout);
 	status_rollback_read(plan, &rb);
 	if (!exists)
-		return show_no_run(args, plan, &rb, target_shown);
+		return show_no_run(args, plan, &rb, rs.dropped_run_objects, target_shown);
 	print_view(args, plan, dag, &rs, &rb, target_shown, clear);
 	run_state_free(&rs);
 	return EXIT_OK;

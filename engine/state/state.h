@@ -96,6 +96,8 @@ struct run_state {
 	double read_at;                     /* the server's clock when read (durations, "ago") */
 	struct step_state *steps;
 	size_t nsteps;
+	/* no run: the objects pgshift.manifest still records for the plan (cleanup dropped the rest) */
+	long long dropped_run_objects;
 };
 
 /*

@@ -137,6 +137,34 @@ read_rows(PGconn *conn, const char *plan, struct run_state *out, bool *exists,
 	return true;
 }
 
+/*
+ * Without a run row, what the manifest still records for the plan: a run
+ * whose cleanup dropped its state (the manifest stays, for reset), told
+ * apart from a plan that never ran. A state schema older than the
+ * manifest has none.
+ */
+static bool
+read_dropped_run(PGconn *conn, const char *plan, struct run_state *out, struct pgs_error *err)
+{
+	const char *params[1] = {plan};
+	PGresult *res = pg_query(conn, "SELECT to_regclass('pgshift.manifest') IS NOT NULL", 0, NULL,
+							 err);
+	bool has;
+
+	if (!res)
+		return false;
+	has = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!has)
+		return true;
+	res = pg_query(conn, "SELECT count(*) FROM pgshift.manifest WHERE plan = $1", 1, params, err);
+	if (!res)
+		return false;
+	out->dropped_run_objects = state_getll(res, 0, 0, 0);
+	PQclear(res);
+	return true;
+}
+
 bool
 state_read(const struct plan *plan, struct run_state *out, bool *exists, struct pgs_error *err)
 {
@@ -152,6 +180,8 @@ state_read(const struct plan *plan, struct run_state *out, bool *exists, struct 
 		 state_runs_table_exists(conn, &table, err);
 	if (ok && table)
 		ok = read_rows(conn, plan->name, out, exists, err);
+	if (ok && !*exists)
+		ok = read_dropped_run(conn, plan->name, out, err);
 	PQfinish(conn);
 	if (!ok) {
 		run_state_free(out);

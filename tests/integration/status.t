@@ -229,4 +229,27 @@ $j = decode_json(run_pgshift(\%env, 'status', $plan, '--json')->{out});
 is($j->{status}, 'finished', 'json: a finished run');
 ok($j->{finished_at}, 'json: finished_at set');
 
+# --- after cleanup dropped the state: done, not "no run" ---
+# the "running apply" ends: its session goes, and the plan's lock with it
+psql($dst, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted");
+waitpid($holder, 0);
+for (1 .. 50) {
+    last unless psql($dst, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'");
+    sleep 0.1;
+}
+# what apply's schema.pre records, as pgshift.manifest holds it
+psql($dst, "INSERT INTO pgshift.manifest (plan, classid, objid, kind, schema_name, identity)"
+         . " VALUES ('status_demo', 'pg_class'::regclass, 1, 'table', 'public', 'public.t1'),"
+         . " ('status_demo', 'pg_class'::regclass, 2, 'table', 'public', 'public.t2')");
+$r = run_pgshift(\%env, 'cleanup', $plan);
+is($r->{rc}, 0, 'cleanup of the finished run: exit 0') or diag($r->{err});
+$r = run_pgshift(\%env, 'status', $plan);
+is($r->{rc}, 0, 'status after cleanup dropped the state: exit 0') or diag($r->{err});
+like($r->{out}, qr/^plan status_demo: no run on the target \(.*\): cleanup dropped its state .*the 2 objects it created stay recorded for "pgshift reset"$/m,
+     'status says cleanup dropped the state, and what reset would drop');
+unlike($r->{out} . $r->{err}, qr/starts one|s3cret-pw/, 'no advice to start a run, no password');
+$j = decode_json(run_pgshift(\%env, 'status', $plan, '--json')->{out});
+is_deeply($j, {plan => 'status_demo', state_dropped => JSON::PP::true, created_objects => 2},
+          'json: state_dropped and the objects recorded');
+
 done_testing();
