@@ -54,11 +54,6 @@ print_no_run(const struct plan *plan, const char *target_shown)
 }
 
 /*
- * The forward run's state goes with cleanup (keep_state: false) while the
- * reverse stream lives on, and the rollback's fence of the target after it:
- * then these alone are shown.
- */
-/*
  * A run whose cleanup dropped its state (the end of every apply unless
  * cleanup.keep_state) is done, not missing: "apply starts one" would be
  * the wrong advice there.
@@ -85,15 +80,20 @@ show_dropped_run(const struct cli_args *args, const struct plan *plan, long long
 	return EXIT_OK;
 }
 
+/*
+ * The forward run's state goes with cleanup (keep_state: false) while the
+ * reverse stream lives on, and the rollback's fence of the target after it:
+ * then these alone are shown.
+ */
 static int
 show_no_run(const struct cli_args *args, const struct plan *plan, const struct rollback_status *rb,
 			long long dropped_run_objects, const char *target_shown)
 {
 	struct buf json;
 
-	if (!rb->found && !rb->target_fenced && dropped_run_objects > 0)
-		return show_dropped_run(args, plan, dropped_run_objects, target_shown);
 	if (!rb->found && !rb->target_fenced) {
+		if (dropped_run_objects > 0)
+			return show_dropped_run(args, plan, dropped_run_objects, target_shown);
 		fflush(stdout);
 		print_no_run(plan, target_shown);
 		return EXIT_FAILED;

@@ -43,19 +43,6 @@ state_record_identity(struct state *st, const struct identity_change *c, struct 
 }
 
 static bool
-identity_table_exists(PGconn *conn, bool *exists, struct pgs_error *err)
-{
-	PGresult *res = pg_query(conn, "SELECT to_regclass('pgshift.identity_changes') IS NOT NULL",
-							 0, NULL, err);
-
-	if (!res)
-		return false;
-	*exists = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	return true;
-}
-
-static bool
 read_changes(PGconn *conn, const char *plan, struct identity_change **out, size_t *n,
 			 struct pgs_error *err)
 {
@@ -89,7 +76,7 @@ state_list_identities(struct state *st, struct identity_change **out, size_t *n,
 	*out = NULL;
 	*n = 0;
 	pthread_mutex_lock(&st->conn_lock);
-	ok = identity_table_exists(st->conn, &exists, err) &&
+	ok = state_table_exists(st->conn, "pgshift.identity_changes", &exists, err) &&
 		(!exists || read_changes(st->conn, st->plan, out, n, err));
 	pthread_mutex_unlock(&st->conn_lock);
 	if (!ok)

@@ -96,7 +96,13 @@ long long state_getll(const PGresult *res, int row, int col, long long null_valu
 /* A connection without the lock, for status, cutover: NULL with err on failure. */
 PGconn *state_connect_unlocked(const struct plan *plan, const char *app, bool read_only,
 							   struct pgs_error *err);
-/* Whether pgshift.runs exists (to_regclass), so readers never fail on a fresh target. */
+/*
+ * Whether the state table (qualified: "pgshift.manifest") exists
+ * (to_regclass), so readers never fail on a fresh target or on a state
+ * schema older than the table.
+ */
+bool state_table_exists(PGconn *conn, const char *table, bool *exists, struct pgs_error *err);
+/* state_table_exists of pgshift.runs */
 bool state_runs_table_exists(PGconn *conn, bool *exists, struct pgs_error *err);
 
 #endif

@@ -147,14 +147,11 @@ static bool
 read_dropped_run(PGconn *conn, const char *plan, struct run_state *out, struct pgs_error *err)
 {
 	const char *params[1] = {plan};
-	PGresult *res = pg_query(conn, "SELECT to_regclass('pgshift.manifest') IS NOT NULL", 0, NULL,
-							 err);
+	PGresult *res;
 	bool has;
 
-	if (!res)
+	if (!state_table_exists(conn, "pgshift.manifest", &has, err))
 		return false;
-	has = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
 	if (!has)
 		return true;
 	res = pg_query(conn, "SELECT count(*) FROM pgshift.manifest WHERE plan = $1", 1, params, err);

@@ -39,13 +39,20 @@ state_connect_unlocked(const struct plan *plan, const char *app, bool read_only,
 }
 
 bool
-state_runs_table_exists(PGconn *conn, bool *exists, struct pgs_error *err)
+state_table_exists(PGconn *conn, const char *table, bool *exists, struct pgs_error *err)
 {
-	PGresult *res = pg_query(conn, "SELECT to_regclass('pgshift.runs') IS NOT NULL", 0, NULL, err);
+	const char *params[1] = {table};
+	PGresult *res = pg_query(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params, err);
 
 	if (!res)
 		return false;
 	*exists = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	return true;
+}
+
+bool
+state_runs_table_exists(PGconn *conn, bool *exists, struct pgs_error *err)
+{
+	return state_table_exists(conn, "pgshift.runs", exists, err);
 }
